@@ -1,0 +1,89 @@
+/**
+ * The documented defaults: every setting Tollgate has, its default and why.
+ *
+ * A config file (JSON, same shape, any subset) is merged over this object and the result is
+ * validated into a frozen {@link Config}. Relative paths in a config file are resolved against
+ * that file's folder; the defaults' relative paths against the working directory.
+ *
+ * The embedded defaults are a development setup: `unsafeDevDefaults` generates the dev PKI,
+ * the signing key and a demo registry when missing, and is refused when NODE_ENV=production.
+ */
+import type { ConfigInput } from './types.js';
+
+export const defaults = {
+  /** Issuer identifier (RFC 8414 §2): https, no query or fragment. Endpoints hang off it. */
+  issuer: 'https://localhost:8443',
+  /** `default`, or `fapi2`, which narrows assertion algorithms to PS256, ES256 and EdDSA. */
+  profile: 'default',
+  /**
+   * Generate what is missing at start (dev PKI under `devPkiDir`, server certificate, signing
+   * key, demo registry). Convenient and unsafe: refused when NODE_ENV=production.
+   */
+  unsafeDevDefaults: true,
+  /** Where the development PKI lives (see `tollgate dev-ca`). */
+  devPkiDir: 'certs',
+  /** The HTTPS listener. `localhost` binds both 127.0.0.1 and ::1. */
+  tls: {
+    host: 'localhost',
+    port: 8443,
+    /** Server certificate chain (leaf first) and key, PEM. */
+    certFile: 'certs/server/server.pem',
+    keyFile: 'certs/server/server-key.pem',
+  },
+  accessToken: {
+    /** Lifetime of issued access tokens (a client may override with `access_token_lifetime`). */
+    lifetimeSeconds: 600,
+    /** JWS algorithm of access tokens; must match the active signing key. */
+    signingAlg: 'ES256',
+    /** `aud` when the request names no `resource` and the client registers no `default_resource`; null means the issuer. */
+    defaultAudience: null,
+  },
+  signingKeys: {
+    /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. */
+    file: 'certs/signing-keys.json',
+  },
+  clientAuth: {
+    /** Accepted clock skew for assertion `exp`/`iat`/`nbf`; 10 s ahead is always accepted, at most 60. */
+    clockToleranceSeconds: 30,
+    /** Longest accepted assertion lifetime (`exp` - `iat`); a client may lower or raise it. */
+    maxAssertionLifetimeSeconds: 300,
+    /** Largest accepted `client_assertion`, bytes. */
+    maxAssertionBytes: 8192,
+    /** Override the assertion algorithm allowlist (subset of the profile's); null for the profile default. */
+    signingAlgs: null,
+  },
+  limits: {
+    /** Largest accepted request body, bytes. */
+    bodyBytes: 16384,
+  },
+  replay: {
+    store: 'memory',
+    /** Live `jti` claims the memory store holds at most; past it, assertions fail closed with 503. */
+    maxEntries: 1_000_000,
+  },
+  registry: {
+    /** Registry file (`{"clients": [...]}`), RFC 7591 metadata; null when only inline clients are used. */
+    file: 'certs/registry.json',
+    /** Inline clients, merged with the file's; a client_id may not appear twice. */
+    clients: [],
+  },
+  remoteJwks: {
+    /** `jwks_uri` fetch timeout. */
+    timeoutMs: 3000,
+    /** Largest accepted `jwks_uri` response. */
+    maxBytes: 65536,
+    /** At most one refetch for an unknown `kid` per client per interval. */
+    minRefetchIntervalSeconds: 30,
+  },
+  underPressure: {
+    /** Shed load (503 + Retry-After) when the event loop lags more than this. */
+    maxEventLoopDelayMs: 250,
+    /** Shed load when event-loop utilization is above this (0..1); 0 disables. */
+    maxEventLoopUtilization: 0.98,
+    retryAfterSeconds: 1,
+  },
+  log: {
+    /** pino level: fatal, error, warn, info, debug, trace, silent. */
+    level: 'info',
+  },
+} as const satisfies ConfigInput;

@@ -1,0 +1,12 @@
+/** Configuration: documented defaults, file and environment overrides, validation. */
+export { defaults } from './defaults.js';
+export {
+  assertionAlgsByProfile,
+  ConfigError,
+  type ConfigProblem,
+  type LoadConfigOptions,
+  loadConfig,
+  validateConfig,
+} from './load.js';
+export type { AccessTokenAlg, Config, ConfigInput, LogLevel, Profile } from './types.js';
+export { accessTokenAlgs, profiles } from './types.js';

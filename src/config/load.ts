@@ -1,0 +1,237 @@
+/**
+ * Reads a JSON config file, merges it over the defaults, applies environment overrides,
+ * validates the result and freezes it. A bad value stops start-up with the field and the reason.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { defaults } from './defaults.js';
+import { configSchema } from './schema.js';
+import type { Config } from './types.js';
+
+/** One problem found in the configuration: the dotted field path and the reason. */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The configuration cannot be used; `problems` says where and why. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Config file path; defaults to `$TOLLGATE_CONFIG`; none means the embedded defaults. */
+  readonly file?: string | undefined;
+  /** Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_LOG_LEVEL). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Base for the defaults' relative paths. */
+  readonly cwd?: string;
+  /** Inline config object instead of a file (tests, embedding); relative paths use `cwd`. */
+  readonly overrides?: unknown;
+}
+
+/** Setting paths that name files or folders, resolved against the file that set them. */
+const pathFields = [
+  ['devPkiDir'],
+  ['tls', 'certFile'],
+  ['tls', 'keyFile'],
+  ['signingKeys', 'file'],
+  ['registry', 'file'],
+] as const;
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const validateSchema = ajv.compile(configSchema);
+
+/**
+ * Loads, merges, validates and freezes the configuration.
+ *
+ * @throws ConfigError listing every problem found.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ?? env.TOLLGATE_CONFIG;
+
+  let merged: unknown = resolvePaths(structuredClone(defaults) as unknown, cwd);
+  if (file !== undefined && file !== '') {
+    const absolute = resolve(cwd, file);
+    merged = deepMerge(merged, resolvePaths(readJsonFile(absolute), dirname(absolute)));
+  }
+  if (options.overrides !== undefined) {
+    merged = deepMerge(merged, resolvePaths(structuredClone(options.overrides), cwd));
+  }
+  merged = applyEnv(merged, env);
+  return validateConfig(merged, env);
+}
+
+/** Validates an already merged object (schema, then named cross-checks) and freezes it. */
+export function validateConfig(candidate: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  if (!validateSchema(candidate)) {
+    throw new ConfigError((validateSchema.errors ?? []).map(toProblem));
+  }
+  const config = candidate as unknown as Config;
+  const problems = crossChecks.flatMap((check) => check(config, env));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+type CrossCheck = (config: Config, env: NodeJS.ProcessEnv) => ConfigProblem[];
+
+/** Profile allowlists for client assertion algorithms. @see DESIGN.md §3 */
+export const assertionAlgsByProfile = {
+  default: [
+    'ES256',
+    'ES384',
+    'ES512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'EdDSA',
+    'Ed25519',
+  ],
+  fapi2: ['PS256', 'ES256', 'EdDSA', 'Ed25519'],
+} as const;
+
+const issuerIsHttpsWithoutQueryOrFragment: CrossCheck = (config) => {
+  const problem = (message: string) => [{ path: 'issuer', message }];
+  let url: URL;
+  try {
+    url = new URL(config.issuer);
+  } catch {
+    return problem('must be an absolute URL');
+  }
+  // RFC 8414 §2: "https" scheme, no query or fragment components.
+  if (url.protocol !== 'https:') return problem('must use the https scheme (RFC 8414 §2)');
+  if (url.search !== '' || config.issuer.includes('?')) return problem('must not have a query');
+  if (url.hash !== '' || config.issuer.includes('#')) return problem('must not have a fragment');
+  if (url.username !== '' || url.password !== '') return problem('must not have user information');
+  if (config.issuer.endsWith('/')) return problem('must not end with "/"');
+  return [];
+};
+
+const assertionAlgsWithinProfile: CrossCheck = (config) => {
+  if (config.clientAuth.signingAlgs === null) return [];
+  const allowed: readonly string[] = assertionAlgsByProfile[config.profile];
+  return config.clientAuth.signingAlgs
+    .filter((alg) => !allowed.includes(alg))
+    .map((alg) => ({
+      path: 'clientAuth.signingAlgs',
+      message: `${alg} is not allowed by the ${config.profile} profile (allowed: ${allowed.join(', ')})`,
+    }));
+};
+
+const devDefaultsRefusedInProduction: CrossCheck = (config, env) =>
+  config.unsafeDevDefaults && env.NODE_ENV === 'production'
+    ? [
+        {
+          path: 'unsafeDevDefaults',
+          message:
+            'must be false when NODE_ENV=production: configure tls, signingKeys and registry files instead',
+        },
+      ]
+    : [];
+
+const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
+  const audience = config.accessToken.defaultAudience;
+  if (audience === null || URL.canParse(audience)) return [];
+  return [{ path: 'accessToken.defaultAudience', message: 'must be an absolute URI or null' }];
+};
+
+const crossChecks: readonly CrossCheck[] = [
+  issuerIsHttpsWithoutQueryOrFragment,
+  assertionAlgsWithinProfile,
+  devDefaultsRefusedInProduction,
+  defaultAudienceIsAbsoluteUri,
+];
+
+function toProblem(error: ErrorObject): ConfigProblem {
+  const path = error.instancePath.split('/').slice(1).join('.') || '(root)';
+  if (error.keyword === 'additionalProperties') {
+    const key = String((error.params as { additionalProperty?: unknown }).additionalProperty);
+    return { path: path === '(root)' ? key : `${path}.${key}`, message: 'unknown setting' };
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+    return { path, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
+  return { path, message: error.message ?? 'is invalid' };
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([
+      { path: '(file)', message: `cannot read ${file}: ${(error as Error).message}` },
+    ]);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ConfigError([
+      { path: '(file)', message: `${file} is not valid JSON: ${(error as Error).message}` },
+    ]);
+  }
+}
+
+function resolvePaths(input: unknown, base: string): unknown {
+  if (!isPlainObject(input)) return input;
+  for (const fieldPath of pathFields) {
+    let holder: unknown = input;
+    for (const key of fieldPath.slice(0, -1))
+      holder = isPlainObject(holder) ? holder[key] : undefined;
+    const last = fieldPath[fieldPath.length - 1] as string;
+    if (isPlainObject(holder) && typeof holder[last] === 'string' && holder[last] !== '') {
+      holder[last] = resolve(base, holder[last]);
+    }
+  }
+  return input;
+}
+
+function applyEnv(merged: unknown, env: NodeJS.ProcessEnv): unknown {
+  const overrides: Record<string, unknown> = {};
+  const tls: Record<string, unknown> = {};
+  if (env.TOLLGATE_ISSUER) overrides.issuer = env.TOLLGATE_ISSUER;
+  if (env.TOLLGATE_HOST) tls.host = env.TOLLGATE_HOST;
+  if (env.TOLLGATE_PORT)
+    tls.port = /^\d+$/.test(env.TOLLGATE_PORT) ? Number(env.TOLLGATE_PORT) : env.TOLLGATE_PORT;
+  if (env.TOLLGATE_LOG_LEVEL) overrides.log = { level: env.TOLLGATE_LOG_LEVEL };
+  if (Object.keys(tls).length > 0) overrides.tls = tls;
+  return deepMerge(merged, overrides);
+}
+
+/** Objects merge key by key; arrays and everything else replace. */
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    out[key] = deepMerge(base[key], value);
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,135 @@
+/**
+ * JSON schema of the merged configuration. Unknown keys are errors, so a typo in a config file
+ * stops start-up instead of silently keeping a default.
+ */
+import { accessTokenAlgs, logLevels, profiles } from './types.js';
+
+const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
+const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'issuer',
+    'profile',
+    'unsafeDevDefaults',
+    'devPkiDir',
+    'tls',
+    'accessToken',
+    'signingKeys',
+    'clientAuth',
+    'limits',
+    'replay',
+    'registry',
+    'remoteJwks',
+    'underPressure',
+    'log',
+  ],
+  properties: {
+    issuer: { type: 'string', minLength: 1, maxLength: 2048 },
+    profile: { enum: [...profiles] },
+    unsafeDevDefaults: { type: 'boolean' },
+    devPkiDir: path,
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port', 'certFile', 'keyFile'],
+      properties: {
+        host: { type: 'string', minLength: 1, maxLength: 255 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        certFile: path,
+        keyFile: path,
+      },
+    },
+    accessToken: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['lifetimeSeconds', 'signingAlg', 'defaultAudience'],
+      properties: {
+        lifetimeSeconds: positiveInt(86_400),
+        signingAlg: { enum: [...accessTokenAlgs] },
+        defaultAudience: { type: ['string', 'null'], minLength: 1, maxLength: 2048 },
+      },
+    },
+    signingKeys: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file'],
+      properties: { file: path },
+    },
+    clientAuth: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'clockToleranceSeconds',
+        'maxAssertionLifetimeSeconds',
+        'maxAssertionBytes',
+        'signingAlgs',
+      ],
+      properties: {
+        // rfc7523bis/FAPI 2.0: 10 s ahead is always accepted, more than 60 s never.
+        clockToleranceSeconds: { type: 'integer', minimum: 10, maximum: 60 },
+        maxAssertionLifetimeSeconds: positiveInt(3600),
+        maxAssertionBytes: { type: 'integer', minimum: 512, maximum: 65_536 },
+        signingAlgs: {
+          type: ['array', 'null'],
+          items: { type: 'string' },
+          minItems: 1,
+          uniqueItems: true,
+        },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['bodyBytes'],
+      properties: { bodyBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 } },
+    },
+    replay: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['store', 'maxEntries'],
+      properties: {
+        store: { enum: ['memory'] },
+        maxEntries: positiveInt(100_000_000),
+      },
+    },
+    registry: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['file', 'clients'],
+      properties: {
+        file: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+        // Each entry is validated by the registry, which knows RFC 7591 metadata.
+        clients: { type: 'array', items: { type: 'object' } },
+      },
+    },
+    remoteJwks: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['timeoutMs', 'maxBytes', 'minRefetchIntervalSeconds'],
+      properties: {
+        timeoutMs: positiveInt(30_000),
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+        minRefetchIntervalSeconds: positiveInt(3600),
+      },
+    },
+    underPressure: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['maxEventLoopDelayMs', 'maxEventLoopUtilization', 'retryAfterSeconds'],
+      properties: {
+        maxEventLoopDelayMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+        maxEventLoopUtilization: { type: 'number', minimum: 0, maximum: 1 },
+        retryAfterSeconds: positiveInt(3600),
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['level'],
+      properties: { level: { enum: [...logLevels] } },
+    },
+  },
+} as const;

@@ -1,0 +1,66 @@
+/**
+ * The typed configuration. {@link Config} is what the server runs on (validated, paths resolved,
+ * frozen); {@link ConfigInput} is what a config file may contain (any subset).
+ */
+import type { ClientMetadata } from '../registry/metadata.js';
+
+export const profiles = ['default', 'fapi2'] as const;
+export type Profile = (typeof profiles)[number];
+
+/** Access-token signing algorithms Tollgate can issue with. */
+export const accessTokenAlgs = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'RS256'] as const;
+export type AccessTokenAlg = (typeof accessTokenAlgs)[number];
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface Config {
+  readonly issuer: string;
+  readonly profile: Profile;
+  readonly unsafeDevDefaults: boolean;
+  readonly devPkiDir: string;
+  readonly tls: {
+    readonly host: string;
+    readonly port: number;
+    readonly certFile: string;
+    readonly keyFile: string;
+  };
+  readonly accessToken: {
+    readonly lifetimeSeconds: number;
+    readonly signingAlg: AccessTokenAlg;
+    readonly defaultAudience: string | null;
+  };
+  readonly signingKeys: { readonly file: string };
+  readonly clientAuth: {
+    readonly clockToleranceSeconds: number;
+    readonly maxAssertionLifetimeSeconds: number;
+    readonly maxAssertionBytes: number;
+    readonly signingAlgs: readonly string[] | null;
+  };
+  readonly limits: { readonly bodyBytes: number };
+  readonly replay: { readonly store: 'memory'; readonly maxEntries: number };
+  readonly registry: {
+    readonly file: string | null;
+    readonly clients: readonly ClientMetadata[];
+  };
+  readonly remoteJwks: {
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+    readonly minRefetchIntervalSeconds: number;
+  };
+  readonly underPressure: {
+    readonly maxEventLoopDelayMs: number;
+    readonly maxEventLoopUtilization: number;
+    readonly retryAfterSeconds: number;
+  };
+  readonly log: { readonly level: LogLevel };
+}
+
+type DeepPartial<T> = T extends readonly (infer U)[]
+  ? readonly U[]
+  : T extends object
+    ? { -readonly [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** What a config file may hold: any subset of {@link Config}. */
+export type ConfigInput = DeepPartial<Config>;

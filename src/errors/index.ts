@@ -1,0 +1,174 @@
+/**
+ * The one protocol error of Tollgate and its serializer.
+ *
+ * Every failure a client may see is an {@link OAuthError}: an RFC 6749 §5.2 (or RFC 8707, RFC 6750)
+ * code, the HTTP status that goes with it, a description that is safe to show, and an internal
+ * reason code for logs and metrics. The cause is kept for the server's own logs and never
+ * serialized.
+ *
+ * @see RFC 6749 §5.2
+ */
+
+/** Error codes Tollgate returns on the wire. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/**
+ * Internal reason codes: a closed list, each used for exactly one cause, so that logs and metrics
+ * can be counted by reason. Never shown to the client beyond the description.
+ */
+export const reasonCodes = [
+  // request shape
+  'method_not_allowed',
+  'unsupported_media_type',
+  'body_too_large',
+  'malformed_body',
+  'duplicate_parameter',
+  'missing_parameter',
+  'unsupported_grant_type',
+  // client authentication: which method
+  'no_client_authentication',
+  'multiple_client_authentication',
+  'client_secret_unsupported',
+  'unknown_client',
+  'auth_method_mismatch',
+  'client_id_mismatch',
+  // private_key_jwt
+  'assertion_type_invalid',
+  'assertion_too_large',
+  'assertion_malformed',
+  'assertion_alg_not_allowed',
+  'assertion_header_forbidden',
+  'assertion_typ_invalid',
+  'assertion_crit',
+  'assertion_key_not_found',
+  'assertion_signature_invalid',
+  'assertion_iss_sub_mismatch',
+  'assertion_aud_invalid',
+  'assertion_expired',
+  'assertion_exp_missing',
+  'assertion_jti_missing',
+  'assertion_not_yet_valid',
+  'assertion_iat_future',
+  'assertion_lifetime_too_long',
+  'assertion_replayed',
+  'jwks_fetch_failed',
+  // mutual TLS
+  'certificate_missing',
+  'certificate_malformed',
+  'certificate_untrusted',
+  'certificate_expired',
+  'certificate_not_yet_valid',
+  'certificate_revoked',
+  'certificate_eku',
+  'certificate_pin_mismatch',
+  'certificate_identity_mismatch',
+  'certificate_not_registered',
+  'binding_certificate_required',
+  // grant checks
+  'grant_not_allowed',
+  'scope_not_allowed',
+  'resource_invalid',
+  'resource_not_allowed',
+  // capacity and infrastructure
+  'replay_store_full',
+  'replay_store_unavailable',
+  'overloaded',
+  'rate_limited',
+  'internal_error',
+] as const;
+
+export type ReasonCode = (typeof reasonCodes)[number];
+
+const statusByCode: Readonly<Record<OAuthErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+export interface OAuthErrorOptions {
+  /** HTTP status; defaults to the status of the code. */
+  readonly status?: number;
+  /** Seconds for a `Retry-After` header (503 and 429). */
+  readonly retryAfterSeconds?: number;
+  /**
+   * The scheme of the `Authorization` header the client used: a 401 then carries a matching
+   * `WWW-Authenticate` challenge (RFC 6749 §5.2).
+   */
+  readonly challengeScheme?: string;
+  /** Internal cause, for logs only; never serialized. */
+  readonly cause?: unknown;
+}
+
+/**
+ * A protocol error, safe to return to the client.
+ *
+ * `description` must never contain secrets, assertions, tokens or key material: it goes on the
+ * wire as `error_description`.
+ */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly reason: ReasonCode;
+  readonly status: number;
+  readonly description: string;
+  readonly retryAfterSeconds: number | undefined;
+  readonly challengeScheme: string | undefined;
+
+  constructor(
+    code: OAuthErrorCode,
+    reason: ReasonCode,
+    description: string,
+    options: OAuthErrorOptions = {},
+  ) {
+    super(`${code}: ${description}`, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'OAuthError';
+    this.code = code;
+    this.reason = reason;
+    this.description = description;
+    this.status = options.status ?? statusByCode[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.challengeScheme = options.challengeScheme;
+  }
+}
+
+/** The JSON body of an error response. @see RFC 6749 §5.2 */
+export interface OAuthErrorBody {
+  error: OAuthErrorCode;
+  error_description: string;
+}
+
+/** Turns an error into its wire body; anything that is not an OAuthError hides its details. */
+export function toOAuthErrorBody(error: OAuthError): OAuthErrorBody {
+  return { error: error.code, error_description: error.description };
+}
+
+/** Wraps anything thrown into an OAuthError; unknown errors become `server_error`, no details. */
+export function asOAuthError(error: unknown): OAuthError {
+  if (error instanceof OAuthError) return error;
+  return new OAuthError('server_error', 'internal_error', 'The server encountered an error.', {
+    cause: error,
+  });
+}
+
+/** `error_description` must be printable ASCII without `"` or `\`. @see RFC 6749 §5.2 */
+export function isSafeDescription(text: string): boolean {
+  return /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/.test(text);
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, defaults, loadConfig } from '../../src/config/index.js';
+
+const problemsOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('returns the documented defaults, frozen, with paths resolved against cwd', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/tollgate' });
+    expect(config.issuer).toBe(defaults.issuer);
+    expect(config.tls.certFile).toBe('/srv/tollgate/certs/server/server.pem');
+    expect(config.registry.file).toBe('/srv/tollgate/certs/registry.json');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.tls)).toBe(true);
+  });
+
+  it('merges a file over the defaults and resolves its paths against the file folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-config-'));
+    const file = join(dir, 'tollgate.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        issuer: 'https://as.example',
+        tls: { port: 9443, keyFile: 'keys/server.key' },
+      }),
+    );
+    const config = loadConfig({ file, env: {}, cwd: '/elsewhere' });
+    expect(config.issuer).toBe('https://as.example');
+    expect(config.tls.port).toBe(9443);
+    expect(config.tls.keyFile).toBe(join(dir, 'keys/server.key'));
+    expect(config.tls.certFile).toBe('/elsewhere/certs/server/server.pem');
+  });
+
+  it('applies environment overrides', () => {
+    const config = loadConfig({
+      env: {
+        TOLLGATE_PORT: '9000',
+        TOLLGATE_ISSUER: 'https://env.example',
+        TOLLGATE_LOG_LEVEL: 'warn',
+      },
+    });
+    expect(config.tls.port).toBe(9000);
+    expect(config.issuer).toBe('https://env.example');
+    expect(config.log.level).toBe('warn');
+  });
+
+  it('names the field and the reason for each bad value', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {},
+        overrides: {
+          accessToken: { lifetimeSeconds: 0, signingAlg: 'HS256' },
+          clientAuth: { clockToleranceSeconds: 120 },
+          tls: { prot: 8443 },
+          profile: 'strict',
+        },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'accessToken.lifetimeSeconds: must be >= 1',
+        expect.stringMatching(/^accessToken\.signingAlg: must be one of "ES256"/),
+        'clientAuth.clockToleranceSeconds: must be <= 60',
+        'tls.prot: unknown setting',
+        expect.stringMatching(/^profile: must be one of "default", "fapi2"/),
+      ]),
+    );
+  });
+
+  it('rejects issuers that RFC 8414 forbids', () => {
+    for (const [issuer, reason] of [
+      ['http://as.example', /https/],
+      ['https://as.example?x=1', /query/],
+      ['https://as.example#f', /fragment/],
+      ['https://as.example/', /end with/],
+      ['not a url', /absolute URL/],
+    ] as const) {
+      expect(problemsOf(() => loadConfig({ env: {}, overrides: { issuer } }))).toEqual([
+        expect.stringMatching(reason),
+      ]);
+    }
+  });
+
+  it('refuses assertion algorithms outside the profile', () => {
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          env: {},
+          overrides: { profile: 'fapi2', clientAuth: { signingAlgs: ['RS256'] } },
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^clientAuth\.signingAlgs: RS256 is not allowed by the fapi2 profile/),
+    ]);
+  });
+
+  it('refuses unsafeDevDefaults when NODE_ENV=production', () => {
+    expect(problemsOf(() => loadConfig({ env: { NODE_ENV: 'production' } }))).toEqual([
+      expect.stringMatching(/^unsafeDevDefaults: must be false when NODE_ENV=production/),
+    ]);
+    expect(
+      loadConfig({ env: { NODE_ENV: 'production' }, overrides: { unsafeDevDefaults: false } })
+        .unsafeDevDefaults,
+    ).toBe(false);
+  });
+
+  it('reports an unreadable or non-JSON file', async () => {
+    expect(problemsOf(() => loadConfig({ env: {}, file: '/nonexistent/tollgate.json' }))).toEqual([
+      expect.stringMatching(/cannot read/),
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-config-'));
+    const file = join(dir, 'bad.json');
+    await writeFile(file, '{ issuer: ');
+    expect(problemsOf(() => loadConfig({ env: {}, file }))).toEqual([
+      expect.stringMatching(/not valid JSON/),
+    ]);
+  });
+});
