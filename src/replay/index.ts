@@ -1,0 +1,15 @@
+/**
+ * The replay store: atomic, expiring claims of client assertion `jti`s.
+ *
+ * @see RFC 7523 §3 (item 7), DESIGN.md §3
+ */
+export {
+  MemoryReplayStore,
+  type MemoryReplayStoreOptions,
+  minimumRetentionMs,
+} from './memory.js';
+export {
+  type ReplayStore,
+  ReplayStoreError,
+  type ReplayStoreFailure,
+} from './types.js';

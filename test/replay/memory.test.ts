@@ -1,0 +1,135 @@
+/**
+ * The memory replay store: the shared contract, then what only this adapter promises (sweeping,
+ * exact Retry-After, the minimum retention of late claims, option checks).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  MemoryReplayStore,
+  type MemoryReplayStoreOptions,
+  minimumRetentionMs,
+  ReplayStoreError,
+} from '../../src/replay/index.js';
+import { replayStoreContract } from './contract.js';
+
+replayStoreContract('memory', async ({ clock, maxEntries }) => ({
+  store: new MemoryReplayStore({ clock, maxEntries }),
+  timeSource: 'clock',
+}));
+
+// The contract's real-time branch (what a Redis adapter runs), kept honest on the memory store.
+replayStoreContract('memory on wall-clock time', async ({ maxEntries }) => ({
+  store: new MemoryReplayStore({ maxEntries }),
+  timeSource: 'real',
+}));
+
+describe('MemoryReplayStore', () => {
+  const stores: MemoryReplayStore[] = [];
+  let now = Date.UTC(2030, 0, 1);
+  const clock = (): number => now;
+
+  function open(options: Partial<MemoryReplayStoreOptions> = {}): MemoryReplayStore {
+    const store = new MemoryReplayStore({ clock, maxEntries: 1_000, ...options });
+    stores.push(store);
+    return store;
+  }
+
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    now = Date.UTC(2030, 0, 1);
+  });
+
+  it('sweep() frees expired claims and only those', async () => {
+    const store = open();
+    for (let i = 0; i < 10; i++) await store.claim('c', `short-${i}`, now + 1_000);
+    for (let i = 0; i < 5; i++) await store.claim('c', `long-${i}`, now + 10_000);
+    expect(store.size).toBe(15);
+    expect(store.sweep()).toBe(0);
+    now += 1_000;
+    expect(store.sweep()).toBe(10);
+    expect(store.size).toBe(5);
+    now += 9_000;
+    expect(store.sweep()).toBe(5);
+    expect(store.size).toBe(0);
+  });
+
+  it('frees expired claims in expiry order whatever the insertion order', async () => {
+    const store = open({ maxEntries: 5_000 });
+    // A small deterministic generator: expiries in random order, with duplicates.
+    let seed = 42;
+    const next = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    const expiries: number[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const exp = now + 1_000 + (next() % 500) * 100;
+      expiries.push(exp);
+      expect(await store.claim('c', `jti-${i}`, exp)).toBe(true);
+    }
+    const start = now;
+    for (let step = 0; step <= 510; step += 7) {
+      now = start + step * 100;
+      store.sweep();
+      expect(store.size).toBe(expiries.filter((exp) => exp > now).length);
+    }
+    // Whatever is left is still a live claim.
+    for (let i = 0; i < 2_000; i++) {
+      const live = (expiries[i] as number) > now;
+      expect(await store.claim('c', `jti-${i}`, now + 1_000)).toBe(!live);
+    }
+  });
+
+  it('sweeps on claim, so a full store takes new claims once old ones expire', async () => {
+    const store = open({ maxEntries: 3 });
+    for (let i = 0; i < 3; i++) await store.claim('c', `jti-${i}`, now + 1_000);
+    await expect(store.claim('c', 'x', now + 1_000)).rejects.toBeInstanceOf(ReplayStoreError);
+    now += 1_000;
+    expect(await store.claim('c', 'x', now + 1_000)).toBe(true);
+    expect(store.size).toBe(1);
+  });
+
+  it('sweeps on its timer while idle', async () => {
+    const store = open({ sweepIntervalMs: 5 });
+    await store.claim('c', 'jti', now + 1_000);
+    now += 1_000;
+    await vi.waitFor(() => expect(store.size).toBe(0), { timeout: 2_000, interval: 5 });
+  });
+
+  it('computes Retry-After from the earliest expiry, rounded up', async () => {
+    const store = open({ maxEntries: 2 });
+    await store.claim('c', 'late', now + 60_000);
+    await store.claim('c', 'early', now + 10_500);
+    const error = await store.claim('c', 'x', now + 60_000).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(ReplayStoreError);
+    expect((error as ReplayStoreError).retryAfterSeconds).toBe(11);
+    now += 10_400;
+    const later = await store.claim('c', 'x', now + 60_000).catch((reason: unknown) => reason);
+    expect((later as ReplayStoreError).retryAfterSeconds).toBe(1);
+  });
+
+  it('holds a claim whose expiry is already past for the minimum retention', async () => {
+    const store = open();
+    expect(await store.claim('c', 'late', now - 60_000)).toBe(true);
+    now += minimumRetentionMs - 1;
+    expect(await store.claim('c', 'late', now + 5_000)).toBe(false);
+    now += 1;
+    expect(await store.claim('c', 'late', now + 5_000)).toBe(true);
+  });
+
+  it('frees memory on close', async () => {
+    const store = open();
+    await store.claim('c', 'jti', now + 1_000);
+    await store.close();
+    expect(store.size).toBe(0);
+    expect(store.ready()).toBe(false);
+  });
+
+  it('rejects bad options with a TypeError', () => {
+    for (const maxEntries of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new MemoryReplayStore({ maxEntries })).toThrow(TypeError);
+    }
+    for (const sweepIntervalMs of [0, -5, Number.NaN]) {
+      expect(() => new MemoryReplayStore({ maxEntries: 1, sweepIntervalMs })).toThrow(TypeError);
+    }
+  });
+});
