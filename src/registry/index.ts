@@ -1,0 +1,19 @@
+/** The client registry: RFC 7591 client metadata, validated and prepared at load. */
+export { type ClientKey, importClientJwks, KeySetError, maxKeysPerSet } from './keys.js';
+export {
+  type ClientAuthMethod,
+  type ClientMetadata,
+  supportedAuthMethods,
+  type TlsClientAuthIdentityField,
+  tlsClientAuthIdentityFields,
+} from './metadata.js';
+export { ClientRegistry, loadRegistry, RegistryError, type RegistrySource } from './registry.js';
+export {
+  type ClientKeySource,
+  isResourceIndicator,
+  parseScope,
+  prepareClient,
+  type RegisteredClient,
+  type RemoteKeySet,
+  type ValidateOptions,
+} from './validate.js';
