@@ -1,0 +1,161 @@
+/**
+ * Certificate revocation lists for the dev CA: built with pkijs (node-forge cannot make CRLs),
+ * signed with node:crypto. The CRL itself is the revocation state on disk, so `revoke` and `crl`
+ * re-read it rather than keeping a second database.
+ *
+ * @see RFC 5280 §5 (CRL profile), §5.2.3 (CRL number), §5.3.1 (reason code)
+ */
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { type DevKeyPair, signTbs } from './keys.js';
+import { algorithmIdentifier, keyIdentifier, timeOf, toPem } from './x509.js';
+
+/** RFC 5280 §5.3.1 CRLReason values (7 is unused). */
+export const revocationReasons = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+export type RevocationReason = keyof typeof revocationReasons;
+
+/** True when `value` names a CRL reason. */
+export function isRevocationReason(value: unknown): value is RevocationReason {
+  return typeof value === 'string' && Object.hasOwn(revocationReasons, value);
+}
+
+/** One revoked certificate. */
+export interface RevocationEntry {
+  /** Serial number, upper-case hex without separators (as `openssl crl -text` prints it). */
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  readonly reason: RevocationReason;
+}
+
+/** What a CRL says, read back. */
+export interface CrlContents {
+  readonly issuer: Buffer;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date | undefined;
+  readonly crlNumber: number;
+  readonly entries: readonly RevocationEntry[];
+}
+
+export interface CrlTemplate {
+  /** DER Name of the issuing CA. */
+  readonly issuer: Buffer;
+  readonly issuerSpki: Buffer;
+  readonly signer: DevKeyPair;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date;
+  readonly crlNumber: number;
+  readonly entries: readonly RevocationEntry[];
+}
+
+/** Builds and signs a v2 CRL with a CRL number, AKI, and per-entry reason codes. */
+export function buildCrl(template: CrlTemplate): { der: Buffer; pem: string } {
+  const crl = new pkijs.CertificateRevocationList();
+  crl.version = 1;
+  crl.issuer = pkijs.RelativeDistinguishedNames.fromBER(template.issuer);
+  crl.thisUpdate = timeOf(template.thisUpdate);
+  crl.nextUpdate = timeOf(template.nextUpdate);
+  if (template.entries.length > 0) {
+    crl.revokedCertificates = template.entries.map((entry) => {
+      const revoked = new pkijs.RevokedCertificate({
+        userCertificate: new asn1js.Integer({ valueHex: Buffer.from(entry.serialHex, 'hex') }),
+        revocationDate: timeOf(entry.revokedAt),
+      });
+      // RFC 5280 §5.3.1: the reason code SHOULD be absent rather than "unspecified".
+      if (entry.reason !== 'unspecified') {
+        revoked.crlEntryExtensions = new pkijs.Extensions({
+          extensions: [
+            new pkijs.Extension({
+              extnID: pkijs.id_CRLReason,
+              critical: false,
+              extnValue: new asn1js.Enumerated({ value: revocationReasons[entry.reason] }).toBER(
+                false,
+              ),
+            }),
+          ],
+        });
+      }
+      return revoked;
+    });
+  }
+  crl.crlExtensions = new pkijs.Extensions({
+    extensions: [
+      new pkijs.Extension({
+        extnID: pkijs.id_AuthorityKeyIdentifier,
+        critical: false,
+        extnValue: new pkijs.AuthorityKeyIdentifier({
+          keyIdentifier: new asn1js.OctetString({ valueHex: keyIdentifier(template.issuerSpki) }),
+        })
+          .toSchema()
+          .toBER(false),
+      }),
+      new pkijs.Extension({
+        extnID: pkijs.id_CRLNumber,
+        critical: false,
+        extnValue: new asn1js.Integer({ value: template.crlNumber }).toBER(false),
+      }),
+    ],
+  });
+  crl.signature = algorithmIdentifier(template.signer);
+  crl.signatureAlgorithm = algorithmIdentifier(template.signer);
+  // encodeTBS is protected on CRLs (public on certificates) but is the only way to get the TBS.
+  const tbs = (crl as unknown as { encodeTBS(): asn1js.Sequence }).encodeTBS();
+  crl.tbsView = new Uint8Array(tbs.toBER(false));
+  crl.signatureValue = new asn1js.BitString({
+    valueHex: signTbs(template.signer, crl.tbsView),
+  });
+  const der = Buffer.from(crl.toSchema(false).toBER(false));
+  return { der, pem: toPem('X509 CRL', der) };
+}
+
+/** Reads back what {@link buildCrl} wrote (or any v2 CRL). Does not verify the signature. */
+export function parseCrl(der: Buffer): CrlContents {
+  const crl = pkijs.CertificateRevocationList.fromBER(der);
+  const reasonNames = Object.fromEntries(
+    Object.entries(revocationReasons).map(([name, code]) => [code, name as RevocationReason]),
+  );
+  const entries = (crl.revokedCertificates ?? []).map((revoked) => {
+    const reasonExtension = revoked.crlEntryExtensions?.extensions.find(
+      (ext) => ext.extnID === pkijs.id_CRLReason,
+    );
+    let reason: RevocationReason = 'unspecified';
+    if (reasonExtension !== undefined) {
+      const parsed = asn1js.fromBER(reasonExtension.extnValue.valueBlock.valueHexView);
+      if (parsed.result instanceof asn1js.Enumerated) {
+        reason = reasonNames[parsed.result.valueBlock.valueDec] ?? 'unspecified';
+      }
+    }
+    return {
+      serialHex: Buffer.from(revoked.userCertificate.valueBlock.valueHexView)
+        .toString('hex')
+        .toUpperCase(),
+      revokedAt: revoked.revocationDate.value,
+      reason,
+    };
+  });
+  const numberExtension = crl.crlExtensions?.extensions.find(
+    (ext) => ext.extnID === pkijs.id_CRLNumber,
+  );
+  let crlNumber = 0;
+  if (numberExtension !== undefined) {
+    const parsed = asn1js.fromBER(numberExtension.extnValue.valueBlock.valueHexView);
+    if (parsed.result instanceof asn1js.Integer) crlNumber = parsed.result.valueBlock.valueDec;
+  }
+  return {
+    issuer: Buffer.from(crl.issuer.toSchema().toBER(false)),
+    thisUpdate: crl.thisUpdate.value,
+    nextUpdate: crl.nextUpdate?.value,
+    crlNumber,
+    entries,
+  };
+}

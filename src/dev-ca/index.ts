@@ -1,0 +1,83 @@
+/**
+ * The development PKI: an in-memory CA for tests and benchmarks, and the `dev-ca` CLI that writes
+ * the same PKI to disk for `npm start`. See certs/README.md for the on-disk layout.
+ *
+ * @see RFC 5280, RFC 8705, RFC 7523, RFC 7517
+ */
+export {
+  type CaCertificate,
+  type Clock,
+  type CreateDevCaOptions,
+  type CrlOptions,
+  createDevCa,
+  type DevCa,
+  type DevCaCrls,
+  type DevCaProfile,
+  defaultIntermediateSubject,
+  defaultRootSubject,
+  describeCaCertificate,
+  type EkuOption,
+  type EncodedCrl,
+  type IssueClientOptions,
+  type IssuedCertificate,
+  type IssuedClientCertificate,
+  type IssueServerOptions,
+  type OpenDevCaOptions,
+  openDevCa,
+  type RevocationTarget,
+  type SanOptions,
+  x5tS256,
+} from './ca.js';
+export { type DevCaIo, runDevCaCli } from './cli.js';
+export {
+  isRevocationReason,
+  parseCrl,
+  type RevocationEntry,
+  type RevocationReason,
+  revocationReasons,
+} from './crl.js';
+export { encodeDn, formatDn, parseDn } from './dn.js';
+export { type DoctorCheck, runDoctor } from './doctor.js';
+export {
+  type CommandResult,
+  type DevPkiOptions,
+  defaultServerSans,
+  ensureDevPki,
+  ensureDevPkiReport,
+  initDevPki,
+} from './ensure.js';
+export {
+  type GenerateSigningJwkOptions,
+  generateSigningJwk,
+  isSigningJwkAlg,
+  type SigningJwk,
+  type SigningJwkAlg,
+  signingJwkAlgs,
+} from './jwk.js';
+export { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
+export { clientFiles, layout } from './layout.js';
+export { defaultPermittedSubtrees } from './names.js';
+export {
+  createNegativeFixtures,
+  type NegativeFixture,
+  type NegativeFixtureOptions,
+  type NegativeFixtureSet,
+  type NegativeKind,
+  negativeKinds,
+} from './negative.js';
+export { createPkcs12, type Pkcs12Options } from './pkcs12.js';
+export {
+  isMtlsBinding,
+  type MtlsBinding,
+  mtlsBindings,
+  privateKeyJwtEntry,
+  type RegistryFile,
+  selfSignedEntry,
+  tlsClientAuthEntry,
+} from './registry.js';
+export {
+  createSelfSignedClient,
+  type SelfSignedClient,
+  type SelfSignedClientOptions,
+} from './self-signed.js';
+export { type ClientSpec, demoClients } from './workspace.js';

@@ -1,0 +1,148 @@
+/**
+ * manifest.json: every file of the dev PKI with its role, mode, and for certificates the serial,
+ * subject, notAfter and `x5t#S256`. It is derived from what is on disk after each command, so
+ * it can never disagree with the files; it carries no timestamp of its own, so re-running a
+ * command that changes nothing leaves it byte-identical.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { describeCert, x5tS256 } from './ca.js';
+import { parseCrl } from './crl.js';
+import { layout, publicMode } from './layout.js';
+import type { PlannedFile } from './store.js';
+import { fromPem } from './x509.js';
+
+export interface ManifestEntry {
+  path: string;
+  role: string;
+  mode: string;
+  subject?: string;
+  serial?: string;
+  notAfter?: string;
+  'x5t#S256'?: string;
+  nextUpdate?: string;
+  revoked?: string[];
+  kid?: string;
+  alg?: string;
+}
+
+/** The issuer recorded by the last command, so later commands keep EXAMPLES.md consistent. */
+export async function readManifestIssuer(dir: string): Promise<string | undefined> {
+  const text = await readFile(join(dir, layout.manifest), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const issuer = (JSON.parse(text) as { issuer?: unknown }).issuer;
+    return typeof issuer === 'string' ? issuer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Files that belong to the repository or to other parts of Tollgate, not to the dev CA. */
+const ignored = new Set(['README.md', '.gitignore', layout.manifest]);
+
+/** Builds manifest.json from the directory as it is now. */
+export async function buildManifest(dir: string, issuer: string): Promise<PlannedFile> {
+  const entries: ManifestEntry[] = [];
+  for (const path of await listFiles(dir)) {
+    if (ignored.has(path) || path.includes('.tmp-')) continue;
+    const role = roleOf(path);
+    if (role === undefined) continue;
+    const absolute = join(dir, path);
+    const mode = `0${((await stat(absolute)).mode & 0o777).toString(8)}`;
+    const entry: ManifestEntry = { path, role, mode };
+    try {
+      if (path.endsWith('.crl.pem')) {
+        const der = fromPem('X509 CRL', await readFile(absolute, 'utf8'))[0];
+        if (der !== undefined) {
+          const crl = parseCrl(der);
+          if (crl.nextUpdate !== undefined) entry.nextUpdate = crl.nextUpdate.toISOString();
+          entry.revoked = crl.entries.map((e) => `${e.serialHex} (${e.reason})`);
+        }
+      } else if (
+        path.endsWith('.pem') &&
+        !/key\.pem$/.test(path) &&
+        !path.endsWith('crl-chain.pem')
+      ) {
+        const x509 = new X509Certificate(await readFile(absolute));
+        const info = describeCert(x509);
+        entry.subject = info.subject;
+        entry.serial = info.serialHex;
+        entry.notAfter = info.notAfter.toISOString();
+        entry['x5t#S256'] = x5tS256(x509.raw);
+      } else if (path.endsWith('.jwk.json')) {
+        const jwk = JSON.parse(await readFile(absolute, 'utf8')) as {
+          kid?: unknown;
+          alg?: unknown;
+        };
+        if (typeof jwk.kid === 'string') entry.kid = jwk.kid;
+        if (typeof jwk.alg === 'string') entry.alg = jwk.alg;
+      }
+    } catch {
+      entry.role = `${role} (unreadable)`;
+    }
+    entries.push(entry);
+  }
+  const manifest = { generator: 'tollgate dev-ca', layoutVersion: 1, issuer, files: entries };
+  return {
+    path: layout.manifest,
+    content: `${JSON.stringify(manifest, null, 2)}\n`,
+    mode: publicMode,
+    kind: 'update',
+  };
+}
+
+/** The role of a known file, or undefined for files the dev CA did not make. */
+export function roleOf(path: string): string | undefined {
+  const known: Record<string, string> = {
+    [layout.rootCert]: 'root CA certificate (trust anchor; curl --cacert)',
+    [layout.rootKey]: 'root CA private key',
+    [layout.intermediateCert]: 'intermediate CA certificate (issues every leaf)',
+    [layout.intermediateKey]: 'intermediate CA private key',
+    [layout.caChain]: 'CA chain: intermediate then root',
+    [layout.rootCrl]: 'root CRL',
+    [layout.intermediateCrl]: 'intermediate CRL',
+    [layout.crlChain]: 'both CRLs (Node tls `crl`)',
+    [layout.serverCert]: 'server certificate chain: leaf then intermediate',
+    [layout.serverKey]: 'server private key',
+    [layout.registry]: 'client registry (RFC 7591 metadata)',
+    [layout.examples]: 'curl examples',
+  };
+  const direct = known[path];
+  if (direct !== undefined) return direct;
+  const parts = path.split('/');
+  if (parts[0] === 'negative' && parts[1] === 'foreign-ca') {
+    return `negative fixture: foreign CA with our subject DNs (${parts[2] ?? ''})`;
+  }
+  if ((parts[0] === 'clients' || parts[0] === 'negative') && parts.length === 3) {
+    const prefix =
+      parts[0] === 'negative' ? `negative fixture ${parts[1]}: ` : `client ${parts[1]}: `;
+    const byName: Record<string, string> = {
+      'cert.pem': 'certificate',
+      'key.pem': 'private key',
+      'chain.pem': 'certificate chain presented in TLS',
+      'client.p12': 'PKCS#12 bundle',
+      'client.p12.password': 'PKCS#12 password',
+      'private.jwk.json': 'private signing JWK',
+      'public.jwk.json': 'public JWK',
+    };
+    const role = byName[parts[2] ?? ''];
+    return role === undefined ? undefined : `${prefix}${role}`;
+  }
+  return undefined;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (current: string): Promise<void> => {
+    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) out.push(relative(dir, full).split(sep).join('/'));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}

@@ -1,0 +1,112 @@
+/**
+ * Writes a planned set of files all-or-nothing with respect to conflicts: every target is checked
+ * before the first byte is written, so a refused command (no `--force`) leaves the directory
+ * exactly as it was. Each file is written to a temporary name and renamed into place, so readers
+ * (a server hot-reloading the registry) never see half a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { folderMode } from './layout.js';
+
+/** One file a command wants to write. */
+export interface PlannedFile {
+  /** Relative to the PKI directory. */
+  readonly path: string;
+  readonly content: string | Buffer;
+  readonly mode: number;
+  /**
+   * `create`: an artifact the command makes; refusing to overwrite it without `--force`.
+   * `update`: shared state the command maintains (registry, CRLs, manifest, EXAMPLES.md),
+   * rewritten only when its content changes.
+   */
+  readonly kind: 'create' | 'update';
+}
+
+/** Thrown when files exist and `--force` was not given; nothing was written. */
+export class ConflictError extends Error {
+  readonly paths: readonly string[];
+  constructor(paths: readonly string[]) {
+    super(
+      `refusing to overwrite ${paths.length} existing file(s) without --force: ${paths.join(', ')}`,
+    );
+    this.name = 'ConflictError';
+    this.paths = paths;
+  }
+}
+
+/** Paths of `create` files that already exist. */
+export async function findConflicts(dir: string, files: readonly PlannedFile[]): Promise<string[]> {
+  const conflicts: string[] = [];
+  for (const file of files) {
+    if (file.kind === 'create' && (await exists(join(dir, file.path)))) conflicts.push(file.path);
+  }
+  return conflicts;
+}
+
+/**
+ * Writes `files` under `dir` and returns the paths actually written. Without `force`, any
+ * existing `create` target aborts the whole set before anything is touched.
+ */
+export async function commitFiles(
+  dir: string,
+  files: readonly PlannedFile[],
+  options: { readonly force: boolean },
+): Promise<string[]> {
+  if (!options.force) {
+    const conflicts = await findConflicts(dir, files);
+    if (conflicts.length > 0) throw new ConflictError(conflicts);
+  }
+  const written: string[] = [];
+  for (const file of files) {
+    const target = join(dir, file.path);
+    const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
+    if (file.kind === 'update') {
+      const current = await readFile(target).catch(() => undefined);
+      if (current?.equals(content)) {
+        await chmod(target, file.mode);
+        continue;
+      }
+    }
+    await ensureFolder(dir, dirname(file.path));
+    const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+    // Create with the final mode so a key is never readable by others, not even briefly.
+    await writeFile(temp, content, { mode: file.mode, flag: 'wx' });
+    await chmod(temp, file.mode);
+    await rename(temp, target);
+    written.push(file.path);
+  }
+  return written;
+}
+
+/** Creates `relative` under `dir` (and its parents) as 0700 folders. */
+export async function ensureFolder(dir: string, relative: string): Promise<void> {
+  if (!(await exists(dir))) {
+    await mkdir(dir, { recursive: true, mode: folderMode });
+  }
+  if (relative === '.' || relative === '') return;
+  let current = dir;
+  for (const part of relative.split(/[\\/]/)) {
+    current = join(current, part);
+    if (!(await exists(current))) {
+      await mkdir(current, { mode: folderMode });
+      await chmod(current, folderMode);
+    }
+  }
+}
+
+/** True when the path exists (file or folder). */
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Reads a UTF-8 file, or undefined when it does not exist. */
+export async function readText(path: string): Promise<string | undefined> {
+  return readFile(path, 'utf8').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  });
+}

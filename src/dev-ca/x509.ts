@@ -1,0 +1,290 @@
+/**
+ * Builds X.509 v3 certificates with pkijs and signs them with node:crypto.
+ *
+ * pkijs does the ASN.1 (it handles every extension we need, including name constraints, which
+ * node-forge cannot encode, and ECDSA, which node-forge cannot sign). Signing goes through
+ * `crypto.sign` rather than a pkijs crypto engine, so this module never touches the engine that
+ * src/pki uses for chain validation.
+ *
+ * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions)
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
+
+/** RFC 5280 §4.2.1.3 key usage bits by name. */
+export const keyUsageBits = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+} as const;
+export type KeyUsageName = keyof typeof keyUsageBits;
+
+/** Extended key usage OIDs (RFC 5280 §4.2.1.12). */
+export const ekuOids = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+} as const;
+
+/** Subject alternative names, by RFC 5280 §4.2.1.6 name form. */
+export interface SubjectAltNames {
+  readonly dns?: readonly string[];
+  readonly uri?: readonly string[];
+  readonly ip?: readonly string[];
+  readonly email?: readonly string[];
+}
+
+/** Everything that varies between the certificates the dev CA makes. */
+export interface CertificateTemplate {
+  readonly serial: Buffer;
+  /** DER Name of the subject. */
+  readonly subject: Buffer;
+  /** DER Name of the issuer: byte-identical to the issuer's subject, as path building needs. */
+  readonly issuer: Buffer;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** The certified public key (DER SubjectPublicKeyInfo). */
+  readonly subjectSpki: Buffer;
+  /** The issuer's public key, for the authority key identifier. */
+  readonly issuerSpki: Buffer;
+  readonly signer: DevKeyPair;
+  /** Present for CA certificates. */
+  readonly ca?: { readonly pathLength?: number };
+  readonly keyUsage: readonly KeyUsageName[];
+  /** EKU OIDs; absent means no EKU extension at all. */
+  readonly extKeyUsage?: readonly string[];
+  readonly subjectAltNames?: SubjectAltNames;
+  /** Permitted subtrees: DNS names (`localhost`, `.test`) and IP ranges (`127.0.0.1/32`). */
+  readonly permittedSubtrees?: readonly string[];
+}
+
+/** A signed certificate in both encodings. */
+export interface EncodedCertificate {
+  readonly der: Buffer;
+  readonly pem: string;
+}
+
+/** A fresh positive 128-bit serial (RFC 5280 §4.1.2.2: positive, at most 20 octets, unpredictable). */
+export function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  // Clear the top bit so the INTEGER stays positive without a leading zero octet, and keep the
+  // first octet non-zero so the DER encoding is exactly 16 octets and the hex is stable.
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x10;
+  return serial;
+}
+
+/** Builds and signs a certificate from a template. */
+export function buildCertificate(template: CertificateTemplate): EncodedCertificate {
+  const certificate = new pkijs.Certificate();
+  certificate.version = 2;
+  certificate.serialNumber = new asn1js.Integer({ valueHex: template.serial });
+  certificate.issuer = pkijs.RelativeDistinguishedNames.fromBER(template.issuer);
+  certificate.subject = pkijs.RelativeDistinguishedNames.fromBER(template.subject);
+  certificate.notBefore = timeOf(template.notBefore);
+  certificate.notAfter = timeOf(template.notAfter);
+  certificate.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(template.subjectSpki);
+
+  const extensions: pkijs.Extension[] = [];
+  extensions.push(
+    extension(
+      pkijs.id_BasicConstraints,
+      true,
+      template.ca === undefined
+        ? new pkijs.BasicConstraints({ cA: false }).toSchema()
+        : new pkijs.BasicConstraints(
+            template.ca.pathLength === undefined
+              ? { cA: true }
+              : { cA: true, pathLenConstraint: template.ca.pathLength },
+          ).toSchema(),
+    ),
+  );
+  extensions.push(extension(pkijs.id_KeyUsage, true, keyUsageBitString(template.keyUsage)));
+  if (template.extKeyUsage !== undefined) {
+    extensions.push(
+      extension(
+        pkijs.id_ExtKeyUsage,
+        false,
+        new pkijs.ExtKeyUsage({ keyPurposes: [...template.extKeyUsage] }).toSchema(),
+      ),
+    );
+  }
+  extensions.push(
+    extension(
+      pkijs.id_SubjectKeyIdentifier,
+      false,
+      new asn1js.OctetString({ valueHex: keyIdentifier(template.subjectSpki) }),
+    ),
+  );
+  extensions.push(
+    extension(
+      pkijs.id_AuthorityKeyIdentifier,
+      false,
+      new pkijs.AuthorityKeyIdentifier({
+        keyIdentifier: new asn1js.OctetString({ valueHex: keyIdentifier(template.issuerSpki) }),
+      }).toSchema(),
+    ),
+  );
+  const altNames = generalNames(template.subjectAltNames);
+  if (altNames.length > 0) {
+    // RFC 5280 §4.2.1.6: critical only when the subject is empty; ours never is.
+    extensions.push(
+      extension(pkijs.id_SubjectAltName, false, new pkijs.AltName({ altNames }).toSchema()),
+    );
+  }
+  if (template.permittedSubtrees !== undefined && template.permittedSubtrees.length > 0) {
+    // RFC 5280 §4.2.1.10: conforming CAs MUST mark name constraints critical.
+    extensions.push(
+      extension(
+        pkijs.id_NameConstraints,
+        true,
+        new pkijs.NameConstraints({
+          permittedSubtrees: template.permittedSubtrees.map(
+            (entry) => new pkijs.GeneralSubtree({ base: constraintName(entry) }),
+          ),
+        }).toSchema(),
+      ),
+    );
+  }
+  certificate.extensions = extensions;
+
+  const algorithm = algorithmIdentifier(template.signer);
+  certificate.signature = algorithm;
+  certificate.signatureAlgorithm = algorithmIdentifier(template.signer);
+  certificate.tbsView = new Uint8Array(certificate.encodeTBS().toBER(false));
+  certificate.signatureValue = new asn1js.BitString({
+    valueHex: signTbs(template.signer, certificate.tbsView),
+  });
+  const der = Buffer.from(certificate.toSchema(false).toBER(false));
+  return { der, pem: toPem('CERTIFICATE', der) };
+}
+
+/** The AlgorithmIdentifier for signatures made with `key`. */
+export function algorithmIdentifier(key: DevKeyPair): pkijs.AlgorithmIdentifier {
+  const { oid, nullParams } = signatureAlgorithmFor(key.keyType);
+  return nullParams
+    ? new pkijs.AlgorithmIdentifier({ algorithmId: oid, algorithmParams: new asn1js.Null() })
+    : new pkijs.AlgorithmIdentifier({ algorithmId: oid });
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
+export function keyIdentifier(spkiDer: Buffer): Buffer {
+  const spki = pkijs.PublicKeyInfo.fromBER(spkiDer);
+  return createHash('sha1').update(spki.subjectPublicKey.valueBlock.valueHexView).digest();
+}
+
+/** A pkijs Time: UTCTime through 2049, GeneralizedTime after (RFC 5280 §4.1.2.5). */
+export function timeOf(date: Date): pkijs.Time {
+  return new pkijs.Time({ type: date.getUTCFullYear() < 2050 ? 0 : 1, value: date });
+}
+
+/** PEM armour with 64-column lines (RFC 7468). */
+export function toPem(label: string, der: Uint8Array): string {
+  const base64 = Buffer.from(der).toString('base64');
+  const lines = base64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** Every PEM block with the given label, as DER. */
+export function fromPem(label: string, pem: string): Buffer[] {
+  const pattern = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
+  return [...pem.matchAll(pattern)].map((match) =>
+    Buffer.from((match[1] ?? '').replace(/\s+/g, ''), 'base64'),
+  );
+}
+
+/** IP address text to its 4- or 16-octet network form; throws TypeError if not an address. */
+export function ipToBytes(ip: string): Buffer {
+  const version = isIP(ip);
+  if (version === 4) return Buffer.from(ip.split('.').map((part) => Number(part)));
+  if (version !== 6) throw new TypeError(`dev-ca: not an IP address: ${ip}`);
+  // Rewrite a trailing dotted quad (`::ffff:1.2.3.4`) as two hex groups, then expand `::`.
+  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) =>
+    [Number(a) * 256 + Number(b), Number(c) * 256 + Number(d)].map((n) => n.toString(16)).join(':'),
+  );
+  const halves = text.split('::');
+  const parse = (part: string | undefined): number[] =>
+    part === undefined || part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16));
+  const left = parse(halves[0]);
+  const right = parse(halves[1]);
+  const zeros = halves.length === 2 ? 8 - left.length - right.length : 0;
+  const groups = [...left, ...new Array<number>(zeros).fill(0), ...right];
+  const out = Buffer.alloc(16);
+  for (const [index, group] of groups.entries()) out.writeUInt16BE(group, index * 2);
+  return out;
+}
+
+/** 4- or 16-octet network form to text; IPv6 with its longest zero run compressed (RFC 5952). */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return [...bytes].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i + 1 < bytes.length; i += 2) {
+    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  }
+  const text = groups.join(':');
+  const runs = [...text.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)].sort(
+    (a, b) => b[0].length - a[0].length,
+  );
+  return runs[0] === undefined ? text : text.replace(runs[0][0], '::');
+}
+
+function constraintName(entry: string): pkijs.GeneralName {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  if (isIP(address) !== 0) {
+    const bytes = ipToBytes(address);
+    const bits = slash < 0 ? bytes.length * 8 : Number(entry.slice(slash + 1));
+    if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
+      throw new TypeError(`dev-ca: bad prefix length in ${entry}`);
+    }
+    const mask = Buffer.alloc(bytes.length);
+    for (let i = 0; i < bits; i += 1) mask[i >> 3] = (mask[i >> 3] as number) | (0x80 >> (i & 7));
+    const network = Buffer.from(bytes.map((byte, i) => byte & (mask[i] as number)));
+    // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by the mask.
+    return new pkijs.GeneralName({
+      type: 7,
+      value: new asn1js.OctetString({ valueHex: Buffer.concat([network, mask]) }),
+    });
+  }
+  if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(entry)) {
+    throw new TypeError(`dev-ca: name constraint must be a DNS name or IP/prefix, got ${entry}`);
+  }
+  return new pkijs.GeneralName({ type: 2, value: entry.toLowerCase() });
+}
+
+function generalNames(names: SubjectAltNames | undefined): pkijs.GeneralName[] {
+  if (names === undefined) return [];
+  return [
+    ...(names.dns ?? []).map((value) => new pkijs.GeneralName({ type: 2, value })),
+    ...(names.ip ?? []).map(
+      (value) =>
+        new pkijs.GeneralName({
+          type: 7,
+          value: new asn1js.OctetString({ valueHex: ipToBytes(value) }),
+        }),
+    ),
+    ...(names.uri ?? []).map((value) => new pkijs.GeneralName({ type: 6, value })),
+    ...(names.email ?? []).map((value) => new pkijs.GeneralName({ type: 1, value })),
+  ];
+}
+
+function keyUsageBitString(usages: readonly KeyUsageName[]): asn1js.BitString {
+  let bits = 0;
+  for (const usage of usages) bits |= 0x80 >> keyUsageBits[usage];
+  if (bits === 0) throw new TypeError('dev-ca: a key usage extension needs at least one bit');
+  // DER (X.690 §11.2.2): named bit lists drop trailing zero bits, counted in "unused bits".
+  let unused = 0;
+  while (((bits >> unused) & 1) === 0) unused += 1;
+  return new asn1js.BitString({ valueHex: new Uint8Array([bits]), unusedBits: unused });
+}
+
+function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
+  return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
+}
