@@ -1,0 +1,135 @@
+/**
+ * Certificate revocation lists: parsed with pkijs when a trust store is built, signature-checked
+ * against the configured CA that issued them, and reduced to a set of revoked serial numbers so
+ * the per-connection check is one lookup.
+ *
+ * Supported profile: complete base CRLs for one CA. Refused at load (a configuration error, since
+ * silently ignoring them would under-revoke): delta CRLs, issuing distribution points (partitioned
+ * or indirect CRLs), any other critical CRL or entry extension (e.g. certificateIssuer).
+ *
+ * @see RFC 5280 §5, §6.3
+ */
+import * as pkijs from 'pkijs';
+import {
+  DerError,
+  expectUniversal,
+  readBitString,
+  readSingle,
+  sequenceChildren,
+  universalTag,
+} from './der.js';
+import { type DistinguishedName, dnFromDer } from './dn.js';
+import { bytesEqual, bytesToHex, copyBytes } from './encoding.js';
+import { PkiError } from './errors.js';
+
+/** A parsed CRL (its signature not yet checked). */
+export interface ParsedCrl {
+  readonly der: Buffer;
+  readonly issuer: DistinguishedName;
+  readonly thisUpdate: Date;
+  /** Absent in non-conforming CRLs; such a CRL never goes stale. */
+  readonly nextUpdate: Date | undefined;
+  /** Serial numbers (lower-case hex of the INTEGER content octets, as in ParsedCertificate). */
+  readonly revokedSerials: ReadonlySet<string>;
+  readonly tbs: Uint8Array;
+  readonly signatureAlgorithm: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+const handledCrlExtensions = new Set([
+  '2.5.29.20', // cRLNumber
+  '2.5.29.35', // authorityKeyIdentifier
+]);
+const handledEntryExtensions = new Set([
+  '2.5.29.21', // reasonCode
+  '2.5.29.24', // invalidityDate
+]);
+const unsupportedCrlExtensions = new Set([
+  '2.5.29.27', // deltaCRLIndicator
+  '2.5.29.28', // issuingDistributionPoint
+  '2.5.29.46', // freshestCRL (points at deltas we would not fetch)
+]);
+
+/**
+ * Parses a DER CRL; throws {@link PkiError} `malformed` for bad encodings and for CRLs outside the
+ * supported profile.
+ *
+ * @see RFC 5280 §5.1
+ */
+export function parseCrl(der: Uint8Array): ParsedCrl {
+  const copy = copyBytes(der);
+  let skeleton: { tbs: Uint8Array; signatureAlgorithm: Uint8Array; signature: Uint8Array };
+  try {
+    skeleton = readSkeleton(copy);
+  } catch (error) {
+    throw new PkiError('malformed', `malformed CRL: ${(error as Error).message}`, { cause: error });
+  }
+  let crl: pkijs.CertificateRevocationList;
+  try {
+    crl = pkijs.CertificateRevocationList.fromBER(copy);
+  } catch (error) {
+    throw new PkiError('malformed', 'malformed CRL', { cause: error });
+  }
+  for (const extension of crl.crlExtensions?.extensions ?? []) {
+    if (unsupportedCrlExtensions.has(extension.extnID)) {
+      throw new PkiError('malformed', `unsupported CRL extension ${extension.extnID}`);
+    }
+    if (extension.critical && !handledCrlExtensions.has(extension.extnID)) {
+      throw new PkiError('malformed', `unknown critical CRL extension ${extension.extnID}`);
+    }
+  }
+  const revokedSerials = new Set<string>();
+  for (const entry of crl.revokedCertificates ?? []) {
+    for (const extension of entry.crlEntryExtensions?.extensions ?? []) {
+      if (extension.critical && !handledEntryExtensions.has(extension.extnID)) {
+        throw new PkiError(
+          'malformed',
+          `unsupported critical CRL entry extension ${extension.extnID}`,
+        );
+      }
+    }
+    revokedSerials.add(bytesToHex(entry.userCertificate.valueBlock.valueHexView));
+  }
+  let issuer: DistinguishedName;
+  try {
+    issuer = dnFromDer(new Uint8Array(crl.issuer.valueBeforeDecode));
+  } catch (error) {
+    throw new PkiError('malformed', 'malformed CRL issuer', { cause: error });
+  }
+  return Object.freeze({
+    der: copy,
+    issuer,
+    thisUpdate: crl.thisUpdate.value,
+    nextUpdate: crl.nextUpdate?.value,
+    revokedSerials,
+    ...skeleton,
+  });
+}
+
+/** The signed part, the algorithm and the signature, with RFC 5280 §5.1.1.2's equality check. */
+function readSkeleton(der: Uint8Array): {
+  tbs: Uint8Array;
+  signatureAlgorithm: Uint8Array;
+  signature: Uint8Array;
+} {
+  const [tbsTlv, algorithm, signatureTlv, extra] = sequenceChildren(
+    readSingle(der),
+    'CertificateList',
+  );
+  if (extra !== undefined) throw new DerError('trailing fields in CertificateList');
+  const tbsFields = sequenceChildren(tbsTlv, 'TBSCertList');
+  const first = tbsFields[0];
+  const inner =
+    first !== undefined && first.tagNumber === universalTag.integer ? tbsFields[1] : first;
+  const outer = expectUniversal(algorithm, universalTag.sequence, 'signatureAlgorithm');
+  if (inner === undefined || !bytesEqual(inner.raw, outer.raw)) {
+    throw new DerError('signature algorithm mismatch');
+  }
+  const signature = readBitString(signatureTlv, 'signatureValue');
+  if (signature.unusedBits !== 0) throw new DerError('signature is not whole octets');
+  return {
+    tbs: (tbsTlv as NonNullable<typeof tbsTlv>).raw,
+    signatureAlgorithm: outer.raw,
+    signature: signature.bytes,
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * The certificate extensions chain validation acts on, decoded strictly.
+ *
+ * Anything critical that is not listed here is reported in `unhandledCritical`, and a path that
+ * contains such a certificate is refused (RFC 5280 §4.2: a certificate-using system MUST reject a
+ * certificate with a critical extension it does not recognize). certificatePolicies is accepted
+ * even when critical: Tollgate runs path validation with the any-policy initial set and no
+ * explicit-policy requirement, under which policies cannot make a path fail (RFC 5280 §6.1.1).
+ *
+ * @see RFC 5280 §4.2.1
+ */
+import {
+  DerError,
+  isContext,
+  readBitString,
+  readBoolean,
+  readOctetString,
+  readOid,
+  readSingle,
+  readSmallInteger,
+  sequenceChildren,
+  type Tlv,
+} from './der.js';
+import { type GeneralName, readGeneralName, readGeneralNames } from './general-name.js';
+
+/** Extension and key purpose OIDs. */
+export const extensionOids = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  certificatePolicies: '2.5.29.32',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+} as const;
+
+/** EKU purposes. @see RFC 5280 §4.2.1.12 */
+export const keyPurposeOids = {
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+
+/** Key usage bit numbers. @see RFC 5280 §4.2.1.3 */
+export const keyUsageBits = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+  encipherOnly: 7,
+  decipherOnly: 8,
+} as const;
+export type KeyUsageName = keyof typeof keyUsageBits;
+
+/** @see RFC 5280 §4.2.1.9 */
+export interface BasicConstraints {
+  readonly cA: boolean;
+  readonly pathLenConstraint: number | undefined;
+}
+
+/** Permitted and excluded subtrees. @see RFC 5280 §4.2.1.10 */
+export interface NameConstraints {
+  readonly permitted: readonly GeneralName[];
+  readonly excluded: readonly GeneralName[];
+}
+
+/** The decoded extensions of one certificate. */
+export interface CertificateExtensions {
+  readonly basicConstraints: BasicConstraints | undefined;
+  /** Bit mask: bit `n` set when key usage bit `n` is asserted. */
+  readonly keyUsage: number | undefined;
+  readonly extKeyUsage: readonly string[] | undefined;
+  readonly subjectAltName: readonly GeneralName[] | undefined;
+  readonly nameConstraints: NameConstraints | undefined;
+  readonly subjectKeyIdentifier: Uint8Array | undefined;
+  readonly authorityKeyIdentifier: Uint8Array | undefined;
+  /** OIDs of critical extensions this module does not process. */
+  readonly unhandledCritical: readonly string[];
+}
+
+/** True when the key usage mask asserts `name`. */
+export function hasKeyUsage(mask: number, name: KeyUsageName): boolean {
+  return (mask & (1 << keyUsageBits[name])) !== 0;
+}
+
+/** Decodes the `extensions` SEQUENCE of a v3 TBSCertificate (or `undefined` for none). */
+export function readExtensions(extensions: Tlv | undefined): CertificateExtensions {
+  const result: {
+    -readonly [K in keyof CertificateExtensions]: CertificateExtensions[K];
+  } = {
+    basicConstraints: undefined,
+    keyUsage: undefined,
+    extKeyUsage: undefined,
+    subjectAltName: undefined,
+    nameConstraints: undefined,
+    subjectKeyIdentifier: undefined,
+    authorityKeyIdentifier: undefined,
+    unhandledCritical: [],
+  };
+  if (extensions === undefined) return result;
+  const list = sequenceChildren(extensions, 'Extensions');
+  if (list.length === 0) throw new DerError('empty Extensions');
+  const seen = new Set<string>();
+  const unhandledCritical: string[] = [];
+  for (const extension of list) {
+    const fields = sequenceChildren(extension, 'Extension');
+    const oid = readOid(fields[0], 'extnID');
+    let index = 1;
+    let critical = false;
+    if (fields.length === 3) {
+      critical = readBoolean(fields[1], 'critical');
+      index = 2;
+    } else if (fields.length !== 2) {
+      throw new DerError('bad Extension');
+    }
+    const value = readOctetString(fields[index], 'extnValue');
+    // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension.
+    if (seen.has(oid)) throw new DerError('duplicate extension');
+    seen.add(oid);
+    switch (oid) {
+      case extensionOids.basicConstraints:
+        result.basicConstraints = basicConstraintsOf(readSingle(value));
+        break;
+      case extensionOids.keyUsage:
+        result.keyUsage = keyUsageOf(readSingle(value));
+        break;
+      case extensionOids.extKeyUsage:
+        result.extKeyUsage = extKeyUsageOf(readSingle(value));
+        break;
+      case extensionOids.subjectAltName:
+        result.subjectAltName = readGeneralNames(readSingle(value));
+        break;
+      case extensionOids.nameConstraints:
+        result.nameConstraints = nameConstraintsOf(readSingle(value));
+        break;
+      case extensionOids.subjectKeyIdentifier:
+        result.subjectKeyIdentifier = readOctetString(readSingle(value), 'subjectKeyIdentifier');
+        break;
+      case extensionOids.authorityKeyIdentifier:
+        result.authorityKeyIdentifier = authorityKeyIdentifierOf(readSingle(value));
+        break;
+      case extensionOids.certificatePolicies:
+        break;
+      default:
+        if (critical) unhandledCritical.push(oid);
+    }
+  }
+  result.unhandledCritical = unhandledCritical;
+  return result;
+}
+
+function basicConstraintsOf(tlv: Tlv): BasicConstraints {
+  const fields = sequenceChildren(tlv, 'BasicConstraints');
+  let cA = false;
+  let pathLenConstraint: number | undefined;
+  let index = 0;
+  if (fields[index] !== undefined && fields[index]?.tagNumber === 1) {
+    cA = readBoolean(fields[index], 'cA');
+    index++;
+  }
+  if (fields[index] !== undefined) {
+    pathLenConstraint = readSmallInteger(fields[index], 'pathLenConstraint');
+    index++;
+  }
+  if (index !== fields.length) throw new DerError('bad BasicConstraints');
+  return { cA, pathLenConstraint };
+}
+
+function keyUsageOf(tlv: Tlv): number {
+  const { bytes, unusedBits } = readBitString(tlv, 'KeyUsage');
+  if (bytes.length === 0 || bytes.length > 2) throw new DerError('bad KeyUsage');
+  let mask = 0;
+  for (let bit = 0; bit < bytes.length * 8 - unusedBits; bit++) {
+    if (((bytes[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) mask |= 1 << bit;
+  }
+  return mask;
+}
+
+function extKeyUsageOf(tlv: Tlv): string[] {
+  const purposes = sequenceChildren(tlv, 'ExtKeyUsageSyntax').map((oid) =>
+    readOid(oid, 'KeyPurposeId'),
+  );
+  if (purposes.length === 0) throw new DerError('empty ExtKeyUsageSyntax');
+  return purposes;
+}
+
+function authorityKeyIdentifierOf(tlv: Tlv): Uint8Array | undefined {
+  const first = sequenceChildren(tlv, 'AuthorityKeyIdentifier')[0];
+  if (first !== undefined && isContext(first, 0) && !first.constructed) return first.value;
+  return undefined;
+}
+
+function nameConstraintsOf(tlv: Tlv): NameConstraints {
+  const fields = sequenceChildren(tlv, 'NameConstraints');
+  let permitted: GeneralName[] = [];
+  let excluded: GeneralName[] = [];
+  let index = 0;
+  const permittedField = fields[index];
+  if (permittedField !== undefined && isContext(permittedField, 0)) {
+    permitted = subtreesOf(permittedField);
+    index++;
+  }
+  const excludedField = fields[index];
+  if (excludedField !== undefined && isContext(excludedField, 1)) {
+    excluded = subtreesOf(excludedField);
+    index++;
+  }
+  // RFC 5280 §4.2.1.10: the extension MUST NOT be an empty sequence.
+  if (index !== fields.length || index === 0) throw new DerError('bad NameConstraints');
+  return { permitted, excluded };
+}
+
+function subtreesOf(tlv: Tlv): GeneralName[] {
+  if (!tlv.constructed) throw new DerError('bad GeneralSubtrees');
+  const subtrees = sequenceChildren(
+    // [0]/[1] IMPLICIT GeneralSubtrees: re-read the content as a SEQUENCE body.
+    { ...tlv, tagClass: 0, tagNumber: 16 },
+    'GeneralSubtrees',
+  );
+  if (subtrees.length === 0) throw new DerError('empty GeneralSubtrees');
+  return subtrees.map((subtree) => {
+    const [base, ...rest] = sequenceChildren(subtree, 'GeneralSubtree');
+    if (base === undefined) throw new DerError('bad GeneralSubtree');
+    // RFC 5280 §4.2.1.10: minimum MUST be zero and maximum MUST be absent.
+    for (const field of rest) {
+      if (isContext(field, 0) && field.value.length === 1 && field.value[0] === 0) continue;
+      throw new DerError('GeneralSubtree minimum/maximum not supported');
+    }
+    return readGeneralName(base);
+  });
+}

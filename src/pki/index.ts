@@ -1,0 +1,73 @@
+/**
+ * Certificates for Tollgate: intake (DER, PEM, TLS sockets, proxy headers), `x5t#S256`,
+ * distinguished names per RFC 4514/4518/5280, subjectAltName identities, and chain validation to
+ * configured trust anchors with CRLs. Depends on nothing else in src/.
+ *
+ * @see RFC 8705 (OAuth 2.0 mutual TLS), RFC 5280 (PKIX), RFC 9440 (Client-Cert)
+ */
+
+export type { ParseCertificateOptions, ParsedCertificate } from './certificate.js';
+export {
+  certificatePublicKey,
+  defaultMaxCertificateBytes,
+  parseCertificate,
+  spkiSha256,
+  validityStatus,
+  x5tS256,
+} from './certificate.js';
+export type {
+  ChainCheck,
+  ChainFailure,
+  ChainFailureReason,
+  ChainSuccess,
+  ChainValidationResult,
+} from './chain-result.js';
+export { chainFailureReasonCodes } from './chain-result.js';
+export type {
+  PeerCertificateCacheOptions,
+  PeerCertificateSocket,
+  PeerCertificates,
+} from './connection-cache.js';
+export { PeerCertificateCache } from './connection-cache.js';
+export type { ParsedCrl } from './crl.js';
+export { parseCrl } from './crl.js';
+export type { DistinguishedName, DnAttribute, DnValue } from './dn.js';
+export { dnEquals, dnFromDer, formatDn, maxDnStringLength, parseDn } from './dn.js';
+export type { PkiErrorCode } from './errors.js';
+export { PkiError, TrustStoreError } from './errors.js';
+export type {
+  BasicConstraints,
+  CertificateExtensions,
+  KeyUsageName,
+  NameConstraints,
+} from './extensions.js';
+export { extensionOids, hasKeyUsage, keyPurposeOids } from './extensions.js';
+export type { GeneralName } from './general-name.js';
+export type { CertificateIdentity, IdentityType, SubjectAltNames } from './identity.js';
+export {
+  compileIdentity,
+  dnMatches,
+  formatIpAddress,
+  identityMatches,
+  parseIpAddress,
+  subjectAltNames,
+} from './identity.js';
+export type { PemOptions } from './pem.js';
+export { decodePem, encodePem } from './pem.js';
+export type { ForwardedCertificate, ProxyHeaderLimits, XfccOptions } from './proxy-headers.js';
+export {
+  parseClientCertChainHeader,
+  parseClientCertHeader,
+  parseNginxEscapedCertHeader,
+  parseRfc9440Headers,
+  parseXfccHeader,
+} from './proxy-headers.js';
+export { certificateMatchesJwk, publicKeyMatchesJwk } from './self-signed.js';
+export type {
+  PkiSource,
+  TrustStoreFiles,
+  TrustStoreInput,
+  TrustStoreOptions,
+  ValidateOptions,
+} from './trust-store.js';
+export { TrustStore } from './trust-store.js';
