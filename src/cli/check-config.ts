@@ -1,0 +1,55 @@
+/** `tollgate check-config [--config FILE]`: the start-up verdict, without starting. */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { loadConfiguredRegistry } from '../http/index.js';
+import { RegistryError } from '../registry/index.js';
+import { loadSigningKeys, SigningKeyError } from '../tokens/index.js';
+import { exitCodes, type Io } from './io.js';
+
+export async function checkConfigCommand(argv: string[], io: Io): Promise<number> {
+  let values: { config?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' } },
+      strict: true,
+    }));
+  } catch (error) {
+    io.stderr.write(
+      `tollgate check-config: ${(error as Error).message}\nUsage: tollgate check-config [--config FILE]\n`,
+    );
+    return exitCodes.usage;
+  }
+  try {
+    const config = loadConfig({ file: values.config });
+    const registry = loadConfiguredRegistry(config);
+    const missingKeyFile = config.unsafeDevDefaults
+      ? tryLoadKeys(config.signingKeys.file, config.accessToken.signingAlg)
+      : undefined;
+    if (!config.unsafeDevDefaults)
+      loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg);
+    io.stdout.write(`configuration OK: issuer ${config.issuer}, ${registry.size} client(s)\n`);
+    if (missingKeyFile !== undefined)
+      io.stdout.write(`note: ${missingKeyFile} (generated at start: unsafeDevDefaults)\n`);
+    return exitCodes.ok;
+  } catch (error) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof RegistryError ||
+      error instanceof SigningKeyError
+    ) {
+      io.stderr.write(`${error.message}\n`);
+      return exitCodes.failed;
+    }
+    throw error;
+  }
+}
+
+function tryLoadKeys(file: string, alg: Parameters<typeof loadSigningKeys>[1]): string | undefined {
+  try {
+    loadSigningKeys(file, alg);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

@@ -1,0 +1,94 @@
+/** `tollgate serve [--config FILE]`: run the authorization server until SIGTERM or SIGINT. */
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { ensureDevPki } from '../dev-ca/index.js';
+import { createTollgate } from '../http/index.js';
+import { RegistryError } from '../registry/index.js';
+import { ensureSigningKeyFile, SigningKeyError } from '../tokens/index.js';
+import { exitCodes, type Io } from './io.js';
+
+export async function serveCommand(argv: string[], io: Io): Promise<number> {
+  let values: { config?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' } },
+      strict: true,
+    }));
+  } catch (error) {
+    io.stderr.write(
+      `tollgate serve: ${(error as Error).message}\nUsage: tollgate serve [--config FILE]\n`,
+    );
+    return exitCodes.usage;
+  }
+  let config: Config;
+  try {
+    config = loadConfig({ file: values.config });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    io.stderr.write(`${error.message}\n`);
+    return exitCodes.failed;
+  }
+  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } });
+
+  if (config.unsafeDevDefaults) {
+    logger.warn(
+      'unsafeDevDefaults is on: generating the dev PKI, signing key and demo registry where missing; never use this in production',
+    );
+    const created = await ensureDevPki(config.devPkiDir, { issuer: config.issuer });
+    if (created.length > 0) logger.info({ created }, 'dev PKI created');
+    if (await ensureSigningKeyFile(config.signingKeys.file, config.accessToken.signingAlg)) {
+      logger.info({ file: config.signingKeys.file }, 'signing key generated');
+    }
+  }
+
+  let tollgate: Awaited<ReturnType<typeof createTollgate>>;
+  try {
+    tollgate = await createTollgate(config, { logger });
+  } catch (error) {
+    if (error instanceof RegistryError || error instanceof SigningKeyError) {
+      io.stderr.write(`${error.message}\n`);
+      return exitCodes.failed;
+    }
+    throw error;
+  }
+  await tollgate.listen();
+  logger.info(
+    { issuer: config.issuer, host: config.tls.host, port: config.tls.port },
+    'tollgate listening',
+  );
+  if (config.unsafeDevDefaults) io.stdout.write(quickstart(config));
+
+  return new Promise((resolve) => {
+    let closing = false;
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      logger.info({ signal }, 'shutting down: finishing in-flight requests');
+      tollgate.close().then(
+        () => resolve(exitCodes.ok),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(exitCodes.failed);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function quickstart(config: Config): string {
+  const dir = relative(process.cwd(), config.devPkiDir) || '.';
+  return `
+Tollgate is serving ${config.issuer}  (metadata: ${config.issuer}/.well-known/oauth-authorization-server)
+
+Get a token with private_key_jwt:
+  node dist/cli/main.js token --issuer ${config.issuer} --client-id demo-jwt \\
+    --key ${dir}/clients/demo-jwt/private.jwk.json --ca ${dir}/ca/root.pem --decode
+
+More (curl, mutual TLS): ${dir}/EXAMPLES.md
+`;
+}

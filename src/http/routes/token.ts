@@ -1,0 +1,78 @@
+/**
+ * POST /token: the client credentials grant.
+ *
+ * @see RFC 6749 §3.2, §4.4, §5
+ */
+import type { FastifyInstance } from 'fastify';
+import { asOAuthError, OAuthError } from '../../errors/index.js';
+import { FormParams } from '../form.js';
+import { sendOAuthError, setNoStore } from '../reply.js';
+import type { TokenAudit } from '../token-endpoint.js';
+import type { HttpRuntime } from '../types.js';
+
+const tokenResponseSchema = {
+  200: {
+    type: 'object',
+    required: ['access_token', 'token_type', 'expires_in'],
+    additionalProperties: false,
+    properties: {
+      access_token: { type: 'string' },
+      token_type: { type: 'string' },
+      expires_in: { type: 'integer' },
+      scope: { type: 'string' },
+    },
+  },
+} as const;
+
+export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
+  app.route({
+    method: 'POST',
+    url: `${runtime.routePrefix}/token`,
+    schema: { response: tokenResponseSchema },
+    handler: async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const audit: TokenAudit = {};
+      setNoStore(reply);
+      try {
+        if (!(request.body instanceof FormParams)) {
+          throw new OAuthError(
+            'invalid_request',
+            'unsupported_media_type',
+            'the request body must be application/x-www-form-urlencoded',
+          );
+        }
+        const certificate = runtime.certificateOf(request);
+        const authorization = request.headers.authorization;
+        const response = await runtime.tokenEndpoint.handle(
+          request.body,
+          { authorization, certificate, nowMs: runtime.now() },
+          audit,
+        );
+        runtime.audit(request, 'token', 'issued', undefined, audit, started);
+        return response;
+      } catch (thrown) {
+        const error = asOAuthError(thrown);
+        runtime.audit(request, 'token', 'rejected', error, audit, started);
+        return sendOAuthError(reply, error);
+      }
+    },
+  });
+
+  // RFC 6749 §3.2: the token endpoint takes POST only.
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: `${runtime.routePrefix}/token`,
+    handler: async (_request, reply) => {
+      reply.header('allow', 'POST');
+      return sendOAuthError(
+        reply,
+        new OAuthError(
+          'invalid_request',
+          'method_not_allowed',
+          'the token endpoint accepts POST only',
+          { status: 405 },
+        ),
+      );
+    },
+  });
+}

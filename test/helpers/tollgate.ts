@@ -1,0 +1,105 @@
+/**
+ * Test harness: a Tollgate built from a temporary folder (signing keys, registry), with keys made
+ * by the same code as the dev CA. Most tests drive it with `app.inject()`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { type Config, type ConfigInput, loadConfig } from '../../src/config/index.js';
+import {
+  generateSigningJwk as generateClientJwk,
+  type SigningJwk,
+  type SigningJwkAlg,
+} from '../../src/dev-ca/index.js';
+import { createTollgate, type Tollgate, type TollgateOptions } from '../../src/http/index.js';
+import type { ClientMetadata } from '../../src/registry/index.js';
+import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
+
+export const testIssuer = 'https://tollgate.test';
+
+export interface TestTollgate extends Tollgate {
+  readonly dir: string;
+  readonly serverPublicJwks: { keys: JWK[] };
+  dispose(): Promise<void>;
+}
+
+export async function makeTollgate(options: {
+  clients: unknown[];
+  config?: ConfigInput;
+  tollgate?: Partial<TollgateOptions>;
+}): Promise<TestTollgate> {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-test-'));
+  const signingAlg = options.config?.accessToken?.signingAlg ?? 'ES256';
+  const jwk = await generateSigningJwk(signingAlg);
+  const signingKeysFile = join(dir, 'signing-keys.json');
+  writeSigningKeyFile(signingKeysFile, { active_kid: jwk.kid as string, keys: [jwk] });
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+  const config: Config = loadConfig({
+    env: {},
+    cwd: dir,
+    overrides: {
+      issuer: testIssuer,
+      unsafeDevDefaults: false,
+      ...options.config,
+      signingKeys: { file: signingKeysFile },
+      registry: { file: null, clients: options.clients },
+    },
+  });
+  const tollgate = await createTollgate(config, {
+    logger: false,
+    tls: false,
+    underPressure: false,
+    ...options.tollgate,
+  });
+  return {
+    ...tollgate,
+    dir,
+    serverPublicJwks: { keys: [publicJwk] },
+    async dispose() {
+      await tollgate.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface JwtClient {
+  readonly clientId: string;
+  readonly key: SigningJwk;
+  readonly metadata: ClientMetadata;
+}
+
+/** A private_key_jwt client with a fresh key from the dev CA's key generator. */
+export async function makeJwtClient(
+  clientId: string,
+  alg: SigningJwkAlg = 'ES256',
+  extra: Partial<ClientMetadata> = {},
+): Promise<JwtClient> {
+  const key = await generateClientJwk(alg);
+  return {
+    clientId,
+    key,
+    metadata: {
+      client_id: clientId,
+      token_endpoint_auth_method: 'private_key_jwt',
+      grant_types: ['client_credentials'],
+      jwks: { keys: [key.publicJwk] },
+      scope: 'read write',
+      ...extra,
+    },
+  };
+}
+
+/** Encodes form parameters (a value array repeats the parameter). */
+export function form(params: Record<string, string | string[] | undefined>): string {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      parts.push(`${encodeURIComponent(name)}=${encodeURIComponent(one)}`);
+    }
+  }
+  return parts.join('&');
+}
+
+export const formHeaders = { 'content-type': 'application/x-www-form-urlencoded' } as const;
