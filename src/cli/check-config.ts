@@ -1,7 +1,8 @@
 /** `tollgate check-config [--config FILE]`: the start-up verdict, without starting. */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { loadConfiguredRegistry } from '../http/index.js';
+import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../http/index.js';
+import { TrustStoreError } from '../pki/index.js';
 import { RegistryError } from '../registry/index.js';
 import { loadSigningKeys, SigningKeyError } from '../tokens/index.js';
 import { exitCodes, type Io } from './io.js';
@@ -23,12 +24,17 @@ export async function checkConfigCommand(argv: string[], io: Io): Promise<number
   try {
     const config = loadConfig({ file: values.config });
     const registry = loadConfiguredRegistry(config);
+    const trustStore = await loadTrustStore(config);
+    const problems = deploymentProblems(config, registry, trustStore);
+    if (problems.length > 0) throw new ConfigError(problems);
     const missingKeyFile = config.unsafeDevDefaults
       ? tryLoadKeys(config.signingKeys.file, config.accessToken.signingAlg)
       : undefined;
     if (!config.unsafeDevDefaults)
       loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg);
-    io.stdout.write(`configuration OK: issuer ${config.issuer}, ${registry.size} client(s)\n`);
+    io.stdout.write(
+      `configuration OK: issuer ${config.issuer}, ${registry.size} client(s), ${trustStore?.anchors.length ?? 0} trust anchor(s)\n`,
+    );
     if (missingKeyFile !== undefined)
       io.stdout.write(`note: ${missingKeyFile} (generated at start: unsafeDevDefaults)\n`);
     return exitCodes.ok;
@@ -36,7 +42,8 @@ export async function checkConfigCommand(argv: string[], io: Io): Promise<number
     if (
       error instanceof ConfigError ||
       error instanceof RegistryError ||
-      error instanceof SigningKeyError
+      error instanceof SigningKeyError ||
+      error instanceof TrustStoreError
     ) {
       io.stderr.write(`${error.message}\n`);
       return exitCodes.failed;

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
+import { TrustStoreError } from '../pki/index.js';
 import { RegistryError } from '../registry/index.js';
 import { ensureSigningKeyFile, SigningKeyError } from '../tokens/index.js';
 import { exitCodes, type Io } from './io.js';
@@ -48,7 +49,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     tollgate = await createTollgate(config, { logger });
   } catch (error) {
-    if (error instanceof RegistryError || error instanceof SigningKeyError) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof RegistryError ||
+      error instanceof SigningKeyError ||
+      error instanceof TrustStoreError
+    ) {
       io.stderr.write(`${error.message}\n`);
       return exitCodes.failed;
     }

@@ -5,6 +5,8 @@ export {
   PrivateKeyJwtAuthenticator,
   type PrivateKeyJwtOptions,
 } from './private-key-jwt.js';
+export { SelfSignedTlsClientAuthenticator } from './self-signed-tls-client-auth.js';
+export { TlsClientAuthenticator, type TlsClientAuthOptions } from './tls-client-auth.js';
 export type {
   AuthenticatedClient,
   ClientAuthenticator,

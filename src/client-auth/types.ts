@@ -2,26 +2,14 @@
  * The client-authentication contract: each method is a strategy that turns a request into an
  * authenticated client or throws an OAuthError.
  */
+import type { PresentedCertificate } from '../pki/index.js';
 import type { ClientAuthMethod, RegisteredClient } from '../registry/index.js';
+
+export type { PresentedCertificate };
 
 /** The request parameters, already parsed strictly (one value per name). */
 export interface RequestParams {
   get(name: string): string | undefined;
-}
-
-/**
- * The certificate the client presented, from the TLS socket or a trusted proxy's header,
- * parsed once per connection.
- */
-export interface PresentedCertificate {
-  /** base64url SHA-256 of the leaf DER: the `cnf.x5t#S256` value. @see RFC 8705 §3.1 */
-  readonly x5tS256: string;
-  /** Leaf certificate DER. */
-  readonly der: Uint8Array;
-  /** The chain the client sent after the leaf (DER), possibly empty. */
-  readonly chain: readonly Uint8Array[];
-  /** Where it came from. */
-  readonly source: 'tls' | 'proxy';
 }
 
 /** Everything an authenticator may look at. */

@@ -29,6 +29,53 @@ export const defaults = {
     /** Server certificate chain (leaf first) and key, PEM. */
     certFile: 'certs/server/server.pem',
     keyFile: 'certs/server/server-key.pem',
+    /**
+     * Ask clients for a certificate in the handshake (never required there: every failure
+     * becomes an OAuth error). Turn off when a separate `mtls` listener takes certificates.
+     */
+    requestClientCert: true,
+  },
+  /** A separate mutual-TLS listener, advertised as `mtls_endpoint_aliases` (RFC 8705 §5). */
+  mtls: {
+    enabled: false,
+    host: 'localhost',
+    port: 8444,
+    /** Its public base URL; null means the issuer's scheme and host with this port. */
+    publicUrl: null,
+  },
+  /** A plain-HTTP listener for use behind a TLS-terminating proxy (see `proxy`). */
+  plain: {
+    enabled: false,
+    host: '127.0.0.1',
+    port: 8080,
+  },
+  /** How `tls_client_auth` certificates are validated. */
+  clientCertificates: {
+    /** Trust anchors (PEM): the CAs whose certificates may authenticate clients. */
+    trustAnchorFiles: ['certs/ca/root.pem'],
+    /** Intermediates (PEM) to complete chains of clients that send only their leaf. */
+    intermediateFiles: ['certs/ca/intermediate.pem'],
+    /** CRLs (PEM or DER), one per CA that publishes one; reloaded when the files change. */
+    crlFiles: ['certs/ca/crl-chain.pem'],
+    /** A CRL past its nextUpdate: `fail` refuses certificates under that CA, `ignore` keeps using it. */
+    crlStaleness: 'fail',
+    /** Refuse certificates under a CA that has no CRL configured. */
+    requireCrls: false,
+    /** Most certificates a client (or proxy) may send besides the leaf. */
+    maxChainCertificates: 8,
+    /** How often CRL and anchor files are checked for changes. */
+    reloadIntervalSeconds: 30,
+  },
+  /** TLS-terminating proxies whose client-certificate headers are trusted (by socket peer address). */
+  proxy: {
+    /** CIDRs or addresses; empty trusts no proxy (headers from anyone are ignored and logged). */
+    trustedCidrs: [],
+    /** `rfc9440` (Client-Cert, Client-Cert-Chain), `nginx` ($ssl_client_escaped_cert) or `xfcc` (Envoy). */
+    certificateFormat: 'rfc9440',
+    /** The header nginx writes `$ssl_client_escaped_cert` into. */
+    nginxHeader: 'x-ssl-client-cert',
+    /** Longest certificate header accepted. */
+    maxHeaderBytes: 16384,
   },
   accessToken: {
     /** Lifetime of issued access tokens (a client may override with `access_token_lifetime`). */

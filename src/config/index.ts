@@ -8,5 +8,12 @@ export {
   loadConfig,
   validateConfig,
 } from './load.js';
-export type { AccessTokenAlg, Config, ConfigInput, LogLevel, Profile } from './types.js';
-export { accessTokenAlgs, profiles } from './types.js';
+export type {
+  AccessTokenAlg,
+  Config,
+  ConfigInput,
+  LogLevel,
+  Profile,
+  ProxyCertificateFormat,
+} from './types.js';
+export { accessTokenAlgs, profiles, proxyCertificateFormats } from './types.js';

@@ -3,6 +3,7 @@
  * validates the result and freezes it. A bad value stops start-up with the field and the reason.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { defaults } from './defaults.js';
@@ -46,6 +47,9 @@ const pathFields = [
   ['tls', 'keyFile'],
   ['signingKeys', 'file'],
   ['registry', 'file'],
+  ['clientCertificates', 'trustAnchorFiles'],
+  ['clientCertificates', 'intermediateFiles'],
+  ['clientCertificates', 'crlFiles'],
 ] as const;
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -149,7 +153,28 @@ const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
   return [{ path: 'accessToken.defaultAudience', message: 'must be an absolute URI or null' }];
 };
 
+const trustedProxiesAreCidrs: CrossCheck = (config) =>
+  config.proxy.trustedCidrs.flatMap((cidr) => {
+    const [address = '', prefix] = cidr.split('/');
+    const version = isIP(address);
+    const max = version === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
+    return version !== 0 && prefixOk
+      ? []
+      : [{ path: 'proxy.trustedCidrs', message: `${cidr} is not an IP address or CIDR` }];
+  });
+
+const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
+  const url = config.mtls.publicUrl;
+  if (url === null) return [];
+  return URL.canParse(url) && new URL(url).protocol === 'https:' && !url.endsWith('/')
+    ? []
+    : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  trustedProxiesAreCidrs,
+  mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
   assertionAlgsWithinProfile,
   devDefaultsRefusedInProduction,
@@ -194,8 +219,13 @@ function resolvePaths(input: unknown, base: string): unknown {
     for (const key of fieldPath.slice(0, -1))
       holder = isPlainObject(holder) ? holder[key] : undefined;
     const last = fieldPath[fieldPath.length - 1] as string;
-    if (isPlainObject(holder) && typeof holder[last] === 'string' && holder[last] !== '') {
-      holder[last] = resolve(base, holder[last]);
+    if (!isPlainObject(holder)) continue;
+    const value = holder[last];
+    if (typeof value === 'string' && value !== '') holder[last] = resolve(base, value);
+    if (Array.isArray(value)) {
+      holder[last] = value.map((item: unknown) =>
+        typeof item === 'string' && item !== '' ? resolve(base, item) : item,
+      );
     }
   }
   return input;

@@ -2,10 +2,12 @@
  * JSON schema of the merged configuration. Unknown keys are errors, so a typo in a config file
  * stops start-up instead of silently keeping a default.
  */
-import { accessTokenAlgs, logLevels, profiles } from './types.js';
+import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from './types.js';
 
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
 export const configSchema = {
   type: 'object',
@@ -16,6 +18,10 @@ export const configSchema = {
     'unsafeDevDefaults',
     'devPkiDir',
     'tls',
+    'mtls',
+    'plain',
+    'clientCertificates',
+    'proxy',
     'accessToken',
     'signingKeys',
     'clientAuth',
@@ -34,12 +40,67 @@ export const configSchema = {
     tls: {
       type: 'object',
       additionalProperties: false,
-      required: ['host', 'port', 'certFile', 'keyFile'],
+      required: ['host', 'port', 'certFile', 'keyFile', 'requestClientCert'],
       properties: {
-        host: { type: 'string', minLength: 1, maxLength: 255 },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        host,
+        port,
         certFile: path,
         keyFile: path,
+        requestClientCert: { type: 'boolean' },
+      },
+    },
+    mtls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port', 'publicUrl'],
+      properties: {
+        enabled: { type: 'boolean' },
+        host,
+        port,
+        publicUrl: { type: ['string', 'null'], minLength: 1, maxLength: 2048 },
+      },
+    },
+    plain: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port'],
+      properties: { enabled: { type: 'boolean' }, host, port },
+    },
+    clientCertificates: {
+      type: 'object',
+      additionalProperties: false,
+      required: [
+        'trustAnchorFiles',
+        'intermediateFiles',
+        'crlFiles',
+        'crlStaleness',
+        'requireCrls',
+        'maxChainCertificates',
+        'reloadIntervalSeconds',
+      ],
+      properties: {
+        trustAnchorFiles: { type: 'array', items: path, maxItems: 64 },
+        intermediateFiles: { type: 'array', items: path, maxItems: 256 },
+        crlFiles: { type: 'array', items: path, maxItems: 256 },
+        crlStaleness: { enum: ['fail', 'ignore'] },
+        requireCrls: { type: 'boolean' },
+        maxChainCertificates: positiveInt(16),
+        reloadIntervalSeconds: positiveInt(86_400),
+      },
+    },
+    proxy: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['trustedCidrs', 'certificateFormat', 'nginxHeader', 'maxHeaderBytes'],
+      properties: {
+        trustedCidrs: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 64 },
+          maxItems: 256,
+        },
+        certificateFormat: { enum: [...proxyCertificateFormats] },
+        nginxHeader: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' },
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 262_144 },
       },
     },
     accessToken: {

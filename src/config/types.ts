@@ -4,6 +4,9 @@
  */
 import type { ClientMetadata } from '../registry/metadata.js';
 
+export const proxyCertificateFormats = ['rfc9440', 'nginx', 'xfcc'] as const;
+export type ProxyCertificateFormat = (typeof proxyCertificateFormats)[number];
+
 export const profiles = ['default', 'fapi2'] as const;
 export type Profile = (typeof profiles)[number];
 
@@ -24,6 +27,29 @@ export interface Config {
     readonly port: number;
     readonly certFile: string;
     readonly keyFile: string;
+    readonly requestClientCert: boolean;
+  };
+  readonly mtls: {
+    readonly enabled: boolean;
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string | null;
+  };
+  readonly plain: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly clientCertificates: {
+    readonly trustAnchorFiles: readonly string[];
+    readonly intermediateFiles: readonly string[];
+    readonly crlFiles: readonly string[];
+    readonly crlStaleness: 'fail' | 'ignore';
+    readonly requireCrls: boolean;
+    readonly maxChainCertificates: number;
+    readonly reloadIntervalSeconds: number;
+  };
+  readonly proxy: {
+    readonly trustedCidrs: readonly string[];
+    readonly certificateFormat: ProxyCertificateFormat;
+    readonly nginxHeader: string;
+    readonly maxHeaderBytes: number;
   };
   readonly accessToken: {
     readonly lifetimeSeconds: number;

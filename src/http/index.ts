@@ -4,7 +4,9 @@ export { FormParams, parseForm } from './form.js';
 export {
   allowedAssertionAlgs,
   createTollgate,
+  deploymentProblems,
   loadConfiguredRegistry,
+  loadTrustStore,
   type Tollgate,
   type TollgateOptions,
   wellKnownPaths,

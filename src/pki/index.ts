@@ -16,6 +16,18 @@ export {
   x5tS256,
 } from './certificate.js';
 export type {
+  CertificateRequest,
+  CertificateSourceOptions,
+  PresentedCertificate,
+  ProxyCertificateFormat,
+} from './certificate-source.js';
+export {
+  CertificateSource,
+  certificateHeaderNames,
+  parseCidrs,
+  proxyCertificateFormats,
+} from './certificate-source.js';
+export type {
   ChainCheck,
   ChainFailure,
   ChainFailureReason,

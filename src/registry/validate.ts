@@ -7,6 +7,12 @@
  */
 import { isIP } from 'node:net';
 import { type AsymmetricAlg, isAsymmetricAlg } from '../jws/index.js';
+import {
+  type CertificateIdentity,
+  compileIdentity,
+  type IdentityType,
+  PkiError,
+} from '../pki/index.js';
 import { type ClientKey, importClientJwks, KeySetError } from './keys.js';
 import {
   type ClientAuthMethod,
@@ -52,7 +58,7 @@ export interface RegisteredClient {
   readonly legacyAudienceUntilMs: number | undefined;
   /** The one registered RFC 8705 §2.1.2 identity of a `tls_client_auth` client. */
   readonly tlsIdentity:
-    | { readonly field: TlsClientAuthIdentityField; readonly value: string }
+    | { readonly field: TlsClientAuthIdentityField; readonly identity: CertificateIdentity }
     | undefined;
   readonly trustAnchorPins: readonly string[] | undefined;
   readonly metadata: Readonly<ClientMetadata>;
@@ -256,7 +262,13 @@ export function prepareClient(
     } else if (identityProblem !== undefined) {
       problem(field, identityProblem);
     } else {
-      tlsIdentity = { field, value: value as string };
+      try {
+        const type = field.slice('tls_client_auth_'.length) as IdentityType;
+        tlsIdentity = { field, identity: compileIdentity(type, value) };
+      } catch (error) {
+        if (!(error instanceof PkiError)) throw error;
+        problem(field, error.message);
+      }
     }
   }
 
@@ -383,7 +395,7 @@ function checkIdentity(field: TlsClientAuthIdentityField, value: unknown): strin
         ? undefined
         : 'must be a DNS name';
     case 'tls_client_auth_subject_dn':
-      return undefined; // parsed by the mTLS authenticator when it compiles the registry
+      return undefined; // parsed per RFC 4514 by compileIdentity
   }
 }
 

@@ -41,6 +41,7 @@ export async function makeTollgate(options: {
     overrides: {
       issuer: testIssuer,
       unsafeDevDefaults: false,
+      clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
       ...options.config,
       signingKeys: { file: signingKeysFile },
       registry: { file: null, clients: options.clients },
