@@ -1,51 +1,84 @@
 /**
- * `tollgate token`: get an access token with private_key_jwt, print the response, optionally
- * decode the token.
+ * `tollgate token`: get an access token with the client SDK (private_key_jwt, tls_client_auth or
+ * self_signed_tls_client_auth), print the response, optionally decode the token.
  *
- * Exit codes: 0 token issued; 1 the server refused (the OAuth error is printed); 2 usage error;
- * 3 the server could not be reached (network or TLS).
+ * Exit codes: 0 token issued; 1 the server refused or answered something unusable (the OAuth
+ * error is printed); 2 usage error, including unreadable or mismatched credential files; 3 the
+ * server could not be reached (network or TLS).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { createClientAssertion, jwtBearerAssertionType } from '../client/assertion.js';
-import { postTokenRequest, type TokenResult } from '../client/token-request.js';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import {
+  type AccessToken,
+  type ClientAuthentication,
+  TokenClient,
+  TokenClientError,
+} from '../client/index.js';
 import { exitCodes, type Io } from './io.js';
 
-const usage = `Usage: tollgate token --client-id ID --key PRIVATE_JWK_FILE (--issuer URL | --token-endpoint URL)
-                      [--scope "a b"] [--resource URI]... [--ca CA.pem] [--decode] [--json]
+const usage = `Usage: tollgate token --client-id ID (--issuer URL | --token-endpoint URL [--issuer URL])
+                      (--key PRIVATE_JWK_FILE [--cert FILE --cert-key FILE] | --cert FILE --cert-key FILE)
+                      [--method METHOD] [--scope "a b"] [--resource URI]... [--ca CA.pem]
+                      [--decode] [--json]
 
-Gets an access token with the client credentials grant, authenticating with private_key_jwt
-(aud = the issuer, typ client-authentication+jwt, fresh jti, 60 s lifetime).
+Gets an access token with the client credentials grant (RFC 6749 §4.4).
 
-  --issuer URL           the issuer; the token endpoint is <issuer>/token
-  --token-endpoint URL   the token endpoint, when it is not <issuer>/token (also needs --issuer for aud)
+  --client-id ID         the registered client_id
+  --method METHOD        private_key_jwt (default with --key), tls_client_auth (default with
+                         --cert alone) or self_signed_tls_client_auth
+  --key FILE             private JWK (with "d") for private_key_jwt: aud = the issuer,
+                         typ client-authentication+jwt, fresh jti, 60 s lifetime
+  --alg ALG              JWS algorithm, when the JWK has no "alg"
+  --cert FILE            client certificate (PEM, intermediates may follow) for mutual TLS; with
+                         --key it only binds the token (RFC 8705 §3)
+  --cert-key FILE        the certificate's private key (PEM)
+  --issuer URL           the issuer: its RFC 8414 metadata gives the token endpoint (and the mTLS
+                         alias, used when a certificate is presented)
+  --token-endpoint URL   skip discovery; private_key_jwt still needs --issuer (the assertion aud)
+  --scope "a b"          requested scope (default: the client's registered scope)
+  --resource URI         RFC 8707 resource indicator; repeat for several
   --ca FILE              trust this CA (PEM) for the server certificate
-  --decode               print the token's header and claims
+  --decode               also print the token's header and claims (not verified)
   --json                 print one JSON object instead of text
 
-Exit codes: 0 issued, 1 refused by the server, 2 usage error, 3 server unreachable.
+Exit codes:
+  0  token issued
+  1  refused by the server (the OAuth error is printed), or an unusable answer
+  2  usage error, or credential files that cannot be read or do not match
+  3  server unreachable (connection, TLS handshake, timeout)
 `;
 
+interface TokenArgs {
+  'client-id'?: string | undefined;
+  method?: string | undefined;
+  key?: string | undefined;
+  alg?: string | undefined;
+  cert?: string | undefined;
+  'cert-key'?: string | undefined;
+  issuer?: string | undefined;
+  'token-endpoint'?: string | undefined;
+  scope?: string | undefined;
+  resource?: string[] | undefined;
+  ca?: string | undefined;
+  decode?: boolean | undefined;
+  json?: boolean | undefined;
+  help?: boolean | undefined;
+}
+
+const methods = ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+
 export async function tokenCommand(argv: string[], io: Io): Promise<number> {
-  let values: {
-    'client-id'?: string | undefined;
-    key?: string | undefined;
-    issuer?: string | undefined;
-    'token-endpoint'?: string | undefined;
-    scope?: string | undefined;
-    resource?: string[] | undefined;
-    ca?: string | undefined;
-    decode?: boolean | undefined;
-    json?: boolean | undefined;
-    help?: boolean | undefined;
-  };
+  let values: TokenArgs;
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         'client-id': { type: 'string' },
+        method: { type: 'string' },
         key: { type: 'string' },
+        alg: { type: 'string' },
+        cert: { type: 'string' },
+        'cert-key': { type: 'string' },
         issuer: { type: 'string' },
         'token-endpoint': { type: 'string' },
         scope: { type: 'string' },
@@ -58,78 +91,156 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       strict: true,
     }));
   } catch (error) {
-    io.stderr.write(`tollgate token: ${(error as Error).message}\n\n${usage}`);
-    return exitCodes.usage;
+    return usageError(io, (error as Error).message);
   }
   if (values.help === true) {
     io.stdout.write(usage);
     return exitCodes.ok;
   }
-  const clientId = values['client-id'];
-  const issuer = values.issuer;
-  if (clientId === undefined || values.key === undefined || issuer === undefined) {
-    io.stderr.write(`tollgate token: --client-id, --key and --issuer are required\n\n${usage}`);
-    return exitCodes.usage;
-  }
-  let key: JWK;
-  let ca: Buffer | undefined;
-  try {
-    key = JSON.parse(readFileSync(values.key, 'utf8')) as JWK;
-    ca = values.ca === undefined ? undefined : readFileSync(values.ca);
-  } catch (error) {
-    io.stderr.write(`tollgate token: ${(error as Error).message}\n`);
-    return exitCodes.usage;
-  }
-  if (typeof key.d !== 'string') {
-    io.stderr.write('tollgate token: --key must be a private JWK (with "d")\n');
-    return exitCodes.usage;
-  }
 
-  let result: TokenResult;
+  let auth: ClientAuthentication;
   try {
-    const assertion = await createClientAssertion({ clientId, audience: issuer, key });
-    result = await postTokenRequest({
-      tokenEndpoint: values['token-endpoint'] ?? `${issuer}/token`,
-      params: {
-        grant_type: 'client_credentials',
-        client_assertion_type: jwtBearerAssertionType,
-        client_assertion: assertion,
-        scope: values.scope,
-        resource: values.resource,
-      },
-      ...(ca === undefined ? {} : { ca }),
+    auth = authFrom(values);
+  } catch (error) {
+    return usageError(io, (error as Error).message);
+  }
+  let client: TokenClient;
+  try {
+    client = new TokenClient({
+      ...(values.issuer === undefined ? {} : { issuer: values.issuer }),
+      ...(values['token-endpoint'] === undefined
+        ? {}
+        : { tokenEndpoint: values['token-endpoint'] }),
+      auth,
+      ...(values.ca === undefined ? {} : { caFile: values.ca }),
+      ...(values.scope === undefined ? {} : { scope: values.scope }),
+      ...(values.resource === undefined ? {} : { resource: values.resource }),
+      // A person is waiting: a short retry budget, and no half-minute of silence.
+      retry: { maxAttempts: 3, maxTotalMs: 10_000 },
     });
   } catch (error) {
-    io.stderr.write(`tollgate token: cannot reach the server: ${(error as Error).message}\n`);
-    return exitCodes.unreachable;
+    return usageError(io, (error as Error).message);
   }
-  return printResult(result, values.decode === true, values.json === true, io);
+
+  try {
+    const token = await client.getToken();
+    return printToken(token, values.decode === true, values.json === true, io);
+  } catch (error) {
+    if (error instanceof TokenClientError) return printError(error, values.json === true, io);
+    // Unreadable files, a key that does not match its certificate, a JWK that cannot sign.
+    io.stderr.write(`tollgate token: ${(error as Error).message}\n`);
+    return exitCodes.usage;
+  } finally {
+    await client.close();
+  }
 }
 
-export function printResult(result: TokenResult, decode: boolean, json: boolean, io: Io): number {
-  if (!result.ok) {
-    if (json)
-      io.stdout.write(`${JSON.stringify({ status: result.status, response: result.body })}\n`);
-    else
-      io.stderr.write(
-        `error: ${result.error} (HTTP ${result.status})${result.errorDescription ? `: ${result.errorDescription}` : ''}\n`,
-      );
-    return exitCodes.failed;
+/** The authentication the arguments describe; a TypeError says what is missing. */
+function authFrom(values: TokenArgs): ClientAuthentication {
+  const clientId = values['client-id'];
+  if (clientId === undefined) throw new TypeError('--client-id is required');
+  if (values.issuer === undefined && values['token-endpoint'] === undefined)
+    throw new TypeError('--issuer or --token-endpoint is required');
+  if ((values.cert === undefined) !== (values['cert-key'] === undefined))
+    throw new TypeError('--cert and --cert-key go together');
+  const method =
+    values.method ??
+    (values.key !== undefined
+      ? 'private_key_jwt'
+      : values.cert !== undefined
+        ? 'tls_client_auth'
+        : undefined);
+  if (method === undefined)
+    throw new TypeError(
+      '--key (private_key_jwt) or --cert and --cert-key (mutual TLS) is required',
+    );
+  if (!(methods as readonly string[]).includes(method))
+    throw new TypeError(`--method must be one of ${methods.join(', ')}`);
+  const certFile = values.cert;
+  const keyFile = values['cert-key'];
+  const certificate = certFile === undefined || keyFile === undefined ? {} : { certFile, keyFile };
+  if (method === 'private_key_jwt') {
+    if (values.key === undefined) throw new TypeError('private_key_jwt needs --key');
+    return {
+      method,
+      clientId,
+      key: values.key,
+      ...(values.alg === undefined ? {} : { alg: values.alg }),
+      ...certificate,
+    };
   }
-  const decoded = decode
-    ? { header: decodeProtectedHeader(result.accessToken), claims: decodeJwt(result.accessToken) }
-    : undefined;
+  if (values.key !== undefined)
+    throw new TypeError(`${method} takes no --key (did you mean --cert-key?)`);
+  if (certFile === undefined || keyFile === undefined)
+    throw new TypeError(`${method} needs --cert and --cert-key`);
+  return {
+    method: method as 'tls_client_auth' | 'self_signed_tls_client_auth',
+    clientId,
+    certFile,
+    keyFile,
+  };
+}
+
+function usageError(io: Io, message: string): number {
+  io.stderr.write(`tollgate token: ${message}\n\n${usage}`);
+  return exitCodes.usage;
+}
+
+/** Prints an issued token; returns exit code 0. */
+export function printToken(token: AccessToken, decode: boolean, json: boolean, io: Io): number {
+  const decoded = decode ? decodeToken(token.accessToken) : undefined;
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({ status: result.status, response: result.body, ...(decoded ?? {}) })}\n`,
+      `${JSON.stringify({
+        response: token.response,
+        ...(token.certificateThumbprint === undefined
+          ? {}
+          : { certificate: { 'x5t#S256': token.certificateThumbprint } }),
+        ...(decoded ?? {}),
+      })}\n`,
     );
-  } else {
-    io.stdout.write(`${JSON.stringify(result.body, null, 2)}\n`);
-    if (decoded !== undefined) {
-      io.stdout.write(
-        `header: ${JSON.stringify(decoded.header, null, 2)}\nclaims: ${JSON.stringify(decoded.claims, null, 2)}\n`,
-      );
-    }
+    return exitCodes.ok;
+  }
+  io.stdout.write(`${JSON.stringify(token.response, null, 2)}\n`);
+  if (token.certificateThumbprint !== undefined)
+    io.stdout.write(`presented certificate x5t#S256: ${token.certificateThumbprint}\n`);
+  if (decoded !== undefined) {
+    io.stdout.write(
+      `header: ${JSON.stringify(decoded.header, null, 2)}\nclaims: ${JSON.stringify(decoded.claims, null, 2)}\n`,
+    );
   }
   return exitCodes.ok;
+}
+
+function decodeToken(accessToken: string): { header: unknown; claims: unknown } | undefined {
+  // An opaque token (another server) is not an error here: there is just nothing to decode.
+  try {
+    return { header: decodeProtectedHeader(accessToken), claims: decodeJwt(accessToken) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Prints a refusal or a network failure; returns exit code 1 or 3. */
+export function printError(error: TokenClientError, json: boolean, io: Io): number {
+  const code = error.isNetworkError ? exitCodes.unreachable : exitCodes.failed;
+  if (json) {
+    io.stdout.write(
+      `${JSON.stringify({
+        error: error.error,
+        ...(error.errorDescription === undefined
+          ? {}
+          : { error_description: error.errorDescription }),
+        ...(error.status === undefined ? {} : { status: error.status }),
+        attempts: error.attempts,
+      })}\n`,
+    );
+    return code;
+  }
+  const where = error.status === undefined ? '' : ` (HTTP ${error.status})`;
+  const prefix = error.isNetworkError ? 'cannot reach the server: ' : 'error: ';
+  io.stderr.write(
+    `${prefix}${error.error}${where}${error.errorDescription === undefined ? '' : `: ${error.errorDescription}`}\n`,
+  );
+  return code;
 }

@@ -1,10 +1,12 @@
 /**
  * One token request over HTTPS (optionally mutual TLS), with the server's answer parsed into a
- * success or an RFC 6749 §5.2 error.
+ * success or an RFC 6749 §5.2 error. {@link sendTokenRequest} is what the TokenClient uses on its
+ * long-lived dispatcher; {@link postTokenRequest} is the one-shot form for tests and scripts.
  *
  * @see RFC 6749 §4.4.2, §5.1, §5.2
  */
-import { request as httpsRequest } from 'node:https';
+import { Agent, type Dispatcher } from 'undici';
+import { exchange, parseRetryAfter } from './http.js';
 
 export interface TokenRequestOptions {
   readonly tokenEndpoint: string;
@@ -55,95 +57,109 @@ export function encodeForm(params: TokenRequestOptions['params']): string {
   return parts.join('&');
 }
 
-/**
- * Posts a token request. Network and TLS failures reject; HTTP answers resolve to a
- * {@link TokenResult}.
- */
-export function postTokenRequest(options: TokenRequestOptions): Promise<TokenResult> {
-  const url = new URL(options.tokenEndpoint);
-  if (url.protocol !== 'https:') throw new TypeError('the token endpoint must be an https URL');
-  const body = encodeForm(options.params);
-  const maxBytes = options.maxResponseBytes ?? 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': Buffer.byteLength(body),
-          accept: 'application/json',
-        },
-        ...(options.ca === undefined ? {} : { ca: options.ca }),
-        ...(options.cert === undefined ? {} : { cert: options.cert }),
-        ...(options.key === undefined ? {} : { key: options.key }),
-        timeout: options.timeoutMs ?? 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            req.destroy(new Error(`the token response is larger than ${maxBytes} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () => {
-          try {
-            resolve(
-              parseTokenResponse(
-                res.statusCode ?? 0,
-                res.headers,
-                Buffer.concat(chunks).toString('utf8'),
-              ),
-            );
-          } catch (error) {
-            reject(error);
-          }
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('the token request timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
+export interface SendTokenRequestOptions {
+  readonly tokenEndpoint: string;
+  readonly params: TokenRequestOptions['params'];
+  /** Carries the TLS settings: trust anchors and, for mutual TLS, the client certificate. */
+  readonly dispatcher: Dispatcher;
+  readonly timeoutMs?: number;
+  readonly maxResponseBytes?: number;
+  readonly signal?: AbortSignal | undefined;
 }
 
-function parseTokenResponse(
+/**
+ * Posts a token request on `dispatcher`. Network and TLS failures reject; HTTP answers resolve to
+ * a {@link TokenResult}.
+ */
+export async function sendTokenRequest(options: SendTokenRequestOptions): Promise<TokenResult> {
+  assertHttps(options.tokenEndpoint);
+  const answer = await exchange({
+    url: options.tokenEndpoint,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
+    body: encodeForm(options.params),
+    dispatcher: options.dispatcher,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    maxResponseBytes: options.maxResponseBytes ?? 1024 * 1024,
+    signal: options.signal,
+  });
+  return parseTokenResponse(answer.status, answer.headers, answer.text, answer.serverDateMs);
+}
+
+/**
+ * Posts one token request on a connection of its own (closed afterwards). Network and TLS
+ * failures reject; HTTP answers resolve to a {@link TokenResult}.
+ */
+export async function postTokenRequest(options: TokenRequestOptions): Promise<TokenResult> {
+  assertHttps(options.tokenEndpoint);
+  const agent = new Agent({
+    connect: {
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.cert === undefined ? {} : { cert: options.cert }),
+      ...(options.key === undefined ? {} : { key: options.key }),
+    },
+  });
+  try {
+    return await sendTokenRequest({
+      tokenEndpoint: options.tokenEndpoint,
+      params: options.params,
+      dispatcher: agent,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.maxResponseBytes === undefined
+        ? {}
+        : { maxResponseBytes: options.maxResponseBytes }),
+    });
+  } finally {
+    await agent.close();
+  }
+}
+
+function assertHttps(url: string): void {
+  if (new URL(url).protocol !== 'https:')
+    throw new TypeError('the token endpoint must be an https URL');
+}
+
+/**
+ * Reads a token endpoint answer. Anything but a 200 with a string `access_token` and
+ * `token_type` is a failure; a body that is not an RFC 6749 §5.2 error gets a local code.
+ */
+export function parseTokenResponse(
   status: number,
-  headers: Record<string, string | string[] | undefined>,
+  headers: Readonly<Record<string, string | undefined>>,
   text: string,
+  serverDateMs: number | undefined,
 ): TokenResult {
-  const date = typeof headers.date === 'string' ? Date.parse(headers.date) : Number.NaN;
-  const serverDateMs = Number.isNaN(date) ? undefined : date;
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
     body = undefined;
   }
-  const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const record = isRecord(body) ? body : {};
   if (
     status === 200 &&
     typeof record.access_token === 'string' &&
+    record.access_token !== '' &&
     typeof record.token_type === 'string'
   ) {
+    const expiresIn = record.expires_in;
     return {
       ok: true,
       status,
       accessToken: record.access_token,
       tokenType: record.token_type,
-      expiresIn: typeof record.expires_in === 'number' ? record.expires_in : undefined,
+      expiresIn:
+        typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn >= 0
+          ? expiresIn
+          : undefined,
       scope: typeof record.scope === 'string' ? record.scope : undefined,
       body: record,
       serverDateMs,
     };
   }
-  const retryAfter =
-    typeof headers['retry-after'] === 'string' ? Number(headers['retry-after']) : Number.NaN;
   return {
     ok: false,
     status,
@@ -155,8 +171,12 @@ function parseTokenResponse(
           : `http_${status}`,
     errorDescription:
       typeof record.error_description === 'string' ? record.error_description : undefined,
-    retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
+    retryAfterSeconds: parseRetryAfter(headers['retry-after'], serverDateMs),
     body,
     serverDateMs,
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
