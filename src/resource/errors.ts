@@ -1,0 +1,132 @@
+/**
+ * The resource server's one error type and its `WWW-Authenticate` challenge.
+ *
+ * RFC 6750 §3.1 defines three error codes for a protected resource; each maps to one HTTP status.
+ * A failure to fetch the issuer's keys is none of them (the token may be fine), so it has its own
+ * code and a 503, and never tells the client its token is bad.
+ *
+ * @see RFC 6750 §3 and §3.1, RFC 8705 §3
+ */
+
+/** Error codes a protected resource returns. `temporarily_unavailable` is not RFC 6750's. */
+export type ResourceErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable';
+
+/**
+ * Internal reason codes, for logs and metrics: a closed list, one cause each. Never on the wire
+ * beyond the description.
+ */
+export const resourceReasonCodes = [
+  // the request
+  'token_missing',
+  'authorization_malformed',
+  'authorization_duplicate',
+  'token_in_query',
+  'certificate_header_invalid',
+  // the token's form
+  'token_too_large',
+  'token_malformed',
+  'typ_invalid',
+  'alg_not_allowed',
+  'crit_unsupported',
+  // signature and claims
+  'key_not_found',
+  'signature_invalid',
+  'issuer_invalid',
+  'audience_invalid',
+  'expired',
+  'not_yet_valid',
+  'claims_invalid',
+  // RFC 8705 §3 binding
+  'binding_certificate_missing',
+  'binding_mismatch',
+  'binding_unsupported',
+  'binding_required',
+  // authorization
+  'scope_missing',
+  // infrastructure
+  'jwks_unavailable',
+] as const;
+
+export type ResourceReasonCode = (typeof resourceReasonCodes)[number];
+
+const statusByCode: Readonly<Record<ResourceErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+};
+
+export interface ResourceErrorOptions {
+  /** Scopes the resource needs (`insufficient_scope`), for the challenge's `scope` attribute. */
+  readonly scopes?: readonly string[];
+  /** Internal cause, for logs only; never serialized. */
+  readonly cause?: unknown;
+}
+
+/**
+ * Why a protected resource refused a request, safe to show: `description` goes on the wire as
+ * `error_description` and never holds the token or key material.
+ */
+export class ResourceError extends Error {
+  readonly code: ResourceErrorCode;
+  readonly reason: ResourceReasonCode;
+  readonly status: number;
+  readonly description: string;
+  /** For `insufficient_scope`: the scopes the resource requires. */
+  readonly scopes: readonly string[] | undefined;
+
+  constructor(
+    code: ResourceErrorCode,
+    reason: ResourceReasonCode,
+    description: string,
+    options: ResourceErrorOptions = {},
+  ) {
+    super(`${code}: ${description}`, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'ResourceError';
+    this.code = code;
+    this.reason = reason;
+    this.status = statusByCode[code];
+    this.description = description;
+    this.scopes = options.scopes;
+  }
+
+  /**
+   * A request without any access token (RFC 6750 §3.1: "SHOULD NOT include an error code"):
+   * the challenge carries no `error` attribute.
+   */
+  get isMissingToken(): boolean {
+    return this.reason === 'token_missing';
+  }
+}
+
+/**
+ * The `WWW-Authenticate` value for an error, or undefined when none belongs (a 503 is no
+ * authentication challenge).
+ *
+ * @see RFC 6750 §3
+ */
+export function bearerChallenge(error: ResourceError, realm?: string): string | undefined {
+  if (error.code === 'temporarily_unavailable') return undefined;
+  const attributes: string[] = [];
+  if (realm !== undefined) attributes.push(`realm=${quoted(realm)}`);
+  if (!error.isMissingToken) {
+    attributes.push(`error="${error.code}"`);
+    attributes.push(`error_description=${quoted(error.description)}`);
+    if (error.scopes !== undefined && error.scopes.length > 0) {
+      attributes.push(`scope=${quoted(error.scopes.join(' '))}`);
+    }
+  }
+  return attributes.length === 0 ? 'Bearer' : `Bearer ${attributes.join(', ')}`;
+}
+
+/**
+ * RFC 6750 §3: attribute values are quoted-strings, and `error_description` / `scope` must not
+ * hold `"` or `\`; anything outside printable ASCII is dropped rather than escaped.
+ */
+function quoted(value: string): string {
+  return `"${value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '')}"`;
+}

@@ -1,0 +1,103 @@
+/**
+ * remoteJwks: fetched over https with the dev CA trusted, cached with a cooldown, size-capped;
+ * a fetch failure is 503 `temporarily_unavailable` at verification, never `invalid_token`.
+ */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { type JWK, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import { ResourceError, remoteJwks, verifyAccessToken } from '../../src/resource/index.js';
+
+const issuer = 'https://tollgate.test';
+const audience = 'https://api.test/orders';
+
+describe('remoteJwks', () => {
+  let ca: DevCa;
+  let server: Server;
+  let base: string;
+  let served: string;
+  let fetches = 0;
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: 'ES256' };
+
+  const mint = (kid = 'k1') => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ client_id: 'svc', jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setSubject('svc')
+      .setAudience(audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(privateKey);
+  };
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    const identity = await ca.issueServer();
+    served = JSON.stringify({ keys: [jwk] });
+    server = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
+      fetches += 1;
+      if (req.url === '/huge') {
+        res.end(JSON.stringify({ keys: [jwk], pad: 'x'.repeat(100_000) }));
+        return;
+      }
+      res.setHeader('content-type', 'application/jwk-set+json');
+      res.end(served);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('fetches once over https trusting the given CA, then serves from cache', async () => {
+    const jwks = remoteJwks(`${base}/jwks`, { ca: ca.root.certPem });
+    const before = fetches;
+    for (let i = 0; i < 3; i += 1) {
+      await expect(
+        verifyAccessToken(await mint(), { issuer, audience, jwks }),
+      ).resolves.toBeDefined();
+    }
+    expect(fetches - before).toBe(1);
+  });
+
+  it('an unknown kid within the cooldown does not refetch', async () => {
+    const jwks = remoteJwks(`${base}/jwks`, { ca: ca.root.certPem, cooldownSeconds: 60 });
+    await verifyAccessToken(await mint(), { issuer, audience, jwks });
+    const before = fetches;
+    const error = await verifyAccessToken(await mint('k2'), { issuer, audience, jwks }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'invalid_token', reason: 'key_not_found' });
+    expect(fetches).toBe(before);
+  });
+
+  it('an untrusted server certificate is 503, not invalid_token', async () => {
+    const jwks = remoteJwks(`${base}/jwks`);
+    const error = await verifyAccessToken(await mint(), { issuer, audience, jwks }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ResourceError);
+    expect(error).toMatchObject({ code: 'temporarily_unavailable', status: 503 });
+  });
+
+  it('a JWKS past the size cap is refused', async () => {
+    const jwks = remoteJwks(`${base}/huge`, { ca: ca.root.certPem, maxBytes: 65_536 });
+    const error = await verifyAccessToken(await mint(), { issuer, audience, jwks }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'temporarily_unavailable' });
+    expect((error as ResourceError).cause).toBeInstanceOf(Error);
+    // The same document under a larger cap verifies: the size was the only problem.
+    const roomy = remoteJwks(`${base}/huge`, { ca: ca.root.certPem, maxBytes: 1_000_000 });
+    await expect(
+      verifyAccessToken(await mint(), { issuer, audience, jwks: roomy }),
+    ).resolves.toBeDefined();
+  });
+
+  it('refuses a jwks_uri that is not https', () => {
+    expect(() => remoteJwks('http://127.0.0.1/jwks')).toThrow(TypeError);
+  });
+});
