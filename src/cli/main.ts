@@ -63,6 +63,8 @@ function isEntryPoint(): boolean {
 if (isEntryPoint()) {
   main(process.argv.slice(2)).then(
     (code) => {
+      // A server that has shut down exits now, whatever handles (sockets, timers) linger.
+      if (process.argv[2] === 'serve') process.exit(code);
       process.exitCode = code;
     },
     (error: unknown) => {

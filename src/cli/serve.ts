@@ -47,7 +47,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
 
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;
   try {
-    tollgate = await createTollgate(config, { logger });
+    tollgate = await createTollgate(config, { logger, processMetrics: true });
   } catch (error) {
     if (
       error instanceof ConfigError ||
@@ -72,10 +72,23 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     const stop = (signal: string) => {
       if (closing) return;
       closing = true;
-      logger.info({ signal }, 'shutting down: finishing in-flight requests');
+      logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+      const bound = setTimeout(() => {
+        logger.error(
+          { seconds: config.shutdownTimeoutSeconds },
+          'shutdown timed out: in-flight requests abandoned',
+        );
+        resolve(exitCodes.failed);
+      }, config.shutdownTimeoutSeconds * 1000);
+      bound.unref();
       tollgate.close().then(
-        () => resolve(exitCodes.ok),
+        () => {
+          clearTimeout(bound);
+          logger.info('shut down cleanly');
+          resolve(exitCodes.ok);
+        },
         (error: unknown) => {
+          clearTimeout(bound);
           logger.error({ err: error }, 'shutdown failed');
           resolve(exitCodes.failed);
         },
@@ -83,6 +96,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading registry, keys and trust store');
+      tollgate
+        .reload(true)
+        .catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
+    });
   });
 }
 

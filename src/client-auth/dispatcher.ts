@@ -63,6 +63,7 @@ export class ClientAuthDispatcher {
     if (hasAssertion) {
       const { privateKeyJwt } = this.#options;
       const claimedId = privateKeyJwt.identify(request);
+      request.onIdentified?.(claimedId, 'private_key_jwt');
       if (clientIdParam !== undefined && clientIdParam !== claimedId) {
         throw new OAuthError(
           'invalid_client',
@@ -93,6 +94,7 @@ export class ClientAuthDispatcher {
       );
     }
     const client = this.#lookup(clientIdParam);
+    request.onIdentified?.(clientIdParam, client.authMethod);
     if (client.authMethod === 'private_key_jwt') {
       throw new OAuthError(
         'invalid_client',

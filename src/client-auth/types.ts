@@ -20,6 +20,11 @@ export interface ClientAuthRequest {
   readonly certificate: PresentedCertificate | undefined;
   /** Wall clock of this request, epoch milliseconds. */
   readonly nowMs: number;
+  /**
+   * Told the client_id the request claims as soon as it is known, before anything is verified
+   * (rate limits and audit); may throw to stop the request.
+   */
+  readonly onIdentified?: (clientId: string, method: ClientAuthMethod) => void;
 }
 
 /** A successfully authenticated client. */

@@ -63,8 +63,13 @@ export const defaults = {
     requireCrls: false,
     /** Most certificates a client (or proxy) may send besides the leaf. */
     maxChainCertificates: 8,
-    /** How often CRL and anchor files are checked for changes. */
-    reloadIntervalSeconds: 30,
+  },
+  /**
+   * Registry, signing keys, trust anchors, intermediates and CRLs are reloaded without a restart
+   * when their files change (checked this often) and at once on SIGHUP.
+   */
+  reload: {
+    pollIntervalSeconds: 5,
   },
   /** TLS-terminating proxies whose client-certificate headers are trusted (by socket peer address). */
   proxy: {
@@ -104,9 +109,36 @@ export const defaults = {
     bodyBytes: 16384,
   },
   replay: {
+    /** `memory` (one instance) or `redis` (shared by every instance: required past one). */
     store: 'memory',
     /** Live `jti` claims the memory store holds at most; past it, assertions fail closed with 503. */
     maxEntries: 1_000_000,
+  },
+  /** Redis (or Valkey) shared by instances for replay claims and rate limits. */
+  redis: {
+    /** `redis://[user:pass@]host:port[/db]` or `rediss://` for TLS. */
+    url: 'redis://127.0.0.1:6379',
+    /** Prefix of every key Tollgate writes. */
+    keyPrefix: 'tollgate:',
+    /** Connecting gives up after this; requests meanwhile fail closed. */
+    connectTimeoutMs: 1000,
+    /** A command that takes longer fails (closed for assertions). */
+    commandTimeoutMs: 500,
+  },
+  /** Per-client and per-address limits on token requests and on failed authentications. */
+  rateLimits: {
+    enabled: true,
+    /** `memory` (per instance) or `redis` (shared). */
+    store: 'memory',
+    windowSeconds: 60,
+    /** Token requests per authenticated client per window. */
+    perClient: 6000,
+    /** Token requests per source address per window. */
+    perAddress: 12000,
+    /** Failed client authentications per source address per window. */
+    failedAuthPerAddress: 120,
+    /** Failed client authentications per claimed client_id per window. */
+    failedAuthPerClient: 60,
   },
   registry: {
     /** Registry file (`{"clients": [...]}`), RFC 7591 metadata; null when only inline clients are used. */
@@ -128,6 +160,16 @@ export const defaults = {
     /** Shed load when event-loop utilization is above this (0..1); 0 disables. */
     maxEventLoopUtilization: 0.98,
     retryAfterSeconds: 1,
+  },
+  /** On SIGTERM: stop accepting, finish in-flight requests, and give up (exit 1) after this long. */
+  shutdownTimeoutSeconds: 10,
+  /** Prometheus metrics at GET /metrics, on every listener, for the listed peer addresses only. */
+  metrics: {
+    enabled: true,
+    /** Socket peer addresses allowed to scrape (CIDRs); others get 404. */
+    allowedCidrs: ['127.0.0.0/8', '::1/128'],
+    /** Also export Node process metrics (CPU, memory, event loop). */
+    processMetrics: true,
   },
   log: {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */

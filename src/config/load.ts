@@ -153,15 +153,20 @@ const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
   return [{ path: 'accessToken.defaultAudience', message: 'must be an absolute URI or null' }];
 };
 
-const trustedProxiesAreCidrs: CrossCheck = (config) =>
-  config.proxy.trustedCidrs.flatMap((cidr) => {
+const trustedProxiesAreCidrs: CrossCheck = (config) => [
+  ...cidrProblems(config.proxy.trustedCidrs, 'proxy.trustedCidrs'),
+  ...cidrProblems(config.metrics.allowedCidrs, 'metrics.allowedCidrs'),
+];
+
+const cidrProblems = (cidrs: readonly string[], path: string): ConfigProblem[] =>
+  cidrs.flatMap((cidr) => {
     const [address = '', prefix] = cidr.split('/');
     const version = isIP(address);
     const max = version === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
     return version !== 0 && prefixOk
       ? []
-      : [{ path: 'proxy.trustedCidrs', message: `${cidr} is not an IP address or CIDR` }];
+      : [{ path, message: `${cidr} is not an IP address or CIDR` }];
   });
 
 const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
@@ -239,6 +244,8 @@ function applyEnv(merged: unknown, env: NodeJS.ProcessEnv): unknown {
   if (env.TOLLGATE_PORT)
     tls.port = /^\d+$/.test(env.TOLLGATE_PORT) ? Number(env.TOLLGATE_PORT) : env.TOLLGATE_PORT;
   if (env.TOLLGATE_LOG_LEVEL) overrides.log = { level: env.TOLLGATE_LOG_LEVEL };
+  if (env.TOLLGATE_REDIS_URL) overrides.redis = { url: env.TOLLGATE_REDIS_URL };
+  if (env.TOLLGATE_REPLAY_STORE) overrides.replay = { store: env.TOLLGATE_REPLAY_STORE };
   if (Object.keys(tls).length > 0) overrides.tls = tls;
   return deepMerge(merged, overrides);
 }

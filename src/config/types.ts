@@ -43,8 +43,8 @@ export interface Config {
     readonly crlStaleness: 'fail' | 'ignore';
     readonly requireCrls: boolean;
     readonly maxChainCertificates: number;
-    readonly reloadIntervalSeconds: number;
   };
+  readonly reload: { readonly pollIntervalSeconds: number };
   readonly proxy: {
     readonly trustedCidrs: readonly string[];
     readonly certificateFormat: ProxyCertificateFormat;
@@ -64,7 +64,22 @@ export interface Config {
     readonly signingAlgs: readonly string[] | null;
   };
   readonly limits: { readonly bodyBytes: number };
-  readonly replay: { readonly store: 'memory'; readonly maxEntries: number };
+  readonly replay: { readonly store: 'memory' | 'redis'; readonly maxEntries: number };
+  readonly redis: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    readonly connectTimeoutMs: number;
+    readonly commandTimeoutMs: number;
+  };
+  readonly rateLimits: {
+    readonly enabled: boolean;
+    readonly store: 'memory' | 'redis';
+    readonly windowSeconds: number;
+    readonly perClient: number;
+    readonly perAddress: number;
+    readonly failedAuthPerAddress: number;
+    readonly failedAuthPerClient: number;
+  };
   readonly registry: {
     readonly file: string | null;
     readonly clients: readonly ClientMetadata[];
@@ -78,6 +93,12 @@ export interface Config {
     readonly maxEventLoopDelayMs: number;
     readonly maxEventLoopUtilization: number;
     readonly retryAfterSeconds: number;
+  };
+  readonly shutdownTimeoutSeconds: number;
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly allowedCidrs: readonly string[];
+    readonly processMetrics: boolean;
   };
   readonly log: { readonly level: LogLevel };
 }

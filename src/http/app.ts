@@ -16,6 +16,7 @@ import { parseForm } from './form.js';
 import { sendOAuthError } from './reply.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
+import { introspectionRoutes } from './routes/introspect.js';
 import { tokenRoutes } from './routes/token.js';
 import type { HttpRuntime } from './types.js';
 
@@ -99,6 +100,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       maxEventLoopUtilization: limits.maxEventLoopUtilization,
       retryAfter: limits.retryAfterSeconds,
       pressureHandler: (_request, reply) => {
+        runtime.metrics?.collector.overloaded.inc();
         sendOAuthError(
           reply,
           new OAuthError(
@@ -114,7 +116,35 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
+  const metrics = runtime.metrics;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.collector.httpRequests.inc({
+        route: request.routeOptions.url ?? 'unmatched',
+        method: request.method,
+        status: String(reply.statusCode),
+      });
+      done();
+    });
+    app.get('/metrics', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      // Client ids and failure reasons are operational data: only configured scrapers see them.
+      if (!metrics.allowed(request)) {
+        return sendOAuthError(
+          reply,
+          new OAuthError('invalid_request', 'method_not_allowed', 'no such endpoint', {
+            status: 404,
+          }),
+        );
+      }
+      return reply
+        .type(metrics.collector.registry.contentType)
+        .send(await metrics.collector.registry.metrics());
+    });
+  }
+
   tokenRoutes(app, runtime);
+  introspectionRoutes(app, runtime);
   discoveryRoutes(app, runtime, options.wellKnownPaths);
   healthRoutes(app, runtime);
   return app;

@@ -4,11 +4,14 @@
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { OAuthError } from '../errors/index.js';
+import type { TollgateMetrics } from './metrics.js';
 import type { TokenAudit } from './token-endpoint.js';
 import type { HttpRuntime } from './types.js';
 
-export function createAuditor(logger: FastifyBaseLogger | false): HttpRuntime['audit'] {
-  if (logger === false) return () => {};
+export function createAuditor(
+  logger: FastifyBaseLogger | false,
+  metrics?: TollgateMetrics,
+): HttpRuntime['audit'] {
   return (
     request: FastifyRequest,
     endpoint,
@@ -17,12 +20,32 @@ export function createAuditor(logger: FastifyBaseLogger | false): HttpRuntime['a
     audit: TokenAudit,
     startedNs: bigint,
   ) => {
+    if (metrics !== undefined) {
+      const method = audit.method ?? 'unknown';
+      metrics.clientAuth.inc({
+        endpoint,
+        method,
+        outcome: audit.clientId === undefined ? 'failure' : 'success',
+        reason: audit.clientId === undefined ? (error?.reason ?? 'unknown') : 'ok',
+      });
+      if (outcome === 'issued') {
+        metrics.tokenIssuance.observe(
+          { method },
+          Number(process.hrtime.bigint() - startedNs) / 1e9,
+        );
+      }
+      if (audit.legacyAudience === true && audit.clientId !== undefined) {
+        metrics.legacyAudience.inc({ client_id: audit.clientId });
+      }
+    }
+    if (logger === false) return;
     const line = {
       audit: endpoint,
       outcome,
       reqId: request.id,
       peer: request.socket.remoteAddress,
-      client_id: audit.clientId,
+      client_id: audit.clientId ?? audit.claimedClientId,
+      authenticated: audit.clientId !== undefined,
       method: audit.method,
       error: error?.code,
       reason: error?.reason,

@@ -12,14 +12,10 @@ import {
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
 } from '../client-auth/index.js';
-import {
-  assertionAlgsByProfile,
-  type Config,
-  ConfigError,
-  type ConfigProblem,
-} from '../config/index.js';
+import { assertionAlgsByProfile, type Config, type ConfigProblem } from '../config/index.js';
 import { OAuthError } from '../errors/index.js';
-import { CertificateSource, PkiError, TrustStore } from '../pki/index.js';
+import { CertificateSource, PkiError, parseCidrs, TrustStore } from '../pki/index.js';
+import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
 import {
   type ClientKey,
   type ClientRegistry,
@@ -29,10 +25,18 @@ import {
   supportedAuthMethods,
 } from '../registry/index.js';
 import { RemoteJwksCache } from '../registry/jwks-uri.js';
-import { MemoryReplayStore, type ReplayStore } from '../replay/index.js';
-import { AccessTokenIssuer, loadSigningKeys } from '../tokens/index.js';
+import {
+  createRedisClient,
+  MemoryReplayStore,
+  RedisReplayStore,
+  type ReplayStore,
+} from '../replay/index.js';
+import { AccessTokenIssuer, TokenIntrospector } from '../tokens/index.js';
 import { buildApp } from './app.js';
 import { createAuditor } from './audit.js';
+import { type CertificateExpirySource, instrumentReplayStore, TollgateMetrics } from './metrics.js';
+import { TokenRateLimits } from './rate-limits.js';
+import { type ReloadOutcome, type ReloadPart, ServerState } from './state.js';
 import { TokenEndpoint } from './token-endpoint.js';
 import type { HttpRuntime } from './types.js';
 
@@ -47,6 +51,10 @@ export interface TollgateOptions {
   readonly replayStore?: ReplayStore;
   /** Disable load shedding (tests that measure nothing). */
   readonly underPressure?: boolean;
+  /** Export Node process metrics too (the serve command; not in tests). */
+  readonly processMetrics?: boolean;
+  /** Told of every reload outcome. */
+  readonly onReload?: (part: ReloadPart, outcome: ReloadOutcome['outcome']) => void;
 }
 
 export interface Tollgate {
@@ -66,6 +74,8 @@ export interface Tollgate {
   };
   /** Starts every enabled listener; returns their addresses. */
   listen(): Promise<string[]>;
+  /** Reloads changed files (`force`: all of them, as on SIGHUP); a bad file keeps the old state. */
+  reload(force?: boolean): Promise<ReloadOutcome[]>;
   close(): Promise<void>;
 }
 
@@ -90,7 +100,11 @@ function createRemoteKeySet(url: string, config: Config): RemoteKeySet {
     maxBytes: config.remoteJwks.maxBytes,
     minRefetchIntervalMs: config.remoteJwks.minRefetchIntervalSeconds * 1000,
   });
-  return { get: () => cache.get(), refreshForUnknownKid: () => cache.refreshForUnknownKid() };
+  return {
+    get: () => cache.get(),
+    refreshForUnknownKid: () => cache.refreshForUnknownKid(),
+    status: () => cache.status(),
+  };
 }
 
 /** Loads the client-certificate trust store, or undefined when no trust anchor is configured. */
@@ -168,18 +182,89 @@ const bcp195Ciphers = [
 export async function createTollgate(config: Config, options: TollgateOptions): Promise<Tollgate> {
   const now = options.now ?? Date.now;
   const logger = options.logger;
-  const registry = loadConfiguredRegistry(config);
-  let trustStore = await loadTrustStore(config);
-  const problems = deploymentProblems(config, registry, trustStore);
-  if (problems.length > 0) throw new ConfigError(problems);
-  const keys = loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg);
+  const state = await ServerState.load(config, {
+    registry: loadConfiguredRegistry,
+    trustStore: loadTrustStore,
+    check: (registry, trustStore) => deploymentProblems(config, registry, trustStore),
+  });
+  const metrics = config.metrics.enabled
+    ? new TollgateMetrics({
+        source: () => metricsSource(state.registry),
+        now,
+        processMetrics: options.processMetrics === true,
+      })
+    : undefined;
+  // One Redis connection serves both the replay claims and the shared rate-limit counters.
+  const usesRedis = config.replay.store === 'redis' || config.rateLimits.store === 'redis';
+  const redisClient =
+    usesRedis && options.replayStore === undefined
+      ? createRedisClient({
+          url: config.redis.url,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          onError: (error) => {
+            if (logger !== false)
+              logger.warn({ err: { message: error.message } }, 'redis connection error');
+          },
+        })
+      : undefined;
+  const baseReplayStore =
+    options.replayStore ??
+    (config.replay.store === 'redis' && redisClient !== undefined
+      ? new RedisReplayStore({
+          url: config.redis.url,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          keyPrefix: config.redis.keyPrefix,
+          client: redisClient,
+          dataLossFenceMs: longestClaimMs(config, state.registry),
+          clock: now,
+          onStateChange: (ready) => {
+            if (logger !== false)
+              logger.warn(
+                { ready },
+                `redis replay store ${ready ? 'ready' : 'not ready: assertions fail closed'}`,
+              );
+          },
+          onDataLoss: (fenceMs) => {
+            if (logger !== false) {
+              logger.error(
+                { fenceMs },
+                'redis lost replay claims: refusing assertions until every lost claim would have expired',
+              );
+            }
+          },
+        })
+      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries }));
   const replayStore =
-    options.replayStore ?? new MemoryReplayStore({ maxEntries: config.replay.maxEntries });
+    metrics === undefined ? baseReplayStore : instrumentReplayStore(baseReplayStore, metrics);
+  const rateLimitStore =
+    config.rateLimits.store === 'redis' && redisClient !== undefined
+      ? new RedisRateLimitStore({
+          client: redisClient,
+          keyPrefix: config.redis.keyPrefix,
+          clock: now,
+        })
+      : new MemoryRateLimitStore({ clock: now });
+  const limits = config.rateLimits.enabled
+    ? new TokenRateLimits({
+        store: rateLimitStore,
+        settings: config.rateLimits,
+        now,
+        onLimited: (limit) => metrics?.rateLimited.inc({ limit }),
+        onStoreError: (error) => {
+          metrics?.rateLimitStoreErrors.inc();
+          if (logger !== false)
+            logger.warn({ err: error }, 'rate-limit store unavailable: request let through');
+        },
+      })
+    : undefined;
 
   const issuer = config.issuer;
   const issuerUrl = new URL(issuer);
   const routePrefix = issuerUrl.pathname.replace(/\/$/, '');
   const tokenEndpointUrl = `${issuer}/token`;
+  const introspectionEndpointUrl = `${issuer}/introspect`;
   const jwksUrl = `${issuer}/jwks`;
   const [metadataPath] = wellKnownPaths(issuer);
   const mtlsBase = config.mtls.enabled
@@ -199,11 +284,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     replayStore,
   });
   const dispatcher = new ClientAuthDispatcher({
-    registry: () => registry,
+    registry: () => state.registry,
     privateKeyJwt,
     tls: {
       tls_client_auth: new TlsClientAuthenticator({
-        trustStore: () => trustStore,
+        trustStore: () => state.trustStore,
         mtlsTokenEndpoint,
       }),
       self_signed_tls_client_auth: new SelfSignedTlsClientAuthenticator({ mtlsTokenEndpoint }),
@@ -211,12 +296,19 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   });
   const tokenEndpoint = new TokenEndpoint({
     dispatcher,
-    tokens: new AccessTokenIssuer({ issuer, signer: () => keys.signer }),
+    tokens: new AccessTokenIssuer({ issuer, signer: () => state.keys.signer }),
     issuer,
     defaultAudience: config.accessToken.defaultAudience,
     defaultLifetimeSeconds: config.accessToken.lifetimeSeconds,
     mtlsTokenEndpoint,
+    onAuthenticated: async ({ client, method }, certificate) => {
+      await limits?.afterAuthentication(client.clientId);
+      if (certificate !== undefined && method !== 'private_key_jwt') {
+        metrics?.certificatePresented(client.clientId, certificate.leaf.notAfter);
+      }
+    },
   });
+  const scrapers = parseCidrs(config.metrics.allowedCidrs);
   const certificates = new CertificateSource({
     trustedProxies: config.proxy.trustedCidrs,
     proxyFormat: config.proxy.trustedCidrs.length > 0 ? config.proxy.certificateFormat : null,
@@ -224,6 +316,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     maxHeaderBytes: config.proxy.maxHeaderBytes,
     maxChainCertificates: config.clientCertificates.maxChainCertificates,
     onUntrustedHeader: (peer, header) => {
+      metrics?.untrustedProxyHeaders.inc();
       if (logger !== false)
         logger.warn({ peer, header }, 'client certificate header from an untrusted peer ignored');
     },
@@ -238,17 +331,28 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     token_endpoint_auth_methods_supported: [...supportedAuthMethods],
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     tls_client_certificate_bound_access_tokens: true,
-    ...(mtlsTokenEndpoint === undefined
+    introspection_endpoint: introspectionEndpointUrl,
+    introspection_endpoint_auth_methods_supported: [...supportedAuthMethods],
+    introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
+    ...(mtlsBase === undefined || mtlsTokenEndpoint === undefined
       ? {}
-      : { mtls_endpoint_aliases: { token_endpoint: mtlsTokenEndpoint } }),
+      : {
+          mtls_endpoint_aliases: {
+            token_endpoint: mtlsTokenEndpoint,
+            introspection_endpoint: `${mtlsBase}${routePrefix}/introspect`,
+          },
+        }),
   });
-  const jwksJson = JSON.stringify(keys.publicJwks);
 
   const runtime: HttpRuntime = {
     routePrefix,
     tokenEndpoint,
+    introspection: {
+      dispatcher,
+      introspector: new TokenIntrospector({ issuer, publicKeys: () => state.keys.publicKeys }),
+    },
     metadataJson: () => metadataJson,
-    jwksJson: () => jwksJson,
+    jwksJson: () => state.jwksJson,
     certificateOf: (request) => {
       try {
         return certificates.fromRequest({
@@ -277,10 +381,31 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     readiness: () => ({
       replayStore: replayStore.ready(),
       signingKeys: true,
-      registry: registry.size > 0,
+      registry: state.registry.size > 0,
     }),
     now,
-    audit: createAuditor(logger),
+    audit: createAuditor(logger, metrics),
+    clientAddress: (request) => {
+      const socket = request.raw.socket;
+      const peer = socket.remoteAddress ?? 'unknown';
+      if (!certificates.isTrustedPeer(socket)) return peer;
+      // The rightmost X-Forwarded-For entry is the one our trusted proxy appended.
+      const forwarded = request.headers['x-forwarded-for'];
+      const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)
+        ?.split(',')
+        .at(-1)
+        ?.trim();
+      return last !== undefined && last !== '' ? last : peer;
+    },
+    limits,
+    metrics:
+      metrics === undefined
+        ? undefined
+        : {
+            collector: metrics,
+            allowed: (request) =>
+              scrapers.check(...normalizedPeer(request.raw.socket.remoteAddress)),
+          },
   };
 
   const serverIdentity =
@@ -325,21 +450,26 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     config.plain.enabled && serverIdentity !== undefined ? await makeApp(undefined) : undefined;
   const apps = [app, mtlsApp, plainApp].filter((one) => one !== undefined);
 
-  // CRL and anchor files are re-read when they change; a bad new file keeps the old store.
+  const reload = async (force: boolean) => {
+    const outcomes = await state.reload(force);
+    for (const { part, outcome, error } of outcomes) {
+      options.onReload?.(part, outcome);
+      metrics?.reloads.inc({ part, outcome });
+      if (part === 'registry' && outcome === 'reloaded') {
+        metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
+      }
+      if (logger === false || outcome === 'unchanged') continue;
+      if (outcome === 'failed')
+        logger.error({ part, err: error }, 'reload failed: keeping the previous state');
+      else logger.info({ part }, 'reloaded');
+    }
+    return outcomes;
+  };
   const reloadTimer = setInterval(() => {
-    const current = trustStore;
-    current?.reload().then(
-      (next) => {
-        if (next === current) return;
-        trustStore = next;
-        if (logger !== false) logger.info('client certificate trust store reloaded');
-      },
-      (error: unknown) => {
-        if (logger !== false)
-          logger.error({ err: error }, 'trust store reload failed; keeping the previous one');
-      },
-    );
-  }, config.clientCertificates.reloadIntervalSeconds * 1000);
+    reload(false).catch((error: unknown) => {
+      if (logger !== false) logger.error({ err: error }, 'reload failed');
+    });
+  }, config.reload.pollIntervalSeconds * 1000);
   reloadTimer.unref();
 
   return {
@@ -361,10 +491,59 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         addresses.push(await plainApp.listen({ host: config.plain.host, port: config.plain.port }));
       return addresses;
     },
+    reload: (force = true) => reload(force),
     close: async () => {
       clearInterval(reloadTimer);
       await Promise.all(apps.map((one) => one.close()));
       await replayStore.close();
+      await rateLimitStore.close();
+      redisClient?.disconnect();
     },
   };
+}
+
+/** What the certificate-expiry and jwks_uri gauges read at scrape time. */
+function metricsSource(registry: ClientRegistry): CertificateExpirySource {
+  return {
+    *certificateExpiries() {
+      for (const client of registry.clients()) {
+        if (client.keys.kind !== 'inline') continue;
+        for (const key of client.keys.keys) {
+          if (key.certificate === undefined) continue;
+          yield {
+            clientId: client.clientId,
+            source: 'registered' as const,
+            notAfterMs: Date.parse(key.certificate.validTo),
+          };
+        }
+      }
+    },
+    *remoteJwksStatus() {
+      for (const client of registry.clients()) {
+        if (client.keys.kind !== 'remote') continue;
+        const status = client.keys.remote.status?.();
+        if (status !== undefined) yield { clientId: client.clientId, ...status };
+      }
+    },
+  };
+}
+
+/** A socket peer address for a BlockList check (IPv4-mapped IPv6 checked as IPv4). */
+function normalizedPeer(address: string | undefined): [string, 'ipv4' | 'ipv6'] {
+  if (address === undefined) return ['0.0.0.0', 'ipv4'];
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped !== undefined) return [mapped, 'ipv4'];
+  return [address, address.includes(':') ? 'ipv6' : 'ipv4'];
+}
+
+/**
+ * The longest a replay claim can need to live: the longest accepted assertion lifetime (server
+ * or any client's override), the clock tolerance and the 10 s always-accepted `iat` skew. After a
+ * Redis data loss, assertions are refused for this long (RedisReplayStore's fence).
+ */
+function longestClaimMs(config: Config, registry: ClientRegistry): number {
+  let lifetime = config.clientAuth.maxAssertionLifetimeSeconds;
+  for (const client of registry.clients())
+    lifetime = Math.max(lifetime, client.maxAssertionLifetimeSeconds ?? 0);
+  return (lifetime + config.clientAuth.clockToleranceSeconds + 10) * 1000;
 }

@@ -28,6 +28,8 @@ export interface TokenResponse {
 
 /** What the audit log records of one token request (never the assertion or the token). */
 export interface TokenAudit {
+  /** The client_id the request claimed (before authentication). */
+  claimedClientId?: string;
   clientId?: string;
   method?: string;
   jti?: string;
@@ -46,6 +48,11 @@ export interface TokenEndpointOptions {
   readonly defaultLifetimeSeconds: number;
   /** Where a client without a certificate should go (named in the binding error). */
   readonly mtlsTokenEndpoint: string | undefined;
+  /** Called once the client is authenticated, before the grant checks (rate limits, metrics). */
+  readonly onAuthenticated?: (
+    authenticated: AuthenticatedClient,
+    certificate: PresentedCertificate | undefined,
+  ) => Promise<void> | void;
 }
 
 export class TokenEndpoint {
@@ -65,6 +72,7 @@ export class TokenEndpoint {
       authorization: string | undefined;
       certificate: PresentedCertificate | undefined;
       nowMs: number;
+      onIdentified?: NonNullable<ClientAuthRequest['onIdentified']>;
     },
     audit: TokenAudit,
   ): Promise<TokenResponse> {
@@ -76,6 +84,7 @@ export class TokenEndpoint {
     audit.method = authenticated.method;
     if (authenticated.jti !== undefined) audit.jti = authenticated.jti;
     if (authenticated.legacyAudience === true) audit.legacyAudience = true;
+    await this.#options.onAuthenticated?.(authenticated, context.certificate);
 
     checkGrantType(params, client);
     const scopes = grantedScopes(params, client);

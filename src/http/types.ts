@@ -1,19 +1,35 @@
 /** What the HTTP layer needs from the rest of Tollgate, prepared once at start-up. */
 import type { FastifyRequest } from 'fastify';
-import type { PresentedCertificate } from '../client-auth/index.js';
+import type { ClientAuthDispatcher, PresentedCertificate } from '../client-auth/index.js';
 import type { OAuthError } from '../errors/index.js';
+import type { TokenIntrospector } from '../tokens/index.js';
+import type { TollgateMetrics } from './metrics.js';
+import type { TokenRateLimits } from './rate-limits.js';
 import type { TokenAudit, TokenEndpoint } from './token-endpoint.js';
 
 export interface HttpRuntime {
   /** The issuer's path ('' for an issuer at the host root): every endpoint hangs below it. */
   readonly routePrefix: string;
   readonly tokenEndpoint: TokenEndpoint;
+  /** RFC 7662: the callers' authentication (the token endpoint's dispatcher) and the answer. */
+  readonly introspection: {
+    readonly dispatcher: Pick<ClientAuthDispatcher, 'authenticate'>;
+    readonly introspector: Pick<TokenIntrospector, 'introspect'>;
+  };
   /** RFC 8414 metadata, serialized once. */
   metadataJson(): string;
   /** The public JWKS, serialized once per key set. */
   jwksJson(): string;
   /** The client certificate of this request (TLS socket or trusted proxy header), if any. */
   certificateOf(request: FastifyRequest): PresentedCertificate | undefined;
+  /** The address rate limits count: the socket peer, or what a trusted proxy says it forwarded for. */
+  clientAddress(request: FastifyRequest): string;
+  /** Token-endpoint rate limits; absent when disabled. */
+  readonly limits: TokenRateLimits | undefined;
+  /** Prometheus metrics and who may scrape them; absent when disabled. */
+  readonly metrics:
+    | { readonly collector: TollgateMetrics; allowed(request: FastifyRequest): boolean }
+    | undefined;
   /** Named readiness checks for /readyz. */
   readiness(): Record<string, boolean>;
   /** Wall clock, epoch ms. */

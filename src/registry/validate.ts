@@ -33,6 +33,8 @@ export interface RemoteKeySet {
   get(): Promise<readonly ClientKey[]>;
   /** A fresh set when the refetch throttle allows one, otherwise undefined. */
   refreshForUnknownKid(): Promise<readonly ClientKey[] | undefined>;
+  /** Health of the cache (metrics). */
+  status?(): { readonly state: string; readonly lastSuccessAtMs: number | undefined };
 }
 
 /** A registered client, validated and prepared for the hot path. */

@@ -9,6 +9,12 @@ export {
   minimumRetentionMs,
 } from './memory.js';
 export {
+  createRedisClient,
+  type RedisClientOptions,
+  RedisReplayStore,
+  type RedisReplayStoreOptions,
+} from './redis.js';
+export {
   type ReplayStore,
   ReplayStoreError,
   type ReplayStoreFailure,

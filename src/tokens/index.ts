@@ -1,10 +1,27 @@
-/** Server signing keys and access-token minting. */
+/** Server signing keys, access-token minting and introspection. */
 export {
   AccessTokenIssuer,
   type AccessTokenIssuerOptions,
   type MintedToken,
   type MintRequest,
 } from './access-token.js';
+export {
+  type ActiveIntrospection,
+  type IntrospectionResponse,
+  TokenIntrospector,
+  type TokenIntrospectorOptions,
+} from './introspect.js';
+export {
+  activateKey,
+  addKey,
+  jwksMaxAgeSeconds,
+  KeyRotationError,
+  type KeyStatus,
+  keyStatus,
+  type RotatingKeyFile,
+  removeKey,
+  retireKey,
+} from './key-rotation.js';
 export {
   ensureSigningKeyFile,
   generateSigningJwk,

@@ -137,7 +137,7 @@ function generateFor(alg: AccessTokenAlg) {
 /** Writes a private JWKS atomically with mode 0600 (the folder 0700 if created). */
 export function writeSigningKeyFile(file: string, content: SigningKeyFile): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(temporary, 0o600);
   renameSync(temporary, file);

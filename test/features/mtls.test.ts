@@ -412,7 +412,9 @@ describe('mutual TLS', () => {
         url: '/.well-known/oauth-authorization-server',
       });
       const body = metadata.json();
-      expect(body.mtls_endpoint_aliases).toEqual({ token_endpoint: server.tg.endpoints.mtlsToken });
+      expect(body.mtls_endpoint_aliases).toMatchObject({
+        token_endpoint: server.tg.endpoints.mtlsToken,
+      });
       expect(body.tls_client_certificate_bound_access_tokens).toBe(true);
       expect(body.token_endpoint_auth_methods_supported).toEqual(
         expect.arrayContaining(['tls_client_auth', 'self_signed_tls_client_auth']),

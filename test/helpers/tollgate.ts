@@ -5,7 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import type { JWK } from 'jose';
+import { pino } from 'pino';
+import { inject } from 'vitest';
 import { type Config, type ConfigInput, loadConfig } from '../../src/config/index.js';
 import {
   generateSigningJwk as generateClientJwk,
@@ -18,6 +21,22 @@ import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.
 
 export const testIssuer = 'https://tollgate.test';
 
+let loggers = 0;
+
+/**
+ * Test servers log to the suite's log folder (see test/global-setup.ts), where the whole run's
+ * logs are searched for secrets afterwards; without that folder, they do not log.
+ */
+export function testLogger(): FastifyBaseLogger | false {
+  const dir = inject('tollgateLogDir');
+  if (dir === undefined) return false;
+  loggers++;
+  return pino(
+    { level: 'info' },
+    pino.destination({ dest: join(dir, `${process.pid}-${loggers}.log`), sync: true }),
+  );
+}
+
 export interface TestTollgate extends Tollgate {
   readonly dir: string;
   readonly serverPublicJwks: { keys: JWK[] };
@@ -26,6 +45,8 @@ export interface TestTollgate extends Tollgate {
 
 export async function makeTollgate(options: {
   clients: unknown[];
+  /** A registry file instead of inline clients (for reload tests). */
+  registryFile?: string;
   config?: ConfigInput;
   tollgate?: Partial<TollgateOptions>;
 }): Promise<TestTollgate> {
@@ -44,11 +65,11 @@ export async function makeTollgate(options: {
       clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
       ...options.config,
       signingKeys: { file: signingKeysFile },
-      registry: { file: null, clients: options.clients },
+      registry: { file: options.registryFile ?? null, clients: options.clients },
     },
   });
   const tollgate = await createTollgate(config, {
-    logger: false,
+    logger: testLogger(),
     tls: false,
     underPressure: false,
     ...options.tollgate,

@@ -33,7 +33,11 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
       const started = process.hrtime.bigint();
       const audit: TokenAudit = {};
       setNoStore(reply);
+      const limits = runtime.limits;
+      const address = runtime.clientAddress(request);
       try {
+        // Cheapest refusals first: a blocked or over-limit source costs no parsing or crypto.
+        await limits?.beforeRequest(address);
         if (!(request.body instanceof FormParams)) {
           throw new OAuthError(
             'invalid_request',
@@ -45,13 +49,25 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
         const authorization = request.headers.authorization;
         const response = await runtime.tokenEndpoint.handle(
           request.body,
-          { authorization, certificate, nowMs: runtime.now() },
+          {
+            authorization,
+            certificate,
+            nowMs: runtime.now(),
+            onIdentified: (clientId, method) => {
+              audit.claimedClientId = clientId;
+              audit.method = method;
+              limits?.checkClient(clientId);
+            },
+          },
           audit,
         );
         runtime.audit(request, 'token', 'issued', undefined, audit, started);
         return response;
       } catch (thrown) {
         const error = asOAuthError(thrown);
+        if (error.code === 'invalid_client') {
+          await limits?.authenticationFailed(address, audit.claimedClientId);
+        }
         runtime.audit(request, 'token', 'rejected', error, audit, started);
         return sendOAuthError(reply, error);
       }

@@ -1,0 +1,179 @@
+/**
+ * Prometheus metrics (prom-client), one registry per Tollgate instance. Names follow Prometheus
+ * conventions (`_total` counters, `_seconds` units). Labels are bounded: routes, methods, reason
+ * codes (a closed list) and registered client_ids, never values a caller chooses freely.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReplayStore } from '../replay/index.js';
+
+/** A per-client fact the certificate-expiry gauge reads at scrape time. */
+export interface CertificateExpirySource {
+  /** client_id -> notAfter (epoch ms) of every registered or last-seen client certificate. */
+  certificateExpiries(): Iterable<{
+    clientId: string;
+    source: 'registered' | 'presented';
+    notAfterMs: number;
+  }>;
+  /** client_id -> state of its jwks_uri cache. */
+  remoteJwksStatus(): Iterable<{
+    clientId: string;
+    state: string;
+    lastSuccessAtMs: number | undefined;
+  }>;
+}
+
+export class TollgateMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly clientAuth: Counter<'endpoint' | 'method' | 'outcome' | 'reason'>;
+  readonly tokenIssuance: Histogram<'method'>;
+  readonly replayClaims: Histogram<'outcome'>;
+  readonly replayErrors: Counter<'failure'>;
+  readonly reloads: Counter<'part' | 'outcome'>;
+  readonly untrustedProxyHeaders: Counter<never>;
+  readonly rateLimited: Counter<'limit'>;
+  readonly rateLimitStoreErrors: Counter<never>;
+  readonly legacyAudience: Counter<'client_id'>;
+  readonly overloaded: Counter<never>;
+  /** Last-seen presented certificates: client_id -> notAfter epoch ms. */
+  readonly #presented = new Map<string, number>();
+
+  constructor(options: {
+    source: () => CertificateExpirySource;
+    now?: () => number;
+    processMetrics?: boolean;
+  }) {
+    const registers = [this.registry];
+    const now = options.now ?? Date.now;
+    if (options.processMetrics === true)
+      collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
+    this.httpRequests = new Counter({
+      name: 'tollgate_http_requests_total',
+      help: 'HTTP requests by route, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.clientAuth = new Counter({
+      name: 'tollgate_client_authentications_total',
+      help: 'Client authentication outcomes by endpoint, method and reason code.',
+      labelNames: ['endpoint', 'method', 'outcome', 'reason'],
+      registers,
+    });
+    this.tokenIssuance = new Histogram({
+      name: 'tollgate_token_issuance_seconds',
+      help: 'Time to handle a successful token request, by client authentication method.',
+      labelNames: ['method'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.replayClaims = new Histogram({
+      name: 'tollgate_replay_store_claim_seconds',
+      help: 'Replay store claim latency, by outcome (claimed, replayed, error).',
+      labelNames: ['outcome'],
+      buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.replayErrors = new Counter({
+      name: 'tollgate_replay_store_errors_total',
+      help: 'Replay store claims that could not be decided (assertions failed closed).',
+      labelNames: ['failure'],
+      registers,
+    });
+    this.reloads = new Counter({
+      name: 'tollgate_reloads_total',
+      help: 'Reloads of the registry, trust store and signing keys, by outcome.',
+      labelNames: ['part', 'outcome'],
+      registers,
+    });
+    this.untrustedProxyHeaders = new Counter({
+      name: 'tollgate_untrusted_certificate_headers_total',
+      help: 'Client-certificate headers sent by peers that are not trusted proxies (ignored).',
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'tollgate_rate_limited_total',
+      help: 'Requests refused with 429, by limit.',
+      labelNames: ['limit'],
+      registers,
+    });
+    this.rateLimitStoreErrors = new Counter({
+      name: 'tollgate_rate_limit_store_errors_total',
+      help: 'Rate-limit decisions the store could not make (the request was let through).',
+      registers,
+    });
+    this.legacyAudience = new Counter({
+      name: 'tollgate_legacy_audience_accepted_total',
+      help: 'Assertions accepted only through a client legacy_audience opt-in.',
+      labelNames: ['client_id'],
+      registers,
+    });
+    this.overloaded = new Counter({
+      name: 'tollgate_overloaded_total',
+      help: 'Requests shed with 503 because the event loop was overloaded.',
+      registers,
+    });
+    const presented = this.#presented;
+    new Gauge({
+      name: 'tollgate_client_certificate_expiry_seconds',
+      help: 'Seconds until a client certificate expires (registered self-signed ones, and the last one each client presented).',
+      labelNames: ['client_id', 'source'],
+      registers,
+      collect() {
+        this.reset();
+        const at = now();
+        for (const { clientId, source, notAfterMs } of options.source().certificateExpiries()) {
+          this.set({ client_id: clientId, source }, Math.round((notAfterMs - at) / 1000));
+        }
+        for (const [clientId, notAfterMs] of presented) {
+          this.set(
+            { client_id: clientId, source: 'presented' },
+            Math.round((notAfterMs - at) / 1000),
+          );
+        }
+      },
+    });
+    new Gauge({
+      name: 'tollgate_jwks_uri_up',
+      help: "1 when a client's jwks_uri key set is fresh or stale-but-usable, 0 when it cannot be used.",
+      labelNames: ['client_id', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { clientId, state } of options.source().remoteJwksStatus()) {
+          this.set({ client_id: clientId, state }, state === 'fresh' || state === 'stale' ? 1 : 0);
+        }
+      },
+    });
+  }
+
+  /** Remembers the certificate a client authenticated with, for the expiry gauge. */
+  certificatePresented(clientId: string, notAfter: Date): void {
+    this.#presented.set(clientId, notAfter.getTime());
+  }
+
+  /** Forgets clients that are no longer registered (after a registry reload). */
+  retainClients(isRegistered: (clientId: string) => boolean): void {
+    for (const clientId of this.#presented.keys())
+      if (!isRegistered(clientId)) this.#presented.delete(clientId);
+  }
+}
+
+/** Wraps a replay store to time its claims and count its failures. */
+export function instrumentReplayStore(store: ReplayStore, metrics: TollgateMetrics): ReplayStore {
+  return {
+    async claim(clientId, jti, expiresAtMs) {
+      const stop = metrics.replayClaims.startTimer();
+      try {
+        const claimed = await store.claim(clientId, jti, expiresAtMs);
+        stop({ outcome: claimed ? 'claimed' : 'replayed' });
+        return claimed;
+      } catch (error) {
+        stop({ outcome: 'error' });
+        metrics.replayErrors.inc({ failure: (error as { failure?: string }).failure ?? 'unknown' });
+        throw error;
+      }
+    },
+    ready: () => store.ready(),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The parts of a running Tollgate that files define and that reload without a restart: the
+ * client registry, the client-certificate trust store (anchors, intermediates, CRLs) and the
+ * signing keys. Each part is rebuilt whole and swapped in one assignment, so a request sees
+ * either the old or the new state, never a mix; a new file that does not load keeps the old
+ * state and is reported.
+ *
+ * Files are polled (mtime, size, inode: cheap, and robust to editors and secret mounts that
+ * replace files by rename, where inotify watches go stale); SIGHUP reloads at once.
+ */
+import { statSync } from 'node:fs';
+import { type Config, ConfigError, type ConfigProblem } from '../config/index.js';
+import type { TrustStore } from '../pki/index.js';
+import type { ClientRegistry } from '../registry/index.js';
+import { loadSigningKeys, type SigningKeySet } from '../tokens/index.js';
+
+export type ReloadPart = 'registry' | 'trust_store' | 'signing_keys';
+
+/** What one part's reload did. */
+export interface ReloadOutcome {
+  readonly part: ReloadPart;
+  readonly outcome: 'reloaded' | 'unchanged' | 'failed';
+  readonly error?: unknown;
+}
+
+export interface ServerStateLoaders {
+  readonly registry: (config: Config) => ClientRegistry;
+  readonly trustStore: (config: Config) => Promise<TrustStore | undefined>;
+  /** Cross-checks a candidate registry against the trust store; problems refuse the reload. */
+  readonly check: (registry: ClientRegistry, trustStore: TrustStore | undefined) => ConfigProblem[];
+}
+
+export class ServerState {
+  readonly #config: Config;
+  readonly #loaders: ServerStateLoaders;
+  #registry: ClientRegistry;
+  #trustStore: TrustStore | undefined;
+  #keys: SigningKeySet;
+  #jwksJson: string;
+  #fingerprints: Map<string, string>;
+  #reloading: Promise<ReloadOutcome[]> | undefined;
+
+  private constructor(
+    config: Config,
+    loaders: ServerStateLoaders,
+    registry: ClientRegistry,
+    trustStore: TrustStore | undefined,
+    keys: SigningKeySet,
+  ) {
+    this.#config = config;
+    this.#loaders = loaders;
+    this.#registry = registry;
+    this.#trustStore = trustStore;
+    this.#keys = keys;
+    this.#jwksJson = JSON.stringify(keys.publicJwks);
+    this.#fingerprints = this.#currentFingerprints();
+  }
+
+  /** Loads every part; any failure here stops start-up. */
+  static async load(config: Config, loaders: ServerStateLoaders): Promise<ServerState> {
+    const registry = loaders.registry(config);
+    const trustStore = await loaders.trustStore(config);
+    const problems = loaders.check(registry, trustStore);
+    if (problems.length > 0) throw new ConfigError(problems);
+    const keys = loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg);
+    return new ServerState(config, loaders, registry, trustStore, keys);
+  }
+
+  get registry(): ClientRegistry {
+    return this.#registry;
+  }
+
+  get trustStore(): TrustStore | undefined {
+    return this.#trustStore;
+  }
+
+  get keys(): SigningKeySet {
+    return this.#keys;
+  }
+
+  /** The public JWKS, serialized once per key set. */
+  get jwksJson(): string {
+    return this.#jwksJson;
+  }
+
+  /**
+   * Reloads what changed (`force`: everything, as on SIGHUP). Concurrent calls share one run.
+   */
+  reload(force: boolean): Promise<ReloadOutcome[]> {
+    this.#reloading ??= this.#reload(force).finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #reload(force: boolean): Promise<ReloadOutcome[]> {
+    const fingerprints = this.#currentFingerprints();
+    const changed = (file: string | null) =>
+      force || (file !== null && fingerprints.get(file) !== this.#fingerprints.get(file));
+    const outcomes: ReloadOutcome[] = [];
+
+    // Trust store first: a registry that adds tls_client_auth clients is checked against it.
+    const previousStore = this.#trustStore;
+    try {
+      const next =
+        previousStore === undefined
+          ? await this.#loaders.trustStore(this.#config)
+          : await previousStore.reload();
+      this.#trustStore = next;
+      outcomes.push({
+        part: 'trust_store',
+        outcome: next === previousStore ? 'unchanged' : 'reloaded',
+      });
+    } catch (error) {
+      outcomes.push({ part: 'trust_store', outcome: 'failed', error });
+    }
+
+    const registryFile = this.#config.registry.file;
+    if (changed(registryFile)) {
+      try {
+        const registry = this.#loaders.registry(this.#config);
+        const problems = this.#loaders.check(registry, this.#trustStore);
+        if (problems.length > 0) throw new ConfigError(problems);
+        this.#registry = registry;
+        outcomes.push({ part: 'registry', outcome: 'reloaded' });
+      } catch (error) {
+        outcomes.push({ part: 'registry', outcome: 'failed', error });
+      }
+    } else {
+      outcomes.push({ part: 'registry', outcome: 'unchanged' });
+    }
+
+    const keysFile = this.#config.signingKeys.file;
+    if (changed(keysFile)) {
+      try {
+        const keys = loadSigningKeys(keysFile, this.#config.accessToken.signingAlg);
+        this.#jwksJson = JSON.stringify(keys.publicJwks);
+        this.#keys = keys;
+        outcomes.push({ part: 'signing_keys', outcome: 'reloaded' });
+      } catch (error) {
+        outcomes.push({ part: 'signing_keys', outcome: 'failed', error });
+      }
+    } else {
+      outcomes.push({ part: 'signing_keys', outcome: 'unchanged' });
+    }
+
+    // Remember what was seen even when loading failed: a broken file is reported once, not on
+    // every poll, and the next edit is noticed.
+    this.#fingerprints = fingerprints;
+    return outcomes;
+  }
+
+  #currentFingerprints(): Map<string, string> {
+    const files = [this.#config.registry.file, this.#config.signingKeys.file].filter(
+      (file) => file !== null,
+    );
+    return new Map(files.map((file) => [file, fingerprint(file)]));
+  }
+}
+
+function fingerprint(file: string): string {
+  try {
+    const stat = statSync(file);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * The Redis replay store: one record of `jti` claims shared by every Tollgate instance
+ * (DESIGN.md §4, "Past one machine"), plus the ioredis client factory the Redis adapters share.
+ *
+ * Why ioredis (not node-redis): it exposes exactly the failure knobs a fail-closed store needs
+ * and keeps them per client: `enableOfflineQueue: false` (a claim is never parked while
+ * disconnected), a per-command `commandTimeout`, `maxRetriesPerRequest` and
+ * `autoResendUnfulfilledCommands` (a claim is never silently re-sent), a `retryStrategy` that
+ * reconnects forever, and `defineCommand` for Lua scripts with EVALSHA and NOSCRIPT fallback.
+ *
+ * Failure model: every way Redis can fail to answer (down, restarting, frozen, slow, out of
+ * memory) becomes `ReplayStoreError`, which the token endpoint answers with 503
+ * `temporarily_unavailable` and `Retry-After`. A claim is only ever answered `true` by Redis.
+ *
+ * Data loss: a Redis that restarts empty (no persistence) or fails over to a replica that had
+ * not received recent writes forgets claims, which would let a replayed assertion through. The
+ * store detects a restart that lost data with an epoch key (a random id written once, never
+ * expiring) checked on every new connection: if the id this process saw before is gone, claims
+ * were lost, and the store fences itself (refuses every claim, fail closed) until the last claim
+ * that could have been lost has expired. See {@link RedisReplayStore}.
+ *
+ * @see RFC 7523 §3 (item 7), DESIGN.md §3 and §4
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { minimumRetentionMs } from './memory.js';
+import { type ReplayStore, ReplayStoreError } from './types.js';
+
+/** How Tollgate connects to Redis (the `redis` section of the config). */
+export interface RedisClientOptions {
+  /** `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS. */
+  readonly url: string;
+  /** A TCP (and TLS) connect that takes longer is abandoned and retried. */
+  readonly connectTimeoutMs: number;
+  /** A command unanswered after this rejects (the caller fails closed or open, as it decides). */
+  readonly commandTimeoutMs: number;
+  /** Connection errors, for logs (they repeat while Redis is down). Without it they are dropped. */
+  readonly onError?: (error: Error) => void;
+}
+
+/** Longest pause between reconnect attempts: recovery is noticed within about a second. */
+const maxReconnectDelayMs = 1_000;
+
+/**
+ * An ioredis client tuned to fail fast: the Redis adapters (replay, rate limits) share one.
+ *
+ * - `enableOfflineQueue: false`: while not connected a command rejects at once instead of waiting
+ *   in memory for a reconnect, so a token request gets its 503 now, never minutes later.
+ * - `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`: a command in flight
+ *   when the connection drops rejects instead of being replayed on the next connection. Its
+ *   outcome is unknown, and answering it later would be answering a request already refused.
+ * - `retryStrategy`: reconnect forever, backing off linearly to one second, so instances recover
+ *   on their own when Redis comes back (no restart).
+ * - `connectTimeout` and `commandTimeout` from the config; `lazyConnect: false`, so the store is
+ *   ready before the first assertion arrives (with the offline queue off, a lazy client would
+ *   refuse that first request).
+ * - `reconnectOnError` for `READONLY`: after a failover, a connection still pointing at the
+ *   demoted primary is dropped and re-resolved rather than failing every write.
+ */
+export function createRedisClient(options: RedisClientOptions): Redis {
+  const { url, connectTimeoutMs, commandTimeoutMs, onError } = options;
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new TypeError('createRedisClient: url must be a redis:// or rediss:// URL');
+  }
+  for (const [name, value] of [
+    ['connectTimeoutMs', connectTimeoutMs],
+    ['commandTimeoutMs', commandTimeoutMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`createRedisClient: ${name} must be a positive integer`);
+    }
+  }
+  const client = new Redis(url, {
+    connectionName: 'tollgate',
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: connectTimeoutMs,
+    commandTimeout: commandTimeoutMs,
+    retryStrategy: (attempt) => Math.min(attempt * 100, maxReconnectDelayMs),
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  });
+  // Without a listener ioredis prints every connection error to the console.
+  client.on('error', (error: Error) => onError?.(error));
+  return client;
+}
+
+/** A Lua script registered on a client (EVALSHA, falling back to EVAL after a Redis restart). */
+export type LuaCommand = (
+  keys: readonly string[],
+  args: readonly (string | number)[],
+) => Promise<unknown>;
+
+/** Registers `lua` as command `name` on `client`; idempotent for the same name and script. */
+export function defineLuaCommand(
+  client: Redis,
+  name: string,
+  numberOfKeys: number,
+  lua: string,
+): LuaCommand {
+  client.defineCommand(name, { numberOfKeys, lua });
+  const command = (client as unknown as Record<string, unknown>)[name];
+  if (typeof command !== 'function') {
+    throw new TypeError(`defineLuaCommand: ioredis did not define ${name}`);
+  }
+  return (keys, args) =>
+    (command as (...params: (string | number)[]) => Promise<unknown>).call(
+      client,
+      ...keys,
+      ...args,
+    );
+}
+
+/** Whether an ioredis error is a command timeout (Redis frozen, partitioned or overloaded). */
+export function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
+}
+
+/**
+ * A small circuit shared by the adapters on one client. A connection can stay open while Redis
+ * answers nothing (frozen process, partition): ioredis still reports it ready, so each command
+ * would wait its full timeout, and a token request would wait once per adapter. After one
+ * timeout, adapters skip Redis for {@link stuckMs} (failing at once: closed for claims, open for
+ * rate limits); the replay store's health check probes meanwhile and clears it on success.
+ */
+const stuckUntil = new WeakMap<Redis, number>();
+const stuckMs = 1_000;
+
+/** Records that a command on `client` timed out. */
+export function markStuck(client: Redis): void {
+  stuckUntil.set(client, Date.now() + stuckMs);
+}
+
+/** Whether a command on `client` timed out within the last {@link stuckMs}. */
+export function isStuck(client: Redis): boolean {
+  return (stuckUntil.get(client) ?? 0) > Date.now();
+}
+
+function clearStuck(client: Redis): void {
+  stuckUntil.delete(client);
+}
+
+export interface RedisReplayStoreOptions extends Omit<RedisClientOptions, 'onError'> {
+  /** Prefix of every key this store writes (`<prefix>jti:...`), so deployments can share a Redis. */
+  readonly keyPrefix: string;
+  /** A client to use instead of one made from `url` (shared with rate limits; the caller closes it). */
+  readonly client?: Redis;
+  /**
+   * Most live claims held at once, across all instances; past it a new claim fails closed with
+   * `ReplayStoreError('full')`. Protects a Redis shared with other data from being filled by
+   * assertions. Unset: no count is kept (one `SET` per claim) and Redis `maxmemory` is the bound.
+   */
+  readonly maxEntries?: number;
+  /**
+   * After a detected data loss, how long every instance refuses claims, in ms: the longest a
+   * claim made by *any* instance can live, i.e. the longest accepted assertion lifetime (over
+   * all clients) plus the clock tolerance and the 10 s `iat` allowance. This process also fences
+   * until its own latest claim has expired, whichever is later. Default
+   * {@link defaultDataLossFenceMs}; pass the value computed from the configuration.
+   */
+  readonly dataLossFenceMs?: number;
+  /** Epoch milliseconds; `Date.now` by default. Redis keeps its own time for expiry. */
+  readonly clock?: () => number;
+  /** Called when `ready()` changes (connect, disconnect, timeouts, fence), for logs and metrics. */
+  readonly onStateChange?: (ready: boolean) => void;
+  /** Called when a restart that lost claims is detected, with the ms claims will be refused. */
+  readonly onDataLoss?: (fenceMs: number) => void;
+  /** Connection errors of a client this store creates. */
+  readonly onError?: (error: Error) => void;
+  /** How often a healthy connection is re-checked (epoch and liveness). Default 5000 ms. */
+  readonly healthCheckIntervalMs?: number;
+}
+
+/**
+ * Default data-loss fence: the default longest assertion lifetime (300 s), the largest clock
+ * tolerance (60 s) and the `iat` allowance (10 s).
+ */
+export const defaultDataLossFenceMs = 370_000;
+
+/** Re-check delay after a failed check (the store is not ready meanwhile). */
+const recheckDelayMs = 250;
+/** Consecutive timed-out checks after which the connection is presumed dead and replaced. */
+const timeoutsBeforeReconnect = 3;
+
+/**
+ * The claim, one atomic script. KEYS: claim key, index (sorted set of claim keys by expiry, only
+ * with a bound), epoch, fence. ARGV: ttl ms, maxEntries (0: unbounded), the epoch this process
+ * verified. Returns 1 (claimed), 0 (replay), {-1, ms until the earliest claim expires} (full),
+ * {-2} (the epoch changed: Redis lost data since the last check), {-3, fence ms left} (fenced).
+ *
+ * The claim itself is `SET NX PX`: insert-if-absent and expiry in one step. Checking the epoch
+ * in the same step means a Redis emptied under a live connection (FLUSHALL, a failover to an
+ * empty replica) is noticed by the very next claim, not by the next periodic check. With a bound,
+ * Redis time (`TIME`) orders the index, so instance clocks never mix in it; replays are decided
+ * before fullness, so a full store still answers "replayed" for a live claim.
+ */
+const claimLua = `
+if redis.call('GET', KEYS[3]) ~= ARGV[3] then return {-2} end
+local fence = redis.call('PTTL', KEYS[4])
+if fence > 0 then return {-3, fence} end
+local ttl = tonumber(ARGV[1])
+local max = tonumber(ARGV[2])
+if max == 0 then
+  if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ttl) then return 1 end
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= max then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {-1, tonumber(first[2]) - now}
+end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ttl) then return 0 end
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+`;
+
+/**
+ * Epoch check, run on every new connection and periodically. KEYS: epoch, fence.
+ * ARGV: a fresh epoch id (used if none is stored), the epoch this process saw last ('' if none),
+ * the fence in ms to raise if that epoch is gone. Returns {current epoch, fence ms left (<0: none)}.
+ */
+const epochCheckLua = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+local fence = tonumber(ARGV[3])
+if ARGV[2] ~= '' and ARGV[2] ~= epoch and fence > 0 and redis.call('PTTL', KEYS[2]) < fence then
+  redis.call('SET', KEYS[2], '1', 'PX', fence)
+end
+return {epoch, redis.call('PTTL', KEYS[2])}
+`;
+
+/**
+ * A {@link ReplayStore} on Redis, shared by every instance.
+ *
+ * A claim is `SET <prefix>jti:<key> 1 NX PX <ttl>`: insert-if-absent and expiry in one atomic
+ * step, so two instances racing on one `jti` get one `OK` and one nil. It runs inside one Lua
+ * script (EVALSHA: still one command, one round trip) that first checks the epoch and the fence
+ * and, with `maxEntries`, keeps a count (see {@link claimLua}).
+ *
+ * The TTL is relative (`PX`, computed from this instance's clock), not absolute (`PXAT`): the
+ * instance that checked the assertion's `exp` decides how long the claim lives, and a Redis host
+ * whose clock runs ahead cannot expire claims early, which would open a replay window silently.
+ *
+ * Readiness: `ready()` is true only while the connection is up, the epoch check has passed on
+ * this connection, no command has timed out since, and no data-loss fence is active. When not
+ * ready, `claim` rejects at once without sending anything: requests get their 503 immediately,
+ * not after a command timeout each.
+ */
+export class RedisReplayStore implements ReplayStore {
+  readonly #client: Redis;
+  readonly #ownsClient: boolean;
+  readonly #keyPrefix: string;
+  readonly #maxEntries: number | undefined;
+  readonly #dataLossFenceMs: number;
+  readonly #clock: () => number;
+  readonly #onStateChange: ((ready: boolean) => void) | undefined;
+  readonly #onDataLoss: ((fenceMs: number) => void) | undefined;
+  readonly #healthCheckIntervalMs: number;
+  readonly #claim: LuaCommand;
+  readonly #epochCheck: LuaCommand;
+  readonly #listeners: [event: string, listener: () => void][] = [];
+
+  /** The epoch id seen on the last successful check; undefined until the first. */
+  #epoch: string | undefined;
+  /** Whether the epoch check has passed on the current connection. */
+  #verified = false;
+  /** A command timed out; trust is restored by the next successful check. */
+  #degraded = false;
+  #fenceUntilMs = 0;
+  /** The latest expiry of any claim this process sent: what a data loss may have forgotten. */
+  #horizonMs = 0;
+  #consecutiveTimeouts = 0;
+  #checking = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastReported: boolean | undefined;
+  #closed = false;
+
+  constructor(options: RedisReplayStoreOptions) {
+    const {
+      keyPrefix,
+      maxEntries,
+      dataLossFenceMs = defaultDataLossFenceMs,
+      clock = Date.now,
+      healthCheckIntervalMs = 5_000,
+    } = options;
+    if (typeof keyPrefix !== 'string') {
+      throw new TypeError('RedisReplayStore: keyPrefix must be a string');
+    }
+    if (maxEntries !== undefined && (!Number.isSafeInteger(maxEntries) || maxEntries < 1)) {
+      throw new TypeError('RedisReplayStore: maxEntries must be a positive integer');
+    }
+    if (!Number.isSafeInteger(dataLossFenceMs) || dataLossFenceMs < 0) {
+      throw new TypeError('RedisReplayStore: dataLossFenceMs must be a non-negative integer');
+    }
+    if (!Number.isFinite(healthCheckIntervalMs) || healthCheckIntervalMs <= 0) {
+      throw new TypeError('RedisReplayStore: healthCheckIntervalMs must be a positive number');
+    }
+    this.#keyPrefix = keyPrefix;
+    this.#maxEntries = maxEntries;
+    this.#dataLossFenceMs = dataLossFenceMs;
+    this.#clock = clock;
+    this.#onStateChange = options.onStateChange;
+    this.#onDataLoss = options.onDataLoss;
+    this.#healthCheckIntervalMs = healthCheckIntervalMs;
+    this.#ownsClient = options.client === undefined;
+    this.#client =
+      options.client ??
+      createRedisClient({
+        url: options.url,
+        connectTimeoutMs: options.connectTimeoutMs,
+        commandTimeoutMs: options.commandTimeoutMs,
+        ...(options.onError === undefined ? {} : { onError: options.onError }),
+      });
+    this.#claim = defineLuaCommand(this.#client, 'tollgateReplayClaim', 4, claimLua);
+    this.#epochCheck = defineLuaCommand(this.#client, 'tollgateReplayEpoch', 2, epochCheckLua);
+
+    this.#listen('ready', () => {
+      this.#verified = false;
+      this.#consecutiveTimeouts = 0;
+      this.#check();
+    });
+    // Any lost connection may come back to a different (restarted, emptied) Redis: re-verify.
+    for (const event of ['close', 'reconnecting', 'end']) {
+      this.#listen(event, () => {
+        this.#verified = false;
+        this.#report();
+      });
+    }
+    if (this.#client.status === 'ready') this.#check();
+  }
+
+  /**
+   * {@inheritDoc ReplayStore.claim}
+   *
+   * Fails closed: when Redis cannot answer (not connected, timed out, out of memory, fenced
+   * after a data loss) it throws `ReplayStoreError` and the request gets 503; it never guesses.
+   * A claim whose reply is lost may still have been recorded, so a client retrying after a 503
+   * should sign a new assertion (a new `jti`) rather than resend the old one.
+   */
+  async claim(clientId: string, jti: string, expiresAtMs: number): Promise<boolean> {
+    if (typeof clientId !== 'string' || clientId === '') {
+      throw new TypeError('RedisReplayStore.claim: clientId must be a non-empty string');
+    }
+    if (typeof jti !== 'string' || jti === '') {
+      throw new TypeError('RedisReplayStore.claim: jti must be a non-empty string');
+    }
+    if (typeof expiresAtMs !== 'number' || !Number.isFinite(expiresAtMs)) {
+      throw new TypeError('RedisReplayStore.claim: expiresAtMs must be a finite number');
+    }
+    if (this.#closed) {
+      throw new ReplayStoreError('unavailable', 'The replay store is closed.', 1);
+    }
+    const now = this.#clock();
+    if (now < this.#fenceUntilMs) throw this.#fenced();
+    if (isStuck(this.#client) && !this.#degraded) {
+      // Another adapter on this client just timed out: do not wait for a timeout of our own.
+      this.#degraded = true;
+      this.#report();
+      this.#schedule(recheckDelayMs);
+    }
+    if (!this.#trusted()) {
+      throw new ReplayStoreError('unavailable', 'Redis is not available for replay claims.', 1);
+    }
+
+    const ttlMs = Math.max(Math.ceil(expiresAtMs - now), minimumRetentionMs);
+    // Counted before sending: a claim whose reply is lost may still be in Redis.
+    this.#horizonMs = Math.max(this.#horizonMs, now + ttlMs);
+    const key = this.#key(`jti:${replayKey(clientId, jti)}`);
+    let reply: unknown;
+    try {
+      reply = await this.#claim(
+        [key, this.#key('jti-index'), this.#key('replay-epoch'), this.#key('replay-fence')],
+        [ttlMs, this.#maxEntries ?? 0, this.#epoch ?? ''],
+      );
+    } catch (error) {
+      throw this.#failure(error);
+    }
+    if (reply === 1) return true;
+    if (reply === 0) return false;
+    const [code, ms] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    if (code === -1 && typeof ms === 'number') {
+      throw new ReplayStoreError(
+        'full',
+        `The replay store holds its maximum of ${this.#maxEntries} live claims.`,
+        Math.max(1, Math.ceil(ms / 1000)),
+      );
+    }
+    if (code === -2) {
+      // Redis was emptied under this connection: re-check now, which detects it and fences.
+      this.#verified = false;
+      this.#report();
+      this.#check();
+      throw new ReplayStoreError('unavailable', 'Redis lost replay claims; re-verifying.', 1);
+    }
+    if (code === -3 && typeof ms === 'number') {
+      this.#fenceUntilMs = Math.max(this.#fenceUntilMs, this.#clock() + ms);
+      this.#report();
+      this.#schedule(ms);
+      throw this.#fenced();
+    }
+    throw new ReplayStoreError(
+      'unavailable',
+      `Redis answered a replay claim unexpectedly: ${JSON.stringify(reply)}`,
+      1,
+    );
+  }
+
+  ready(): boolean {
+    return this.#trusted() && this.#clock() >= this.#fenceUntilMs;
+  }
+
+  /**
+   * Waits until `ready()` or `timeoutMs` passes; resolves to `ready()`. For start-up and tests:
+   * the store works without it (claims fail closed until ready).
+   */
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ready() && !this.#closed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.ready();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const [event, listener] of this.#listeners.splice(0)) {
+      this.#client.off(event, listener);
+    }
+    this.#report();
+    if (!this.#ownsClient) return;
+    try {
+      if (this.#client.status === 'ready') await this.#client.quit();
+    } catch {
+      // Quitting is a courtesy; the disconnect below is what frees the socket and timers.
+    } finally {
+      this.#client.disconnect();
+    }
+  }
+
+  #key(name: string): string {
+    return `${this.#keyPrefix}${name}`;
+  }
+
+  #fenced(): ReplayStoreError {
+    return new ReplayStoreError(
+      'unavailable',
+      'Redis lost replay claims; assertions are refused until every lost claim has expired.',
+      Math.max(1, Math.ceil((this.#fenceUntilMs - this.#clock()) / 1000)),
+    );
+  }
+
+  #trusted(): boolean {
+    return !this.#closed && this.#client.status === 'ready' && this.#verified && !this.#degraded;
+  }
+
+  #listen(event: string, listener: () => void): void {
+    this.#client.on(event, listener);
+    this.#listeners.push([event, listener]);
+  }
+
+  /** Maps a Redis failure to `ReplayStoreError`; a timeout also distrusts the connection. */
+  #failure(error: unknown): ReplayStoreError {
+    if (isCommandTimeout(error)) markStuck(this.#client);
+    if (isCommandTimeout(error) && !this.#degraded) {
+      this.#degraded = true;
+      this.#report();
+      this.#schedule(recheckDelayMs);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    // OOM: Redis reached maxmemory with `noeviction` (the only safe policy for claims).
+    const failure = message.startsWith('OOM') ? 'full' : 'unavailable';
+    return new ReplayStoreError(failure, `Redis could not record the claim: ${message}`, 1, error);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#check();
+    }, delayMs);
+    // Health checks never keep a process alive on shutdown.
+    this.#timer.unref();
+  }
+
+  /**
+   * The epoch check: proves the connection answers, and that the Redis behind it still holds
+   * what this process claimed before (else fences). Re-runs on a timer while the store lives.
+   */
+  #check(): void {
+    if (this.#closed || this.#checking) return;
+    if (this.#client.status !== 'ready') {
+      // The 'ready' event triggers the next check.
+      this.#report();
+      return;
+    }
+    this.#checking = true;
+    const now = this.#clock();
+    const fenceMs = Math.max(this.#dataLossFenceMs, this.#horizonMs - now, 0);
+    const known = this.#epoch ?? '';
+    this.#epochCheck(
+      [this.#key('replay-epoch'), this.#key('replay-fence')],
+      [randomUUID(), known, Math.ceil(fenceMs)],
+    ).then(
+      (reply) => {
+        this.#checking = false;
+        if (this.#closed) return;
+        const [epoch, fenceLeftMs] = Array.isArray(reply) ? reply : [];
+        if (typeof epoch !== 'string' || typeof fenceLeftMs !== 'number') {
+          this.#schedule(recheckDelayMs);
+          return;
+        }
+        if (known !== '' && epoch !== known && fenceMs > 0) this.#onDataLoss?.(fenceMs);
+        this.#epoch = epoch;
+        if (fenceLeftMs > 0) {
+          this.#fenceUntilMs = Math.max(this.#fenceUntilMs, this.#clock() + fenceLeftMs);
+        }
+        this.#verified = true;
+        this.#degraded = false;
+        clearStuck(this.#client);
+        this.#consecutiveTimeouts = 0;
+        this.#report();
+        const fenceLeft = this.#fenceUntilMs - this.#clock();
+        // Wake up when the fence lifts, so readiness (and its callback) follows promptly.
+        this.#schedule(
+          fenceLeft > 0
+            ? Math.min(fenceLeft, this.#healthCheckIntervalMs)
+            : this.#healthCheckIntervalMs,
+        );
+      },
+      (error: unknown) => {
+        this.#checking = false;
+        if (this.#closed) return;
+        this.#verified = false;
+        this.#report();
+        if (isCommandTimeout(error)) markStuck(this.#client);
+        if (isCommandTimeout(error) && ++this.#consecutiveTimeouts >= timeoutsBeforeReconnect) {
+          // An open socket that never answers (partition, frozen host): replace the connection.
+          this.#consecutiveTimeouts = 0;
+          this.#client.disconnect(true);
+          return;
+        }
+        this.#schedule(recheckDelayMs);
+      },
+    );
+  }
+
+  #report(): void {
+    const ready = this.ready();
+    if (ready === this.#lastReported) return;
+    this.#lastReported = ready;
+    this.#onStateChange?.(ready);
+  }
+}
+
+/**
+ * The key for `(clientId, jti)`, as the memory store derives it: SHA-256 over the unambiguous
+ * `<length of clientId>:<clientId><jti>` in UTF-16 code units, so `('a:b', 'c')` and
+ * `('a', 'b:c')` differ, lone surrogates stay distinct, and a long `jti` costs Redis 43 bytes.
+ */
+function replayKey(clientId: string, jti: string): string {
+  return createHash('sha256')
+    .update(`${clientId.length}:${clientId}${jti}`, 'utf16le')
+    .digest('base64url');
+}

@@ -1,0 +1,118 @@
+/**
+ * Signing-key rotation on the key file, without downtime: add (published, not signing), wait
+ * until verifiers' JWKS caches hold the new key, activate (signs), retire the old one (still
+ * published, so its tokens keep verifying until they expire), then remove it.
+ *
+ * Each step is a pure function from one key-file document to the next; the CLI writes the
+ * result atomically and running servers pick it up on their next reload.
+ *
+ * @see RFC 7517 §5, RFC 9068 §4 (verifiers fetch keys from jwks_uri)
+ */
+import type { JWK } from 'jose';
+import type { AccessTokenAlg } from '../config/index.js';
+import { generateSigningJwk, type SigningKeyFile } from './signing-keys.js';
+
+/** How long the JWKS may be cached by verifiers (the `/jwks` max-age), seconds. */
+export const jwksMaxAgeSeconds = 300;
+
+/** The key file with rotation bookkeeping (extra members the server ignores). */
+export interface RotatingKeyFile extends SigningKeyFile {
+  /** Published but never to sign again. */
+  retired_kids?: string[];
+  /** When each key was added (ISO 8601), to refuse activating a key verifiers may not know yet. */
+  added_at?: Record<string, string>;
+}
+
+export type KeyStatus = 'active' | 'next' | 'retired';
+
+/** A rotation step that cannot be taken; the message says why and what to do. */
+export class KeyRotationError extends Error {
+  override readonly name = 'KeyRotationError';
+}
+
+export function keyStatus(file: RotatingKeyFile, kid: string): KeyStatus {
+  if (file.active_kid === kid) return 'active';
+  return file.retired_kids?.includes(kid) === true ? 'retired' : 'next';
+}
+
+/** Adds a fresh key: published at the next reload, not signing. */
+export async function addKey(
+  file: RotatingKeyFile,
+  alg: AccessTokenAlg,
+  now: Date,
+): Promise<{ file: RotatingKeyFile; kid: string }> {
+  const jwk = await generateSigningJwk(alg);
+  const kid = jwk.kid as string;
+  return {
+    kid,
+    file: {
+      ...file,
+      keys: [...file.keys, jwk],
+      added_at: { ...file.added_at, [kid]: now.toISOString() },
+    },
+  };
+}
+
+/**
+ * Makes `kid` the signing key. Refused for a retired key, and, unless `force`, for a key added
+ * less than {@link jwksMaxAgeSeconds} ago (a verifier with a cached JWKS would not know it).
+ */
+export function activateKey(
+  file: RotatingKeyFile,
+  kid: string,
+  now: Date,
+  force = false,
+): RotatingKeyFile {
+  findKey(file, kid);
+  if (file.active_kid === kid) return file;
+  if (keyStatus(file, kid) === 'retired' && !force) {
+    throw new KeyRotationError(`${kid} is retired; add a new key instead (or --force)`);
+  }
+  const added = file.added_at?.[kid];
+  if (!force && added !== undefined) {
+    const ageSeconds = (now.getTime() - Date.parse(added)) / 1000;
+    if (ageSeconds < jwksMaxAgeSeconds) {
+      throw new KeyRotationError(
+        `${kid} was added ${Math.floor(ageSeconds)} s ago; verifiers may cache the JWKS for ${jwksMaxAgeSeconds} s. ` +
+          `Activate it after ${new Date(Date.parse(added) + jwksMaxAgeSeconds * 1000).toISOString()} (or --force)`,
+      );
+    }
+  }
+  return {
+    ...file,
+    active_kid: kid,
+    retired_kids: (file.retired_kids ?? []).filter((retired) => retired !== kid),
+  };
+}
+
+/** Marks a non-active key retired: still published, never signing. */
+export function retireKey(file: RotatingKeyFile, kid: string): RotatingKeyFile {
+  findKey(file, kid);
+  if (file.active_kid === kid)
+    throw new KeyRotationError(`${kid} is the active key; activate another key first`);
+  if (file.retired_kids?.includes(kid) === true) return file;
+  return { ...file, retired_kids: [...(file.retired_kids ?? []), kid] };
+}
+
+/** Removes a retired key: it stops being published (tokens it signed stop verifying). */
+export function removeKey(file: RotatingKeyFile, kid: string): RotatingKeyFile {
+  findKey(file, kid);
+  if (keyStatus(file, kid) !== 'retired') {
+    throw new KeyRotationError(
+      `${kid} is not retired; retire it and wait until its tokens expire before removing it`,
+    );
+  }
+  const { [kid]: _dropped, ...added } = file.added_at ?? {};
+  return {
+    ...file,
+    keys: file.keys.filter((key) => key.kid !== kid),
+    retired_kids: (file.retired_kids ?? []).filter((retired) => retired !== kid),
+    added_at: added,
+  };
+}
+
+function findKey(file: RotatingKeyFile, kid: string): JWK {
+  const key = file.keys.find((candidate) => candidate.kid === kid);
+  if (key === undefined) throw new KeyRotationError(`no key ${kid} in the key file`);
+  return key;
+}

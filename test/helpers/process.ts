@@ -1,0 +1,61 @@
+/** Runs `tollgate serve` as a real child process (through tsx, no build needed). */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
+
+const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  /** Resolves with the exit code (bounded by the caller). */
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): ServeProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', mainTs, 'serve', '--config', configFile],
+    {
+      env: { ...process.env, NODE_ENV: 'test', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (child.exitCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Polls an https URL until it answers (bounded). */
+export async function waitForHttps(url: string, ca: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = request(url, { ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}

@@ -1,0 +1,120 @@
+/** Rate limits: 429 with Retry-After and an OAuth JSON body, per address, per client, on failures. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { jwtBearerAssertionType } from '../../src/client/assertion.js';
+import type { ConfigInput } from '../../src/config/index.js';
+import { signAssertion } from '../helpers/assertions.js';
+import {
+  form,
+  formHeaders,
+  type JwtClient,
+  makeJwtClient,
+  makeTollgate,
+  type TestTollgate,
+  testIssuer,
+} from '../helpers/tollgate.js';
+
+const limits = (overrides: Partial<NonNullable<ConfigInput['rateLimits']>>): ConfigInput => ({
+  rateLimits: {
+    enabled: true,
+    store: 'memory',
+    windowSeconds: 60,
+    perClient: 1000,
+    perAddress: 1000,
+    failedAuthPerAddress: 1000,
+    failedAuthPerClient: 1000,
+    ...overrides,
+  },
+});
+
+describe('rate limits', () => {
+  let tg: TestTollgate | undefined;
+  afterEach(async () => {
+    await tg?.dispose();
+    tg = undefined;
+  });
+
+  const request = async (
+    server: TestTollgate,
+    who: JwtClient,
+    options: { forge?: boolean; remoteAddress?: string } = {},
+  ) => {
+    const key =
+      options.forge === true
+        ? (await makeJwtClient('attacker')).key.privateJwk
+        : who.key.privateJwk;
+    return server.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: formHeaders,
+      remoteAddress: options.remoteAddress ?? '192.0.2.1',
+      payload: form({
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await signAssertion(key, who.clientId, testIssuer),
+      }),
+    });
+  };
+  const expect429 = (response: Awaited<ReturnType<typeof request>>) => {
+    expect(response.statusCode).toBe(429);
+    expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toMatchObject({
+      error: 'temporarily_unavailable',
+      error_description: expect.stringMatching(/too many/),
+    });
+  };
+
+  it('limits requests per source address', async () => {
+    const client = await makeJwtClient('svc-a');
+    tg = await makeTollgate({ clients: [client.metadata], config: limits({ perAddress: 3 }) });
+    for (let i = 0; i < 3; i++) expect((await request(tg, client)).statusCode).toBe(200);
+    expect429(await request(tg, client));
+    // Another address is not affected.
+    expect((await request(tg, client, { remoteAddress: '192.0.2.2' })).statusCode).toBe(200);
+  });
+
+  it('limits requests per authenticated client', async () => {
+    const client = await makeJwtClient('svc-b');
+    tg = await makeTollgate({ clients: [client.metadata], config: limits({ perClient: 2 }) });
+    expect((await request(tg, client, { remoteAddress: '192.0.2.1' })).statusCode).toBe(200);
+    expect((await request(tg, client, { remoteAddress: '192.0.2.2' })).statusCode).toBe(200);
+    expect429(await request(tg, client, { remoteAddress: '192.0.2.3' }));
+  });
+
+  it('blocks an address after too many failed authentications, even for valid requests', async () => {
+    const client = await makeJwtClient('svc-c');
+    tg = await makeTollgate({
+      clients: [client.metadata],
+      config: limits({ failedAuthPerAddress: 2 }),
+    });
+    expect((await request(tg, client, { forge: true })).statusCode).toBe(401);
+    expect((await request(tg, client, { forge: true })).statusCode).toBe(401);
+    expect((await request(tg, client, { forge: true })).statusCode).toBe(401); // the third failure trips the block
+    expect429(await request(tg, client));
+    expect((await request(tg, client, { remoteAddress: '192.0.2.9' })).statusCode).toBe(200);
+  });
+
+  it('blocks a client_id after too many failed authentications from anywhere', async () => {
+    const client = await makeJwtClient('svc-d');
+    tg = await makeTollgate({
+      clients: [client.metadata],
+      config: limits({ failedAuthPerClient: 1 }),
+    });
+    expect(
+      (await request(tg, client, { forge: true, remoteAddress: '192.0.2.1' })).statusCode,
+    ).toBe(401);
+    expect(
+      (await request(tg, client, { forge: true, remoteAddress: '192.0.2.2' })).statusCode,
+    ).toBe(401);
+    expect429(await request(tg, client, { remoteAddress: '192.0.2.3' }));
+  });
+
+  it('can be disabled', async () => {
+    const client = await makeJwtClient('svc-e');
+    tg = await makeTollgate({
+      clients: [client.metadata],
+      config: { rateLimits: { enabled: false, perAddress: 1 } },
+    });
+    for (let i = 0; i < 3; i++) expect((await request(tg, client)).statusCode).toBe(200);
+  });
+});
