@@ -318,7 +318,10 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     onUntrustedHeader: (peer, header) => {
       metrics?.untrustedProxyHeaders.inc();
       if (logger !== false)
-        logger.warn({ peer, header }, 'client certificate header from an untrusted peer ignored');
+        logger.warn(
+          { peer, header },
+          'client certificate header ignored (not a trusted proxy, or a TLS connection)',
+        );
     },
   });
 
@@ -379,9 +382,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       }
     },
     readiness: () => ({
-      replayStore: replayStore.ready(),
-      signingKeys: true,
-      registry: state.registry.size > 0,
+      checks: {
+        replayStore: replayStore.ready(),
+        signingKeys: true,
+        registry: state.registry.size > 0,
+      },
+      critical: ['signingKeys', 'registry'],
     }),
     now,
     audit: createAuditor(logger, metrics),

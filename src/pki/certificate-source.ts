@@ -3,8 +3,9 @@
  * TLS-terminating proxy whose address is trusted. Shared by the token endpoint and the
  * resource-server plugin, so both decide trust the same way.
  *
- * Trust in a header is decided by the socket's peer address, never by `X-Forwarded-For` or a
- * framework's `request.ip`. A forwarded certificate is only parsed here; it is validated like any
+ * Headers are read only on plain (non-TLS) connections, and trust in them is decided by the
+ * socket's peer address, never by `X-Forwarded-For` or a framework's `request.ip`. On a TLS
+ * connection only the handshake certificate counts. A forwarded certificate is only parsed here; it is validated like any
  * other (chain, CRLs, identity) by whoever consumes it. The same headers from any other peer are
  * ignored and reported.
  *
@@ -133,15 +134,18 @@ export class CertificateSource {
    *   cannot be accepted; the caller turns it into an OAuth error.
    */
   fromRequest(request: CertificateRequest): PresentedCertificate | undefined {
-    if (this.isTrustedPeer(request.socket)) return this.#fromHeaders(request);
-    if (this.#headerNames.some((name) => hasHeader(request.rawHeaders, name))) {
+    // On a TLS connection, the handshake is the only source: the certificate there was proven by
+    // CertificateVerify (RFC 8705 §2). A header, even from a trusted address, is never a
+    // substitute: otherwise any host in the trusted range could present anyone's public
+    // certificate. Headers count only on plain connections, i.e. behind a TLS-terminating proxy.
+    const encrypted = (request.socket as { encrypted?: unknown }).encrypted === true;
+    if (!encrypted && this.isTrustedPeer(request.socket)) return this.#fromHeaders(request);
+    const header = this.#headerNames.find((name) => hasHeader(request.rawHeaders, name));
+    if (header !== undefined) {
       const peer = (request.socket as { remoteAddress?: string }).remoteAddress ?? 'unknown';
-      this.#options.onUntrustedHeader?.(
-        peer,
-        this.#headerNames.find((name) => hasHeader(request.rawHeaders, name)) ?? '',
-      );
+      this.#options.onUntrustedHeader?.(peer, header);
     }
-    return this.#fromSocket(request.socket);
+    return encrypted ? this.#fromSocket(request.socket) : undefined;
   }
 
   #fromSocket(socket: unknown): PresentedCertificate | undefined {
