@@ -159,16 +159,47 @@ export function decodeCompactJws(token: string): DecodedJws {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeJsonObject(part: string, what: string): Record<string, unknown> {
+  let text: string;
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(Buffer.from(part, 'base64url')));
+    text = utf8.decode(Buffer.from(part, 'base64url'));
+    value = JSON.parse(text);
   } catch {
     throw new JwsFormatError(`${what} is not UTF-8 JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new JwsFormatError(`${what} is not a JSON object`);
   }
+  // RFC 7515 §5.2 allows last-wins, but a parser in front of us may read the first "alg"; a
+  // token two parsers read differently is refused instead.
+  if (hasDuplicateMember(text)) throw new JwsFormatError(`${what} has a duplicate member name`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * Whether a JSON object text (already known to parse) names a top-level member twice. A single
+ * pass over the text: strings are skipped, and a string at depth 1 followed by ':' is a name.
+ */
+function hasDuplicateMember(text: string): boolean {
+  const names = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '{' || char === '[') depth++;
+    else if (char === '}' || char === ']') depth--;
+    else if (char === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth !== 1) continue;
+      let next = i + 1;
+      while (next < text.length && ' \t\n\r'.includes(text[next] as string)) next++;
+      if (text[next] !== ':') continue;
+      const name = JSON.parse(text.slice(start, i + 1)) as string;
+      if (names.has(name)) return true;
+      names.add(name);
+    }
+  }
+  return false;
 }
 
 /**
