@@ -16,7 +16,6 @@ import {
   decodeCompactJws,
   isAsymmetricAlg,
   JwsFormatError,
-  keyMismatch,
   verifyJwsSignature,
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
@@ -311,7 +310,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
         key.canVerify &&
         (kid === undefined || key.kid === kid) &&
         (key.alg === undefined || key.alg === alg) &&
-        keyMismatch(key.key, alg) === undefined,
+        key.fits.has(alg),
     );
   }
 }

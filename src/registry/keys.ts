@@ -7,6 +7,7 @@
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import {
   type AsymmetricAlg,
+  asymmetricAlgs,
   isAsymmetricAlg,
   keyMismatch,
   minRsaModulusBits,
@@ -24,6 +25,8 @@ export interface ClientKey {
   readonly x5tS256: string | undefined;
   /** The `x5c[0]` certificate, when present. */
   readonly certificate: X509Certificate | undefined;
+  /** Algorithms this key can verify (type, curve, size), computed once at import. */
+  readonly fits: ReadonlySet<AsymmetricAlg>;
 }
 
 /** Thrown for a key set that cannot be registered; `problems` are the reasons, one per line. */
@@ -155,6 +158,7 @@ function importOne(jwk: unknown): ClientKey | string {
     key,
     x5tS256,
     certificate,
+    fits: new Set(asymmetricAlgs.filter((candidate) => keyMismatch(key, candidate) === undefined)),
   };
 }
 
