@@ -31,7 +31,7 @@ export interface HttpRuntime {
     | { readonly collector: TollgateMetrics; allowed(request: FastifyRequest): boolean }
     | undefined;
   /** Named readiness checks for /readyz. */
-  readiness(): Record<string, boolean>;
+  readiness(): { checks: Record<string, boolean>; critical: readonly string[] };
   /** Wall clock, epoch ms. */
   now(): number;
   /** Writes the one audit line of a token or introspection request. */

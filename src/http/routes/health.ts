@@ -9,8 +9,13 @@ export function healthRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
   });
   app.get('/readyz', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    const checks = runtime.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    const { checks, critical } = runtime.readiness();
+    // Only what every request needs makes the instance unready. A replay store that is down
+    // fails assertions closed, but mTLS clients still get tokens: taking every instance out of
+    // the load balancer would take them down too, so it reports `degraded`.
+    const ready = critical.every((name) => checks[name] === true);
+    const healthy = Object.values(checks).every(Boolean);
+    const status = !ready ? 'not_ready' : healthy ? 'ready' : 'degraded';
+    return reply.code(ready ? 200 : 503).send({ status, checks });
   });
 }
