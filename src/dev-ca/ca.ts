@@ -2,6 +2,8 @@
  * The in-memory development CA: a root and an intermediate (chains of two, as in production),
  * both name-constrained to loopback names, and an issuer of server and client leaves and CRLs.
  * Tests build a whole PKI with it per file; the CLI builds the same thing and writes it out.
+ * Keys come from node:crypto; an RSA CA's certificates are built by node-forge, the others by
+ * pkijs (x509.ts picks), always to the same profile.
  *
  * @see RFC 5280 §4.2.1.9 (basic constraints), §4.2.1.10 (name constraints), §5 (CRLs),
  *      RFC 8705 §2.1 (what a tls_client_auth certificate must carry)

@@ -37,7 +37,8 @@ Commands:
   ensure               create only what is missing or expiring soon (idempotent)
   server               re-issue the server certificate            [--san NAME]... [--key-type T]
   client ID            issue a tls_client_auth certificate          [--subject DN] [--san-dns N]...
-                       [--san-uri U]... [--san-ip A]... [--san-email E]... [--bind FIELD] [--p12]
+                       [--san-uri U]... [--san-ip A]... [--san-email E]... [--bind FIELD]
+                       [--p12 | --p12-legacy]
   client --file F      create clients from a JSON file {"clients": [{client_id, method?, subject?, ...}]}
   self-signed ID       self-signed certificate + JWK with x5c      [--subject DN] [--key-type T]
   jwk ID               private_key_jwt signing key pair            [--alg ES256|EdDSA|PS256|RS256|...]
@@ -56,7 +57,12 @@ Global options:
   --permit NAME        extra name-constraint subtree for a new CA (DNS name, .suffix, IP/prefix)
   --san NAME           extra server SAN (init, ensure, server)
   --keep-root-key      keep ca/root-key.pem (init, ensure)
-  --p12                also write a PKCS#12 bundle (init: for demo-mtls)
+  --p12                also write a PKCS#12 bundle (init: for demo-mtls): PBES2, AES-256-CBC,
+                       SHA-256 MAC, any key type; what OpenSSL 3, curl, browsers and current Java read
+  --p12-legacy         client: write the PKCS#12 in the legacy form instead (3DES, SHA-1 MAC),
+                       for importers that reject the modern one: macOS Keychain (security import,
+                       Keychain Access) and Java before 8u301 / 11.0.12. RSA only: needs a PKI made
+                       with init --key-type rsa2048 (or rsa3072); written with node-forge
   --issuer URL         issuer for assertions and EXAMPLES.md (default https://localhost:8443)
 `;
 
@@ -71,6 +77,7 @@ const options = {
   san: { type: 'string', multiple: true },
   'keep-root-key': { type: 'boolean' },
   p12: { type: 'boolean' },
+  'p12-legacy': { type: 'boolean' },
   issuer: { type: 'string' },
   subject: { type: 'string' },
   'san-dns': { type: 'string', multiple: true },
@@ -101,6 +108,7 @@ const commandFlags: Readonly<Record<string, readonly string[]>> = {
     'bind',
     'file',
     'p12',
+    'p12-legacy',
     'scope',
     'days',
   ],
@@ -233,6 +241,8 @@ async function dispatch(
     case 'client': {
       if (values.file !== undefined) {
         none();
+        if (values['p12-legacy'] === true)
+          throw new UsageError('with --file, set "p12": "legacy" per client in the file');
         return clientCommand(ctx, await readClientSpecs(values.file, process.cwd()));
       }
       const bind = values.bind;
@@ -247,7 +257,12 @@ async function dispatch(
         ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
         ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
         ...(bind === undefined ? {} : { bind }),
-        ...(values.p12 === true ? { p12: true } : {}),
+        // --p12-legacy replaces the modern bundle (one client.p12 either way).
+        ...(values['p12-legacy'] === true
+          ? { p12: 'legacy' as const }
+          : values.p12 === true
+            ? { p12: true }
+            : {}),
         ...(keyType === undefined ? {} : { keyType }),
         ...(values.scope === undefined ? {} : { scope: values.scope }),
         ...(values.days === undefined

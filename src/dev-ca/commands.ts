@@ -341,8 +341,8 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
   const alg = str('alg');
   if (alg !== undefined && !isSigningJwkAlg(alg)) throw new TypeError(`${where}.alg: unsupported`);
   const p12 = record.p12;
-  if (p12 !== undefined && typeof p12 !== 'boolean')
-    throw new TypeError(`${where}.p12: must be a boolean`);
+  if (p12 !== undefined && typeof p12 !== 'boolean' && p12 !== 'legacy')
+    throw new TypeError(`${where}.p12: true, false or "legacy" (3DES, SHA-1 MAC; RSA only)`);
   const validityDays = record.validity_days;
   if (validityDays !== undefined && (typeof validityDays !== 'number' || !(validityDays > 0))) {
     throw new TypeError(`${where}.validity_days: must be a positive number`);
@@ -358,7 +358,7 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
     ...optional('sanIp', list('san_ip')),
     ...optional('sanEmail', list('san_email')),
     ...optional('bind', bind),
-    ...optional('p12', p12 as boolean | undefined),
+    ...optional('p12', p12 as boolean | 'legacy' | undefined),
     ...optional('keyType', keyType),
     ...optional('alg', alg),
     ...optional('scope', str('scope')),

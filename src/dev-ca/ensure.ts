@@ -3,7 +3,7 @@
  * missing or expiring soon; idempotent, called by `tollgate serve` and by test setup).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import * as pkijs from 'pkijs';
 import type { ClientMetadata } from '../registry/metadata.js';
@@ -14,6 +14,7 @@ import type { DevKeyType } from './keys.js';
 import { clientPath, clientsFolder, layout } from './layout.js';
 import { buildManifest, readManifestIssuer } from './manifest.js';
 import { isPermitted } from './names.js';
+import { isLegacyPkcs12 } from './pkcs12-legacy.js';
 import {
   privateKeyJwtEntry,
   type RegistryFile,
@@ -277,7 +278,8 @@ export async function ensureDevPkiReport(
       sanIp: cert.sans.ip,
       sanEmail: cert.sans.email,
       keyType: cert.keyType,
-      p12: await exists(join(dir, clientPath(entry.client_id, 'p12'))),
+      // Renew a bundle in the form it was made: a keystore that needed the legacy form still does.
+      p12: await p12FormOnDisk(join(dir, clientPath(entry.client_id, 'p12'))),
       ...(entry.scope === undefined ? {} : { scope: entry.scope }),
     });
     files.push(...plan.files);
@@ -366,6 +368,13 @@ export function contextOf(dir: string, now: Clock | undefined, force: boolean): 
 
 function serverSans(extra: readonly string[] | undefined): string[] {
   return [...new Set([...defaultServerSans, ...(extra ?? [])])];
+}
+
+/** Whether a client has a PKCS#12 bundle, and in which form. */
+async function p12FormOnDisk(path: string): Promise<boolean | 'legacy'> {
+  const der = await readFile(path).catch(() => undefined);
+  if (der === undefined) return false;
+  return isLegacyPkcs12(der) ? 'legacy' : true;
 }
 
 function withP12(spec: ClientSpec, p12: boolean | undefined): ClientSpec {

@@ -66,6 +66,7 @@ export {
   negativeKinds,
 } from './negative.js';
 export { createPkcs12, type Pkcs12Options } from './pkcs12.js';
+export { createLegacyPkcs12, isLegacyPkcs12 } from './pkcs12-legacy.js';
 export {
   isMtlsBinding,
   type MtlsBinding,

@@ -3,7 +3,8 @@
  * PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) and a SHA-256 MAC, the OpenSSL 3 defaults.
  *
  * pkijs rather than node-forge: forge's PKCS#12 writer always uses an HMAC-SHA1 MAC and only
- * wraps RSA keys, so it could not bundle the default EC P-256 keys at all. pkijs needs a WebCrypto
+ * wraps RSA keys, so it could not bundle the default EC P-256 keys at all. Forge writes the
+ * legacy form for old importers instead (pkcs12-legacy.ts). pkijs needs a WebCrypto
  * engine here; we pass our own instance explicitly instead of setting the global one that src/pki
  * relies on.
  *
@@ -19,9 +20,13 @@ const engine = new pkijs.CryptoEngine({
   crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'],
 });
 
-// The password is 192 random bits (see the CLI), so the work factor only has to match what
-// OpenSSL 3 writes by default, not to slow down guessing of a human password.
-const iterations = 10_000;
+/**
+ * PBKDF and MAC iterations for both PKCS#12 forms. The password is 192 random bits (see the CLI),
+ * so the work factor only has to match what OpenSSL 3 writes by default, not to slow down
+ * guessing of a human password.
+ */
+export const pkcs12Iterations = 10_000;
+const iterations = pkcs12Iterations;
 
 export interface Pkcs12Options {
   readonly keyPem: string;

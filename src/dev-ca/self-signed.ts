@@ -2,8 +2,8 @@
  * Self-signed client certificates for `self_signed_tls_client_auth`, with the JWK (carrying the
  * certificate in `x5c`) that registers them.
  *
- * The `selfsigned` package builds the certificate for EC and RSA keys; it cannot do Ed25519, so
- * those go through the same pkijs builder the CA uses.
+ * The `selfsigned` package builds the certificate for EC and RSA keys; it cannot do Ed25519 or
+ * multi-valued RDNs, so those go through the CA's builder (pkijs, or node-forge for RSA keys).
  *
  * @see RFC 8705 §2.2 (self-signed certificate mutual TLS), RFC 7517 §4.7 (`x5c`)
  */

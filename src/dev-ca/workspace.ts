@@ -27,6 +27,7 @@ import {
   publicMode,
 } from './layout.js';
 import { createPkcs12 } from './pkcs12.js';
+import { createLegacyPkcs12 } from './pkcs12-legacy.js';
 import {
   type MtlsBinding,
   privateKeyJwtEntry,
@@ -69,8 +70,12 @@ export interface ClientSpec {
   readonly sanEmail?: readonly string[];
   /** tls_client_auth: which attribute the registration binds to. Default `subject_dn`. */
   readonly bind?: MtlsBinding;
-  /** Also write a PKCS#12 bundle and its password file. */
-  readonly p12?: boolean;
+  /**
+   * Also write a PKCS#12 bundle and its password file: `true` for the modern form (PBES2,
+   * AES-256-CBC, SHA-256 MAC; any key type), `'legacy'` for the form macOS Keychain and Java
+   * before 8u301 / 11.0.12 import (3DES, SHA-1 MAC; RSA client key and RSA CA only).
+   */
+  readonly p12?: boolean | 'legacy';
   readonly keyType?: DevKeyType;
   /** private_key_jwt: the signing algorithm. Default ES256. */
   readonly alg?: SigningJwkAlg;
@@ -332,6 +337,8 @@ export async function planClient(
     case 'tls_client_auth': {
       if (ca === undefined)
         throw new TypeError(`${spec.clientId}: tls_client_auth needs the CA; run init first`);
+      // Refuse before generating anything: the legacy writer (node-forge) handles RSA only.
+      if (spec.p12 === 'legacy') assertLegacyPkcs12Possible(spec, ca);
       const cert = await ca.issueClient({
         clientId: spec.clientId,
         ...(spec.subject === undefined ? {} : { subject: spec.subject }),
@@ -358,14 +365,15 @@ export async function planClient(
         { path: path('key'), role: 'client key (0600)' },
         { path: path('chain'), role: 'client certificate + intermediate (for curl --cert)' },
       ];
-      if (spec.p12 === true) {
+      if (spec.p12 === true || spec.p12 === 'legacy') {
         const password = randomPassword();
-        const p12 = await createPkcs12({
+        const bundle = {
           keyPem: cert.keyPem,
           certsPem: `${cert.chainPem}${ca.root.certPem}`,
           password,
           friendlyName: spec.clientId,
-        });
+        };
+        const p12 = spec.p12 === 'legacy' ? createLegacyPkcs12(bundle) : await createPkcs12(bundle);
         files.push(
           { path: path('p12'), content: p12, mode: privateMode, kind: 'create' },
           {
@@ -376,7 +384,13 @@ export async function planClient(
           },
         );
         made.push(
-          { path: path('p12'), role: 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)' },
+          {
+            path: path('p12'),
+            role:
+              spec.p12 === 'legacy'
+                ? 'PKCS#12, legacy form for macOS Keychain and old Java (3DES, SHA-1 MAC; 0600)'
+                : 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)',
+          },
           { path: path('p12Password'), role: 'PKCS#12 password (0600)' },
         );
       }
@@ -387,6 +401,23 @@ export async function planClient(
         cert,
       };
     }
+  }
+}
+
+/** Throws a TypeError naming the fix when a legacy PKCS#12 cannot be made for this client. */
+function assertLegacyPkcs12Possible(spec: ClientSpec, ca: DevCa): void {
+  const keyType = spec.keyType ?? ca.intermediate.keyType;
+  const modern = 'or use --p12 for the modern bundle, which takes any key type';
+  if (!keyType.startsWith('rsa')) {
+    throw new TypeError(
+      `${spec.clientId}: --p12-legacy needs an RSA client key, not ${keyType}: the legacy PKCS#12 (3DES, SHA-1 MAC) is written by node-forge, which wraps RSA keys only. Use --key-type rsa2048 (with an RSA CA), ${modern}`,
+    );
+  }
+  const caKeyType = [ca.intermediate.keyType, ca.root.keyType].find((t) => !t.startsWith('rsa'));
+  if (caKeyType !== undefined) {
+    throw new TypeError(
+      `${spec.clientId}: --p12-legacy needs an RSA CA, and this one is ${caKeyType}: node-forge bundles only RSA certificates signed with RSA. Create the PKI with init --key-type rsa2048, ${modern}`,
+    );
   }
 }
 

@@ -1,10 +1,16 @@
 /**
- * Builds X.509 v3 certificates with pkijs and signs them with node:crypto.
+ * X.509 v3 certificate templates, the helpers both certificate builders share, and the pkijs
+ * builder (signatures made with node:crypto).
  *
- * pkijs does the ASN.1 (it handles every extension we need, including name constraints, which
- * node-forge cannot encode, and ECDSA, which node-forge cannot sign). Signing goes through
- * `crypto.sign` rather than a pkijs crypto engine, so this module never touches the engine that
- * src/pki uses for chain validation.
+ * {@link buildCertificate} picks the library by what each does well (STYLE.md §21): node-forge
+ * for the RSA profile (an RSA key signing over an RSA subject key, forge-certificate.ts), pkijs
+ * for ECDSA and Ed25519 signatures and for whatever forge cannot express (a non-RSA subject key,
+ * a multi-valued RDN). Both write the same profile from the same template, byte for byte.
+ *
+ * The pkijs builder signs through `crypto.sign` rather than a pkijs crypto engine, so this module
+ * never touches the engine that src/pki uses for chain validation. Name constraints, key
+ * identifiers and IP addresses are encoded here once for both builders (forge has no builder for
+ * name constraints).
  *
  * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions)
  */
@@ -12,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { buildForgeCertificate } from './forge-certificate.js';
 import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
 
 /** RFC 5280 §4.2.1.3 key usage bits by name. */
@@ -81,8 +88,37 @@ export function randomSerial(): Buffer {
   return serial;
 }
 
-/** Builds and signs a certificate from a template. */
-export function buildCertificate(template: CertificateTemplate): EncodedCertificate {
+/** The library that built a certificate. */
+export type CertificateBuilder = 'node-forge' | 'pkijs';
+
+/** A signed certificate and the library that built it. */
+export interface BuiltCertificate extends EncodedCertificate {
+  readonly builder: CertificateBuilder;
+  /** Why pkijs built it although the signer is RSA (something node-forge cannot express). */
+  readonly fallbackReason?: string;
+}
+
+/** Builds and signs a certificate from a template, with the library suited to its keys. */
+export function buildCertificate(template: CertificateTemplate): BuiltCertificate {
+  if (template.signer.keyType !== 'rsa2048' && template.signer.keyType !== 'rsa3072') {
+    // node-forge cannot sign with ECDSA or Ed25519.
+    return { ...buildPkijsCertificate(template), builder: 'pkijs' };
+  }
+  const permitted = template.permittedSubtrees ?? [];
+  const der = buildForgeCertificate(template, {
+    authorityKeyIdentifier: keyIdentifier(template.issuerSpki),
+    ipAddresses: (template.subjectAltNames?.ip ?? []).map(ipToBytes),
+    nameConstraints: permitted.length > 0 ? nameConstraintsDer(permitted) : undefined,
+  });
+  if (Buffer.isBuffer(der)) return { der, pem: toPem('CERTIFICATE', der), builder: 'node-forge' };
+  return { ...buildPkijsCertificate(template), builder: 'pkijs', fallbackReason: der.unsupported };
+}
+
+/**
+ * Builds and signs a certificate from a template with pkijs. Callers use
+ * {@link buildCertificate}; this is exported so tests can compare the two builders.
+ */
+export function buildPkijsCertificate(template: CertificateTemplate): EncodedCertificate {
   const certificate = new pkijs.Certificate();
   certificate.version = 2;
   certificate.serialNumber = new asn1js.Integer({ valueHex: template.serial });
@@ -142,15 +178,11 @@ export function buildCertificate(template: CertificateTemplate): EncodedCertific
   if (template.permittedSubtrees !== undefined && template.permittedSubtrees.length > 0) {
     // RFC 5280 §4.2.1.10: conforming CAs MUST mark name constraints critical.
     extensions.push(
-      extension(
-        pkijs.id_NameConstraints,
-        true,
-        new pkijs.NameConstraints({
-          permittedSubtrees: template.permittedSubtrees.map(
-            (entry) => new pkijs.GeneralSubtree({ base: constraintName(entry) }),
-          ),
-        }).toSchema(),
-      ),
+      new pkijs.Extension({
+        extnID: pkijs.id_NameConstraints,
+        critical: true,
+        extnValue: toArrayBuffer(nameConstraintsDer(template.permittedSubtrees)),
+      }),
     );
   }
   certificate.extensions = extensions;
@@ -164,6 +196,21 @@ export function buildCertificate(template: CertificateTemplate): EncodedCertific
   });
   const der = Buffer.from(certificate.toSchema(false).toBER(false));
   return { der, pem: toPem('CERTIFICATE', der) };
+}
+
+/**
+ * DER `NameConstraints` with only permitted subtrees (DNS names, `.suffix`, IP/prefix): the value
+ * of the critical extension both builders put on CA certificates.
+ *
+ * @see RFC 5280 §4.2.1.10
+ */
+export function nameConstraintsDer(permittedSubtrees: readonly string[]): Buffer {
+  const value = new pkijs.NameConstraints({
+    permittedSubtrees: permittedSubtrees.map(
+      (entry) => new pkijs.GeneralSubtree({ base: constraintName(entry) }),
+    ),
+  });
+  return Buffer.from(value.toSchema().toBER(false));
 }
 
 /** The AlgorithmIdentifier for signatures made with `key`. */
@@ -287,4 +334,8 @@ function keyUsageBitString(usages: readonly KeyUsageName[]): asn1js.BitString {
 
 function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
+}
+
+function toArrayBuffer(bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
