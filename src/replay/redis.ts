@@ -12,12 +12,16 @@
  * memory) becomes `ReplayStoreError`, which the token endpoint answers with 503
  * `temporarily_unavailable` and `Retry-After`. A claim is only ever answered `true` by Redis.
  *
- * Data loss: a Redis that restarts empty (no persistence) or fails over to a replica that had
- * not received recent writes forgets claims, which would let a replayed assertion through. The
- * store detects a restart that lost data with an epoch key (a random id written once, never
- * expiring) checked on every new connection: if the id this process saw before is gone, claims
- * were lost, and the store fences itself (refuses every claim, fail closed) until the last claim
- * that could have been lost has expired. See {@link RedisReplayStore}.
+ * Data loss: a Redis that restarts empty (no persistence), is flushed, or fails over to an empty
+ * replica forgets claims, which would let a replayed assertion through. The store detects it
+ * with an epoch key (a random id written once, never expiring), checked on every new connection
+ * and inside every claim: if the id this process saw before is gone, claims were lost, and every
+ * instance fences itself (refuses every claim, fail closed, 503 with a Retry-After counting down)
+ * until the last claim that could have been lost has expired; the fence is also written to Redis
+ * so that instances started meanwhile honour it. Not covered: a replica that lags by a few writes
+ * (same epoch), and a loss while no instance was running (a fresh process cannot tell it from a
+ * first start). Run Redis with `appendonly yes` / `appendfsync always` and `maxmemory-policy
+ * noeviction` (evicting a claim reopens a replay) to make the fence a rare event.
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3 and §4
  */
