@@ -1,0 +1,132 @@
+/**
+ * Helpers shared by the benchmark processes: free ports, CPU pinning, per-process CPU time from
+ * /proc (so the measured server is never touched), percentiles, and the TLS settings every
+ * listener of the benchmark uses (the same ones Tollgate's own listener uses).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { connect } from 'node:tls';
+
+/** BCP 195, exactly as src/http/server.ts configures Tollgate's listeners. */
+export const bcp195Ciphers = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** Server TLS options of every benchmark listener: Tollgate's (request, never require, a cert). */
+export function serverTlsOptions(cert, key) {
+  return {
+    cert,
+    key,
+    minVersion: 'TLSv1.2',
+    ciphers: bcp195Ciphers,
+    honorCipherOrder: true,
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+}
+
+export const jwtBearer = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let tasksetChecked;
+/** True when `taskset` exists and may set affinity here. */
+export function hasTaskset() {
+  if (tasksetChecked === undefined) {
+    try {
+      execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+      tasksetChecked = true;
+    } catch {
+      tasksetChecked = false;
+    }
+  }
+  return tasksetChecked;
+}
+
+/** Spawns `command args` pinned to `core` (when taskset works and core is not null). */
+export function spawnPinned(core, command, args, options) {
+  if (core !== null && hasTaskset()) {
+    return spawn('taskset', ['-c', String(core), command, ...args], options);
+  }
+  return spawn(command, args, options);
+}
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user and system CPU seconds of a process (all its threads) from /proc/<pid>/stat. */
+export function procCpuTimes(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may hold spaces; everything after the last ')' is space-separated.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return { user: Number(fields[11]) / clockTicks, system: Number(fields[12]) / clockTicks };
+}
+
+/** user+system CPU seconds of a process (all its threads). */
+export function procCpuSeconds(pid) {
+  const { user, system } = procCpuTimes(pid);
+  return user + system;
+}
+
+/** Resident set size of a process in bytes, from /proc/<pid>/status. */
+export function procRssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match === null ? Number.NaN : Number(match[1]) * 1024;
+}
+
+/** Percentile (0..100) of a sorted Float64Array, nearest rank. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+/** Waits until a TLS handshake to 127.0.0.1:port succeeds (bounded by `timeoutMs`). */
+export async function waitForTls(port, timeoutMs, isAlive = () => true) {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline && attempt < 1000; attempt++) {
+    if (!isAlive()) throw new Error(`the process listening on ${port} exited before it was ready`);
+    const ok = await new Promise((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.setTimeout(1000, () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing answered TLS on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

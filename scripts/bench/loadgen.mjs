@@ -1,0 +1,352 @@
+/**
+ * The load generator: a separate process (pinned to its own core by run.mjs) that drives one
+ * listener and prints one JSON result line.
+ *
+ * - `keepalive`: an undici Pool of N keep-alive connections; closed loop (N requests in flight),
+ *   or open loop at a fixed `rate` (latency measured from each request's scheduled send time,
+ *   so queueing is not hidden: no coordinated omission).
+ * - `newconn`: N loops, each opening a fresh TLS connection per request (`Connection: close`),
+ *   optionally resuming the previous connection's TLS session (`resume`).
+ *
+ * Bounded in time (warm-up plus the timed window) and in count (the pre-signed pool, and
+ * `maxRequests`). Every response is checked: status 200 and a parseable token response; a
+ * sample of tokens is verified against the server's JWKS afterwards (signature, client, expiry,
+ * `cnf.x5t#S256` when bound). Server CPU comes from /proc/<serverPid>/stat around the window.
+ *
+ * Usage: node loadgen.mjs SPEC.json   (see run.mjs for the spec)
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { Pool } from 'undici';
+import { percentile, procCpuTimes } from './lib.mjs';
+
+const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const pem = (file) => (file === undefined ? undefined : readFileSync(file));
+const tlsFiles = {
+  ca: pem(spec.tls.caFile),
+  cert: pem(spec.tls.certFile),
+  key: pem(spec.tls.keyFile),
+};
+const bodies =
+  spec.bodiesFile === undefined
+    ? undefined
+    : readFileSync(spec.bodiesFile, 'utf8').split('\n').filter(Boolean);
+const maxRequests = Math.min(spec.maxRequests ?? 2_000_000, bodies?.length ?? Infinity);
+const sampleEvery = spec.check?.sampleEvery ?? 50;
+
+let next = 0;
+/** The next request body, or undefined when the count bound is reached. */
+function takeBody() {
+  if (next >= maxRequests) return undefined;
+  const body = bodies === undefined ? spec.body : bodies[next];
+  next++;
+  return body;
+}
+
+// Results of the timed window only.
+const latencies = new Float64Array(Math.min(maxRequests, 4_000_000));
+let measured = 0;
+let inWindowErrors = 0;
+let failures = 0;
+const failureKinds = new Map();
+const samples = [];
+let resumed = 0;
+let handshakes = 0;
+let phase = 'warmup';
+let windowStart = 0;
+let windowEnd = 0;
+
+function fail(kind) {
+  failures++;
+  failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1);
+  if (phase === 'measure') inWindowErrors++;
+}
+
+/** Checks one response; records latency (ms) when it completed inside the timed window. */
+function record(status, text, startedMs, doneMs) {
+  if (status !== 200) {
+    fail(`status ${status}: ${String(text).slice(0, 160)}`);
+    return;
+  }
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    fail('unparseable body');
+    return;
+  }
+  if (spec.check.kind === 'token') {
+    if (typeof json.access_token !== 'string' || json.access_token.split('.').length !== 3) {
+      fail('no JWT access_token');
+      return;
+    }
+    if (String(json.token_type).toLowerCase() !== 'bearer' || typeof json.expires_in !== 'number') {
+      fail('bad token_type/expires_in');
+      return;
+    }
+  } else if (typeof json !== 'object' || json === null) {
+    fail('not a JSON object');
+    return;
+  }
+  if (phase !== 'measure' || doneMs < windowStart || doneMs > windowEnd) return;
+  if (measured < latencies.length) latencies[measured] = doneMs - startedMs;
+  measured++;
+  if (spec.check.kind === 'token' && (measured - 1) % sampleEvery === 0 && samples.length < 2000) {
+    samples.push(json.access_token);
+  }
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+// ---- keep-alive (undici) ----
+function makePool() {
+  return new Pool(`https://127.0.0.1:${spec.port}`, {
+    connections: spec.connections,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+    keepAliveMaxTimeout: 60_000,
+    connect: {
+      servername: spec.servername,
+      ...(tlsFiles.ca === undefined ? { rejectUnauthorized: false } : { ca: tlsFiles.ca }),
+      ...(tlsFiles.cert === undefined ? {} : { cert: tlsFiles.cert, key: tlsFiles.key }),
+    },
+  });
+}
+
+const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+
+async function keepAliveRequest(pool, body, startedMs) {
+  try {
+    const response = await pool.request({ method: 'POST', path: spec.path, headers, body });
+    const text = await response.body.text();
+    record(response.statusCode, text, startedMs, now());
+  } catch (error) {
+    fail(`request error: ${error.code ?? error.message}`);
+  }
+}
+
+async function closedLoop(requestOnce, endMs) {
+  const loops = Array.from({ length: spec.connections }, async () => {
+    while (now() < endMs) {
+      const body = takeBody();
+      if (body === undefined) return;
+      await requestOnce(body, now());
+    }
+  });
+  await Promise.all(loops);
+}
+
+async function openLoop(pool, endMs) {
+  // Requests are due at start + i/rate; each latency counts from when it was due.
+  const start = now();
+  let issued = 0;
+  let inflight = 0;
+  const maxInflight = spec.maxInflight ?? 4096;
+  const pending = new Set();
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const t = now();
+      if (t >= endMs) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      const due = Math.floor(((t - start) / 1000) * spec.rate);
+      while (issued < due) {
+        const scheduled = start + (issued / spec.rate) * 1000;
+        issued++;
+        if (inflight >= maxInflight) {
+          fail('open loop: too many in flight (server cannot keep up)');
+          continue;
+        }
+        const body = takeBody();
+        if (body === undefined) {
+          clearInterval(timer);
+          resolve();
+          return;
+        }
+        inflight++;
+        const promise = keepAliveRequest(pool, body, scheduled).finally(() => {
+          inflight--;
+          pending.delete(promise);
+        });
+        pending.add(promise);
+      }
+    }, 1);
+  });
+  await Promise.all(pending);
+}
+
+// ---- one TLS connection per request ----
+const requestHead = (body) =>
+  `POST ${spec.path} HTTP/1.1\r\nHost: ${spec.servername}:${spec.port}\r\n` +
+  `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+  'Connection: close\r\n\r\n';
+
+let lastSession;
+
+function newConnectionRequest(body, startedMs) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    let settled = false;
+    const finish = (status, text) => {
+      if (settled) return;
+      settled = true;
+      if (status === 0) fail(text);
+      else record(status, text, startedMs, now());
+      socket.destroy();
+      resolve();
+    };
+    const socket = connect({
+      host: '127.0.0.1',
+      port: spec.port,
+      servername: spec.servername,
+      // The client's own verification of the server chain is not what is measured; the handshake
+      // still carries and checks the server's CertificateVerify signature.
+      rejectUnauthorized: false,
+      ...(tlsFiles.cert === undefined ? {} : { cert: tlsFiles.cert, key: tlsFiles.key }),
+      ...(spec.resume && lastSession !== undefined ? { session: lastSession } : {}),
+    });
+    if (spec.resume) socket.on('session', (session) => (lastSession = session));
+    socket.setTimeout(10_000, () => finish(0, 'timeout'));
+    socket.once('secureConnect', () => {
+      handshakes++;
+      if (socket.isSessionReused()) resumed++;
+      socket.write(requestHead(body) + body);
+    });
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      const data = Buffer.concat(chunks);
+      const split = data.indexOf('\r\n\r\n');
+      if (split < 0) return;
+      const head = data.subarray(0, split).toString('latin1');
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      if (length === null) return; // chunked or close-delimited: wait for the end
+      const end = split + 4 + Number(length[1]);
+      if (data.length < end) return;
+      finish(Number(head.slice(9, 12)), data.subarray(split + 4, end).toString('utf8'));
+    });
+    socket.once('end', () => {
+      const data = Buffer.concat(chunks);
+      const split = data.indexOf('\r\n\r\n');
+      if (split < 0) return finish(0, 'connection closed before a response');
+      const head = data.subarray(0, split).toString('latin1');
+      let body = data.subarray(split + 4);
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) body = dechunk(body);
+      finish(Number(head.slice(9, 12)), body.toString('utf8'));
+    });
+    socket.once('error', (error) => finish(0, `socket error: ${error.code ?? error.message}`));
+  });
+}
+
+function dechunk(buffer) {
+  const parts = [];
+  let offset = 0;
+  while (offset < buffer.length) {
+    const lineEnd = buffer.indexOf('\r\n', offset);
+    if (lineEnd < 0) break;
+    const size = Number.parseInt(buffer.subarray(offset, lineEnd).toString('latin1'), 16);
+    if (!(size > 0)) break;
+    parts.push(buffer.subarray(lineEnd + 2, lineEnd + 2 + size));
+    offset = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
+
+// ---- token verification (after the window, so it never slows the run) ----
+function verifySamples() {
+  const keys = new Map();
+  for (const jwk of spec.check.jwks?.keys ?? []) {
+    keys.set(jwk.kid, { jwk, key: createPublicKey({ key: jwk, format: 'jwk' }) });
+  }
+  let verified = 0;
+  const problems = [];
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  for (const token of samples) {
+    const [h, p, s] = token.split('.');
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const entry = keys.get(header.kid);
+    if (entry === undefined) {
+      problems.push(`unknown kid ${header.kid}`);
+      continue;
+    }
+    const ec = header.alg.startsWith('ES');
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${h}.${p}`),
+      ec ? { key: entry.key, dsaEncoding: 'ieee-p1363' } : entry.key,
+      Buffer.from(s, 'base64url'),
+    );
+    if (!ok) problems.push('bad signature');
+    else if (payload.client_id !== spec.check.clientId)
+      problems.push(`client_id ${payload.client_id}`);
+    else if (!(payload.exp > nowSeconds)) problems.push('expired');
+    else if (spec.check.x5tS256 !== undefined && payload.cnf?.['x5t#S256'] !== spec.check.x5tS256)
+      problems.push('cnf.x5t#S256 missing or wrong');
+    else verified++;
+  }
+  return { verified, problems: problems.slice(0, 5), problemCount: problems.length };
+}
+
+// ---- run ----
+const pool = spec.mode === 'keepalive' ? makePool() : undefined;
+const requestOnce =
+  spec.mode === 'keepalive'
+    ? (body, started) => keepAliveRequest(pool, body, started)
+    : newConnectionRequest;
+
+const runPhase = (endMs) =>
+  spec.rate !== undefined ? openLoop(pool, endMs) : closedLoop(requestOnce, endMs);
+
+await runPhase(now() + spec.warmupMs);
+const warmupFailures = failures;
+phase = 'measure';
+handshakes = 0;
+resumed = 0;
+const cpuStart = procCpuTimes(spec.serverPid);
+const genCpuStart = process.cpuUsage();
+windowStart = now();
+windowEnd = windowStart + spec.durationMs;
+await runPhase(windowEnd);
+const elapsedMs = Math.min(now(), windowEnd) - windowStart;
+const cpuEnd = procCpuTimes(spec.serverPid);
+const genCpu = process.cpuUsage(genCpuStart);
+const exhausted = next >= maxRequests;
+phase = 'done';
+await pool?.close();
+
+const sorted = latencies.slice(0, Math.min(measured, latencies.length)).sort();
+const serverUserSeconds = cpuEnd.user - cpuStart.user;
+const serverSystemSeconds = cpuEnd.system - cpuStart.system;
+const serverCpuSeconds = serverUserSeconds + serverSystemSeconds;
+const check = spec.check.kind === 'token' ? verifySamples() : { verified: 0, problemCount: 0 };
+const result = {
+  requests: measured,
+  seconds: elapsedMs / 1000,
+  rate: measured / (elapsedMs / 1000),
+  p50Ms: percentile(sorted, 50),
+  p99Ms: percentile(sorted, 99),
+  p999Ms: percentile(sorted, 99.9),
+  maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+  serverCpuSeconds,
+  serverSystemFraction: serverCpuSeconds > 0 ? serverSystemSeconds / serverCpuSeconds : undefined,
+  serverCpuUtilization: serverCpuSeconds / (elapsedMs / 1000),
+  perCpuSecond: serverCpuSeconds > 0 ? measured / serverCpuSeconds : Number.NaN,
+  generatorCpuUtilization: (genCpu.user + genCpu.system) / 1e6 / (elapsedMs / 1000),
+  failures,
+  warmupFailures,
+  inWindowErrors,
+  failureKinds: Object.fromEntries([...failureKinds].slice(0, 5)),
+  poolExhausted: exhausted,
+  handshakes,
+  resumedFraction: handshakes > 0 ? resumed / handshakes : undefined,
+  verifiedTokens: check.verified,
+  verifyProblems: check.problemCount,
+  verifyExamples: check.problems,
+  targetRate: spec.rate,
+  windowStartEpochMs: windowStart,
+  windowEndEpochMs: Math.min(windowEnd, windowStart + elapsedMs),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);

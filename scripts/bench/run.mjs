@@ -1,0 +1,837 @@
+/**
+ * `npm run bench`: builds Tollgate, generates fixtures with the dev CA, and measures every
+ * scenario, floor and peer of issue 7 in one run, so that every figure is also a ratio from the
+ * same machine state. Prints a table; `--json FILE` writes every result.
+ *
+ * Processes: the server under test (Tollgate from dist/, a floor, or node-oidc-provider) is pinned
+ * to core 0 and the load generator (loadgen.mjs, a separate process) to core 1 when `taskset`
+ * works. Every server is started fresh per scenario on 127.0.0.1 and always killed afterwards.
+ *
+ * Options:
+ *   --duration SEC     timed window per scenario (default 10)
+ *   --warmup SEC       warm-up before each window (default 2)
+ *   --quick            smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
+ *   --connections N    keep-alive connections / concurrent loops (default 16)
+ *   --only LIST        comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2 or L80 do)
+ *   --profile          run the Tollgate servers with --cpu-prof; summaries printed, profiles kept
+ *                      in bench-results/profiles (throughput of profiled runs is lower)
+ *   --memory-entries N replay-store entries for the memory measurement (default 1,000,000)
+ *   --json FILE        write all results as JSON
+ *   --no-build         use the existing dist/ (default: npm run build first)
+ *   --dist DIR         run the Tollgate server from another build (A/B runs of a patch; keep the
+ *                      copy inside the repo, e.g. bench-results/patched/dist, so that
+ *                      node_modules resolves); fixtures still come from dist/
+ *   --keep             keep the temporary fixture folder
+ * Environment: BENCH_SERVER_NODE_FLAGS / BENCH_GENERATOR_NODE_FLAGS add node flags to the Tollgate
+ * server / the load generator (e.g. --trace-gc).
+ *   --leaf-only        mTLS clients send only their leaf certificate, not leaf + intermediate
+ *                      (Tollgate completes the chain from configured intermediates)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort, hasTaskset, procCpuSeconds, sleep, spawnPinned, waitForTls } from './lib.mjs';
+import { presignBodies } from './presign.mjs';
+import { formatSummary, summarizeProfile } from './profile-summary.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    connections: { type: 'string', default: '16' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'memory-entries': { type: 'string' },
+    'f3-variant': { type: 'string' },
+    json: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    dist: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'leaf-only': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
+const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
+const connections = Number(args.connections);
+const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
+if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
+  throw new Error('--duration must be in (0, 600] s and --warmup in [0, 60] s');
+}
+if (!(connections >= 1 && connections <= 1024)) throw new Error('--connections must be 1..1024');
+const allScenarios = [
+  'S1',
+  'S2',
+  'S3',
+  'S4',
+  'S5',
+  'S6',
+  'L80',
+  'F1',
+  'F2',
+  'F3',
+  'P1-S1',
+  'P1-S3',
+  'P1-S4',
+  'MEM',
+];
+const selected = new Set(args.only === undefined ? allScenarios : args.only.split(','));
+for (const name of selected) {
+  if (!allScenarios.includes(name)) throw new Error(`unknown scenario ${name}`);
+}
+if (selected.has('S2') || selected.has('L80')) selected.add('S1');
+const serverCore = hasTaskset() ? 0 : null;
+const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
+const windowSeconds = (warmupMs + durationMs) / 1000;
+
+// ---- processes: every child is tracked and killed on the way out ----
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+function killAll() {
+  for (const child of children) child.kill('SIGKILL');
+}
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Starts a server process pinned to the server core and waits until it answers TLS. */
+async function startServer(name, nodeArgs, port, env = {}) {
+  const spawnedAtMs = Date.now();
+  const child = track(
+    spawnPinned(serverCore, process.execPath, nodeArgs, {
+      cwd: root,
+      env: { ...cleanEnv(), NODE_ENV: 'production', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let output = '';
+  const collect = (chunk) => {
+    if (output.length < 20_000) output += chunk;
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  try {
+    await waitForTls(port, 30_000, () => !exited);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${error.message}\n${output}`);
+  }
+  return {
+    pid: child.pid,
+    spawnedAtMs,
+    output: () => output,
+    stop: () =>
+      new Promise((resolvePromise) => {
+        if (exited) return resolvePromise();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolvePromise();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function cleanEnv() {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('TOLLGATE_') && key !== 'NODE_OPTIONS') env[key] = value;
+  }
+  return env;
+}
+
+const generatorFlags = (process.env.BENCH_GENERATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+let specCounter = 0;
+/** Runs the load generator (pinned to its core) with `spec`; returns its result line. */
+async function runLoad(spec) {
+  const file = join(work, `load-${specCounter++}.json`);
+  writeFileSync(file, JSON.stringify({ warmupMs, durationMs, connections, ...spec }));
+  const child = track(
+    spawnPinned(
+      generatorCore,
+      process.execPath,
+      [...generatorFlags, join(here, 'loadgen.mjs'), file],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), warmupMs + durationMs + 120_000);
+  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`load generator failed (${code}): ${stderr.slice(0, 2000)}`);
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+// ---- build and fixtures ----
+if (!args['no-build']) {
+  log('building (npm run build) ...');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+}
+const dist = (path) => new URL(`../../dist/${path}`, import.meta.url).href;
+const devCa = await import(dist('dev-ca/index.js'));
+const tokens = await import(dist('tokens/index.js'));
+
+const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+log(`fixtures in ${work}`);
+const ca = await devCa.createDevCa();
+const serverCert = await ca.issueServer();
+const mtlsCert = await ca.issueClient({ clientId: 'bench-mtls' });
+const esKey = await devCa.generateSigningJwk('ES256');
+const rsKey = await devCa.generateSigningJwk('RS256', { modulusLength: 2048 });
+const signingJwk = await tokens.generateSigningJwk('ES256');
+const { d: _d, ...signingPublicJwk } = signingJwk;
+const files = {
+  root: join(work, 'root.pem'),
+  intermediate: join(work, 'intermediate.pem'),
+  crls: join(work, 'crls.pem'),
+  cert: join(work, 'server.pem'),
+  key: join(work, 'server-key.pem'),
+  clientCert: join(work, 'client.pem'),
+  clientKey: join(work, 'client-key.pem'),
+  signingKeys: join(work, 'signing-keys.json'),
+  registry: join(work, 'registry.json'),
+};
+writeFileSync(files.root, ca.root.certPem);
+writeFileSync(files.intermediate, ca.intermediate.certPem);
+writeFileSync(files.crls, (await ca.crls()).combinedPem);
+writeFileSync(files.cert, serverCert.chainPem);
+writeFileSync(files.key, serverCert.keyPem, { mode: 0o600 });
+writeFileSync(files.clientCert, args['leaf-only'] ? mtlsCert.certPem : mtlsCert.chainPem);
+writeFileSync(files.clientKey, mtlsCert.keyPem, { mode: 0o600 });
+tokens.writeSigningKeyFile(files.signingKeys, { active_kid: signingJwk.kid, keys: [signingJwk] });
+writeFileSync(
+  files.registry,
+  JSON.stringify({
+    clients: [
+      devCa.privateKeyJwtEntry('bench-es256', esKey.publicJwk),
+      devCa.privateKeyJwtEntry('bench-rs256', rsKey.publicJwk),
+      devCa.tlsClientAuthEntry('bench-mtls', mtlsCert, 'subject_dn'),
+    ],
+  }),
+);
+const serverJwks = { keys: [signingPublicJwk] };
+const supportsRateLimits = readFileSync(fileURLToPath(dist('config/defaults.js')), 'utf8').includes(
+  'rateLimits',
+);
+const supportsRedis = readFileSync(fileURLToPath(dist('http/server.js')), 'utf8').includes(
+  'RedisReplayStore',
+);
+
+/** A production config for Tollgate on 127.0.0.1:port. */
+function tollgateConfig(port, extra = {}) {
+  return {
+    issuer: `https://localhost:${port}`,
+    unsafeDevDefaults: false,
+    tls: {
+      host: '127.0.0.1',
+      port,
+      certFile: files.cert,
+      keyFile: files.key,
+      requestClientCert: true,
+    },
+    clientCertificates: {
+      trustAnchorFiles: [files.root],
+      intermediateFiles: [files.intermediate],
+      crlFiles: [files.crls],
+    },
+    signingKeys: { file: files.signingKeys },
+    registry: { file: files.registry },
+    log: { level: 'warn' },
+    // One benchmark client sends thousands of requests per second: a real deployment would size
+    // per-client limits for its fleet. The limiter stays enabled, so its cost is measured.
+    ...(supportsRateLimits
+      ? { rateLimits: { enabled: true, perClient: 100_000_000, perAddress: 100_000_000 } }
+      : {}),
+    ...extra,
+  };
+}
+
+/** Starts Tollgate (built) with a fresh port; `profileName` adds --cpu-prof. */
+async function startTollgate(name, extra = {}) {
+  const port = await freePort();
+  const configFile = join(work, `tollgate-${name}.json`);
+  writeFileSync(configFile, JSON.stringify(tollgateConfig(port, extra)));
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  if (args.profile) {
+    mkdirSync(profileDir, { recursive: true });
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${profileDir}`,
+      `--cpu-prof-name=${name}.cpuprofile`,
+    );
+  }
+  nodeArgs.push(join(serverDist, 'cli/main.js'), 'serve', '--config', configFile);
+  const server = await startServer(`Tollgate ${name}`, nodeArgs, port);
+  return { ...server, port, issuer: `https://localhost:${port}` };
+}
+const profileDir = join(root, 'bench-results', 'profiles');
+const serverDist = resolve(root, args.dist ?? 'dist');
+
+async function pool(privateJwk, clientId, audience, ratePerSecond, deadlineMs) {
+  const count = Math.ceil(ratePerSecond * windowSeconds * 1.15) + connections * 4;
+  const started = Date.now();
+  const bodies = await presignBodies({
+    privateJwk,
+    clientId,
+    audience,
+    count,
+    lifetimeSeconds: 280,
+    deadlineMs,
+  });
+  const file = join(work, `bodies-${clientId}-${specCounter++}.txt`);
+  writeFileSync(file, bodies.join('\n'));
+  log(`  pre-signed ${bodies.length} ${privateJwk.alg} assertions in ${Date.now() - started} ms`);
+  return file;
+}
+
+const tokenCheck = (clientId, jwks, x5tS256) => ({
+  kind: 'token',
+  clientId,
+  jwks,
+  ...(x5tS256 === undefined ? {} : { x5tS256 }),
+});
+const mtlsBody = 'grant_type=client_credentials&client_id=bench-mtls';
+const clientTls = { caFile: files.root, certFile: files.clientCert, keyFile: files.clientKey };
+const results = {};
+const notes = {};
+
+async function scenario(name, run) {
+  if (!selected.has(name)) return;
+  log(`${name} ...`);
+  try {
+    results[name] = await run();
+    const r = results[name];
+    // Other tenants of the machine show here: the benchmark itself keeps about 2 cores busy.
+    r.loadAverage1m = loadavg()[0];
+    if (r.rate !== undefined) {
+      log(
+        `  ${r.rate.toFixed(0)}/s  p50 ${r.p50Ms?.toFixed(2)} ms  p99 ${r.p99Ms?.toFixed(2)} ms  ` +
+          `server CPU ${(100 * (r.serverCpuUtilization ?? 0)).toFixed(0)}%  ` +
+          `${r.perCpuSecond?.toFixed(0)}/CPU-s  failures ${r.failures ?? 0}`,
+      );
+      if (r.failures > 0) log(`  failure kinds: ${JSON.stringify(r.failureKinds)}`);
+      if (r.verifyProblems > 0) log(`  token problems: ${JSON.stringify(r.verifyExamples)}`);
+      if (r.poolExhausted) log('  the pre-signed pool ran out: this run is bounded by count');
+    }
+  } catch (error) {
+    results[name] = { error: error.message };
+    log(`  FAILED: ${error.message}`);
+  }
+}
+
+/** Tollgate scenario: start, drive, stop (always), summarize the profile when asked. */
+async function withTollgate(name, extra, drive) {
+  const server = await startTollgate(name, extra);
+  let result;
+  try {
+    result = await drive(server);
+  } finally {
+    await server.stop();
+  }
+  if (args.profile) {
+    const file = join(profileDir, `${name}.cpuprofile`);
+    if (existsSync(file)) {
+      // The profile starts with the process; keep only the timed window.
+      result.profile = summarizeProfile(
+        file,
+        30,
+        result.windowStartEpochMs - server.spawnedAtMs,
+        result.windowEndEpochMs - server.spawnedAtMs,
+      );
+      result.profileFile = file;
+      log(formatSummary(result.profile));
+    }
+  }
+  if (server.output().trim() !== '') result.serverOutput = server.output().slice(0, 20_000);
+  return result;
+}
+
+const defaultPoolRate = 9000;
+
+await scenario('S1', () =>
+  withTollgate('S1', {}, async (server) =>
+    runLoad({
+      mode: 'keepalive',
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, defaultPoolRate),
+      tls: { caFile: files.root },
+      serverPid: server.pid,
+      check: tokenCheck('bench-es256', serverJwks),
+    }),
+  ),
+);
+const s1Rate = results.S1?.rate ?? 3000;
+
+await scenario('S2', () =>
+  withTollgate('S2', {}, async (server) =>
+    runLoad({
+      mode: 'keepalive',
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      // RSA signing is slow on the generator side; cap pre-signing at 40 s (the run is then
+      // bounded by count, and the table says so).
+      bodiesFile: await pool(rsKey.privateJwk, 'bench-rs256', server.issuer, s1Rate * 1.6, 40_000),
+      tls: { caFile: files.root },
+      serverPid: server.pid,
+      check: tokenCheck('bench-rs256', serverJwks),
+    }),
+  ),
+);
+
+await scenario('S3', () =>
+  withTollgate('S3', {}, (server) =>
+    runLoad({
+      mode: 'keepalive',
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      body: mtlsBody,
+      tls: clientTls,
+      serverPid: server.pid,
+      check: tokenCheck('bench-mtls', serverJwks, mtlsCert.x5tS256),
+    }),
+  ),
+);
+
+for (const [name, resume] of [
+  ['S4', false],
+  ['S5', true],
+]) {
+  await scenario(name, () =>
+    withTollgate(name, {}, (server) =>
+      runLoad({
+        mode: 'newconn',
+        resume,
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        body: mtlsBody,
+        tls: { certFile: files.clientCert, keyFile: files.clientKey },
+        serverPid: server.pid,
+        check: tokenCheck('bench-mtls', serverJwks, mtlsCert.x5tS256),
+      }),
+    ),
+  );
+}
+
+await scenario('S6', async () => {
+  if (!supportsRedis) throw new Error('skipped: dist/http/server.js has no RedisReplayStore yet');
+  const redisPath = findOnPath('redis-server');
+  if (redisPath === undefined) throw new Error('skipped: redis-server is not installed');
+  const redisPort = await freePort();
+  const redis = track(
+    spawnPinned(
+      serverCore,
+      redisPath,
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    ),
+  );
+  try {
+    await waitForPort(redisPort);
+    const redisCpu0 = procCpuSeconds(redis.pid);
+    const result = await withTollgate(
+      'S6',
+      { replay: { store: 'redis' }, redis: { url: `redis://127.0.0.1:${redisPort}` } },
+      async (server) =>
+        runLoad({
+          mode: 'keepalive',
+          port: server.port,
+          servername: 'localhost',
+          path: '/token',
+          bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, s1Rate * 1.2),
+          tls: { caFile: files.root },
+          serverPid: server.pid,
+          check: tokenCheck('bench-es256', serverJwks),
+        }),
+    );
+    // Redis CPU over the whole run (warm-up included): an upper bound for the window.
+    result.redisCpuSeconds = procCpuSeconds(redis.pid) - redisCpu0;
+    result.redisKeys = redisDbSize(redisPort);
+    if (!(result.redisKeys > 0)) throw new Error('no keys in Redis: the redis store was not used');
+    return result;
+  } finally {
+    redis.kill('SIGTERM');
+  }
+});
+
+await scenario('L80', () => {
+  const rate = Math.max(100, Math.round(0.8 * s1Rate));
+  return withTollgate('L80', {}, async (server) =>
+    runLoad({
+      mode: 'keepalive',
+      rate,
+      // The same connections as S1, all opened during warm-up: a pool that grows inside the
+      // window would add TLS handshakes to the measured latency.
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, rate),
+      tls: { caFile: files.root },
+      serverPid: server.pid,
+      check: tokenCheck('bench-es256', serverJwks),
+    }),
+  );
+});
+
+/** A floor server: start pinned, drive, stop. */
+async function withServer(label, script, scriptArgs, drive) {
+  const port = await freePort();
+  const server = await startServer(
+    label,
+    [join(here, script), ...scriptArgs(port)].map(String),
+    port,
+  );
+  try {
+    return await drive({ ...server, port });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The `--f3-variant` experiment, with `with-ca` pointing at the fixture root. */
+function f3Variant() {
+  const variant = args['f3-variant'];
+  if (variant === undefined || variant === 'default') return [];
+  return [variant === 'with-ca' ? `with-ca=${files.root}` : variant];
+}
+
+const sampleBody = readFileSync(
+  await pool(esKey.privateJwk, 'bench-es256', 'https://localhost', 1 / windowSeconds),
+  'utf8',
+).split('\n')[0];
+
+await scenario('F1', () =>
+  withServer(
+    'F1',
+    'floor-http.mjs',
+    (port) => [port, files.cert, files.key],
+    (server) =>
+      runLoad({
+        mode: 'keepalive',
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        body: sampleBody,
+        tls: { caFile: files.root },
+        serverPid: server.pid,
+        check: { kind: 'json' },
+      }),
+  ),
+);
+
+await scenario('F2', async () => {
+  const child = track(
+    spawnPinned(serverCore, process.execPath, [join(here, 'floor-crypto.mjs'), durationMs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), durationMs + 60_000);
+  await new Promise((resolvePromise) => child.once('exit', resolvePromise));
+  clearTimeout(timer);
+  const result = JSON.parse(stdout);
+  log(`  ${result.rate.toFixed(0)} verify+sign/s on one core`);
+  return result;
+});
+
+await scenario('F3', () =>
+  withServer(
+    'F3',
+    'floor-tls.mjs',
+    (port) => [port, files.cert, files.key, ...f3Variant()],
+    (server) =>
+      runLoad({
+        mode: 'newconn',
+        resume: false,
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        body: mtlsBody,
+        tls: { certFile: files.clientCert, keyFile: files.clientKey },
+        serverPid: server.pid,
+        check: { kind: 'json' },
+      }),
+  ),
+);
+
+const peerSigningJwk = await tokens.generateSigningJwk('ES256');
+const { d: _pd, ...peerPublicJwk } = peerSigningJwk;
+const peerJwks = { keys: [peerPublicJwk] };
+async function withPeer(drive) {
+  const port = await freePort();
+  const specFile = join(work, `peer-${port}.json`);
+  writeFileSync(
+    specFile,
+    JSON.stringify({
+      port,
+      issuer: `https://localhost:${port}`,
+      certFile: files.cert,
+      keyFile: files.key,
+      caFiles: [files.root, files.intermediate],
+      signingJwk: peerSigningJwk,
+      jwtClient: { clientId: 'bench-es256', publicJwk: esKey.publicJwk },
+      mtlsClient: { clientId: 'bench-mtls', subjectDn: mtlsCert.subject },
+    }),
+  );
+  const server = await startServer('P1', [join(here, 'peer-oidc.mjs'), specFile], port);
+  try {
+    return await drive({ ...server, port, issuer: `https://localhost:${port}` });
+  } finally {
+    await server.stop();
+  }
+}
+
+await scenario('P1-S1', () =>
+  withPeer(async (server) =>
+    runLoad({
+      mode: 'keepalive',
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, s1Rate * 0.8),
+      tls: { caFile: files.root },
+      serverPid: server.pid,
+      check: tokenCheck('bench-es256', peerJwks),
+    }),
+  ),
+);
+await scenario('P1-S3', () =>
+  withPeer((server) =>
+    runLoad({
+      mode: 'keepalive',
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      body: mtlsBody,
+      tls: clientTls,
+      serverPid: server.pid,
+      check: tokenCheck('bench-mtls', peerJwks, mtlsCert.x5tS256),
+    }),
+  ),
+);
+await scenario('P1-S4', () =>
+  withPeer((server) =>
+    runLoad({
+      mode: 'newconn',
+      resume: false,
+      port: server.port,
+      servername: 'localhost',
+      path: '/token',
+      body: mtlsBody,
+      tls: { certFile: files.clientCert, keyFile: files.clientKey },
+      serverPid: server.pid,
+      check: tokenCheck('bench-mtls', peerJwks, mtlsCert.x5tS256),
+    }),
+  ),
+);
+
+await scenario('MEM', async () => {
+  const child = track(
+    spawnPinned(
+      serverCore,
+      process.execPath,
+      ['--expose-gc', join(here, 'memory.mjs'), String(memoryEntries)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`memory measurement failed (${code})`);
+  const result = JSON.parse(stdout);
+  log(
+    `  ${result.heapBytesPerEntry.toFixed(0)} heap B/entry, RSS ${(result.rssAfterBytes / 2 ** 20).toFixed(0)} MiB with ${result.entries} entries`,
+  );
+  return result;
+});
+
+// ---- report ----
+function findOnPath(binary) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir !== '' && existsSync(join(dir, binary))) return join(dir, binary);
+  }
+  return undefined;
+}
+async function waitForPort(port) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (redisDbSize(port) >= 0) return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`redis did not start on ${port}`);
+}
+function redisDbSize(port) {
+  const cli = findOnPath('redis-cli');
+  if (cli === undefined) return Number.NaN;
+  return Number(
+    execFileSync(cli, ['-h', '127.0.0.1', '-p', String(port), 'DBSIZE'], {
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim(),
+  );
+}
+
+const machine = {
+  nproc: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  pinned: hasTaskset()
+    ? `server (and redis, F2, memory) on core ${serverCore}, load generator on core ${generatorCore} (taskset)`
+    : 'not pinned (taskset unavailable)',
+  durationSeconds: durationMs / 1000,
+  warmupSeconds: warmupMs / 1000,
+  connections,
+  profiled: args.profile,
+  clientSends: args['leaf-only'] ? 'leaf only' : 'leaf + intermediate',
+  serverDist: serverDist,
+  date: new Date().toISOString(),
+};
+
+const perCore = (name) => results[name]?.perCpuSecond;
+const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+const f1 = perCore('F1');
+const f2 = results.F2?.perCpuSecond;
+const floor = f1 !== undefined && f2 !== undefined ? 1 / (1 / f1 + 1 / f2) : undefined;
+const ratios = [
+  ['S1 / P1-S1', ratio(perCore('S1'), perCore('P1-S1')), '>= 3'],
+  ['S3 / P1-S3', ratio(perCore('S3'), perCore('P1-S3')), '>= 3'],
+  ['S4 / P1-S4', ratio(perCore('S4'), perCore('P1-S4')), ''],
+  ['S1 / floor 1/(1/F1+1/F2)', ratio(perCore('S1'), floor), '>= 0.75'],
+  ['S4 / F3', ratio(perCore('S4'), perCore('F3')), '>= 0.9'],
+  ['S5 / S4', ratio(perCore('S5'), perCore('S4')), '>= 3'],
+  ['S6 / S1', ratio(perCore('S6'), perCore('S1')), ''],
+];
+notes.floorPerCore = floor;
+
+const rows = [];
+const labels = {
+  S1: 'S1 private_key_jwt ES256, keep-alive',
+  S2: 'S2 private_key_jwt RS256-2048, keep-alive',
+  S3: 'S3 tls_client_auth, keep-alive (bound)',
+  S4: 'S4 tls_client_auth, new TLS conn per token',
+  S5: 'S5 tls_client_auth, new conn + resumption',
+  S6: 'S6 S1 with Redis replay store',
+  L80: 'S1 open loop at 0.8x S1 peak',
+  F1: 'F1 bare Fastify HTTPS form -> JSON',
+  F3: 'F3 bare node:https mTLS, full handshakes',
+  'P1-S1': 'P1 oidc-provider, S1',
+  'P1-S3': 'P1 oidc-provider, S3',
+  'P1-S4': 'P1 oidc-provider, S4',
+};
+const fmt = (value, digits = 0) =>
+  typeof value !== 'number' || Number.isNaN(value) ? '-' : value.toFixed(digits);
+for (const [name, label] of Object.entries(labels)) {
+  const r = results[name];
+  if (r === undefined) continue;
+  if (r.error !== undefined) {
+    rows.push(`| ${label} | ${r.error.split('\n')[0].slice(0, 80)} | | | | | |`);
+    continue;
+  }
+  const extra = [];
+  if (r.verifiedTokens > 0) extra.push(`${r.verifiedTokens} verified`);
+  if (r.failures > 0) extra.push(`${r.failures} failed`);
+  if (r.verifyProblems > 0) extra.push(`${r.verifyProblems} bad tokens`);
+  if (r.poolExhausted) extra.push('count-bounded');
+  if (r.resumedFraction !== undefined)
+    extra.push(`${(100 * r.resumedFraction).toFixed(0)}% resumed`);
+  if (r.generatorCpuUtilization > 0.9)
+    extra.push(`generator ${(100 * r.generatorCpuUtilization).toFixed(0)}% busy`);
+  if (r.targetRate !== undefined) extra.push(`target ${r.targetRate}/s`);
+  if (r.loadAverage1m !== undefined) extra.push(`load ${r.loadAverage1m.toFixed(1)}`);
+  if (r.redisCpuSeconds !== undefined)
+    extra.push(`redis ${r.redisCpuSeconds.toFixed(1)} CPU-s, ${r.redisKeys} keys`);
+  rows.push(
+    `| ${label} | ${fmt(r.rate)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(100 * r.serverCpuUtilization)}% | ${fmt(r.perCpuSecond)} | ${extra.join(', ')} |`,
+  );
+}
+const lines = [
+  `Machine: ${machine.nproc} x ${machine.cpu}, Node ${machine.node}, ${machine.platform}`,
+  `Pinning: ${machine.pinned}`,
+  `Window ${machine.durationSeconds} s after ${machine.warmupSeconds} s warm-up, ${connections} connections/loops${args.profile ? ', SERVERS PROFILED (--cpu-prof): slower than normal' : ''}`,
+  '',
+  '| scenario | tokens/s | p50 ms | p99 ms | server CPU | tokens per CPU-s | notes |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ...rows,
+];
+if (results.F2?.rate !== undefined) {
+  lines.push(
+    '',
+    `F2 crypto floor: ${fmt(results.F2.rate)} ES256 verify + ES256 sign per second on one core`,
+  );
+}
+if (floor !== undefined)
+  lines.push(`Floor 1/(1/F1 + 1/F2), per core: ${fmt(floor)} tokens per CPU-second`);
+lines.push('', '| ratio (per server CPU-second) | value | target |', '| --- | ---: | --- |');
+for (const [name, value, target] of ratios) {
+  if (value !== undefined) lines.push(`| ${name} | ${fmt(value, 2)} | ${target} |`);
+}
+if (results.L80?.p99Ms !== undefined) {
+  lines.push(`| p99 at 0.8x S1 peak (ms) | ${fmt(results.L80.p99Ms, 2)} | < 10 |`);
+}
+if (results.MEM?.heapBytesPerEntry !== undefined) {
+  const m = results.MEM;
+  lines.push(
+    `| replay store heap bytes per live entry | ${fmt(m.heapBytesPerEntry)} | <= 200 |`,
+    '',
+    `Memory replay store, ${m.entries} live entries: heap ${fmt(m.heapBytesPerEntry)} B/entry, ` +
+      `RSS ${fmt(m.rssBeforeBytes / 2 ** 20)} -> ${fmt(m.rssAfterBytes / 2 ** 20)} MiB ` +
+      `(${fmt(m.rssBytesPerEntry)} B/entry), ${fmt(m.claimsPerSecond)} claims/s`,
+  );
+}
+process.stdout.write(`${lines.join('\n')}\n`);
+
+if (args.json !== undefined) {
+  mkdirSync(dirname(resolve(args.json)), { recursive: true });
+  writeFileSync(
+    args.json,
+    JSON.stringify(
+      { machine, results, ratios: Object.fromEntries(ratios.map(([n, v]) => [n, v])), notes },
+      null,
+      2,
+    ),
+  );
+  log(`results written to ${args.json}`);
+}
+if (!args.keep) rmSync(work, { recursive: true, force: true });
+killAll();
