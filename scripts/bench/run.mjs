@@ -28,7 +28,16 @@
  *                      (Tollgate completes the chain from configured intermediates)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,18 +124,25 @@ function log(line) {
 /** Starts a server process pinned to the server core and waits until it answers TLS. */
 async function startServer(name, nodeArgs, port, env = {}) {
   const spawnedAtMs = Date.now();
+  // The server's stdout (its audit log) goes to a file, as in production, not through a pipe
+  // this process would have to drain.
+  const logFile = join(
+    tmpdir(),
+    `tollgate-bench-${name.replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}.log`,
+  );
+  const logFd = openSync(logFile, 'w');
   const child = track(
     spawnPinned(serverCore, process.execPath, nodeArgs, {
       cwd: root,
       env: { ...cleanEnv(), NODE_ENV: 'production', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', logFd, 'pipe'],
     }),
   );
+  closeSync(logFd);
   let output = '';
   const collect = (chunk) => {
     if (output.length < 20_000) output += chunk;
   };
-  child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   let exited = false;
   child.once('exit', () => {
@@ -265,7 +281,9 @@ function tollgateConfig(port, extra = {}) {
     },
     signingKeys: { file: files.signingKeys },
     registry: { file: files.registry },
-    log: { level: 'warn' },
+    // Production logging: one info audit line per token request, written (asynchronously) to a
+    // file, so its cost is part of every figure.
+    log: { level: 'info' },
     // One benchmark client sends thousands of requests per second: a real deployment would size
     // per-client limits for its fleet. The limiter stays enabled, so its cost is measured.
     ...(supportsRateLimits

@@ -32,7 +32,11 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`${error.message}\n`);
     return exitCodes.failed;
   }
-  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } });
+  // Logging must not block the event loop: lines are buffered and written asynchronously, and
+  // flushed on shutdown (and synchronously on exit, so the last lines are never lost).
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  process.once('exit', () => destination.flushSync());
+  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
 
   if (config.unsafeDevDefaults) {
     logger.warn(

@@ -119,11 +119,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const metrics = runtime.metrics;
   if (metrics !== undefined) {
     app.addHook('onResponse', (request, reply, done) => {
-      metrics.collector.httpRequests.inc({
-        route: request.routeOptions.url ?? 'unmatched',
-        method: request.method,
-        status: String(reply.statusCode),
-      });
+      metrics.collector.countRequest(
+        request.routeOptions.url ?? 'unmatched',
+        request.method,
+        reply.statusCode,
+      );
       done();
     });
     app.get('/metrics', async (request, reply) => {

@@ -22,23 +22,23 @@ export function createAuditor(
   ) => {
     if (metrics !== undefined) {
       const method = audit.method ?? 'unknown';
-      metrics.clientAuth.inc({
+      metrics.countAuthentication(
         endpoint,
         method,
-        outcome: audit.clientId === undefined ? 'failure' : 'success',
-        reason: audit.clientId === undefined ? (error?.reason ?? 'unknown') : 'ok',
-      });
+        audit.clientId === undefined ? 'failure' : 'success',
+        audit.clientId === undefined ? (error?.reason ?? 'unknown') : 'ok',
+      );
       if (outcome === 'issued') {
-        metrics.tokenIssuance.observe(
-          { method },
-          Number(process.hrtime.bigint() - startedNs) / 1e9,
-        );
+        metrics.observeIssuance(method, Number(process.hrtime.bigint() - startedNs) / 1e9);
       }
       if (audit.legacyAudience === true && audit.clientId !== undefined) {
         metrics.legacyAudience.inc({ client_id: audit.clientId });
       }
     }
     if (logger === false) return;
+    const level = error?.status === 500 ? 'error' : audit.legacyAudience === true ? 'warn' : 'info';
+    // Build the line only when it will be written: at a quieter level this request costs nothing.
+    if (!levelEnabled(logger, level)) return;
     const line = {
       audit: endpoint,
       outcome,
@@ -57,9 +57,19 @@ export function createAuditor(
       legacy_audience: audit.legacyAudience,
       ms: Number(process.hrtime.bigint() - startedNs) / 1e6,
     };
-    if (error?.status === 500) logger.error({ ...line, err: error.cause }, 'token request failed');
-    else if (audit.legacyAudience === true)
-      logger.warn(line, 'token request (legacy audience accepted)');
-    else logger.info(line, 'token request');
+    const message = endpoint === 'token' ? 'token request' : 'introspection request';
+    if (level === 'error') logger.error({ ...line, err: error?.cause }, `${message} failed`);
+    else if (level === 'warn') logger.warn(line, `${message} (legacy audience accepted)`);
+    else logger.info(line, message);
   };
+}
+
+const levelValues = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+/** pino's isLevelEnabled when available, otherwise a comparison with the logger's level. */
+function levelEnabled(logger: FastifyBaseLogger, level: 'info' | 'warn' | 'error'): boolean {
+  const pinoLogger = logger as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+  if (typeof pinoLogger.isLevelEnabled === 'function') return pinoLogger.isLevelEnabled(level);
+  const current = levelValues[logger.level as keyof typeof levelValues] ?? 0;
+  return logger.level !== 'silent' && levelValues[level] >= current;
 }

@@ -146,6 +146,51 @@ export class TollgateMetrics {
     });
   }
 
+  // Hot-path recorders: labelled children are looked up once per label combination (all label
+  // values come from closed sets), not hashed on every request.
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #authChildren = new Map<string, { inc(): void }>();
+  readonly #issuanceChildren = new Map<string, { observe(value: number): void }>();
+  readonly #claimChildren = new Map<string, { observe(value: number): void }>();
+
+  countRequest(route: string, method: string, status: number): void {
+    const key = `${route}\0${method}\0${status}`;
+    let child = this.#requestChildren.get(key);
+    if (child === undefined) {
+      child = this.httpRequests.labels(route, method, String(status));
+      this.#requestChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  countAuthentication(endpoint: string, method: string, outcome: string, reason: string): void {
+    const key = `${endpoint}\0${method}\0${outcome}\0${reason}`;
+    let child = this.#authChildren.get(key);
+    if (child === undefined) {
+      child = this.clientAuth.labels(endpoint, method, outcome, reason);
+      this.#authChildren.set(key, child);
+    }
+    child.inc();
+  }
+
+  observeIssuance(method: string, seconds: number): void {
+    let child = this.#issuanceChildren.get(method);
+    if (child === undefined) {
+      child = this.tokenIssuance.labels(method);
+      this.#issuanceChildren.set(method, child);
+    }
+    child.observe(seconds);
+  }
+
+  observeClaim(outcome: 'claimed' | 'replayed' | 'error', seconds: number): void {
+    let child = this.#claimChildren.get(outcome);
+    if (child === undefined) {
+      child = this.replayClaims.labels(outcome);
+      this.#claimChildren.set(outcome, child);
+    }
+    child.observe(seconds);
+  }
+
   /** Remembers the certificate a client authenticated with, for the expiry gauge. */
   certificatePresented(clientId: string, notAfter: Date): void {
     this.#presented.set(clientId, notAfter.getTime());
@@ -162,13 +207,14 @@ export class TollgateMetrics {
 export function instrumentReplayStore(store: ReplayStore, metrics: TollgateMetrics): ReplayStore {
   return {
     async claim(clientId, jti, expiresAtMs) {
-      const stop = metrics.replayClaims.startTimer();
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
         const claimed = await store.claim(clientId, jti, expiresAtMs);
-        stop({ outcome: claimed ? 'claimed' : 'replayed' });
+        metrics.observeClaim(claimed ? 'claimed' : 'replayed', seconds());
         return claimed;
       } catch (error) {
-        stop({ outcome: 'error' });
+        metrics.observeClaim('error', seconds());
         metrics.replayErrors.inc({ failure: (error as { failure?: string }).failure ?? 'unknown' });
         throw error;
       }

@@ -103,7 +103,7 @@ export class CertificateSource {
   readonly #options: CertificateSourceOptions;
   readonly #peers: PeerCertificateCache;
   readonly #tlsPresented = new WeakMap<object, { raw: Buffer; presented: PresentedCertificate }>();
-  readonly #headerNames: readonly string[];
+  readonly #headerSet: ReadonlySet<string>;
 
   constructor(options: CertificateSourceOptions) {
     this.#options = options;
@@ -116,7 +116,7 @@ export class CertificateSource {
       maxChainCertificates: options.maxChainCertificates ?? 8,
     });
     const nginx = (options.nginxHeader ?? 'x-ssl-client-cert').toLowerCase();
-    this.#headerNames = [...new Set([...certificateHeaderNames, nginx])];
+    this.#headerSet = new Set([...certificateHeaderNames, nginx]);
   }
 
   /** Whether the socket's peer is a trusted proxy. */
@@ -140,7 +140,7 @@ export class CertificateSource {
     // certificate. Headers count only on plain connections, i.e. behind a TLS-terminating proxy.
     const encrypted = (request.socket as { encrypted?: unknown }).encrypted === true;
     if (!encrypted && this.isTrustedPeer(request.socket)) return this.#fromHeaders(request);
-    const header = this.#headerNames.find((name) => hasHeader(request.rawHeaders, name));
+    const header = firstHeaderOf(request.rawHeaders, this.#headerSet);
     if (header !== undefined) {
       const peer = (request.socket as { remoteAddress?: string }).remoteAddress ?? 'unknown';
       this.#options.onUntrustedHeader?.(peer, header);
@@ -218,11 +218,16 @@ export class CertificateSource {
   }
 }
 
-function hasHeader(rawHeaders: readonly string[], name: string): boolean {
+/** The first of `names` present in the raw headers (one pass, each name lowercased once). */
+function firstHeaderOf(
+  rawHeaders: readonly string[],
+  names: ReadonlySet<string>,
+): string | undefined {
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === name) return true;
+    const name = (rawHeaders[i] as string).toLowerCase();
+    if (names.has(name)) return name;
   }
-  return false;
+  return undefined;
 }
 
 /** Every value of a header, in order: two values means it was sent twice (parsers reject that). */
