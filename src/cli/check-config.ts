@@ -2,10 +2,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../http/index.js';
-import { TrustStoreError } from '../pki/index.js';
-import { RegistryError } from '../registry/index.js';
-import { loadSigningKeys, SigningKeyError } from '../tokens/index.js';
-import { exitCodes, type Io } from './io.js';
+import { loadSigningKeys } from '../tokens/index.js';
+import { exitCodes, type Io, isConfigurationError } from './io.js';
 
 export async function checkConfigCommand(argv: string[], io: Io): Promise<number> {
   let values: { config?: string | undefined };
@@ -39,12 +37,7 @@ export async function checkConfigCommand(argv: string[], io: Io): Promise<number
       io.stdout.write(`note: ${missingKeyFile} (generated at start: unsafeDevDefaults)\n`);
     return exitCodes.ok;
   } catch (error) {
-    if (
-      error instanceof ConfigError ||
-      error instanceof RegistryError ||
-      error instanceof SigningKeyError ||
-      error instanceof TrustStoreError
-    ) {
+    if (isConfigurationError(error)) {
       io.stderr.write(`${error.message}\n`);
       return exitCodes.failed;
     }

@@ -1,3 +1,8 @@
+import { ConfigError } from '../config/index.js';
+import { TrustStoreError } from '../pki/index.js';
+import { RegistryError } from '../registry/index.js';
+import { SigningKeyError } from '../tokens/index.js';
+
 /** Where CLI commands write; injectable for tests. */
 export interface Io {
   readonly stdout: { write(text: string): unknown };
@@ -14,3 +19,13 @@ export const exitCodes = {
   /** A network or TLS error: the server could not be reached. */
   unreachable: 3,
 } as const;
+
+/** A configuration problem (config, registry, keys, trust store): its message names the field. */
+export function isConfigurationError(error: unknown): error is Error {
+  return (
+    error instanceof ConfigError ||
+    error instanceof RegistryError ||
+    error instanceof SigningKeyError ||
+    error instanceof TrustStoreError
+  );
+}

@@ -5,10 +5,8 @@ import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
-import { TrustStoreError } from '../pki/index.js';
-import { RegistryError } from '../registry/index.js';
-import { ensureSigningKeyFile, SigningKeyError } from '../tokens/index.js';
-import { exitCodes, type Io } from './io.js';
+import { ensureSigningKeyFile } from '../tokens/index.js';
+import { exitCodes, type Io, isConfigurationError } from './io.js';
 
 export async function serveCommand(argv: string[], io: Io): Promise<number> {
   let values: { config?: string | undefined };
@@ -53,12 +51,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     tollgate = await createTollgate(config, { logger, processMetrics: true });
   } catch (error) {
-    if (
-      error instanceof ConfigError ||
-      error instanceof RegistryError ||
-      error instanceof SigningKeyError ||
-      error instanceof TrustStoreError
-    ) {
+    if (isConfigurationError(error)) {
       io.stderr.write(`${error.message}\n`);
       return exitCodes.failed;
     }

@@ -3,8 +3,8 @@
  *
  * @see RFC 6749 §5.2, RFC 6750 §3
  */
-import type { FastifyReply } from 'fastify';
-import { type OAuthError, toOAuthErrorBody } from '../errors/index.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { OAuthError, toOAuthErrorBody } from '../errors/index.js';
 
 /** Token and introspection responses must never be cached. @see RFC 6749 §5.1 */
 export function setNoStore(reply: FastifyReply): void {
@@ -24,4 +24,24 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
     .code(error.status)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(toOAuthErrorBody(error)));
+}
+
+/** Answers every other method on an OAuth endpoint with 405, `Allow: POST` and an OAuth body. */
+export function postOnly(app: FastifyInstance, url: string, endpoint: string): void {
+  app.route({
+    method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url,
+    handler: async (_request, reply) => {
+      reply.header('allow', 'POST');
+      return sendOAuthError(
+        reply,
+        new OAuthError(
+          'invalid_request',
+          'method_not_allowed',
+          `the ${endpoint} accepts POST only`,
+          { status: 405 },
+        ),
+      );
+    },
+  });
 }

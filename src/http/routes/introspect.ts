@@ -15,7 +15,7 @@
 import type { FastifyInstance } from 'fastify';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
 import { FormParams } from '../form.js';
-import { sendOAuthError, setNoStore } from '../reply.js';
+import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
 import type { TokenAudit } from '../token-endpoint.js';
 import type { HttpRuntime } from '../types.js';
 
@@ -99,20 +99,5 @@ export function introspectionRoutes(app: FastifyInstance, runtime: HttpRuntime):
   });
 
   // RFC 7662 §2.1: POST only (a token in a URL would be logged).
-  app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
-    url: `${runtime.routePrefix}/introspect`,
-    handler: async (_request, reply) => {
-      reply.header('allow', 'POST');
-      return sendOAuthError(
-        reply,
-        new OAuthError(
-          'invalid_request',
-          'method_not_allowed',
-          'the introspection endpoint accepts POST only',
-          { status: 405 },
-        ),
-      );
-    },
-  });
+  postOnly(app, `${runtime.routePrefix}/introspect`, 'introspection endpoint');
 }

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
 import { FormParams } from '../form.js';
-import { sendOAuthError, setNoStore } from '../reply.js';
+import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
 import type { TokenAudit } from '../token-endpoint.js';
 import type { HttpRuntime } from '../types.js';
 
@@ -75,20 +75,5 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
   });
 
   // RFC 6749 §3.2: the token endpoint takes POST only.
-  app.route({
-    method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
-    url: `${runtime.routePrefix}/token`,
-    handler: async (_request, reply) => {
-      reply.header('allow', 'POST');
-      return sendOAuthError(
-        reply,
-        new OAuthError(
-          'invalid_request',
-          'method_not_allowed',
-          'the token endpoint accepts POST only',
-          { status: 405 },
-        ),
-      );
-    },
-  });
+  postOnly(app, `${runtime.routePrefix}/token`, 'token endpoint');
 }
