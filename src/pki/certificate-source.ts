@@ -9,11 +9,18 @@
  * other (chain, CRLs, identity) by whoever consumes it. The same headers from any other peer are
  * ignored and reported.
  *
+ * Parsed chains and validation results are shared, through one {@link ChainCache}, between TLS
+ * connections and forwarded certificates presenting the same leaf and chain: both are pure
+ * functions of the certificate bytes (and of the trust store, pins and time, which the cache
+ * keys on), never of how the certificate arrived. Whether it was proven (a handshake, or a trusted
+ * proxy) is decided here, per request, before the cache is consulted.
+ *
  * @see RFC 8705 §2 and §3, RFC 9440, DESIGN.md §3
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { type ParsedCertificate, parseCertificate } from './certificate.js';
+import type { ParsedCertificate } from './certificate.js';
+import { ChainCache } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
 import { PeerCertificateCache } from './connection-cache.js';
 import { PkiError } from './errors.js';
@@ -33,7 +40,7 @@ export interface PresentedCertificate {
   /** Certificates sent after the leaf (TLS order), possibly empty. */
   readonly chain: readonly ParsedCertificate[];
   readonly source: 'tls' | 'proxy';
-  /** Validates the chain with `store` (per TLS connection, the result is cached). */
+  /** Validates the chain with `store` (the result is cached per certificates, store and pins). */
   validate(store: TrustStore, options: ValidateOptions): ChainValidationResult;
 }
 
@@ -61,6 +68,8 @@ export interface CertificateSourceOptions {
   readonly maxHeaderBytes?: number;
   /** Most chain certificates accepted besides the leaf. */
   readonly maxChainCertificates?: number;
+  /** Parsed chains and validation results shared between connections; default a new one. */
+  readonly chainCache?: ChainCache;
   /** Called when an untrusted peer sends a certificate header (it is ignored). */
   readonly onUntrustedHeader?: (peer: string, header: string) => void;
 }
@@ -102,6 +111,7 @@ export class CertificateSource {
   readonly #anyTrusted: boolean;
   readonly #options: CertificateSourceOptions;
   readonly #peers: PeerCertificateCache;
+  readonly #chains: ChainCache;
   readonly #tlsPresented = new WeakMap<object, { raw: Buffer; presented: PresentedCertificate }>();
   readonly #headerSet: ReadonlySet<string>;
 
@@ -112,8 +122,10 @@ export class CertificateSource {
     if (this.#anyTrusted && options.proxyFormat === null) {
       throw new TypeError('trusted proxies need a proxy certificate header format');
     }
+    this.#chains = options.chainCache ?? new ChainCache();
     this.#peers = new PeerCertificateCache({
       maxChainCertificates: options.maxChainCertificates ?? 8,
+      chains: this.#chains,
     });
     const nginx = (options.nginxHeader ?? 'x-ssl-client-cert').toLowerCase();
     this.#headerSet = new Set([...certificateHeaderNames, nginx]);
@@ -150,7 +162,7 @@ export class CertificateSource {
 
   #fromSocket(socket: unknown): PresentedCertificate | undefined {
     const tls = socket as Partial<TLSSocket>;
-    if (typeof tls.getPeerCertificate !== 'function') return undefined;
+    if (typeof tls.getPeerX509Certificate !== 'function') return undefined;
     const tlsSocket = socket as TLSSocket;
     const peer = this.#peers.peer(tlsSocket);
     if (peer === null) return undefined;
@@ -206,14 +218,15 @@ export class CertificateSource {
         forwarded = null;
     }
     if (forwarded === null) return undefined;
-    const leaf = parseCertificate(forwarded.leaf);
-    const chain = forwarded.chain.map((der) => parseCertificate(der));
+    // Only now, with the peer a trusted proxy and the headers well-formed, may the cache be used.
+    const cached = this.#chains.get(forwarded.leaf, forwarded.chain);
+    if (cached.peer instanceof PkiError) throw cached.peer;
     return {
-      x5tS256: leaf.x5tS256,
-      leaf,
-      chain,
+      x5tS256: cached.peer.leaf.x5tS256,
+      leaf: cached.peer.leaf,
+      chain: cached.peer.chain,
       source: 'proxy',
-      validate: (store, options) => store.validate(leaf, chain, options),
+      validate: (store, options) => cached.validate(store, options),
     };
   }
 }

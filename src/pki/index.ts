@@ -27,6 +27,8 @@ export {
   parseCidrs,
   proxyCertificateFormats,
 } from './certificate-source.js';
+export type { CachedChain, ChainCacheOptions } from './chain-cache.js';
+export { ChainCache, parsedOverheadBytes } from './chain-cache.js';
 export type {
   ChainCheck,
   ChainFailure,

@@ -1,60 +1,76 @@
 /**
- * The per-connection cache, over a real mTLS socket (dev CA certificates) and with stand-in sockets
- * for renegotiation and clock behaviour.
+ * The per-connection cache over real mutual TLS sockets on 127.0.0.1 (dev CA certificates): the
+ * chain read from `issuerCertificate` links, TLS 1.3 reuse without re-reading, TLS 1.2 re-reads,
+ * results shared between connections, a new store (CRL) re-validating. Stand-in sockets cover a
+ * TLS 1.2 renegotiation that changes the certificate, which a Node client cannot perform.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type TLSSocket } from 'node:tls';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import {
+  ChainCache,
   PeerCertificateCache,
   type PeerCertificateSocket,
   TrustStore,
 } from '../../src/pki/index.js';
 
-/** A socket stand-in whose peer certificate can change (as after a renegotiation). */
-function fakeSocket(initial: Buffer | undefined, chain: readonly Buffer[] = []) {
+/** An X509Certificate-shaped stand-in: `raw` and `issuerCertificate` links, as Node gives them. */
+function x509Of(leaf: Buffer, chain: readonly Buffer[]): X509Certificate {
+  const nodes = [leaf, ...chain].map((raw) => ({ raw, issuerCertificate: undefined as unknown }));
+  nodes.forEach((node, index) => {
+    node.issuerCertificate = nodes[index + 1];
+  });
+  return nodes[0] as unknown as X509Certificate;
+}
+
+/** A socket stand-in whose peer certificate can change (as after a TLS 1.2 renegotiation). */
+function fakeSocket(
+  initial: Buffer | undefined,
+  chain: readonly Buffer[] = [],
+  protocol = 'TLSv1.2',
+) {
   let current = initial;
-  const socket: PeerCertificateSocket & { reads: number; set(der: Buffer | undefined): void } = {
+  let currentChain = chain;
+  const socket: PeerCertificateSocket & {
+    reads: number;
+    set(der: Buffer | undefined, chain?: readonly Buffer[]): void;
+  } = {
     reads: 0,
-    set(der) {
+    set(der, nextChain = []) {
       current = der;
+      currentChain = nextChain;
     },
     getPeerX509Certificate() {
-      return current === undefined ? undefined : new X509Certificate(current);
-    },
-    getPeerCertificate() {
       socket.reads++;
-      if (current === undefined) return {};
-      // Node's shape: issuerCertificate links, the root pointing at itself.
-      const nodes = [current, ...chain].map((raw) => ({
-        raw,
-        issuerCertificate: undefined as unknown,
-      }));
-      nodes.forEach((node, index) => {
-        node.issuerCertificate = nodes[index + 1] ?? node;
-      });
-      return nodes[0];
+      return current === undefined ? undefined : x509Of(current, currentChain);
     },
+    getProtocol: () => protocol,
   };
   return socket;
+}
+
+interface Connection {
+  readonly serverSide: TLSSocket;
+  /** How often the cache read the certificate from the server-side socket. */
+  readonly reads: () => number;
+  close(): void;
 }
 
 describe('PeerCertificateCache', () => {
   let ca: DevCa;
   let store: TrustStore;
+  let tlsServer: ReturnType<typeof createServer>;
+  let port: number;
+
   beforeAll(async () => {
     ca = await createDevCa();
     store = TrustStore.fromPem({ anchors: [ca.root.certPem] });
-  });
-
-  it('reads the leaf and the chain from a real mTLS socket, once per connection', async () => {
     const server = await ca.issueServer();
-    const client = await ca.issueClient({ clientId: 'tls-client' });
-    const cache = new PeerCertificateCache();
-    const tlsServer = createServer({
+    // Like Tollgate's listeners: ask for a certificate, never reject at the handshake.
+    tlsServer = createServer({
       cert: server.chainPem,
       key: server.keyPem,
       requestCert: true,
@@ -62,75 +78,202 @@ describe('PeerCertificateCache', () => {
     });
     tlsServer.listen(0, '127.0.0.1');
     await once(tlsServer, 'listening');
+    port = (tlsServer.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    tlsServer.close();
+  });
+
+  async function connection(
+    options: { cert?: string; key?: string; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {},
+  ): Promise<Connection> {
     const accepted = once(tlsServer, 'secureConnection');
-    const socket = connect({
+    const client = connect({
       host: '127.0.0.1',
-      port: (tlsServer.address() as AddressInfo).port,
+      port,
       ca: ca.root.certPem,
       servername: 'localhost',
-      cert: client.chainPem,
-      key: client.keyPem,
+      ...options,
     });
-    try {
-      const [serverSide] = (await accepted) as [TLSSocket];
-      const peer = cache.peer(serverSide);
+    const [serverSide] = (await accepted) as [TLSSocket];
+    const spy = vi.spyOn(serverSide, 'getPeerX509Certificate');
+    return {
+      serverSide,
+      reads: () => spy.mock.calls.length,
+      close: () => client.destroy(),
+    };
+  }
 
+  it('reads the chain from issuerCertificate links and reuses it on TLS 1.3 without re-reading', async () => {
+    const client = await ca.issueClient({ clientId: 'tls13' });
+    const cache = new PeerCertificateCache();
+    const conn = await connection({ cert: client.chainPem, key: client.keyPem });
+    try {
+      expect(conn.serverSide.getProtocol()).toBe('TLSv1.3');
+      const peer = cache.peer(conn.serverSide);
       expect(peer?.leaf.x5tS256).toBe(client.x5tS256);
       expect(peer?.chain.map((certificate) => certificate.x5tS256)).toEqual([
         ca.intermediate.x5tS256,
       ]);
-      expect(cache.peer(serverSide)).toBe(peer);
-      const first = cache.validate(serverSide, store, { now: new Date() });
+      const first = cache.validate(conn.serverSide, store, { now: new Date() });
       expect(first?.ok).toBe(true);
-      expect(cache.validate(serverSide, store, { now: new Date() })).toBe(first);
+      // Keep-alive requests: the same entry and result, and the socket is not read again.
+      for (let request = 0; request < 3; request++) {
+        expect(cache.peer(conn.serverSide)).toBe(peer);
+        expect(cache.validate(conn.serverSide, store, { now: new Date() })).toBe(first);
+      }
+      expect(conn.reads()).toBe(1);
     } finally {
-      socket.destroy();
-      tlsServer.close();
+      conn.close();
     }
   });
 
-  it('returns null without a client certificate', () => {
+  it('reads a leaf-only client with an empty chain (configured intermediates complete it)', async () => {
+    const client = await ca.issueClient({ clientId: 'leaf-only' });
     const cache = new PeerCertificateCache();
-    expect(cache.peer(fakeSocket(undefined))).toBeNull();
-    expect(cache.validate(fakeSocket(undefined), store, { now: new Date() })).toBeNull();
+    const conn = await connection({ cert: client.certPem, key: client.keyPem });
+    try {
+      const peer = cache.peer(conn.serverSide);
+      expect(peer?.leaf.x5tS256).toBe(client.x5tS256);
+      expect(peer?.chain).toEqual([]);
+      const anchorsOnly = cache.validate(conn.serverSide, store, { now: new Date() });
+      expect(anchorsOnly?.ok === false && anchorsOnly.reason).toBe('untrusted');
+      const withIntermediate = TrustStore.fromPem({
+        anchors: [ca.root.certPem],
+        intermediates: [ca.intermediate.certPem],
+      });
+      expect(cache.validate(conn.serverSide, withIntermediate, { now: new Date() })?.ok).toBe(true);
+    } finally {
+      conn.close();
+    }
   });
 
-  it('starts over when the peer certificate changes on the same socket', async () => {
+  it('reads leaf, intermediate and root, stopping at the root', async () => {
+    const client = await ca.issueClient({ clientId: 'whole-chain' });
+    const cache = new PeerCertificateCache();
+    const conn = await connection({ cert: client.chainPem + ca.root.certPem, key: client.keyPem });
+    try {
+      expect(cache.peer(conn.serverSide)?.chain.map((certificate) => certificate.x5tS256)).toEqual([
+        ca.intermediate.x5tS256,
+        ca.root.x5tS256,
+      ]);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('re-reads the certificate on every TLS 1.2 request', async () => {
+    const client = await ca.issueClient({ clientId: 'tls12' });
+    const cache = new PeerCertificateCache();
+    const conn = await connection({
+      cert: client.chainPem,
+      key: client.keyPem,
+      maxVersion: 'TLSv1.2',
+    });
+    try {
+      expect(conn.serverSide.getProtocol()).toBe('TLSv1.2');
+      const peer = cache.peer(conn.serverSide);
+      expect(peer?.chain).toHaveLength(1);
+      const first = cache.validate(conn.serverSide, store, { now: new Date() });
+      expect(first?.ok).toBe(true);
+      expect(cache.peer(conn.serverSide)).toBe(peer);
+      expect(cache.validate(conn.serverSide, store, { now: new Date() })).toBe(first);
+      expect(conn.reads()).toBe(4);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('starts over when a TLS 1.2 peer certificate changes on the same socket', async () => {
     const a = await ca.issueClient({ clientId: 'a' });
     const b = await ca.issueClient({ clientId: 'b' });
     const socket = fakeSocket(a.certDer, [ca.intermediate.certDer, ca.root.certDer]);
     const cache = new PeerCertificateCache();
     expect(cache.peer(socket)?.leaf.x5tS256).toBe(a.x5tS256);
     expect(cache.peer(socket)?.chain).toHaveLength(2);
-    expect(socket.reads).toBe(1);
-    socket.set(b.certDer);
+    expect(cache.validate(socket, store, { now: new Date() })?.ok).toBe(true);
+    // A renegotiation to another certificate (a foreign, self-issued one here): refused.
+    const foreign = await createDevCa();
+    const c = await foreign.issueClient({ clientId: 'c' });
+    socket.set(c.certDer, [foreign.intermediate.certDer]);
+    const changed = cache.validate(socket, store, { now: new Date() });
+    expect(changed?.ok === false && changed.reason).toBe('untrusted');
+    expect(cache.peer(socket)?.leaf.x5tS256).toBe(c.x5tS256);
+    socket.set(b.certDer, [ca.intermediate.certDer]);
     expect(cache.peer(socket)?.leaf.x5tS256).toBe(b.x5tS256);
-    expect(socket.reads).toBe(2);
+    expect(cache.peer(socket)?.chain).toHaveLength(1);
     socket.set(undefined);
     expect(cache.peer(socket)).toBeNull();
+    expect(cache.validate(socket, store, { now: new Date() })).toBeNull();
   });
 
-  it('keys results by store and pins, and re-validates when time moves past them', async () => {
+  it('shares the parse and the result between connections presenting the same certificates', async () => {
+    const client = await ca.issueClient({ clientId: 'reconnects' });
+    const cache = new PeerCertificateCache();
+    const validate = vi.spyOn(store, 'validate');
+    const one = await connection({ cert: client.chainPem, key: client.keyPem });
+    const two = await connection({ cert: client.chainPem, key: client.keyPem });
+    try {
+      const now = new Date();
+      const first = cache.validate(one.serverSide, store, { now });
+      expect(first?.ok).toBe(true);
+      expect(cache.peer(two.serverSide)).toBe(cache.peer(one.serverSide));
+      expect(cache.validate(two.serverSide, store, { now })).toBe(first);
+      expect(validate).toHaveBeenCalledTimes(1);
+    } finally {
+      validate.mockRestore();
+      one.close();
+      two.close();
+    }
+  });
+
+  it('refuses a certificate revoked by a new CRL on the next request, though cached before', async () => {
+    const ownCa = await createDevCa();
+    const client = await ownCa.issueClient({ clientId: 'to-revoke' });
+    const now = new Date();
+    const before = TrustStore.fromPem({
+      anchors: [ownCa.root.certPem],
+      intermediates: [ownCa.intermediate.certPem],
+      crls: [(await ownCa.crls({ now })).combinedPem],
+    });
+    const chains = new ChainCache();
+    const cache = new PeerCertificateCache({ chains });
+    const socket = fakeSocket(client.certDer, [ownCa.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(socket, before, { now })?.ok).toBe(true);
+    expect(cache.validate(socket, before, { now })?.ok).toBe(true);
+    ownCa.revoke({ certPem: client.certPem }, 'keyCompromise', now);
+    const after = before.withCrls([(await ownCa.crls({ now })).combinedPem]);
+    const revoked = cache.validate(socket, after, { now });
+    expect(revoked?.ok === false && revoked.reason).toBe('revoked');
+    // And on a new connection with the same certificate: the shared entry, the new store.
+    const next = fakeSocket(client.certDer, [ownCa.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(next, after, { now })).toBe(revoked);
+    expect(chains.size).toBe(1);
+  });
+
+  it('keys results by store and pins, and re-validates when time moves past recheckAfter', async () => {
     const leaf = await ca.issueClient({ clientId: 'timed' });
-    const socket = fakeSocket(leaf.certDer, [ca.intermediate.certDer]);
+    const socket = fakeSocket(leaf.certDer, [ca.intermediate.certDer], 'TLSv1.3');
     const cache = new PeerCertificateCache();
     const now = new Date();
     const first = cache.validate(socket, store, { now });
     expect(first?.ok).toBe(true);
+    if (first?.ok !== true) return;
     const pinned = cache.validate(socket, store, { now, pinnedSpkiSha256: ['nope'] });
     expect(pinned?.ok === false && pinned.reason).toBe('pin_mismatch');
     expect(cache.validate(socket, store, { now, pinnedSpkiSha256: ['nope'] })).toBe(pinned);
     const otherStore = TrustStore.fromPem({ anchors: [ca.root.certPem] });
     expect(cache.validate(socket, otherStore, { now })).not.toBe(first);
+    expect(cache.validate(socket, store, { now: first.recheckAfter })).toBe(first);
     const expired = cache.validate(socket, store, {
-      now: new Date(leaf.notAfter.getTime() + 1000),
+      now: new Date(first.recheckAfter.getTime() + 1000),
     });
     expect(expired?.ok === false && expired.reason).toBe('expired');
   });
 
   it('does not cache not_yet_valid', async () => {
     const leaf = await ca.issueClient({ clientId: 'early' });
-    const socket = fakeSocket(leaf.certDer, [ca.intermediate.certDer]);
+    const socket = fakeSocket(leaf.certDer, [ca.intermediate.certDer], 'TLSv1.3');
     const cache = new PeerCertificateCache();
     const early = cache.validate(socket, store, { now: new Date(leaf.notBefore.getTime() - 1000) });
     expect(early?.ok === false && early.reason).toBe('not_yet_valid');
@@ -140,8 +283,36 @@ describe('PeerCertificateCache', () => {
   it('refuses a connection that sent too many certificates', async () => {
     const leaf = await ca.issueClient({ clientId: 'chatty' });
     const socket = fakeSocket(leaf.certDer, [ca.intermediate.certDer, ca.root.certDer]);
-    const cache = new PeerCertificateCache({ maxChainCertificates: 1 });
+    const chains = new ChainCache();
+    const cache = new PeerCertificateCache({ maxChainCertificates: 1, chains });
     expect(() => cache.peer(socket)).toThrow(/too many/);
-    expect(cache.validate(socket, store, { now: new Date() })?.ok).toBe(false);
+    const result = cache.validate(socket, store, { now: new Date() });
+    expect(result?.ok === false && result.reason).toBe('malformed');
+    expect(chains.size).toBe(0);
+  });
+
+  it('stops at a certificate that links to itself or repeats', async () => {
+    const leaf = await ca.issueClient({ clientId: 'loop' });
+    const root = { raw: ca.root.certDer, issuerCertificate: undefined as unknown };
+    root.issuerCertificate = { raw: ca.root.certDer, issuerCertificate: root };
+    const intermediate = { raw: ca.intermediate.certDer, issuerCertificate: root };
+    const x509 = {
+      raw: leaf.certDer,
+      issuerCertificate: intermediate,
+    } as unknown as X509Certificate;
+    const cache = new PeerCertificateCache();
+    const socket = { getPeerX509Certificate: () => x509, getProtocol: () => 'TLSv1.3' };
+    expect(cache.peer(socket)?.chain.map((certificate) => certificate.x5tS256)).toEqual([
+      ca.intermediate.x5tS256,
+      ca.root.x5tS256,
+    ]);
+  });
+
+  it('refuses a certificate that does not parse', async () => {
+    const socket = fakeSocket(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), [], 'TLSv1.3');
+    const cache = new PeerCertificateCache();
+    expect(() => cache.peer(socket)).toThrow();
+    const result = cache.validate(socket, store, { now: new Date() });
+    expect(result?.ok === false && result.check).toBe('parse');
   });
 });
