@@ -30,10 +30,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`${error.message}\n`);
     return exitCodes.failed;
   }
-  // Logging must not block the event loop: lines are buffered and written asynchronously, and
-  // flushed on shutdown (and synchronously on exit, so the last lines are never lost).
+  // Logging must not block the event loop: lines are buffered and written asynchronously,
+  // flushed synchronously on exit (so the last lines are never lost)...
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   process.once('exit', () => destination.flushSync());
+  // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
+  setInterval(() => destination.flush(), 1000).unref();
   const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
 
   if (config.unsafeDevDefaults) {
