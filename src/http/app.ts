@@ -43,6 +43,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Audit lines are written by the routes; per-request access logs would double them.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // A token request is small and quick: a client that takes longer than this to send one is
+    // holding a connection hostage (slowloris), not working.
+    requestTimeout: 15_000,
     forceCloseConnections: 'idle',
     // Never take a request id from the client: it would be echoed into audit lines.
     requestIdHeader: false,

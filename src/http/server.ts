@@ -424,6 +424,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       : {
           ...serverIdentity,
           minVersion: 'TLSv1.2' as const,
+          // Node's default is 120 s; a handshake that has not finished in 10 s is not coming.
+          handshakeTimeout: 10_000,
           ciphers: bcp195Ciphers,
           honorCipherOrder: true,
           // Ask for a certificate, never reject at the handshake. No `ca`: the request carries an
