@@ -10,6 +10,20 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
+      reporter: ['text-summary'],
+      // A gate where security lives (STYLE.md §19), a floor elsewhere; set a little below what the
+      // suite reaches so that a drop fails CI without flaking.
+      thresholds: {
+        branches: 80,
+        lines: 88,
+        statements: 86,
+        functions: 90,
+        'src/client-auth/**': { branches: 97, lines: 98, statements: 98, functions: 100 },
+        'src/errors/**': { branches: 100, lines: 100, statements: 100, functions: 100 },
+        'src/tokens/**': { branches: 96, lines: 96, statements: 96, functions: 95 },
+        'src/jws/**': { branches: 96, lines: 96, statements: 96, functions: 100 },
+        'src/pki/**': { branches: 97, lines: 98, statements: 98, functions: 98 },
+      },
     },
   },
 });

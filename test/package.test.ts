@@ -10,7 +10,11 @@ const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as {
   engines: { node: string };
   type: string;
 };
-const sourceOf = (distPath: string) => `${root}${distPath.replace(/^\.\//, '').replace(/^dist\//, 'src/').replace(/\.js$/, '.ts')}`;
+const sourceOf = (distPath: string) =>
+  `${root}${distPath
+    .replace(/^\.\//, '')
+    .replace(/^dist\//, 'src/')
+    .replace(/\.js$/, '.ts')}`;
 
 describe('package.json', () => {
   it('declares only entry points that exist (dist/X.js is built from src/X.ts)', () => {

@@ -72,3 +72,19 @@ describe('signing and verifying', () => {
     expect(keyMismatch(ed, 'ES256')).toMatch(/EC/);
   });
 });
+
+describe('createJwsSigner misuse', () => {
+  it('refuses a public key', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(() => createJwsSigner(publicKey, 'ES256', { kid: 'k', typ: 'at+jwt' })).toThrow(
+      new TypeError('createJwsSigner needs a private key'),
+    );
+  });
+
+  it('refuses a key that does not fit the algorithm, saying why', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    expect(() => createJwsSigner(privateKey, 'ES256', { kid: 'k', typ: 'at+jwt' })).toThrow(
+      new TypeError('createJwsSigner: ES256 needs an EC key'),
+    );
+  });
+});
