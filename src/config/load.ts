@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
+import { asymmetricAlgs } from '../jws/index.js';
 import { defaults } from './defaults.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -92,19 +93,8 @@ type CrossCheck = (config: Config, env: NodeJS.ProcessEnv) => ConfigProblem[];
 
 /** Profile allowlists for client assertion algorithms. @see DESIGN.md §3 */
 export const assertionAlgsByProfile = {
-  default: [
-    'ES256',
-    'ES384',
-    'ES512',
-    'PS256',
-    'PS384',
-    'PS512',
-    'RS256',
-    'RS384',
-    'RS512',
-    'EdDSA',
-    'Ed25519',
-  ],
+  // Every asymmetric JWS algorithm the JWS core knows: none and HMAC are not among them.
+  default: asymmetricAlgs,
   fapi2: ['PS256', 'ES256', 'EdDSA', 'Ed25519'],
 } as const;
 

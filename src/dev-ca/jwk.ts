@@ -4,22 +4,12 @@
  *
  * @see RFC 7517 (JWK), RFC 7638 (thumbprint used as `kid`), RFC 7523 §3, RFC 8037 (OKP keys)
  */
+
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { asymmetricAlgs } from '../jws/index.js';
 
 /** JWS algorithms a client signing key can be made for. */
-export const signingJwkAlgs = [
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-  'PS256',
-  'PS384',
-  'PS512',
-  'RS256',
-  'RS384',
-  'RS512',
-] as const;
+export const signingJwkAlgs = asymmetricAlgs;
 export type SigningJwkAlg = (typeof signingJwkAlgs)[number];
 
 /** True when `value` names a supported signing algorithm. */

@@ -14,24 +14,20 @@
  *
  * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions)
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { keyUsageBits, type KeyUsageName as PkiKeyUsageName } from '../pki/index.js';
 import { buildForgeCertificate } from './forge-certificate.js';
 import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
 
-/** RFC 5280 §4.2.1.3 key usage bits by name. */
-export const keyUsageBits = {
-  digitalSignature: 0,
-  nonRepudiation: 1,
-  keyEncipherment: 2,
-  dataEncipherment: 3,
-  keyAgreement: 4,
-  keyCertSign: 5,
-  cRLSign: 6,
-} as const;
-export type KeyUsageName = keyof typeof keyUsageBits;
+/**
+ * The key usages the dev CA issues (RFC 5280 §4.2.1.3): the first byte of the bit string, which
+ * is all `keyUsageBitString` encodes (encipherOnly/decipherOnly are never issued).
+ */
+export type KeyUsageName = Exclude<PkiKeyUsageName, 'encipherOnly' | 'decipherOnly'>;
 
 /** Extended key usage OIDs (RFC 5280 §4.2.1.12). */
 export const ekuOids = {

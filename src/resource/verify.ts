@@ -10,6 +10,7 @@
  *
  * @see RFC 9068 §4, RFC 8705 §3, RFC 6750 §3.1, RFC 8725 §3.1
  */
+
 import { timingSafeEqual } from 'node:crypto';
 import {
   type CryptoKey,
@@ -21,6 +22,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
+import { asymmetricAlgs } from '../jws/index.js';
 import { ResourceError } from './errors.js';
 
 /**
@@ -40,19 +42,7 @@ export const defaultAccessTokenAlgorithms = [
 ] as const;
 
 /** Every algorithm an allowlist may name: asymmetric JWS algorithms only. */
-const permittedAlgorithms = new Set([
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'EdDSA',
-  'Ed25519',
-]);
+const permittedAlgorithms: ReadonlySet<string> = new Set(asymmetricAlgs);
 
 /** Longest accepted token (compact JWS characters) by default. */
 export const defaultMaxAccessTokenBytes = 8192;
