@@ -3,7 +3,6 @@
  * issuer on the IP (no DNS), optionally the RFC 8705 §5 mTLS alias listener, and a count of the
  * token requests that reached it. Also writes client certificates to files, as the SDK reads them.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,18 +107,8 @@ export async function writeIdentity(
   return { certFile, keyFile };
 }
 
-/** `x5t#S256` computed independently of src/pki and src/client: SHA-256 of the DER. */
-export function thumbprintOf(certPem: string): string {
-  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('base64url');
-}
-
-/** The claims of a JWT, unverified. */
-export function claimsOf(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as Record<
-    string,
-    unknown
-  >;
-}
+/** The thumbprint and claim readers shared with the other TLS tests (independent of src/pki). */
+export { claimsOf, thumbprintOf } from '../helpers/mtls.js';
 
 /** Verifies an access token's signature and RFC 9068 shape against the server's published keys. */
 export async function verifyAccessToken(
