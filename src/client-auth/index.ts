@@ -4,6 +4,7 @@ export {
   jwtBearerAssertionType,
   PrivateKeyJwtAuthenticator,
   type PrivateKeyJwtOptions,
+  replayStoreUnavailable,
 } from './private-key-jwt.js';
 export { SelfSignedTlsClientAuthenticator } from './self-signed-tls-client-auth.js';
 export { TlsClientAuthenticator, type TlsClientAuthOptions } from './tls-client-auth.js';

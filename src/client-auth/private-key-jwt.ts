@@ -122,6 +122,9 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     const alg = this.#checkHeader(jws.header, client);
     const { jti, exp, legacyAudience } = this.#checkClaims(jws.payload, client, nowSeconds);
     await this.#verifySignature(jws, alg, client);
+    // The caller's checks that need an authenticated client (a DPoP proof) come before the jti is
+    // spent: a request refused for them can be sent again with the same assertion.
+    await request.beforeSideEffects?.(client);
 
     // Side effect last: the signature is valid, so this jti is the client's to spend, once.
     const tolerance = this.#options.clockToleranceSeconds;
@@ -134,12 +137,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       );
     } catch (error) {
       if (!(error instanceof ReplayStoreError)) throw error;
-      throw new OAuthError(
-        'temporarily_unavailable',
-        error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
-        'The server cannot record client assertions right now; retry later.',
-        { retryAfterSeconds: error.retryAfterSeconds, cause: error },
-      );
+      throw replayStoreUnavailable(error);
     }
     if (!claimed)
       throw fail(
@@ -313,6 +311,16 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
         key.fits.has(alg),
     );
   }
+}
+
+/** A replay store that cannot decide: 503, retry later, nothing minted. */
+export function replayStoreUnavailable(error: ReplayStoreError): OAuthError {
+  return new OAuthError(
+    'temporarily_unavailable',
+    error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
+    'The server cannot record client assertions right now; retry later.',
+    { retryAfterSeconds: error.retryAfterSeconds, cause: error },
+  );
 }
 
 /** RFC 7519 §2: a JSON number of seconds since the epoch (may be fractional). */

@@ -25,6 +25,14 @@ export interface ClientAuthRequest {
    * (rate limits and audit); may throw to stop the request.
    */
   readonly onIdentified?: (clientId: string, method: ClientAuthMethod) => void;
+  /**
+   * Runs once the client's credentials have verified and before authentication has any side
+   * effect (claiming an assertion `jti`); may throw to stop the request. The token endpoint checks
+   * the DPoP proof here, so a bad proof is answered only to an authenticated client and never
+   * burns the assertion's `jti` (RFC 9449 §5). A method without side effects may skip it: the
+   * caller then runs it after `authenticate`.
+   */
+  readonly beforeSideEffects?: (client: RegisteredClient) => Promise<void>;
 }
 
 /** A successfully authenticated client. */

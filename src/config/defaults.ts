@@ -104,6 +104,34 @@ export const defaults = {
     /** Override the assertion algorithm allowlist (subset of the profile's); null for the profile default. */
     signingAlgs: null,
   },
+  /**
+   * RFC 9449 DPoP: a token request with a valid `DPoP` proof gets a DPoP-bound token
+   * (`token_type` DPoP, `cnf.jkt`) instead of a certificate-bound or bearer one.
+   */
+  dpop: {
+    /** Accept DPoP proofs at the token endpoint (off: a `DPoP` header is refused). */
+    enabled: true,
+    /** Proof algorithm allowlist (subset of the profile's); null for the profile default. */
+    signingAlgs: null,
+    /** A proof's `iat` may be at most this old, seconds (its `jti` is remembered this long). */
+    maxAgeSeconds: 60,
+    /** A proof's `iat` may be at most this far ahead (client clock skew), seconds. */
+    clockToleranceSeconds: 10,
+    /** Largest accepted `DPoP` header, bytes. */
+    maxProofBytes: 4096,
+    /** Server-provided nonces (RFC 9449 §8), off by default. */
+    nonce: {
+      /** Refuse proofs without a current nonce (`use_dpop_nonce` with a `DPoP-Nonce` header). */
+      required: false,
+      /**
+       * A file holding at least 32 bytes of secret shared by every instance, so each accepts the
+       * others' nonces; null: a random secret per process (one instance only).
+       */
+      secretFile: null,
+      /** A nonce is valid for its window and the next one. */
+      windowSeconds: 60,
+    },
+  },
   limits: {
     /** Largest accepted request body, bytes. */
     bodyBytes: 16384,

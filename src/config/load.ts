@@ -51,6 +51,7 @@ const pathFields = [
   ['clientCertificates', 'trustAnchorFiles'],
   ['clientCertificates', 'intermediateFiles'],
   ['clientCertificates', 'crlFiles'],
+  ['dpop', 'nonce', 'secretFile'],
 ] as const;
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -167,7 +168,29 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+const dpopAlgsWithinProfile: CrossCheck = (config) => {
+  if (config.dpop.signingAlgs === null) return [];
+  const allowed: readonly string[] = assertionAlgsByProfile[config.profile];
+  return config.dpop.signingAlgs
+    .filter((alg) => !allowed.includes(alg))
+    .map((alg) => ({
+      path: 'dpop.signingAlgs',
+      message: `${alg} is not allowed by the ${config.profile} profile (allowed: ${allowed.join(', ')})`,
+    }));
+};
+
+/** "nonces required => DPoP enabled". */
+const dpopSettingsConsistent: CrossCheck = (config) => {
+  const problems: ConfigProblem[] = [];
+  if (config.dpop.nonce.required && !config.dpop.enabled) {
+    problems.push({ path: 'dpop.nonce.required', message: 'needs dpop.enabled' });
+  }
+  return problems;
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  dpopAlgsWithinProfile,
+  dpopSettingsConsistent,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,

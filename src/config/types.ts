@@ -63,6 +63,18 @@ export interface Config {
     readonly maxAssertionBytes: number;
     readonly signingAlgs: readonly string[] | null;
   };
+  readonly dpop: {
+    readonly enabled: boolean;
+    readonly signingAlgs: readonly string[] | null;
+    readonly maxAgeSeconds: number;
+    readonly clockToleranceSeconds: number;
+    readonly maxProofBytes: number;
+    readonly nonce: {
+      readonly required: boolean;
+      readonly secretFile: string | null;
+      readonly windowSeconds: number;
+    };
+  };
   readonly limits: { readonly bodyBytes: number };
   readonly replay: { readonly store: 'memory' | 'redis'; readonly maxEntries: number };
   readonly redis: {

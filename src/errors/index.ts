@@ -8,6 +8,7 @@
  *
  * @see RFC 6749 §5.2
  */
+import { dpopReasonCodes } from '../dpop/errors.js';
 
 /** Error codes Tollgate returns on the wire. */
 export type OAuthErrorCode =
@@ -21,7 +22,10 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'temporarily_unavailable'
-  | 'server_error';
+  | 'server_error'
+  // RFC 9449 §5 and §8: a bad DPoP proof at the token endpoint, and "retry with this nonce".
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 /**
  * Internal reason codes: a closed list, each used for exactly one cause, so that logs and metrics
@@ -75,6 +79,9 @@ export const reasonCodes = [
   'certificate_identity_mismatch',
   'certificate_not_registered',
   'binding_certificate_required',
+  // RFC 9449 DPoP (one reason per §4.3 check, shared with the resource verifier)
+  ...dpopReasonCodes,
+  'sender_constraint_required',
   // grant checks
   'grant_not_allowed',
   'scope_not_allowed',
@@ -102,6 +109,8 @@ const statusByCode: Readonly<Record<OAuthErrorCode, number>> = {
   insufficient_scope: 403,
   temporarily_unavailable: 503,
   server_error: 500,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 };
 
 export interface OAuthErrorOptions {
@@ -114,6 +123,8 @@ export interface OAuthErrorOptions {
    * `WWW-Authenticate` challenge (RFC 6749 §5.2).
    */
   readonly challengeScheme?: string;
+  /** A fresh server nonce for the `DPoP-Nonce` header (RFC 9449 §8). */
+  readonly dpopNonce?: string;
   /** Internal cause, for logs only; never serialized. */
   readonly cause?: unknown;
 }
@@ -131,6 +142,7 @@ export class OAuthError extends Error {
   readonly description: string;
   readonly retryAfterSeconds: number | undefined;
   readonly challengeScheme: string | undefined;
+  readonly dpopNonce: string | undefined;
 
   constructor(
     code: OAuthErrorCode,
@@ -146,6 +158,7 @@ export class OAuthError extends Error {
     this.status = options.status ?? statusByCode[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.challengeScheme = options.challengeScheme;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

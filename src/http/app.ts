@@ -22,6 +22,8 @@ import type { HttpRuntime } from './types.js';
 
 export interface BuildAppOptions {
   readonly runtime: HttpRuntime;
+  /** The public URL of this listener's token endpoint (what DPoP proofs name as `htu`). */
+  readonly tokenEndpointUrl: string;
   readonly bodyLimitBytes: number;
   readonly logger: FastifyBaseLogger | false;
   /** TLS options; absent for a plain listener (behind a proxy) or `inject()` tests. */
@@ -146,7 +148,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
-  tokenRoutes(app, runtime);
+  tokenRoutes(app, runtime, options.tokenEndpointUrl);
   introspectionRoutes(app, runtime);
   discoveryRoutes(app, runtime, options.wellKnownPaths);
   healthRoutes(app, runtime);

@@ -54,6 +54,7 @@ export function createAuditor(
       scope: audit.scope,
       aud: audit.aud,
       x5t: audit.x5tS256,
+      jkt: audit.jkt,
       legacy_audience: audit.legacyAudience,
       ms: Number(process.hrtime.bigint() - startedNs) / 1e6,
     };

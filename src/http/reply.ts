@@ -17,6 +17,7 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
   setNoStore(reply);
   if (error.retryAfterSeconds !== undefined)
     reply.header('retry-after', String(error.retryAfterSeconds));
+  if (error.dpopNonce !== undefined) reply.header('dpop-nonce', error.dpopNonce);
   if (error.status === 401 && error.challengeScheme !== undefined) {
     reply.header('www-authenticate', `${error.challengeScheme} realm="tollgate"`);
   }

@@ -12,7 +12,13 @@ import {
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
 } from '../client-auth/index.js';
-import { assertionAlgsByProfile, type Config, type ConfigProblem } from '../config/index.js';
+import {
+  assertionAlgsByProfile,
+  type Config,
+  ConfigError,
+  type ConfigProblem,
+} from '../config/index.js';
+import { DpopNonces, minNonceSecretBytes } from '../dpop/index.js';
 import { OAuthError } from '../errors/index.js';
 import { CertificateSource, PkiError, parseCidrs, TrustStore } from '../pki/index.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
@@ -37,6 +43,7 @@ import { createAuditor } from './audit.js';
 import { type CertificateExpirySource, instrumentReplayStore, TollgateMetrics } from './metrics.js';
 import { TokenRateLimits } from './rate-limits.js';
 import { type ReloadOutcome, type ReloadPart, ServerState } from './state.js';
+import { TokenDpop } from './token-dpop.js';
 import { TokenEndpoint } from './token-endpoint.js';
 import type { HttpRuntime } from './types.js';
 
@@ -82,6 +89,27 @@ export interface Tollgate {
 /** The assertion algorithms this configuration accepts. */
 export function allowedAssertionAlgs(config: Config): readonly string[] {
   return config.clientAuth.signingAlgs ?? assertionAlgsByProfile[config.profile];
+}
+
+/** The DPoP proof algorithms this configuration accepts (`dpop_signing_alg_values_supported`). */
+export function allowedDpopAlgs(config: Config): readonly string[] {
+  return config.dpop.signingAlgs ?? assertionAlgsByProfile[config.profile];
+}
+
+/** The nonce source of the token endpoint, when nonces are required. @see RFC 9449 §8 */
+function tokenNonces(config: Config): DpopNonces | undefined {
+  const settings = config.dpop.nonce;
+  if (!settings.required) return undefined;
+  const secret = settings.secretFile === null ? undefined : readFileSync(settings.secretFile);
+  if (secret !== undefined && secret.length < minNonceSecretBytes) {
+    throw new ConfigError([
+      {
+        path: 'dpop.nonce.secretFile',
+        message: `must hold at least ${minNonceSecretBytes} bytes of secret`,
+      },
+    ]);
+  }
+  return new DpopNonces({ secret, windowSeconds: settings.windowSeconds, purpose: 'token' });
 }
 
 /** Loads the registry of a config (also used by `check-config`). */
@@ -294,7 +322,20 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       self_signed_tls_client_auth: new SelfSignedTlsClientAuthenticator({ mtlsTokenEndpoint }),
     },
   });
+  const dpopAlgs = allowedDpopAlgs(config);
+  const tokenDpop = config.dpop.enabled
+    ? new TokenDpop({
+        allowedAlgs: dpopAlgs,
+        maxAgeSeconds: config.dpop.maxAgeSeconds,
+        clockToleranceSeconds: config.dpop.clockToleranceSeconds,
+        maxProofBytes: config.dpop.maxProofBytes,
+        nonces: tokenNonces(config),
+        replayStore,
+      })
+    : undefined;
   const tokenEndpoint = new TokenEndpoint({
+    dpop: tokenDpop,
+    requireSenderConstraint: config.profile === 'fapi2',
     dispatcher,
     tokens: new AccessTokenIssuer({ issuer, signer: () => state.keys.signer }),
     issuer,
@@ -334,6 +375,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     token_endpoint_auth_methods_supported: [...supportedAuthMethods],
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     tls_client_certificate_bound_access_tokens: true,
+    ...(tokenDpop === undefined ? {} : { dpop_signing_alg_values_supported: [...dpopAlgs] }),
     introspection_endpoint: introspectionEndpointUrl,
     introspection_endpoint_auth_methods_supported: [...supportedAuthMethods],
     introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
@@ -434,9 +476,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           requestCert,
           rejectUnauthorized: false,
         };
-  const makeApp = async (https: ReturnType<typeof httpsOptions>) => {
+  // RFC 9449 §4.3 check 9: a proof names the URL the client sent it to, which is this listener's
+  // public URL (the issuer's, or the mTLS alias), never one taken from the request's Host header.
+  const makeApp = async (https: ReturnType<typeof httpsOptions>, tokenUrl: string) => {
     const app = await buildApp({
       runtime,
+      tokenEndpointUrl: tokenUrl,
       bodyLimitBytes: config.limits.bodyBytes,
       logger,
       ...(https === undefined ? {} : { https }),
@@ -449,13 +494,16 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     });
     return app;
   };
-  const app = await makeApp(httpsOptions(config.tls.requestClientCert));
+  const app = await makeApp(httpsOptions(config.tls.requestClientCert), tokenEndpointUrl);
   const mtlsApp =
     config.mtls.enabled && serverIdentity !== undefined
-      ? await makeApp(httpsOptions(true))
+      ? await makeApp(httpsOptions(true), mtlsTokenEndpoint ?? tokenEndpointUrl)
       : undefined;
+  // The plain listener sits behind a proxy that serves the issuer's URL.
   const plainApp =
-    config.plain.enabled && serverIdentity !== undefined ? await makeApp(undefined) : undefined;
+    config.plain.enabled && serverIdentity !== undefined
+      ? await makeApp(undefined, tokenEndpointUrl)
+      : undefined;
   const apps = [app, mtlsApp, plainApp].filter((one) => one !== undefined);
 
   const reload = async (force: boolean) => {

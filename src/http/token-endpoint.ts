@@ -13,15 +13,18 @@ import type {
   ClientAuthRequest,
   PresentedCertificate,
 } from '../client-auth/index.js';
+import type { VerifiedDpopProof } from '../dpop/index.js';
 import { OAuthError } from '../errors/index.js';
 import { isResourceIndicator, parseScope, type RegisteredClient } from '../registry/index.js';
 import type { AccessTokenIssuer } from '../tokens/index.js';
 import type { FormParams } from './form.js';
+import type { TokenDpop } from './token-dpop.js';
 
 /** The successful token response. @see RFC 6749 §5.1 */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` for a DPoP-bound token (RFC 9449 §5), `Bearer` otherwise. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
@@ -36,6 +39,8 @@ export interface TokenAudit {
   scope?: string;
   aud?: string | readonly string[];
   x5tS256?: string;
+  /** RFC 9449: the thumbprint of the DPoP proof key the token is bound to. */
+  jkt?: string;
   tokenJti?: string;
   legacyAudience?: boolean;
 }
@@ -48,6 +53,10 @@ export interface TokenEndpointOptions {
   readonly defaultLifetimeSeconds: number;
   /** Where a client without a certificate should go (named in the binding error). */
   readonly mtlsTokenEndpoint: string | undefined;
+  /** DPoP proofs at the token endpoint; undefined when DPoP is off (a `DPoP` header is ignored). */
+  readonly dpop: TokenDpop | undefined;
+  /** `fapi2`: every token must be sender-constrained (certificate or DPoP). */
+  readonly requireSenderConstraint: boolean;
   /** Called once the client is authenticated, before the grant checks (rate limits, metrics). */
   readonly onAuthenticated?: (
     authenticated: AuthenticatedClient,
@@ -73,12 +82,39 @@ export class TokenEndpoint {
       certificate: PresentedCertificate | undefined;
       nowMs: number;
       onIdentified?: NonNullable<ClientAuthRequest['onIdentified']>;
+      /** Every `DPoP` header value, and the URL of the token endpoint this request came to. */
+      dpop?: { readonly proofs: readonly string[]; readonly uri: string };
     },
     audit: TokenAudit,
   ): Promise<TokenResponse> {
     if (context.certificate !== undefined) audit.x5tS256 = context.certificate.x5tS256;
-    const request: ClientAuthRequest = { params, ...context };
+    // Order (RFC 9449 §5 with RFC 7523): the client's credentials verify first, so an
+    // unauthenticated caller only ever learns invalid_client; then the DPoP proof, in full,
+    // including its jti; and only then does authentication spend the assertion's jti. A bad
+    // proof (or a missing nonce) therefore never burns an assertion, and the client can retry
+    // with the same one.
+    let proof: VerifiedDpopProof | undefined;
+    let proofChecked = false;
+    const checkProof = async (client: RegisteredClient) => {
+      proofChecked = true;
+      const dpop = this.#options.dpop;
+      if (dpop === undefined) return;
+      proof = await dpop.proofFor(
+        { proofs: context.dpop?.proofs ?? [], uri: context.dpop?.uri ?? '', nowMs: context.nowMs },
+        client,
+      );
+    };
+    const request: ClientAuthRequest = {
+      params,
+      authorization: context.authorization,
+      certificate: context.certificate,
+      nowMs: context.nowMs,
+      ...(context.onIdentified === undefined ? {} : { onIdentified: context.onIdentified }),
+      beforeSideEffects: checkProof,
+    };
     const authenticated = await this.#options.dispatcher.authenticate(request);
+    // Methods without side effects (mutual TLS) may not have run the hook.
+    if (!proofChecked) await checkProof(authenticated.client);
     const { client } = authenticated;
     audit.clientId = client.clientId;
     audit.method = authenticated.method;
@@ -91,7 +127,22 @@ export class TokenEndpoint {
     audit.scope = scopes.join(' ');
     const audience = this.#audience(params, client);
     audit.aud = audience;
-    const thumbprint = this.#binding(authenticated, context.certificate);
+    const dpopProof = proof as VerifiedDpopProof | undefined;
+    // One binding per token: a DPoP proof wins; otherwise the certificate, as before.
+    const thumbprint =
+      dpopProof === undefined ? this.#binding(authenticated, context.certificate) : undefined;
+    if (dpopProof !== undefined) audit.jkt = dpopProof.jkt;
+    if (
+      this.#options.requireSenderConstraint &&
+      dpopProof === undefined &&
+      thumbprint === undefined
+    ) {
+      throw new OAuthError(
+        'invalid_request',
+        'sender_constraint_required',
+        'this server issues sender-constrained tokens only: present a client certificate or a DPoP proof',
+      );
+    }
 
     const minted = this.#options.tokens.mint({
       clientId: client.clientId,
@@ -99,16 +150,22 @@ export class TokenEndpoint {
       scopes,
       lifetimeSeconds: client.accessTokenLifetimeSeconds ?? this.#options.defaultLifetimeSeconds,
       certificateThumbprint: thumbprint,
+      dpopJkt: dpopProof?.jkt,
       nowMs: context.nowMs,
     });
     audit.tokenJti = minted.jti;
     const response: TokenResponse = {
       access_token: minted.accessToken,
-      token_type: 'Bearer',
+      token_type: dpopProof === undefined ? 'Bearer' : 'DPoP',
       expires_in: minted.expiresIn,
     };
     if (scopes.length > 0) response.scope = scopes.join(' ');
     return response;
+  }
+
+  /** The nonce to announce in `DPoP-Nonce`, when DPoP nonces are required. @see RFC 9449 §8 */
+  currentDpopNonce(nowMs: number): string | undefined {
+    return this.#options.dpop?.currentNonce(nowMs);
   }
 
   /** RFC 8707: every `resource` must be registered for the client; none means the default. */

@@ -247,3 +247,25 @@ export function createJwsSigner(
     },
   };
 }
+
+/**
+ * Prepares a signer with an arbitrary protected header (which must not name `alg`: it is set
+ * here), for JWS whose header carries more than `typ` and `kid`, such as a DPoP proof's `jwk`.
+ *
+ * @see RFC 7515 §3.1, RFC 9449 §4.2
+ */
+export function createHeaderSigner(
+  privateKey: KeyObject,
+  alg: AsymmetricAlg,
+  header: Readonly<Record<string, unknown>>,
+): (payload: Record<string, unknown>) => string {
+  if (privateKey.type !== 'private') throw new TypeError('createHeaderSigner needs a private key');
+  const mismatch = keyMismatch(privateKey, alg);
+  if (mismatch !== undefined) throw new TypeError(`createHeaderSigner: ${mismatch}`);
+  const encodedHeader = Buffer.from(JSON.stringify({ ...header, alg })).toString('base64url');
+  const { digest, options } = cryptoArgs(alg, privateKey);
+  return (payload) => {
+    const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+    return `${signingInput}.${sign(digest, Buffer.from(signingInput), options).toString('base64url')}`;
+  };
+}

@@ -52,6 +52,11 @@ export interface ClientMetadata {
   tls_client_auth_trust_anchor_spki_sha256?: string[];
   /** Bind tokens to the client certificate when one is presented (RFC 8705 §3). Default true. */
   tls_client_certificate_bound_access_tokens?: boolean;
+  /**
+   * RFC 9449 §5.2: the client always uses DPoP; a token request without a proof is refused.
+   * Default false (a proof, when sent, still binds the token).
+   */
+  dpop_bound_access_tokens?: boolean;
   /** Access-token lifetime override, seconds. */
   access_token_lifetime?: number;
   /** Maximum assertion lifetime override (`exp` - `iat`), seconds. */

@@ -54,6 +54,8 @@ export interface RegisteredClient {
    * request), `required` (field true: a request without a certificate is refused), `never` (false).
    */
   readonly binding: 'when-presented' | 'required' | 'never';
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
+  readonly dpopBound: boolean;
   readonly accessTokenLifetimeSeconds: number | undefined;
   readonly maxAssertionLifetimeSeconds: number | undefined;
   /** Epoch ms until which the token endpoint URL is accepted as assertion `aud`. */
@@ -99,6 +101,7 @@ const knownFields = new Set<string>([
   ...tlsClientAuthIdentityFields,
   'tls_client_auth_trust_anchor_spki_sha256',
   'tls_client_certificate_bound_access_tokens',
+  'dpop_bound_access_tokens',
   'access_token_lifetime',
   'max_assertion_lifetime',
   'legacy_audience',
@@ -297,6 +300,17 @@ export function prepareClient(
   if (bound !== undefined && typeof bound !== 'boolean') {
     problem('tls_client_certificate_bound_access_tokens', 'must be true or false');
   }
+  const dpopBound = entry.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && typeof dpopBound !== 'boolean') {
+    problem('dpop_bound_access_tokens', 'must be true or false');
+  }
+  if (dpopBound === true && bound === true) {
+    // One binding per token: a client cannot require both.
+    problem(
+      'dpop_bound_access_tokens',
+      'cannot be true together with tls_client_certificate_bound_access_tokens: true (one binding per token)',
+    );
+  }
   const accessTokenLifetime = integerField(entry, 'access_token_lifetime', 1, 86_400, problem);
   const maxAssertionLifetime = integerField(entry, 'max_assertion_lifetime', 1, 3600, problem);
 
@@ -369,6 +383,7 @@ export function prepareClient(
       keys,
       signingAlg,
       binding: bound === undefined ? 'when-presented' : bound ? 'required' : 'never',
+      dpopBound: dpopBound === true,
       accessTokenLifetimeSeconds: accessTokenLifetime,
       maxAssertionLifetimeSeconds: maxAssertionLifetime,
       legacyAudienceUntilMs,

@@ -1,7 +1,8 @@
 /**
- * Mints RFC 9068 JWT access tokens, bound to the client certificate when one is given.
+ * Mints RFC 9068 JWT access tokens, bound to the client certificate or to a DPoP key when one
+ * is given.
  *
- * @see RFC 9068 §2, RFC 8705 §3.1
+ * @see RFC 9068 §2, RFC 8705 §3.1, RFC 9449 §6.1
  */
 import { randomUUID } from 'node:crypto';
 import type { JwsSigner } from '../jws/index.js';
@@ -15,6 +16,8 @@ export interface MintRequest {
   readonly lifetimeSeconds: number;
   /** `x5t#S256` of the client certificate to bind to, if any. */
   readonly certificateThumbprint: string | undefined;
+  /** RFC 7638 thumbprint of the DPoP key to bind to (RFC 9449 §6.1); exclusive with the certificate. */
+  readonly dpopJkt?: string | undefined;
   readonly nowMs: number;
 }
 
@@ -59,8 +62,13 @@ export class AccessTokenIssuer {
       client_id: request.clientId,
     };
     if (request.scopes.length > 0) claims.scope = request.scopes.join(' ');
+    if (request.certificateThumbprint !== undefined && request.dpopJkt !== undefined) {
+      throw new TypeError('mint: one binding per token (certificate or DPoP key)');
+    }
     if (request.certificateThumbprint !== undefined) {
       claims.cnf = { 'x5t#S256': request.certificateThumbprint };
+    } else if (request.dpopJkt !== undefined) {
+      claims.cnf = { jkt: request.dpopJkt };
     }
     return {
       accessToken: this.#signer().sign(claims),

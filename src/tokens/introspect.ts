@@ -6,7 +6,7 @@
  * `{"active": false}`, as is anything expired, malformed or not `typ: at+jwt`. No reason is given
  * to the caller (RFC 7662 §2.2: "SHOULD NOT include any additional information").
  *
- * @see RFC 7662 §2.2, RFC 9068 §2
+ * @see RFC 7662 §2.2, RFC 9068 §2, RFC 9449 §6.2
  */
 import type { KeyObject } from 'node:crypto';
 import {
@@ -28,9 +28,13 @@ export interface ActiveIntrospection {
   readonly exp: number;
   readonly iat: number;
   readonly jti: string;
-  readonly token_type: 'Bearer';
-  /** RFC 8705 §3.2: the binding, so a resource server can check it. */
-  readonly cnf?: { readonly 'x5t#S256': string };
+  /** `DPoP` for a DPoP-bound token (RFC 9449 §6.2), `Bearer` otherwise. */
+  readonly token_type: 'Bearer' | 'DPoP';
+  /**
+   * The binding, so a resource server can check it: `x5t#S256` (RFC 8705 §3.2) or `jkt`
+   * (RFC 9449 §6.2).
+   */
+  readonly cnf?: { readonly 'x5t#S256': string } | { readonly jkt: string };
 }
 
 export type IntrospectionResponse = ActiveIntrospection | { readonly active: false };
@@ -99,14 +103,14 @@ function activeClaims(
   const audience = isAudience(aud) ? aud : undefined;
   if (audience === undefined) return undefined;
   if (scope !== undefined && typeof scope !== 'string') return undefined;
-  let binding: { 'x5t#S256': string } | undefined;
+  let binding: { 'x5t#S256': string } | { jkt: string } | undefined;
   if (cnf !== undefined) {
-    const thumbprint =
-      typeof cnf === 'object' && cnf !== null
-        ? (cnf as Record<string, unknown>)['x5t#S256']
-        : undefined;
-    if (typeof thumbprint !== 'string') return undefined;
-    binding = { 'x5t#S256': thumbprint };
+    const record = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>) : {};
+    const thumbprint = record['x5t#S256'];
+    const jkt = record.jkt;
+    if (typeof thumbprint === 'string' && jkt === undefined) binding = { 'x5t#S256': thumbprint };
+    else if (typeof jkt === 'string' && thumbprint === undefined) binding = { jkt };
+    else return undefined;
   }
   return {
     active: true,
@@ -118,7 +122,7 @@ function activeClaims(
     exp,
     iat,
     jti,
-    token_type: 'Bearer',
+    token_type: binding !== undefined && 'jkt' in binding ? 'DPoP' : 'Bearer',
     ...(binding === undefined ? {} : { cnf: binding }),
   };
 }

@@ -10,7 +10,7 @@
  *
  * `token_type_hint` is accepted and ignored: only access tokens exist here (no refresh tokens).
  *
- * @see RFC 7662 §2 and §4, RFC 8705 §3.2 (`cnf` in the response)
+ * @see RFC 7662 §2 and §4, RFC 8705 §3.2 and RFC 9449 §6.2 (`cnf` and `token_type` in the response)
  */
 import type { FastifyInstance } from 'fastify';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
@@ -43,7 +43,7 @@ const introspectionResponseSchema = {
       cnf: {
         type: 'object',
         additionalProperties: false,
-        properties: { 'x5t#S256': { type: 'string' } },
+        properties: { 'x5t#S256': { type: 'string' }, jkt: { type: 'string' } },
       },
     },
   },

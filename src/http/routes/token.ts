@@ -4,6 +4,7 @@
  * @see RFC 6749 §3.2, §4.4, §5
  */
 import type { FastifyInstance } from 'fastify';
+import { dpopHeaderValues } from '../../dpop/index.js';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
 import { FormParams } from '../form.js';
 import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
@@ -24,7 +25,15 @@ const tokenResponseSchema = {
   },
 } as const;
 
-export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
+/**
+ * @param tokenEndpointUrl the public URL of this listener's token endpoint, which DPoP proofs must
+ *   name (RFC 9449 §4.3 check 9)
+ */
+export function tokenRoutes(
+  app: FastifyInstance,
+  runtime: HttpRuntime,
+  tokenEndpointUrl: string,
+): void {
   app.route({
     method: 'POST',
     url: `${runtime.routePrefix}/token`,
@@ -47,12 +56,14 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
         }
         const certificate = runtime.certificateOf(request);
         const authorization = request.headers.authorization;
+        const nowMs = runtime.now();
         const response = await runtime.tokenEndpoint.handle(
           request.body,
           {
             authorization,
             certificate,
-            nowMs: runtime.now(),
+            nowMs,
+            dpop: { proofs: dpopHeaderValues(request.raw.rawHeaders), uri: tokenEndpointUrl },
             onIdentified: (clientId, method) => {
               audit.claimedClientId = clientId;
               audit.method = method;
@@ -62,6 +73,9 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
           audit,
         );
         runtime.audit(request, 'token', 'issued', undefined, audit, started);
+        // RFC 9449 §8: a successful response may carry the next nonce, so clients stay current.
+        const nonce = runtime.tokenEndpoint.currentDpopNonce(nowMs);
+        if (nonce !== undefined) reply.header('dpop-nonce', nonce);
         return response;
       } catch (thrown) {
         const error = asOAuthError(thrown);
