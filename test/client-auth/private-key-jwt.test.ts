@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { generateSigningJwk } from '../../src/dev-ca/index.js';
 import { rawJws, signAssertion, standardClaims } from '../helpers/assertions.js';
+import { makeProof, makeProofKey } from '../helpers/dpop.js';
 import {
   form,
   formHeaders,
@@ -671,11 +672,15 @@ describe('private_key_jwt under the fapi2 profile', () => {
     });
   });
   afterAll(() => tg.dispose());
+  // fapi2 issues sender-constrained tokens only: these requests carry a DPoP proof.
   const send = async (assertion: string) =>
     tg.app.inject({
       method: 'POST',
       url: '/token',
-      headers: formHeaders,
+      headers: {
+        ...formHeaders,
+        dpop: await makeProof(await makeProofKey('ES256'), { htu: `${testIssuer}/token` }),
+      },
       payload: form({
         grant_type: 'client_credentials',
         client_assertion_type: jwtBearerAssertionType,

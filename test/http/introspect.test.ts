@@ -226,7 +226,7 @@ describe('POST /introspect', () => {
     ['a numeric sub', { sub: 7 }, {}],
     ['an empty aud list', { aud: [] }, {}],
     ['a scope list', { scope: ['read'] }, {}],
-    ['cnf without x5t#S256', { cnf: { jkt: 'abc' } }, {}],
+    ['cnf with neither x5t#S256 nor jkt', { cnf: { kid: 'abc' } }, {}],
     ['crit', {}, { crit: ['exp'] }],
     ['another alg than its key', {}, { alg: 'ES384' }],
     ['no kid', {}, { kid: undefined }],

@@ -45,10 +45,20 @@ describe('TokenIntrospector', () => {
     });
   });
 
+  it('returns token_type DPoP and cnf.jkt for a DPoP-bound token (RFC 9449 §6.2)', () => {
+    const token = keys.signer.sign(claims({ cnf: { jkt: 'thumb' } }));
+    expect(introspector.introspect(token, nowMs)).toMatchObject({
+      active: true,
+      cnf: { jkt: 'thumb' },
+      token_type: 'DPoP',
+    });
+  });
+
   it.each([
     ['a string cnf', { cnf: 'abc' }],
     ['a null cnf', { cnf: null }],
-    ['a cnf without x5t#S256', { cnf: { jkt: 'abc' } }],
+    ['a cnf with neither x5t#S256 nor jkt', { cnf: { kid: 'abc' } }],
+    ['a cnf with both x5t#S256 and jkt', { cnf: { jkt: 'abc', 'x5t#S256': 'def' } }],
     ['an empty aud array', { aud: [] }],
     ['a numeric scope', { scope: 1 }],
     ['an nbf in the future', { nbf: nowSeconds + 1 }],
