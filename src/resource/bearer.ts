@@ -10,8 +10,8 @@
  */
 import { ResourceError } from './errors.js';
 
-/** RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`. */
-const bearerPattern = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** RFC 6750 §2.1 / RFC 9449 §7.1: `credentials = scheme 1*SP token68`. */
+const credentialsPattern = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i;
 const schemePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
 
 /** The slice of a request this module reads (Node's `IncomingMessage` fits). */
@@ -30,6 +30,24 @@ export interface BearerRequest {
  *   without an error code) when no bearer token was sent at all.
  */
 export function bearerTokenOf(request: BearerRequest): string {
+  return credentialsOf(request, false).token;
+}
+
+/** The access token of a request and how it came: `Bearer` or (RFC 9449 §7.1) `DPoP`. */
+export interface PresentedAccessToken {
+  readonly scheme: 'Bearer' | 'DPoP';
+  readonly token: string;
+}
+
+/**
+ * The access token of a request sent with either `Authorization: Bearer` or
+ * `Authorization: DPoP` (RFC 9449 §7.1), with the same refusals as {@link bearerTokenOf}.
+ */
+export function accessTokenOf(request: BearerRequest): PresentedAccessToken {
+  return credentialsOf(request, true);
+}
+
+function credentialsOf(request: BearerRequest, acceptDpop: boolean): PresentedAccessToken {
   if (hasQueryToken(request.url)) {
     throw new ResourceError(
       'invalid_request',
@@ -53,19 +71,26 @@ export function bearerTokenOf(request: BearerRequest): string {
   }
   const [value] = values;
   const scheme = value === undefined ? undefined : schemePattern.exec(value.trim())?.[0];
-  if (value === undefined || scheme === undefined || scheme.toLowerCase() !== 'bearer') {
-    // Another scheme (Basic, DPoP, ...) is "no bearer credentials": RFC 6750 §3.1.
+  const lower = scheme?.toLowerCase();
+  if (
+    value === undefined ||
+    lower === undefined ||
+    (lower !== 'bearer' && !(acceptDpop && lower === 'dpop'))
+  ) {
+    // Another scheme (Basic, ...) is "no bearer credentials": RFC 6750 §3.1.
     throw new ResourceError('invalid_token', 'token_missing', 'no access token was presented');
   }
-  const token = bearerPattern.exec(value.trim())?.[1];
+  const presentedScheme = lower === 'dpop' ? 'DPoP' : 'Bearer';
+  const token = credentialsPattern.exec(value.trim())?.[2];
   if (token === undefined) {
     throw new ResourceError(
       'invalid_request',
       'authorization_malformed',
-      'the Authorization header must be "Bearer" followed by one access token',
+      `the Authorization header must be "${presentedScheme}" followed by one access token`,
+      { scheme: presentedScheme },
     );
   }
-  return token;
+  return { scheme: presentedScheme, token };
 }
 
 function hasQueryToken(url: string | undefined): boolean {

@@ -5,15 +5,24 @@
  * A failure to fetch the issuer's keys is none of them (the token may be fine), so it has its own
  * code and a 503, and never tells the client its token is bad.
  *
- * @see RFC 6750 §3 and §3.1, RFC 8705 §3
+ * @see RFC 6750 §3 and §3.1, RFC 8705 §3, RFC 9449 §7.1
  */
+import { dpopReasonCodes } from '../dpop/errors.js';
 
-/** Error codes a protected resource returns. `temporarily_unavailable` is not RFC 6750's. */
+/**
+ * Error codes a protected resource returns. `temporarily_unavailable` is not RFC 6750's;
+ * `invalid_dpop_proof` and `use_dpop_nonce` are RFC 9449 §7.1 and §9.
+ */
 export type ResourceErrorCode =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
+
+/** The authentication scheme of a challenge: the one the request used. @see RFC 9449 §7.1 */
+export type ResourceScheme = 'Bearer' | 'DPoP';
 
 /**
  * Internal reason codes, for logs and metrics: a closed list, one cause each. Never on the wire
@@ -45,6 +54,10 @@ export const resourceReasonCodes = [
   'binding_mismatch',
   'binding_unsupported',
   'binding_required',
+  // RFC 9449 DPoP: the proof (one reason per §4.3 check), and the token's binding
+  ...dpopReasonCodes,
+  'dpop_downgrade',
+  'dpop_not_bound',
   // authorization
   'scope_missing',
   // infrastructure
@@ -58,11 +71,17 @@ const statusByCode: Readonly<Record<ResourceErrorCode, number>> = {
   invalid_token: 401,
   insufficient_scope: 403,
   temporarily_unavailable: 503,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
 };
 
 export interface ResourceErrorOptions {
   /** Scopes the resource needs (`insufficient_scope`), for the challenge's `scope` attribute. */
   readonly scopes?: readonly string[];
+  /** The scheme to challenge with; default `Bearer`. */
+  readonly scheme?: ResourceScheme;
+  /** A fresh nonce for the `DPoP-Nonce` header (RFC 9449 §9). */
+  readonly dpopNonce?: string;
   /** Internal cause, for logs only; never serialized. */
   readonly cause?: unknown;
 }
@@ -78,6 +97,8 @@ export class ResourceError extends Error {
   readonly description: string;
   /** For `insufficient_scope`: the scopes the resource requires. */
   readonly scopes: readonly string[] | undefined;
+  readonly scheme: ResourceScheme;
+  readonly dpopNonce: string | undefined;
 
   constructor(
     code: ResourceErrorCode,
@@ -92,6 +113,8 @@ export class ResourceError extends Error {
     this.status = statusByCode[code];
     this.description = description;
     this.scopes = options.scopes;
+    this.scheme = options.scheme ?? 'Bearer';
+    this.dpopNonce = options.dpopNonce;
   }
 
   /**
@@ -121,6 +144,48 @@ export function bearerChallenge(error: ResourceError, realm?: string): string | 
     }
   }
   return attributes.length === 0 ? 'Bearer' : `Bearer ${attributes.join(', ')}`;
+}
+
+/**
+ * Every `WWW-Authenticate` challenge for an error (one header value each), or none for a 503.
+ * With DPoP accepted (`dpopAlgs` given): a request that used DPoP (or sent a DPoP-bound token as
+ * Bearer) gets a DPoP challenge with the error and `algs`; one that used Bearer gets its Bearer
+ * challenge; one that sent no token gets both, so it learns DPoP is accepted here.
+ *
+ * @see RFC 6750 §3, RFC 9449 §7.1
+ */
+export function resourceChallenges(
+  error: ResourceError,
+  options: {
+    readonly realm?: string | undefined;
+    readonly dpopAlgs?: readonly string[] | undefined;
+  },
+): string[] {
+  if (error.code === 'temporarily_unavailable') return [];
+  const algs = options.dpopAlgs;
+  if (algs === undefined) {
+    const bearer = bearerChallenge(error, options.realm);
+    return bearer === undefined ? [] : [bearer];
+  }
+  const algsAttribute = `algs=${quoted(algs.join(' '))}`;
+  if (error.scheme === 'DPoP') {
+    const attributes: string[] = [];
+    if (options.realm !== undefined) attributes.push(`realm=${quoted(options.realm)}`);
+    attributes.push(`error="${error.code}"`, `error_description=${quoted(error.description)}`);
+    if (error.scopes !== undefined && error.scopes.length > 0) {
+      attributes.push(`scope=${quoted(error.scopes.join(' '))}`);
+    }
+    attributes.push(algsAttribute);
+    return [`DPoP ${attributes.join(', ')}`];
+  }
+  const bearer = bearerChallenge(error, options.realm);
+  // A Bearer error stays a Bearer challenge; a request with no token at all learns both schemes.
+  if (!error.isMissingToken) return bearer === undefined ? [] : [bearer];
+  const dpop =
+    options.realm === undefined
+      ? `DPoP ${algsAttribute}`
+      : `DPoP realm=${quoted(options.realm)}, ${algsAttribute}`;
+  return bearer === undefined ? [dpop] : [bearer, dpop];
 }
 
 /**

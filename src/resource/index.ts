@@ -1,22 +1,30 @@
 /**
  * The resource-server side of Tollgate (`tollgate/resource`): verify an RFC 9068 access token and
  * its RFC 8705 certificate binding, and a Fastify plugin that protects routes with it. Depends on
- * src/pki only.
+ * src/pki and src/dpop only.
  *
  * @see RFC 9068 §4, RFC 8705 §3, RFC 6750
  */
-export { type BearerRequest, bearerTokenOf } from './bearer.js';
+export {
+  accessTokenOf,
+  type BearerRequest,
+  bearerTokenOf,
+  type PresentedAccessToken,
+} from './bearer.js';
 export {
   bearerChallenge,
   ResourceError,
   type ResourceErrorCode,
   type ResourceErrorOptions,
   type ResourceReasonCode,
+  type ResourceScheme,
+  resourceChallenges,
   resourceReasonCodes,
 } from './errors.js';
 export { type RemoteJwksOptions, remoteJwks } from './jwks.js';
 export {
   type ProtectOptions,
+  type ResourceDpopOptions,
   type TollgateResource,
   type TollgateResourceOptions,
   tollgateResource,
@@ -24,8 +32,10 @@ export {
 export {
   type AccessTokenClaims,
   type AccessTokenKeyResolver,
+  type DpopRequest,
   defaultAccessTokenAlgorithms,
   defaultClockToleranceSeconds,
+  defaultDpopAlgorithms,
   defaultMaxAccessTokenBytes,
   type VerifiedAccessToken,
   type VerifyAccessTokenOptions,

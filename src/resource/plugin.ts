@@ -9,7 +9,11 @@
  * `request.accessToken` must be visible to the routes the application declares next to it.
  * Authentication runs in `onRequest`, before any body is read.
  *
- * @see RFC 6750 §2.1 and §3, RFC 8705 §3, RFC 9440
+ * DPoP (RFC 9449 §7): `Authorization: DPoP` with a `DPoP` proof is accepted beside Bearer; the
+ * proof's `htu` is checked against `dpop.publicOrigin` (set it behind a proxy) and its `jti` is
+ * remembered per instance in a bounded cache (see src/dpop/jti-cache.ts).
+ *
+ * @see RFC 6750 §2.1 and §3, RFC 8705 §3, RFC 9440, RFC 9449 §7 and §9
  */
 import type {
   FastifyPluginAsync,
@@ -19,21 +23,53 @@ import type {
 } from 'fastify';
 import fp from 'fastify-plugin';
 import {
+  DpopJtiCache,
+  DpopNonces,
+  defaultDpopJtiCacheEntries,
+  dpopHeaderValues,
+} from '../dpop/index.js';
+import {
   CertificateSource,
   PkiError,
   type PresentedCertificate,
   type ProxyCertificateFormat,
 } from '../pki/index.js';
-import { bearerTokenOf } from './bearer.js';
-import { bearerChallenge, ResourceError } from './errors.js';
+import { accessTokenOf, bearerTokenOf } from './bearer.js';
+import { ResourceError, resourceChallenges } from './errors.js';
 import { remoteJwks } from './jwks.js';
 import {
   type AccessTokenKeyResolver,
   checkAlgorithms,
+  defaultDpopAlgorithms,
   type VerifiedAccessToken,
   type VerifyAccessTokenOptions,
   verifyAccessToken,
 } from './verify.js';
+
+/** How this resource takes DPoP-bound tokens (RFC 9449 §7). */
+export interface ResourceDpopOptions {
+  /** Accept `Authorization: DPoP`; default true. Off: DPoP-bound tokens cannot be used here. */
+  readonly enabled?: boolean;
+  /** Accepted proof algorithms (the challenge's `algs`); default ES256/384/512, PS256, EdDSA. */
+  readonly algorithms?: readonly string[];
+  /** How old a proof's `iat` may be; default 60 s. */
+  readonly maxAgeSeconds?: number;
+  /** How far ahead `iat` may be; default 10 s. */
+  readonly clockToleranceSeconds?: number;
+  /**
+   * The API's public origin (`https://api.example.com`), against which proofs' `htu` is checked.
+   * Set it behind a proxy or load balancer: without it the origin is this server's own scheme and
+   * the request's `Host` header, which a proxy may rewrite (and a client may choose).
+   */
+  readonly publicOrigin?: string;
+  /** Most proof ids remembered for replay checks, per instance; default 100 000. */
+  readonly jtiCacheEntries?: number;
+  /**
+   * Require server nonces (RFC 9449 §9): `secret` (32 bytes or more) shared by every instance of
+   * this API, `windowSeconds` default 60. Off by default.
+   */
+  readonly nonce?: { readonly secret?: Buffer; readonly windowSeconds?: number };
+}
 
 /** What a protected route needs beyond a valid token. */
 export interface ProtectOptions {
@@ -58,8 +94,10 @@ export interface TollgateResourceOptions {
   readonly algorithms?: readonly string[];
   /** Accepted clock skew, seconds; default 30. */
   readonly clockToleranceSeconds?: number;
-  /** Refuse tokens that are not certificate-bound; default false. */
+  /** Refuse tokens that are not sender-constrained (certificate- or DPoP-bound); default false. */
   readonly requireBinding?: boolean;
+  /** DPoP (RFC 9449): accepted by default; see {@link ResourceDpopOptions}. */
+  readonly dpop?: ResourceDpopOptions;
   /**
    * Proxies (CIDRs or addresses) whose client-certificate header is believed, judged by the
    * socket's peer address. Empty (default): headers are ignored and the TLS socket is the only
@@ -115,14 +153,34 @@ const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, opti
     protect: ProtectOptions = {},
   ): Promise<VerifiedAccessToken> => {
     // The token first: a request with none is answered without looking at certificates.
-    const token = bearerTokenOf({ rawHeaders: request.raw.rawHeaders, url: request.raw.url });
+    const presented = { rawHeaders: request.raw.rawHeaders, url: request.raw.url };
+    const { scheme, token } =
+      settings.dpop === undefined
+        ? { scheme: 'Bearer' as const, token: bearerTokenOf(presented) }
+        : accessTokenOf(presented);
     const certificate = certificateOf(settings.certificates, request);
+    const dpop = settings.dpop;
     return verifyAccessToken(token, {
       ...settings.verify,
       requiredScopes: protect.scopes ?? [],
       certificateThumbprint: certificate?.x5tS256,
       requireBinding: protect.requireBinding ?? settings.requireBinding,
       nowMs: settings.now(),
+      scheme,
+      ...(dpop === undefined || scheme !== 'DPoP'
+        ? {}
+        : {
+            dpop: {
+              proofs: dpopHeaderValues(request.raw.rawHeaders),
+              method: request.method,
+              uri: publicUri(request, dpop.publicOrigin),
+              algorithms: dpop.algorithms,
+              maxAgeSeconds: dpop.maxAgeSeconds,
+              clockToleranceSeconds: dpop.clockToleranceSeconds,
+              nonces: dpop.nonces,
+              jtiCache: dpop.jtiCache,
+            },
+          }),
     });
   };
 
@@ -131,6 +189,9 @@ const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, opti
     const hook = async function tollgateProtect(request: FastifyRequest, reply: FastifyReply) {
       try {
         request.accessToken = await verifyRequest(request, route);
+        // RFC 9449 §9: keep DPoP clients supplied with the current nonce.
+        const nonce = settings.dpop?.nonces?.current(settings.now());
+        if (nonce !== undefined) reply.header('dpop-nonce', nonce);
       } catch (thrown) {
         if (!(thrown instanceof ResourceError)) throw thrown;
         logRejection(request, thrown);
@@ -173,6 +234,16 @@ interface Settings {
   readonly realm: string | undefined;
   readonly retryAfterSeconds: number;
   readonly now: () => number;
+  readonly dpop:
+    | {
+        readonly algorithms: readonly string[];
+        readonly maxAgeSeconds: number;
+        readonly clockToleranceSeconds: number;
+        readonly publicOrigin: string | undefined;
+        readonly nonces: DpopNonces | undefined;
+        readonly jtiCache: DpopJtiCache;
+      }
+    | undefined;
 }
 
 /** Checks the options once, at registration: bad configuration stops start-up. */
@@ -214,7 +285,66 @@ function prepare(options: TollgateResourceOptions): Settings {
     realm: options.realm,
     retryAfterSeconds: options.retryAfterSeconds ?? 5,
     now: options.now ?? Date.now,
+    dpop: prepareDpop(options.dpop),
   };
+}
+
+function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
+  if (options.enabled === false) return undefined;
+  const algorithms = options.algorithms ?? defaultDpopAlgorithms;
+  checkAlgorithms(algorithms);
+  let publicOrigin: string | undefined;
+  if (options.publicOrigin !== undefined) {
+    const url = URL.canParse(options.publicOrigin) ? new URL(options.publicOrigin) : undefined;
+    if (
+      url === undefined ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.pathname !== '/'
+    ) {
+      throw new TypeError(
+        'tollgateResource: dpop.publicOrigin must be an origin like https://api.example.com',
+      );
+    }
+    publicOrigin = url.origin;
+  }
+  const maxAgeSeconds = options.maxAgeSeconds ?? 60;
+  const clockToleranceSeconds = options.clockToleranceSeconds ?? 10;
+  if (
+    !(maxAgeSeconds > 0 && maxAgeSeconds <= 600) ||
+    !(clockToleranceSeconds >= 0 && clockToleranceSeconds <= 300)
+  ) {
+    throw new TypeError(
+      'tollgateResource: dpop.maxAgeSeconds must be in (0, 600], clockToleranceSeconds in [0, 300]',
+    );
+  }
+  return {
+    algorithms,
+    maxAgeSeconds,
+    clockToleranceSeconds,
+    publicOrigin,
+    nonces:
+      options.nonce === undefined
+        ? undefined
+        : new DpopNonces({
+            secret: options.nonce.secret,
+            windowSeconds: options.nonce.windowSeconds ?? 60,
+            purpose: 'resource',
+          }),
+    jtiCache: new DpopJtiCache({
+      maxEntries: options.jtiCacheEntries ?? defaultDpopJtiCacheEntries,
+    }),
+  };
+}
+
+/**
+ * The URI a DPoP proof must name for this request: the configured public origin, or this server's
+ * scheme and `Host`, with the request path (the query is ignored by the comparison anyway).
+ */
+function publicUri(request: FastifyRequest, origin: string | undefined): string {
+  const path = request.raw.url ?? '/';
+  if (origin !== undefined) return `${origin}${path}`;
+  const encrypted = (request.raw.socket as { encrypted?: boolean }).encrypted === true;
+  return `${encrypted ? 'https' : 'http'}://${request.headers.host ?? 'invalid.invalid'}${path}`;
 }
 
 function isScopeList(value: ProtectOptions | readonly string[]): value is readonly string[] {
@@ -244,10 +374,16 @@ function certificateOf(
 function sendResourceError(
   reply: FastifyReply,
   error: ResourceError,
-  settings: Pick<Settings, 'realm' | 'retryAfterSeconds'>,
+  settings: Pick<Settings, 'realm' | 'retryAfterSeconds' | 'dpop'>,
 ): FastifyReply {
-  const challenge = bearerChallenge(error, settings.realm);
-  if (challenge !== undefined) reply.header('www-authenticate', challenge);
+  const challenges = resourceChallenges(error, {
+    realm: settings.realm,
+    dpopAlgs: settings.dpop?.algorithms,
+  });
+  if (challenges.length > 0) {
+    reply.header('www-authenticate', challenges.length === 1 ? challenges[0] : challenges);
+  }
+  if (error.dpopNonce !== undefined) reply.header('dpop-nonce', error.dpopNonce);
   if (error.code === 'temporarily_unavailable') {
     reply.header('retry-after', String(settings.retryAfterSeconds));
   }

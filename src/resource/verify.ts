@@ -22,8 +22,49 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
+import {
+  type DpopJtiCache,
+  type DpopNonces,
+  DpopProofError,
+  type VerifiedDpopProof,
+  verifyDpopProof,
+} from '../dpop/index.js';
 import { asymmetricAlgs } from '../jws/index.js';
 import { ResourceError } from './errors.js';
+
+/** DPoP proof algorithms a resource accepts by default (`algs=` of its challenge). */
+export const defaultDpopAlgorithms = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+/**
+ * The DPoP side of one request (RFC 9449 §7): the proofs it carried and what they must match.
+ *
+ * @see RFC 9449 §4.3, §7.1, §9, §11.1
+ */
+export interface DpopRequest {
+  /** Every `DPoP` header value of the request (see `dpopHeaderValues`). */
+  readonly proofs: readonly string[];
+  /** The request method (`htm`). */
+  readonly method: string;
+  /** The request's public URI (`htu`); query and fragment are ignored. Behind a proxy, the external one. */
+  readonly uri: string;
+  /** Accepted proof algorithms; default {@link defaultDpopAlgorithms}. */
+  readonly algorithms?: readonly string[];
+  /** How old a proof's `iat` may be; default 60 s. */
+  readonly maxAgeSeconds?: number;
+  /** How far ahead `iat` may be; default 10 s. */
+  readonly clockToleranceSeconds?: number;
+  /** Server nonces, when this resource requires them (RFC 9449 §9). */
+  readonly nonces?: DpopNonces | undefined;
+  /** Single use of proofs (per instance); without it, replays within the window are not caught. */
+  readonly jtiCache?: DpopJtiCache | undefined;
+}
 
 /**
  * Access-token signature algorithms accepted by default: what Tollgate signs with and what common
@@ -77,8 +118,15 @@ export interface VerifyAccessTokenOptions {
    * this request, or undefined when it presented none.
    */
   readonly certificateThumbprint?: string | undefined;
-  /** Refuse tokens without `cnf.x5t#S256` (a resource reachable only over mTLS wants this). */
+  /** Refuse tokens that are not sender-constrained (neither `cnf.x5t#S256` nor `cnf.jkt`). */
   readonly requireBinding?: boolean;
+  /**
+   * How the token came: `Authorization: Bearer` (default) or `Authorization: DPoP` (RFC 9449
+   * §7.1). A DPoP-bound token sent as Bearer is refused (a downgrade).
+   */
+  readonly scheme?: 'Bearer' | 'DPoP';
+  /** The DPoP proof of the request; required with the DPoP scheme. */
+  readonly dpop?: DpopRequest;
   /** Current time, epoch ms; default `Date.now()`. */
   readonly nowMs?: number;
   /** Longest accepted token; default 8192. */
@@ -95,7 +143,7 @@ export interface AccessTokenClaims extends JWTPayload {
   readonly iat: number;
   readonly jti: string;
   readonly scope?: string;
-  readonly cnf?: { readonly 'x5t#S256': string };
+  readonly cnf?: { readonly 'x5t#S256': string } | { readonly jkt: string };
 }
 
 /** A token that passed every check. */
@@ -107,6 +155,8 @@ export interface VerifiedAccessToken {
   readonly scopes: ReadonlySet<string>;
   /** `cnf.x5t#S256` when the token is certificate-bound (and the caller's certificate matched). */
   readonly certificateThumbprint: string | undefined;
+  /** `cnf.jkt` when the token is DPoP-bound (and the request's proof was made with that key). */
+  readonly dpopJkt: string | undefined;
   /** The protected header's `alg` and `kid`. */
   readonly alg: string;
   readonly kid: string | undefined;
@@ -131,13 +181,21 @@ export async function verifyAccessToken(
   }
   const nowMs = options.nowMs ?? Date.now();
 
-  const header = checkStructure(token, options.maxTokenBytes ?? defaultMaxAccessTokenBytes);
+  const scheme = options.scheme ?? 'Bearer';
+  const header = withScheme(scheme, () =>
+    checkStructure(token, options.maxTokenBytes ?? defaultMaxAccessTokenBytes),
+  );
   if (!algorithms.includes(header.alg)) {
     throw invalidToken(
       'alg_not_allowed',
       'the access token is signed with an algorithm not accepted here',
+      undefined,
+      scheme,
     );
   }
+  // The proof before the token's signature: it needs no key fetch, so a garbage proof never
+  // triggers a JWKS refetch; and before any claim of the token is believed.
+  const proof = scheme === 'DPoP' ? checkProof(token as string, options.dpop, nowMs) : undefined;
 
   const verifyOptions: JWTVerifyOptions = {
     issuer: options.issuer,
@@ -148,11 +206,52 @@ export async function verifyAccessToken(
     typ: 'at+jwt',
     requiredClaims,
   };
-  const { payload } = await verifySignatureAndClaims(token as string, options.jwks, verifyOptions);
-  const claims = checkClaimTypes(payload, nowMs, tolerance);
+  const { payload } = await withSchemeAsync(scheme, () =>
+    verifySignatureAndClaims(token as string, options.jwks, verifyOptions),
+  );
+  const claims = withScheme(scheme, () => checkClaimTypes(payload, nowMs, tolerance));
+
+  // RFC 9449 §7.1 and §7.2: a DPoP-bound token only with a proof by its key; never as Bearer.
+  const jkt = claims.cnf !== undefined && 'jkt' in claims.cnf ? claims.cnf.jkt : undefined;
+  if (jkt !== undefined) {
+    if (proof === undefined) {
+      throw new ResourceError(
+        'invalid_token',
+        'dpop_downgrade',
+        'the access token is DPoP-bound: send it with Authorization: DPoP and a DPoP proof',
+        { scheme: 'DPoP' },
+      );
+    }
+    if (!sameThumbprint(jkt, proof.jkt)) {
+      throw new ResourceError(
+        'invalid_dpop_proof',
+        'dpop_key_mismatch',
+        'the DPoP proof is signed with another key than the one the access token is bound to',
+        { scheme: 'DPoP' },
+      );
+    }
+    // Side effect last: everything about this request verified, so its proof is spent once.
+    const cache = options.dpop?.jtiCache;
+    if (cache !== undefined && !cache.claim(proof.jkt, proof.jti, proof.replayUntilMs, nowMs)) {
+      throw new ResourceError(
+        'invalid_dpop_proof',
+        'dpop_replayed',
+        'the DPoP proof was replayed: its jti has already been used',
+        { scheme: 'DPoP' },
+      );
+    }
+  } else if (proof !== undefined) {
+    throw new ResourceError(
+      'invalid_token',
+      'dpop_not_bound',
+      'the access token is not DPoP-bound: send it with Authorization: Bearer',
+      { scheme: 'DPoP' },
+    );
+  }
 
   // RFC 8705 §3: the binding is checked against this request's certificate, after the signature.
-  const bound = claims.cnf?.['x5t#S256'];
+  const bound =
+    claims.cnf !== undefined && 'x5t#S256' in claims.cnf ? claims.cnf['x5t#S256'] : undefined;
   if (bound !== undefined) {
     if (options.certificateThumbprint === undefined) {
       throw invalidToken(
@@ -166,10 +265,10 @@ export async function verifyAccessToken(
         'the access token is bound to a different client certificate',
       );
     }
-  } else if (options.requireBinding === true) {
+  } else if (options.requireBinding === true && jkt === undefined) {
     throw invalidToken(
       'binding_required',
-      'this resource accepts only certificate-bound access tokens',
+      'this resource accepts only sender-constrained (certificate- or DPoP-bound) access tokens',
     );
   }
 
@@ -180,7 +279,7 @@ export async function verifyAccessToken(
       'insufficient_scope',
       'scope_missing',
       'the access token does not grant the scope this request needs',
-      { scopes: required },
+      { scopes: required, scheme },
     );
   }
 
@@ -189,18 +288,80 @@ export async function verifyAccessToken(
     clientId: claims.client_id,
     scopes,
     certificateThumbprint: bound,
+    dpopJkt: jkt,
     alg: header.alg,
     kid: header.kid,
   };
 }
 
-function invalidToken(reason: ResourceError['reason'], description: string, cause?: unknown) {
-  return new ResourceError(
-    'invalid_token',
-    reason,
-    description,
-    cause === undefined ? {} : { cause },
-  );
+function invalidToken(
+  reason: ResourceError['reason'],
+  description: string,
+  cause?: unknown,
+  scheme?: 'Bearer' | 'DPoP',
+) {
+  return new ResourceError('invalid_token', reason, description, {
+    ...(cause === undefined ? {} : { cause }),
+    ...(scheme === undefined ? {} : { scheme }),
+  });
+}
+
+/** Runs a check, answering its errors in the scheme the request used (RFC 9449 §7.1). */
+function withScheme<T>(scheme: 'Bearer' | 'DPoP', run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw rescheme(error, scheme);
+  }
+}
+
+async function withSchemeAsync<T>(scheme: 'Bearer' | 'DPoP', run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw rescheme(error, scheme);
+  }
+}
+
+function rescheme(error: unknown, scheme: 'Bearer' | 'DPoP'): unknown {
+  if (!(error instanceof ResourceError) || error.scheme === scheme) return error;
+  return new ResourceError(error.code, error.reason, error.description, {
+    ...(error.scopes === undefined ? {} : { scopes: error.scopes }),
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    scheme,
+  });
+}
+
+/** The stateless RFC 9449 §4.3 checks of the request's proof, `ath` included. */
+function checkProof(
+  token: string,
+  dpop: DpopRequest | undefined,
+  nowMs: number,
+): VerifiedDpopProof {
+  if (dpop === undefined)
+    throw new TypeError('verifyAccessToken: the DPoP scheme needs options.dpop');
+  const nonces = dpop.nonces;
+  try {
+    return verifyDpopProof(dpop.proofs, {
+      method: dpop.method,
+      uri: dpop.uri,
+      nowMs,
+      allowedAlgs: dpop.algorithms ?? defaultDpopAlgorithms,
+      maxAgeSeconds: dpop.maxAgeSeconds ?? 60,
+      clockToleranceSeconds: dpop.clockToleranceSeconds ?? 10,
+      accessToken: token,
+      nonce: nonces === undefined ? undefined : (nonce, now) => nonces.check(nonce, now),
+    });
+  } catch (error) {
+    if (!(error instanceof DpopProofError)) throw error;
+    const nonce = nonces?.current(nowMs);
+    throw new ResourceError(
+      error.wantsNonce ? 'use_dpop_nonce' : 'invalid_dpop_proof',
+      error.reason,
+      error.description,
+      { scheme: 'DPoP', cause: error, ...(nonce === undefined ? {} : { dpopNonce: nonce }) },
+    );
+  }
 }
 
 /** Checks an allowlist: asymmetric algorithms only (internal; the plugin checks at start-up). */
@@ -367,14 +528,22 @@ function checkClaimTypes(payload: JWTPayload, nowMs: number, tolerance: number):
     if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) {
       throw invalidToken('claims_invalid', 'the access token cnf claim is invalid');
     }
-    const thumbprint = (cnf as Record<string, unknown>)['x5t#S256'];
-    if (thumbprint === undefined) {
+    const record = cnf as Record<string, unknown>;
+    const thumbprint = record['x5t#S256'];
+    const jkt = record.jkt;
+    if (thumbprint === undefined && jkt === undefined) {
       throw invalidToken(
         'binding_unsupported',
         'the access token is bound by a confirmation method this resource does not support',
       );
     }
-    if (typeof thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(thumbprint)) {
+    // One binding per token: a token naming both could be used with either, so with neither here.
+    const value = thumbprint ?? jkt;
+    if (
+      (thumbprint !== undefined && jkt !== undefined) ||
+      typeof value !== 'string' ||
+      !/^[A-Za-z0-9_-]{43}$/.test(value)
+    ) {
       throw invalidToken('claims_invalid', 'the access token cnf claim is invalid');
     }
   }

@@ -103,7 +103,11 @@ describe('tollgateResource (inject)', () => {
   it('no token: 401 with a bare Bearer challenge and no body (RFC 6750 §3.1)', async () => {
     const res = await get('/orders');
     expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="orders"');
+    // RFC 9449 §7.1: beside Bearer, a DPoP challenge names the accepted proof algorithms.
+    expect(res.headers['www-authenticate']).toEqual([
+      'Bearer realm="orders"',
+      'DPoP realm="orders", algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"',
+    ]);
     expect(res.body).toBe('');
   });
 
@@ -162,7 +166,9 @@ describe('tollgateResource (inject)', () => {
   it('requireBinding per route refuses an unbound token', async () => {
     const res = await get('/strict', await mint());
     expect(res.statusCode).toBe(401);
-    expect(res.json().error_description).toMatch(/only certificate-bound/);
+    expect(res.json().error_description).toMatch(
+      /only sender-constrained \(certificate- or DPoP-bound\)/,
+    );
   });
 
   it('an unreadable certificate header: 400 invalid_request', async () => {

@@ -197,13 +197,15 @@ describe('resource plugin over real TLS', () => {
       expect(open.json?.bound).toBeNull();
       const strict = await viaTls('/strict', { headers: bearer(token), ...withCert(jwtCert) });
       expect(strict.status).toBe(401);
-      expect(strict.json?.error_description).toMatch(/only certificate-bound/);
+      expect(strict.json?.error_description).toMatch(/only sender-constrained/);
     });
 
     it('no token: 401 with a bare Bearer challenge', async () => {
       const res = await viaTls('/orders', withCert(victim));
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer, DPoP algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"',
+      );
     });
 
     it('a token for another resource (aud): 401', async () => {

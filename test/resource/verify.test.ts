@@ -270,10 +270,25 @@ describe('verifyAccessToken', () => {
       ).resolves.toBeDefined();
     });
 
-    it('refuses a token bound by a method it cannot check (cnf.jkt)', async () => {
-      const token = await mint(signer, claims({ cnf: { jkt: thumbprint } }));
+    it('refuses a token bound by a method it cannot check (cnf.kid)', async () => {
+      const token = await mint(signer, claims({ cnf: { kid: thumbprint } }));
       const error = await refusal(verifyAccessToken(token, options));
       expect(error.reason).toBe('binding_unsupported');
+    });
+
+    it('refuses a DPoP-bound token presented as Bearer (RFC 9449 §7.2)', async () => {
+      const token = await mint(signer, claims({ cnf: { jkt: thumbprint } }));
+      const error = await refusal(verifyAccessToken(token, options));
+      expect(error.reason).toBe('dpop_downgrade');
+      expect(error.scheme).toBe('DPoP');
+    });
+
+    it('refuses a cnf naming two bindings', async () => {
+      const token = await mint(
+        signer,
+        claims({ cnf: { jkt: thumbprint, 'x5t#S256': thumbprint } }),
+      );
+      expect((await refusal(verifyAccessToken(token, options))).reason).toBe('claims_invalid');
     });
 
     it.each([

@@ -1,0 +1,275 @@
+/**
+ * DPoP at a protected resource (RFC 9449 §7), everything real: Tollgate issues DPoP-bound tokens
+ * over TLS, the API (the tollgateResource plugin over HTTPS) fetches Tollgate's JWKS, and clients
+ * sign proofs with jose. Covers the attacks the issue names: a DPoP-bound token used as Bearer, a
+ * token used with another key's proof, a proof without ath, a stolen token without the key, a
+ * proof replayed; and the challenges (§7.1 `algs`), nonces (§9) and the public origin behind a
+ * proxy.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
+import { encode, formType, rawRequest } from '../conformance/support.js';
+import { capturingLogger, makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
+import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
+import { call } from './http.js';
+
+const orders = 'https://api.test/orders';
+
+describe('DPoP at the resource plugin over real TLS', () => {
+  let ca: DevCa;
+  let server: MtlsTollgate;
+  let client: JwtClient;
+  let key: ProofKey;
+  let thiefKey: ProofKey;
+  let api: { app: FastifyInstance; base: string };
+  let proxied: { app: FastifyInstance; base: string };
+  let nonced: { app: FastifyInstance; base: string };
+  let dpopToken: string;
+  const apiLog = capturingLogger();
+
+  async function startApi(options: Partial<TollgateResourceOptions>) {
+    const apiServer = await ca.issueServer();
+    const app = Fastify({
+      https: { cert: apiServer.chainPem, key: apiServer.keyPem },
+      loggerInstance: apiLog.logger,
+    }) as unknown as FastifyInstance;
+    await app.register(tollgateResource, {
+      issuer: server.issuer,
+      audience: orders,
+      jwksUri: `${server.base}/jwks`,
+      jwksCa: ca.root.certPem,
+      ...options,
+    });
+    app.get('/orders', { config: { tollgate: { scopes: ['read'] } } }, async (request) => ({
+      client: request.accessToken?.clientId,
+      jkt: request.accessToken?.dpopJkt ?? null,
+    }));
+    app.post('/orders', { config: { tollgate: {} } }, async () => ({ created: true }));
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { app, base: address.replace('localhost', '127.0.0.1') };
+  }
+
+  /** A token from Tollgate, DPoP-bound to `proofKey` when given. */
+  async function tokenFor(proofKey?: ProofKey): Promise<{ token: string; type: unknown }> {
+    const res = await rawRequest(server.base, ca.root.certPem, {
+      path: '/token',
+      headers: {
+        'content-type': formType,
+        ...(proofKey === undefined
+          ? {}
+          : { dpop: await makeProof(proofKey, { htu: `${server.issuer}/token` }) }),
+      },
+      body: encode({
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await createClientAssertion({
+          clientId: client.clientId,
+          audience: server.issuer,
+          key: client.key.privateJwk,
+        }),
+      }),
+    });
+    if (res.status !== 200) throw new Error(res.text);
+    return { token: String(res.json?.access_token), type: res.json?.token_type };
+  }
+
+  const get = (base: string, headers: Record<string, string | string[]>, method = 'GET') =>
+    call(`${base}/orders`, { ca: ca.root.certPem, headers, method });
+  const lastReason = () =>
+    (
+      apiLog.lines.filter((line) => line.tollgate !== undefined).at(-1)?.tollgate as {
+        reason?: string;
+      }
+    )?.reason;
+  const challenges = (headers: IncomingHttpHeaders) => String(headers['www-authenticate']);
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    client = await makeJwtClient('api-dpop', 'ES256', {
+      allowed_resources: [orders],
+      default_resource: orders,
+    });
+    key = await makeProofKey('ES256');
+    thiefKey = await makeProofKey('ES256');
+    server = await startMtlsTollgate({
+      ca,
+      clients: [client.metadata],
+      config: { rateLimits: { enabled: false } },
+    });
+    api = await startApi({});
+    proxied = await startApi({ dpop: { publicOrigin: 'https://api.example.com' } });
+    nonced = await startApi({ dpop: { nonce: { windowSeconds: 60 } } });
+    const issued = await tokenFor(key);
+    expect(issued.type).toBe('DPoP');
+    dpopToken = issued.token;
+    expect(claimsOf(dpopToken).cnf).toEqual({ jkt: key.jkt });
+  });
+  afterAll(async () => {
+    await api?.app.close();
+    await proxied?.app.close();
+    await nonced?.app.close();
+    await server?.dispose();
+  });
+
+  const proofFor = (
+    spec: { htm?: string; htu?: string; token?: string; nonce?: string } = {},
+    with_ = key,
+  ) =>
+    makeProof(with_, {
+      htm: spec.htm ?? 'GET',
+      htu: spec.htu ?? `${api.base}/orders`,
+      accessToken: spec.token ?? dpopToken,
+      ...(spec.nonce === undefined ? {} : { nonce: spec.nonce }),
+    });
+
+  it('a DPoP-bound token with a proof by its key: 200', async () => {
+    const res = await get(api.base, { authorization: `DPoP ${dpopToken}`, dpop: await proofFor() });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toEqual({ client: client.clientId, jkt: key.jkt });
+  });
+
+  it('the same with a query string and another method on its own proof', async () => {
+    const res = await call(`${api.base}/orders?page=2`, {
+      ca: ca.root.certPem,
+      headers: { authorization: `DPoP ${dpopToken}`, dpop: await proofFor() },
+    });
+    expect(res.status, res.text).toBe(200);
+    const post = await get(
+      api.base,
+      { authorization: `DPoP ${dpopToken}`, dpop: await proofFor({ htm: 'POST' }) },
+      'POST',
+    );
+    expect(post.status, post.text).toBe(200);
+  });
+
+  it('a DPoP-bound token used as Bearer is refused (downgrade, RFC 9449 §7.2)', async () => {
+    const res = await get(api.base, {
+      authorization: `Bearer ${dpopToken}`,
+      dpop: await proofFor(),
+    });
+    expect(res.status).toBe(401);
+    expect(res.json?.error).toBe('invalid_token');
+    expect(lastReason()).toBe('dpop_downgrade');
+    expect(challenges(res.headers)).toMatch(/^DPoP error="invalid_token".*algs="ES256 /);
+  });
+
+  it("a token used with another key's proof is refused", async () => {
+    const res = await get(api.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({}, thiefKey),
+    });
+    expect(res.status).toBe(401);
+    expect(res.json?.error).toBe('invalid_dpop_proof');
+    expect(lastReason()).toBe('dpop_key_mismatch');
+  });
+
+  it('a stolen token without the key gets 401, as Bearer or with no proof', async () => {
+    const asBearer = await get(api.base, { authorization: `Bearer ${dpopToken}` });
+    expect(asBearer.status).toBe(401);
+    const noProof = await get(api.base, { authorization: `DPoP ${dpopToken}` });
+    expect(noProof.status).toBe(401);
+    expect(noProof.json?.error).toBe('invalid_dpop_proof');
+    expect(lastReason()).toBe('dpop_proof_missing');
+  });
+
+  it('a proof without ath is refused, with a DPoP challenge naming the algorithms', async () => {
+    const noAth = await makeProof(key, { htm: 'GET', htu: `${api.base}/orders` });
+    const res = await get(api.base, { authorization: `DPoP ${dpopToken}`, dpop: noAth });
+    expect(res.status).toBe(401);
+    expect(lastReason()).toBe('dpop_ath_missing');
+    expect(challenges(res.headers)).toMatch(
+      /^DPoP error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"$/,
+    );
+  });
+
+  it("a proof made for another token's hash is refused", async () => {
+    const other = (await tokenFor(key)).token;
+    const res = await get(api.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ token: other }),
+    });
+    expect(res.status).toBe(401);
+    expect(lastReason()).toBe('dpop_ath_mismatch');
+  });
+
+  it('a proof replayed at the API is refused', async () => {
+    const proof = await proofFor();
+    expect((await get(api.base, { authorization: `DPoP ${dpopToken}`, dpop: proof })).status).toBe(
+      200,
+    );
+    const replay = await get(api.base, { authorization: `DPoP ${dpopToken}`, dpop: proof });
+    expect(replay.status).toBe(401);
+    expect(lastReason()).toBe('dpop_replayed');
+  });
+
+  it('htm and htu must be this request', async () => {
+    const wrongMethod = await get(api.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htm: 'POST' }),
+    });
+    expect(wrongMethod.status).toBe(401);
+    expect(lastReason()).toBe('dpop_htm_mismatch');
+    const wrongUri = await get(api.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htu: `${api.base}/admin` }),
+    });
+    expect(wrongUri.status).toBe(401);
+    expect(lastReason()).toBe('dpop_htu_mismatch');
+  });
+
+  it('an unbound token sent with the DPoP scheme is refused; as Bearer it works', async () => {
+    const bearer = (await tokenFor()).token;
+    const asDpop = await get(api.base, {
+      authorization: `DPoP ${bearer}`,
+      dpop: await proofFor({ token: bearer }),
+    });
+    expect(asDpop.status).toBe(401);
+    expect(lastReason()).toBe('dpop_not_bound');
+    const ok = await get(api.base, { authorization: `Bearer ${bearer}` });
+    expect(ok.status, ok.text).toBe(200);
+  });
+
+  it('no token at all: a Bearer and a DPoP challenge, no error code', async () => {
+    const res = await get(api.base, {});
+    expect(res.status).toBe(401);
+    // Two challenges (Node's client joins them with ", ").
+    expect(challenges(res.headers)).toMatch(/^Bearer, DPoP algs="ES256 [^"]+"$/);
+  });
+
+  it('behind a proxy, proofs name the configured public origin, not the internal address', async () => {
+    const external = await get(proxied.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htu: 'https://api.example.com/orders' }),
+    });
+    expect(external.status, external.text).toBe(200);
+    const internal = await get(proxied.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htu: `${proxied.base}/orders` }),
+    });
+    expect(internal.status).toBe(401);
+    expect(lastReason()).toBe('dpop_htu_mismatch');
+  });
+
+  it('an API that wants nonces: use_dpop_nonce with DPoP-Nonce, then 200 with it (§9)', async () => {
+    const htu = `${nonced.base}/orders`;
+    const first = await get(nonced.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htu }),
+    });
+    expect(first.status).toBe(401);
+    expect(challenges(first.headers)).toMatch(/^DPoP error="use_dpop_nonce"/);
+    const nonce = String(first.headers['dpop-nonce']);
+    expect(nonce.length).toBeGreaterThan(20);
+    const second = await get(nonced.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: await proofFor({ htu, nonce }),
+    });
+    expect(second.status, second.text).toBe(200);
+    expect(typeof second.headers['dpop-nonce']).toBe('string');
+  });
+});
