@@ -24,6 +24,8 @@ export { defaultRetryPolicy, type RetryPolicy } from './retry.js';
 export {
   type AccessToken,
   type ClientAuthentication,
+  type DpopClientOptions,
+  type DpopKeyInput,
   type GetTokenOptions,
   type MtlsAuth,
   type PrivateKeyJwtAuth,

@@ -7,8 +7,10 @@
  *      (assertions), RFC 8705 (mutual TLS, bound tokens), RFC 8414 (discovery), RFC 8707
  *      (resource indicators), RFC 6750 §2.1 (Bearer)
  */
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Headers, type RequestInit, type Response, fetch as undiciFetch } from 'undici';
+import { DpopSigner } from '../dpop/index.js';
 import { createClientAssertion, jwtBearerAssertionType } from './assertion.js';
 import {
   type SigningKeyInput,
@@ -26,7 +28,20 @@ import {
   resolveRetryPolicy,
   retryDelayMs,
 } from './retry.js';
-import { sendTokenRequest, type TokenResult, type TokenSuccess } from './token-request.js';
+import { nonceOf, sendTokenRequest, type TokenResult, type TokenSuccess } from './token-request.js';
+
+/**
+ * DPoP (RFC 9449): sender-constrained tokens without a client certificate. The key is the path of
+ * a private JWK file, a private JWK, or a KeyObject; `true` generates a P-256 key in memory for
+ * this client's lifetime (tokens bound to it die with the process, which is often what you want).
+ */
+export type DpopKeyInput = string | Readonly<Record<string, unknown>> | KeyObject | true;
+
+export interface DpopClientOptions {
+  readonly key: DpopKeyInput;
+  /** Proof algorithm; default ES256 for P-256 (ES384/ES512 for larger curves), EdDSA, PS256. */
+  readonly alg?: string;
+}
 
 /** private_key_jwt; with `certFile`/`keyFile` the TLS connection also presents a certificate, which binds the token (RFC 8705 §3). */
 export interface PrivateKeyJwtAuth {
@@ -73,6 +88,11 @@ export interface TokenClientOptions {
   /** An explicit token endpoint: no discovery. private_key_jwt still needs `issuer` (for `aud`). */
   readonly tokenEndpoint?: string;
   readonly auth: ClientAuthentication;
+  /**
+   * Ask for DPoP-bound tokens (RFC 9449): every token request and every `fetch` carries a proof
+   * signed with this key, and tokens are cached per key. One retry on `use_dpop_nonce`.
+   */
+  readonly dpop?: DpopClientOptions;
   /** Extra trust anchors (PEM) for server certificates, beside Node's defaults. */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
   /** A PEM file of extra trust anchors; re-read when it changes. */
@@ -119,8 +139,10 @@ export interface GetTokenOptions {
 /** An access token, as the SDK holds it. */
 export interface AccessToken {
   readonly accessToken: string;
-  /** Always `Bearer` (any other type is refused). */
-  readonly tokenType: 'Bearer';
+  /** `DPoP` for a DPoP-bound token (sent with a proof), `Bearer` otherwise. */
+  readonly tokenType: 'Bearer' | 'DPoP';
+  /** RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  readonly dpopJkt: string | undefined;
   /** Local epoch ms at which the token expires (`expires_in` from when the request was sent). */
   readonly expiresAtMs: number;
   /** The `scope` granted, when the server said. */
@@ -181,6 +203,9 @@ export class TokenClient {
   readonly #random: () => number;
   readonly #randomId: () => string;
   readonly #onWarning: (message: string, error: unknown) => void;
+  readonly #dpop: DpopSigner | undefined;
+  /** The last `DPoP-Nonce` of each origin (RFC 9449 §8, §9); bounded like the token cache. */
+  readonly #dpopNonces = new Map<string, string>();
 
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inflight = new Map<string, Promise<CacheEntry>>();
@@ -259,6 +284,15 @@ export class TokenClient {
       throw new TypeError(`TokenClient: ${auth.method} needs certFile and keyFile`);
     this.#signingKey =
       auth.method === 'private_key_jwt' ? new SigningKeySource(auth.key, warn) : undefined;
+    this.#dpop =
+      options.dpop === undefined
+        ? undefined
+        : new DpopSigner(dpopKeyOf(options.dpop.key), options.dpop.alg);
+  }
+
+  /** The thumbprint (`cnf.jkt`) of this client's DPoP key, when it uses DPoP. */
+  get dpopJkt(): string | undefined {
+    return this.#dpop?.jkt;
   }
 
   /** How many token requests this client has sent (retries included). */
@@ -299,6 +333,18 @@ export class TokenClient {
       throw new TypeError('TokenClient.fetch: bearer tokens go over https only');
     let entry = await this.#entry(options);
     let response = await this.#send(url, init, entry);
+    // RFC 9449 §9: an API that wants a (new) nonce says so once; the same request is sent again
+    // with it, if its body can be sent again.
+    if (
+      response.status === 401 &&
+      entry.token.tokenType === 'DPoP' &&
+      isUseDpopNonce(response) &&
+      nonceOf(response.headers.get('dpop-nonce')) !== undefined &&
+      isReplayableBody(init.body)
+    ) {
+      await response.body?.cancel();
+      response = await this.#send(url, init, entry);
+    }
     const key = this.#params(options).key;
     const lastMs = this.#rejectedAtMs.get(key);
     // An API that refuses every token (wrong audience, say) must not turn each call into a token
@@ -331,14 +377,48 @@ export class TokenClient {
     await this.#tls.close();
   }
 
-  #send(url: URL, init: RequestInit, entry: CacheEntry): Promise<Response> {
+  async #send(url: URL, init: RequestInit, entry: CacheEntry): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${entry.token.accessToken}`);
-    return undiciFetch(url, {
+    const { token } = entry;
+    if (token.tokenType === 'DPoP') {
+      const dpop = this.#dpop as DpopSigner;
+      headers.set('authorization', `DPoP ${token.accessToken}`);
+      headers.set(
+        'dpop',
+        dpop.proof({
+          method: (init.method ?? 'GET').toUpperCase(),
+          url,
+          nowSeconds: this.#proofTime(),
+          nonce: this.#dpopNonces.get(url.origin),
+          accessToken: token.accessToken,
+        }),
+      );
+    } else {
+      headers.set('authorization', `Bearer ${token.accessToken}`);
+    }
+    const response = await undiciFetch(url, {
       ...init,
       headers,
       dispatcher: entry.material.dispatcher,
     });
+    this.#rememberNonce(url.origin, nonceOf(response.headers.get('dpop-nonce')));
+    return response;
+  }
+
+  /** `iat` of a proof: the server's clock as learned from its `Date` header. */
+  #proofTime(): number {
+    return Math.floor((this.#now() + this.#clockOffsetMs) / 1000);
+  }
+
+  #rememberNonce(origin: string, nonce: string | undefined): void {
+    if (nonce === undefined) return;
+    this.#dpopNonces.delete(origin);
+    this.#dpopNonces.set(origin, nonce);
+    // A handful of origins in practice; forgetting one costs one use_dpop_nonce round trip.
+    if (this.#dpopNonces.size > this.#maxCacheEntries) {
+      const oldest = this.#dpopNonces.keys().next().value;
+      if (oldest !== undefined) this.#dpopNonces.delete(oldest);
+    }
   }
 
   async #entry(options: GetTokenOptions): Promise<CacheEntry> {
@@ -377,6 +457,7 @@ export class TokenClient {
   async #request(params: TokenParams): Promise<CacheEntry> {
     const startedMs = this.#now();
     let replayRetried = false;
+    let nonceRetried = false;
     let retries = 0;
     // Bounded: each pass returns, throws, or uses up one of maxAttempts (plus the one replay retry).
     for (let attempt = 1; attempt <= this.#retry.maxAttempts + 1; attempt++) {
@@ -391,6 +472,11 @@ export class TokenClient {
           attempts: attempt,
           cause: failure.cause,
         });
+      // RFC 9449 §8: the server wants a (new) nonce; #attempt has remembered it. Once.
+      if (failure.error === 'use_dpop_nonce' && this.#dpop !== undefined && !nonceRetried) {
+        nonceRetried = true;
+        continue;
+      }
       if (isReplayRejection(failure.error, failure.description)) {
         if (replayRetried) throw giveUp();
         replayRetried = true;
@@ -435,6 +521,13 @@ export class TokenClient {
       return { failure: networkFailure(error) };
     }
     const form = await this.#form(params);
+    const origin = new URL(endpoint).origin;
+    const proof = this.#dpop?.proof({
+      method: 'POST',
+      url: endpoint,
+      nowSeconds: this.#proofTime(),
+      nonce: this.#dpopNonces.get(origin),
+    });
     const sentAtMs = this.#now();
     this.#requests++;
     let result: TokenResult;
@@ -445,11 +538,13 @@ export class TokenClient {
         dispatcher: material.dispatcher,
         timeoutMs: this.#timeoutMs,
         maxResponseBytes: this.#maxResponseBytes,
+        ...(proof === undefined ? {} : { headers: { dpop: proof } }),
       });
     } catch (error) {
       return { failure: networkFailure(error) };
     }
     this.#learnClock(result.serverDateMs);
+    this.#rememberNonce(origin, result.dpopNonce);
     if (result.ok) return this.#store(params, result, material, sentAtMs);
     return {
       failure: {
@@ -468,10 +563,13 @@ export class TokenClient {
     material: TlsMaterial,
     sentAtMs: number,
   ): CacheEntry {
-    if (result.tokenType.toLowerCase() !== 'bearer') {
+    const type = result.tokenType.toLowerCase();
+    // A DPoP token only when this client asked for one (RFC 9449 §5); a server that ignored the
+    // proof answers Bearer, and the token is then used as a Bearer token.
+    if (type !== 'bearer' && !(type === 'dpop' && this.#dpop !== undefined)) {
       throw new TokenClientError({
         error: 'invalid_response',
-        errorDescription: `token_type ${result.tokenType} is not supported (Bearer only)`,
+        errorDescription: `token_type ${result.tokenType} is not supported (${this.#dpop === undefined ? 'Bearer' : 'Bearer or DPoP'} only)`,
         status: result.status,
       });
     }
@@ -482,7 +580,8 @@ export class TokenClient {
     const entry: CacheEntry = {
       token: {
         accessToken: result.accessToken,
-        tokenType: 'Bearer',
+        tokenType: type === 'dpop' ? 'DPoP' : 'Bearer',
+        dpopJkt: type === 'dpop' ? this.#dpop?.jkt : undefined,
         expiresAtMs,
         scope: result.scope,
         certificateThumbprint: material.certificateThumbprint,
@@ -597,7 +696,12 @@ export class TokenClient {
       options.resource === undefined
         ? this.#defaults.resources
         : normalizeResources(options.resource);
-    return { key: JSON.stringify([scope ?? null, resources]), scope, resources };
+    // Per DPoP key too: a token bound to one key is useless with another.
+    return {
+      key: JSON.stringify([scope ?? null, resources, this.#dpop?.jkt ?? null]),
+      scope,
+      resources,
+    };
   }
 }
 
@@ -666,6 +770,23 @@ function errorCode(error: unknown): string | undefined {
 
 function isInvalidToken(response: Response): boolean {
   return /error\s*=\s*"?invalid_token/i.test(response.headers.get('www-authenticate') ?? '');
+}
+
+function isUseDpopNonce(response: Response): boolean {
+  return /^DPoP\b.*error\s*=\s*"?use_dpop_nonce/i.test(
+    response.headers.get('www-authenticate') ?? '',
+  );
+}
+
+/** The DPoP private key from a file, a JWK, a KeyObject, or a new P-256 key. */
+function dpopKeyOf(input: DpopKeyInput): KeyObject {
+  if (input === true) return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  if (typeof input === 'string') {
+    const jwk = JSON.parse(readFileSync(input, 'utf8')) as Record<string, unknown>;
+    return createPrivateKey({ key: jwk as never, format: 'jwk' });
+  }
+  if (input instanceof KeyObject) return input;
+  return createPrivateKey({ key: input as never, format: 'jwk' });
 }
 
 function isReplayableBody(body: RequestInit['body']): boolean {

@@ -20,6 +20,8 @@ export interface TokenRequestOptions {
   readonly timeoutMs?: number;
   /** Largest response accepted. */
   readonly maxResponseBytes?: number;
+  /** Extra request headers (a `DPoP` proof, RFC 9449 §5). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface TokenSuccess {
@@ -32,6 +34,8 @@ export interface TokenSuccess {
   readonly body: Record<string, unknown>;
   /** The server's `Date` header, epoch ms, to learn the clock offset. */
   readonly serverDateMs: number | undefined;
+  /** The server's `DPoP-Nonce` header, for the next proof (RFC 9449 §8). */
+  readonly dpopNonce: string | undefined;
 }
 
 export interface TokenFailure {
@@ -42,6 +46,8 @@ export interface TokenFailure {
   readonly retryAfterSeconds: number | undefined;
   readonly body: unknown;
   readonly serverDateMs: number | undefined;
+  /** The server's `DPoP-Nonce` header: with `use_dpop_nonce`, the nonce to retry with. */
+  readonly dpopNonce: string | undefined;
 }
 
 export type TokenResult = TokenSuccess | TokenFailure;
@@ -65,6 +71,8 @@ export interface SendTokenRequestOptions {
   readonly timeoutMs?: number;
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal | undefined;
+  /** Extra request headers (a `DPoP` proof, RFC 9449 §5). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -77,6 +85,7 @@ export async function sendTokenRequest(options: SendTokenRequestOptions): Promis
     url: options.tokenEndpoint,
     method: 'POST',
     headers: {
+      ...options.headers,
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     },
@@ -111,6 +120,7 @@ export async function postTokenRequest(options: TokenRequestOptions): Promise<To
       ...(options.maxResponseBytes === undefined
         ? {}
         : { maxResponseBytes: options.maxResponseBytes }),
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
     });
   } finally {
     await agent.close();
@@ -158,6 +168,7 @@ export function parseTokenResponse(
       scope: typeof record.scope === 'string' ? record.scope : undefined,
       body: record,
       serverDateMs,
+      dpopNonce: nonceOf(headers['dpop-nonce']),
     };
   }
   return {
@@ -174,7 +185,17 @@ export function parseTokenResponse(
     retryAfterSeconds: parseRetryAfter(headers['retry-after'], serverDateMs),
     body,
     serverDateMs,
+    dpopNonce: nonceOf(headers['dpop-nonce']),
   };
+}
+
+/** RFC 9449 §8: `DPoP-Nonce = 1*NQCHAR`; anything else (or something huge) is ignored. */
+export function nonceOf(value: string | null | undefined): string | undefined {
+  return typeof value === 'string' &&
+    value.length <= 512 &&
+    /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value)
+    ? value
+    : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
