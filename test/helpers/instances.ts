@@ -16,7 +16,8 @@ import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.
 import { freePort } from './net.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const startTimeoutMs = 20_000;
+// A bound, not a measurement: each instance compiles TypeScript on start, slow on a loaded machine.
+const startTimeoutMs = 50_000;
 const stopTimeoutMs = 5_000;
 
 /** The issuer every instance shares: the name clients know, not any one instance's address. */
