@@ -90,5 +90,5 @@ describe('hot reload of a running process', () => {
     expect((await token(second)).ok).toBe(true);
     expect(serve.output()).toMatch(/reload failed: keeping the previous state/);
     expect(serve.child.exitCode).toBeNull();
-  }, 120_000);
+  });
 });

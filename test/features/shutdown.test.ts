@@ -118,5 +118,5 @@ describe('graceful shutdown', () => {
       ca: ca.root.certPem,
     }).catch((error: NodeJS.ErrnoException) => error.code);
     expect(refused).toBe('ECONNREFUSED');
-  }, 120_000);
+  });
 });

@@ -54,7 +54,7 @@ export function spawnTollgate(
 }
 
 /** Polls an https URL until it answers (bounded). */
-export async function waitForHttps(url: string, ca: string, timeoutMs = 50_000): Promise<void> {
+export async function waitForHttps(url: string, ca: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
