@@ -19,7 +19,7 @@ import { exitCodes, type Io } from './io.js';
 const usage = `Usage: tollgate token --client-id ID (--issuer URL | --token-endpoint URL [--issuer URL])
                       (--key PRIVATE_JWK_FILE [--cert FILE --cert-key FILE] | --cert FILE --cert-key FILE)
                       [--method METHOD] [--scope "a b"] [--resource URI]... [--ca CA.pem]
-                      [--decode] [--json]
+                      [--dpop-key PRIVATE_JWK_FILE] [--decode] [--json]
 
 Gets an access token with the client credentials grant (RFC 6749 §4.4).
 
@@ -38,6 +38,9 @@ Gets an access token with the client credentials grant (RFC 6749 §4.4).
   --scope "a b"          requested scope (default: the client's registered scope)
   --resource URI         RFC 8707 resource indicator; repeat for several
   --ca FILE              trust this CA (PEM) for the server certificate
+  --dpop-key FILE        ask for a DPoP-bound token (RFC 9449): proofs are signed with this
+                         private JWK (see \`tollgate dev-ca dpop-key\`); the token's cnf.jkt is
+                         that key's thumbprint, printed with --decode
   --decode               also print the token's header and claims (not verified)
   --json                 print one JSON object instead of text
 
@@ -60,6 +63,7 @@ interface TokenArgs {
   scope?: string | undefined;
   resource?: string[] | undefined;
   ca?: string | undefined;
+  'dpop-key'?: string | undefined;
   decode?: boolean | undefined;
   json?: boolean | undefined;
   help?: boolean | undefined;
@@ -84,6 +88,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
         scope: { type: 'string' },
         resource: { type: 'string', multiple: true },
         ca: { type: 'string' },
+        'dpop-key': { type: 'string' },
         decode: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -115,6 +120,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
       ...(values.ca === undefined ? {} : { caFile: values.ca }),
       ...(values.scope === undefined ? {} : { scope: values.scope }),
       ...(values.resource === undefined ? {} : { resource: values.resource }),
+      ...(values['dpop-key'] === undefined ? {} : { dpop: { key: values['dpop-key'] } }),
       // A person is waiting: a short retry budget, and no half-minute of silence.
       retry: { maxAttempts: 3, maxTotalMs: 10_000 },
     });
@@ -196,6 +202,7 @@ export function printToken(token: AccessToken, decode: boolean, json: boolean, i
         ...(token.certificateThumbprint === undefined
           ? {}
           : { certificate: { 'x5t#S256': token.certificateThumbprint } }),
+        ...(token.dpopJkt === undefined ? {} : { dpop: { jkt: token.dpopJkt } }),
         ...(decoded ?? {}),
       })}\n`,
     );
@@ -204,6 +211,7 @@ export function printToken(token: AccessToken, decode: boolean, json: boolean, i
   io.stdout.write(`${JSON.stringify(token.response, null, 2)}\n`);
   if (token.certificateThumbprint !== undefined)
     io.stdout.write(`presented certificate x5t#S256: ${token.certificateThumbprint}\n`);
+  if (token.dpopJkt !== undefined) io.stdout.write(`DPoP key jkt: ${token.dpopJkt}\n`);
   if (decoded !== undefined) {
     io.stdout.write(
       `header: ${JSON.stringify(decoded.header, null, 2)}\nclaims: ${JSON.stringify(decoded.claims, null, 2)}\n`,

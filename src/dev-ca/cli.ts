@@ -15,6 +15,7 @@ import {
 } from './commands.js';
 import { isRevocationReason, type RevocationReason, revocationReasons } from './crl.js';
 import { runDoctor } from './doctor.js';
+import { dpopKeyAlgs, dpopKeyCommand, isDpopKeyAlg } from './dpop-key.js';
 import { type CommandResult, ensureDevPkiReport, initDevPki } from './ensure.js';
 import { isSigningJwkAlg, signingJwkAlgs } from './jwk.js';
 import { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
@@ -42,6 +43,7 @@ Commands:
   client --file F      create clients from a JSON file {"clients": [{client_id, method?, subject?, ...}]}
   self-signed ID       self-signed certificate + JWK with x5c      [--subject DN] [--key-type T]
   jwk ID               private_key_jwt signing key pair            [--alg ES256|EdDSA|PS256|RS256|...]
+  dpop-key ID          DPoP (RFC 9449) private JWK for a client    [--alg ES256|EdDSA|PS256]
   revoke TARGET        revoke a client_id, "server", a serial or a .pem   [--reason R]
   crl                  re-sign both CRLs (fresh nextUpdate)        [--days N]
   negative             expired, not-yet-valid, revoked, wrong-EKU, foreign-CA, mismatch fixtures
@@ -114,6 +116,7 @@ const commandFlags: Readonly<Record<string, readonly string[]>> = {
   ],
   'self-signed': ['key-type', 'subject', 'scope', 'days'],
   jwk: ['alg', 'scope'],
+  'dpop-key': ['alg'],
   revoke: ['reason'],
   crl: ['days'],
   negative: [],
@@ -296,6 +299,11 @@ async function dispatch(
           ...(values.scope === undefined ? {} : { scope: values.scope }),
         },
       ]);
+    }
+    case 'dpop-key': {
+      const alg = values.alg ?? 'ES256';
+      if (!isDpopKeyAlg(alg)) throw new UsageError(`--alg is one of ${dpopKeyAlgs.join(', ')}`);
+      return dpopKeyCommand(ctx, one('client_id'), alg);
     }
     case 'revoke': {
       const reason = values.reason ?? 'unspecified';
