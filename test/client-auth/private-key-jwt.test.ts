@@ -344,13 +344,15 @@ describe('private_key_jwt', () => {
     });
 
     it('iat or nbf beyond the clock tolerance in the future', async () => {
+      // 45 s ahead, not 31: on a loaded machine seconds pass between signing and checking, and a
+      // 1 s margin made this test depend on the machine's speed.
       const now = Math.floor(Date.now() / 1000);
       const iat = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { iat: now + 31, exp: now + 90 },
+        claims: { iat: now + 45, exp: now + 90 },
       });
       await expectError(await withAssertion(iat), 401, 'invalid_client', /iat/);
       const nbf = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { nbf: now + 31, exp: now + 60 },
+        claims: { nbf: now + 45, exp: now + 60 },
       });
       await expectError(await withAssertion(nbf), 401, 'invalid_client', /nbf/);
     });
