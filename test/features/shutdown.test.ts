@@ -77,6 +77,8 @@ describe('graceful shutdown', () => {
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },
         clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+        admin: { port: 0 },
+        shutdownDrainSeconds: 1,
         log: { level: 'warn' },
       }),
     );

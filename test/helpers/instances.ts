@@ -89,6 +89,9 @@ export async function startInstances(options: {
         },
         signingKeys: { file: files.signingKeys },
         registry: { file: files.registry, clients: [] },
+        admin: { port: 0 },
+        // Tests stop instances with SIGTERM: a short drain keeps them quick.
+        shutdownDrainSeconds: 0,
         log: { level: 'warn' },
         ...options.config,
       };
