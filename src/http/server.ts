@@ -245,12 +245,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           client: redisClient,
           dataLossFenceMs: longestClaimMs(config, state.registry),
           clock: now,
+          // The replay store's readiness is Redis's state as far as assertions go: one line per
+          // change, shared with the connection and the rate limits (never one per request).
           onStateChange: (ready) => {
-            if (logger !== false)
-              logger.warn(
-                { ready },
-                `redis replay store ${ready ? 'ready' : 'not ready: assertions fail closed'}`,
-              );
+            if (ready) redisState.up();
+            else redisState.down(new Error('the replay store cannot decide claims'));
           },
           onDataLoss: (fenceMs) => {
             if (logger !== false) {
@@ -552,9 +551,13 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       mtlsToken: mtlsTokenEndpoint,
     },
     listen: async () => {
-      const addresses = [await app.listen({ host: config.tls.host, port: config.tls.port })];
+      // Fastify cannot tell that the server its factory made speaks TLS: name the scheme here.
+      const tls = (address: string) => address.replace(/^http:/, 'https:');
+      const addresses = [tls(await app.listen({ host: config.tls.host, port: config.tls.port }))];
       if (mtlsApp !== undefined)
-        addresses.push(await mtlsApp.listen({ host: config.mtls.host, port: config.mtls.port }));
+        addresses.push(
+          tls(await mtlsApp.listen({ host: config.mtls.host, port: config.mtls.port })),
+        );
       if (plainApp !== undefined)
         addresses.push(await plainApp.listen({ host: config.plain.host, port: config.plain.port }));
       if (adminApp !== undefined && options.tls !== false)

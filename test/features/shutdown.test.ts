@@ -89,6 +89,7 @@ describe('graceful shutdown', () => {
         clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
         admin: { port: 0 },
         shutdownDrainSeconds: 1,
+        underPressure: { maxEventLoopDelayMs: 0 },
         log: { level: 'warn' },
       }),
     );
