@@ -5,13 +5,13 @@
  * 429 with Retry-After) until its oldest claim expires, and every other client keeps its room.
  *
  * It wraps any {@link ReplayStore}. Claims are counted per authenticated client_id (the caller
- * claims only after the signature verified, so strangers cannot spend a client's share), in a
- * min-heap of expiries shared by all clients.
+ * claims only after the signature verified, so strangers cannot spend a client's share), in one
+ * queue of expiries per client, released from its head. A claim with a later expiry ahead of
+ * earlier ones delays their release: only that client's own room comes back later, never
+ * another client's (the count is conservative, never short).
  *
- * Bound: one heap entry (a number and a string reference, about 40 bytes) per live claim made
- * through the wrapper, which is at most the wrapped store's own capacity for the memory store,
- * and at most `maxPerClient` x registered clients in any case; one Map entry per client holding
- * a live claim (registered clients only).
+ * Bound: one number (8 bytes) per live claim made through the wrapper, at most `maxPerClient`
+ * per client, for registered (authenticated) clients only.
  */
 import { type ReplayStore, ReplayStoreError } from './types.js';
 
@@ -22,108 +22,63 @@ export interface ClientShareOptions {
   readonly clock?: () => number;
 }
 
+/** The expiries of one client's live claims, oldest first, from `head` on. */
+interface ClientClaims {
+  expiries: number[];
+  head: number;
+  /** Claims sent to the store and not answered yet. */
+  pending: number;
+}
+
 /** Wraps `store` so that no client holds more than `maxPerClient` live claims. */
 export function limitClientShare(store: ReplayStore, options: ClientShareOptions): ReplayStore {
   const { maxPerClient, clock = Date.now } = options;
   if (!Number.isSafeInteger(maxPerClient) || maxPerClient < 1) {
     throw new TypeError('limitClientShare: maxPerClient must be a positive integer');
   }
-  const live = new Map<string, number>();
-  const expiries: number[] = [];
-  const owners: string[] = [];
+  const clients = new Map<string, ClientClaims>();
 
-  const release = (now: number) => {
-    while (expiries.length > 0 && (expiries[0] as number) <= now) {
-      const owner = popMin(expiries, owners);
-      const left = (live.get(owner) ?? 1) - 1;
-      if (left === 0) live.delete(owner);
-      else live.set(owner, left);
+  /** Drops the expired head of `clientId`'s queue; returns its claims (created when absent). */
+  const live = (clientId: string, now: number): ClientClaims => {
+    let claims = clients.get(clientId);
+    if (claims === undefined) {
+      claims = { expiries: [], head: 0, pending: 0 };
+      clients.set(clientId, claims);
     }
+    const { expiries } = claims;
+    while (claims.head < expiries.length && (expiries[claims.head] as number) <= now) claims.head++;
+    if (claims.head > 64 && claims.head * 2 > expiries.length) {
+      claims.expiries = expiries.slice(claims.head);
+      claims.head = 0;
+    }
+    return claims;
   };
 
   return {
     async claim(clientId, jti, expiresAtMs) {
       const now = clock();
-      release(now);
-      if ((live.get(clientId) ?? 0) >= maxPerClient) {
+      const claims = live(clientId, now);
+      if (claims.expiries.length - claims.head + claims.pending >= maxPerClient) {
         throw new ReplayStoreError(
           'client_share',
           `The client holds its share of ${maxPerClient} live replay claims.`,
-          retryAfter(earliestOf(clientId, expiries, owners) ?? now + 1000, now),
+          Math.max(1, Math.ceil(((claims.expiries[claims.head] ?? now) - now) / 1000)),
         );
       }
-      // Reserve the room before awaiting the store, so concurrent claims cannot all pass the
-      // check above; give it back when the claim is not made.
-      live.set(clientId, (live.get(clientId) ?? 0) + 1);
+      // Reserve the room before awaiting the store, so that concurrent claims cannot all pass
+      // the check above.
+      claims.pending++;
       let claimed = false;
       try {
         claimed = await store.claim(clientId, jti, expiresAtMs);
       } finally {
-        if (claimed) {
-          // Held at least a second, like the stores themselves hold every claim.
-          push(expiries, owners, Math.max(expiresAtMs, now + 1000), clientId);
-        } else {
-          const left = (live.get(clientId) ?? 1) - 1;
-          if (left === 0) live.delete(clientId);
-          else live.set(clientId, left);
-        }
+        claims.pending--;
+        // Held at least a second, like the stores themselves hold every claim.
+        if (claimed) claims.expiries.push(Math.max(expiresAtMs, now + 1000));
       }
       return claimed;
     },
     ready: () => store.ready(),
     close: () => store.close(),
   };
-}
-
-function retryAfter(atMs: number, now: number): number {
-  return Math.max(1, Math.ceil((atMs - now) / 1000));
-}
-
-/** The earliest expiry of `owner`'s claims (a linear scan: only on the refusal path). */
-function earliestOf(owner: string, expiries: number[], owners: string[]): number | undefined {
-  let earliest: number | undefined;
-  for (let i = 0; i < owners.length; i++) {
-    if (owners[i] === owner && (earliest === undefined || (expiries[i] as number) < earliest)) {
-      earliest = expiries[i];
-    }
-  }
-  return earliest;
-}
-
-function push(expiries: number[], owners: string[], expiry: number, owner: string): void {
-  let i = expiries.length;
-  expiries.push(expiry);
-  owners.push(owner);
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if ((expiries[parent] as number) <= expiry) break;
-    expiries[i] = expiries[parent] as number;
-    owners[i] = owners[parent] as string;
-    i = parent;
-  }
-  expiries[i] = expiry;
-  owners[i] = owner;
-}
-
-function popMin(expiries: number[], owners: string[]): string {
-  const top = owners[0] as string;
-  const lastExpiry = expiries.pop() as number;
-  const lastOwner = owners.pop() as string;
-  const n = expiries.length;
-  if (n === 0) return top;
-  let i = 0;
-  for (;;) {
-    const left = 2 * i + 1;
-    if (left >= n) break;
-    const right = left + 1;
-    const child =
-      right < n && (expiries[right] as number) < (expiries[left] as number) ? right : left;
-    if (lastExpiry <= (expiries[child] as number)) break;
-    expiries[i] = expiries[child] as number;
-    owners[i] = owners[child] as string;
-    i = child;
-  }
-  expiries[i] = lastExpiry;
-  owners[i] = lastOwner;
-  return top;
 }
