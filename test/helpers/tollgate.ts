@@ -61,7 +61,6 @@ export async function makeTollgate(options: {
     cwd: dir,
     overrides: {
       issuer: testIssuer,
-      unsafeDevDefaults: false,
       clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
       // The admin listener on a port the OS picks: test servers run side by side.
       admin: { enabled: true, host: '127.0.0.1', port: 0 },
