@@ -313,8 +313,17 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
   }
 }
 
-/** A replay store that cannot decide: 503, retry later, nothing minted. */
+/** A replay store that cannot decide (503), or a client over its share (429): nothing minted. */
 export function replayStoreUnavailable(error: ReplayStoreError): OAuthError {
+  if (error.failure === 'client_share') {
+    // This client alone holds its share of the store: it waits, the others do not.
+    return new OAuthError(
+      'temporarily_unavailable',
+      'replay_client_share',
+      'This client has too many live one-time identifiers (assertions, DPoP proofs); retry later.',
+      { status: 429, retryAfterSeconds: error.retryAfterSeconds, cause: error },
+    );
+  }
   return new OAuthError(
     'temporarily_unavailable',
     error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { dpopHeaderValues } from '../../dpop/index.js';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
 import { FormParams } from '../form.js';
+import { underAuthenticationLimits } from '../guard.js';
 import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
 import type { TokenAudit } from '../token-endpoint.js';
 import type { HttpRuntime } from '../types.js';
@@ -38,39 +39,38 @@ export function tokenRoutes(
     method: 'POST',
     url: `${runtime.routePrefix}/token`,
     schema: { response: tokenResponseSchema },
+    config: { shed: true },
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
       const audit: TokenAudit = {};
       setNoStore(reply);
-      const limits = runtime.limits;
-      const address = runtime.clientAddress(request);
+      const nowMs = runtime.now();
       try {
-        // Cheapest refusals first: a blocked or over-limit source costs no parsing or crypto.
-        await limits?.beforeRequest(address);
-        if (!(request.body instanceof FormParams)) {
-          throw new OAuthError(
-            'invalid_request',
-            'unsupported_media_type',
-            'the request body must be application/x-www-form-urlencoded',
-          );
-        }
-        const certificate = runtime.certificateOf(request);
-        const authorization = request.headers.authorization;
-        const nowMs = runtime.now();
-        const response = await runtime.tokenEndpoint.handle(
-          request.body,
-          {
-            authorization,
-            certificate,
-            nowMs,
-            dpop: { proofs: dpopHeaderValues(request.raw.rawHeaders), uri: tokenEndpointUrl },
-            onIdentified: (clientId, method) => {
-              audit.claimedClientId = clientId;
-              audit.method = method;
-              limits?.checkClient(clientId);
-            },
-          },
+        const response = await underAuthenticationLimits(
+          runtime,
+          request,
           audit,
+          (onIdentified) => {
+            if (!(request.body instanceof FormParams)) {
+              throw new OAuthError(
+                'invalid_request',
+                'unsupported_media_type',
+                'the request body must be application/x-www-form-urlencoded',
+              );
+            }
+            const certificate = runtime.certificateOf(request);
+            return runtime.tokenEndpoint.handle(
+              request.body,
+              {
+                authorization: request.headers.authorization,
+                certificate,
+                nowMs,
+                onIdentified,
+                dpop: { proofs: dpopHeaderValues(request.raw.rawHeaders), uri: tokenEndpointUrl },
+              },
+              audit,
+            );
+          },
         );
         runtime.audit(request, 'token', 'issued', undefined, audit, started);
         // RFC 9449 §8: a successful response may carry the next nonce, so clients stay current.
@@ -79,9 +79,6 @@ export function tokenRoutes(
         return response;
       } catch (thrown) {
         const error = asOAuthError(thrown);
-        if (error.code === 'invalid_client') {
-          await limits?.authenticationFailed(address, audit.claimedClientId);
-        }
         runtime.audit(request, 'token', 'rejected', error, audit, started);
         return sendOAuthError(reply, error);
       }
