@@ -116,9 +116,18 @@ function makePool() {
 
 const headers = { 'content-type': 'application/x-www-form-urlencoded' };
 
-async function keepAliveRequest(pool, body, startedMs) {
+async function keepAliveRequest(pool, line, startedMs) {
+  // A pre-signed DPoP scenario line is `<proof>\t<body>` (see presign.mjs).
+  const tab = line.indexOf('\t');
+  const body = tab === -1 ? line : line.slice(tab + 1);
+  const requestHeaders = tab === -1 ? headers : { ...headers, dpop: line.slice(0, tab) };
   try {
-    const response = await pool.request({ method: 'POST', path: spec.path, headers, body });
+    const response = await pool.request({
+      method: 'POST',
+      path: spec.path,
+      headers: requestHeaders,
+      body,
+    });
     const text = await response.body.text();
     record(response.statusCode, text, startedMs, now());
   } catch (error) {
@@ -285,6 +294,8 @@ function verifySamples() {
     else if (!(payload.exp > nowSeconds)) problems.push('expired');
     else if (spec.check.x5tS256 !== undefined && payload.cnf?.['x5t#S256'] !== spec.check.x5tS256)
       problems.push('cnf.x5t#S256 missing or wrong');
+    else if (spec.check.dpop === true && typeof payload.cnf?.jkt !== 'string')
+      problems.push('cnf.jkt missing');
     else verified++;
   }
   return { verified, problems: problems.slice(0, 5), problemCount: problems.length };

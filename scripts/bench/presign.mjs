@@ -12,7 +12,35 @@ import { jwtBearer } from './lib.mjs';
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-function signBodies({ privateJwk, clientId, audience, count, lifetimeSeconds, deadlineMs }) {
+/**
+ * A DPoP proof (RFC 9449 §4.2) for one token request: ES256, the public jwk in the header, a
+ * fresh jti; `iat` is the pool's start, so the server's window (dpop.maxAgeSeconds) must cover the
+ * run (the DPoP scenario raises it).
+ */
+function dpopProof(key, jwk, htu, iat) {
+  const header = b64({ typ: 'dpop+jwt', alg: 'ES256', jwk });
+  const payload = b64({ jti: randomUUID(), htm: 'POST', htu, iat });
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), {
+    key,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return `${header}.${payload}.${signature.toString('base64url')}`;
+}
+
+function signBodies({ privateJwk, clientId, audience, count, lifetimeSeconds, deadlineMs, dpop }) {
+  // With `dpop` ({ privateJwk, htu }), each line is `<proof>\t<body>`: the load generator sends
+  // the proof as the DPoP header.
+  const dpopKey =
+    dpop === undefined ? undefined : createPrivateKey({ key: dpop.privateJwk, format: 'jwk' });
+  const dpopJwk =
+    dpop === undefined
+      ? undefined
+      : {
+          kty: dpop.privateJwk.kty,
+          crv: dpop.privateJwk.crv,
+          x: dpop.privateJwk.x,
+          y: dpop.privateJwk.y,
+        };
   const stopAt = Date.now() + (deadlineMs ?? 600_000);
   const alg = privateJwk.alg;
   const key = createPrivateKey({ key: privateJwk, format: 'jwk' });
@@ -34,7 +62,10 @@ function signBodies({ privateJwk, clientId, audience, count, lifetimeSeconds, de
     const signature = alg.startsWith('ES')
       ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
       : sign('sha256', Buffer.from(input), key);
-    bodies.push(`${prefix}${input}.${signature.toString('base64url')}`);
+    const body = `${prefix}${input}.${signature.toString('base64url')}`;
+    bodies.push(
+      dpopKey === undefined ? body : `${dpopProof(dpopKey, dpopJwk, dpop.htu, now)}\t${body}`,
+    );
   }
   return bodies;
 }
