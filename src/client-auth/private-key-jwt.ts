@@ -19,8 +19,9 @@ import {
   verifyJwsSignature,
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
-import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
+import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
+import { claimOnce } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -125,22 +126,12 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
 
     // Side effect last: the signature is valid, so this jti is the client's to spend, once.
     const tolerance = this.#options.clockToleranceSeconds;
-    let claimed: boolean;
-    try {
-      claimed = await this.#options.replayStore.claim(
-        client.clientId,
-        jti,
-        Math.ceil((exp + tolerance) * 1000),
-      );
-    } catch (error) {
-      if (!(error instanceof ReplayStoreError)) throw error;
-      throw new OAuthError(
-        'temporarily_unavailable',
-        error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
-        'The server cannot record client assertions right now; retry later.',
-        { retryAfterSeconds: error.retryAfterSeconds, cause: error },
-      );
-    }
+    const claimed = await claimOnce(
+      this.#options.replayStore,
+      client.clientId,
+      jti,
+      Math.ceil((exp + tolerance) * 1000),
+    );
     if (!claimed)
       throw fail(
         'assertion_replayed',

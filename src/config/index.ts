@@ -1,5 +1,5 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults } from './defaults.js';
+export { defaults, oidcIssuerSourceDefaults, spiffeSourceDefaults } from './defaults.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
@@ -13,7 +13,12 @@ export type {
   Config,
   ConfigInput,
   LogLevel,
+  OidcIssuerSourceConfig,
   Profile,
   ProxyCertificateFormat,
+  SpiffeSourceConfig,
+  WorkloadPolicyConfig,
+  WorkloadSourceConfig,
+  WorkloadSourceInput,
 } from './types.js';
 export { accessTokenAlgs, profiles, proxyCertificateFormats } from './types.js';

@@ -55,6 +55,8 @@ export function createAuditor(
       aud: audit.aud,
       x5t: audit.x5tS256,
       legacy_audience: audit.legacyAudience,
+      workload_source: audit.workloadSource,
+      workload_identity: audit.workloadIdentity,
       ms: Number(process.hrtime.bigint() - startedNs) / 1e6,
     };
     const message = endpoint === 'token' ? 'token request' : 'introspection request';
