@@ -21,7 +21,7 @@ import {
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
-import { WorkloadSourceUnavailable, type WorkloadTrust } from '../workload/index.js';
+import type { WorkloadTrust } from '../workload/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
 import {
   applyJtiPolicy,
@@ -112,8 +112,8 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
     try {
       keys = await source.keys();
     } catch (error) {
-      if (error instanceof WorkloadSourceUnavailable) throw sourceUnavailable(error);
-      throw error;
+      // keys() only throws WorkloadSourceUnavailable: fail closed, temporarily.
+      throw sourceUnavailable(error);
     }
     let candidates = candidateKeys(keys, alg as AsymmetricAlg, kid);
     if (candidates.length === 0 && kid !== undefined) {

@@ -24,7 +24,6 @@ import {
   parseSpiffeId,
   type SpiffeBundle,
   spiffeIdMatches,
-  WorkloadSourceUnavailable,
   type WorkloadTrust,
 } from '../workload/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
@@ -101,8 +100,8 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     try {
       bundle = await source.bundle();
     } catch (error) {
-      if (error instanceof WorkloadSourceUnavailable) throw sourceUnavailable(error);
-      throw error;
+      // bundle() only throws WorkloadSourceUnavailable: fail closed, temporarily.
+      throw sourceUnavailable(error);
     }
     if (bundle.empty) {
       throw fail(

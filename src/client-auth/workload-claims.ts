@@ -10,7 +10,7 @@ import { OAuthError, type ReasonCode } from '../errors/index.js';
 import { type AsymmetricAlg, type DecodedJws, verifyJwsSignature } from '../jws/index.js';
 import type { ClientKey } from '../registry/index.js';
 import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
-import type { WorkloadSourceUnavailable, WorkloadTokenPolicy } from '../workload/index.js';
+import type { WorkloadTokenPolicy } from '../workload/index.js';
 
 export const fail = (reason: ReasonCode, description: string) =>
   new OAuthError('invalid_client', reason, description);
@@ -109,7 +109,7 @@ export function verifyWith(
 }
 
 /** The source cannot vouch right now: fail closed, and say it is temporary. */
-export function sourceUnavailable(error: WorkloadSourceUnavailable): OAuthError {
+export function sourceUnavailable(error: unknown): OAuthError {
   return new OAuthError(
     'temporarily_unavailable',
     'workload_source_unavailable',

@@ -18,7 +18,6 @@ import {
   parseSpiffeId,
   type SpiffeBundle,
   spiffeIdMatches,
-  WorkloadSourceUnavailable,
   type WorkloadTrust,
 } from '../workload/index.js';
 import { missingCertificate } from './certificate-errors.js';
@@ -95,8 +94,8 @@ export class X509SvidAuthenticator implements ClientAuthenticator {
     try {
       bundle = await source.bundle();
     } catch (error) {
-      if (error instanceof WorkloadSourceUnavailable) throw sourceUnavailable(error);
-      throw error;
+      // bundle() only throws WorkloadSourceUnavailable: fail closed, temporarily.
+      throw sourceUnavailable(error);
     }
     if (bundle.empty) {
       throw fail(

@@ -31,6 +31,12 @@ export function createAuditor(
       if (outcome === 'issued') {
         metrics.observeIssuance(method, Number(process.hrtime.bigint() - startedNs) / 1e9);
       }
+      if (audit.workloadSource !== undefined && audit.clientId !== undefined) {
+        metrics.workloadAuthentications.inc({
+          source: audit.workloadSource,
+          client_id: audit.clientId,
+        });
+      }
       if (audit.legacyAudience === true && audit.clientId !== undefined) {
         metrics.legacyAudience.inc({ client_id: audit.clientId });
       }

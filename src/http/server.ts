@@ -244,7 +244,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   });
   const metrics = config.metrics.enabled
     ? new TollgateMetrics({
-        source: () => metricsSource(state.registry),
+        source: () => metricsSource(state.registry, workloadTrust),
         now,
         processMetrics: options.processMetrics === true,
       })
@@ -589,8 +589,18 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
 }
 
 /** What the certificate-expiry and jwks_uri gauges read at scrape time. */
-function metricsSource(registry: ClientRegistry): CertificateExpirySource {
+function metricsSource(
+  registry: ClientRegistry,
+  workload: WorkloadTrust | undefined,
+): CertificateExpirySource {
   return {
+    *workloadBundles() {
+      for (const source of workload?.sources() ?? []) {
+        if (source.kind !== 'spiffe') continue;
+        const status = source.status();
+        yield { source: source.name, state: status.state, sequence: status.sequence };
+      }
+    },
     *certificateExpiries() {
       for (const client of registry.clients()) {
         if (client.keys.kind !== 'inline') continue;

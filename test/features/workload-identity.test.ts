@@ -7,10 +7,13 @@
  *
  * @see draft-ietf-oauth-spiffe-client-auth §3.1, §3.2, §4.1, §6, §8
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenCommand } from '../../src/cli/token.js';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { TokenClient } from '../../src/client/index.js';
 import type { TokenResult } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa, generateSigningJwk } from '../../src/dev-ca/index.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
@@ -134,8 +137,6 @@ describe('workload identity over real HTTPS', () => {
   });
 
   async function writeCa(): Promise<string> {
-    const { mkdtemp } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
     const file = join(await mkdtemp(join(tmpdir(), 'tollgate-wl-')), 'fixture-ca.pem');
     await writeFile(file, fixtures.caPem);
     return file;
@@ -490,12 +491,135 @@ describe('workload identity over real HTTPS', () => {
     });
   });
 
+  describe('client SDK and CLI', () => {
+    it('TokenClient sends the JWT-SVID file and re-reads it when the agent rewrites it', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tollgate-svid-'));
+      const tokenFile = join(dir, 'svid.token');
+      await writeFile(
+        tokenFile,
+        await td.jwtSvid('/ns/prod/sa/api', { aud: tg.issuer, nowSeconds: nowSeconds() }),
+      );
+      const client = new TokenClient({
+        tokenEndpoint: `${tg.base}/token`,
+        auth: { method: 'spiffe_jwt', clientId: 'svid-exact', tokenFile },
+        ca: serverCa.root.certPem,
+        retry: { maxAttempts: 1 },
+      });
+      try {
+        expect(claimsOf((await client.getToken()).accessToken).sub).toBe('svid-exact');
+        // The agent rewrites the file: a token for another workload now, so the next request fails.
+        await writeFile(
+          tokenFile,
+          await td.jwtSvid('/ns/prod/sa/other', { aud: tg.issuer, nowSeconds: nowSeconds() }),
+        );
+        await expect(client.getToken({ forceRefresh: true })).rejects.toMatchObject({
+          error: 'invalid_client',
+          errorDescription: expect.stringMatching(/not registered for this client_id/),
+        });
+        await writeFile(
+          tokenFile,
+          `${await td.jwtSvid('/ns/prod/sa/api', { aud: tg.issuer, nowSeconds: nowSeconds() })}\n`,
+        );
+        expect((await client.getToken({ forceRefresh: true })).accessToken).toBeTypeOf('string');
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('TokenClient presents an X.509-SVID pair and gets a bound token', async () => {
+      nowMs = Math.max(nowMs, Date.now() + 2_000);
+      const svid = await td.x509Svid(['spiffe://example.org/x509/worker']);
+      const dir = await mkdtemp(join(tmpdir(), 'tollgate-x509-svid-'));
+      await writeFile(join(dir, 'svid.pem'), svid.chainPem);
+      await writeFile(join(dir, 'svid-key.pem'), svid.keyPem, { mode: 0o600 });
+      const client = new TokenClient({
+        tokenEndpoint: `${tg.base}/token`,
+        auth: {
+          method: 'spiffe_x509',
+          clientId: 'svid-x509',
+          certFile: join(dir, 'svid.pem'),
+          keyFile: join(dir, 'svid-key.pem'),
+        },
+        ca: serverCa.root.certPem,
+        retry: { maxAttempts: 1 },
+      });
+      try {
+        const token = await client.getToken();
+        expect(claimsOf(token.accessToken).cnf).toEqual({ 'x5t#S256': thumbprintOf(svid.certPem) });
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('tollgate token --federated-token and --spiffe-jwt', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tollgate-cli-wl-'));
+      const ca = join(dir, 'ca.pem');
+      await writeFile(ca, serverCa.root.certPem);
+      const saFile = join(dir, 'token');
+      await writeFile(
+        saFile,
+        await cluster.token({
+          namespace: 'payments',
+          serviceAccount: 'ledger',
+          aud: tg.issuer,
+          nowSeconds: nowSeconds(),
+        }),
+      );
+      const out: string[] = [];
+      const io = {
+        stdout: { write: (t: string) => out.push(t) },
+        stderr: { write: (t: string) => out.push(t) },
+      };
+      const common = ['--token-endpoint', `${tg.base}/token`, '--ca', ca, '--json'];
+      expect(
+        await tokenCommand(['--client-id', 'ledger', '--federated-token', saFile, ...common], io),
+      ).toBe(0);
+      expect(JSON.parse(out.join('')).response.token_type).toBe('Bearer');
+      out.length = 0;
+      const svidFile = join(dir, 'svid.token');
+      await writeFile(
+        svidFile,
+        await td.jwtSvid('/client/cli', { aud: tg.issuer, nowSeconds: nowSeconds() }),
+      );
+      expect(
+        await tokenCommand(['--client-id', 'svid-wild', '--spiffe-jwt', svidFile, ...common], io),
+      ).toBe(0);
+      out.length = 0;
+      // The SA token for the JWT-SVID client: refused (exit 1), the profiles never cross.
+      expect(
+        await tokenCommand(
+          ['--client-id', 'svid-exact', '--federated-token', saFile, ...common],
+          io,
+        ),
+      ).toBe(1);
+      expect(out.join('')).toMatch(/registered for spiffe_jwt/);
+      expect(
+        await tokenCommand(
+          ['--client-id', 'x', '--spiffe-jwt', svidFile, '--federated-token', saFile, ...common],
+          io,
+        ),
+      ).toBe(2);
+    });
+  });
+
   // Last: these move the clock and change the bundle.
   describe('bundle rotation and outages', () => {
+    it('picks up a key added before the refresh hint with one rate-limited refetch', async () => {
+      const added = await generateSigningJwk('ES384');
+      setBundle(td.bundle({ sequence: 2, jwtKeys: [td.jwtKey, added] }));
+      nowMs += 60_000; // still fresh (300 s hint), but past the 30 s refetch throttle
+      const svid = await td.jwtSvid('/ns/prod/sa/api', {
+        aud: tg.issuer,
+        nowSeconds: nowSeconds(),
+        key: added,
+      });
+      expectToken(await svidRequest('svid-exact', svid));
+    });
+
     it('refuses a key rotated out of the bundle, and everything when the bundle is emptied', async () => {
       nowMs += 400_000; // past the 300 s refresh hint: the next request polls
       const rotated = await generateSigningJwk('ES256');
-      setBundle(td.bundle({ sequence: 2, jwtKeys: [rotated] }));
+      setBundle(td.bundle({ sequence: 3, jwtKeys: [rotated] }));
       const old = await td.jwtSvid('/ns/prod/sa/api', { aud: tg.issuer, nowSeconds: nowSeconds() });
       expectError(
         await svidRequest('svid-exact', old),
@@ -511,7 +635,7 @@ describe('workload identity over real HTTPS', () => {
       expectToken(await svidRequest('svid-exact', fresh));
 
       nowMs += 400_000;
-      setBundle({ keys: [], spiffe_sequence: 3 });
+      setBundle({ keys: [], spiffe_sequence: 4 });
       const again = await td.jwtSvid('/ns/prod/sa/api', {
         aud: tg.issuer,
         nowSeconds: nowSeconds(),

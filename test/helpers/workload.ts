@@ -3,10 +3,10 @@
  * JWT-SVID signing key), a Kubernetes-shaped service-account token issuer, and one https server
  * on 127.0.0.1 that serves bundle endpoints and issuer discovery/JWKS from a mutable route table.
  */
-import { createPublicKey } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { CompactSign, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { encodeDn } from '../../src/dev-ca/dn.js';
 import {
   createDevCa,
@@ -75,10 +75,22 @@ export async function signJwt(
   header: Record<string, unknown>,
   payload: Record<string, unknown>,
 ): Promise<string> {
-  const key = await importJWK(privateJwk, header.alg as string);
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader(header as { alg: string })
-    .sign(key);
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode(header)}.${encode(payload)}`;
+  const key = createPrivateKey({
+    key: privateJwk as Record<string, unknown>,
+    format: 'jwk',
+  } as Parameters<typeof createPrivateKey>[0]);
+  const alg = String(header.alg);
+  const digest = alg.startsWith('Ed') ? null : `sha${alg.slice(2)}`;
+  const signature = sign(digest, Buffer.from(input), {
+    key,
+    ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+    ...(alg.startsWith('PS')
+      ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+      : {}),
+  });
+  return `${input}.${signature.toString('base64url')}`;
 }
 
 export interface TrustDomain {
