@@ -1,24 +1,4 @@
-/**
- * federated_jwt: the client authenticates with a workload token (a Kubernetes service-account
- * token, or any issuer of the same shape) sent as an RFC 7523 `jwt-bearer` client assertion with
- * `client_id`. The token's `iss` must be exactly a configured `oidc-issuer` source, the one the
- * client is registered with; its `sub` the registered subject; optional Kubernetes claims narrow
- * it further. Keys come only from that source (discovery + jwks_uri, or a JWKS file).
- *
- * Order: structural checks (header, a configured issuer without fetching anything, subject,
- * Kubernetes claims, `aud`, times under the source's policy), then keys and the signature, then
- * the source's `jti` policy.
- *
- * @see RFC 7523 §3, Kubernetes ServiceAccount token projection (audience, expirationSeconds)
- */
-import { OAuthError } from '../errors/index.js';
-import {
-  type AsymmetricAlg,
-  type DecodedJws,
-  decodeCompactJws,
-  isAsymmetricAlg,
-  JwsFormatError,
-} from '../jws/index.js';
+import { type AsymmetricAlg, isAsymmetricAlg } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
 import type { WorkloadTrust } from '../workload/index.js';
@@ -28,6 +8,7 @@ import {
   candidateKeys,
   checkSoleAudience,
   checkTokenTimes,
+  decodeAssertion,
   fail,
   sourceUnavailable,
   verifyWith,
@@ -57,7 +38,10 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
     request: ClientAuthRequest,
     client: RegisteredClient,
   ): Promise<AuthenticatedClient> {
-    const jws = this.#decode(request.params.get('client_assertion'));
+    const jws = decodeAssertion(
+      request.params.get('client_assertion'),
+      this.#options.maxAssertionBytes,
+    );
     const { header, payload } = jws;
     if (header.crit !== undefined)
       throw fail('assertion_crit', 'the workload token must not carry crit');
@@ -136,24 +120,6 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
       ...(jti === undefined ? {} : { jti }),
       workload: { source: source.name, identity: identity.subject },
     };
-  }
-
-  #decode(assertion: string | undefined): DecodedJws {
-    if (assertion === undefined) {
-      throw new OAuthError('invalid_request', 'missing_parameter', 'client_assertion is required');
-    }
-    if (assertion.length > this.#options.maxAssertionBytes) {
-      throw fail(
-        'assertion_too_large',
-        `client_assertion is larger than ${this.#options.maxAssertionBytes} bytes`,
-      );
-    }
-    try {
-      return decodeCompactJws(assertion);
-    } catch (error) {
-      if (!(error instanceof JwsFormatError)) throw error;
-      throw fail('assertion_malformed', `client_assertion is not a signed JWT: ${error.message}`);
-    }
   }
 }
 

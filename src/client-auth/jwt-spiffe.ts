@@ -1,28 +1,9 @@
-/**
- * spiffe_jwt: the client authenticates with a JWT-SVID of a configured SPIFFE trust domain, sent
- * as a `jwt-spiffe` client assertion, and the SVID's SPIFFE ID is registered for `client_id`.
- *
- * Order: structural checks that need no key (size, shape, JWT-SVID header rules, a valid SPIFFE
- * ID in `sub`, a configured trust domain, the client's `spiffe_id`, `aud`, times), then the
- * signature with that trust domain's `jwt-svid` keys only (never `use: sig` keys, never keys
- * named by the token: no `iss` discovery, no `jku`/`x5u`/`jwk`), and only then the `jti` policy.
- *
- * @see draft-ietf-oauth-spiffe-client-auth §3.1, §6, §8; SPIFFE JWT-SVID §2-§3
- */
-import { OAuthError } from '../errors/index.js';
-import {
-  type AsymmetricAlg,
-  type DecodedJws,
-  decodeCompactJws,
-  isAsymmetricAlg,
-  JwsFormatError,
-} from '../jws/index.js';
+import { type AsymmetricAlg, isAsymmetricAlg } from '../jws/index.js';
 import type { RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
 import {
   jwtSvidAlgs,
   parseSpiffeId,
-  type SpiffeBundle,
   spiffeIdMatches,
   type WorkloadTrust,
 } from '../workload/index.js';
@@ -32,8 +13,9 @@ import {
   candidateKeys,
   checkSoleAudience,
   checkTokenTimes,
+  decodeAssertion,
   fail,
-  sourceUnavailable,
+  usableBundle,
   verifyWith,
 } from './workload-claims.js';
 
@@ -66,7 +48,10 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     request: ClientAuthRequest,
     client: RegisteredClient,
   ): Promise<AuthenticatedClient> {
-    const jws = this.#decode(request.params.get('client_assertion'));
+    const jws = decodeAssertion(
+      request.params.get('client_assertion'),
+      this.#options.maxAssertionBytes,
+    );
     const alg = checkJwtSvidHeader(jws.header);
     const sub = parseSpiffeId(jws.payload.sub);
     if (typeof sub === 'string') {
@@ -96,19 +81,7 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     const nowSeconds = request.nowMs / 1000;
     const { exp } = checkTokenTimes(jws.payload, source.policy, nowSeconds, what);
 
-    let bundle: SpiffeBundle;
-    try {
-      bundle = await source.bundle();
-    } catch (error) {
-      // bundle() only throws WorkloadSourceUnavailable: fail closed, temporarily.
-      throw sourceUnavailable(error);
-    }
-    if (bundle.empty) {
-      throw fail(
-        'spiffe_bundle_empty',
-        `the bundle of ${sub.trustDomain} has no keys: every SVID of the domain is refused`,
-      );
-    }
+    const bundle = await usableBundle(source);
     const kid = jws.header.kid as string | undefined;
     let candidates = candidateKeys(bundle.jwtKeys, alg, kid);
     if (candidates.length === 0 && kid !== undefined) {
@@ -132,28 +105,6 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
       ...(jti === undefined ? {} : { jti }),
       workload: { source: source.name, identity: sub.value },
     };
-  }
-
-  #decode(assertion: string | undefined): DecodedJws {
-    if (assertion === undefined) {
-      throw new OAuthError(
-        'invalid_request',
-        'missing_parameter',
-        'client_assertion is required with client_assertion_type',
-      );
-    }
-    if (assertion.length > this.#options.maxAssertionBytes) {
-      throw fail(
-        'assertion_too_large',
-        `client_assertion is larger than ${this.#options.maxAssertionBytes} bytes`,
-      );
-    }
-    try {
-      return decodeCompactJws(assertion);
-    } catch (error) {
-      if (!(error instanceof JwsFormatError)) throw error;
-      throw fail('assertion_malformed', `client_assertion is not a signed JWT: ${error.message}`);
-    }
   }
 }
 

@@ -21,7 +21,7 @@ import {
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
-import { claimOnce } from './workload-claims.js';
+import { candidateKeys, claimOnce, isNumericDate } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -296,17 +296,6 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     } else {
       keys = [];
     }
-    return keys.filter(
-      (key) =>
-        key.canVerify &&
-        (kid === undefined || key.kid === kid) &&
-        (key.alg === undefined || key.alg === alg) &&
-        key.fits.has(alg),
-    );
+    return candidateKeys(keys, alg, kid);
   }
-}
-
-/** RFC 7519 §2: a JSON number of seconds since the epoch (may be fractional). */
-function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -7,10 +7,16 @@
  *   draft-ietf-oauth-spiffe-client-auth §3.1
  */
 import { OAuthError, type ReasonCode } from '../errors/index.js';
-import { type AsymmetricAlg, type DecodedJws, verifyJwsSignature } from '../jws/index.js';
+import {
+  type AsymmetricAlg,
+  type DecodedJws,
+  decodeCompactJws,
+  JwsFormatError,
+  verifyJwsSignature,
+} from '../jws/index.js';
 import type { ClientKey } from '../registry/index.js';
 import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
-import type { WorkloadTokenPolicy } from '../workload/index.js';
+import type { SpiffeBundle, SpiffeTrustSource, WorkloadTokenPolicy } from '../workload/index.js';
 
 export const fail = (reason: ReasonCode, description: string) =>
   new OAuthError('invalid_client', reason, description);
@@ -106,6 +112,49 @@ export function verifyWith(
   if (!candidates.some((key) => verifyJwsSignature(jws, alg, key.key))) {
     throw fail('assertion_signature_invalid', `${what} signature is invalid`);
   }
+}
+
+/** The `client_assertion` decoded: present, within the size bound, a compact JWS. */
+export function decodeAssertion(assertion: string | undefined, maxBytes: number): DecodedJws {
+  if (assertion === undefined) {
+    throw new OAuthError(
+      'invalid_request',
+      'missing_parameter',
+      'client_assertion is required with client_assertion_type',
+    );
+  }
+  if (assertion.length > maxBytes) {
+    throw fail('assertion_too_large', `client_assertion is larger than ${maxBytes} bytes`);
+  }
+  try {
+    return decodeCompactJws(assertion);
+  } catch (error) {
+    if (!(error instanceof JwsFormatError)) throw error;
+    throw fail('assertion_malformed', `client_assertion is not a signed JWT: ${error.message}`);
+  }
+}
+
+/**
+ * The bundle in force for an SVID's trust domain: 503 when the source has none within its
+ * staleness limit, and every SVID refused when the bundle has no keys (revocation by emptying).
+ *
+ * @see SPIFFE Trust Domain and Bundle §4, draft-ietf-oauth-spiffe-client-auth §6
+ */
+export async function usableBundle(source: SpiffeTrustSource): Promise<SpiffeBundle> {
+  let bundle: SpiffeBundle;
+  try {
+    bundle = await source.bundle();
+  } catch (error) {
+    // bundle() only throws WorkloadSourceUnavailable: fail closed, temporarily.
+    throw sourceUnavailable(error);
+  }
+  if (bundle.empty) {
+    throw fail(
+      'spiffe_bundle_empty',
+      `the bundle of ${source.trustDomain} has no keys: every SVID of the domain is refused`,
+    );
+  }
+  return bundle;
 }
 
 /** The source cannot vouch right now: fail closed, and say it is temporary. */

@@ -14,16 +14,11 @@
 import { OAuthError, type ReasonCode } from '../errors/index.js';
 import { chainFailureReasonCodes, hasKeyUsage, subjectAltNames } from '../pki/index.js';
 import type { RegisteredClient } from '../registry/index.js';
-import {
-  parseSpiffeId,
-  type SpiffeBundle,
-  spiffeIdMatches,
-  type WorkloadTrust,
-} from '../workload/index.js';
+import { parseSpiffeId, spiffeIdMatches, type WorkloadTrust } from '../workload/index.js';
 import { missingCertificate } from './certificate-errors.js';
 import { chainDescriptions } from './tls-client-auth.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
-import { fail, sourceUnavailable } from './workload-claims.js';
+import { fail, usableBundle } from './workload-claims.js';
 
 export interface X509SvidOptions {
   readonly trust: () => WorkloadTrust;
@@ -90,19 +85,7 @@ export class X509SvidAuthenticator implements ClientAuthenticator {
         "the certificate's SPIFFE ID is not registered for this client_id",
       );
     }
-    let bundle: SpiffeBundle;
-    try {
-      bundle = await source.bundle();
-    } catch (error) {
-      // bundle() only throws WorkloadSourceUnavailable: fail closed, temporarily.
-      throw sourceUnavailable(error);
-    }
-    if (bundle.empty) {
-      throw fail(
-        'spiffe_bundle_empty',
-        `the bundle of ${id.trustDomain} has no keys: every SVID of the domain is refused`,
-      );
-    }
+    const bundle = await usableBundle(source);
     const anchors = bundle.x509Authorities;
     if (anchors === undefined) {
       throw fail(

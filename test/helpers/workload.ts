@@ -10,11 +10,13 @@ import type { JWK } from 'jose';
 import { encodeDn } from '../../src/dev-ca/dn.js';
 import {
   createDevCa,
+  createJwtSvidIssuer,
+  createServiceAccountIssuer,
   type DevCa,
-  generateSigningJwk,
   type IssuedClientCertificate,
+  type JwtSvidIssuer,
+  jwtSvidBundleKey,
   type SigningJwk,
-  type SigningJwkAlg,
 } from '../../src/dev-ca/index.js';
 import { generateDevKeyPair, loadDevKeyPair } from '../../src/dev-ca/keys.js';
 import { buildCertificate, randomSerial } from '../../src/dev-ca/x509.js';
@@ -97,6 +99,8 @@ export interface TrustDomain {
   readonly name: string;
   readonly ca: DevCa;
   readonly jwtKey: SigningJwk;
+  /** The dev CA's JWT-SVID minter (what the well-formed SVIDs come from). */
+  readonly svids: JwtSvidIssuer;
   /** The SPIFFE bundle document (both uses), with optional extra or replaced keys. */
   bundle(options?: {
     sequence?: number;
@@ -122,20 +126,16 @@ export interface TrustDomain {
 }
 
 /** A SPIFFE trust domain: a dev CA without name constraints and an ES256 JWT-SVID key. */
-export async function createTrustDomain(
-  name: string,
-  alg: SigningJwkAlg = 'ES256',
-): Promise<TrustDomain> {
+export async function createTrustDomain(name: string): Promise<TrustDomain> {
   const ca = await createDevCa({ permittedSubtrees: [] });
-  const jwtKey = await generateSigningJwk(alg);
-  const jwk = (key: SigningJwk): JWK => {
-    const { alg: _alg, use: _use, ...rest } = key.publicJwk;
-    return { ...rest, use: 'jwt-svid' };
-  };
+  const svids = await createJwtSvidIssuer(name);
+  const jwtKey = svids.key;
+  const jwk = jwtSvidBundleKey;
   return {
     name,
     ca,
     jwtKey,
+    svids,
     bundle(options = {}) {
       const keys: unknown[] = [];
       if (options.x509 !== false) {
@@ -153,6 +153,17 @@ export async function createTrustDomain(
       };
     },
     async jwtSvid(path, options) {
+      if (
+        options.header === undefined &&
+        options.claims === undefined &&
+        options.key === undefined
+      ) {
+        return svids.mint({
+          path,
+          audience: options.aud as string | string[],
+          nowSeconds: options.nowSeconds,
+        });
+      }
       const key = options.key ?? jwtKey;
       return signJwt(
         key.privateJwk,
@@ -217,8 +228,9 @@ export async function createWorkloadIssuer(
   server: FixtureServer,
   path: string,
 ): Promise<WorkloadIssuer> {
-  const key = await generateSigningJwk('RS256');
   const issuer = `${server.base}${path}`;
+  const sa = await createServiceAccountIssuer(issuer);
+  const key = sa.key;
   return {
     issuer,
     key,
@@ -230,21 +242,24 @@ export async function createWorkloadIssuer(
         server.routes.set(jwks, 'down');
         return;
       }
-      server.routes.set(discovery, {
-        body: {
-          issuer,
-          jwks_uri: `${server.base}${jwks}`,
-          response_types_supported: ['id_token'],
-          subject_types_supported: ['public'],
-          id_token_signing_alg_values_supported: ['RS256'],
-        },
-      });
-      server.routes.set(jwks, {
-        body: { keys: [key.publicJwk] },
-        contentType: 'application/jwk-set+json',
-      });
+      server.routes.set(discovery, { body: sa.discovery(`${server.base}${jwks}`) });
+      server.routes.set(jwks, { body: sa.jwks(), contentType: 'application/jwk-set+json' });
     },
     token(options) {
+      if (options.claims === undefined) {
+        return Promise.resolve(
+          sa.mint({
+            namespace: options.namespace,
+            serviceAccount: options.serviceAccount,
+            audience: options.aud as string | string[],
+            nowSeconds: options.nowSeconds,
+            serviceAccountUid: options.uid ?? '00000000-0000-4000-8000-000000000001',
+            ...(options.lifetimeSeconds === undefined
+              ? {}
+              : { lifetimeSeconds: options.lifetimeSeconds }),
+          }),
+        );
+      }
       const now = Math.floor(options.nowSeconds);
       return signJwt(
         key.privateJwk,
