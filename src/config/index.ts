@@ -1,11 +1,17 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults, oidcIssuerSourceDefaults, spiffeSourceDefaults } from './defaults.js';
+export {
+  defaults,
+  devDefaults,
+  oidcIssuerSourceDefaults,
+  spiffeSourceDefaults,
+} from './defaults.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
   type ConfigProblem,
   type LoadConfigOptions,
   loadConfig,
+  servingMaterialProblems,
   validateConfig,
 } from './load.js';
 export type {
