@@ -39,6 +39,8 @@ export class TollgateMetrics {
   readonly overloaded: Counter<never>;
   /** Workload authentications by trust source and (registered) client_id. */
   readonly workloadAuthentications: Counter<'source' | 'client_id'>;
+  readonly dependencyStateChanges: Counter<'dependency' | 'state'>;
+  readonly connectionsRefused: Counter<never>;
   /** Last-seen presented certificates: client_id -> notAfter epoch ms. */
   readonly #presented = new Map<string, number>();
 
@@ -145,6 +147,17 @@ export class TollgateMetrics {
           if (sequence !== undefined) this.set({ source }, sequence);
         }
       },
+    });
+    this.dependencyStateChanges = new Counter({
+      name: 'tollgate_dependency_state_changes_total',
+      help: 'Changes of a dependency state (redis down or up); each is also logged once.',
+      labelNames: ['dependency', 'state'],
+      registers,
+    });
+    this.connectionsRefused = new Counter({
+      name: 'tollgate_connections_refused_total',
+      help: 'Connections closed at once because their peer address held limits.connectionsPerAddress.',
+      registers,
     });
     const presented = this.#presented;
     new Gauge({

@@ -92,4 +92,11 @@ export interface ClientMetadata {
   spiffe_id?: string;
   /** `federated_jwt`: the workload identity (issuer source and subject) this client is. */
   federated_identity?: FederatedIdentityMetadata;
+  /**
+   * Resource indicators this client serves as a resource server: it may introspect tokens whose
+   * `aud` names one of them (besides its own tokens). See src/registry/introspection.ts.
+   */
+  served_resources?: string[];
+  /** May introspect every token, not only its own and those for its served resources. */
+  introspect_any_token?: boolean;
 }

@@ -14,6 +14,11 @@ import {
   PkiError,
 } from '../pki/index.js';
 import { compileSpiffeIdPattern, type SpiffeIdPattern } from '../workload/spiffe-id.js';
+import {
+  type IntrospectionPermission,
+  introspectionFields,
+  validateIntrospectionPermission,
+} from './introspection.js';
 import { type ClientKey, importClientJwks, KeySetError } from './keys.js';
 import {
   type ClientAuthMethod,
@@ -40,7 +45,7 @@ export interface RemoteKeySet {
 }
 
 /** A registered client, validated and prepared for the hot path. */
-export interface RegisteredClient {
+export interface RegisteredClient extends IntrospectionPermission {
   readonly clientId: string;
   readonly authMethod: ClientAuthMethod;
   readonly grantTypes: ReadonlySet<string>;
@@ -119,6 +124,7 @@ const knownFields = new Set<string>([
   'legacy_audience',
   'spiffe_id',
   'federated_identity',
+  ...introspectionFields,
 ]);
 
 const secretMethods = new Set([
@@ -334,6 +340,8 @@ export function prepareClient(
     }
   }
 
+  const introspection = validateIntrospectionPermission(entry, problem, isResourceIndicator);
+
   for (const field of [
     'client_name',
     'client_uri',
@@ -402,6 +410,7 @@ export function prepareClient(
       tlsIdentity,
       trustAnchorPins,
       workloadIdentity,
+      ...introspection,
       metadata: entry as unknown as ClientMetadata,
     },
   };
