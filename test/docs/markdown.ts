@@ -101,3 +101,16 @@ function parseDirective(text: string, where: string): BlockMode {
   }
   return { kind: 'background', port: Number(port), note: note.trim() };
 }
+
+/**
+ * The text of every fenced block tagged `tag` (any tag, runnable or not), for tests that run a
+ * documented configuration themselves (docs/deployment.md's nginx and HAProxy blocks).
+ */
+export function fencedBlocks(markdown: string, tag: string): string[] {
+  const found: string[] = [];
+  const pattern = /^```([^\s`]*)[^\n]*\n([\s\S]*?)^```\s*$/gm;
+  for (const match of markdown.matchAll(pattern)) {
+    if ((match[1] ?? '').toLowerCase() === tag.toLowerCase()) found.push(match[2] ?? '');
+  }
+  return found;
+}
