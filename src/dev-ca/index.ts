@@ -88,4 +88,4 @@ export {
   jwtSvidBundleKey,
   type ServiceAccountIssuer,
 } from './workload.js';
-export { type ClientSpec, demoClients } from './workspace.js';
+export { type ClientSpec, demoApiAudience, demoClients } from './workspace.js';
