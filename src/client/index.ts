@@ -27,11 +27,13 @@ export {
   type DpopClientOptions,
   type DpopKeyInput,
   type GetTokenOptions,
+  jwtSpiffeAssertionType,
   type MtlsAuth,
   type PrivateKeyJwtAuth,
   type RefreshPolicy,
   TokenClient,
   type TokenClientOptions,
+  type WorkloadTokenAuth,
 } from './token-client.js';
 export {
   postTokenRequest,

@@ -31,6 +31,12 @@ export function createAuditor(
       if (outcome === 'issued') {
         metrics.observeIssuance(method, Number(process.hrtime.bigint() - startedNs) / 1e9);
       }
+      if (audit.workloadSource !== undefined && audit.clientId !== undefined) {
+        metrics.workloadAuthentications.inc({
+          source: audit.workloadSource,
+          client_id: audit.clientId,
+        });
+      }
       if (audit.legacyAudience === true && audit.clientId !== undefined) {
         metrics.legacyAudience.inc({ client_id: audit.clientId });
       }
@@ -56,6 +62,8 @@ export function createAuditor(
       x5t: audit.x5tS256,
       jkt: audit.jkt,
       legacy_audience: audit.legacyAudience,
+      workload_source: audit.workloadSource,
+      workload_identity: audit.workloadIdentity,
       ms: Number(process.hrtime.bigint() - startedNs) / 1e6,
     };
     const message = endpoint === 'token' ? 'token request' : 'introspection request';

@@ -8,7 +8,7 @@
  *
  * @see RFC 9449 §4.3, §5, §8, §11.1
  */
-import { replayStoreUnavailable } from '../client-auth/index.js';
+import { claimOnce } from '../client-auth/index.js';
 import {
   type DpopNonces,
   DpopProofError,
@@ -17,7 +17,7 @@ import {
 } from '../dpop/index.js';
 import { OAuthError } from '../errors/index.js';
 import type { RegisteredClient } from '../registry/index.js';
-import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
+import type { ReplayStore } from '../replay/index.js';
 
 export interface TokenDpopOptions {
   /** Accepted proof algorithms (`dpop_signing_alg_values_supported`). */
@@ -92,17 +92,12 @@ export class TokenDpop {
       throw this.#refusal(error, request.nowMs);
     }
     // Side effect last: every stateless check passed, so this jti is spent exactly once.
-    let claimed: boolean;
-    try {
-      claimed = await this.#options.replayStore.claim(
-        client.clientId,
-        `dpop:${proof.jti}`,
-        proof.replayUntilMs,
-      );
-    } catch (error) {
-      if (!(error instanceof ReplayStoreError)) throw error;
-      throw replayStoreUnavailable(error);
-    }
+    const claimed = await claimOnce(
+      this.#options.replayStore,
+      client.clientId,
+      `dpop:${proof.jti}`,
+      proof.replayUntilMs,
+    );
     if (!claimed) {
       throw this.#refusal(
         new DpopProofError(

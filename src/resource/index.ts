@@ -21,7 +21,13 @@ export {
   resourceChallenges,
   resourceReasonCodes,
 } from './errors.js';
-export { type RemoteJwksOptions, remoteJwks } from './jwks.js';
+export {
+  JwksFetchError,
+  type RemoteJwks,
+  type RemoteJwksOptions,
+  remoteJwks,
+  type TrustMaterial,
+} from './jwks.js';
 export {
   type ProtectOptions,
   type ResourceDpopOptions,
