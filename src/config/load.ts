@@ -213,7 +213,27 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/** "the admin listener is enabled => it does not share a port with a token listener". */
+const adminListenerIsSeparate: CrossCheck = (config) => {
+  const { admin } = config;
+  if (!admin.enabled || admin.port === 0) return [];
+  const tokenPorts = [
+    config.tls.port,
+    ...(config.mtls.enabled ? [config.mtls.port] : []),
+    ...(config.plain.enabled ? [config.plain.port] : []),
+  ];
+  return tokenPorts.includes(admin.port)
+    ? [
+        {
+          path: 'admin.port',
+          message: `${admin.port} is a token listener's port: /metrics must stay off the token listeners`,
+        },
+      ]
+    : [];
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  adminListenerIsSeparate,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
