@@ -1,27 +1,53 @@
-/** `tollgate serve [--config FILE]`: run the authorization server until SIGTERM or SIGINT. */
+/** `tollgate serve [--config FILE] [--workers N|auto]`: run the server until SIGTERM or SIGINT. */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
+import { MemoryReplayStore } from '../replay/index.js';
+import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { exitCodes, type Io, isConfigurationError } from './io.js';
+import { runPrimary } from './workers.js';
+
+/** The most workers `--workers` accepts: far more than any machine's useful count. */
+const maxWorkers = 256;
+
+/** `--workers`: a count, or `auto` for the cores this process may use. */
+export function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return 1;
+  if (value === 'auto') return availableParallelism();
+  if (!/^[1-9][0-9]*$/.test(value)) return undefined;
+  const count = Number(value);
+  return count <= maxWorkers ? count : undefined;
+}
 
 export async function serveCommand(argv: string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined };
+  let values: { config?: string | undefined; workers?: string | undefined };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' } },
+      options: { config: { type: 'string', short: 'c' }, workers: { type: 'string' } },
       strict: true,
     }));
   } catch (error) {
     io.stderr.write(
-      `tollgate serve: ${(error as Error).message}\nUsage: tollgate serve [--config FILE]\n`,
+      `tollgate serve: ${(error as Error).message}\nUsage: tollgate serve [--config FILE] [--workers N|auto]\n`,
     );
     return exitCodes.usage;
   }
+  const workers = parseWorkers(values.workers);
+  if (workers === undefined) {
+    io.stderr.write(
+      `tollgate serve: --workers must be a whole number from 1 to ${maxWorkers}, or auto\n`,
+    );
+    return exitCodes.usage;
+  }
+  // A worker of `--workers N` (forked by the primary below with the same arguments).
+  const isWorker = cluster.isWorker && process.env.TOLLGATE_WORKER === '1';
   let config: Config;
   try {
     config = loadConfig({ file: values.config });
@@ -36,9 +62,11 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   process.once('exit', () => destination.flushSync());
   // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
+  // Workers name their process, so that N workers' lines can be told apart.
+  const base = isWorker ? { service: 'tollgate', pid: process.pid } : { service: 'tollgate' };
+  const logger = pino({ level: config.log.level, base }, destination);
 
-  if (config.unsafeDevDefaults) {
+  if (config.unsafeDevDefaults && !isWorker) {
     logger.warn(
       'unsafeDevDefaults is on: generating the dev PKI, signing key and demo registry where missing; never use this in production',
     );
@@ -49,9 +77,46 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     }
   }
 
+  if (workers > 1 && !isWorker) {
+    // The primary: one memory replay store for every worker (Redis, when configured, is
+    // shared by the workers directly), forks, signals; it serves no request itself.
+    logger.info({ workers }, 'starting workers');
+    if (config.unsafeDevDefaults) io.stdout.write(quickstart(config));
+    const code = await runPrimary({
+      workers,
+      replayStore:
+        config.replay.store === 'memory'
+          ? new MemoryReplayStore({ maxEntries: config.replay.maxEntries })
+          : undefined,
+      shutdownTimeoutSeconds: config.shutdownTimeoutSeconds,
+      log: (level, fields, message) => logger[level](fields, message),
+      io,
+    });
+    logger.info({ code }, 'every worker has stopped');
+    return code;
+  }
+
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;
   try {
-    tollgate = await createTollgate(config, { logger, processMetrics: true });
+    tollgate = await createTollgate(config, {
+      logger,
+      processMetrics: true,
+      ...(isWorker
+        ? {
+            clusterWorker: true,
+            ...(config.replay.store === 'memory'
+              ? {
+                  replayStore: new IpcReplayStore({
+                    send: (message) => process.send?.(message) ?? false,
+                    on: (event, listener) => process.on(event, listener),
+                    off: (event, listener) => process.off(event, listener),
+                    isOpen: () => process.connected === true,
+                  }),
+                }
+              : {}),
+          }
+        : {}),
+    });
   } catch (error) {
     if (isConfigurationError(error)) {
       io.stderr.write(`${error.message}\n`);
@@ -64,7 +129,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port },
     'tollgate listening',
   );
-  if (config.unsafeDevDefaults) io.stdout.write(quickstart(config));
+  if (config.unsafeDevDefaults && !isWorker) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {
     let closing = false;

@@ -53,6 +53,11 @@ export interface TollgateOptions {
   readonly underPressure?: boolean;
   /** Export Node process metrics too (the serve command; not in tests). */
   readonly processMetrics?: boolean;
+  /**
+   * A worker of `serve --workers N`: a scrape of /metrics answers with every worker's metrics
+   * aggregated by the primary (src/http/cluster-metrics.ts).
+   */
+  readonly clusterWorker?: boolean;
   /** Told of every reload outcome. */
   readonly onReload?: (part: ReloadPart, outcome: ReloadOutcome['outcome']) => void;
 }
@@ -194,20 +199,25 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         processMetrics: options.processMetrics === true,
       })
     : undefined;
+  const stopAggregation =
+    options.clusterWorker === true ? metrics?.aggregateAcrossWorkers() : undefined;
   // One Redis connection serves both the replay claims and the shared rate-limit counters.
-  const usesRedis = config.replay.store === 'redis' || config.rateLimits.store === 'redis';
-  const redisClient =
-    usesRedis && options.replayStore === undefined
-      ? createRedisClient({
-          url: config.redis.url,
-          connectTimeoutMs: config.redis.connectTimeoutMs,
-          commandTimeoutMs: config.redis.commandTimeoutMs,
-          onError: (error) => {
-            if (logger !== false)
-              logger.warn({ err: { message: error.message } }, 'redis connection error');
-          },
-        })
-      : undefined;
+  // An injected replay store (tests, workers) replaces only the replay claims: Redis rate limits
+  // still need their connection.
+  const usesRedis =
+    (config.replay.store === 'redis' && options.replayStore === undefined) ||
+    config.rateLimits.store === 'redis';
+  const redisClient = usesRedis
+    ? createRedisClient({
+        url: config.redis.url,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+        onError: (error) => {
+          if (logger !== false)
+            logger.warn({ err: { message: error.message } }, 'redis connection error');
+        },
+      })
+    : undefined;
   const baseReplayStore =
     options.replayStore ??
     (config.replay.store === 'redis' && redisClient !== undefined
@@ -502,6 +512,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     reload: (force = true) => reload(force),
     close: async () => {
       clearInterval(reloadTimer);
+      stopAggregation?.();
       await Promise.all(apps.map((one) => one.close()));
       await replayStore.close();
       await rateLimitStore.close();

@@ -13,10 +13,14 @@ export interface ServeProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): ServeProcess {
+export function spawnServe(
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+  extraArgs: readonly string[] = [],
+): ServeProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', mainTs, 'serve', '--config', configFile],
+    ['--import', 'tsx', mainTs, 'serve', '--config', configFile, ...extraArgs],
     {
       env: { ...process.env, NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
