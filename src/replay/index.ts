@@ -11,6 +11,7 @@ export {
 export {
   createRedisClient,
   type RedisClientOptions,
+  type RedisConnection,
   RedisReplayStore,
   type RedisReplayStoreOptions,
 } from './redis.js';
