@@ -167,7 +167,30 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/** "one Redis topology": Sentinel and Cluster exclude each other; Sentinel needs its name. */
+const oneRedisTopology: CrossCheck = (config) => {
+  const { sentinels, sentinelName, clusterNodes, keyPrefix } = config.redis;
+  const problems: ConfigProblem[] = [];
+  if (sentinels.length > 0 && clusterNodes.length > 0) {
+    problems.push({
+      path: 'redis.clusterNodes',
+      message: 'cannot be combined with redis.sentinels',
+    });
+  }
+  if (sentinels.length > 0 && sentinelName === null) {
+    problems.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
+  }
+  if (clusterNodes.length > 0 && /[{}]/.test(keyPrefix)) {
+    problems.push({
+      path: 'redis.keyPrefix',
+      message: 'must not contain { or } with redis.clusterNodes (Tollgate adds its own hash tags)',
+    });
+  }
+  return problems;
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  oneRedisTopology,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,

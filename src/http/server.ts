@@ -210,6 +210,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   const redisClient = usesRedis
     ? createRedisClient({
         url: config.redis.url,
+        sentinels: config.redis.sentinels,
+        ...(config.redis.sentinelName === null ? {} : { sentinelName: config.redis.sentinelName }),
+        clusterNodes: config.redis.clusterNodes,
         connectTimeoutMs: config.redis.connectTimeoutMs,
         commandTimeoutMs: config.redis.commandTimeoutMs,
         onError: (error) => {
@@ -227,6 +230,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           commandTimeoutMs: config.redis.commandTimeoutMs,
           keyPrefix: config.redis.keyPrefix,
           client: redisClient,
+          replicaAcks: config.redis.replicaAcks,
+          replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
           dataLossFenceMs: longestClaimMs(config, state.registry),
           clock: now,
           onStateChange: (ready) => {
