@@ -47,7 +47,7 @@ export function spawnServe(
 }
 
 /** Polls an https URL until it answers (bounded). */
-export async function waitForHttps(url: string, ca: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForHttps(url: string, ca: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
