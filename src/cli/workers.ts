@@ -19,7 +19,7 @@
  * limit. Use the Redis rate-limit store where that matters (docs/deployment.md).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, Gauge } from 'prom-client';
+import { serveClusterMetrics } from '../http/cluster-metrics.js';
 import type { ReplayStore } from '../replay/index.js';
 import { type IpcChannel, serveReplayClaims } from '../replay/ipc.js';
 import type { Io } from './io.js';
@@ -36,10 +36,8 @@ export interface PrimaryOptions {
   readonly io: Io;
 }
 
-/** A worker that dies within this of its start, before listening, stops the whole server. */
+/** A worker that dies unexpectedly is replaced after this. */
 const restartDelayMs = 1_000;
-/** How long the primary waits for each worker's part of a metrics scrape. */
-const metricsTimeoutMs = 2_000;
 
 /** The IPC channel to one worker, as the replay IPC module sees it. */
 function channelOf(worker: Worker): IpcChannel {
@@ -65,7 +63,11 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       const channel = channelOf(worker);
       const stopClaims =
         replayStore === undefined ? () => {} : serveReplayClaims(replayStore, channel);
-      const stopMetrics = serveMetrics(worker);
+      const stopMetrics = serveClusterMetrics(channel, () =>
+        Object.values(cluster.workers ?? {})
+          .filter((one): one is Worker => one?.isConnected() === true)
+          .map(channelOf),
+      );
       stops.set(worker.id, () => {
         stopClaims();
         stopMetrics();
@@ -136,75 +138,4 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
 
     for (let i = 0; i < count; i++) fork();
   });
-}
-
-/**
- * The primary's side of metrics: a worker asks for the cluster's metrics, the primary collects
- * every worker's (as prom-client JSON) and answers with their aggregate in the text format.
- */
-function serveMetrics(worker: Worker): () => void {
-  const onMessage = (message: unknown) => {
-    if (!isRecord(message) || message.type !== 'tollgate:metrics-request') return;
-    const id = message.id;
-    if (!Number.isSafeInteger(id)) return;
-    collectClusterMetrics().then(
-      (text) => worker.isConnected() && worker.send({ type: 'tollgate:metrics-answer', id, text }),
-      () =>
-        worker.isConnected() && worker.send({ type: 'tollgate:metrics-answer', id, text: null }),
-    );
-  };
-  worker.on('message', onMessage);
-  return () => worker.off('message', onMessage);
-}
-
-let nextCollection = 1;
-
-/** One worker's registry, as `getMetricsAsJSON()` gives it and `aggregate()` takes it. */
-type WorkerMetrics = Parameters<typeof AggregatorRegistry.aggregate>[0][number];
-
-async function collectClusterMetrics(): Promise<string> {
-  const id = nextCollection++;
-  const parts = await Promise.all(
-    Object.values(cluster.workers ?? {})
-      .filter((worker): worker is Worker => worker?.isConnected() === true)
-      .map(
-        (worker) =>
-          new Promise<WorkerMetrics | undefined>((resolve) => {
-            const timer = setTimeout(() => done(undefined), metricsTimeoutMs);
-            const onMessage = (message: unknown) => {
-              if (
-                isRecord(message) &&
-                message.type === 'tollgate:metrics-part' &&
-                message.id === id
-              )
-                done(
-                  Array.isArray(message.metrics) ? (message.metrics as WorkerMetrics) : undefined,
-                );
-            };
-            const done = (value: WorkerMetrics | undefined) => {
-              clearTimeout(timer);
-              worker.off('message', onMessage);
-              resolve(value);
-            };
-            worker.on('message', onMessage);
-            worker.send({ type: 'tollgate:metrics-collect', id });
-          }),
-      ),
-  );
-  const present = parts.filter((part): part is WorkerMetrics => part !== undefined);
-  const registry = AggregatorRegistry.aggregate(present);
-  // A worker too busy to answer in time is left out of the sums: say how many are in them.
-  const workers = new Gauge({
-    name: 'tollgate_cluster_workers',
-    help: 'Workers of this server (serve --workers), by whether their metrics are in this scrape.',
-    labelNames: ['reporting'],
-    registers: [registry],
-  });
-  workers.set({ reporting: 'true' }, present.length);
-  workers.set({ reporting: 'false' }, parts.length - present.length);
-  return registry.metrics();
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
