@@ -82,7 +82,6 @@ export async function startInstances(options: {
       const port = await freePort();
       const config: ConfigInput = {
         issuer: clusterIssuer,
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', port, certFile: files.cert, keyFile: files.key },
         clientCertificates: {
           trustAnchorFiles: [files.root],
