@@ -268,7 +268,6 @@ const supportsRedis = readFileSync(fileURLToPath(dist('http/server.js')), 'utf8'
 function tollgateConfig(port, extra = {}) {
   return {
     issuer: `https://localhost:${port}`,
-    unsafeDevDefaults: false,
     tls: {
       host: '127.0.0.1',
       port,

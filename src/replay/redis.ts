@@ -367,8 +367,11 @@ export class RedisReplayStore implements ReplayStore {
   readonly #fenceUntilMs: number[];
   /** Per slice: the latest expiry of any claim this process sent there (what a loss may forget). */
   readonly #horizonMs: number[];
-  /** Whether the epoch check has passed on the current connection, for every slice. */
-  #verified = false;
+  /**
+   * Per slice: whether its epoch check has passed on the current connection. Per slice, so that
+   * a Redis Cluster shard failing over stops only the slices it holds.
+   */
+  readonly #verified: boolean[];
   /** A command timed out; trust is restored by the next successful check. */
   #degraded = false;
   #consecutiveTimeouts = 0;
@@ -437,23 +440,25 @@ export class RedisReplayStore implements ReplayStore {
     this.#epochs = Array.from({ length: slices }, () => undefined);
     this.#fenceUntilMs = Array.from({ length: slices }, () => 0);
     this.#horizonMs = Array.from({ length: slices }, () => 0);
+    this.#verified = Array.from({ length: slices }, () => false);
     this.#claim = defineLuaCommand(this.#client, claimCommand, 4, claimLua);
     this.#epochCheck = defineLuaCommand(this.#client, 'tollgateReplayEpoch', 2, epochCheckLua);
 
     this.#listen('ready', () => {
-      this.#verified = false;
+      this.#verified.fill(false);
       this.#consecutiveTimeouts = 0;
       this.#check();
     });
     // Any lost connection may come back to a different (restarted, emptied) Redis: re-verify.
-    for (const event of ['close', 'reconnecting', 'end', '+node', '-node']) {
+    for (const event of ['close', 'reconnecting', 'end']) {
       this.#listen(event, () => {
-        this.#verified = false;
+        this.#verified.fill(false);
         this.#report();
-        // A cluster stays 'ready' while one node is replaced: check the slices again now.
-        if (event.endsWith('node')) this.#schedule(0);
       });
     }
+    // A cluster stays 'ready' while a node is replaced: check the slices again now. (Meanwhile
+    // each claim checks its slice's epoch itself, so an emptied new primary is still caught.)
+    for (const event of ['+node', '-node']) this.#listen(event, () => this.#schedule(0));
     if (this.#client.status === 'ready') this.#check();
   }
 
@@ -489,7 +494,7 @@ export class RedisReplayStore implements ReplayStore {
       this.#report();
       this.#schedule(recheckDelayMs);
     }
-    if (!this.#trusted()) {
+    if (!this.#trusted(slice)) {
       throw new ReplayStoreError('unavailable', 'Redis is not available for replay claims.', 1);
     }
 
@@ -533,7 +538,7 @@ export class RedisReplayStore implements ReplayStore {
     }
     if (code === -2) {
       // Redis was emptied under this connection: re-check now, which detects it and fences.
-      this.#verified = false;
+      this.#verified[slice] = false;
       this.#report();
       this.#check();
       throw new ReplayStoreError('unavailable', 'Redis lost replay claims; re-verifying.', 1);
@@ -553,7 +558,9 @@ export class RedisReplayStore implements ReplayStore {
 
   ready(): boolean {
     const now = this.#clock();
-    return this.#trusted() && this.#fenceUntilMs.every((until) => now >= until);
+    return this.#verified.every(
+      (_, slice) => this.#trusted(slice) && now >= (this.#fenceUntilMs[slice] as number),
+    );
   }
 
   /**
@@ -626,8 +633,13 @@ export class RedisReplayStore implements ReplayStore {
     );
   }
 
-  #trusted(): boolean {
-    return !this.#closed && this.#client.status === 'ready' && this.#verified && !this.#degraded;
+  #trusted(slice: number): boolean {
+    return (
+      !this.#closed &&
+      this.#client.status === 'ready' &&
+      this.#verified[slice] === true &&
+      !this.#degraded
+    );
   }
 
   #listen(event: string, listener: () => void): void {
@@ -681,58 +693,57 @@ export class RedisReplayStore implements ReplayStore {
         [randomUUID(), known ?? '', Math.ceil(fenceMs)],
       ).then((reply) => ({ reply, known: known ?? '', fenceMs }));
     });
-    Promise.all(checks).then(
-      (results) => {
-        this.#checking = false;
-        if (this.#closed) return;
-        const parsed = results.map(({ reply, known, fenceMs }) => {
-          const [epoch, fenceLeftMs] = Array.isArray(reply) ? reply : [];
-          return typeof epoch === 'string' && typeof fenceLeftMs === 'number'
-            ? { epoch, fenceLeftMs, known, fenceMs }
-            : undefined;
-        });
-        if (parsed.some((one) => one === undefined)) {
-          this.#schedule(recheckDelayMs);
+    Promise.allSettled(checks).then((results) => {
+      this.#checking = false;
+      if (this.#closed) return;
+      let nextWake = this.#healthCheckIntervalMs;
+      let failure: unknown;
+      results.forEach((result, slice) => {
+        const [epoch, fenceLeftMs] =
+          result.status === 'fulfilled' && Array.isArray(result.value.reply)
+            ? result.value.reply
+            : [];
+        if (
+          result.status === 'rejected' ||
+          typeof epoch !== 'string' ||
+          typeof fenceLeftMs !== 'number'
+        ) {
+          this.#verified[slice] = false;
+          failure ??= result.status === 'rejected' ? result.reason : new Error('bad reply');
           return;
         }
-        let nextWake = this.#healthCheckIntervalMs;
-        parsed.forEach((one, slice) => {
-          if (one === undefined) return;
-          const { epoch, fenceLeftMs, known, fenceMs } = one;
-          if (known !== '' && epoch !== known && fenceMs > 0) this.#onDataLoss?.(fenceMs);
-          this.#epochs[slice] = epoch;
-          if (fenceLeftMs > 0) {
-            this.#fenceUntilMs[slice] = Math.max(
-              this.#fenceUntilMs[slice] as number,
-              this.#clock() + fenceLeftMs,
-            );
-          }
-          const left = (this.#fenceUntilMs[slice] as number) - this.#clock();
-          // Wake up when a fence lifts, so readiness (and its callback) follows promptly.
-          if (left > 0) nextWake = Math.min(nextWake, left);
-        });
-        this.#verified = true;
+        const { known, fenceMs } = result.value;
+        if (known !== '' && epoch !== known && fenceMs > 0) this.#onDataLoss?.(fenceMs);
+        this.#epochs[slice] = epoch;
+        if (fenceLeftMs > 0) {
+          this.#fenceUntilMs[slice] = Math.max(
+            this.#fenceUntilMs[slice] as number,
+            this.#clock() + fenceLeftMs,
+          );
+        }
+        this.#verified[slice] = true;
+        const left = (this.#fenceUntilMs[slice] as number) - this.#clock();
+        // Wake up when a fence lifts, so readiness (and its callback) follows promptly.
+        if (left > 0) nextWake = Math.min(nextWake, left);
+      });
+      if (failure === undefined) {
         this.#degraded = false;
         clearStuck(this.#client);
         this.#consecutiveTimeouts = 0;
         this.#report();
         this.#schedule(nextWake);
-      },
-      (error: unknown) => {
-        this.#checking = false;
-        if (this.#closed) return;
-        this.#verified = false;
-        this.#report();
-        if (isCommandTimeout(error)) markStuck(this.#client);
-        if (isCommandTimeout(error) && ++this.#consecutiveTimeouts >= timeoutsBeforeReconnect) {
-          // An open socket that never answers (partition, frozen host): replace the connection.
-          this.#consecutiveTimeouts = 0;
-          this.#client.disconnect(true);
-          return;
-        }
-        this.#schedule(recheckDelayMs);
-      },
-    );
+        return;
+      }
+      this.#report();
+      if (isCommandTimeout(failure)) markStuck(this.#client);
+      if (isCommandTimeout(failure) && ++this.#consecutiveTimeouts >= timeoutsBeforeReconnect) {
+        // An open socket that never answers (partition, frozen host): replace the connection.
+        this.#consecutiveTimeouts = 0;
+        this.#client.disconnect(true);
+        return;
+      }
+      this.#schedule(recheckDelayMs);
+    });
   }
 
   #report(): void {
