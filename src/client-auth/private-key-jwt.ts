@@ -20,8 +20,9 @@ import {
   verifyJwsSignature,
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
-import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
+import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
+import { candidateKeys, claimOnce, isNumericDate } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -131,31 +132,12 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
 
     // Side effect last: the signature is valid, so this jti is the client's to spend, once.
     const tolerance = this.#options.clockToleranceSeconds;
-    let claimed: boolean;
-    try {
-      claimed = await this.#options.replayStore.claim(
-        client.clientId,
-        jti,
-        Math.ceil((exp + tolerance) * 1000),
-      );
-    } catch (error) {
-      if (!(error instanceof ReplayStoreError)) throw error;
-      if (error.failure === 'client_share') {
-        // This client alone holds its share of the store: it waits, the others do not.
-        throw new OAuthError(
-          'temporarily_unavailable',
-          'replay_client_share',
-          'This client has too many live client assertions; retry later.',
-          { status: 429, retryAfterSeconds: error.retryAfterSeconds, cause: error },
-        );
-      }
-      throw new OAuthError(
-        'temporarily_unavailable',
-        error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
-        'The server cannot record client assertions right now; retry later.',
-        { retryAfterSeconds: error.retryAfterSeconds, cause: error },
-      );
-    }
+    const claimed = await claimOnce(
+      this.#options.replayStore,
+      client.clientId,
+      jti,
+      Math.ceil((exp + tolerance) * 1000),
+    );
     if (!claimed)
       throw fail(
         'assertion_replayed',
@@ -193,7 +175,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     if (client.signingAlg !== undefined && alg !== client.signingAlg) {
       throw fail(
         'assertion_alg_not_allowed',
-        `client_assertion alg must be ${client.signingAlg} for this client`,
+        `client_assertion alg must be ${client.signingAlg} for this client (set the library's signing algorithm; many default to RS256)`,
       );
     }
     if (crit !== undefined) {
@@ -253,7 +235,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     if (lifetime > maxLifetime) {
       throw fail(
         'assertion_lifetime_too_long',
-        `client_assertion lifetime (exp - iat) must be at most ${maxLifetime} seconds`,
+        `client_assertion lifetime (exp - iat) must be at most ${maxLifetime} seconds: shorten the assertion's exp, or register max_assertion_lifetime for this client`,
       );
     }
     if (jti === undefined)
@@ -284,7 +266,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       return true;
     throw fail(
       'assertion_aud_invalid',
-      `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value`,
+      `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value, not the token endpoint URL (for a library that sends that, register the client with legacy_audience)`,
     );
   }
 
@@ -303,7 +285,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       throw fail(
         'assertion_key_not_found',
         kid === undefined
-          ? `no registered key of this client fits ${alg}`
+          ? `no registered key of this client fits ${alg}: sign with the registered key's algorithm (an EC P-256 key signs ES256, not RS256)`
           : 'no registered key of this client matches the kid',
       );
     }
@@ -340,17 +322,6 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     } else {
       keys = [];
     }
-    return keys.filter(
-      (key) =>
-        key.canVerify &&
-        (kid === undefined || key.kid === kid) &&
-        (key.alg === undefined || key.alg === alg) &&
-        key.fits.has(alg),
-    );
+    return candidateKeys(keys, alg, kid);
   }
-}
-
-/** RFC 7519 §2: a JSON number of seconds since the epoch (may be fractional). */
-function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -47,7 +47,7 @@ export async function startMtlsTollgate(options: {
   crls?: boolean;
   mtls?: boolean;
   plain?: boolean;
-  /** Options for createTollgate (a replay store, a clock). */
+  /** Extra Tollgate options (clock, workload transport). */
   tollgate?: Partial<TollgateOptions>;
 }): Promise<MtlsTollgate> {
   const { ca } = options;
@@ -73,7 +73,7 @@ export async function startMtlsTollgate(options: {
   const issuer = `https://localhost:${port}`;
   const tg = await makeTollgate({
     clients: options.clients,
-    tollgate: { tls: true, ...options.tollgate },
+    tollgate: { ...options.tollgate, tls: true },
     config: {
       issuer,
       tls: { host: '127.0.0.1', port, certFile: files.cert, keyFile: files.key },
