@@ -353,13 +353,15 @@ describe('private_key_jwt', () => {
     });
 
     it('iat or nbf beyond the clock tolerance in the future', async () => {
+      // 40 s ahead, not 31: a second passing between signing and checking (a busy machine) must
+      // not bring the value back inside the 30 s tolerance.
       const now = Math.floor(Date.now() / 1000);
       const iat = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { iat: now + 31, exp: now + 90 },
+        claims: { iat: now + 40, exp: now + 90 },
       });
       await expectError(await withAssertion(iat), 401, 'invalid_client', /iat/);
       const nbf = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { nbf: now + 31, exp: now + 60 },
+        claims: { nbf: now + 40, exp: now + 60 },
       });
       await expectError(await withAssertion(nbf), 401, 'invalid_client', /nbf/);
     });
