@@ -349,7 +349,12 @@ export class RedisReplayStore implements ReplayStore {
   readonly #keyPrefix: string;
   readonly #maxEntriesPerSlice: number | undefined;
   readonly #maxEntries: number | undefined;
-  readonly #dataLossFenceMs: number;
+  #dataLossFenceMs: number;
+  /**
+   * Until when claims made under an earlier, longer fence may live: lowering the fence (a reload
+   * that shortened a client's lifetime) must not shorten the cover for claims made before it.
+   */
+  #earlierFenceUntilMs = 0;
   readonly #clock: () => number;
   readonly #onStateChange: ((ready: boolean) => void) | undefined;
   readonly #onDataLoss: ((fenceMs: number) => void) | undefined;
@@ -564,6 +569,23 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /**
+   * Sets the data-loss fence to the longest a claim may now live, after a registry reload
+   * changed a client's `max_assertion_lifetime` (see {@link RedisReplayStoreOptions.dataLossFenceMs}).
+   * Raising takes effect at once, so a loss detected later covers claims with the new lifetime;
+   * lowering keeps covering the claims made under the old value until they have expired.
+   */
+  setDataLossFenceMs(ms: number): void {
+    if (!Number.isSafeInteger(ms) || ms < 0) {
+      throw new TypeError('RedisReplayStore: dataLossFenceMs must be a non-negative integer');
+    }
+    this.#earlierFenceUntilMs = Math.max(
+      this.#earlierFenceUntilMs,
+      this.#clock() + this.#dataLossFenceMs,
+    );
+    this.#dataLossFenceMs = ms;
+  }
+
+  /**
    * Waits until `ready()` or `timeoutMs` passes; resolves to `ready()`. For start-up and tests:
    * the store works without it (claims fail closed until ready).
    */
@@ -687,7 +709,12 @@ export class RedisReplayStore implements ReplayStore {
     this.#checking = true;
     const now = this.#clock();
     const checks = this.#epochs.map((known, slice) => {
-      const fenceMs = Math.max(this.#dataLossFenceMs, (this.#horizonMs[slice] as number) - now, 0);
+      const fenceMs = Math.max(
+        this.#dataLossFenceMs,
+        this.#earlierFenceUntilMs - now,
+        (this.#horizonMs[slice] as number) - now,
+        0,
+      );
       return this.#epochCheck(
         [this.#key(slice, 'replay-epoch'), this.#key(slice, 'replay-fence')],
         [randomUUID(), known ?? '', Math.ceil(fenceMs)],
