@@ -18,7 +18,7 @@ import { MemoryReplayStore } from '../replay/index.js';
 import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { exitCodes, type Io, isConfigurationError } from './io.js';
-import { runPrimary } from './workers.js';
+import { replaySinceVariable, runPrimary } from './workers.js';
 
 /** The most workers `--workers` accepts: far more than any machine's useful count. */
 const maxWorkers = 256;
@@ -78,7 +78,7 @@ export async function serveCommand(
     return exitCodes.usage;
   }
   // A worker of `--workers N` (forked by the primary below with the same arguments).
-  const isWorker = cluster.isWorker && process.env.TOLLGATE_WORKER === '1';
+  const isWorker = cluster.isWorker;
   let config: Config;
   try {
     config = loadConfig({ file, env, dev });
@@ -151,12 +151,15 @@ export async function serveCommand(
             clusterWorker: true,
             ...(config.replay.store === 'memory'
               ? {
-                  replayStore: new IpcReplayStore({
-                    send: (message) => process.send?.(message) ?? false,
-                    on: (event, listener) => process.on(event, listener),
-                    off: (event, listener) => process.off(event, listener),
-                    isOpen: () => process.connected === true,
-                  }),
+                  replayStore: new IpcReplayStore(
+                    {
+                      send: (message) => process.send?.(message) ?? false,
+                      on: (event, listener) => process.on(event, listener),
+                      off: (event, listener) => process.off(event, listener),
+                      isOpen: () => process.connected === true,
+                    },
+                    { rememberedSinceMs: sinceOf(process.env[replaySinceVariable]) },
+                  ),
                 }
               : {}),
           }
@@ -210,6 +213,12 @@ export async function serveCommand(
         .catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
     });
   });
+}
+
+/** The primary's replay-record start, as it handed it over (undefined when absent or bad). */
+function sinceOf(value: string | undefined): number | undefined {
+  const ms = Number(value);
+  return value !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
 }
 
 function quickstart(config: Config): string {

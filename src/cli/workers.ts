@@ -36,6 +36,13 @@ export interface PrimaryOptions {
   readonly io: Io;
 }
 
+/**
+ * Tells a worker since when the primary's memory replay store remembers claims (the restart
+ * fence of private_key_jwt). Internal: deliberately outside the `TOLLGATE_` configuration
+ * namespace, so no configuration mapping ever reads it.
+ */
+export const replaySinceVariable = 'TG_WORKER_REPLAY_SINCE_MS';
+
 /** A worker that dies unexpectedly is replaced after this. */
 const restartDelayMs = 1_000;
 
@@ -59,7 +66,10 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
 
   return new Promise((resolve) => {
     const fork = () => {
-      const worker = cluster.fork({ TOLLGATE_WORKER: '1' });
+      const since = replayStore?.rememberedSinceMs?.();
+      const worker = cluster.fork(
+        since === undefined ? {} : { [replaySinceVariable]: String(since) },
+      );
       const channel = channelOf(worker);
       const stopClaims =
         replayStore === undefined ? () => {} : serveReplayClaims(replayStore, channel);

@@ -71,8 +71,15 @@ export class IpcReplayStore implements ReplayStore {
   #nextId = 1;
   #closed = false;
 
-  constructor(channel: IpcChannel) {
+  readonly #rememberedSinceMs: number | undefined;
+
+  /**
+   * `options.rememberedSinceMs`: the primary's store's {@link ReplayStore.rememberedSinceMs}
+   * (fixed for the primary's life, so handed over once at fork).
+   */
+  constructor(channel: IpcChannel, options: { rememberedSinceMs?: number | undefined } = {}) {
     this.#channel = channel;
+    this.#rememberedSinceMs = options.rememberedSinceMs;
     this.#onMessage = (message) => this.#answer(message);
     channel.on('message', this.#onMessage);
   }
@@ -122,6 +129,11 @@ export class IpcReplayStore implements ReplayStore {
         reject(unavailable('The replay store (primary process) is not reachable.'));
       }
     });
+  }
+
+  /** {@inheritDoc ReplayStore.rememberedSinceMs} The primary's, since it holds the claims. */
+  rememberedSinceMs(): number | undefined {
+    return this.#rememberedSinceMs;
   }
 
   ready(): boolean {
