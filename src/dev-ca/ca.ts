@@ -2,8 +2,7 @@
  * The in-memory development CA: a root and an intermediate (chains of two, as in production),
  * both name-constrained to loopback names, and an issuer of server and client leaves and CRLs.
  * Tests build a whole PKI with it per file; the CLI builds the same thing and writes it out.
- * Keys come from node:crypto; an RSA CA's certificates are built by node-forge, the others by
- * pkijs (x509.ts picks), always to the same profile.
+ * Keys come from node:crypto; every certificate and CRL is built by one builder (x509.ts, pkijs).
  *
  * @see RFC 5280 §4.2.1.9 (basic constraints), §4.2.1.10 (name constraints), §5 (CRLs),
  *      RFC 8705 §2.1 (what a tls_client_auth certificate must carry)
@@ -11,8 +10,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
+import { encodeDnString, formatDnDer } from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
-import { encodeDn, formatDn } from './dn.js';
 import { type DevKeyPair, type DevKeyType, generateDevKeyPair, loadDevKeyPair } from './keys.js';
 import { defaultPermittedSubtrees, isPermitted } from './names.js';
 import {
@@ -242,7 +241,7 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
     generateDevKeyPair(keyType),
     generateDevKeyPair(keyType),
   ]);
-  const rootName = encodeDn(rootSubject);
+  const rootName = encodeDnString(rootSubject);
   const root = buildCertificate({
     serial: randomSerial(),
     subject: rootName,
@@ -258,7 +257,7 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
   });
   const intermediate = buildCertificate({
     serial: randomSerial(),
-    subject: encodeDn(intermediateSubject),
+    subject: encodeDnString(intermediateSubject),
     issuer: rootName,
     notBefore,
     notAfter,
@@ -422,7 +421,7 @@ function assembleDevCa(input: AssembleInput): DevCa {
     const key = await generateDevKeyPair(leaf.keyType);
     const cert = buildCertificate({
       serial: randomSerial(),
-      subject: encodeDn(leaf.subject),
+      subject: encodeDnString(leaf.subject),
       issuer: intermediateName,
       notBefore,
       notAfter,
@@ -589,7 +588,7 @@ export function describeCert(cert: X509Certificate): {
 } {
   const parsed = pkijs.Certificate.fromBER(cert.raw);
   return {
-    subject: formatDn(Buffer.from(parsed.subject.toSchema().toBER(false))),
+    subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
     serialHex: cert.serialNumber.toUpperCase(),
     notBefore: parsed.notBefore.value,
     notAfter: parsed.notAfter.value,
