@@ -14,6 +14,7 @@ import { encodeDnString, formatDnDer } from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import { type DevKeyPair, type DevKeyType, generateDevKeyPair, loadDevKeyPair } from './keys.js';
 import { defaultPermittedSubtrees, isPermitted } from './names.js';
+import { parseSpiffeId } from './spiffe.js';
 import {
   buildCertificate,
   ekuOids,
@@ -119,6 +120,11 @@ export interface IssueServerOptions extends ValidityOptions {
 
 export interface IssueClientOptions extends ValidityOptions, SanOptions {
   readonly clientId?: string;
+  /**
+   * Issue an X.509-SVID: this SPIFFE ID as the one URI SAN, no other SAN (X509-SVID §2); the
+   * SAN options must then be empty. @see SPIFFE X509-SVID §2-§4
+   */
+  readonly spiffeId?: string;
   /** RFC 4514 DN, e.g. `CN=svc-a,O=Acme,C=US`. Default `CN=<clientId>,O=Tollgate Dev,C=US`. */
   readonly subject?: string;
   readonly keyType?: DevKeyType;
@@ -148,6 +154,15 @@ export interface IssuedCertificate {
 
 export interface IssuedClientCertificate extends IssuedCertificate {
   readonly clientId?: string;
+}
+
+/** A client certificate signed for a key the CA never saw (`dev-ca sign`). */
+export type SignedClientCertificate = Omit<IssuedClientCertificate, 'keyPem' | 'keyType'>;
+
+/** {@link DevCa.signClient} options: the certified key, and the client's names. */
+export interface SignClientOptions extends Omit<IssueClientOptions, 'keyType'> {
+  /** DER SubjectPublicKeyInfo, from a verified CSR. */
+  readonly spkiDer: Buffer;
 }
 
 /** One CRL in both encodings. */
@@ -193,6 +208,8 @@ export interface DevCa {
   issueServer(options?: IssueServerOptions): Promise<IssuedCertificate>;
   /** Issues a clientAuth leaf for `tls_client_auth`. @see RFC 8705 §2.1 */
   issueClient(options: IssueClientOptions): Promise<IssuedClientCertificate>;
+  /** Issues a clientAuth leaf for a given public key (a CSR's). @see RFC 2986, RFC 8705 §2.1 */
+  signClient(options: SignClientOptions): SignedClientCertificate;
   /**
    * Revokes a certificate (serial hex, PEM, DER, or an issued certificate). The intermediate's own
    * serial goes on the root CRL; anything else on the intermediate CRL. Idempotent per serial.
@@ -394,14 +411,14 @@ function assembleDevCa(input: AssembleInput): DevCa {
   let intermediateCrlNumber = loadedIntermediateCrl?.contents.crlNumber ?? 0;
   const chainPem = `${intermediate.certPem}${root.certPem}`;
 
-  const issueLeaf = async (leaf: {
+  const issueLeaf = (leaf: {
     readonly subject: string;
     readonly sans: SubjectAltNames;
     readonly ekuOids: readonly string[] | undefined;
-    readonly keyType: DevKeyType;
-    readonly keyUsage: (keyType: DevKeyType) => KeyUsageName[];
+    readonly spkiDer: Buffer;
+    readonly keyUsage: KeyUsageName[];
     readonly validity: ValidityOptions;
-  }): Promise<IssuedCertificate> => {
+  }): Omit<IssuedCertificate, 'keyPem' | 'keyType'> => {
     checkSans(leaf.sans, leaf.subject, input.permitted);
     const now = truncate(leaf.validity.now ?? input.clock());
     const notBefore = truncate(leaf.validity.notBefore ?? now);
@@ -418,17 +435,16 @@ function assembleDevCa(input: AssembleInput): DevCa {
         Math.min(notBefore.getTime() + validityMs, intermediate.notAfter.getTime()),
       );
     }
-    const key = await generateDevKeyPair(leaf.keyType);
     const cert = buildCertificate({
       serial: randomSerial(),
       subject: encodeDnString(leaf.subject),
       issuer: intermediateName,
       notBefore,
       notAfter,
-      subjectSpki: key.spkiDer,
+      subjectSpki: leaf.spkiDer,
       issuerSpki: intermediateSpki,
       signer: input.intermediateKey,
-      keyUsage: leaf.keyUsage(leaf.keyType),
+      keyUsage: leaf.keyUsage,
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: leaf.sans,
     });
@@ -437,14 +453,12 @@ function assembleDevCa(input: AssembleInput): DevCa {
     return {
       certPem: cert.pem,
       certDer: cert.der,
-      keyPem: key.privateKeyPem,
       chainPem: `${cert.pem}${intermediate.certPem}`,
       serialHex: info.serialHex,
       subject: info.subject,
       issuer: intermediate.subject,
       notBefore: info.notBefore,
       notAfter: info.notAfter,
-      keyType: leaf.keyType,
       x5tS256: x5tS256(cert.der),
       sans: {
         dns: [...(leaf.sans.dns ?? [])],
@@ -481,6 +495,15 @@ function assembleDevCa(input: AssembleInput): DevCa {
     return { ...built, thisUpdate: now, nextUpdate, crlNumber, entries };
   };
 
+  const signClient = (options: SignClientOptions): SignedClientCertificate => {
+    const issued = issueLeaf({
+      ...clientLeaf(options),
+      spkiDer: options.spkiDer,
+      validity: options,
+    });
+    return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
+  };
+
   return {
     root,
     intermediate,
@@ -493,42 +516,36 @@ function assembleDevCa(input: AssembleInput): DevCa {
       const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
       const dns = sans.filter((san) => isIP(san) === 0);
       const ip = sans.filter((san) => isIP(san) !== 0);
-      return issueLeaf({
+      const keyType = options.keyType ?? intermediate.keyType;
+      const key = await generateDevKeyPair(keyType);
+      const issued = issueLeaf({
         subject:
           options.subject ?? `CN=${dns[0] ?? ip[0] ?? 'localhost'},${defaultLeafSubjectSuffix}`,
         sans: { dns, ip },
         ekuOids: resolveEku(options.eku ?? 'serverAuth'),
-        keyType: options.keyType ?? intermediate.keyType,
+        spkiDer: key.spkiDer,
         // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
         // for RSA server keys so TLS 1.2 RSA suites still work.
-        keyUsage: (keyType) =>
-          keyType.startsWith('rsa')
-            ? ['digitalSignature', 'keyEncipherment']
-            : ['digitalSignature'],
+        keyUsage: keyType.startsWith('rsa')
+          ? ['digitalSignature', 'keyEncipherment']
+          : ['digitalSignature'],
         validity: options,
       });
+      return { ...issued, keyPem: key.privateKeyPem, keyType };
     },
 
     async issueClient(options) {
-      if (options.subject === undefined && options.clientId === undefined) {
-        throw new TypeError('dev-ca: issueClient needs a subject or a clientId');
-      }
-      const subject = options.subject ?? `CN=${options.clientId},${defaultLeafSubjectSuffix}`;
-      const issued = await issueLeaf({
-        subject,
-        sans: {
-          dns: options.sanDns ?? [],
-          uri: options.sanUri ?? [],
-          ip: options.sanIp ?? [],
-          email: options.sanEmail ?? [],
-        },
-        ekuOids: resolveEku(options.eku ?? 'clientAuth'),
-        keyType: options.keyType ?? intermediate.keyType,
-        keyUsage: () => ['digitalSignature'],
-        validity: options,
-      });
-      return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
+      clientLeaf(options); // refuse bad options before generating a key
+      const keyType = options.keyType ?? intermediate.keyType;
+      const key = await generateDevKeyPair(keyType);
+      return {
+        ...signClient({ ...options, spkiDer: key.spkiDer }),
+        keyPem: key.privateKeyPem,
+        keyType,
+      };
     },
+
+    signClient,
 
     revoke(target, reason = 'unspecified', at) {
       const serialHex = serialOf(target);
@@ -661,6 +678,49 @@ function serialOf(target: RevocationTarget): string {
   if (target instanceof Uint8Array) return new X509Certificate(target).serialNumber.toUpperCase();
   if ('serialHex' in target) return target.serialHex.replace(/[:\s]/g, '').toUpperCase();
   return new X509Certificate(target.certPem).serialNumber.toUpperCase();
+}
+
+/** Subject, SANs, EKU and key usage of a client leaf; an X.509-SVID when `spiffeId` is set. */
+function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
+  subject: string;
+  sans: SubjectAltNames;
+  ekuOids: string[] | undefined;
+  keyUsage: KeyUsageName[];
+} {
+  if (options.subject === undefined && options.clientId === undefined) {
+    throw new TypeError('dev-ca: issueClient needs a subject or a clientId');
+  }
+  const sans: {
+    dns: readonly string[];
+    uri: readonly string[];
+    ip: readonly string[];
+    email: readonly string[];
+  } = {
+    dns: options.sanDns ?? [],
+    uri: options.sanUri ?? [],
+    ip: options.sanIp ?? [],
+    email: options.sanEmail ?? [],
+  };
+  const eku = resolveEku(options.eku ?? 'clientAuth');
+  if (options.spiffeId !== undefined) {
+    parseSpiffeId(options.spiffeId);
+    // X509-SVID §2: exactly one URI SAN, the SPIFFE ID; §4.4: clientAuth for TLS clients.
+    if (Object.values(sans).some((list) => list.length > 0)) {
+      throw new TypeError(
+        'dev-ca: an X.509-SVID has the SPIFFE ID as its only SAN; drop the --san-* options',
+      );
+    }
+    sans.uri = [options.spiffeId];
+    if (!eku?.includes(ekuOids.clientAuth)) {
+      throw new TypeError('dev-ca: an X.509-SVID for a client needs the clientAuth EKU');
+    }
+  }
+  return {
+    subject: options.subject ?? `CN=${options.clientId},${defaultLeafSubjectSuffix}`,
+    sans,
+    ekuOids: eku,
+    keyUsage: ['digitalSignature'],
+  };
 }
 
 function resolveEku(eku: EkuOption): string[] | undefined {

@@ -25,6 +25,7 @@ import {
 import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
 import { isMtlsBinding, upsertClient } from './registry.js';
+import { spiffeBundle } from './spiffe.js';
 import {
   ConflictError,
   commitFiles,
@@ -83,6 +84,7 @@ export async function serverCommand(
 export async function clientCommand(
   options: CommandOptions,
   specs: readonly ClientSpec[],
+  command: 'client' | 'sign' = 'client',
 ): Promise<CommandResult> {
   if (specs.length === 0) throw new TypeError('no clients given');
   const needsCa = specs.some((spec) => spec.method === 'tls_client_auth');
@@ -114,15 +116,39 @@ export async function clientCommand(
   });
   const written = await commit(options, files);
   return result(
-    'client',
+    command,
     options,
-    `created ${specs.length} client(s): ${specs.map((s) => s.clientId).join(', ')}`,
+    command === 'sign'
+      ? `signed the CSR of ${specs.map((s) => s.clientId).join(', ')} (the key stays with the client)`
+      : `created ${specs.length} client(s): ${specs.map((s) => s.clientId).join(', ')}`,
     made,
     written,
     [
       'restart npm start (or let registry hot-reload pick it up)',
       `see ${join(options.displayDir, layout.examples)}`,
     ],
+  );
+}
+
+/** Writes the trust domain's SPIFFE bundle next to the CA (`spiffe-bundle`). */
+export async function spiffeBundleCommand(options: CommandOptions): Promise<CommandResult> {
+  const ca = await loadCa(options);
+  const bundle = await spiffeBundle(ca.root.certPem);
+  const written = await commit(options, [
+    {
+      path: layout.spiffeBundle,
+      content: `${JSON.stringify(bundle, null, 2)}\n`,
+      mode: publicMode,
+      kind: 'update',
+    },
+  ]);
+  return result(
+    'spiffe-bundle',
+    options,
+    'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
+    [{ path: layout.spiffeBundle, role: 'SPIFFE bundle (JWKS, use x509-svid)' }],
+    written,
+    ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
   );
 }
 
@@ -300,6 +326,7 @@ const specFields = new Set([
   'alg',
   'scope',
   'validity_days',
+  'spiffe_id',
 ]);
 
 function clientSpecFromJson(item: unknown, where: string): ClientSpec {
@@ -363,6 +390,7 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
     ...optional('alg', alg),
     ...optional('scope', str('scope')),
     ...optional('validityDays', validityDays as number | undefined),
+    ...optional('spiffeId', str('spiffe_id')),
   } as ClientSpec;
 }
 

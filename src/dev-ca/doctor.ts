@@ -12,6 +12,7 @@ import * as pkijs from 'pkijs';
 import { tlsClientAuthIdentityFields } from '../registry/metadata.js';
 import { describeCert } from './ca.js';
 import { parseCrl } from './crl.js';
+import { readCertificateRequest } from './csr.js';
 import { clientPath, clientsFolder, folderMode, layout, negativeFolder } from './layout.js';
 import { exists, readText } from './store.js';
 import { issuedBy, readCert, readRegistry } from './workspace.js';
@@ -178,7 +179,12 @@ export async function runDoctor(dir: string, now: Date): Promise<DoctorCheck[]> 
         if (revokedSerials.has(cert.serialHex))
           warn(subject, `revoked (serial ${cert.serialHex}); it will be refused`);
         expiry(subject, cert.notAfter, 10);
-        await checkKey(dir, clientPath(id, 'key'), cert.x509, checks);
+        const csrPem = await readText(join(dir, clientPath(id, 'csr')));
+        if (csrPem === undefined || (await exists(join(dir, clientPath(id, 'key')))))
+          await checkKey(dir, clientPath(id, 'key'), cert.x509, checks);
+        else if (readCertificateRequest(csrPem).spkiDer.equals(spkiOf(cert.x509)))
+          ok(subject, 'certifies the key of request.csr (the key stays with the client)');
+        else fail(subject, 'does not certify the key of request.csr');
         const fields = tlsClientAuthIdentityFields.filter((field) => client[field] !== undefined);
         if (fields.length !== 1) {
           fail(
@@ -344,4 +350,8 @@ function crlSignedBy(der: Buffer, issuer: X509Certificate): boolean {
   if (digest === undefined) return false;
   const key = createPublicKey(issuer.publicKey.export({ type: 'spki', format: 'pem' }));
   return verify(digest, crl.tbsView, key, Buffer.from(crl.signatureValue.valueBlock.valueHexView));
+}
+
+function spkiOf(cert: X509Certificate): Buffer {
+  return cert.publicKey.export({ type: 'spki', format: 'der' });
 }

@@ -11,7 +11,7 @@ import { type Clock, createDevCa, type DevCa } from './ca.js';
 import { parseCrl } from './crl.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
-import { clientPath, clientsFolder, layout } from './layout.js';
+import { clientPath, clientsFolder, layout, publicMode } from './layout.js';
 import { buildManifest, readManifestIssuer } from './manifest.js';
 import { isPermitted } from './names.js';
 import { isLegacyPkcs12 } from './pkcs12-legacy.js';
@@ -22,6 +22,7 @@ import {
   tlsClientAuthEntry,
   upsertClient,
 } from './registry.js';
+import { spiffeBundle } from './spiffe.js';
 import {
   ConflictError,
   commitFiles,
@@ -259,10 +260,14 @@ export async function ensureDevPkiReport(
     const cert = await readCert(join(dir, clientPath(entry.client_id, 'cert')));
     if (cert === undefined) continue;
     const selfSigned = entry.token_endpoint_auth_method === 'self_signed_tls_client_auth';
+    // A client signed from its CSR has no key here: renew by signing the same request again.
+    const csrPem = selfSigned
+      ? undefined
+      : await readText(join(dir, clientPath(entry.client_id, 'csr')));
     const problem = await leafProblem(
       dir,
       cert,
-      clientPath(entry.client_id, 'key'),
+      csrPem === undefined ? clientPath(entry.client_id, 'key') : undefined,
       selfSigned ? undefined : intermediate,
       caFresh && !selfSigned,
       now,
@@ -278,6 +283,7 @@ export async function ensureDevPkiReport(
       sanIp: cert.sans.ip,
       sanEmail: cert.sans.email,
       keyType: cert.keyType,
+      ...(csrPem === undefined ? {} : { csrPem, eku: cert.x509.keyUsage ?? ['clientAuth'] }),
       // Renew a bundle in the form it was made: a keystore that needed the legacy form still does.
       p12: await p12FormOnDisk(join(dir, clientPath(entry.client_id, 'p12'))),
       ...(entry.scope === undefined ? {} : { scope: entry.scope }),
@@ -337,8 +343,18 @@ export async function refreshDerived(
   issuer: string,
 ): Promise<string[]> {
   const registry = await readRegistry(dir);
-  const examples = await buildExamples({ dir, displayDir, issuer, registry });
-  const written = await commitFiles(dir, [examples], { force: true });
+  const files = [await buildExamples({ dir, displayDir, issuer, registry })];
+  // The SPIFFE bundle, once written, follows the root (a replaced CA gets a new bundle).
+  const rootPem = await readText(join(dir, layout.rootCert));
+  if (rootPem !== undefined && (await exists(join(dir, layout.spiffeBundle)))) {
+    files.push({
+      path: layout.spiffeBundle,
+      content: `${JSON.stringify(await spiffeBundle(rootPem), null, 2)}\n`,
+      mode: publicMode,
+      kind: 'update',
+    });
+  }
+  const written = await commitFiles(dir, files, { force: true });
   // The manifest lists EXAMPLES.md, so it goes last.
   written.push(...(await commitFiles(dir, [await buildManifest(dir, issuer)], { force: true })));
   return written;
@@ -385,20 +401,22 @@ function withP12(spec: ClientSpec, p12: boolean | undefined): ClientSpec {
 async function leafProblem(
   dir: string,
   cert: CertOnDisk | undefined,
-  keyPath: string,
+  keyPath: string | undefined,
   issuer: X509Certificate | undefined,
   caReplaced: boolean,
   now: Date,
 ): Promise<string | undefined> {
   if (cert === undefined) return 'missing';
   if (caReplaced) return 'the CA was replaced';
-  const keyPem = await readText(join(dir, keyPath));
-  if (keyPem === undefined) return `${keyPath} missing`;
-  try {
-    if (!cert.x509.checkPrivateKey(createPrivateKey(keyPem)))
-      return 'key does not match certificate';
-  } catch {
-    return `${keyPath} unreadable`;
+  if (keyPath !== undefined) {
+    const keyPem = await readText(join(dir, keyPath));
+    if (keyPem === undefined) return `${keyPath} missing`;
+    try {
+      if (!cert.x509.checkPrivateKey(createPrivateKey(keyPem)))
+        return 'key does not match certificate';
+    } catch {
+      return `${keyPath} unreadable`;
+    }
   }
   if (issuer !== undefined && !issuedBy(cert.x509, issuer))
     return 'not issued by the current intermediate';

@@ -6,15 +6,18 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
+import { encodePem } from '../pki/index.js';
 import type { ClientAuthMethod, ClientMetadata } from '../registry/metadata.js';
 import {
   type DevCa,
   type DevCaCrls,
   describeCert,
-  type IssuedClientCertificate,
   openDevCa,
+  type SignClientOptions,
+  type SignedClientCertificate,
   x5tS256,
 } from './ca.js';
+import { readCertificateRequest } from './csr.js';
 import type { SigningJwkAlg } from './jwk.js';
 import { generateSigningJwk } from './jwk.js';
 import type { DevKeyType } from './keys.js';
@@ -36,8 +39,9 @@ import {
   tlsClientAuthEntry,
 } from './registry.js';
 import { createSelfSignedClient } from './self-signed.js';
+import { spiffeBundle } from './spiffe.js';
 import { type PlannedFile, readText } from './store.js';
-import { formatIp } from './x509.js';
+import { ekuOids, formatIp } from './x509.js';
 
 const dayMs = 86_400_000;
 
@@ -77,6 +81,12 @@ export interface ClientSpec {
    */
   readonly p12?: boolean | 'legacy';
   readonly keyType?: DevKeyType;
+  /** tls_client_auth: sign this PKCS#10 request (PEM) instead of generating a key. */
+  readonly csrPem?: string;
+  /** tls_client_auth: issue an X.509-SVID for this SPIFFE ID (bound by `san_uri` by default). */
+  readonly spiffeId?: string;
+  /** tls_client_auth from a CSR: the EKUs to issue and to allow in it. Default clientAuth. */
+  readonly eku?: readonly string[];
   /** private_key_jwt: the signing algorithm. Default ES256. */
   readonly alg?: SigningJwkAlg;
   readonly scope?: string;
@@ -266,7 +276,6 @@ export async function planClient(
   files: PlannedFile[];
   made: MadeFile[];
   entry: ClientMetadata;
-  cert?: IssuedClientCertificate;
 }> {
   assertSafeClientId(spec.clientId);
   const folder = options.folder ?? clientsFolder;
@@ -337,38 +346,82 @@ export async function planClient(
     case 'tls_client_auth': {
       if (ca === undefined)
         throw new TypeError(`${spec.clientId}: tls_client_auth needs the CA; run init first`);
+      if (spec.csrPem !== undefined && (spec.p12 ?? false) !== false) {
+        throw new TypeError(
+          `${spec.clientId}: no PKCS#12 for a signed CSR: the private key stays where the CSR was made`,
+        );
+      }
       // Refuse before generating anything: the legacy writer (node-forge) handles RSA only.
       if (spec.p12 === 'legacy') assertLegacyPkcs12Possible(spec, ca);
-      const cert = await ca.issueClient({
+      const names = {
         clientId: spec.clientId,
         ...(spec.subject === undefined ? {} : { subject: spec.subject }),
         ...(spec.sanDns === undefined ? {} : { sanDns: spec.sanDns }),
         ...(spec.sanUri === undefined ? {} : { sanUri: spec.sanUri }),
         ...(spec.sanIp === undefined ? {} : { sanIp: spec.sanIp }),
         ...(spec.sanEmail === undefined ? {} : { sanEmail: spec.sanEmail }),
-        ...(spec.keyType === undefined ? {} : { keyType: spec.keyType }),
+        ...(spec.spiffeId === undefined ? {} : { spiffeId: spec.spiffeId }),
         ...(spec.validityDays === undefined ? {} : { validityDays: spec.validityDays }),
-      });
+      };
+      let cert: SignedClientCertificate;
+      let keyPem: string | undefined;
+      if (spec.csrPem === undefined) {
+        const issued = await ca.issueClient({
+          ...names,
+          ...(spec.keyType === undefined ? {} : { keyType: spec.keyType }),
+        });
+        cert = issued;
+        keyPem = issued.keyPem;
+      } else {
+        cert = signRequest(ca, spec.csrPem, names, spec.eku);
+      }
+      const what =
+        spec.spiffeId === undefined ? 'client certificate' : `X.509-SVID ${spec.spiffeId}`;
       const files: PlannedFile[] = [
         { path: path('cert'), content: cert.certPem, mode: publicMode, kind: 'create' },
-        { path: path('key'), content: cert.keyPem, mode: privateMode, kind: 'create' },
         { path: path('chain'), content: cert.chainPem, mode: publicMode, kind: 'create' },
       ];
       const made: MadeFile[] = [
         {
           path: path('cert'),
-          role: 'client certificate (clientAuth)',
+          role: `${what} (${cert.eku.join(', ')})`,
           subject: cert.subject,
           serial: cert.serialHex,
           notAfter: cert.notAfter,
         },
-        { path: path('key'), role: 'client key (0600)' },
-        { path: path('chain'), role: 'client certificate + intermediate (for curl --cert)' },
+        { path: path('chain'), role: `${what} + intermediate (for curl --cert)` },
       ];
-      if (spec.p12 === true || spec.p12 === 'legacy') {
+      if (keyPem !== undefined) {
+        files.push({ path: path('key'), content: keyPem, mode: privateMode, kind: 'create' });
+        made.push({ path: path('key'), role: 'client key (0600)' });
+      } else {
+        const csrPem = encodePem(
+          'CERTIFICATE REQUEST',
+          readCertificateRequest(spec.csrPem ?? '').der,
+        );
+        files.push({ path: path('csr'), content: csrPem, mode: publicMode, kind: 'update' });
+        made.push({
+          path: path('csr'),
+          role: 'the signed request (the key stays with the client)',
+        });
+      }
+      if (spec.spiffeId !== undefined) {
+        const bundle = await spiffeBundle(ca.root.certPem);
+        files.push({
+          path: layout.spiffeBundle,
+          content: `${JSON.stringify(bundle, null, 2)}\n`,
+          mode: publicMode,
+          kind: 'update',
+        });
+        made.push({
+          path: layout.spiffeBundle,
+          role: 'SPIFFE bundle of the trust domain (x509-svid)',
+        });
+      }
+      if (keyPem !== undefined && (spec.p12 === true || spec.p12 === 'legacy')) {
         const password = randomPassword();
         const bundle = {
-          keyPem: cert.keyPem,
+          keyPem,
           certsPem: `${cert.chainPem}${ca.root.certPem}`,
           password,
           friendlyName: spec.clientId,
@@ -397,11 +450,70 @@ export async function planClient(
       return {
         files,
         made,
-        entry: tlsClientAuthEntry(spec.clientId, cert, spec.bind ?? 'subject_dn', common),
-        cert,
+        entry: tlsClientAuthEntry(
+          spec.clientId,
+          cert,
+          spec.bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri'),
+          common,
+        ),
       };
     }
   }
+}
+
+/**
+ * Signs a verified CSR, refusing what the CA would not issue: a CA certificate, an EKU outside
+ * `eku` (default clientAuth), and (in issueLeaf) names outside the name constraints. Subject and
+ * SANs: the command line's subject replaces the request's; its SANs are added to the request's.
+ *
+ * @see RFC 2986 §4, RFC 5280 §4.2.1.9 and §4.2.1.12
+ */
+function signRequest(
+  ca: DevCa,
+  csrPem: string,
+  names: Omit<SignClientOptions, 'spkiDer' | 'eku'> & { readonly clientId: string },
+  eku: readonly string[] = ['clientAuth'],
+): SignedClientCertificate {
+  const csr = readCertificateRequest(csrPem);
+  const id = names.clientId;
+  if (csr.requestsCa) {
+    throw new TypeError(
+      `${id}: the CSR asks for a CA certificate (basicConstraints CA:TRUE); the dev CA signs client leaves only`,
+    );
+  }
+  const allowed: string[] = eku.map((name) => ekuOids[name as keyof typeof ekuOids] ?? name);
+  const extra = (csr.eku ?? []).filter((oid) => !allowed.includes(oid));
+  if (extra.length > 0) {
+    throw new TypeError(
+      `${id}: the CSR asks for EKU ${extra.join(', ')}; the dev CA issues clientAuth only unless --eku allows more`,
+    );
+  }
+  const merge = (requested: string[], given: readonly string[] | undefined): string[] => [
+    ...new Set([...requested, ...(given ?? [])]),
+  ];
+  if (names.spiffeId !== undefined) {
+    const requested = [...csr.sans.dns, ...csr.sans.ip, ...csr.sans.email, ...csr.sans.uri];
+    if (requested.some((name) => name !== names.spiffeId)) {
+      throw new TypeError(
+        `${id}: the CSR asks for SANs besides ${names.spiffeId}; an X.509-SVID carries only its SPIFFE ID`,
+      );
+    }
+  }
+  const subject = names.subject ?? csr.subject;
+  return ca.signClient({
+    ...names,
+    ...(subject === undefined ? {} : { subject }),
+    ...(names.spiffeId === undefined
+      ? {
+          sanDns: merge(csr.sans.dns, names.sanDns),
+          sanUri: merge(csr.sans.uri, names.sanUri),
+          sanIp: merge(csr.sans.ip, names.sanIp),
+          sanEmail: merge(csr.sans.email, names.sanEmail),
+        }
+      : {}),
+    eku: [...eku],
+    spkiDer: csr.spkiDer,
+  });
 }
 
 /** Throws a TypeError naming the fix when a legacy PKCS#12 cannot be made for this client. */
