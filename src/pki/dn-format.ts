@@ -69,7 +69,10 @@ function stringTag(type: string, text: string): number {
     case '0.9.2342.19200300.100.1.25':
     case '1.2.840.113549.1.9.1':
       if (!/^[ -~]*$/.test(text)) {
-        throw new PkiError('malformed', 'DC and emailAddress values must be printable ASCII (IA5String)');
+        throw new PkiError(
+          'malformed',
+          'DC and emailAddress values must be printable ASCII (IA5String)',
+        );
       }
       return tag.ia5;
     default:
