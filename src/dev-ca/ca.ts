@@ -12,7 +12,13 @@ import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
 import { encodeDnString, formatDnDer } from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
-import { type DevKeyPair, type DevKeyType, generateDevKeyPair, loadDevKeyPair } from './keys.js';
+import {
+  type DevKeyPair,
+  type DevKeyType,
+  generateDevKeyPair,
+  keyTypeOf,
+  loadDevKeyPair,
+} from './keys.js';
 import { defaultPermittedSubtrees, isPermitted } from './names.js';
 import { parseSpiffeId } from './spiffe.js';
 import {
@@ -609,19 +615,21 @@ export function describeCert(cert: X509Certificate): {
     serialHex: cert.serialNumber.toUpperCase(),
     notBefore: parsed.notBefore.value,
     notAfter: parsed.notAfter.value,
-    keyType: keyTypeOfPublic(cert),
+    keyType: keyTypeOrDefault(cert),
   };
 }
 
-function keyTypeOfPublic(cert: X509Certificate): DevKeyType {
-  const key = cert.publicKey;
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
-  if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'secp384r1' ? 'p384' : 'p256';
-  return details?.modulusLength === 3072 ? 'rsa3072' : 'rsa2048';
+/** The dev key type of a certificate's key; keys the CA does not generate report as rsa2048. */
+function keyTypeOrDefault(cert: X509Certificate): DevKeyType {
+  try {
+    return keyTypeOf(cert.publicKey);
+  } catch {
+    return 'rsa2048';
+  }
 }
 
-function subjectDerOf(cert: X509Certificate): Buffer {
+/** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
+export function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 
@@ -759,13 +767,14 @@ function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly s
   }
 }
 
-function clockOf(now: Clock | undefined): () => Date {
+/** A clock function from a {@link Clock}; the system clock when absent. */
+export function clockOf(now: Clock | undefined): () => Date {
   if (now === undefined) return () => new Date();
   if (now instanceof Date) return () => new Date(now.getTime());
   return now;
 }
 
 /** X.509 times have whole seconds; truncating keeps reported dates equal to the encoded ones. */
-function truncate(date: Date): Date {
+export function truncate(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

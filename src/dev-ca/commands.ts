@@ -31,6 +31,8 @@ import {
   commitFiles,
   exists,
   findConflicts,
+  type MadeFile,
+  Plan,
   type PlannedFile,
   readText,
 } from './store.js';
@@ -38,7 +40,6 @@ import {
   type ClientSpec,
   type CommandContext,
   loadCa,
-  type MadeFile,
   planClient,
   planCrlFiles,
   planServerFiles,
@@ -208,49 +209,35 @@ export async function negativeCommand(options: CommandOptions): Promise<CommandR
   const ca = await loadCa(options);
   const set = await createNegativeFixtures(ca);
   let registry = await readRegistry(options.dir);
-  const files: PlannedFile[] = [];
-  const made: MadeFile[] = [];
+  const plan = new Plan();
   for (const fixture of Object.values(set.fixtures)) {
     const path = (file: Parameters<typeof clientPath>[1]): string =>
       clientPath(fixture.clientId, file, negativeFolder);
-    files.push(
-      { path: path('cert'), content: fixture.cert.certPem, mode: publicMode, kind: 'create' },
-      { path: path('key'), content: fixture.cert.keyPem, mode: 0o600, kind: 'create' },
-      { path: path('chain'), content: fixture.presentedChainPem, mode: publicMode, kind: 'create' },
-    );
-    made.push({
-      path: path('cert'),
-      role: `negative fixture ${fixture.kind}: ${fixture.reason}`,
-      subject: fixture.cert.subject,
-      serial: fixture.cert.serialHex,
-      notAfter: fixture.cert.notAfter,
-    });
+    plan
+      .add(
+        path('cert'),
+        fixture.cert.certPem,
+        `negative fixture ${fixture.kind}: ${fixture.reason}`,
+        {
+          cert: fixture.cert,
+        },
+      )
+      .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
+      .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
     registry = upsertClient(registry, fixture.registration);
   }
-  files.push(
-    {
-      path: join(foreignCaFolder, 'root.pem'),
-      content: set.foreignCa.root.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    {
-      path: join(foreignCaFolder, 'intermediate.pem'),
-      content: set.foreignCa.intermediate.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    {
-      path: join(foreignCaFolder, 'chain.pem'),
-      content: set.foreignCa.chainPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-  );
-  made.push({
-    path: join(foreignCaFolder, 'root.pem'),
-    role: 'foreign CA with our subject DNs (for foreign-ca)',
-  });
+  const foreign = set.foreignCa;
+  plan
+    .add(
+      join(foreignCaFolder, 'root.pem'),
+      foreign.root.certPem,
+      'foreign CA with our subject DNs (for foreign-ca)',
+    )
+    .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
+      quiet: true,
+    })
+    .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true });
+  const { files, made } = plan;
   if (!options.force) {
     const conflicts = await findConflicts(options.dir, files);
     if (conflicts.length > 0) throw new ConflictError(conflicts);

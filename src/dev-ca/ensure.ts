@@ -5,9 +5,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import * as pkijs from 'pkijs';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { type Clock, createDevCa, type DevCa } from './ca.js';
+import { type Clock, clockOf, createDevCa, type DevCa, subjectDerOf } from './ca.js';
 import { parseCrl } from './crl.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
@@ -28,6 +27,7 @@ import {
   commitFiles,
   exists,
   findConflicts,
+  type MadeFile,
   type PlannedFile,
   readText,
 } from './store.js';
@@ -38,7 +38,6 @@ import {
   demoClients,
   issuedBy,
   loadCa,
-  type MadeFile,
   planCaFiles,
   planClient,
   planCrlFiles,
@@ -47,6 +46,7 @@ import {
   readRegistry,
   registryFile,
 } from './workspace.js';
+import { fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
 /** Renew a CA when less than this remains (a third of its 90 days). */
@@ -373,13 +373,7 @@ export function dirFlag(displayDir: string): string {
 }
 
 export function contextOf(dir: string, now: Clock | undefined, force: boolean): CommandContext {
-  const clock =
-    now === undefined
-      ? () => new Date()
-      : now instanceof Date
-        ? () => new Date(now.getTime())
-        : now;
-  return { dir, now: clock, force };
+  return { dir, now: clockOf(now), force };
 }
 
 function serverSans(extra: readonly string[] | undefined): string[] {
@@ -511,11 +505,11 @@ async function crlStale(dir: string, ca: DevCa, now: Date): Promise<string | und
   ] as const) {
     const pem = await readText(join(dir, path));
     if (pem === undefined) return `${path} missing`;
-    const der = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(pem)?.[1];
+    const der = fromPem('X509 CRL', pem)[0];
     if (der === undefined) return `${path} unreadable`;
-    const crl = parseCrl(Buffer.from(der.replace(/\s+/g, ''), 'base64'));
+    const crl = parseCrl(der);
     const issuer = new X509Certificate(caCert.certPem);
-    if (!crl.issuer.equals(subjectDer(issuer))) return `${path} is not from the current CA`;
+    if (!crl.issuer.equals(subjectDerOf(issuer))) return `${path} is not from the current CA`;
     const remaining = (crl.nextUpdate?.getTime() ?? 0) - now.getTime();
     // The root CRL cannot be re-signed without the root key; it was made to last as the root.
     if (
@@ -527,9 +521,4 @@ async function crlStale(dir: string, ca: DevCa, now: Date): Promise<string | und
   }
   if (!(await exists(join(dir, layout.crlChain)))) return `${layout.crlChain} missing`;
   return undefined;
-}
-
-function subjectDer(cert: X509Certificate): Buffer {
-  // A CRL's issuer equals its CA's subject byte for byte; pkijs keeps the original bytes.
-  return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }

@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { generate } from 'selfsigned';
 import { encodeDnString, formatDn, parseDn } from '../pki/index.js';
-import { describeCert, x5tS256 } from './ca.js';
+import { describeCert, truncate, x5tS256 } from './ca.js';
 import { type DevKeyType, generateDevKeyPair } from './keys.js';
 import { buildCertificate, ekuOids, randomSerial } from './x509.js';
 
@@ -140,8 +140,4 @@ export async function createSelfSignedClient(
     // No `use`/`alg`: the key authenticates a TLS handshake, not JWS; RFC 8705 only needs x5c.
     jwk: { ...publicJwk, kid, x5c: [cert.raw.toString('base64')] },
   };
-}
-
-function truncate(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

@@ -21,14 +21,7 @@ import { readCertificateRequest } from './csr.js';
 import type { SigningJwkAlg } from './jwk.js';
 import { generateSigningJwk } from './jwk.js';
 import type { DevKeyType } from './keys.js';
-import {
-  assertSafeClientId,
-  clientPath,
-  clientsFolder,
-  layout,
-  privateMode,
-  publicMode,
-} from './layout.js';
+import { assertSafeClientId, clientPath, clientsFolder, layout, publicMode } from './layout.js';
 import { createPkcs12 } from './pkcs12.js';
 import { createLegacyPkcs12 } from './pkcs12-legacy.js';
 import {
@@ -40,7 +33,7 @@ import {
 } from './registry.js';
 import { createSelfSignedClient } from './self-signed.js';
 import { spiffeBundle } from './spiffe.js';
-import { type PlannedFile, readText } from './store.js';
+import { Plan, type PlannedFile, readText } from './store.js';
 import { ekuOids, formatIp } from './x509.js';
 
 const dayMs = 86_400_000;
@@ -51,15 +44,6 @@ export interface CommandContext {
   readonly dir: string;
   readonly now: () => Date;
   readonly force: boolean;
-}
-
-/** One file a command made, as reported to the user. */
-export interface MadeFile {
-  readonly path: string;
-  readonly role: string;
-  readonly subject?: string;
-  readonly serial?: string;
-  readonly notAfter?: Date;
 }
 
 /** A client to create, from flags or from a declarative JSON file. */
@@ -142,70 +126,38 @@ export async function readRegistry(dir: string): Promise<RegistryFile> {
 
 /** registry.json as written: two-space JSON and a final newline, so diffs stay readable. */
 export function registryFile(registry: RegistryFile, kind: PlannedFile['kind']): PlannedFile {
-  return {
-    path: layout.registry,
-    content: `${JSON.stringify(registry, null, 2)}\n`,
-    mode: publicMode,
-    kind,
-  };
+  return { path: layout.registry, content: json(registry), mode: publicMode, kind };
+}
+
+/** JSON files as the dev CA writes them. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** The CA files: certificates, chain, intermediate key, and the root key only when kept. */
-export function planCaFiles(
-  ca: DevCa,
-  keepRootKey: boolean,
-): { files: PlannedFile[]; made: MadeFile[] } {
-  const files: PlannedFile[] = [
-    { path: layout.rootCert, content: ca.root.certPem, mode: publicMode, kind: 'create' },
-    {
-      path: layout.intermediateCert,
-      content: ca.intermediate.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    { path: layout.caChain, content: ca.chainPem, mode: publicMode, kind: 'create' },
-    {
-      path: layout.intermediateKey,
-      content: ca.intermediate.keyPem,
-      mode: privateMode,
-      kind: 'create',
-    },
-  ];
-  const made: MadeFile[] = [
-    {
-      path: layout.rootCert,
-      role: 'root CA',
-      subject: ca.root.subject,
-      serial: ca.root.serialHex,
-      notAfter: ca.root.notAfter,
-    },
-    {
-      path: layout.intermediateCert,
-      role: 'intermediate CA (issues every leaf)',
-      subject: ca.intermediate.subject,
-      serial: ca.intermediate.serialHex,
-      notAfter: ca.intermediate.notAfter,
-    },
-    { path: layout.caChain, role: 'CA chain (intermediate, root)' },
-    { path: layout.intermediateKey, role: 'intermediate CA key (0600)' },
-  ];
-  if (keepRootKey && ca.root.keyPem !== undefined) {
-    files.push({
-      path: layout.rootKey,
-      content: ca.root.keyPem,
-      mode: privateMode,
-      kind: 'create',
+export function planCaFiles(ca: DevCa, keepRootKey: boolean): Plan {
+  const plan = new Plan()
+    .add(layout.rootCert, ca.root.certPem, 'root CA', { cert: ca.root })
+    .add(layout.intermediateCert, ca.intermediate.certPem, 'intermediate CA (issues every leaf)', {
+      cert: ca.intermediate,
+    })
+    .add(layout.caChain, ca.chainPem, 'CA chain (intermediate, root)')
+    .add(layout.intermediateKey, ca.intermediate.keyPem, 'intermediate CA key (0600)', {
+      secret: true,
     });
-    made.push({ path: layout.rootKey, role: 'root CA key (0600, --keep-root-key)' });
+  if (keepRootKey && ca.root.keyPem !== undefined) {
+    plan.add(layout.rootKey, ca.root.keyPem, 'root CA key (0600, --keep-root-key)', {
+      secret: true,
+    });
   }
-  return { files, made };
+  return plan;
 }
 
 /** Fresh CRLs for both CAs plus the combined file. */
 export async function planCrlFiles(
   ca: DevCa,
   options: { readonly kind: PlannedFile['kind']; readonly nextUpdateDays?: number },
-): Promise<{ files: PlannedFile[]; made: MadeFile[]; crls: DevCaCrls }> {
+): Promise<Plan & { crls: DevCaCrls }> {
   const now = ca.now();
   // The root only ever revokes the intermediate, and without --keep-root-key nothing can re-sign
   // its CRL later, so the root CRL always lasts as long as the root certificate.
@@ -214,57 +166,45 @@ export async function planCrlFiles(
     ...(options.nextUpdateDays === undefined ? {} : { nextUpdateDays: options.nextUpdateDays }),
     ...(ca.root.keyPem === undefined ? {} : { rootNextUpdateDays: rootDays }),
   });
-  const files: PlannedFile[] = [
-    { path: layout.rootCrl, content: crls.root.pem, mode: publicMode, kind: options.kind },
-    {
-      path: layout.intermediateCrl,
-      content: crls.intermediate.pem,
-      mode: publicMode,
-      kind: options.kind,
-    },
-    { path: layout.crlChain, content: crls.combinedPem, mode: publicMode, kind: options.kind },
-  ];
-  const made: MadeFile[] = [
+  const { root, intermediate } = crls;
+  const kind = options.kind;
+  const plan = new Plan();
+  plan.made.push(
     {
       path: layout.rootCrl,
-      role: `root CRL (#${crls.root.crlNumber}, next update)`,
-      notAfter: crls.root.nextUpdate,
+      role: `root CRL (#${root.crlNumber}, next update)`,
+      notAfter: root.nextUpdate,
     },
     {
       path: layout.intermediateCrl,
-      role: `intermediate CRL (#${crls.intermediate.crlNumber}, ${crls.intermediate.entries.length} revoked, next update)`,
-      notAfter: crls.intermediate.nextUpdate,
+      role: `intermediate CRL (#${intermediate.crlNumber}, ${intermediate.entries.length} revoked, next update)`,
+      notAfter: intermediate.nextUpdate,
     },
-    { path: layout.crlChain, role: 'both CRLs (for Node `crl`)' },
-  ];
-  return { files, made, crls };
+  );
+  plan
+    .add(layout.rootCrl, root.pem, '', { kind, quiet: true })
+    .add(layout.intermediateCrl, intermediate.pem, '', { kind, quiet: true })
+    .add(layout.crlChain, crls.combinedPem, 'both CRLs (for Node `crl`)', { kind });
+  return Object.assign(plan, { crls });
 }
 
 /** The server certificate (full chain) and key. */
 export async function planServerFiles(
   ca: DevCa,
   options: { readonly sans: readonly string[]; readonly keyType?: DevKeyType },
-): Promise<{ files: PlannedFile[]; made: MadeFile[] }> {
+): Promise<Plan> {
   const server = await ca.issueServer({
     sans: options.sans,
     ...(options.keyType === undefined ? {} : { keyType: options.keyType }),
   });
-  return {
-    files: [
-      { path: layout.serverCert, content: server.chainPem, mode: publicMode, kind: 'create' },
-      { path: layout.serverKey, content: server.keyPem, mode: privateMode, kind: 'create' },
-    ],
-    made: [
-      {
-        path: layout.serverCert,
-        role: `server certificate + intermediate (serverAuth; ${options.sans.join(', ')})`,
-        subject: server.subject,
-        serial: server.serialHex,
-        notAfter: server.notAfter,
-      },
-      { path: layout.serverKey, role: 'server key (0600)' },
-    ],
-  };
+  return new Plan()
+    .add(
+      layout.serverCert,
+      server.chainPem,
+      `server certificate + intermediate (serverAuth; ${options.sans.join(', ')})`,
+      { cert: server },
+    )
+    .add(layout.serverKey, server.keyPem, 'server key (0600)', { secret: true });
 }
 
 /** Files and registry entry for one client of any method. */
@@ -272,43 +212,27 @@ export async function planClient(
   ca: DevCa | undefined,
   spec: ClientSpec,
   options: { readonly folder?: string; readonly now?: () => Date } = {},
-): Promise<{
-  files: PlannedFile[];
-  made: MadeFile[];
-  entry: ClientMetadata;
-}> {
+): Promise<Plan & { entry: ClientMetadata }> {
   assertSafeClientId(spec.clientId);
   const folder = options.folder ?? clientsFolder;
   const path = (file: Parameters<typeof clientPath>[1]): string =>
     clientPath(spec.clientId, file, folder);
   const common = spec.scope === undefined ? {} : { scope: spec.scope };
+  const plan = new Plan();
   switch (spec.method) {
     case 'private_key_jwt': {
       const jwk = await generateSigningJwk(spec.alg ?? 'ES256');
-      return {
-        files: [
-          {
-            path: path('privateJwk'),
-            content: `${JSON.stringify(jwk.privateJwk, null, 2)}\n`,
-            mode: privateMode,
-            kind: 'create',
-          },
-          {
-            path: path('publicJwk'),
-            content: `${JSON.stringify(jwk.publicJwk, null, 2)}\n`,
-            mode: publicMode,
-            kind: 'create',
-          },
-        ],
-        made: [
-          {
-            path: path('privateJwk'),
-            role: `private_key_jwt signing key ${jwk.alg} (0600), kid ${jwk.kid}`,
-          },
-          { path: path('publicJwk'), role: 'public JWK (registered in registry.json)' },
-        ],
+      plan
+        .add(
+          path('privateJwk'),
+          json(jwk.privateJwk),
+          `private_key_jwt signing key ${jwk.alg} (0600), kid ${jwk.kid}`,
+          { secret: true },
+        )
+        .add(path('publicJwk'), json(jwk.publicJwk), 'public JWK (registered in registry.json)');
+      return Object.assign(plan, {
         entry: privateKeyJwtEntry(spec.clientId, jwk.publicJwk, common),
-      };
+      });
     }
     case 'self_signed_tls_client_auth': {
       const client = await createSelfSignedClient({
@@ -318,30 +242,13 @@ export async function planClient(
         now: options.now?.() ?? ca?.now() ?? new Date(),
         validityDays: spec.validityDays ?? 30,
       });
-      return {
-        files: [
-          { path: path('cert'), content: client.certPem, mode: publicMode, kind: 'create' },
-          { path: path('key'), content: client.keyPem, mode: privateMode, kind: 'create' },
-          {
-            path: path('publicJwk'),
-            content: `${JSON.stringify(client.jwk, null, 2)}\n`,
-            mode: publicMode,
-            kind: 'create',
-          },
-        ],
-        made: [
-          {
-            path: path('cert'),
-            role: 'self-signed client certificate (clientAuth)',
-            subject: client.subject,
-            serial: client.serialHex,
-            notAfter: client.notAfter,
-          },
-          { path: path('key'), role: 'client key (0600)' },
-          { path: path('publicJwk'), role: 'JWK with x5c (registered in registry.json)' },
-        ],
-        entry: selfSignedEntry(spec.clientId, client.jwk, common),
-      };
+      plan
+        .add(path('cert'), client.certPem, 'self-signed client certificate (clientAuth)', {
+          cert: client,
+        })
+        .add(path('key'), client.keyPem, 'client key (0600)', { secret: true })
+        .add(path('publicJwk'), json(client.jwk), 'JWK with x5c (registered in registry.json)');
+      return Object.assign(plan, { entry: selfSignedEntry(spec.clientId, client.jwk, common) });
     }
     case 'tls_client_auth': {
       if (ca === undefined)
@@ -377,46 +284,27 @@ export async function planClient(
       }
       const what =
         spec.spiffeId === undefined ? 'client certificate' : `X.509-SVID ${spec.spiffeId}`;
-      const files: PlannedFile[] = [
-        { path: path('cert'), content: cert.certPem, mode: publicMode, kind: 'create' },
-        { path: path('chain'), content: cert.chainPem, mode: publicMode, kind: 'create' },
-      ];
-      const made: MadeFile[] = [
-        {
-          path: path('cert'),
-          role: `${what} (${cert.eku.join(', ')})`,
-          subject: cert.subject,
-          serial: cert.serialHex,
-          notAfter: cert.notAfter,
-        },
-        { path: path('chain'), role: `${what} + intermediate (for curl --cert)` },
-      ];
+      plan
+        .add(path('cert'), cert.certPem, `${what} (${cert.eku.join(', ')})`, { cert })
+        .add(path('chain'), cert.chainPem, `${what} + intermediate (for curl --cert)`);
       if (keyPem !== undefined) {
-        files.push({ path: path('key'), content: keyPem, mode: privateMode, kind: 'create' });
-        made.push({ path: path('key'), role: 'client key (0600)' });
+        plan.add(path('key'), keyPem, 'client key (0600)', { secret: true });
       } else {
-        const csrPem = encodePem(
-          'CERTIFICATE REQUEST',
-          readCertificateRequest(spec.csrPem ?? '').der,
+        const der = readCertificateRequest(spec.csrPem ?? '').der;
+        plan.add(
+          path('csr'),
+          encodePem('CERTIFICATE REQUEST', der),
+          'the signed request (the key stays with the client)',
+          { kind: 'update' },
         );
-        files.push({ path: path('csr'), content: csrPem, mode: publicMode, kind: 'update' });
-        made.push({
-          path: path('csr'),
-          role: 'the signed request (the key stays with the client)',
-        });
       }
       if (spec.spiffeId !== undefined) {
-        const bundle = await spiffeBundle(ca.root.certPem);
-        files.push({
-          path: layout.spiffeBundle,
-          content: `${JSON.stringify(bundle, null, 2)}\n`,
-          mode: publicMode,
-          kind: 'update',
-        });
-        made.push({
-          path: layout.spiffeBundle,
-          role: 'SPIFFE bundle of the trust domain (x509-svid)',
-        });
+        plan.add(
+          layout.spiffeBundle,
+          json(await spiffeBundle(ca.root.certPem)),
+          'SPIFFE bundle of the trust domain (x509-svid)',
+          { kind: 'update' },
+        );
       }
       if (keyPem !== undefined && (spec.p12 === true || spec.p12 === 'legacy')) {
         const password = randomPassword();
@@ -427,36 +315,21 @@ export async function planClient(
           friendlyName: spec.clientId,
         };
         const p12 = spec.p12 === 'legacy' ? createLegacyPkcs12(bundle) : await createPkcs12(bundle);
-        files.push(
-          { path: path('p12'), content: p12, mode: privateMode, kind: 'create' },
-          {
-            path: path('p12Password'),
-            content: `${password}\n`,
-            mode: privateMode,
-            kind: 'create',
-          },
-        );
-        made.push(
-          {
-            path: path('p12'),
-            role:
-              spec.p12 === 'legacy'
-                ? 'PKCS#12, legacy form for macOS Keychain and old Java (3DES, SHA-1 MAC; 0600)'
-                : 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)',
-          },
-          { path: path('p12Password'), role: 'PKCS#12 password (0600)' },
-        );
+        plan
+          .add(
+            path('p12'),
+            p12,
+            spec.p12 === 'legacy'
+              ? 'PKCS#12, legacy form for macOS Keychain and old Java (3DES, SHA-1 MAC; 0600)'
+              : 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)',
+            { secret: true },
+          )
+          .add(path('p12Password'), `${password}\n`, 'PKCS#12 password (0600)', { secret: true });
       }
-      return {
-        files,
-        made,
-        entry: tlsClientAuthEntry(
-          spec.clientId,
-          cert,
-          spec.bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri'),
-          common,
-        ),
-      };
+      const bind = spec.bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri');
+      return Object.assign(plan, {
+        entry: tlsClientAuthEntry(spec.clientId, cert, bind, common),
+      });
     }
   }
 }
