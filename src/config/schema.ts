@@ -6,6 +6,7 @@ import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from '.
 
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -15,7 +16,6 @@ export const configSchema = {
   required: [
     'issuer',
     'profile',
-    'unsafeDevDefaults',
     'devPkiDir',
     'tls',
     'mtls',
@@ -40,6 +40,7 @@ export const configSchema = {
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
     profile: { enum: [...profiles] },
+    // Removed setting, kept loadable when false (see ConfigInput); `true` fails a named check.
     unsafeDevDefaults: { type: 'boolean' },
     devPkiDir: path,
     tls: {
@@ -49,8 +50,8 @@ export const configSchema = {
       properties: {
         host,
         port,
-        certFile: path,
-        keyFile: path,
+        certFile: nullablePath,
+        keyFile: nullablePath,
         requestClientCert: { type: 'boolean' },
       },
     },
@@ -126,7 +127,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['file'],
-      properties: { file: path },
+      properties: { file: nullablePath },
     },
     clientAuth: {
       type: 'object',
