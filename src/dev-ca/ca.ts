@@ -10,7 +10,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
-import { encodeDnString, formatDnDer } from '../pki/index.js';
+import { encodeDnString, formatDnDer, parseCertificate } from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import {
   type DevKeyPair,
@@ -633,26 +633,17 @@ export function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 
+/** A CA's permitted subtrees in the `--permit` notation (DNS names, IP/prefix), read by src/pki. */
 function permittedSubtreesOf(cert: X509Certificate): string[] {
-  const parsed = pkijs.Certificate.fromBER(cert.raw);
-  const ext = parsed.extensions?.find((e) => e.extnID === pkijs.id_NameConstraints);
-  if (ext === undefined) return [];
-  const constraints = pkijs.NameConstraints.fromBER(ext.extnValue.valueBlock.valueHexView);
-  return (constraints.permittedSubtrees ?? []).flatMap((subtree) => {
-    const name = subtree.base;
-    if (name.type === 2) return [String(name.value)];
-    if (name.type === 7) {
-      const bytes = Buffer.from(
-        (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView,
-      );
-      const half = bytes.length / 2;
-      const address = bytes.subarray(0, half);
-      const mask = bytes.subarray(half);
-      let bits = 0;
-      for (const byte of mask) bits += byte.toString(2).replace(/0/g, '').length;
-      return [`${formatIp(address)}/${bits}`];
-    }
-    return [];
+  const constraints = parseCertificate(cert.raw).extensions.nameConstraints;
+  return (constraints?.permitted ?? []).flatMap((name) => {
+    if (name.type === 'dns') return [name.value];
+    if (name.type !== 'ip') return [];
+    // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by its mask.
+    const half = name.bytes.length / 2;
+    let bits = 0;
+    for (const byte of name.bytes.subarray(half)) bits += byte.toString(2).replace(/0/g, '').length;
+    return [`${formatIp(name.bytes.subarray(0, half))}/${bits}`];
   });
 }
 

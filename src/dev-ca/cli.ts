@@ -273,69 +273,37 @@ async function dispatch(
           throw new UsageError('with --file, set "p12": "legacy" per client in the file');
         return clientCommand(ctx, await readClientSpecs(values.file, process.cwd()));
       }
-      const bind = values.bind;
-      if (bind !== undefined && !isMtlsBinding(bind))
-        throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
-      const spec: ClientSpec = {
-        clientId: one('client_id (or --file)'),
-        method: 'tls_client_auth',
-        ...(values.subject === undefined ? {} : { subject: values.subject }),
-        ...(values['san-dns'] === undefined ? {} : { sanDns: values['san-dns'] }),
-        ...(values['san-uri'] === undefined ? {} : { sanUri: values['san-uri'] }),
-        ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
-        ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
-        ...(bind === undefined ? {} : { bind }),
-        ...(values['spiffe-id'] === undefined ? {} : { spiffeId: values['spiffe-id'] }),
-        // --p12-legacy replaces the modern bundle (one client.p12 either way).
-        ...(values['p12-legacy'] === true
-          ? { p12: 'legacy' as const }
-          : values.p12 === true
-            ? { p12: true }
-            : {}),
-        ...(keyType === undefined ? {} : { keyType }),
-        ...(values.scope === undefined ? {} : { scope: values.scope }),
-        ...(values.days === undefined
-          ? {}
-          : { validityDays: parsePositive(values.days, '--days') }),
-      };
-      return clientCommand(ctx, [spec]);
+      return clientCommand(ctx, [
+        {
+          ...certificateOptions(values),
+          clientId: one('client_id (or --file)'),
+          // --p12-legacy replaces the modern bundle (one client.p12 either way).
+          ...(values['p12-legacy'] === true
+            ? { p12: 'legacy' as const }
+            : values.p12 === true
+              ? { p12: true }
+              : {}),
+          ...(keyType === undefined ? {} : { keyType }),
+        },
+      ]);
     }
     case 'sign': {
       none();
       if (values.csr === undefined || values['client-id'] === undefined)
         throw new UsageError('needs --csr FILE and --client-id ID');
-      const bind = values.bind;
-      if (bind !== undefined && !isMtlsBinding(bind))
-        throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
       const csr = await readFile(values.csr).catch(() => {
         throw new TypeError(`cannot read ${values.csr}`);
       });
-      return clientCommand(
-        ctx,
-        [
-          {
-            clientId: values['client-id'],
-            method: 'tls_client_auth',
-            // DER is armoured here so the request is stored (request.csr) in one form.
-            csrPem: csr.includes('-----BEGIN')
-              ? csr.toString('latin1')
-              : encodePem('CERTIFICATE REQUEST', csr),
-            ...(values.subject === undefined ? {} : { subject: values.subject }),
-            ...(values['san-dns'] === undefined ? {} : { sanDns: values['san-dns'] }),
-            ...(values['san-uri'] === undefined ? {} : { sanUri: values['san-uri'] }),
-            ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
-            ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
-            ...(values['spiffe-id'] === undefined ? {} : { spiffeId: values['spiffe-id'] }),
-            ...(bind === undefined ? {} : { bind }),
-            ...(values.eku === undefined ? {} : { eku: values.eku.split(',') }),
-            ...(values.scope === undefined ? {} : { scope: values.scope }),
-            ...(values.days === undefined
-              ? {}
-              : { validityDays: parsePositive(values.days, '--days') }),
-          },
-        ],
-        'sign',
-      );
+      const spec: ClientSpec = {
+        ...certificateOptions(values),
+        clientId: values['client-id'],
+        // DER is armoured here so the request is stored (request.csr) in one form.
+        csrPem: csr.includes('-----BEGIN')
+          ? csr.toString('latin1')
+          : encodePem('CERTIFICATE REQUEST', csr),
+        ...(values.eku === undefined ? {} : { eku: values.eku.split(',') }),
+      };
+      return clientCommand(ctx, [spec], 'sign');
     }
     case 'spiffe-bundle':
       none();
@@ -395,6 +363,25 @@ async function dispatch(
     default:
       throw new UsageError(`unknown command ${command}`);
   }
+}
+
+/** The tls_client_auth options `client` and `sign` share: names, binding, scope, validity. */
+function certificateOptions(values: Values): Omit<ClientSpec, 'clientId'> {
+  const bind = values.bind;
+  if (bind !== undefined && !isMtlsBinding(bind))
+    throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
+  return {
+    method: 'tls_client_auth',
+    ...(values.subject === undefined ? {} : { subject: values.subject }),
+    ...(values['san-dns'] === undefined ? {} : { sanDns: values['san-dns'] }),
+    ...(values['san-uri'] === undefined ? {} : { sanUri: values['san-uri'] }),
+    ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
+    ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
+    ...(values['spiffe-id'] === undefined ? {} : { spiffeId: values['spiffe-id'] }),
+    ...(bind === undefined ? {} : { bind }),
+    ...(values.scope === undefined ? {} : { scope: values.scope }),
+    ...(values.days === undefined ? {} : { validityDays: parsePositive(values.days, '--days') }),
+  };
 }
 
 async function doctor(ctx: CommandOptions, json: boolean, io: DevCaIo): Promise<number> {

@@ -5,8 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
-import { encodePem } from '../pki/index.js';
+import { encodePem, parseCertificate, subjectAltNames } from '../pki/index.js';
 import type { ClientAuthMethod, ClientMetadata } from '../registry/metadata.js';
 import {
   type DevCa,
@@ -439,35 +438,20 @@ export async function readCert(path: string): Promise<CertOnDisk | undefined> {
   };
 }
 
-/** SANs by form, parsed with pkijs (Node's string form is ambiguous when values hold commas). */
+/** SANs by form, parsed by src/pki (Node's string form is ambiguous when values hold commas). */
 export function sansOf(der: Buffer): {
   dns: string[];
   uri: string[];
   ip: string[];
   email: string[];
 } {
-  const out = {
-    dns: [] as string[],
-    uri: [] as string[],
-    ip: [] as string[],
-    email: [] as string[],
+  const sans = subjectAltNames(parseCertificate(der));
+  return {
+    dns: [...sans.dns],
+    uri: [...sans.uri],
+    ip: sans.ip.map(formatIp),
+    email: [...sans.email],
   };
-  const cert = pkijs.Certificate.fromBER(der);
-  const ext = cert.extensions?.find((e) => e.extnID === pkijs.id_SubjectAltName);
-  if (ext === undefined) return out;
-  const names = pkijs.AltName.fromBER(ext.extnValue.valueBlock.valueHexView);
-  for (const name of names.altNames) {
-    if (name.type === 1) out.email.push(String(name.value));
-    else if (name.type === 2) out.dns.push(String(name.value));
-    else if (name.type === 6) out.uri.push(String(name.value));
-    else if (name.type === 7) {
-      const bytes = Buffer.from(
-        (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView,
-      );
-      out.ip.push(formatIp(bytes));
-    }
-  }
-  return out;
 }
 
 /** True when `cert` was signed by the CA certificate `issuer`. */
