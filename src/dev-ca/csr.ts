@@ -89,7 +89,12 @@ export function readCertificateRequest(input: string | Uint8Array): CertificateR
   for (const attribute of csr.attributes ?? []) {
     if (attribute.type !== extensionRequestOid) continue;
     for (const value of attribute.values) {
-      const extensions = new pkijs.Extensions({ schema: value });
+      let extensions: pkijs.Extensions;
+      try {
+        extensions = new pkijs.Extensions({ schema: value });
+      } catch {
+        throw new TypeError('the CSR has a malformed extensionRequest');
+      }
       for (const extension of extensions.extensions) readExtension(extension, request);
     }
   }
