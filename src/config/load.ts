@@ -33,7 +33,10 @@ export class ConfigError extends Error {
 export interface LoadConfigOptions {
   /** Config file path; defaults to `$TOLLGATE_CONFIG`; none means the embedded defaults. */
   readonly file?: string | undefined;
-  /** Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_LOG_LEVEL). */
+  /**
+   * Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_ADMIN_PORT,
+   * TOLLGATE_LOG_LEVEL).
+   */
   readonly env?: NodeJS.ProcessEnv;
   /** Base for the defaults' relative paths. */
   readonly cwd?: string;
@@ -278,6 +281,10 @@ function applyEnv(merged: unknown, env: NodeJS.ProcessEnv): unknown {
   if (env.TOLLGATE_LOG_LEVEL) overrides.log = { level: env.TOLLGATE_LOG_LEVEL };
   if (env.TOLLGATE_REDIS_URL) overrides.redis = { url: env.TOLLGATE_REDIS_URL };
   if (env.TOLLGATE_REPLAY_STORE) overrides.replay = { store: env.TOLLGATE_REPLAY_STORE };
+  if (env.TOLLGATE_ADMIN_PORT) {
+    const port = env.TOLLGATE_ADMIN_PORT;
+    overrides.admin = { port: /^\d+$/.test(port) ? Number(port) : port };
+  }
   if (Object.keys(tls).length > 0) overrides.tls = tls;
   return deepMerge(merged, overrides);
 }
