@@ -19,8 +19,9 @@ import {
   verifyJwsSignature,
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
-import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
+import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
+import { candidateKeys, claimOnce, isNumericDate } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -125,31 +126,12 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
 
     // Side effect last: the signature is valid, so this jti is the client's to spend, once.
     const tolerance = this.#options.clockToleranceSeconds;
-    let claimed: boolean;
-    try {
-      claimed = await this.#options.replayStore.claim(
-        client.clientId,
-        jti,
-        Math.ceil((exp + tolerance) * 1000),
-      );
-    } catch (error) {
-      if (!(error instanceof ReplayStoreError)) throw error;
-      if (error.failure === 'client_share') {
-        // This client alone holds its share of the store: it waits, the others do not.
-        throw new OAuthError(
-          'temporarily_unavailable',
-          'replay_client_share',
-          'This client has too many live client assertions; retry later.',
-          { status: 429, retryAfterSeconds: error.retryAfterSeconds, cause: error },
-        );
-      }
-      throw new OAuthError(
-        'temporarily_unavailable',
-        error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
-        'The server cannot record client assertions right now; retry later.',
-        { retryAfterSeconds: error.retryAfterSeconds, cause: error },
-      );
-    }
+    const claimed = await claimOnce(
+      this.#options.replayStore,
+      client.clientId,
+      jti,
+      Math.ceil((exp + tolerance) * 1000),
+    );
     if (!claimed)
       throw fail(
         'assertion_replayed',
@@ -314,17 +296,6 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     } else {
       keys = [];
     }
-    return keys.filter(
-      (key) =>
-        key.canVerify &&
-        (kid === undefined || key.kid === kid) &&
-        (key.alg === undefined || key.alg === alg) &&
-        key.fits.has(alg),
-    );
+    return candidateKeys(keys, alg, kid);
   }
-}
-
-/** RFC 7519 §2: a JSON number of seconds since the epoch (may be fractional). */
-function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { JWK } from 'jose';
 import { createClientAssertion } from '../client/assertion.js';
-import { supportedAuthMethods } from '../registry/metadata.js';
+import { supportedAuthMethods, workloadAuthMethods } from '../registry/metadata.js';
 import type { DevCa } from './ca.js';
 import type { RevocationReason } from './crl.js';
 import { type CommandResult, defaultServerSans, dirFlag, refreshDerived } from './ensure.js';
@@ -343,8 +343,11 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
   const clientId = str('client_id');
   if (clientId === undefined) throw new TypeError(`${where}.client_id: required`);
   const method = str('method') ?? 'tls_client_auth';
-  if (!(supportedAuthMethods as readonly string[]).includes(method)) {
-    throw new TypeError(`${where}.method: one of ${supportedAuthMethods.join(', ')}`);
+  const keyMethods = supportedAuthMethods.filter(
+    (one) => !(workloadAuthMethods as readonly string[]).includes(one),
+  );
+  if (!(keyMethods as readonly string[]).includes(method)) {
+    throw new TypeError(`${where}.method: one of ${keyMethods.join(', ')}`);
   }
   const bind = str('bind');
   if (bind !== undefined && !isMtlsBinding(bind))

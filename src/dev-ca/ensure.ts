@@ -255,7 +255,9 @@ export async function ensureDevPkiReport(
   const demoIds = new Set(demoClients.map((spec) => spec.clientId));
   for (const entry of registry.clients) {
     if (demoIds.has(entry.client_id) && options.demoClients !== false) continue;
-    if (entry.token_endpoint_auth_method === 'private_key_jwt') continue;
+    const method = entry.token_endpoint_auth_method;
+    // Only certificate clients are renewed here (workload clients have no files of their own).
+    if (method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') continue;
     if (!(await exists(join(dir, clientsFolder, entry.client_id)))) continue;
     const cert = await readCert(join(dir, clientPath(entry.client_id, 'cert')));
     if (cert === undefined) continue;
@@ -276,7 +278,7 @@ export async function ensureDevPkiReport(
     reasons.push(`${entry.client_id}: ${problem}`);
     const plan = await planClient(ca, {
       clientId: entry.client_id,
-      method: entry.token_endpoint_auth_method,
+      method,
       subject: cert.subject,
       sanDns: cert.sans.dns,
       sanUri: cert.sans.uri,

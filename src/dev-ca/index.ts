@@ -82,4 +82,11 @@ export {
   type SelfSignedClient,
   type SelfSignedClientOptions,
 } from './self-signed.js';
+export {
+  createJwtSvidIssuer,
+  createServiceAccountIssuer,
+  type JwtSvidIssuer,
+  jwtSvidBundleKey,
+  type ServiceAccountIssuer,
+} from './workload.js';
 export { type ClientSpec, demoApiAudience, demoClients } from './workspace.js';

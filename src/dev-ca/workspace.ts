@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { encodePem, parseCertificate, subjectAltNames } from '../pki/index.js';
-import type { ClientAuthMethod, ClientMetadata } from '../registry/metadata.js';
+import type { ClientAuthMethod, ClientMetadata, WorkloadAuthMethod } from '../registry/metadata.js';
 import {
   type DevCa,
   type DevCaCrls,
@@ -48,7 +48,8 @@ export interface CommandContext {
 /** A client to create, from flags or from a declarative JSON file. */
 export interface ClientSpec {
   readonly clientId: string;
-  readonly method: ClientAuthMethod;
+  /** Methods with a key or certificate of the client's own (workload clients have none). */
+  readonly method: Exclude<ClientAuthMethod, WorkloadAuthMethod>;
   /** tls_client_auth and self-signed: RFC 4514 subject. */
   readonly subject?: string;
   readonly sanDns?: readonly string[];
