@@ -268,5 +268,8 @@ export function instrumentReplayStore(store: ReplayStore, metrics: TollgateMetri
     },
     ready: () => store.ready(),
     close: () => store.close(),
+    ...(store.rememberedSinceMs === undefined
+      ? {}
+      : { rememberedSinceMs: () => store.rememberedSinceMs?.() }),
   };
 }

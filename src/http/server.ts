@@ -336,7 +336,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
             }
           },
         })
-      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries }));
+      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries, clock: now }));
   // No client holds more than its share of the store: one client's flood (of assertions, or of
   // introspection calls, which claim too) cannot make every other client's assertions fail.
   const sharedReplayStore =
@@ -618,6 +618,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       metrics?.reloads.inc({ part, outcome });
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
+        // A client may now use longer assertions: a later Redis data loss must fence that long.
+        if (baseReplayStore instanceof RedisReplayStore)
+          baseReplayStore.setDataLossFenceMs(longestClaimMs(config, state.registry));
       }
       if (logger === false || outcome === 'unchanged') continue;
       if (outcome === 'failed')
