@@ -239,6 +239,28 @@ const adminListenerIsSeparate: CrossCheck = (config) => {
     : [];
 };
 
+/** "one Redis topology": Sentinel and Cluster exclude each other; Sentinel needs its name. */
+const oneRedisTopology: CrossCheck = (config) => {
+  const { sentinels, sentinelName, clusterNodes, keyPrefix } = config.redis;
+  const problems: ConfigProblem[] = [];
+  if (sentinels.length > 0 && clusterNodes.length > 0) {
+    problems.push({
+      path: 'redis.clusterNodes',
+      message: 'cannot be combined with redis.sentinels',
+    });
+  }
+  if (sentinels.length > 0 && sentinelName === null) {
+    problems.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
+  }
+  if (clusterNodes.length > 0 && /[{}]/.test(keyPrefix)) {
+    problems.push({
+      path: 'redis.keyPrefix',
+      message: 'must not contain { or } with redis.clusterNodes (Tollgate adds its own hash tags)',
+    });
+  }
+  return problems;
+};
+
 /**
  * Each source has the fields of its kind: a spiffe source one trust domain and exactly one of
  * bundle endpoint (https) and bundle file; an oidc-issuer source an https issuer; algorithms
@@ -325,6 +347,7 @@ const workloadSourcesAreComplete: CrossCheck = (config) => {
 
 const crossChecks: readonly CrossCheck[] = [
   adminListenerIsSeparate,
+  oneRedisTopology,
   workloadSourcesAreComplete,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
