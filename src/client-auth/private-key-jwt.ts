@@ -4,7 +4,8 @@
  * Order, on purpose: structural checks (size, shape, header, claims, which cost nothing and need no
  * key), then the signature, and only then the one side effect, claiming the `jti` in the replay
  * store. A forged or malformed assertion therefore never burns a `jti`, and a valid one is
- * claimed exactly once, atomically, before any token is minted.
+ * claimed exactly once, atomically, before any token is minted. Just before the claim, a store
+ * that forgets on restart (the memory store) refuses assertions issued before it started.
  *
  * @see RFC 7523 §3, §3.1; OIDC Core §9; RFC 8725; draft-ietf-oauth-rfc7523bis; FAPI 2.0 §5.3.2.1
  */
@@ -121,8 +122,13 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     const nowSeconds = request.nowMs / 1000;
 
     const alg = this.#checkHeader(jws.header, client);
-    const { jti, exp, legacyAudience } = this.#checkClaims(jws.payload, client, nowSeconds);
+    const { jti, exp, issuedAt, legacyAudience } = this.#checkClaims(
+      jws.payload,
+      client,
+      nowSeconds,
+    );
     await this.#verifySignature(jws, alg, client);
+    this.#checkReplayRecordCovers(issuedAt);
     // The caller's checks that need an authenticated client (a DPoP proof) come before the jti is
     // spent: a request refused for them can be sent again with the same assertion.
     await request.beforeSideEffects?.(client);
@@ -141,6 +147,23 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
         'client_assertion was replayed: its jti has already been used',
       );
     return { client, method: this.method, jti, legacyAudience };
+  }
+
+  /**
+   * The restart fence: a replay store that forgets on restart (the memory store) can only vouch
+   * for assertions issued after it started; an older one may have been spent with the previous
+   * process. Compared in whole seconds, as `iat` is usually written, so a client whose clock is
+   * right is never refused for an assertion it signs after the restart. The description says
+   * "replay", so clients that retry a replay rejection once with a fresh assertion (the SDK does)
+   * recover by themselves.
+   */
+  #checkReplayRecordCovers(issuedAtSeconds: number): void {
+    const since = this.#options.replayStore.rememberedSinceMs?.();
+    if (since === undefined || issuedAtSeconds >= Math.floor(since / 1000)) return;
+    throw fail(
+      'assertion_predates_replay_record',
+      'client_assertion was issued before this server started its replay record (a restart) and cannot be checked for replay: send a freshly signed assertion',
+    );
   }
 
   /** alg in the allowlist and the client's registered alg; typ; no crit. @see RFC 8725 §3.1, §3.11 */
@@ -178,7 +201,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     payload: Record<string, unknown>,
     client: RegisteredClient,
     nowSeconds: number,
-  ): { jti: string; exp: number; legacyAudience: boolean } {
+  ): { jti: string; exp: number; issuedAt: number; legacyAudience: boolean } {
     const { iss, aud, exp, iat, nbf, jti } = payload;
     if (iss !== client.clientId) {
       throw fail(
@@ -226,7 +249,10 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
         `client_assertion jti must be a string of 1 to ${maxJtiLength} characters`,
       );
     }
-    return { jti, exp, legacyAudience };
+    // When it was issued: `iat`, or without it the earliest instant the lifetime check allows
+    // (exp minus the longest lifetime this client may use, measured from now plus tolerance).
+    const issuedAt = iat === undefined ? exp - maxLifetime - tolerance : (iat as number);
+    return { jti, exp, issuedAt, legacyAudience };
   }
 
   /**

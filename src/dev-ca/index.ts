@@ -4,6 +4,8 @@
  *
  * @see RFC 5280, RFC 8705, RFC 7523, RFC 7517
  */
+
+export { encodeDnString as encodeDn } from '../pki/index.js';
 export {
   type CaCertificate,
   type Clock,
@@ -36,7 +38,6 @@ export {
   type RevocationReason,
   revocationReasons,
 } from './crl.js';
-export { encodeDn, formatDn, parseDn } from './dn.js';
 export { type DoctorCheck, runDoctor } from './doctor.js';
 export {
   type CommandResult,

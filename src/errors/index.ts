@@ -66,6 +66,7 @@ export const reasonCodes = [
   'assertion_iat_future',
   'assertion_lifetime_too_long',
   'assertion_replayed',
+  'assertion_predates_replay_record',
   'jwks_fetch_failed',
   // workload identity (SPIFFE, federated workload tokens)
   'assertion_aud_multiple',

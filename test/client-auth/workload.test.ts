@@ -16,8 +16,7 @@ import {
   jwtSpiffeAssertionType,
   X509SvidAuthenticator,
 } from '../../src/client-auth/index.js';
-import { encodeDn } from '../../src/dev-ca/dn.js';
-import { generateSigningJwk, type SigningJwk } from '../../src/dev-ca/index.js';
+import { encodeDn, generateSigningJwk, type SigningJwk } from '../../src/dev-ca/index.js';
 import { generateDevKeyPair, loadDevKeyPair } from '../../src/dev-ca/keys.js';
 import { buildCertificate, randomSerial } from '../../src/dev-ca/x509.js';
 import { OAuthError } from '../../src/errors/index.js';

@@ -7,12 +7,12 @@ import { constants, createPrivateKey, createPublicKey, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
-import { encodeDn } from '../../src/dev-ca/dn.js';
 import {
   createDevCa,
   createJwtSvidIssuer,
   createServiceAccountIssuer,
   type DevCa,
+  encodeDn,
   type IssuedClientCertificate,
   type JwtSvidIssuer,
   jwtSvidBundleKey,
