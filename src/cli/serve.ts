@@ -1,26 +1,38 @@
 /** `tollgate serve [--config FILE]`: run the authorization server until SIGTERM or SIGINT. */
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
-import { exitCodes, type Io, isConfigurationError } from './io.js';
+import { parseCommandLine } from './args.js';
+import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import { fileProblems, serverIdentityProblems } from './preflight.js';
+
+export const serveUsage = `Usage: tollgate serve [--config FILE]
+
+Runs the authorization server until SIGTERM or SIGINT (in-flight requests finish first).
+SIGHUP reloads the registry, signing keys, trust anchors and CRLs at once (they also reload
+by themselves when their files change).
+
+  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG, else the
+                      embedded defaults. Settings also come from TOLLGATE_* variables
+                      (see docs/configuration.md)
+  -h, --help          this help
+
+${exitCodesHelp}`;
 
 export async function serveCommand(argv: string[], io: Io): Promise<number> {
   let values: { config?: string | undefined };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { config: { type: 'string', short: 'c' } },
-      strict: true,
-    }));
+    const line = parseCommandLine(argv, { options: { config: { type: 'string', short: 'c' } } });
+    if (line.help) {
+      io.stdout.write(serveUsage);
+      return exitCodes.ok;
+    }
+    values = line.values as typeof values;
   } catch (error) {
-    io.stderr.write(
-      `tollgate serve: ${(error as Error).message}\nUsage: tollgate serve [--config FILE]\n`,
-    );
-    return exitCodes.usage;
+    return usageError(io, 'serve', error);
   }
   let config: Config;
   try {
@@ -47,6 +59,15 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     if (await ensureSigningKeyFile(config.signingKeys.file, config.accessToken.signingAlg)) {
       logger.info({ file: config.signingKeys.file }, 'signing key generated');
     }
+  }
+
+  // Missing files and a certificate that does not fit its key are named here, by setting, not
+  // found later as a raw ENOENT or OpenSSL code.
+  const missingFiles = fileProblems(config);
+  const preflight = missingFiles.length > 0 ? missingFiles : serverIdentityProblems(config);
+  if (preflight.length > 0) {
+    io.stderr.write(`${new ConfigError(preflight).message}\n`);
+    return exitCodes.failed;
   }
 
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;

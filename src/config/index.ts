@@ -1,9 +1,11 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
 export { defaults } from './defaults.js';
+export { envAliases, envSettings, envVariable } from './env.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
   type ConfigProblem,
+  describeProblem,
   type LoadConfigOptions,
   loadConfig,
   validateConfig,

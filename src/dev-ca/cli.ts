@@ -3,6 +3,7 @@
  * call {@link runDevCaCli}. Parsing and printing live here; the work is in the library.
  */
 import { parseArgs } from 'node:util';
+import { describeParseArgsError } from '../cli/args.js';
 import {
   assertionCommand,
   type CommandOptions,
@@ -130,7 +131,7 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
   try {
     parsed = parse(argv);
   } catch (error) {
-    io.stderr.write(`dev-ca: ${(error as Error).message}\n\n${usage}`);
+    io.stderr.write(`dev-ca: ${describeParseArgsError(error)}\nSee: dev-ca --help\n`);
     return exit.usage;
   }
   const { command, positionals, values } = parsed;
@@ -245,9 +246,12 @@ async function dispatch(
           throw new UsageError('with --file, set "p12": "legacy" per client in the file');
         return clientCommand(ctx, await readClientSpecs(values.file, process.cwd()));
       }
-      const bind = values.bind;
+      // The registry field names (tls_client_auth_san_dns) are accepted as well as the short ones.
+      const bind = values.bind?.replace(/^tls_client_auth_/, '');
       if (bind !== undefined && !isMtlsBinding(bind))
-        throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
+        throw new UsageError(
+          `--bind is one of ${mtlsBindings.map((b) => `${b} (tls_client_auth_${b})`).join(', ')}`,
+        );
       const spec: ClientSpec = {
         clientId: one('client_id (or --file)'),
         method: 'tls_client_auth',
