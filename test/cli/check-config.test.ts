@@ -114,6 +114,8 @@ describe('tollgate check-config', () => {
     });
     const { code, err } = await run('--config', file);
     expect(code).toBe(1);
-    expect(err).toMatch(/tls\.certFile: .*demo-mtls\/key\.pem is not the private key of .*server\.pem/);
+    expect(err).toMatch(
+      /tls\.certFile: .*demo-mtls\/key\.pem is not the private key of .*server\.pem/,
+    );
   });
 });
