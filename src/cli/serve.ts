@@ -7,6 +7,7 @@ import { createTollgate } from '../http/index.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { parseCommandLine } from './args.js';
 import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import { createServerLogger } from './logger.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
 
 export const serveUsage = `Usage: tollgate serve [--config FILE]
@@ -48,7 +49,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   process.once('exit', () => destination.flushSync());
   // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
+  const logger = createServerLogger(config.log, destination);
 
   if (config.unsafeDevDefaults) {
     logger.warn(
@@ -72,7 +73,10 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
 
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;
   try {
-    tollgate = await createTollgate(config, { logger, processMetrics: true });
+    tollgate = await createTollgate(config, {
+      logger,
+      processMetrics: config.metrics.processMetrics,
+    });
   } catch (error) {
     if (isConfigurationError(error)) {
       io.stderr.write(`${error.message}\n`);

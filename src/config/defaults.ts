@@ -174,5 +174,15 @@ export const defaults = {
   log: {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     level: 'info',
+    /**
+     * `pino` (numeric `level`, epoch-ms `time`: what pino tools read) or `iso` (`"level":"info"`,
+     * ISO 8601 `time`: what log stacks parse without a mapping).
+     */
+    format: 'pino',
   },
+  /**
+   * The scopes this server issues, advertised as `scopes_supported` in the metadata (RFC 8414
+   * §2); null advertises none (each client's registered `scope` still applies).
+   */
+  scopesSupported: null,
 } as const satisfies ConfigInput;

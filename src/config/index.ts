@@ -14,6 +14,7 @@ export type {
   AccessTokenAlg,
   Config,
   ConfigInput,
+  LogFormat,
   LogLevel,
   Profile,
   ProxyCertificateFormat,

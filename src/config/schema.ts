@@ -2,7 +2,13 @@
  * JSON schema of the merged configuration. Unknown keys are errors, so a typo in a config file
  * stops start-up instead of silently keeping a default.
  */
-import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from './types.js';
+import {
+  accessTokenAlgs,
+  logFormats,
+  logLevels,
+  profiles,
+  proxyCertificateFormats,
+} from './types.js';
 
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
@@ -36,6 +42,7 @@ export const configSchema = {
     'shutdownTimeoutSeconds',
     'metrics',
     'log',
+    'scopesSupported',
   ],
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
@@ -246,8 +253,15 @@ export const configSchema = {
     log: {
       type: 'object',
       additionalProperties: false,
-      required: ['level'],
-      properties: { level: { enum: [...logLevels] } },
+      required: ['level', 'format'],
+      properties: { level: { enum: [...logLevels] }, format: { enum: [...logFormats] } },
+    },
+    // RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\\'.
+    scopesSupported: {
+      type: ['array', 'null'],
+      items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' },
+      maxItems: 1024,
+      uniqueItems: true,
     },
   },
 } as const;

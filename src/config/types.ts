@@ -16,6 +16,9 @@ export type AccessTokenAlg = (typeof accessTokenAlgs)[number];
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
+/** `pino`: numeric levels, epoch-ms `time`; `iso`: `"level":"info"`, ISO 8601 `time`. */
+export const logFormats = ['pino', 'iso'] as const;
+export type LogFormat = (typeof logFormats)[number];
 
 export interface Config {
   readonly issuer: string;
@@ -100,7 +103,9 @@ export interface Config {
     readonly allowedCidrs: readonly string[];
     readonly processMetrics: boolean;
   };
-  readonly log: { readonly level: LogLevel };
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  /** Advertised as `scopes_supported` (RFC 8414 §2) when set; null advertises none. */
+  readonly scopesSupported: readonly string[] | null;
 }
 
 type DeepPartial<T> = T extends readonly (infer U)[]

@@ -330,6 +330,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     token_endpoint: tokenEndpointUrl,
     jwks_uri: jwksUrl,
     grant_types_supported: ['client_credentials'],
+    ...(config.scopesSupported === null ? {} : { scopes_supported: [...config.scopesSupported] }),
     response_types_supported: [],
     token_endpoint_auth_methods_supported: [...supportedAuthMethods],
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
@@ -462,7 +463,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     const outcomes = await state.reload(force);
     for (const { part, outcome, error } of outcomes) {
       options.onReload?.(part, outcome);
-      metrics?.reloads.inc({ part, outcome });
+      // A check that found nothing new is not an event: counting it would grow the counter
+      // every poll interval while nothing changes.
+      if (outcome !== 'unchanged') metrics?.reloads.inc({ part, outcome });
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
       }
