@@ -1,28 +1,46 @@
-/** `tollgate check-config [--config FILE]`: the start-up verdict, without starting. */
-import { type Config, ConfigError, describeProblem, loadConfig } from '../config/index.js';
+/**
+ * `tollgate check-config [--config FILE] [--dev]`: the start-up verdict, without starting.
+ * Same inputs as `serve`: without `--dev` nothing has a default to fall back on.
+ */
+import {
+  type Config,
+  ConfigError,
+  describeProblem,
+  loadConfig,
+  servingMaterialProblems,
+} from '../config/index.js';
 import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../http/index.js';
 import { RegistryError } from '../registry/index.js';
 import { loadSigningKeys } from '../tokens/index.js';
 import { parseCommandLine } from './args.js';
 import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
+import { noConfigurationHint } from './serve.js';
 
-export const checkConfigUsage = `Usage: tollgate check-config [--config FILE]
+export const checkConfigUsage = `Usage: tollgate check-config [--config FILE] [--dev]
 
 Loads the configuration, the client registry, the signing keys and the trust store exactly as
 \`tollgate serve\` would, and reports every problem found at once (each with the setting or
 file it concerns) without starting a listener.
 
-  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG, else the
-                      embedded defaults. TOLLGATE_* variables apply as for serve
+  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG.
+                      TOLLGATE_* variables apply as for serve
+      --dev           check what \`tollgate serve --dev\` would run (the dev PKI under certs/;
+                      files it generates at start are notes, not problems)
   -h, --help          this help
 
 ${exitCodesHelp}`;
 
-export async function checkConfigCommand(argv: string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined };
+export async function checkConfigCommand(
+  argv: string[],
+  io: Io,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values: { config?: string | undefined; dev?: boolean | undefined };
   try {
-    const line = parseCommandLine(argv, { options: { config: { type: 'string', short: 'c' } } });
+    const line = parseCommandLine(argv, {
+      options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
+    });
     if (line.help) {
       io.stdout.write(checkConfigUsage);
       return exitCodes.ok;
@@ -31,22 +49,28 @@ export async function checkConfigCommand(argv: string[], io: Io): Promise<number
   } catch (error) {
     return usageError(io, 'check-config', error);
   }
+  const dev = values.dev === true;
+  const file = values.config ?? env.TOLLGATE_CONFIG;
+  if (!dev && (file === undefined || file === '')) {
+    io.stderr.write(`tollgate check-config: ${noConfigurationHint}`);
+    return exitCodes.usage;
+  }
   let config: Config;
   try {
-    config = loadConfig({ file: values.config });
+    config = loadConfig({ file, env, dev });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return report(io, error.problems.map(describeProblem), []);
   }
-  const problems: string[] = [];
+  const problems: string[] = servingMaterialProblems(config).map(describeProblem);
   const notes: string[] = [];
   // Dev mode makes what is missing at start: a missing file is then a note, not a problem.
-  const generated = config.unsafeDevDefaults;
+  const generated = dev;
   const missing = new Set<string>();
   for (const problem of fileProblems(config)) {
     missing.add(problem.path.replace(/\.\d+$/, ''));
     if (generated && /no such file/.test(problem.message)) {
-      notes.push(`${problem.path}: missing, generated at start (unsafeDevDefaults)`);
+      notes.push(`${problem.path}: missing, generated at start (serve --dev)`);
     } else {
       problems.push(describeProblem(problem));
     }
@@ -66,11 +90,15 @@ export async function checkConfigCommand(argv: string[], io: Io): Promise<number
     : await collectAsync(problems, () => loadTrustStore(config));
   if (registry !== undefined && trustStore !== null)
     problems.push(...deploymentProblems(config, registry, trustStore).map(describeProblem));
-  if (!missing.has('signingKeys.file'))
-    collect(problems, () =>
-      loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg),
-    );
-  if (!missing.has('tls.certFile') && !missing.has('tls.keyFile'))
+  const keysFile = config.signingKeys.file;
+  if (keysFile !== null && !missing.has('signingKeys.file'))
+    collect(problems, () => loadSigningKeys(keysFile, config.accessToken.signingAlg));
+  if (
+    config.tls.certFile !== null &&
+    config.tls.keyFile !== null &&
+    !missing.has('tls.certFile') &&
+    !missing.has('tls.keyFile')
+  )
     problems.push(...serverIdentityProblems(config).map(describeProblem));
   if (problems.length > 0) return report(io, problems, notes);
   io.stdout.write(

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type AccessTokenAlg, accessTokenAlgs, defaults } from '../config/index.js';
+import { type AccessTokenAlg, accessTokenAlgs, defaults, devDefaults } from '../config/index.js';
 import {
   activateKey,
   addKey,
@@ -33,7 +33,7 @@ Actions:
   list                             show every key and its status
 
 Options:
-  --file FILE    the key file (default: ${defaults.signingKeys.file})
+  --file FILE    the key file (default: ${devDefaults.signingKeys.file}, the one serve --dev uses)
   --alg ALG      ${accessTokenAlgs.join(', ')} (default ${defaults.accessToken.signingAlg})
   --now ISO      the current time (for scripted rotations and tests)
 
@@ -92,7 +92,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
   } catch (error) {
     return usageError(io, `keys ${action}`, error);
   }
-  const file = resolve(values.file ?? defaults.signingKeys.file);
+  const file = resolve(values.file ?? devDefaults.signingKeys.file);
   const now = values.now === undefined ? new Date() : new Date(values.now);
   const alg = (values.alg ?? defaults.accessToken.signingAlg) as AccessTokenAlg;
   const needKid = () => {

@@ -20,9 +20,9 @@ const usage = `Usage: tollgate <command> [options]
        tollgate --version
 
 Commands:
-  serve          run the authorization server              [--config FILE]
+  serve          run the authorization server     [--config FILE | --dev (local dev PKI)]
   check-config   validate the configuration, registry, keys and trust store without starting;
-                 reports every problem at once               [--config FILE]
+                 reports every problem at once     [--config FILE | --dev]
   token          get an access token (private_key_jwt, tls_client_auth,
                  self_signed_tls_client_auth)
   keys           server signing keys:

@@ -9,14 +9,17 @@ import { createSecureContext } from 'node:tls';
 import type { Config, ConfigProblem } from '../config/index.js';
 import { describeFileError } from './args.js';
 
-/** Every file setting of `config` with its value(s); `skip` leaves out files made at start. */
+/** Every file setting of `config` that names a file (an unset one is servingMaterialProblems'). */
 function configuredFiles(config: Config): Array<readonly [string, string]> {
-  const files: Array<readonly [string, string]> = [
+  const files: Array<readonly [string, string]> = [];
+  for (const [setting, file] of [
     ['tls.certFile', config.tls.certFile],
     ['tls.keyFile', config.tls.keyFile],
     ['signingKeys.file', config.signingKeys.file],
-  ];
-  if (config.registry.file !== null) files.push(['registry.file', config.registry.file]);
+    ['registry.file', config.registry.file],
+  ] as const) {
+    if (file !== null) files.push([setting, file]);
+  }
   const certs = config.clientCertificates;
   for (const [setting, list] of [
     ['clientCertificates.trustAnchorFiles', certs.trustAnchorFiles],
@@ -58,18 +61,17 @@ export function fileProblems(config: Config, optional: readonly string[] = []): 
 
 /** The server certificate and key must load together (TLS would refuse them at start). */
 export function serverIdentityProblems(config: Config): ConfigProblem[] {
+  const { certFile, keyFile } = config.tls;
+  if (certFile === null || keyFile === null) return [];
   try {
-    createSecureContext({
-      cert: readFileSync(config.tls.certFile),
-      key: readFileSync(config.tls.keyFile),
-    });
+    createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
     return [];
   } catch (error) {
     const text = (error as Error).message;
     const message = /key values mismatch/i.test(text)
-      ? `${config.tls.keyFile} is not the private key of ${config.tls.certFile}`
+      ? `${keyFile} is not the private key of ${certFile}`
       : /no start line|bad base64|PEM|ASN1|DECODER/i.test(text)
-        ? `${config.tls.certFile} and ${config.tls.keyFile} must be PEM: a certificate chain (leaf first) and its private key`
+        ? `${certFile} and ${keyFile} must be PEM: a certificate chain (leaf first) and its private key`
         : `the server certificate and key cannot be used together (${text.replace(/^error:[0-9A-F]+:/, '')})`;
     return [{ path: 'tls.certFile', message }];
   }

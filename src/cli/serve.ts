@@ -1,7 +1,13 @@
-/** `tollgate serve [--config FILE]`: run the authorization server until SIGTERM or SIGINT. */
+/**
+ * `tollgate serve [--config FILE] [--dev]`: run the authorization server until SIGTERM or SIGINT.
+ *
+ * Without `--dev` the server trusts exactly what its configuration names: nothing is generated
+ * and nothing under certs/ is read unless the config points there. `--dev` (what `npm start`
+ * runs) layers the development PKI's files under the config and creates them when missing.
+ */
 import { relative } from 'node:path';
 import { pino } from 'pino';
-import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
@@ -10,23 +16,36 @@ import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } f
 import { createServerLogger } from './logger.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
 
-export const serveUsage = `Usage: tollgate serve [--config FILE]
+export const serveUsage = `Usage: tollgate serve [--config FILE] [--dev]
 
 Runs the authorization server until SIGTERM or SIGINT (in-flight requests finish first).
 SIGHUP reloads the registry, signing keys, trust anchors and CRLs at once (they also reload
 by themselves when their files change).
 
-  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG, else the
-                      embedded defaults. Settings also come from TOLLGATE_* variables
-                      (see docs/configuration.md)
+  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG. Settings
+                      also come from TOLLGATE_* variables (see docs/configuration.md)
+      --dev           development mode (what npm start runs): trust and, where missing,
+                      generate a dev PKI, signing key and demo registry under certs/
   -h, --help          this help
 
 ${exitCodesHelp}`;
 
-export async function serveCommand(argv: string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined };
+/** What `serve` (and `check-config`) say when given nothing to run on. */
+export const noConfigurationHint = `no configuration given, and production has no defaults to trust.
+  Production:   tollgate serve --config FILE   (what to put in FILE: docs/configuration.md)
+  Development:  tollgate serve --dev           (or npm start: generates and trusts a dev PKI under certs/)
+`;
+
+export async function serveCommand(
+  argv: string[],
+  io: Io,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values: { config?: string | undefined; dev?: boolean | undefined };
   try {
-    const line = parseCommandLine(argv, { options: { config: { type: 'string', short: 'c' } } });
+    const line = parseCommandLine(argv, {
+      options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
+    });
     if (line.help) {
       io.stdout.write(serveUsage);
       return exitCodes.ok;
@@ -35,9 +54,18 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   } catch (error) {
     return usageError(io, 'serve', error);
   }
+  const dev = values.dev === true;
+  const file = values.config ?? env.TOLLGATE_CONFIG;
+  if (!dev && (file === undefined || file === '')) {
+    io.stderr.write(`tollgate serve: ${noConfigurationHint}`);
+    return exitCodes.usage;
+  }
   let config: Config;
   try {
-    config = loadConfig({ file: values.config });
+    config = loadConfig({ file, env, dev });
+    // Outside dev mode this is where a config that forgot its TLS files or signing key stops;
+    // in dev mode they are checked after the dev PKI has been generated.
+    if (!dev) throwIfAny(servingMaterialProblems(config));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr.write(`${error.message}\n`);
@@ -51,14 +79,25 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   setInterval(() => destination.flush(), 1000).unref();
   const logger = createServerLogger(config.log, destination);
 
-  if (config.unsafeDevDefaults) {
+  if (dev) {
+    // Loud, once: this process trusts a CA whose keys sit on this disk.
     logger.warn(
-      'unsafeDevDefaults is on: generating the dev PKI, signing key and demo registry where missing; never use this in production',
+      { devPkiDir: config.devPkiDir },
+      'DEVELOPMENT MODE (--dev): trusting the development CA and generating the dev PKI, signing key and demo registry where missing; never use this in production',
     );
     const created = await ensureDevPki(config.devPkiDir, { issuer: config.issuer });
     if (created.length > 0) logger.info({ created }, 'dev PKI created');
-    if (await ensureSigningKeyFile(config.signingKeys.file, config.accessToken.signingAlg)) {
-      logger.info({ file: config.signingKeys.file }, 'signing key generated');
+    const keysFile = config.signingKeys.file;
+    if (
+      keysFile !== null &&
+      (await ensureSigningKeyFile(keysFile, config.accessToken.signingAlg))
+    ) {
+      logger.info({ file: keysFile }, 'signing key generated');
+    }
+    const problems = servingMaterialProblems(config);
+    if (problems.length > 0) {
+      io.stderr.write(`${new ConfigError(problems).message}\n`);
+      return exitCodes.failed;
     }
   }
 
@@ -89,7 +128,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port },
     'tollgate listening',
   );
-  if (config.unsafeDevDefaults) io.stdout.write(quickstart(config));
+  if (dev) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {
     let closing = false;
@@ -140,4 +179,8 @@ Get a token with private_key_jwt:
 
 More (curl, mutual TLS): ${dir}/EXAMPLES.md
 `;
+}
+
+function throwIfAny(problems: ReturnType<typeof servingMaterialProblems>): void {
+  if (problems.length > 0) throw new ConfigError(problems);
 }

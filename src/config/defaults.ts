@@ -5,8 +5,11 @@
  * validated into a frozen {@link Config}. Relative paths in a config file are resolved against
  * that file's folder; the defaults' relative paths against the working directory.
  *
- * The embedded defaults are a development setup: `unsafeDevDefaults` generates the dev PKI,
- * the signing key and a demo registry when missing, and is refused when NODE_ENV=production.
+ * The embedded defaults trust nothing: no trust anchors, intermediates, CRLs, TLS files,
+ * signing keys or registry, so a configuration names everything the server relies on and nothing
+ * under `certs/` is read unless it says so. {@link devDefaults} is the layer `serve --dev` (and
+ * `npm start`) puts between these and the config file: the development PKI's files, which that
+ * mode also generates when missing. No environment variable switches it on (STYLE §12).
  */
 import type { ConfigInput } from './types.js';
 
@@ -15,20 +18,15 @@ export const defaults = {
   issuer: 'https://localhost:8443',
   /** `default`, or `fapi2`, which narrows assertion algorithms to PS256, ES256 and EdDSA. */
   profile: 'default',
-  /**
-   * Generate what is missing at start (dev PKI under `devPkiDir`, server certificate, signing
-   * key, demo registry). Convenient and unsafe: refused when NODE_ENV=production.
-   */
-  unsafeDevDefaults: true,
-  /** Where the development PKI lives (see `tollgate dev-ca`). */
+  /** Where `serve --dev` keeps the development PKI (see `tollgate dev-ca`); unused otherwise. */
   devPkiDir: 'certs',
   /** The HTTPS listener. `localhost` binds both 127.0.0.1 and ::1. */
   tls: {
     host: 'localhost',
     port: 8443,
-    /** Server certificate chain (leaf first) and key, PEM. */
-    certFile: 'certs/server/server.pem',
-    keyFile: 'certs/server/server-key.pem',
+    /** Server certificate chain (leaf first) and key, PEM. Required: no default. */
+    certFile: null,
+    keyFile: null,
     /**
      * Ask clients for a certificate in the handshake (never required there: every failure
      * becomes an OAuth error). Turn off when a separate `mtls` listener takes certificates.
@@ -51,12 +49,12 @@ export const defaults = {
   },
   /** How `tls_client_auth` certificates are validated. */
   clientCertificates: {
-    /** Trust anchors (PEM): the CAs whose certificates may authenticate clients. */
-    trustAnchorFiles: ['certs/ca/root.pem'],
+    /** Trust anchors (PEM): the CAs whose certificates may authenticate clients. None by default. */
+    trustAnchorFiles: [],
     /** Intermediates (PEM) to complete chains of clients that send only their leaf. */
-    intermediateFiles: ['certs/ca/intermediate.pem'],
+    intermediateFiles: [],
     /** CRLs (PEM or DER), one per CA that publishes one; reloaded when the files change. */
-    crlFiles: ['certs/ca/crl-chain.pem'],
+    crlFiles: [],
     /** A CRL past its nextUpdate: `fail` refuses certificates under that CA, `ignore` keeps using it. */
     crlStaleness: 'fail',
     /** Refuse certificates under a CA that has no CRL configured. */
@@ -91,8 +89,8 @@ export const defaults = {
     defaultAudience: null,
   },
   signingKeys: {
-    /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. */
-    file: 'certs/signing-keys.json',
+    /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. Required. */
+    file: null,
   },
   clientAuth: {
     /** Accepted clock skew for assertion `exp`/`iat`/`nbf`; 10 s ahead is always accepted, at most 60. */
@@ -142,7 +140,7 @@ export const defaults = {
   },
   registry: {
     /** Registry file (`{"clients": [...]}`), RFC 7591 metadata; null when only inline clients are used. */
-    file: 'certs/registry.json',
+    file: null,
     /** Inline clients, merged with the file's; a client_id may not appear twice. */
     clients: [],
   },
@@ -185,4 +183,24 @@ export const defaults = {
    * §2); null advertises none (each client's registered `scope` still applies).
    */
   scopesSupported: null,
+} as const satisfies ConfigInput;
+
+/**
+ * What `serve --dev` adds under the config file: the files of the development PKI that
+ * `tollgate dev-ca ensure` writes under `certs/` (a root and intermediate CA, their CRLs, a
+ * server certificate for localhost, a signing key, demo clients). Paths are relative to the
+ * working directory. Never applied without the flag.
+ */
+export const devDefaults = {
+  tls: {
+    certFile: 'certs/server/server.pem',
+    keyFile: 'certs/server/server-key.pem',
+  },
+  clientCertificates: {
+    trustAnchorFiles: ['certs/ca/root.pem'],
+    intermediateFiles: ['certs/ca/intermediate.pem'],
+    crlFiles: ['certs/ca/crl-chain.pem'],
+  },
+  signingKeys: { file: 'certs/signing-keys.json' },
+  registry: { file: 'certs/registry.json' },
 } as const satisfies ConfigInput;

@@ -1,5 +1,5 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults } from './defaults.js';
+export { defaults, devDefaults } from './defaults.js';
 export { envAliases, envSettings, envVariable } from './env.js';
 export {
   assertionAlgsByProfile,
@@ -8,6 +8,7 @@ export {
   describeProblem,
   type LoadConfigOptions,
   loadConfig,
+  servingMaterialProblems,
   validateConfig,
 } from './load.js';
 export type {

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { asymmetricAlgs } from '../jws/index.js';
-import { defaults } from './defaults.js';
+import { defaults, devDefaults } from './defaults.js';
 import { readEnvOverrides } from './env.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -47,6 +47,11 @@ export interface LoadConfigOptions {
   readonly cwd?: string;
   /** Inline config object instead of a file (tests, embedding); relative paths use `cwd`. */
   readonly overrides?: unknown;
+  /**
+   * Development mode (`serve --dev`): layer {@link devDefaults} (the dev PKI's files under
+   * `certs/`, relative to `cwd`) between the defaults and the file. Off unless asked for.
+   */
+  readonly dev?: boolean;
 }
 
 /** Setting paths that name files or folders, resolved against the file that set them. */
@@ -75,6 +80,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const file = options.file ?? env.TOLLGATE_CONFIG;
 
   let merged: unknown = resolvePaths(structuredClone(defaults) as unknown, cwd);
+  if (options.dev === true) {
+    merged = deepMerge(merged, resolvePaths(structuredClone(devDefaults) as unknown, cwd));
+  }
   if (file !== undefined && file !== '') {
     const absolute = resolve(cwd, file);
     merged = deepMerge(merged, resolvePaths(readJsonFile(absolute), dirname(absolute)));
@@ -84,16 +92,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const fromEnv = readEnvOverrides(env);
   merged = deepMerge(merged, resolvePaths(fromEnv.values, cwd));
-  return validateConfig(merged, env, { sources: fromEnv.sources, problems: fromEnv.problems });
+  return validateConfig(merged, { sources: fromEnv.sources, problems: fromEnv.problems });
 }
 
 /**
  * Validates an already merged object (schema and named cross-checks) and freezes it. Every
  * problem is reported at once: a schema error does not hide the semantic errors of other fields.
+ * Nothing here reads the environment: NODE_ENV in particular decides nothing about trust (the
+ * TOLLGATE_* settings were read into `candidate` before, and `found` says which).
  */
 export function validateConfig(
   candidate: unknown,
-  env: NodeJS.ProcessEnv = process.env,
   found: { sources?: ReadonlyMap<string, string>; problems?: readonly ConfigProblem[] } = {},
 ): Config {
   const schemaProblems = validateSchema(candidate)
@@ -106,15 +115,16 @@ export function validateConfig(
     refused.some(
       (r) => r === path || path.startsWith(`${r}.`) || r.startsWith(`${path}.`) || r === '(root)',
     );
-  const semanticProblems = crossChecks
-    .flatMap((check) => {
+  const semanticProblems = [
+    ...unsafeDevDefaultsIsGone(candidate),
+    ...crossChecks.flatMap((check) => {
       try {
-        return check(candidate as Config, env);
+        return check(candidate as Config);
       } catch {
         return []; // the shape is wrong; the schema problems already say how
       }
-    })
-    .filter((p) => !overlaps(p.path));
+    }),
+  ].filter((p) => !overlaps(p.path));
   const envProblemPaths = new Set(found.problems?.map((p) => p.path));
   const problems = [
     ...(found.problems ?? []),
@@ -124,7 +134,12 @@ export function validateConfig(
     return variable === undefined ? p : { ...p, variable };
   });
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze(candidate as Config);
+  // The removed setting, accepted as `false` for old config files, is not part of Config.
+  const { unsafeDevDefaults: _removed, ...config } = candidate as unknown as Record<
+    string,
+    unknown
+  >;
+  return deepFreeze(config as unknown as Config);
 }
 
 /** The variable that set `path` or one of its parents (`proxy.trustedCidrs.0`). */
@@ -136,7 +151,43 @@ function sourceOf(path: string, sources: ReadonlyMap<string, string> | undefined
   return undefined;
 }
 
-type CrossCheck = (config: Config, env: NodeJS.ProcessEnv) => ConfigProblem[];
+/**
+ * Named check "serving needs its own material": the TLS listener's certificate and key, and the
+ * access-token signing key file. Outside `serve --dev` none has a default, so a configuration
+ * that forgets one is stopped at start (and by `check-config`) with the field to set.
+ */
+export function servingMaterialProblems(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const needed = [
+    ['tls.certFile', config.tls.certFile, 'the server certificate chain (PEM) of the TLS listener'],
+    ['tls.keyFile', config.tls.keyFile, 'the private key (PEM) of the TLS listener'],
+    ['signingKeys.file', config.signingKeys.file, 'the private JWKS that signs access tokens'],
+  ] as const;
+  for (const [path, value, what] of needed) {
+    if (value === null) {
+      problems.push({
+        path,
+        message: `is required: ${what} (no default outside serve --dev; see docs/configuration.md)`,
+      });
+    }
+  }
+  return problems;
+}
+
+type CrossCheck = (config: Config) => ConfigProblem[];
+
+/** Named check "dev mode is a flag": the old setting may only say it is off. */
+function unsafeDevDefaultsIsGone(candidate: unknown): ConfigProblem[] {
+  return (candidate as { unsafeDevDefaults?: unknown }).unsafeDevDefaults === true
+    ? [
+        {
+          path: 'unsafeDevDefaults',
+          message:
+            'was removed: development defaults are the explicit `tollgate serve --dev` flag (npm start passes it)',
+        },
+      ]
+    : [];
+}
 
 /** Profile allowlists for client assertion algorithms. @see DESIGN.md §3 */
 export const assertionAlgsByProfile = {
@@ -173,17 +224,6 @@ const assertionAlgsWithinProfile: CrossCheck = (config) => {
     }));
 };
 
-const devDefaultsRefusedInProduction: CrossCheck = (config, env) =>
-  config.unsafeDevDefaults && env.NODE_ENV === 'production'
-    ? [
-        {
-          path: 'unsafeDevDefaults',
-          message:
-            'must be false when NODE_ENV=production: configure tls, signingKeys and registry files instead',
-        },
-      ]
-    : [];
-
 const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
   const audience = config.accessToken.defaultAudience;
   if (audience === null || URL.canParse(audience)) return [];
@@ -219,7 +259,6 @@ const crossChecks: readonly CrossCheck[] = [
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
   assertionAlgsWithinProfile,
-  devDefaultsRefusedInProduction,
   defaultAudienceIsAbsoluteUri,
 ];
 

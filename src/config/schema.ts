@@ -12,6 +12,7 @@ import {
 
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -21,7 +22,6 @@ export const configSchema = {
   required: [
     'issuer',
     'profile',
-    'unsafeDevDefaults',
     'devPkiDir',
     'tls',
     'mtls',
@@ -47,6 +47,7 @@ export const configSchema = {
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
     profile: { enum: [...profiles] },
+    // Removed setting, kept loadable when false (see ConfigInput); `true` fails a named check.
     unsafeDevDefaults: { type: 'boolean' },
     devPkiDir: path,
     tls: {
@@ -56,8 +57,8 @@ export const configSchema = {
       properties: {
         host,
         port,
-        certFile: path,
-        keyFile: path,
+        certFile: nullablePath,
+        keyFile: nullablePath,
         requestClientCert: { type: 'boolean' },
       },
     },
@@ -133,7 +134,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['file'],
-      properties: { file: path },
+      properties: { file: nullablePath },
     },
     clientAuth: {
       type: 'object',

@@ -23,13 +23,13 @@ export type LogFormat = (typeof logFormats)[number];
 export interface Config {
   readonly issuer: string;
   readonly profile: Profile;
-  readonly unsafeDevDefaults: boolean;
   readonly devPkiDir: string;
   readonly tls: {
     readonly host: string;
     readonly port: number;
-    readonly certFile: string;
-    readonly keyFile: string;
+    /** null until configured (`serve --dev` names the dev PKI's); serving needs both. */
+    readonly certFile: string | null;
+    readonly keyFile: string | null;
     readonly requestClientCert: boolean;
   };
   readonly mtls: {
@@ -59,7 +59,8 @@ export interface Config {
     readonly signingAlg: AccessTokenAlg;
     readonly defaultAudience: string | null;
   };
-  readonly signingKeys: { readonly file: string };
+  /** `file` is null until configured; serving needs it. */
+  readonly signingKeys: { readonly file: string | null };
   readonly clientAuth: {
     readonly clockToleranceSeconds: number;
     readonly maxAssertionLifetimeSeconds: number;
@@ -114,5 +115,9 @@ type DeepPartial<T> = T extends readonly (infer U)[]
     ? { -readonly [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
-/** What a config file may hold: any subset of {@link Config}. */
-export type ConfigInput = DeepPartial<Config>;
+/**
+ * What a config file may hold: any subset of {@link Config}. `unsafeDevDefaults: false` is still
+ * accepted (and ignored) so that configs written for earlier versions keep loading; `true` is
+ * refused, naming `serve --dev`.
+ */
+export type ConfigInput = DeepPartial<Config> & { unsafeDevDefaults?: false };

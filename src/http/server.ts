@@ -12,7 +12,13 @@ import {
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
 } from '../client-auth/index.js';
-import { assertionAlgsByProfile, type Config, type ConfigProblem } from '../config/index.js';
+import {
+  assertionAlgsByProfile,
+  type Config,
+  ConfigError,
+  type ConfigProblem,
+  servingMaterialProblems,
+} from '../config/index.js';
 import { OAuthError } from '../errors/index.js';
 import { CertificateSource, PkiError, parseCidrs, TrustStore } from '../pki/index.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
@@ -135,27 +141,44 @@ export function deploymentProblems(
   trustStore: TrustStore | undefined,
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const methods = new Set([...registry.clients()].map((client) => client.authMethod));
-  if (methods.has('tls_client_auth') && trustStore === undefined) {
+  const idsUsing = (...methods: string[]) =>
+    [...registry.clients()]
+      .filter((client) => methods.includes(client.authMethod))
+      .map((client) => JSON.stringify(client.clientId));
+  // Each problem names the clients that need what is missing (at most a few, then a count), so
+  // the operator knows which registration depends on it.
+  const named = (ids: string[]) =>
+    ids.length <= 5 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more`;
+  const chainClients = idsUsing('tls_client_auth');
+  if (chainClients.length > 0 && trustStore === undefined) {
     problems.push({
       path: 'clientCertificates.trustAnchorFiles',
-      message: 'tls_client_auth clients are registered, but no trust anchor is configured',
+      message: `tls_client_auth client(s) ${named(chainClients)} need a trust anchor, and none is configured (there is no default)`,
     });
   }
-  const certificateClients =
-    methods.has('tls_client_auth') || methods.has('self_signed_tls_client_auth');
+  const certificateClients = idsUsing('tls_client_auth', 'self_signed_tls_client_auth');
   const canReceive =
     config.tls.requestClientCert ||
     config.mtls.enabled ||
     (config.plain.enabled && config.proxy.trustedCidrs.length > 0);
-  if (certificateClients && !canReceive) {
+  if (certificateClients.length > 0 && !canReceive) {
     problems.push({
       path: 'tls.requestClientCert',
-      message:
-        'mutual-TLS clients are registered, but no listener receives client certificates (tls.requestClientCert, mtls.enabled, or plain.enabled with proxy.trustedCidrs)',
+      message: `mutual-TLS client(s) ${named(certificateClients)} need a listener that receives client certificates, and none does (tls.requestClientCert, mtls.enabled, or plain.enabled with proxy.trustedCidrs)`,
     });
   }
   return problems;
+}
+
+/** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
+function readServerIdentity(config: Config): { cert: Buffer; key: Buffer } {
+  const { certFile, keyFile } = config.tls;
+  if (certFile === null || keyFile === null) {
+    throw new ConfigError(
+      servingMaterialProblems(config).filter((problem) => problem.path.startsWith('tls.')),
+    );
+  }
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
 }
 
 /** RFC 8414 §3: the metadata URL inserts the well-known segment before the issuer's path. */
@@ -415,10 +438,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           },
   };
 
-  const serverIdentity =
-    options.tls === false
-      ? undefined
-      : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+  const serverIdentity = options.tls === false ? undefined : readServerIdentity(config);
   const httpsOptions = (requestCert: boolean) =>
     serverIdentity === undefined
       ? undefined

@@ -181,9 +181,11 @@ describe('configuration from the environment', () => {
   it('docs/configuration.md: the check-config example is what the command prints', () => {
     const doc = readFileSync('docs/configuration.md', 'utf8');
     const block =
-      /```console\n\$ ((?:TOLLGATE_\S+=\S+ )+)tollgate check-config\n([\s\S]*?)```/.exec(doc);
+      /```console\n\$ ((?:TOLLGATE_\S+=\S+ )+)tollgate check-config([^\n]*)\n([\s\S]*?)```/.exec(
+        doc,
+      );
     expect(block, 'the console example in docs/configuration.md').not.toBeNull();
-    const [, assignments = '', expected = ''] = block ?? [];
+    const [, assignments = '', args = '', expected = ''] = block ?? [];
     const env = Object.fromEntries(
       assignments
         .trim()
@@ -195,7 +197,13 @@ describe('configuration from the environment', () => {
     );
     const result = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'check-config'],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'check-config',
+        ...args.trim().split(/\s+/).filter(Boolean),
+      ],
       { env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 },
     );
     expect(result.status).toBe(1);

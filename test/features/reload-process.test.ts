@@ -39,7 +39,6 @@ describe('hot reload of a running process', () => {
       join(dir, 'tollgate.json'),
       JSON.stringify({
         issuer,
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },

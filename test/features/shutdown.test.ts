@@ -72,7 +72,6 @@ describe('graceful shutdown', () => {
       join(dir, 'tollgate.json'),
       JSON.stringify({
         issuer,
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },

@@ -61,7 +61,6 @@ export async function makeTollgate(options: {
     cwd: dir,
     overrides: {
       issuer: testIssuer,
-      unsafeDevDefaults: false,
       clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
       ...options.config,
       signingKeys: { file: signingKeysFile },
