@@ -123,9 +123,9 @@ export async function serveCommand(
     }
     throw error;
   }
-  await tollgate.listen();
+  const addresses = await tollgate.listen();
   logger.info(
-    { issuer: config.issuer, host: config.tls.host, port: config.tls.port },
+    { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',
   );
   if (dev) io.stdout.write(quickstart(config));
@@ -135,23 +135,21 @@ export async function serveCommand(
     const stop = (signal: string) => {
       if (closing) return;
       closing = true;
-      logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-      const bound = setTimeout(() => {
-        logger.error(
-          { seconds: config.shutdownTimeoutSeconds },
-          'shutdown timed out: in-flight requests abandoned',
-        );
-        resolve(exitCodes.failed);
-      }, config.shutdownTimeoutSeconds * 1000);
-      bound.unref();
-      tollgate.close().then(
-        () => {
-          clearTimeout(bound);
-          logger.info('shut down cleanly');
-          resolve(exitCodes.ok);
+      logger.info(
+        { signal, drainSeconds: config.shutdownDrainSeconds },
+        'shutting down: /readyz answers 503 for the drain window, then no new connections; finishing the requests received',
+      );
+      tollgate.shutdown().then(
+        ({ clean }) => {
+          if (clean) logger.info('shut down cleanly');
+          else
+            logger.error(
+              { seconds: config.shutdownTimeoutSeconds },
+              'shutdown timed out: requests still running were abandoned',
+            );
+          resolve(clean ? exitCodes.ok : exitCodes.failed);
         },
         (error: unknown) => {
-          clearTimeout(bound);
           logger.error({ err: error }, 'shutdown failed');
           resolve(exitCodes.failed);
         },

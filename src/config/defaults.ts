@@ -79,6 +79,11 @@ export const defaults = {
     nginxHeader: 'x-ssl-client-cert',
     /** Longest certificate header accepted. */
     maxHeaderBytes: 16384,
+    /**
+     * Where a trusted proxy writes the client's address (plain listener only): `x-forwarded-for`
+     * or RFC 7239 `forwarded`. The right-most hop that is not a trusted proxy is the client.
+     */
+    clientAddressHeader: 'x-forwarded-for',
   },
   accessToken: {
     /** Lifetime of issued access tokens (a client may override with `access_token_lifetime`). */
@@ -105,12 +110,28 @@ export const defaults = {
   limits: {
     /** Largest accepted request body, bytes. */
     bodyBytes: 16384,
+    /**
+     * Headers and body of a request must arrive within this, or the connection is closed (408):
+     * slow clients (header or body dribbling, headers without a body) hold nothing longer.
+     */
+    requestTimeoutSeconds: 15,
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutSeconds: 5,
+    /** Concurrent connections from one peer address (trusted proxies exempt); more are closed at once. */
+    connectionsPerAddress: 64,
+    /** Concurrent connections per listener; more are closed at once (bounds memory, see docs/security.md). */
+    maxConnections: 4096,
   },
   replay: {
     /** `memory` (one instance) or `redis` (shared by every instance: required past one). */
     store: 'memory',
     /** Live `jti` claims the memory store holds at most; past it, assertions fail closed with 503. */
     maxEntries: 1_000_000,
+    /**
+     * Share of `maxEntries` one client may hold (0..1]: past it that client gets 429 with
+     * Retry-After, and every other client still gets tokens.
+     */
+    maxClientShare: 0.05,
   },
   /** Redis (or Valkey) shared by instances for replay claims and rate limits. */
   redis: {
@@ -135,8 +156,14 @@ export const defaults = {
     perAddress: 12000,
     /** Failed client authentications per source address per window. */
     failedAuthPerAddress: 120,
-    /** Failed client authentications per claimed client_id per window. */
+    /**
+     * Failed client authentications per source address and claimed (registered) client_id per
+     * window. Never per client_id alone: client_ids are public, and a stranger's failures must not
+     * lock a client out.
+     */
     failedAuthPerClient: 60,
+    /** Most keys the memory store counts per window; when full it evicts the least recently used. */
+    maxKeys: 100_000,
   },
   registry: {
     /** Registry file (`{"clients": [...]}`), RFC 7591 metadata; null when only inline clients are used. */
@@ -153,15 +180,44 @@ export const defaults = {
     minRefetchIntervalSeconds: 30,
   },
   underPressure: {
-    /** Shed load (503 + Retry-After) when the event loop lags more than this. */
-    maxEventLoopDelayMs: 250,
-    /** Shed load when event-loop utilization is above this (0..1); 0 disables. */
-    maxEventLoopUtilization: 0.98,
+    /**
+     * Shed load (503 + Retry-After) when the event loop lagged more than this on average over the
+     * last sample interval: a request waits about that long before its handler runs.
+     */
+    maxEventLoopDelayMs: 100,
+    /**
+     * Shed load when event-loop utilization over the last sample interval is above this (0..1);
+     * 0 disables, the default: under overload utilization stays near 1 even while shedding, so
+     * it would shed everything, while the delay trigger measures the queue that hurts latency.
+     */
+    maxEventLoopUtilization: 0,
     retryAfterSeconds: 1,
+    /**
+     * How often both triggers are sampled, each over the interval just past (never since
+     * start-up): a short interval sheds within a fraction of a second of overload starting.
+     */
+    sampleIntervalMs: 100,
   },
-  /** On SIGTERM: stop accepting, finish in-flight requests, and give up (exit 1) after this long. */
+  /**
+   * On SIGTERM: after the drain window, stop accepting, finish the requests received, close idle
+   * and half-sent connections; exit 1 if a received request is still running after this long.
+   */
   shutdownTimeoutSeconds: 10,
-  /** Prometheus metrics at GET /metrics, on every listener, for the listed peer addresses only. */
+  /**
+   * On SIGTERM, first serve on for this long with /readyz answering 503 and every response
+   * saying `Connection: close`, so load balancers and keep-alive clients move away without a reset.
+   */
+  shutdownDrainSeconds: 5,
+  /**
+   * The admin listener: /metrics, /healthz and /readyz, off the token listeners. Loopback by
+   * default; see docs/security.md for Kubernetes and host proxies.
+   */
+  admin: {
+    enabled: true,
+    host: '127.0.0.1',
+    port: 9464,
+  },
+  /** Prometheus metrics at GET /metrics on the admin listener, for the listed peer addresses only. */
   metrics: {
     enabled: true,
     /** Socket peer addresses allowed to scrape (CIDRs); others get 404. */

@@ -22,6 +22,7 @@ export const envPrefix = 'TOLLGATE_';
 export const envAliases: Readonly<Record<string, string>> = {
   TOLLGATE_HOST: 'tls.host',
   TOLLGATE_PORT: 'tls.port',
+  TOLLGATE_ADMIN_PORT: 'admin.port',
   TOLLGATE_LOG_LEVEL: 'log.level',
   TOLLGATE_REDIS_URL: 'redis.url',
   TOLLGATE_REPLAY_STORE: 'replay.store',
@@ -166,17 +167,39 @@ function unknownVariable(variable: string): EnvProblem | undefined {
   }
   if (!variable.includes('__')) return undefined;
   const group = variable.slice(0, variable.indexOf('__'));
-  const siblings = envSettings
-    .filter((s) => s.variable.startsWith(`${group}__`))
-    .map((s) => s.variable);
+  const candidates = envSettings.map((s) => s.variable);
+  const nearest = candidates
+    .map((candidate) => ({ candidate, distance: editDistance(variable, candidate) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  const siblings = candidates.filter((c) => c.startsWith(`${group}__`));
   return {
     path: '(environment)',
     variable,
     message:
-      siblings.length === 0
-        ? 'names no setting (see docs/configuration.md for the list)'
-        : `names no setting; ${group} has ${siblings.join(', ')}`,
+      nearest !== undefined && nearest.distance <= 3
+        ? `names no setting; did you mean ${nearest.candidate}?`
+        : siblings.length > 0
+          ? `names no setting; ${group} has ${siblings.join(', ')}`
+          : 'names no setting (see docs/configuration.md for the list)',
   };
+}
+
+/** Levenshtein distance, for "did you mean" (variable names are short: O(n*m) is nothing). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
 }
 
 type Parsed = { value: unknown } | { problem: string };

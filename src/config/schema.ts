@@ -40,6 +40,8 @@ export const configSchema = {
     'remoteJwks',
     'underPressure',
     'shutdownTimeoutSeconds',
+    'shutdownDrainSeconds',
+    'admin',
     'metrics',
     'log',
     'scopesSupported',
@@ -108,7 +110,13 @@ export const configSchema = {
     proxy: {
       type: 'object',
       additionalProperties: false,
-      required: ['trustedCidrs', 'certificateFormat', 'nginxHeader', 'maxHeaderBytes'],
+      required: [
+        'trustedCidrs',
+        'certificateFormat',
+        'nginxHeader',
+        'maxHeaderBytes',
+        'clientAddressHeader',
+      ],
       properties: {
         trustedCidrs: {
           type: 'array',
@@ -118,6 +126,7 @@ export const configSchema = {
         certificateFormat: { enum: [...proxyCertificateFormats] },
         nginxHeader: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 262_144 },
+        clientAddressHeader: { enum: ['x-forwarded-for', 'forwarded'] },
       },
     },
     accessToken: {
@@ -161,16 +170,29 @@ export const configSchema = {
     limits: {
       type: 'object',
       additionalProperties: false,
-      required: ['bodyBytes'],
-      properties: { bodyBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 } },
+      required: [
+        'bodyBytes',
+        'requestTimeoutSeconds',
+        'keepAliveTimeoutSeconds',
+        'connectionsPerAddress',
+        'maxConnections',
+      ],
+      properties: {
+        bodyBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+        requestTimeoutSeconds: positiveInt(300),
+        keepAliveTimeoutSeconds: positiveInt(300),
+        connectionsPerAddress: positiveInt(1_000_000),
+        maxConnections: positiveInt(1_000_000),
+      },
     },
     replay: {
       type: 'object',
       additionalProperties: false,
-      required: ['store', 'maxEntries'],
+      required: ['store', 'maxEntries', 'maxClientShare'],
       properties: {
         store: { enum: ['memory', 'redis'] },
         maxEntries: positiveInt(100_000_000),
+        maxClientShare: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       },
     },
     redis: {
@@ -195,6 +217,7 @@ export const configSchema = {
         'perAddress',
         'failedAuthPerAddress',
         'failedAuthPerClient',
+        'maxKeys',
       ],
       properties: {
         enabled: { type: 'boolean' },
@@ -204,6 +227,7 @@ export const configSchema = {
         perAddress: positiveInt(100_000_000),
         failedAuthPerAddress: positiveInt(100_000_000),
         failedAuthPerClient: positiveInt(100_000_000),
+        maxKeys: { type: 'integer', minimum: 1000, maximum: 100_000_000 },
       },
     },
     registry: {
@@ -229,14 +253,27 @@ export const configSchema = {
     underPressure: {
       type: 'object',
       additionalProperties: false,
-      required: ['maxEventLoopDelayMs', 'maxEventLoopUtilization', 'retryAfterSeconds'],
+      required: [
+        'maxEventLoopDelayMs',
+        'maxEventLoopUtilization',
+        'retryAfterSeconds',
+        'sampleIntervalMs',
+      ],
       properties: {
         maxEventLoopDelayMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         maxEventLoopUtilization: { type: 'number', minimum: 0, maximum: 1 },
         retryAfterSeconds: positiveInt(3600),
+        sampleIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 },
       },
     },
     shutdownTimeoutSeconds: positiveInt(3600),
+    shutdownDrainSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port'],
+      properties: { enabled: { type: 'boolean' }, host, port },
+    },
     metrics: {
       type: 'object',
       additionalProperties: false,

@@ -53,6 +53,7 @@ export interface Config {
     readonly certificateFormat: ProxyCertificateFormat;
     readonly nginxHeader: string;
     readonly maxHeaderBytes: number;
+    readonly clientAddressHeader: 'x-forwarded-for' | 'forwarded';
   };
   readonly accessToken: {
     readonly lifetimeSeconds: number;
@@ -67,8 +68,18 @@ export interface Config {
     readonly maxAssertionBytes: number;
     readonly signingAlgs: readonly string[] | null;
   };
-  readonly limits: { readonly bodyBytes: number };
-  readonly replay: { readonly store: 'memory' | 'redis'; readonly maxEntries: number };
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly requestTimeoutSeconds: number;
+    readonly keepAliveTimeoutSeconds: number;
+    readonly connectionsPerAddress: number;
+    readonly maxConnections: number;
+  };
+  readonly replay: {
+    readonly store: 'memory' | 'redis';
+    readonly maxEntries: number;
+    readonly maxClientShare: number;
+  };
   readonly redis: {
     readonly url: string;
     readonly keyPrefix: string;
@@ -83,6 +94,7 @@ export interface Config {
     readonly perAddress: number;
     readonly failedAuthPerAddress: number;
     readonly failedAuthPerClient: number;
+    readonly maxKeys: number;
   };
   readonly registry: {
     readonly file: string | null;
@@ -97,8 +109,11 @@ export interface Config {
     readonly maxEventLoopDelayMs: number;
     readonly maxEventLoopUtilization: number;
     readonly retryAfterSeconds: number;
+    readonly sampleIntervalMs: number;
   };
   readonly shutdownTimeoutSeconds: number;
+  readonly shutdownDrainSeconds: number;
+  readonly admin: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly metrics: {
     readonly enabled: boolean;
     readonly allowedCidrs: readonly string[];

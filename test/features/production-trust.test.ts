@@ -137,6 +137,8 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
           },
           signingKeys: { file: 'signing-keys.json' },
           registry: { file: 'registry.json' },
+          // The admin listener on a port the OS picks: test servers run side by side.
+          admin: { port: 0 },
           log: { level: 'warn' },
         }),
       );
@@ -251,6 +253,8 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
       const serve = start(['serve', '--dev'], dir, {
         TOLLGATE_PORT: String(port),
         TOLLGATE_ISSUER: issuer,
+        // The admin listener on a port the OS picks: test servers run side by side.
+        TOLLGATE_ADMIN_PORT: '0',
       });
       // The dev PKI does not exist before the process makes it: poll for its root, then health.
       let root: string | undefined;

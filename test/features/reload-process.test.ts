@@ -45,6 +45,8 @@ describe('hot reload of a running process', () => {
         clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
         // Long enough that the SIGHUP step cannot be mistaken for a poll.
         reload: { pollIntervalSeconds: 3600 },
+        admin: { port: 0 },
+        underPressure: { maxEventLoopDelayMs: 0 },
         log: { level: 'warn' },
       }),
     );

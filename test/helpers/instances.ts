@@ -90,6 +90,11 @@ export async function startInstances(options: {
         },
         signingKeys: { file: files.signingKeys },
         registry: { file: files.registry, clients: [] },
+        admin: { port: 0 },
+        // Tests stop instances with SIGTERM: a short drain keeps them quick.
+        shutdownDrainSeconds: 0,
+        // A busy test machine lags; shedding is tested on its own (test/http/load-shedding.test.ts).
+        underPressure: { maxEventLoopDelayMs: 0 },
         log: { level: 'warn' },
         ...options.config,
       };

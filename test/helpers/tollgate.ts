@@ -62,6 +62,8 @@ export async function makeTollgate(options: {
     overrides: {
       issuer: testIssuer,
       clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+      // The admin listener on a port the OS picks: test servers run side by side.
+      admin: { enabled: true, host: '127.0.0.1', port: 0 },
       ...options.config,
       signingKeys: { file: signingKeysFile },
       registry: { file: options.registryFile ?? null, clients: options.clients },

@@ -26,8 +26,9 @@ describe('metric conventions', () => {
   });
   afterAll(() => tg?.dispose());
 
+  const admin = () => tg.adminApp as NonNullable<typeof tg.adminApp>;
   const reloadSamples = async () => {
-    const body = (await tg.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const body = (await admin().inject({ method: 'GET', url: '/metrics' })).body;
     return body.split('\n').filter((line) => line.startsWith('tollgate_reloads_total'));
   };
 
@@ -51,7 +52,7 @@ describe('metric conventions', () => {
   });
 
   it('exports Node process metrics under their standard names', async () => {
-    const body = (await tg.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const body = (await admin().inject({ method: 'GET', url: '/metrics' })).body;
     expect(body).toMatch(/^process_cpu_seconds_total \d/m);
     expect(body).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     expect(body).not.toMatch(/^tollgate_(?:process|nodejs)_/m);

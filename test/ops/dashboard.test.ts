@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +22,10 @@ import { makeJwtClient } from '../helpers/tollgate.js';
 
 const ops = join(import.meta.dirname, '../../docs/ops');
 
-function get(url: string, ca: string): Promise<{ status: number; body: string }> {
+function get(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca }, (res) => {
+    const send = url.startsWith('https:') ? request : httpRequest;
+    const req = send(url, ca === undefined ? {} : { ca }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -127,6 +129,7 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tollgate-ops-'));
     const client = await makeJwtClient('svc-ops');
     const port = await freePort();
+    const adminPort = await freePort();
     const issuer = `https://localhost:${port}`;
     const key = await generateSigningJwk('ES256');
     writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
@@ -136,7 +139,6 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
     await writeFile(
       join(dir, 'tollgate.json'),
       JSON.stringify({
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', certFile: 'server.pem', keyFile: 'server-key.pem' },
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },
@@ -147,6 +149,7 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
     serve = spawnServe(join(dir, 'tollgate.json'), {
       TOLLGATE_ISSUER: issuer,
       TOLLGATE_TLS__PORT: String(port),
+      TOLLGATE_ADMIN__PORT: String(adminPort),
       TOLLGATE_LOG__FORMAT: 'iso',
       TOLLGATE_SCOPES_SUPPORTED: 'read,write',
     });
@@ -174,7 +177,8 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
     const once = await assertion();
     expect((await post(once)).ok).toBe(true);
     expect((await post(once)).ok).toBe(false); // replayed: a failure with a reason
-    const scraped = await get(`${base}/metrics`, ca.root.certPem);
+    // /metrics lives on the admin listener (plain HTTP, loopback).
+    const scraped = await get(`http://127.0.0.1:${adminPort}/metrics`);
     expect(scraped.status).toBe(200);
     exposition = scraped.body;
   }, 120_000);
