@@ -6,11 +6,15 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Config } from '../config/index.js';
 
-export function createServerLogger(log: Config['log'], destination: DestinationStream): Logger {
+export function createServerLogger(
+  log: Config['log'],
+  destination: DestinationStream,
+  base: Readonly<Record<string, unknown>> = {},
+): Logger {
   return pino(
     {
       level: log.level,
-      base: { service: 'tollgate' },
+      base: { service: 'tollgate', ...base },
       ...(log.format === 'iso'
         ? {
             formatters: { level: (label: string) => ({ level: label }) },

@@ -1,22 +1,40 @@
 /**
- * `tollgate serve [--config FILE] [--dev]`: run the authorization server until SIGTERM or SIGINT.
+ * `tollgate serve [--config FILE] [--dev] [--workers N|auto]`: run the authorization server until SIGTERM or SIGINT.
  *
  * Without `--dev` the server trusts exactly what its configuration names: nothing is generated
  * and nothing under certs/ is read unless the config points there. `--dev` (what `npm start`
  * runs) layers the development PKI's files under the config and creates them when missing.
  */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
+import { withClientShare } from '../http/server.js';
+import { MemoryReplayStore } from '../replay/index.js';
+import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { parseCommandLine } from './args.js';
 import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
 import { createServerLogger } from './logger.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
+import { replaySinceVariable, runPrimary } from './workers.js';
 
-export const serveUsage = `Usage: tollgate serve [--config FILE] [--dev]
+/** The most workers `--workers` accepts: far more than any machine's useful count. */
+const maxWorkers = 256;
+
+/** `--workers`: a count, or `auto` for the cores this process may use. */
+export function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return 1;
+  if (value === 'auto') return availableParallelism();
+  if (!/^[1-9][0-9]*$/.test(value)) return undefined;
+  const count = Number(value);
+  return count <= maxWorkers ? count : undefined;
+}
+
+export const serveUsage = `Usage: tollgate serve [--config FILE] [--dev] [--workers N|auto]
 
 Runs the authorization server until SIGTERM or SIGINT (in-flight requests finish first).
 SIGHUP reloads the registry, signing keys, trust anchors and CRLs at once (they also reload
@@ -26,6 +44,8 @@ by themselves when their files change).
                       also come from TOLLGATE_* variables (see docs/configuration.md)
       --dev           development mode (what npm start runs): trust and, where missing,
                       generate a dev PKI, signing key and demo registry under certs/
+      --workers N     run N processes (or auto: one per core) on the same listeners,
+                      replay claims shared across them
   -h, --help          this help
 
 ${exitCodesHelp}`;
@@ -41,10 +61,18 @@ export async function serveCommand(
   io: Io,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let values: { config?: string | undefined; dev?: boolean | undefined };
+  let values: {
+    config?: string | undefined;
+    dev?: boolean | undefined;
+    workers?: string | undefined;
+  };
   try {
     const line = parseCommandLine(argv, {
-      options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        dev: { type: 'boolean' },
+        workers: { type: 'string' },
+      },
     });
     if (line.help) {
       io.stdout.write(serveUsage);
@@ -60,6 +88,15 @@ export async function serveCommand(
     io.stderr.write(`tollgate serve: ${noConfigurationHint}`);
     return exitCodes.usage;
   }
+  const workers = parseWorkers(values.workers);
+  if (workers === undefined) {
+    io.stderr.write(
+      `tollgate serve: --workers must be a whole number from 1 to ${maxWorkers}, or auto\n`,
+    );
+    return exitCodes.usage;
+  }
+  // A worker of `--workers N` (forked by the primary below with the same arguments).
+  const isWorker = cluster.isWorker;
   let config: Config;
   try {
     config = loadConfig({ file, env, dev });
@@ -77,9 +114,10 @@ export async function serveCommand(
   process.once('exit', () => destination.flushSync());
   // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = createServerLogger(config.log, destination);
+  // Workers name their process, so that N workers' lines can be told apart.
+  const logger = createServerLogger(config.log, destination, isWorker ? { pid: process.pid } : {});
 
-  if (dev) {
+  if (dev && !isWorker) {
     // Loud, once: this process trusts a CA whose keys sit on this disk.
     logger.warn(
       { devPkiDir: config.devPkiDir },
@@ -110,11 +148,48 @@ export async function serveCommand(
     return exitCodes.failed;
   }
 
+  if (workers > 1 && !isWorker) {
+    // The primary: one memory replay store for every worker (Redis, when configured, is
+    // shared by the workers directly), forks, signals; it serves no request itself.
+    logger.info({ workers }, 'starting workers');
+    if (dev) io.stdout.write(quickstart(config));
+    const code = await runPrimary({
+      workers,
+      replayStore:
+        config.replay.store === 'memory'
+          ? withClientShare(new MemoryReplayStore({ maxEntries: config.replay.maxEntries }), config)
+          : undefined,
+      shutdownTimeoutSeconds: config.shutdownTimeoutSeconds,
+      log: (level, fields, message) => logger[level](fields, message),
+      io,
+    });
+    logger.info({ code }, 'every worker has stopped');
+    return code;
+  }
+
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;
   try {
     tollgate = await createTollgate(config, {
       logger,
       processMetrics: config.metrics.processMetrics,
+      ...(isWorker
+        ? {
+            clusterWorker: true,
+            ...(config.replay.store === 'memory'
+              ? {
+                  replayStore: new IpcReplayStore(
+                    {
+                      send: (message) => process.send?.(message) ?? false,
+                      on: (event, listener) => process.on(event, listener),
+                      off: (event, listener) => process.off(event, listener),
+                      isOpen: () => process.connected === true,
+                    },
+                    { rememberedSinceMs: sinceOf(process.env[replaySinceVariable]) },
+                  ),
+                }
+              : {}),
+          }
+        : {}),
     });
   } catch (error) {
     if (isConfigurationError(error)) {
@@ -128,7 +203,7 @@ export async function serveCommand(
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',
   );
-  if (dev) io.stdout.write(quickstart(config));
+  if (dev && !isWorker) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {
     let closing = false;
@@ -164,6 +239,12 @@ export async function serveCommand(
         .catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
     });
   });
+}
+
+/** The primary's replay-record start, as it handed it over (undefined when absent or bad). */
+function sinceOf(value: string | undefined): number | undefined {
+  const ms = Number(value);
+  return value !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
 }
 
 function quickstart(config: Config): string {

@@ -1,5 +1,10 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults, devDefaults } from './defaults.js';
+export {
+  defaults,
+  devDefaults,
+  oidcIssuerSourceDefaults,
+  spiffeSourceDefaults,
+} from './defaults.js';
 export { envAliases, envSettings, envVariable } from './env.js';
 export {
   assertionAlgsByProfile,
@@ -17,7 +22,12 @@ export type {
   ConfigInput,
   LogFormat,
   LogLevel,
+  OidcIssuerSourceConfig,
   Profile,
   ProxyCertificateFormat,
+  SpiffeSourceConfig,
+  WorkloadPolicyConfig,
+  WorkloadSourceConfig,
+  WorkloadSourceInput,
 } from './types.js';
 export { accessTokenAlgs, profiles, proxyCertificateFormats } from './types.js';

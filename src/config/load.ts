@@ -7,7 +7,14 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { asymmetricAlgs } from '../jws/index.js';
-import { defaults, devDefaults } from './defaults.js';
+import { jwtSvidAlgs } from '../workload/policy.js';
+import { trustDomainProblem } from '../workload/spiffe-id.js';
+import {
+  defaults,
+  devDefaults,
+  oidcIssuerSourceDefaults,
+  spiffeSourceDefaults,
+} from './defaults.js';
 import { readEnvOverrides } from './env.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
@@ -92,7 +99,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const fromEnv = readEnvOverrides(env);
   merged = deepMerge(merged, resolvePaths(fromEnv.values, cwd));
-  return validateConfig(merged, { sources: fromEnv.sources, problems: fromEnv.problems });
+  return validateConfig(withWorkloadSourceDefaults(merged), {
+    sources: fromEnv.sources,
+    problems: fromEnv.problems,
+  });
 }
 
 /**
@@ -254,7 +264,115 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/** "one Redis topology": Sentinel and Cluster exclude each other; Sentinel needs its name. */
+const oneRedisTopology: CrossCheck = (config) => {
+  const { sentinels, sentinelName, clusterNodes, keyPrefix } = config.redis;
+  const problems: ConfigProblem[] = [];
+  if (sentinels.length > 0 && clusterNodes.length > 0) {
+    problems.push({
+      path: 'redis.clusterNodes',
+      message: 'cannot be combined with redis.sentinels',
+    });
+  }
+  if (sentinels.length > 0 && sentinelName === null) {
+    problems.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
+  }
+  if (clusterNodes.length > 0 && /[{}]/.test(keyPrefix)) {
+    problems.push({
+      path: 'redis.keyPrefix',
+      message: 'must not contain { or } with redis.clusterNodes (Tollgate adds its own hash tags)',
+    });
+  }
+  return problems;
+};
+
+/**
+ * Each source has the fields of its kind: a spiffe source one trust domain and exactly one of
+ * bundle endpoint (https) and bundle file; an oidc-issuer source an https issuer; algorithms
+ * inside the kind's list; names and trust domains / issuers unique.
+ */
+const workloadSourcesAreComplete: CrossCheck = (config) => {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  config.workloadIdentity.sources.forEach((source, index) => {
+    const at = (field: string) => `workloadIdentity.sources[${index}].${field}`;
+    if (names.has(source.name)) problems.push({ path: at('name'), message: 'duplicate name' });
+    names.add(source.name);
+    const allowed: readonly string[] = source.kind === 'spiffe' ? jwtSvidAlgs : asymmetricAlgs;
+    for (const alg of source.algorithms) {
+      if (!allowed.includes(alg)) {
+        problems.push({
+          path: at('algorithms'),
+          message: `${alg} is not allowed (${allowed.join(', ')})`,
+        });
+      }
+    }
+    if (source.kind === 'spiffe') {
+      const problem =
+        typeof source.trustDomain === 'string'
+          ? trustDomainProblem(source.trustDomain)
+          : 'is required';
+      if (problem !== undefined) problems.push({ path: at('trustDomain'), message: problem });
+      if (keys.has(`spiffe:${source.trustDomain}`)) {
+        problems.push({
+          path: at('trustDomain'),
+          message: 'another source already has this trust domain',
+        });
+      }
+      keys.add(`spiffe:${source.trustDomain}`);
+      const endpoint = source.bundleEndpointUrl;
+      if ((endpoint === null) === (source.bundleFile === null)) {
+        problems.push({
+          path: at('bundleEndpointUrl'),
+          message: 'set exactly one of bundleEndpointUrl and bundleFile',
+        });
+      } else if (
+        endpoint !== null &&
+        !(URL.canParse(endpoint) && new URL(endpoint).protocol === 'https:')
+      ) {
+        problems.push({
+          path: at('bundleEndpointUrl'),
+          message: 'must be an https URL (https_web profile)',
+        });
+      }
+      for (const field of ['issuer', 'jwksFile'] as const) {
+        if ((source as unknown as Record<string, unknown>)[field] !== undefined) {
+          problems.push({ path: at(field), message: 'is only used with kind oidc-issuer' });
+        }
+      }
+    } else {
+      const issuer = source.issuer;
+      if (
+        typeof issuer !== 'string' ||
+        !URL.canParse(issuer) ||
+        new URL(issuer).protocol !== 'https:'
+      ) {
+        problems.push({ path: at('issuer'), message: 'must be an https URL' });
+      }
+      if (keys.has(`issuer:${issuer}`)) {
+        problems.push({ path: at('issuer'), message: 'another source already has this issuer' });
+      }
+      keys.add(`issuer:${issuer}`);
+      for (const field of [
+        'trustDomain',
+        'bundleEndpointUrl',
+        'bundleFile',
+        'defaultRefreshHintSeconds',
+        'maxStalenessSeconds',
+      ] as const) {
+        if ((source as unknown as Record<string, unknown>)[field] !== undefined) {
+          problems.push({ path: at(field), message: 'is only used with kind spiffe' });
+        }
+      }
+    }
+  });
+  return problems;
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  oneRedisTopology,
+  workloadSourcesAreComplete,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
@@ -300,8 +418,43 @@ function readJsonFile(file: string): unknown {
   }
 }
 
+/** The file fields of each workload source, resolved like the other paths. */
+const workloadSourcePathFields = ['bundleFile', 'jwksFile', 'caFile'] as const;
+
+/** Each workload source over the defaults of its kind (unknown kinds are left to the schema). */
+function withWorkloadSourceDefaults(merged: unknown): unknown {
+  const workload = isPlainObject(merged) ? merged.workloadIdentity : undefined;
+  const sources = isPlainObject(workload) ? workload.sources : undefined;
+  if (!Array.isArray(sources) || !isPlainObject(workload) || !isPlainObject(merged)) return merged;
+  const bases: Record<string, unknown> = {
+    spiffe: spiffeSourceDefaults,
+    'oidc-issuer': oidcIssuerSourceDefaults,
+  };
+  return {
+    ...merged,
+    workloadIdentity: {
+      ...workload,
+      sources: sources.map((source: unknown) => {
+        const kind = isPlainObject(source) ? source.kind : undefined;
+        const base = typeof kind === 'string' ? bases[kind] : undefined;
+        return base === undefined ? source : deepMerge(structuredClone(base), source);
+      }),
+    },
+  };
+}
+
 function resolvePaths(input: unknown, base: string): unknown {
   if (!isPlainObject(input)) return input;
+  const workload = input.workloadIdentity;
+  if (isPlainObject(workload) && Array.isArray(workload.sources)) {
+    for (const source of workload.sources as unknown[]) {
+      if (!isPlainObject(source)) continue;
+      for (const field of workloadSourcePathFields) {
+        const value = source[field];
+        if (typeof value === 'string' && value !== '') source[field] = resolve(base, value);
+      }
+    }
+  }
   for (const fieldPath of pathFields) {
     let holder: unknown = input;
     for (const key of fieldPath.slice(0, -1))

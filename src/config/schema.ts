@@ -10,6 +10,17 @@ import {
   proxyCertificateFormats,
 } from './types.js';
 
+/** `host:port` nodes (IPv6 in brackets), for Redis Sentinel and Cluster. */
+const redisNodes = {
+  type: 'array',
+  maxItems: 64,
+  items: {
+    type: 'string',
+    pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]\\s]+):[0-9]{1,5}$',
+    maxLength: 300,
+  },
+} as const;
+
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
@@ -45,6 +56,7 @@ export const configSchema = {
     'metrics',
     'log',
     'scopesSupported',
+    'workloadIdentity',
   ],
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
@@ -198,12 +210,29 @@ export const configSchema = {
     redis: {
       type: 'object',
       additionalProperties: false,
-      required: ['url', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs'],
+      required: [
+        'url',
+        'keyPrefix',
+        'connectTimeoutMs',
+        'commandTimeoutMs',
+        'sentinels',
+        'sentinelName',
+        'clusterNodes',
+        'replicaAcks',
+        'replicaAckTimeoutMs',
+      ],
       properties: {
         url: { type: 'string', pattern: '^rediss?://', maxLength: 2048 },
         keyPrefix: { type: 'string', maxLength: 64 },
         connectTimeoutMs: positiveInt(60_000),
         commandTimeoutMs: positiveInt(60_000),
+        sentinels: redisNodes,
+        sentinelName: {
+          oneOf: [{ type: 'null' }, { type: 'string', minLength: 1, maxLength: 256 }],
+        },
+        clusterNodes: redisNodes,
+        replicaAcks: { type: 'integer', minimum: 0, maximum: 16 },
+        replicaAckTimeoutMs: positiveInt(60_000),
       },
     },
     rateLimits: {
@@ -300,6 +329,51 @@ export const configSchema = {
       items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' },
       maxItems: 1024,
       uniqueItems: true,
+    },
+    workloadIdentity: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sources'],
+      properties: {
+        sources: {
+          type: 'array',
+          maxItems: 64,
+          // Kind-specific fields are cross-checked by name (workloadSourcesAreComplete).
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: [
+              'kind',
+              'name',
+              'algorithms',
+              'maxTokenAgeSeconds',
+              'clockToleranceSeconds',
+              'jti',
+            ],
+            properties: {
+              kind: { enum: ['spiffe', 'oidc-issuer'] },
+              name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+              trustDomain: { type: 'string', minLength: 1, maxLength: 255 },
+              bundleEndpointUrl: { type: ['string', 'null'], minLength: 1, maxLength: 2048 },
+              bundleFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              issuer: { type: 'string', minLength: 1, maxLength: 2048 },
+              jwksFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              caFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              defaultRefreshHintSeconds: positiveInt(86_400),
+              maxStalenessSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
+              algorithms: {
+                type: 'array',
+                items: { type: 'string' },
+                minItems: 1,
+                uniqueItems: true,
+              },
+              maxTokenAgeSeconds: positiveInt(172_800),
+              clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+              jti: { enum: ['reuse-allowed', 'unique-when-present', 'required-unique'] },
+            },
+          },
+        },
+      },
     },
   },
 } as const;

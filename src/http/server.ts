@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   ClientAuthDispatcher,
+  FederatedJwtAuthenticator,
+  JwtSvidAuthenticator,
   PrivateKeyJwtAuthenticator,
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
+  X509SvidAuthenticator,
 } from '../client-auth/index.js';
 import {
   assertionAlgsByProfile,
@@ -39,6 +42,11 @@ import {
   type ReplayStore,
 } from '../replay/index.js';
 import { AccessTokenIssuer, TokenIntrospector } from '../tokens/index.js';
+import {
+  createWorkloadTrust,
+  type WorkloadTrust,
+  type WorkloadTrustOptions,
+} from '../workload/index.js';
 import { buildApp } from './app.js';
 import { createAuditor } from './audit.js';
 import { clientAddress } from './client-address.js';
@@ -63,8 +71,16 @@ export interface TollgateOptions {
   readonly underPressure?: boolean;
   /** Export Node process metrics too (the serve command; not in tests). */
   readonly processMetrics?: boolean;
+  /**
+   * A worker of `serve --workers N`: a scrape of /metrics answers with every worker's metrics
+   * aggregated by the primary (src/http/cluster-metrics.ts), and an injected replay store is the
+   * primary's, which already applies the per-client share.
+   */
+  readonly clusterWorker?: boolean;
   /** Told of every reload outcome. */
   readonly onReload?: (part: ReloadPart, outcome: ReloadOutcome['outcome']) => void;
+  /** Workload trust sources: background polls, transport (tests drive the clock instead). */
+  readonly workload?: Pick<WorkloadTrustOptions, 'poll' | 'fetch'>;
 }
 
 export interface Tollgate {
@@ -155,7 +171,7 @@ export function deploymentProblems(
   registry: ClientRegistry,
   trustStore: TrustStore | undefined,
 ): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...workloadSourceProblems(config, registry)];
   const idsUsing = (...methods: string[]) =>
     [...registry.clients()]
       .filter((client) => methods.includes(client.authMethod))
@@ -183,6 +199,49 @@ export function deploymentProblems(
     });
   }
   return problems;
+}
+
+/**
+ * "A workload client => its trust source is configured": a spiffe_id's trust domain has a
+ * `spiffe` source, a federated_identity's source is an `oidc-issuer` source.
+ */
+function workloadSourceProblems(config: Config, registry: ClientRegistry): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const sources = config.workloadIdentity.sources;
+  for (const client of registry.clients()) {
+    const identity = client.workloadIdentity;
+    if (identity === undefined) continue;
+    if (identity.kind === 'spiffe') {
+      if (
+        !sources.some((s) => s.kind === 'spiffe' && s.trustDomain === identity.pattern.trustDomain)
+      ) {
+        problems.push({
+          path: 'workloadIdentity.sources',
+          message: `client ${client.clientId}: no spiffe source for trust domain ${identity.pattern.trustDomain}`,
+        });
+      }
+    } else if (!sources.some((s) => s.kind === 'oidc-issuer' && s.name === identity.source)) {
+      problems.push({
+        path: 'workloadIdentity.sources',
+        message: `client ${client.clientId}: no oidc-issuer source named ${identity.source}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The client authentication methods this deployment offers: the key and certificate methods,
+ * `spiffe_jwt` and `spiffe_x509` when a SPIFFE trust domain is configured (draft §4), and
+ * `federated_jwt` when a workload issuer is.
+ */
+export function offeredAuthMethods(config: Config): string[] {
+  const kinds = new Set(config.workloadIdentity.sources.map((source) => source.kind));
+  return supportedAuthMethods.filter((method) => {
+    if (method === 'spiffe_jwt' || method === 'spiffe_x509') return kinds.has('spiffe');
+    if (method === 'federated_jwt') return kinds.has('oidc-issuer');
+    return true;
+  });
 }
 
 /** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
@@ -227,7 +286,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   });
   const metrics = config.metrics.enabled
     ? new TollgateMetrics({
-        source: () => metricsSource(state.registry),
+        source: () => metricsSource(state.registry, workloadTrust),
         now,
         processMetrics: options.processMetrics === true,
       })
@@ -245,17 +304,25 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         );
     },
   });
+  const stopAggregation =
+    options.clusterWorker === true ? metrics?.aggregateAcrossWorkers() : undefined;
   // One Redis connection serves both the replay claims and the shared rate-limit counters.
-  const usesRedis = config.replay.store === 'redis' || config.rateLimits.store === 'redis';
-  const redisClient =
-    usesRedis && options.replayStore === undefined
-      ? createRedisClient({
-          url: config.redis.url,
-          connectTimeoutMs: config.redis.connectTimeoutMs,
-          commandTimeoutMs: config.redis.commandTimeoutMs,
-          onError: (error) => redisState.down(error),
-        })
-      : undefined;
+  // An injected replay store (tests, workers) replaces only the replay claims: Redis rate limits
+  // still need their connection.
+  const usesRedis =
+    (config.replay.store === 'redis' && options.replayStore === undefined) ||
+    config.rateLimits.store === 'redis';
+  const redisClient = usesRedis
+    ? createRedisClient({
+        url: config.redis.url,
+        sentinels: config.redis.sentinels,
+        ...(config.redis.sentinelName === null ? {} : { sentinelName: config.redis.sentinelName }),
+        clusterNodes: config.redis.clusterNodes,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+        onError: (error) => redisState.down(error),
+      })
+    : undefined;
   redisClient?.on('ready', () => redisState.up());
   const baseReplayStore =
     options.replayStore ??
@@ -266,6 +333,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           commandTimeoutMs: config.redis.commandTimeoutMs,
           keyPrefix: config.redis.keyPrefix,
           client: redisClient,
+          replicaAcks: config.redis.replicaAcks,
+          replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
           dataLossFenceMs: longestClaimMs(config, state.registry),
           clock: now,
           // The replay store's readiness is Redis's state as far as assertions go: one line per
@@ -283,19 +352,15 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
             }
           },
         })
-      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries }));
+      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries, clock: now }));
   // No client holds more than its share of the store: one client's flood (of assertions, or of
   // introspection calls, which claim too) cannot make every other client's assertions fail.
+  // A worker of `serve --workers N` claims through the primary, which applies the share once
+  // for all workers (src/cli/serve.ts); applied here too, N workers would allow N shares.
   const sharedReplayStore =
-    config.replay.maxClientShare < 1
-      ? limitClientShare(baseReplayStore, {
-          maxPerClient: Math.max(
-            1,
-            Math.floor(config.replay.maxEntries * config.replay.maxClientShare),
-          ),
-          clock: now,
-        })
-      : baseReplayStore;
+    options.clusterWorker === true && options.replayStore !== undefined
+      ? baseReplayStore
+      : withClientShare(baseReplayStore, config, now);
   const replayStore =
     metrics === undefined ? sharedReplayStore : instrumentReplayStore(sharedReplayStore, metrics);
   const rateLimitStore =
@@ -343,6 +408,23 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     maxAssertionBytes: config.clientAuth.maxAssertionBytes,
     replayStore,
   });
+  const workloadTrust: WorkloadTrust = createWorkloadTrust(config, {
+    clock: now,
+    ...options.workload,
+    onError: (source, error) => {
+      if (logger !== false)
+        logger.warn(
+          { source, err: { message: (error as Error).message } },
+          'workload trust source refresh failed',
+        );
+    },
+  });
+  const workloadOptions = {
+    issuer,
+    trust: () => workloadTrust,
+    maxAssertionBytes: config.clientAuth.maxAssertionBytes,
+    replayStore,
+  };
   const dispatcher = new ClientAuthDispatcher({
     registry: () => state.registry,
     privateKeyJwt,
@@ -352,6 +434,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         mtlsTokenEndpoint,
       }),
       self_signed_tls_client_auth: new SelfSignedTlsClientAuthenticator({ mtlsTokenEndpoint }),
+      spiffe_x509: new X509SvidAuthenticator({ trust: () => workloadTrust, mtlsTokenEndpoint }),
+    },
+    workload: {
+      spiffe_jwt: new JwtSvidAuthenticator(workloadOptions),
+      federated_jwt: new FederatedJwtAuthenticator(workloadOptions),
     },
   });
   const tokenEndpoint = new TokenEndpoint({
@@ -394,11 +481,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     grant_types_supported: ['client_credentials'],
     ...(config.scopesSupported === null ? {} : { scopes_supported: [...config.scopesSupported] }),
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: [...supportedAuthMethods],
+    token_endpoint_auth_methods_supported: offeredAuthMethods(config),
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     tls_client_certificate_bound_access_tokens: true,
     introspection_endpoint: introspectionEndpointUrl,
-    introspection_endpoint_auth_methods_supported: [...supportedAuthMethods],
+    introspection_endpoint_auth_methods_supported: offeredAuthMethods(config),
     introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     ...(mtlsBase === undefined || mtlsTokenEndpoint === undefined
       ? {}
@@ -546,6 +633,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       if (outcome !== 'unchanged') metrics?.reloads.inc({ part, outcome });
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
+        // A client may now use longer assertions: a later Redis data loss must fence that long.
+        if (baseReplayStore instanceof RedisReplayStore)
+          baseReplayStore.setDataLossFenceMs(longestClaimMs(config, state.registry));
       }
       if (logger === false || outcome === 'unchanged') continue;
       if (outcome === 'failed')
@@ -591,6 +681,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     shutdown: async () => {
       draining = true;
       clearInterval(reloadTimer);
+      workloadTrust.close();
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
       const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
       const running = await Promise.all(listeners.map((one) => one.close(deadline)));
@@ -602,6 +693,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     },
     close: async () => {
       clearInterval(reloadTimer);
+      stopAggregation?.();
+      workloadTrust.close();
       await Promise.all(listeners.map((one) => one.close(Date.now())));
       await Promise.all(apps.map((one) => one.close()));
       await replayStore.close();
@@ -611,9 +704,35 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   };
 }
 
+/**
+ * `store` limited to `replay.maxClientShare` of `replay.maxEntries` per client (or as it is when
+ * the share is 1): one client's flood of claims cannot fill the store for every other client.
+ */
+export function withClientShare(
+  store: ReplayStore,
+  config: Config,
+  now: () => number = Date.now,
+): ReplayStore {
+  if (config.replay.maxClientShare >= 1) return store;
+  return limitClientShare(store, {
+    maxPerClient: Math.max(1, Math.floor(config.replay.maxEntries * config.replay.maxClientShare)),
+    clock: now,
+  });
+}
+
 /** What the certificate-expiry and jwks_uri gauges read at scrape time. */
-function metricsSource(registry: ClientRegistry): CertificateExpirySource {
+function metricsSource(
+  registry: ClientRegistry,
+  workload: WorkloadTrust | undefined,
+): CertificateExpirySource {
   return {
+    *workloadBundles() {
+      for (const source of workload?.sources() ?? []) {
+        if (source.kind !== 'spiffe') continue;
+        const status = source.status();
+        yield { source: source.name, state: status.state, sequence: status.sequence };
+      }
+    },
     *certificateExpiries() {
       for (const client of registry.clients()) {
         if (client.keys.kind !== 'inline') continue;

@@ -120,6 +120,28 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes one Redis topology: Sentinel or Cluster, each with what it needs', () => {
+    const redis = (settings: object) =>
+      problemsOf(() => loadConfig({ env: {}, overrides: { redis: settings } }));
+    expect(redis({ sentinels: ['127.0.0.1:26379'] })).toEqual([
+      'redis.sentinelName: is required with redis.sentinels',
+    ]);
+    expect(
+      redis({ sentinels: ['127.0.0.1:26379'], sentinelName: 'p', clusterNodes: ['[::1]:7000'] }),
+    ).toEqual(['redis.clusterNodes: cannot be combined with redis.sentinels']);
+    expect(redis({ clusterNodes: ['10.0.0.1:7000'], keyPrefix: '{tg}:' })).toEqual([
+      expect.stringMatching(/^redis\.keyPrefix: must not contain \{ or \}/),
+    ]);
+    expect(redis({ clusterNodes: ['no-port'] })).toEqual([
+      expect.stringMatching(/^redis\.clusterNodes\.0: /),
+    ]);
+    const ok = loadConfig({
+      env: {},
+      overrides: { redis: { clusterNodes: ['127.0.0.1:7000', '[::1]:7001'], replicaAcks: 1 } },
+    });
+    expect(ok.redis.replicaAcks).toBe(1);
+  });
+
   it('refuses assertion algorithms outside the profile', () => {
     expect(
       problemsOf(() =>
