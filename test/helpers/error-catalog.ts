@@ -65,7 +65,10 @@ export function extractErrorCatalog(srcDir: string, root: string): ErrorCatalog 
         return left.flatMap((l) => right.map((r) => l + r));
       }
       if (ts.isElementAccessExpression(expr) && ts.isIdentifier(expr.expression)) {
-        const table = findVariable(source, expr.expression.text);
+        // The table may be imported from a sibling module: look in every source file.
+        const table =
+          findVariable(source, expr.expression.text) ??
+          findVariableAnywhere(srcDir, expr.expression.text);
         if (table !== undefined && ts.isObjectLiteralExpression(table)) {
           const values = table.properties.map((p) =>
             ts.isPropertyAssignment(p) ? resolve(p.initializer, depth + 1) : undefined,
@@ -167,6 +170,16 @@ function callsOf(source: ts.SourceFile, name: string): ts.CallExpression[] {
   };
   visit(source);
   return calls;
+}
+
+function findVariableAnywhere(srcDir: string, name: string): ts.Expression | undefined {
+  for (const file of sourceFiles(srcDir)) {
+    const text = readFileSync(file, 'utf8');
+    if (!text.includes(`const ${name}`)) continue;
+    const found = findVariable(ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true), name);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function findVariable(source: ts.SourceFile, name: string): ts.Expression | undefined {
