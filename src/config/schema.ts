@@ -21,6 +21,7 @@ export const configSchema = {
     'mtls',
     'plain',
     'clientCertificates',
+    'keyPolicy',
     'reload',
     'proxy',
     'accessToken',
@@ -81,6 +82,7 @@ export const configSchema = {
         'crlStaleness',
         'requireCrls',
         'maxChainCertificates',
+        'maxIntermediates',
       ],
       properties: {
         trustAnchorFiles: { type: 'array', items: path, maxItems: 64 },
@@ -88,7 +90,16 @@ export const configSchema = {
         crlFiles: { type: 'array', items: path, maxItems: 256 },
         crlStaleness: { enum: ['fail', 'ignore'] },
         requireCrls: { type: 'boolean' },
-        maxChainCertificates: positiveInt(16),
+        maxChainCertificates: positiveInt(32),
+        maxIntermediates: positiveInt(32),
+      },
+    },
+    keyPolicy: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['minRsaBits'],
+      properties: {
+        minRsaBits: { type: 'integer', minimum: 2048, maximum: 16_384, multipleOf: 8 },
       },
     },
     reload: {

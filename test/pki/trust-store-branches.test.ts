@@ -284,14 +284,14 @@ describe('TrustStore construction', () => {
 });
 
 describe('TrustStore bounds and reload', () => {
-  it('builds no path longer than maxPathLength', async () => {
+  it('builds no path with more intermediates than maxIntermediates', async () => {
     const ca = await createDevCa({ now });
     const leaf = await ca.issueClient({ clientId: 'long-path', now });
     const input = { anchors: [ca.root.certPem], intermediates: [ca.intermediate.certPem] };
     expect(TrustStore.fromPem(input).validate(leaf.certDer, [], { now }).ok).toBe(true);
-    // leaf, intermediate, root is three certificates: a bound of two leaves no path.
+    // leaf, intermediate, root has one intermediate: a bound of zero leaves no path.
     expect(
-      TrustStore.fromPem(input, { maxPathLength: 2 }).validate(leaf.certDer, [], { now }),
+      TrustStore.fromPem(input, { maxIntermediates: 0 }).validate(leaf.certDer, [], { now }),
     ).toMatchObject({ ok: false, reason: 'untrusted', check: 'path' });
   });
 
