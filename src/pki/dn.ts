@@ -184,7 +184,7 @@ function escapeValue(text: string): string {
 
 const escapable = new Set(['"', '+', ',', ';', '<', '>', '\\', ' ', '#', '=']);
 const hexDigit = /^[0-9A-Fa-f]$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** Recursive-descent parser over the RFC 4514 grammar; positions are code units. */

@@ -198,10 +198,17 @@ function profileOf(certificate: ParsedCertificate, role: PathRole): ProfileProbl
   return undefined;
 }
 
-/** RFC 1034 §3.5 preferred name syntax (RFC 5280 §4.2.1.6), with an optional `*.` first label. */
+const dnsLabel = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const preferredDnsName = new RegExp(`^(?:\\*\\.)?${dnsLabel}(?:\\.${dnsLabel})*\\.?$`);
+const mailboxDomain = new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})*$`);
+
+/**
+ * RFC 1034 §3.5 preferred name syntax (RFC 5280 §4.2.1.6), with an optional `*.` first label and
+ * an optional final dot (an absolute name: never equal to a registered name, which has none, so
+ * it fails identity matching rather than the path).
+ */
 function isPreferredDnsName(name: string): boolean {
-  const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-  return name.length <= 253 && new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`).test(name);
+  return name.length <= 254 && preferredDnsName.test(name);
 }
 
 /** One `@`, with a non-empty local part and a domain in preferred name syntax. @see RFC 5280 §4.2.1.6 */
@@ -211,7 +218,7 @@ function isMailbox(value: string): boolean {
     at > 0 &&
     at === value.lastIndexOf('@') &&
     /^[\x21-\x7e]+$/.test(value) &&
-    isPreferredDnsName(value.slice(at + 1))
+    mailboxDomain.test(value.slice(at + 1))
   );
 }
 

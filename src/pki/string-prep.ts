@@ -47,7 +47,7 @@ export function isStringValue(tlv: Tlv): boolean {
   return tlv.tagClass === tagClass.universal && !tlv.constructed && stringTags.has(tlv.tagNumber);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes an ASN.1 character string to a JavaScript string; throws {@link DerError}. */
 export function decodeStringValue(tlv: Tlv): string {
