@@ -258,6 +258,10 @@ const serverJwks = { keys: [signingPublicJwk] };
 const supportsRateLimits = readFileSync(fileURLToPath(dist('config/defaults.js')), 'utf8').includes(
   'rateLimits',
 );
+const supportsAdminListener = readFileSync(
+  fileURLToPath(dist('config/defaults.js')),
+  'utf8',
+).includes('admin:');
 const supportsRedis = readFileSync(fileURLToPath(dist('http/server.js')), 'utf8').includes(
   'RedisReplayStore',
 );
@@ -289,6 +293,8 @@ function tollgateConfig(port, extra = {}) {
     ...(supportsRateLimits
       ? { rateLimits: { enabled: true, perClient: 100_000_000, perAddress: 100_000_000 } }
       : {}),
+    // The admin listener (/metrics) on a port the OS picks, so runs never collide on 9464.
+    ...(supportsAdminListener ? { admin: { enabled: true, host: '127.0.0.1', port: 0 } } : {}),
     ...extra,
   };
 }

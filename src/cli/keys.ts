@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AccessTokenAlg, accessTokenAlgs, defaults } from '../config/index.js';
+import { type AccessTokenAlg, accessTokenAlgs, defaults, devDefaults } from '../config/index.js';
 import {
   activateKey,
   addKey,
@@ -32,7 +32,7 @@ Actions:
   list                             show every key and its status
 
 Options:
-  --file FILE    the key file (default: ${defaults.signingKeys.file})
+  --file FILE    the key file (default: ${devDefaults.signingKeys.file}, the one serve --dev uses)
   --alg ALG      ${accessTokenAlgs.join(', ')} (default ${defaults.accessToken.signingAlg})
   --now ISO      the current time (for scripted rotations and tests)
 
@@ -50,7 +50,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     return exitCodes.usage;
   }
   const { values, positionals } = parsed;
-  const file = resolve(values.file ?? defaults.signingKeys.file);
+  const file = resolve(values.file ?? devDefaults.signingKeys.file);
   const now = values.now === undefined ? new Date() : new Date(values.now);
   if (Number.isNaN(now.getTime())) {
     io.stderr.write('tollgate keys: --now must be an ISO 8601 date\n');

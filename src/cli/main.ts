@@ -15,11 +15,11 @@ import { tokenCommand } from './token.js';
 const usage = `Usage: tollgate <command> [options]
 
 Commands:
-  serve          run the authorization server (--config FILE)
+  serve          run the authorization server (--config FILE, or --dev for a local dev PKI)
   token          get an access token (see: tollgate token --help)
   dev-ca         development PKI: init, ensure, client, ... (see: tollgate dev-ca --help)
   keys           server signing keys: generate (see: tollgate keys --help)
-  check-config   validate the configuration and registry (--config FILE)
+  check-config   validate the configuration and registry (--config FILE or --dev)
   thumbprint     print the x5t#S256 of a PEM certificate file
 `;
 

@@ -1,30 +1,55 @@
-/** `tollgate serve [--config FILE]`: run the authorization server until SIGTERM or SIGINT. */
+/**
+ * `tollgate serve [--config FILE] [--dev]`: run the authorization server until SIGTERM or SIGINT.
+ *
+ * Without `--dev` the server trusts exactly what its configuration names: nothing is generated
+ * and nothing under certs/ is read unless the config points there. `--dev` (what `npm start`
+ * runs) layers the development PKI's files under the config and creates them when missing.
+ */
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { type Config, ConfigError, loadConfig } from '../config/index.js';
+import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { exitCodes, type Io, isConfigurationError } from './io.js';
 
-export async function serveCommand(argv: string[], io: Io): Promise<number> {
-  let values: { config?: string | undefined };
+const usageLine = 'Usage: tollgate serve [--config FILE] [--dev]';
+
+/** What `serve` (and `check-config`) say when given nothing to run on. */
+export const noConfigurationHint = `no configuration given, and production has no defaults to trust.
+  Production:   tollgate serve --config FILE   (what to put in FILE: docs/configuration.md)
+  Development:  tollgate serve --dev           (or npm start: generates and trusts a dev PKI under certs/)
+`;
+
+export async function serveCommand(
+  argv: string[],
+  io: Io,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  let values: { config?: string | undefined; dev?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' } },
+      options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
       strict: true,
     }));
   } catch (error) {
-    io.stderr.write(
-      `tollgate serve: ${(error as Error).message}\nUsage: tollgate serve [--config FILE]\n`,
-    );
+    io.stderr.write(`tollgate serve: ${(error as Error).message}\n${usageLine}\n`);
+    return exitCodes.usage;
+  }
+  const dev = values.dev === true;
+  const file = values.config ?? env.TOLLGATE_CONFIG;
+  if (!dev && (file === undefined || file === '')) {
+    io.stderr.write(`tollgate serve: ${noConfigurationHint}`);
     return exitCodes.usage;
   }
   let config: Config;
   try {
-    config = loadConfig({ file: values.config });
+    config = loadConfig({ file, env, dev });
+    // Outside dev mode this is where a config that forgot its TLS files or signing key stops;
+    // in dev mode they are checked after the dev PKI has been generated.
+    if (!dev) throwIfAny(servingMaterialProblems(config));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr.write(`${error.message}\n`);
@@ -38,14 +63,25 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   setInterval(() => destination.flush(), 1000).unref();
   const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
 
-  if (config.unsafeDevDefaults) {
+  if (dev) {
+    // Loud, once: this process trusts a CA whose keys sit on this disk.
     logger.warn(
-      'unsafeDevDefaults is on: generating the dev PKI, signing key and demo registry where missing; never use this in production',
+      { devPkiDir: config.devPkiDir },
+      'DEVELOPMENT MODE (--dev): trusting the development CA and generating the dev PKI, signing key and demo registry where missing; never use this in production',
     );
     const created = await ensureDevPki(config.devPkiDir, { issuer: config.issuer });
     if (created.length > 0) logger.info({ created }, 'dev PKI created');
-    if (await ensureSigningKeyFile(config.signingKeys.file, config.accessToken.signingAlg)) {
-      logger.info({ file: config.signingKeys.file }, 'signing key generated');
+    const keysFile = config.signingKeys.file;
+    if (
+      keysFile !== null &&
+      (await ensureSigningKeyFile(keysFile, config.accessToken.signingAlg))
+    ) {
+      logger.info({ file: keysFile }, 'signing key generated');
+    }
+    const problems = servingMaterialProblems(config);
+    if (problems.length > 0) {
+      io.stderr.write(`${new ConfigError(problems).message}\n`);
+      return exitCodes.failed;
     }
   }
 
@@ -59,35 +95,33 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
     }
     throw error;
   }
-  await tollgate.listen();
+  const addresses = await tollgate.listen();
   logger.info(
-    { issuer: config.issuer, host: config.tls.host, port: config.tls.port },
+    { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',
   );
-  if (config.unsafeDevDefaults) io.stdout.write(quickstart(config));
+  if (dev) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {
     let closing = false;
     const stop = (signal: string) => {
       if (closing) return;
       closing = true;
-      logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-      const bound = setTimeout(() => {
-        logger.error(
-          { seconds: config.shutdownTimeoutSeconds },
-          'shutdown timed out: in-flight requests abandoned',
-        );
-        resolve(exitCodes.failed);
-      }, config.shutdownTimeoutSeconds * 1000);
-      bound.unref();
-      tollgate.close().then(
-        () => {
-          clearTimeout(bound);
-          logger.info('shut down cleanly');
-          resolve(exitCodes.ok);
+      logger.info(
+        { signal, drainSeconds: config.shutdownDrainSeconds },
+        'shutting down: /readyz answers 503 for the drain window, then no new connections; finishing the requests received',
+      );
+      tollgate.shutdown().then(
+        ({ clean }) => {
+          if (clean) logger.info('shut down cleanly');
+          else
+            logger.error(
+              { seconds: config.shutdownTimeoutSeconds },
+              'shutdown timed out: requests still running were abandoned',
+            );
+          resolve(clean ? exitCodes.ok : exitCodes.failed);
         },
         (error: unknown) => {
-          clearTimeout(bound);
           logger.error({ err: error }, 'shutdown failed');
           resolve(exitCodes.failed);
         },
@@ -115,4 +149,8 @@ Get a token with private_key_jwt:
 
 More (curl, mutual TLS): ${dir}/EXAMPLES.md
 `;
+}
+
+function throwIfAny(problems: ReturnType<typeof servingMaterialProblems>): void {
+  if (problems.length > 0) throw new ConfigError(problems);
 }

@@ -134,6 +134,15 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       );
     } catch (error) {
       if (!(error instanceof ReplayStoreError)) throw error;
+      if (error.failure === 'client_share') {
+        // This client alone holds its share of the store: it waits, the others do not.
+        throw new OAuthError(
+          'temporarily_unavailable',
+          'replay_client_share',
+          'This client has too many live client assertions; retry later.',
+          { status: 429, retryAfterSeconds: error.retryAfterSeconds, cause: error },
+        );
+      }
       throw new OAuthError(
         'temporarily_unavailable',
         error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',

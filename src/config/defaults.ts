@@ -5,8 +5,11 @@
  * validated into a frozen {@link Config}. Relative paths in a config file are resolved against
  * that file's folder; the defaults' relative paths against the working directory.
  *
- * The embedded defaults are a development setup: `unsafeDevDefaults` generates the dev PKI,
- * the signing key and a demo registry when missing, and is refused when NODE_ENV=production.
+ * The embedded defaults trust nothing: no trust anchors, intermediates, CRLs, TLS files,
+ * signing keys or registry, so a configuration names everything the server relies on and nothing
+ * under `certs/` is read unless it says so. {@link devDefaults} is the layer `serve --dev` (and
+ * `npm start`) puts between these and the config file: the development PKI's files, which that
+ * mode also generates when missing. No environment variable switches it on (STYLE §12).
  */
 import type { ConfigInput } from './types.js';
 
@@ -15,20 +18,15 @@ export const defaults = {
   issuer: 'https://localhost:8443',
   /** `default`, or `fapi2`, which narrows assertion algorithms to PS256, ES256 and EdDSA. */
   profile: 'default',
-  /**
-   * Generate what is missing at start (dev PKI under `devPkiDir`, server certificate, signing
-   * key, demo registry). Convenient and unsafe: refused when NODE_ENV=production.
-   */
-  unsafeDevDefaults: true,
-  /** Where the development PKI lives (see `tollgate dev-ca`). */
+  /** Where `serve --dev` keeps the development PKI (see `tollgate dev-ca`); unused otherwise. */
   devPkiDir: 'certs',
   /** The HTTPS listener. `localhost` binds both 127.0.0.1 and ::1. */
   tls: {
     host: 'localhost',
     port: 8443,
-    /** Server certificate chain (leaf first) and key, PEM. */
-    certFile: 'certs/server/server.pem',
-    keyFile: 'certs/server/server-key.pem',
+    /** Server certificate chain (leaf first) and key, PEM. Required: no default. */
+    certFile: null,
+    keyFile: null,
     /**
      * Ask clients for a certificate in the handshake (never required there: every failure
      * becomes an OAuth error). Turn off when a separate `mtls` listener takes certificates.
@@ -51,12 +49,12 @@ export const defaults = {
   },
   /** How `tls_client_auth` certificates are validated. */
   clientCertificates: {
-    /** Trust anchors (PEM): the CAs whose certificates may authenticate clients. */
-    trustAnchorFiles: ['certs/ca/root.pem'],
+    /** Trust anchors (PEM): the CAs whose certificates may authenticate clients. None by default. */
+    trustAnchorFiles: [],
     /** Intermediates (PEM) to complete chains of clients that send only their leaf. */
-    intermediateFiles: ['certs/ca/intermediate.pem'],
+    intermediateFiles: [],
     /** CRLs (PEM or DER), one per CA that publishes one; reloaded when the files change. */
-    crlFiles: ['certs/ca/crl-chain.pem'],
+    crlFiles: [],
     /** A CRL past its nextUpdate: `fail` refuses certificates under that CA, `ignore` keeps using it. */
     crlStaleness: 'fail',
     /** Refuse certificates under a CA that has no CRL configured. */
@@ -91,6 +89,11 @@ export const defaults = {
     nginxHeader: 'x-ssl-client-cert',
     /** Longest certificate header accepted. */
     maxHeaderBytes: 16384,
+    /**
+     * Where a trusted proxy writes the client's address (plain listener only): `x-forwarded-for`
+     * or RFC 7239 `forwarded`. The right-most hop that is not a trusted proxy is the client.
+     */
+    clientAddressHeader: 'x-forwarded-for',
   },
   accessToken: {
     /** Lifetime of issued access tokens (a client may override with `access_token_lifetime`). */
@@ -101,8 +104,8 @@ export const defaults = {
     defaultAudience: null,
   },
   signingKeys: {
-    /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. */
-    file: 'certs/signing-keys.json',
+    /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. Required. */
+    file: null,
   },
   clientAuth: {
     /** Accepted clock skew for assertion `exp`/`iat`/`nbf`; 10 s ahead is always accepted, at most 60. */
@@ -117,12 +120,28 @@ export const defaults = {
   limits: {
     /** Largest accepted request body, bytes. */
     bodyBytes: 16384,
+    /**
+     * Headers and body of a request must arrive within this, or the connection is closed (408):
+     * slow clients (header or body dribbling, headers without a body) hold nothing longer.
+     */
+    requestTimeoutSeconds: 15,
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutSeconds: 5,
+    /** Concurrent connections from one peer address (trusted proxies exempt); more are closed at once. */
+    connectionsPerAddress: 64,
+    /** Concurrent connections per listener; more are closed at once (bounds memory, see docs/security.md). */
+    maxConnections: 4096,
   },
   replay: {
     /** `memory` (one instance) or `redis` (shared by every instance: required past one). */
     store: 'memory',
     /** Live `jti` claims the memory store holds at most; past it, assertions fail closed with 503. */
     maxEntries: 1_000_000,
+    /**
+     * Share of `maxEntries` one client may hold (0..1]: past it that client gets 429 with
+     * Retry-After, and every other client still gets tokens.
+     */
+    maxClientShare: 0.05,
   },
   /** Redis (or Valkey) shared by instances for replay claims and rate limits. */
   redis: {
@@ -147,12 +166,18 @@ export const defaults = {
     perAddress: 12000,
     /** Failed client authentications per source address per window. */
     failedAuthPerAddress: 120,
-    /** Failed client authentications per claimed client_id per window. */
+    /**
+     * Failed client authentications per source address and claimed (registered) client_id per
+     * window. Never per client_id alone: client_ids are public, and a stranger's failures must not
+     * lock a client out.
+     */
     failedAuthPerClient: 60,
+    /** Most keys the memory store counts per window; when full it evicts the least recently used. */
+    maxKeys: 100_000,
   },
   registry: {
     /** Registry file (`{"clients": [...]}`), RFC 7591 metadata; null when only inline clients are used. */
-    file: 'certs/registry.json',
+    file: null,
     /** Inline clients, merged with the file's; a client_id may not appear twice. */
     clients: [],
   },
@@ -165,15 +190,44 @@ export const defaults = {
     minRefetchIntervalSeconds: 30,
   },
   underPressure: {
-    /** Shed load (503 + Retry-After) when the event loop lags more than this. */
-    maxEventLoopDelayMs: 250,
-    /** Shed load when event-loop utilization is above this (0..1); 0 disables. */
-    maxEventLoopUtilization: 0.98,
+    /**
+     * Shed load (503 + Retry-After) when the event loop lagged more than this on average over the
+     * last sample interval: a request waits about that long before its handler runs.
+     */
+    maxEventLoopDelayMs: 100,
+    /**
+     * Shed load when event-loop utilization over the last sample interval is above this (0..1);
+     * 0 disables, the default: under overload utilization stays near 1 even while shedding, so
+     * it would shed everything, while the delay trigger measures the queue that hurts latency.
+     */
+    maxEventLoopUtilization: 0,
     retryAfterSeconds: 1,
+    /**
+     * How often both triggers are sampled, each over the interval just past (never since
+     * start-up): a short interval sheds within a fraction of a second of overload starting.
+     */
+    sampleIntervalMs: 100,
   },
-  /** On SIGTERM: stop accepting, finish in-flight requests, and give up (exit 1) after this long. */
+  /**
+   * On SIGTERM: after the drain window, stop accepting, finish the requests received, close idle
+   * and half-sent connections; exit 1 if a received request is still running after this long.
+   */
   shutdownTimeoutSeconds: 10,
-  /** Prometheus metrics at GET /metrics, on every listener, for the listed peer addresses only. */
+  /**
+   * On SIGTERM, first serve on for this long with /readyz answering 503 and every response
+   * saying `Connection: close`, so load balancers and keep-alive clients move away without a reset.
+   */
+  shutdownDrainSeconds: 5,
+  /**
+   * The admin listener: /metrics, /healthz and /readyz, off the token listeners. Loopback by
+   * default; see docs/security.md for Kubernetes and host proxies.
+   */
+  admin: {
+    enabled: true,
+    host: '127.0.0.1',
+    port: 9464,
+  },
+  /** Prometheus metrics at GET /metrics on the admin listener, for the listed peer addresses only. */
   metrics: {
     enabled: true,
     /** Socket peer addresses allowed to scrape (CIDRs); others get 404. */
@@ -185,4 +239,24 @@ export const defaults = {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     level: 'info',
   },
+} as const satisfies ConfigInput;
+
+/**
+ * What `serve --dev` adds under the config file: the files of the development PKI that
+ * `tollgate dev-ca ensure` writes under `certs/` (a root and intermediate CA, their CRLs, a
+ * server certificate for localhost, a signing key, demo clients). Paths are relative to the
+ * working directory. Never applied without the flag.
+ */
+export const devDefaults = {
+  tls: {
+    certFile: 'certs/server/server.pem',
+    keyFile: 'certs/server/server-key.pem',
+  },
+  clientCertificates: {
+    trustAnchorFiles: ['certs/ca/root.pem'],
+    intermediateFiles: ['certs/ca/intermediate.pem'],
+    crlFiles: ['certs/ca/crl-chain.pem'],
+  },
+  signingKeys: { file: 'certs/signing-keys.json' },
+  registry: { file: 'certs/registry.json' },
 } as const satisfies ConfigInput;

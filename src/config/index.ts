@@ -1,11 +1,12 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults } from './defaults.js';
+export { defaults, devDefaults } from './defaults.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
   type ConfigProblem,
   type LoadConfigOptions,
   loadConfig,
+  servingMaterialProblems,
   validateConfig,
 } from './load.js';
 export type {

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { asymmetricAlgs } from '../jws/index.js';
-import { defaults } from './defaults.js';
+import { defaults, devDefaults } from './defaults.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
@@ -33,12 +33,20 @@ export class ConfigError extends Error {
 export interface LoadConfigOptions {
   /** Config file path; defaults to `$TOLLGATE_CONFIG`; none means the embedded defaults. */
   readonly file?: string | undefined;
-  /** Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_LOG_LEVEL). */
+  /**
+   * Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_ADMIN_PORT,
+   * TOLLGATE_LOG_LEVEL).
+   */
   readonly env?: NodeJS.ProcessEnv;
   /** Base for the defaults' relative paths. */
   readonly cwd?: string;
   /** Inline config object instead of a file (tests, embedding); relative paths use `cwd`. */
   readonly overrides?: unknown;
+  /**
+   * Development mode (`serve --dev`): layer {@link devDefaults} (the dev PKI's files under
+   * `certs/`, relative to `cwd`) between the defaults and the file. Off unless asked for.
+   */
+  readonly dev?: boolean;
 }
 
 /** Setting paths that name files or folders, resolved against the file that set them. */
@@ -67,6 +75,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const file = options.file ?? env.TOLLGATE_CONFIG;
 
   let merged: unknown = resolvePaths(structuredClone(defaults) as unknown, cwd);
+  if (options.dev === true) {
+    merged = deepMerge(merged, resolvePaths(structuredClone(devDefaults) as unknown, cwd));
+  }
   if (file !== undefined && file !== '') {
     const absolute = resolve(cwd, file);
     merged = deepMerge(merged, resolvePaths(readJsonFile(absolute), dirname(absolute)));
@@ -75,21 +86,67 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     merged = deepMerge(merged, resolvePaths(structuredClone(options.overrides), cwd));
   }
   merged = applyEnv(merged, env);
-  return validateConfig(merged, env);
+  return validateConfig(merged);
 }
 
-/** Validates an already merged object (schema, then named cross-checks) and freezes it. */
-export function validateConfig(candidate: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Validates an already merged object (schema, then named cross-checks) and freezes it. Nothing
+ * here reads the environment: NODE_ENV in particular decides nothing about trust.
+ */
+export function validateConfig(candidate: unknown): Config {
   if (!validateSchema(candidate)) {
     throw new ConfigError((validateSchema.errors ?? []).map(toProblem));
   }
-  const config = candidate as unknown as Config;
-  const problems = crossChecks.flatMap((check) => check(config, env));
+  const problems = [
+    ...unsafeDevDefaultsIsGone(candidate),
+    ...crossChecks.flatMap((check) => check(candidate as unknown as Config)),
+  ];
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze(config);
+  // The removed setting, accepted as `false` for old config files, is not part of Config.
+  const { unsafeDevDefaults: _removed, ...config } = candidate as unknown as Record<
+    string,
+    unknown
+  >;
+  return deepFreeze(config as unknown as Config);
 }
 
-type CrossCheck = (config: Config, env: NodeJS.ProcessEnv) => ConfigProblem[];
+/**
+ * Named check "serving needs its own material": the TLS listener's certificate and key, and the
+ * access-token signing key file. Outside `serve --dev` none has a default, so a configuration
+ * that forgets one is stopped at start (and by `check-config`) with the field to set.
+ */
+export function servingMaterialProblems(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const needed = [
+    ['tls.certFile', config.tls.certFile, 'the server certificate chain (PEM) of the TLS listener'],
+    ['tls.keyFile', config.tls.keyFile, 'the private key (PEM) of the TLS listener'],
+    ['signingKeys.file', config.signingKeys.file, 'the private JWKS that signs access tokens'],
+  ] as const;
+  for (const [path, value, what] of needed) {
+    if (value === null) {
+      problems.push({
+        path,
+        message: `is required: ${what} (no default outside serve --dev; see docs/configuration.md)`,
+      });
+    }
+  }
+  return problems;
+}
+
+type CrossCheck = (config: Config) => ConfigProblem[];
+
+/** Named check "dev mode is a flag": the old setting may only say it is off. */
+function unsafeDevDefaultsIsGone(candidate: unknown): ConfigProblem[] {
+  return (candidate as { unsafeDevDefaults?: unknown }).unsafeDevDefaults === true
+    ? [
+        {
+          path: 'unsafeDevDefaults',
+          message:
+            'was removed: development defaults are the explicit `tollgate serve --dev` flag (npm start passes it)',
+        },
+      ]
+    : [];
+}
 
 /** Profile allowlists for client assertion algorithms. @see DESIGN.md §3 */
 export const assertionAlgsByProfile = {
@@ -126,17 +183,6 @@ const assertionAlgsWithinProfile: CrossCheck = (config) => {
     }));
 };
 
-const devDefaultsRefusedInProduction: CrossCheck = (config, env) =>
-  config.unsafeDevDefaults && env.NODE_ENV === 'production'
-    ? [
-        {
-          path: 'unsafeDevDefaults',
-          message:
-            'must be false when NODE_ENV=production: configure tls, signingKeys and registry files instead',
-        },
-      ]
-    : [];
-
 const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
   const audience = config.accessToken.defaultAudience;
   if (audience === null || URL.canParse(audience)) return [];
@@ -172,7 +218,6 @@ const crossChecks: readonly CrossCheck[] = [
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
   assertionAlgsWithinProfile,
-  devDefaultsRefusedInProduction,
   defaultAudienceIsAbsoluteUri,
 ];
 
@@ -236,6 +281,10 @@ function applyEnv(merged: unknown, env: NodeJS.ProcessEnv): unknown {
   if (env.TOLLGATE_LOG_LEVEL) overrides.log = { level: env.TOLLGATE_LOG_LEVEL };
   if (env.TOLLGATE_REDIS_URL) overrides.redis = { url: env.TOLLGATE_REDIS_URL };
   if (env.TOLLGATE_REPLAY_STORE) overrides.replay = { store: env.TOLLGATE_REPLAY_STORE };
+  if (env.TOLLGATE_ADMIN_PORT) {
+    const port = env.TOLLGATE_ADMIN_PORT;
+    overrides.admin = { port: /^\d+$/.test(port) ? Number(port) : port };
+  }
   if (Object.keys(tls).length > 0) overrides.tls = tls;
   return deepMerge(merged, overrides);
 }

@@ -6,6 +6,7 @@ import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from '.
 
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
@@ -15,7 +16,6 @@ export const configSchema = {
   required: [
     'issuer',
     'profile',
-    'unsafeDevDefaults',
     'devPkiDir',
     'tls',
     'mtls',
@@ -35,12 +35,15 @@ export const configSchema = {
     'remoteJwks',
     'underPressure',
     'shutdownTimeoutSeconds',
+    'shutdownDrainSeconds',
+    'admin',
     'metrics',
     'log',
   ],
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
     profile: { enum: [...profiles] },
+    // Removed setting, kept loadable when false (see ConfigInput); `true` fails a named check.
     unsafeDevDefaults: { type: 'boolean' },
     devPkiDir: path,
     tls: {
@@ -50,8 +53,8 @@ export const configSchema = {
       properties: {
         host,
         port,
-        certFile: path,
-        keyFile: path,
+        certFile: nullablePath,
+        keyFile: nullablePath,
         requestClientCert: { type: 'boolean' },
       },
     },
@@ -111,7 +114,13 @@ export const configSchema = {
     proxy: {
       type: 'object',
       additionalProperties: false,
-      required: ['trustedCidrs', 'certificateFormat', 'nginxHeader', 'maxHeaderBytes'],
+      required: [
+        'trustedCidrs',
+        'certificateFormat',
+        'nginxHeader',
+        'maxHeaderBytes',
+        'clientAddressHeader',
+      ],
       properties: {
         trustedCidrs: {
           type: 'array',
@@ -121,6 +130,7 @@ export const configSchema = {
         certificateFormat: { enum: [...proxyCertificateFormats] },
         nginxHeader: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 262_144 },
+        clientAddressHeader: { enum: ['x-forwarded-for', 'forwarded'] },
       },
     },
     accessToken: {
@@ -137,7 +147,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['file'],
-      properties: { file: path },
+      properties: { file: nullablePath },
     },
     clientAuth: {
       type: 'object',
@@ -164,16 +174,29 @@ export const configSchema = {
     limits: {
       type: 'object',
       additionalProperties: false,
-      required: ['bodyBytes'],
-      properties: { bodyBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 } },
+      required: [
+        'bodyBytes',
+        'requestTimeoutSeconds',
+        'keepAliveTimeoutSeconds',
+        'connectionsPerAddress',
+        'maxConnections',
+      ],
+      properties: {
+        bodyBytes: { type: 'integer', minimum: 1024, maximum: 1_048_576 },
+        requestTimeoutSeconds: positiveInt(300),
+        keepAliveTimeoutSeconds: positiveInt(300),
+        connectionsPerAddress: positiveInt(1_000_000),
+        maxConnections: positiveInt(1_000_000),
+      },
     },
     replay: {
       type: 'object',
       additionalProperties: false,
-      required: ['store', 'maxEntries'],
+      required: ['store', 'maxEntries', 'maxClientShare'],
       properties: {
         store: { enum: ['memory', 'redis'] },
         maxEntries: positiveInt(100_000_000),
+        maxClientShare: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
       },
     },
     redis: {
@@ -198,6 +221,7 @@ export const configSchema = {
         'perAddress',
         'failedAuthPerAddress',
         'failedAuthPerClient',
+        'maxKeys',
       ],
       properties: {
         enabled: { type: 'boolean' },
@@ -207,6 +231,7 @@ export const configSchema = {
         perAddress: positiveInt(100_000_000),
         failedAuthPerAddress: positiveInt(100_000_000),
         failedAuthPerClient: positiveInt(100_000_000),
+        maxKeys: { type: 'integer', minimum: 1000, maximum: 100_000_000 },
       },
     },
     registry: {
@@ -232,14 +257,27 @@ export const configSchema = {
     underPressure: {
       type: 'object',
       additionalProperties: false,
-      required: ['maxEventLoopDelayMs', 'maxEventLoopUtilization', 'retryAfterSeconds'],
+      required: [
+        'maxEventLoopDelayMs',
+        'maxEventLoopUtilization',
+        'retryAfterSeconds',
+        'sampleIntervalMs',
+      ],
       properties: {
         maxEventLoopDelayMs: { type: 'integer', minimum: 0, maximum: 60_000 },
         maxEventLoopUtilization: { type: 'number', minimum: 0, maximum: 1 },
         retryAfterSeconds: positiveInt(3600),
+        sampleIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 },
       },
     },
     shutdownTimeoutSeconds: positiveInt(3600),
+    shutdownDrainSeconds: { type: 'integer', minimum: 0, maximum: 3600 },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled', 'host', 'port'],
+      properties: { enabled: { type: 'boolean' }, host, port },
+    },
     metrics: {
       type: 'object',
       additionalProperties: false,

@@ -20,13 +20,13 @@ export type LogLevel = (typeof logLevels)[number];
 export interface Config {
   readonly issuer: string;
   readonly profile: Profile;
-  readonly unsafeDevDefaults: boolean;
   readonly devPkiDir: string;
   readonly tls: {
     readonly host: string;
     readonly port: number;
-    readonly certFile: string;
-    readonly keyFile: string;
+    /** null until configured (`serve --dev` names the dev PKI's); serving needs both. */
+    readonly certFile: string | null;
+    readonly keyFile: string | null;
     readonly requestClientCert: boolean;
   };
   readonly mtls: {
@@ -52,21 +52,33 @@ export interface Config {
     readonly certificateFormat: ProxyCertificateFormat;
     readonly nginxHeader: string;
     readonly maxHeaderBytes: number;
+    readonly clientAddressHeader: 'x-forwarded-for' | 'forwarded';
   };
   readonly accessToken: {
     readonly lifetimeSeconds: number;
     readonly signingAlg: AccessTokenAlg;
     readonly defaultAudience: string | null;
   };
-  readonly signingKeys: { readonly file: string };
+  /** `file` is null until configured; serving needs it. */
+  readonly signingKeys: { readonly file: string | null };
   readonly clientAuth: {
     readonly clockToleranceSeconds: number;
     readonly maxAssertionLifetimeSeconds: number;
     readonly maxAssertionBytes: number;
     readonly signingAlgs: readonly string[] | null;
   };
-  readonly limits: { readonly bodyBytes: number };
-  readonly replay: { readonly store: 'memory' | 'redis'; readonly maxEntries: number };
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly requestTimeoutSeconds: number;
+    readonly keepAliveTimeoutSeconds: number;
+    readonly connectionsPerAddress: number;
+    readonly maxConnections: number;
+  };
+  readonly replay: {
+    readonly store: 'memory' | 'redis';
+    readonly maxEntries: number;
+    readonly maxClientShare: number;
+  };
   readonly redis: {
     readonly url: string;
     readonly keyPrefix: string;
@@ -81,6 +93,7 @@ export interface Config {
     readonly perAddress: number;
     readonly failedAuthPerAddress: number;
     readonly failedAuthPerClient: number;
+    readonly maxKeys: number;
   };
   readonly registry: {
     readonly file: string | null;
@@ -95,8 +108,11 @@ export interface Config {
     readonly maxEventLoopDelayMs: number;
     readonly maxEventLoopUtilization: number;
     readonly retryAfterSeconds: number;
+    readonly sampleIntervalMs: number;
   };
   readonly shutdownTimeoutSeconds: number;
+  readonly shutdownDrainSeconds: number;
+  readonly admin: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly metrics: {
     readonly enabled: boolean;
     readonly allowedCidrs: readonly string[];
@@ -111,5 +127,9 @@ type DeepPartial<T> = T extends readonly (infer U)[]
     ? { -readonly [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
-/** What a config file may hold: any subset of {@link Config}. */
-export type ConfigInput = DeepPartial<Config>;
+/**
+ * What a config file may hold: any subset of {@link Config}. `unsafeDevDefaults: false` is still
+ * accepted (and ignored) so that configs written for earlier versions keep loading; `true` is
+ * refused, naming `serve --dev`.
+ */
+export type ConfigInput = DeepPartial<Config> & { unsafeDevDefaults?: false };

@@ -83,6 +83,7 @@ export const reasonCodes = [
   // capacity and infrastructure
   'replay_store_full',
   'replay_store_unavailable',
+  'replay_client_share',
   'overloaded',
   'rate_limited',
   'internal_error',

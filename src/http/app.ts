@@ -2,7 +2,7 @@
  * Builds the Fastify application: strict form parsing, the OAuth routes, error mapping and load
  * shedding. Listening (TLS options, ports) is the caller's business, so tests can `inject()`.
  */
-import type { SecureContextOptions } from 'node:tls';
+import type { ServerOptions } from 'node:https';
 import underPressure from '@fastify/under-pressure';
 import Fastify, {
   type FastifyBaseLogger,
@@ -12,6 +12,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { asOAuthError, OAuthError } from '../errors/index.js';
+import type { ListenerConnections } from './connections.js';
 import { parseForm } from './form.js';
 import { sendOAuthError } from './reply.js';
 import { discoveryRoutes } from './routes/discovery.js';
@@ -20,39 +21,66 @@ import { introspectionRoutes } from './routes/introspect.js';
 import { tokenRoutes } from './routes/token.js';
 import type { HttpRuntime } from './types.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Shed this route under overload (the OAuth endpoints that do crypto). */
+    shed?: boolean;
+  }
+}
+
 export interface BuildAppOptions {
   readonly runtime: HttpRuntime;
   readonly bodyLimitBytes: number;
   readonly logger: FastifyBaseLogger | false;
   /** TLS options; absent for a plain listener (behind a proxy) or `inject()` tests. */
-  readonly https?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean };
+  readonly https?: ServerOptions;
+  /** The listener's connections: creates its server (timeouts, caps) and drains it. */
+  readonly connections: ListenerConnections;
   /** Load shedding; absent to disable (tests). */
   readonly underPressure?: {
     readonly maxEventLoopDelayMs: number;
     readonly maxEventLoopUtilization: number;
     readonly retryAfterSeconds: number;
+    readonly sampleIntervalMs: number;
   };
+  /** `admin`: /metrics, /healthz, /readyz only; `oauth`: the OAuth endpoints and health. */
+  readonly role: 'oauth' | 'admin';
   /** RFC 8414 §3 metadata paths (derived from the issuer). */
   readonly wellKnownPaths: readonly string[];
 }
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
-  const { runtime } = options;
-  const serverOptions: FastifyServerOptions & { https?: BuildAppOptions['https'] } = {
+  const { runtime, connections } = options;
+  const serverOptions: FastifyServerOptions = {
     bodyLimit: options.bodyLimitBytes,
     // Audit lines are written by the routes; per-request access logs would double them.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-    // A token request is small and quick: a client that takes longer than this to send one is
-    // holding a connection hostage (slowloris), not working.
-    requestTimeout: 15_000,
-    forceCloseConnections: 'idle',
+    // A request that arrives on an open connection while shutting down is still answered (with
+    // `Connection: close`); the listener's connections decide when each connection closes.
+    return503OnClosing: false,
+    forceCloseConnections: false,
+    // Timeouts, connection caps and TLS live in the server the listener's connections create.
+    serverFactory: (handler) => connections.createServer(handler, options.https),
     // Never take a request id from the client: it would be echoed into audit lines.
     requestIdHeader: false,
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
-    ...(options.https === undefined ? {} : { https: options.https }),
   };
-  const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
+  const app = Fastify(serverOptions) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    connections.requestStarted(request.raw.socket);
+    done();
+  });
+  app.addHook('preHandler', (request, reply, done) => {
+    connections.handlerStarted(request.raw.socket, (answered) => reply.raw.once('close', answered));
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // Draining: every response asks the client to open its next connection elsewhere, so
+    // keep-alive clients leave without a request ever meeting a closing socket.
+    if (runtime.draining()) reply.header('connection', 'close');
+    done(null, payload);
+  });
 
   // Only urlencoded bodies are understood; every other type reaches the route as "no form" and
   // becomes invalid_request there, in OAuth form.
@@ -96,24 +124,27 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ),
   );
 
-  if (options.underPressure !== undefined) {
+  if (options.underPressure !== undefined && options.role === 'oauth') {
     const limits = options.underPressure;
     await app.register(underPressure, {
       maxEventLoopDelay: limits.maxEventLoopDelayMs,
       maxEventLoopUtilization: limits.maxEventLoopUtilization,
+      // Both triggers over the interval just past: the default utilization mode averages since
+      // start-up, which never notices an overload that starts after a quiet hour.
+      eventLoopUtilizationMode: 'interval',
+      sampleInterval: limits.sampleIntervalMs,
       retryAfter: limits.retryAfterSeconds,
-      pressureHandler: (_request, reply) => {
+      pressureHandler: (request) => {
+        // Health checks are never shed: a liveness probe failing under load would restart an
+        // instance that is working, and readiness has its own answer.
+        if (request.routeOptions.config.shed !== true) return undefined;
         runtime.metrics?.collector.overloaded.inc();
-        sendOAuthError(
-          reply,
-          new OAuthError(
-            'temporarily_unavailable',
-            'overloaded',
-            'the server is overloaded; retry later',
-            {
-              retryAfterSeconds: limits.retryAfterSeconds,
-            },
-          ),
+        // Thrown, so the error handler answers it in OAuth form.
+        throw new OAuthError(
+          'temporarily_unavailable',
+          'overloaded',
+          'the server is overloaded; retry later',
+          { retryAfterSeconds: limits.retryAfterSeconds },
         );
       },
     });
@@ -129,9 +160,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       );
       done();
     });
+  }
+  if (metrics !== undefined && options.role === 'admin') {
     app.get('/metrics', async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      // Client ids and failure reasons are operational data: only configured scrapers see them.
+      // Client ids and certificate expiries are operational data: only configured scrapers.
       if (!metrics.allowed(request)) {
         return sendOAuthError(
           reply,
@@ -146,9 +179,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
-  tokenRoutes(app, runtime);
-  introspectionRoutes(app, runtime);
-  discoveryRoutes(app, runtime, options.wellKnownPaths);
+  if (options.role === 'oauth') {
+    tokenRoutes(app, runtime);
+    introspectionRoutes(app, runtime);
+    discoveryRoutes(app, runtime, options.wellKnownPaths);
+  }
   healthRoutes(app, runtime);
   return app;
 }

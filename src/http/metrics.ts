@@ -35,6 +35,8 @@ export class TollgateMetrics {
   readonly rateLimitStoreErrors: Counter<never>;
   readonly legacyAudience: Counter<'client_id'>;
   readonly overloaded: Counter<never>;
+  readonly dependencyStateChanges: Counter<'dependency' | 'state'>;
+  readonly connectionsRefused: Counter<never>;
   /** Last-seen presented certificates: client_id -> notAfter epoch ms. */
   readonly #presented = new Map<string, number>();
 
@@ -110,6 +112,17 @@ export class TollgateMetrics {
     this.overloaded = new Counter({
       name: 'tollgate_overloaded_total',
       help: 'Requests shed with 503 because the event loop was overloaded.',
+      registers,
+    });
+    this.dependencyStateChanges = new Counter({
+      name: 'tollgate_dependency_state_changes_total',
+      help: 'Changes of a dependency state (redis down or up); each is also logged once.',
+      labelNames: ['dependency', 'state'],
+      registers,
+    });
+    this.connectionsRefused = new Counter({
+      name: 'tollgate_connections_refused_total',
+      help: 'Connections closed at once because their peer address held limits.connectionsPerAddress.',
       registers,
     });
     const presented = this.#presented;

@@ -1,13 +1,24 @@
 /**
- * Rate limits on the token endpoint: requests per source address (before any work), requests
- * per authenticated client, and failed authentications per address and per claimed client_id.
+ * Rate limits on every endpoint that authenticates (/token, /introspect): requests per source
+ * address (before any work), requests per authenticated client (after authentication), and
+ * failed authentications per source address and per (source address, claimed client_id).
+ *
+ * What is never done, because it lets a stranger switch a client off (issue 12): failures are
+ * never counted or blocked by the claimed client_id alone (client_ids are public; every token
+ * carries one), a client's own quota is never spent before it has authenticated, and an unknown
+ * client_id creates no per-id state (its failures count against the address only).
  *
  * Counting happens in the configured store (memory per instance, or Redis shared by all). A
  * source that exceeds a failure limit is blocked locally until the window ends, so a blocked
  * brute-forcer costs a Map lookup, not a signature verification. A store that cannot decide lets
- * the request through (logged and counted): replay protection, not rate limiting, is the
- * security boundary, and a Redis outage must not take mTLS clients down.
+ * the request through (counted; logged once per outage by the caller): replay protection, not
+ * rate limiting, is the security boundary, and a Redis outage must not take mTLS clients down.
+ *
+ * Bound of the local block list: at most {@link maxBlocks} entries in two generations (a block
+ * not looked at since the last turnover is forgotten first), each keyed by at most an address and
+ * a 64-character client key: about 200 bytes each, 20 MiB in all.
  */
+import { createHash } from 'node:crypto';
 import { OAuthError } from '../errors/index.js';
 import type { RateLimitStore } from '../rate-limit/index.js';
 
@@ -16,12 +27,15 @@ export interface RateLimitSettings {
   readonly perClient: number;
   readonly perAddress: number;
   readonly failedAuthPerAddress: number;
+  /** Failed authentications per (source address, claimed registered client_id). */
   readonly failedAuthPerClient: number;
 }
 
+/** Which limit refused a request (the `limit` label of the rate-limited metric). */
 export type LimitName = 'address' | 'client' | 'failed_auth_address' | 'failed_auth_client';
 
-const maxBlocks = 100_000;
+/** Most local blocks held (both generations together). */
+export const maxBlocks = 100_000;
 
 export class TokenRateLimits {
   readonly #store: RateLimitStore;
@@ -30,15 +44,20 @@ export class TokenRateLimits {
   readonly #now: () => number;
   readonly #onLimited: (limit: LimitName) => void;
   readonly #onStoreError: (error: unknown) => void;
-  /** `kind:key` -> blocked until (epoch ms). */
-  readonly #blocked = new Map<string, number>();
+  readonly #onStoreOk: () => void;
+  /** `limit:key` -> blocked until (epoch ms), in two generations (see the header). */
+  #blocked = new Map<string, number>();
+  #blockedOld = new Map<string, number>();
 
   constructor(options: {
     store: RateLimitStore;
     settings: RateLimitSettings;
     now?: () => number;
     onLimited?: (limit: LimitName) => void;
+    /** The store could not decide (the request was let through). */
     onStoreError?: (error: unknown) => void;
+    /** The store decided (lets the caller notice that an outage is over). */
+    onStoreOk?: () => void;
   }) {
     this.#store = options.store;
     this.#settings = options.settings;
@@ -46,46 +65,72 @@ export class TokenRateLimits {
     this.#now = options.now ?? Date.now;
     this.#onLimited = options.onLimited ?? (() => {});
     this.#onStoreError = options.onStoreError ?? (() => {});
+    this.#onStoreOk = options.onStoreOk ?? (() => {});
   }
 
-  /** Before anything else: a blocked address, then the per-address request limit. */
+  /** Before anything else: an address blocked for its own failures, then its request limit. */
   async beforeRequest(address: string): Promise<void> {
-    this.#checkBlocked('failed_auth_address', address);
-    await this.#count('address', `a:${address}`, this.#settings.perAddress);
+    const source = addressKey(address);
+    this.#checkBlocked('failed_auth_address', source);
+    await this.#count('address', `a:${source}`, this.#settings.perAddress);
   }
 
-  /** As soon as the claimed client is known, before verifying anything: a blocked client_id. */
-  checkClient(clientId: string): void {
-    this.#checkBlocked('failed_auth_client', clientId);
+  /**
+   * As soon as the claimed client is known, before verifying anything: is this address blocked
+   * for this client (its own failures against it)? Other addresses' failures never count here.
+   */
+  checkClient(address: string, clientId: string): void {
+    this.#checkBlocked('failed_auth_client', pairKey(addressKey(address), clientId));
   }
 
-  /** After successful authentication: the per-client request limit. */
+  /** After successful authentication: the client's own request quota. */
   async afterAuthentication(clientId: string): Promise<void> {
-    await this.#count('client', `c:${clientId}`, this.#settings.perClient);
+    await this.#count('client', `c:${clientKey(clientId)}`, this.#settings.perClient);
   }
 
-  /** Counts a failed authentication; past a limit, the address or client is blocked for the window. */
-  async authenticationFailed(address: string, claimedClientId: string | undefined): Promise<void> {
-    await this.#countFailure('failed_auth_address', address, this.#settings.failedAuthPerAddress);
-    if (claimedClientId !== undefined) {
+  /**
+   * Counts a failed authentication against the address, and against (address, client) when the
+   * claimed client_id is registered; past a limit, that source is blocked for the window.
+   */
+  async authenticationFailed(
+    address: string,
+    registeredClientId: string | undefined,
+  ): Promise<void> {
+    const source = addressKey(address);
+    await this.#countFailure('failed_auth_address', source, this.#settings.failedAuthPerAddress);
+    if (registeredClientId !== undefined) {
       await this.#countFailure(
         'failed_auth_client',
-        claimedClientId,
+        pairKey(source, registeredClientId),
         this.#settings.failedAuthPerClient,
       );
     }
   }
 
   #checkBlocked(limit: LimitName, key: string): void {
-    const until = this.#blocked.get(`${limit}:${key}`);
-    if (until === undefined) return;
+    const blockKey = `${limit}:${key}`;
+    let until = this.#blocked.get(blockKey);
+    if (until === undefined) {
+      until = this.#blockedOld.get(blockKey);
+      if (until === undefined) return;
+      this.#blockedOld.delete(blockKey);
+      this.#setBlock(blockKey, until);
+    }
     const now = this.#now();
     if (until <= now) {
-      this.#blocked.delete(`${limit}:${key}`);
+      this.#blocked.delete(blockKey);
       return;
     }
     this.#onLimited(limit);
     throw tooMany(Math.max(1, Math.ceil((until - now) / 1000)));
+  }
+
+  #setBlock(blockKey: string, until: number): void {
+    if (!this.#blocked.has(blockKey) && this.#blocked.size >= maxBlocks / 2) {
+      this.#blockedOld = this.#blocked;
+      this.#blocked = new Map();
+    }
+    this.#blocked.set(blockKey, until);
   }
 
   async #count(limit: LimitName, key: string, max: number): Promise<void> {
@@ -96,6 +141,7 @@ export class TokenRateLimits {
       this.#onStoreError(error);
       return;
     }
+    this.#onStoreOk();
     if (!decision.allowed) {
       this.#onLimited(limit);
       throw tooMany(decision.retryAfterSeconds);
@@ -103,25 +149,50 @@ export class TokenRateLimits {
   }
 
   async #countFailure(limit: LimitName, key: string, max: number): Promise<void> {
+    let decision: Awaited<ReturnType<RateLimitStore['hit']>>;
     try {
-      const decision = await this.#store.hit(`f:${limit}:${key}`, max, this.#windowMs);
-      if (decision.allowed) return;
-      if (this.#blocked.size >= maxBlocks) this.#sweep();
-      this.#blocked.set(`${limit}:${key}`, this.#now() + decision.retryAfterSeconds * 1000);
+      decision = await this.#store.hit(`f:${limit}:${key}`, max, this.#windowMs);
     } catch (error) {
       this.#onStoreError(error);
+      return;
+    }
+    this.#onStoreOk();
+    if (!decision.allowed) {
+      this.#setBlock(`${limit}:${key}`, this.#now() + decision.retryAfterSeconds * 1000);
     }
   }
+}
 
-  #sweep(): void {
-    const now = this.#now();
-    for (const [key, until] of this.#blocked) if (until <= now) this.#blocked.delete(key);
-    // Still full (a flood of distinct sources): forget the oldest blocks rather than grow.
-    for (const key of this.#blocked.keys()) {
-      if (this.#blocked.size < maxBlocks / 2) break;
-      this.#blocked.delete(key);
-    }
-  }
+/**
+ * The key an address is counted under: IPv4 as is, IPv6 by its /64 (one customer's allocation:
+ * counting single IPv6 addresses would let one host spray 2^64 keys).
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped !== undefined) return mapped;
+  if (!address.includes(':')) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/** A client_id as a bounded key (client_ids are at most 255 characters, claimed ones are not). */
+function clientKey(clientId: string): string {
+  return clientId.length <= 64
+    ? clientId
+    : `#${createHash('sha256').update(clientId, 'utf16le').digest('base64url')}`;
+}
+
+function pairKey(source: string, clientId: string): string {
+  return `${source}\u0000${clientKey(clientId)}`;
 }
 
 function tooMany(retryAfterSeconds: number): OAuthError {

@@ -12,7 +12,13 @@ import {
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
 } from '../client-auth/index.js';
-import { assertionAlgsByProfile, type Config, type ConfigProblem } from '../config/index.js';
+import {
+  assertionAlgsByProfile,
+  type Config,
+  ConfigError,
+  type ConfigProblem,
+  servingMaterialProblems,
+} from '../config/index.js';
 import { OAuthError } from '../errors/index.js';
 import {
   CertificateSource,
@@ -33,6 +39,7 @@ import {
 import { RemoteJwksCache } from '../registry/jwks-uri.js';
 import {
   createRedisClient,
+  limitClientShare,
   MemoryReplayStore,
   RedisReplayStore,
   type ReplayStore,
@@ -40,6 +47,9 @@ import {
 import { AccessTokenIssuer, TokenIntrospector } from '../tokens/index.js';
 import { buildApp } from './app.js';
 import { createAuditor } from './audit.js';
+import { clientAddress } from './client-address.js';
+import { ListenerConnections } from './connections.js';
+import { DependencyState } from './dependency-state.js';
 import { type CertificateExpirySource, instrumentReplayStore, TollgateMetrics } from './metrics.js';
 import { TokenRateLimits } from './rate-limits.js';
 import { type ReloadOutcome, type ReloadPart, ServerState } from './state.js';
@@ -70,6 +80,8 @@ export interface Tollgate {
   readonly mtlsApp: FastifyInstance | undefined;
   /** The plain-HTTP listener's app (behind a TLS-terminating proxy), when enabled. */
   readonly plainApp: FastifyInstance | undefined;
+  /** The admin listener's app (/metrics, /healthz, /readyz), when enabled. */
+  readonly adminApp: FastifyInstance | undefined;
   readonly config: Config;
   /** The endpoint URLs, as published in metadata. */
   readonly endpoints: {
@@ -82,6 +94,15 @@ export interface Tollgate {
   listen(): Promise<string[]>;
   /** Reloads changed files (`force`: all of them, as on SIGHUP); a bad file keeps the old state. */
   reload(force?: boolean): Promise<ReloadOutcome[]>;
+  /**
+   * The SIGTERM path: /readyz answers 503 and responses say `Connection: close` for
+   * `shutdownDrainSeconds`; then the listeners stop accepting, every request already received
+   * is answered, idle and half-sent connections are closed, and everything is released.
+   * Resolves to `clean: false` only when a received request was still running after
+   * `shutdownTimeoutSeconds`.
+   */
+  shutdown(): Promise<{ readonly clean: boolean }>;
+  /** Closes at once (tests): listeners, connections, stores. */
   close(): Promise<void>;
 }
 
@@ -144,27 +165,44 @@ export function deploymentProblems(
   trustStore: TrustStore | undefined,
 ): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const methods = new Set([...registry.clients()].map((client) => client.authMethod));
-  if (methods.has('tls_client_auth') && trustStore === undefined) {
+  const idsUsing = (...methods: string[]) =>
+    [...registry.clients()]
+      .filter((client) => methods.includes(client.authMethod))
+      .map((client) => JSON.stringify(client.clientId));
+  // Each problem names the clients that need what is missing (at most a few, then a count), so
+  // the operator knows which registration depends on it.
+  const named = (ids: string[]) =>
+    ids.length <= 5 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more`;
+  const chainClients = idsUsing('tls_client_auth');
+  if (chainClients.length > 0 && trustStore === undefined) {
     problems.push({
       path: 'clientCertificates.trustAnchorFiles',
-      message: 'tls_client_auth clients are registered, but no trust anchor is configured',
+      message: `tls_client_auth client(s) ${named(chainClients)} need a trust anchor, and none is configured (there is no default)`,
     });
   }
-  const certificateClients =
-    methods.has('tls_client_auth') || methods.has('self_signed_tls_client_auth');
+  const certificateClients = idsUsing('tls_client_auth', 'self_signed_tls_client_auth');
   const canReceive =
     config.tls.requestClientCert ||
     config.mtls.enabled ||
     (config.plain.enabled && config.proxy.trustedCidrs.length > 0);
-  if (certificateClients && !canReceive) {
+  if (certificateClients.length > 0 && !canReceive) {
     problems.push({
       path: 'tls.requestClientCert',
-      message:
-        'mutual-TLS clients are registered, but no listener receives client certificates (tls.requestClientCert, mtls.enabled, or plain.enabled with proxy.trustedCidrs)',
+      message: `mutual-TLS client(s) ${named(certificateClients)} need a listener that receives client certificates, and none does (tls.requestClientCert, mtls.enabled, or plain.enabled with proxy.trustedCidrs)`,
     });
   }
   return problems;
+}
+
+/** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
+function readServerIdentity(config: Config): { cert: Buffer; key: Buffer } {
+  const { certFile, keyFile } = config.tls;
+  if (certFile === null || keyFile === null) {
+    throw new ConfigError(
+      servingMaterialProblems(config).filter((problem) => problem.path.startsWith('tls.')),
+    );
+  }
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
 }
 
 /** RFC 8414 §3: the metadata URL inserts the well-known segment before the issuer's path. */
@@ -203,6 +241,19 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         processMetrics: options.processMetrics === true,
       })
     : undefined;
+  // Redis as the logs see it: one line per change of state, never one per request.
+  const redisState = new DependencyState({
+    onChange: (up, error) => {
+      metrics?.dependencyStateChanges.inc({ dependency: 'redis', state: up ? 'up' : 'down' });
+      if (logger === false) return;
+      if (up) logger.info({ dependency: 'redis' }, 'redis is reachable again');
+      else
+        logger.warn(
+          { dependency: 'redis', err: { message: (error as Error | undefined)?.message } },
+          'redis unreachable: assertions fail closed, rate limits let requests through (logged once until it is back)',
+        );
+    },
+  });
   // One Redis connection serves both the replay claims and the shared rate-limit counters.
   const usesRedis = config.replay.store === 'redis' || config.rateLimits.store === 'redis';
   const redisClient =
@@ -211,12 +262,10 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           url: config.redis.url,
           connectTimeoutMs: config.redis.connectTimeoutMs,
           commandTimeoutMs: config.redis.commandTimeoutMs,
-          onError: (error) => {
-            if (logger !== false)
-              logger.warn({ err: { message: error.message } }, 'redis connection error');
-          },
+          onError: (error) => redisState.down(error),
         })
       : undefined;
+  redisClient?.on('ready', () => redisState.up());
   const baseReplayStore =
     options.replayStore ??
     (config.replay.store === 'redis' && redisClient !== undefined
@@ -228,12 +277,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           client: redisClient,
           dataLossFenceMs: longestClaimMs(config, state.registry),
           clock: now,
+          // The replay store's readiness is Redis's state as far as assertions go: one line per
+          // change, shared with the connection and the rate limits (never one per request).
           onStateChange: (ready) => {
-            if (logger !== false)
-              logger.warn(
-                { ready },
-                `redis replay store ${ready ? 'ready' : 'not ready: assertions fail closed'}`,
-              );
+            if (ready) redisState.up();
+            else redisState.down(new Error('the replay store cannot decide claims'));
           },
           onDataLoss: (fenceMs) => {
             if (logger !== false) {
@@ -245,8 +293,20 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           },
         })
       : new MemoryReplayStore({ maxEntries: config.replay.maxEntries }));
+  // No client holds more than its share of the store: one client's flood (of assertions, or of
+  // introspection calls, which claim too) cannot make every other client's assertions fail.
+  const sharedReplayStore =
+    config.replay.maxClientShare < 1
+      ? limitClientShare(baseReplayStore, {
+          maxPerClient: Math.max(
+            1,
+            Math.floor(config.replay.maxEntries * config.replay.maxClientShare),
+          ),
+          clock: now,
+        })
+      : baseReplayStore;
   const replayStore =
-    metrics === undefined ? baseReplayStore : instrumentReplayStore(baseReplayStore, metrics);
+    metrics === undefined ? sharedReplayStore : instrumentReplayStore(sharedReplayStore, metrics);
   const rateLimitStore =
     config.rateLimits.store === 'redis' && redisClient !== undefined
       ? new RedisRateLimitStore({
@@ -254,7 +314,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           keyPrefix: config.redis.keyPrefix,
           clock: now,
         })
-      : new MemoryRateLimitStore({ clock: now });
+      : new MemoryRateLimitStore({ clock: now, maxKeys: config.rateLimits.maxKeys });
   const limits = config.rateLimits.enabled
     ? new TokenRateLimits({
         store: rateLimitStore,
@@ -263,9 +323,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         onLimited: (limit) => metrics?.rateLimited.inc({ limit }),
         onStoreError: (error) => {
           metrics?.rateLimitStoreErrors.inc();
-          if (logger !== false)
-            logger.warn({ err: error }, 'rate-limit store unavailable: request let through');
+          redisState.down(error);
         },
+        onStoreOk: () => redisState.up(),
       })
     : undefined;
 
@@ -318,6 +378,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     },
   });
   const scrapers = parseCidrs(config.metrics.allowedCidrs);
+  const trustedProxies = parseCidrs(config.proxy.trustedCidrs);
+  let draining = false;
   const certificates = new CertificateSource({
     trustedProxies: config.proxy.trustedCidrs,
     proxyFormat: config.proxy.trustedCidrs.length > 0 ? config.proxy.certificateFormat : null,
@@ -400,18 +462,13 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     }),
     now,
     audit: createAuditor(logger, metrics),
-    clientAddress: (request) => {
-      const socket = request.raw.socket;
-      const peer = socket.remoteAddress ?? 'unknown';
-      if (!certificates.isTrustedPeer(socket)) return peer;
-      // The rightmost X-Forwarded-For entry is the one our trusted proxy appended.
-      const forwarded = request.headers['x-forwarded-for'];
-      const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)
-        ?.split(',')
-        .at(-1)
-        ?.trim();
-      return last !== undefined && last !== '' ? last : peer;
-    },
+    clientAddress: (request) =>
+      clientAddress(request.raw.socket, request.raw.rawHeaders, {
+        trusted: trustedProxies,
+        header: config.proxy.clientAddressHeader,
+      }),
+    isRegistered: (clientId) => state.registry.get(clientId) !== undefined,
+    draining: () => draining,
     limits,
     metrics:
       metrics === undefined
@@ -423,10 +480,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           },
   };
 
-  const serverIdentity =
-    options.tls === false
-      ? undefined
-      : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+  const serverIdentity = options.tls === false ? undefined : readServerIdentity(config);
   const httpsOptions = (requestCert: boolean) =>
     serverIdentity === undefined
       ? undefined
@@ -443,9 +497,28 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           requestCert,
           rejectUnauthorized: false,
         };
-  const makeApp = async (https: ReturnType<typeof httpsOptions>) => {
+  const listeners: ListenerConnections[] = [];
+  const makeApp = async (
+    https: ReturnType<typeof httpsOptions>,
+    role: 'oauth' | 'admin' = 'oauth',
+    proxied = false,
+  ) => {
+    const connections = new ListenerConnections({
+      requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
+      keepAliveTimeoutMs: config.limits.keepAliveTimeoutSeconds * 1000,
+      perAddress: config.limits.connectionsPerAddress,
+      maxConnections: config.limits.maxConnections,
+      // Behind a proxy every client arrives from the proxy's address.
+      ...(proxied
+        ? { exempt: (address: string) => isTrustedAddress(trustedProxies, address) }
+        : {}),
+      onRefused: () => metrics?.connectionsRefused.inc(),
+    });
+    listeners.push(connections);
     const app = await buildApp({
       runtime,
+      connections,
+      role,
       bodyLimitBytes: config.limits.bodyBytes,
       logger,
       ...(https === undefined ? {} : { https }),
@@ -464,8 +537,13 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       ? await makeApp(httpsOptions(true))
       : undefined;
   const plainApp =
-    config.plain.enabled && serverIdentity !== undefined ? await makeApp(undefined) : undefined;
-  const apps = [app, mtlsApp, plainApp].filter((one) => one !== undefined);
+    config.plain.enabled && serverIdentity !== undefined
+      ? await makeApp(undefined, 'oauth', true)
+      : undefined;
+  // The admin listener is plain HTTP on loopback by default; in `inject()` tests it exists too,
+  // so /metrics can be exercised without listening.
+  const adminApp = config.admin.enabled ? await makeApp(undefined, 'admin') : undefined;
+  const apps = [app, mtlsApp, plainApp, adminApp].filter((one) => one !== undefined);
 
   const reload = async (force: boolean) => {
     const outcomes = await state.reload(force);
@@ -493,6 +571,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     app,
     mtlsApp,
     plainApp,
+    adminApp,
     config,
     endpoints: {
       token: tokenEndpointUrl,
@@ -501,16 +580,35 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       mtlsToken: mtlsTokenEndpoint,
     },
     listen: async () => {
-      const addresses = [await app.listen({ host: config.tls.host, port: config.tls.port })];
+      // Fastify cannot tell that the server its factory made speaks TLS: name the scheme here.
+      const tls = (address: string) => address.replace(/^http:/, 'https:');
+      const addresses = [tls(await app.listen({ host: config.tls.host, port: config.tls.port }))];
       if (mtlsApp !== undefined)
-        addresses.push(await mtlsApp.listen({ host: config.mtls.host, port: config.mtls.port }));
+        addresses.push(
+          tls(await mtlsApp.listen({ host: config.mtls.host, port: config.mtls.port })),
+        );
       if (plainApp !== undefined)
         addresses.push(await plainApp.listen({ host: config.plain.host, port: config.plain.port }));
+      if (adminApp !== undefined && options.tls !== false)
+        addresses.push(await adminApp.listen({ host: config.admin.host, port: config.admin.port }));
       return addresses;
     },
     reload: (force = true) => reload(force),
+    shutdown: async () => {
+      draining = true;
+      clearInterval(reloadTimer);
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
+      const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
+      const running = await Promise.all(listeners.map((one) => one.close(deadline)));
+      await Promise.all(apps.map((one) => one.close()));
+      await replayStore.close();
+      await rateLimitStore.close();
+      redisClient?.disconnect();
+      return { clean: running.every((count) => count === 0) };
+    },
     close: async () => {
       clearInterval(reloadTimer);
+      await Promise.all(listeners.map((one) => one.close(Date.now())));
       await Promise.all(apps.map((one) => one.close()));
       await replayStore.close();
       await rateLimitStore.close();
@@ -543,6 +641,11 @@ function metricsSource(registry: ClientRegistry): CertificateExpirySource {
       }
     },
   };
+}
+
+/** Whether a peer address is in a BlockList of trusted proxies. */
+function isTrustedAddress(list: ReturnType<typeof parseCidrs>, address: string): boolean {
+  return list.check(...normalizedPeer(address));
 }
 
 /** A socket peer address for a BlockList check (IPv4-mapped IPv6 checked as IPv4). */

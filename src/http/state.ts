@@ -9,7 +9,12 @@
  * replace files by rename, where inotify watches go stale); SIGHUP reloads at once.
  */
 import { statSync } from 'node:fs';
-import { type Config, ConfigError, type ConfigProblem } from '../config/index.js';
+import {
+  type Config,
+  ConfigError,
+  type ConfigProblem,
+  servingMaterialProblems,
+} from '../config/index.js';
 import type { TrustStore } from '../pki/index.js';
 import type { ClientRegistry } from '../registry/index.js';
 import { loadSigningKeys, type SigningKeySet } from '../tokens/index.js';
@@ -62,7 +67,13 @@ export class ServerState {
     const trustStore = await loaders.trustStore(config);
     const problems = loaders.check(registry, trustStore);
     if (problems.length > 0) throw new ConfigError(problems);
-    const keys = loadSigningKeys(config.signingKeys.file, config.accessToken.signingAlg);
+    const keysFile = config.signingKeys.file;
+    if (keysFile === null) {
+      throw new ConfigError(
+        servingMaterialProblems(config).filter((p) => p.path === 'signingKeys.file'),
+      );
+    }
+    const keys = loadSigningKeys(keysFile, config.accessToken.signingAlg);
     return new ServerState(config, loaders, registry, trustStore, keys);
   }
 
@@ -131,7 +142,7 @@ export class ServerState {
     }
 
     const keysFile = this.#config.signingKeys.file;
-    if (changed(keysFile)) {
+    if (keysFile !== null && changed(keysFile)) {
       try {
         const keys = loadSigningKeys(keysFile, this.#config.accessToken.signingAlg);
         this.#jwksJson = JSON.stringify(keys.publicJwks);

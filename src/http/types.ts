@@ -22,9 +22,16 @@ export interface HttpRuntime {
   jwksJson(): string;
   /** The client certificate of this request (TLS socket or trusted proxy header), if any. */
   certificateOf(request: FastifyRequest): PresentedCertificate | undefined;
-  /** The address rate limits count: the socket peer, or what a trusted proxy says it forwarded for. */
+  /**
+   * The address rate limits count: the socket peer on TLS listeners; on the plain listener, what
+   * a trusted proxy says it forwarded for (src/http/client-address.ts).
+   */
   clientAddress(request: FastifyRequest): string;
-  /** Token-endpoint rate limits; absent when disabled. */
+  /** Whether a client_id is registered (failures of unknown ids create no per-id state). */
+  isRegistered(clientId: string): boolean;
+  /** True from SIGTERM on: /readyz answers 503 and responses say `Connection: close`. */
+  draining(): boolean;
+  /** Rate limits of every endpoint that authenticates; absent when disabled. */
   readonly limits: TokenRateLimits | undefined;
   /** Prometheus metrics and who may scrape them; absent when disabled. */
   readonly metrics:

@@ -128,10 +128,32 @@ export class JwsFormatError extends Error {
 }
 
 const base64url = /^[A-Za-z0-9_-]+$/;
+const base64urlAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether `part` is the one canonical base64url encoding of its bytes: the URL-safe alphabet
+ * only (no `+`, `/`), no `=` padding, a length that encodes whole bytes, and zero unused bits in
+ * the last character. Decoders, Node's included, silently ignore those bits, so without this
+ * check one signed assertion has up to 16 spellings that all verify.
+ *
+ * @see RFC 7515 §2 (base64url without padding), RFC 4648 §3.5 (canonical encoding), §5
+ */
+export function isCanonicalBase64url(part: string): boolean {
+  if (!base64url.test(part)) return false;
+  const tail = part.length % 4;
+  if (tail === 1) return false;
+  if (tail === 0) return true;
+  const last = base64urlAlphabet.indexOf(part[part.length - 1] as string);
+  // Two trailing characters carry one byte (4 unused bits), three carry two (2 unused bits).
+  const unusedBitsMask = tail === 2 ? 0b1111 : 0b11;
+  return (last & unusedBitsMask) === 0;
+}
 
 /**
  * Splits and decodes a compact JWS whose header and payload are JSON objects. Strict: exactly
- * three non-empty base64url parts without padding, UTF-8 JSON objects.
+ * three non-empty parts, each the canonical base64url encoding of its bytes
+ * ({@link isCanonicalBase64url}), header and payload UTF-8 JSON objects. A re-encoded copy of a
+ * token is refused here, before any signature or replay check sees it.
  *
  * @throws JwsFormatError
  */
@@ -145,8 +167,10 @@ export function decodeCompactJws(token: string): DecodedJws {
   const payloadPart = token.slice(first + 1, second);
   const signaturePart = token.slice(second + 1);
   for (const part of [headerPart, payloadPart, signaturePart]) {
-    if (!base64url.test(part) || part.length % 4 === 1)
-      throw new JwsFormatError('parts must be base64url');
+    if (!isCanonicalBase64url(part))
+      throw new JwsFormatError(
+        'parts must be canonical base64url (RFC 7515 section 2, RFC 4648 section 3.5)',
+      );
   }
   return {
     header: decodeJsonObject(headerPart, 'header'),

@@ -1,4 +1,10 @@
 /** The client registry: RFC 7591 client metadata, validated and prepared at load. */
+export {
+  type IntrospectionPermission,
+  introspectionFields,
+  mayIntrospect,
+  validateIntrospectionPermission,
+} from './introspection.js';
 export { type ClientKey, importClientJwks, KeySetError, maxKeysPerSet } from './keys.js';
 export {
   type ClientAuthMethod,

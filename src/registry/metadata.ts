@@ -61,4 +61,11 @@ export interface ClientMetadata {
    * assertion `aud`, for clients built before rfc7523bis. Every acceptance is logged and counted.
    */
   legacy_audience?: { until: string };
+  /**
+   * Resource indicators this client serves as a resource server: it may introspect tokens whose
+   * `aud` names one of them (besides its own tokens). See src/registry/introspection.ts.
+   */
+  served_resources?: string[];
+  /** May introspect every token, not only its own and those for its served resources. */
+  introspect_any_token?: boolean;
 }

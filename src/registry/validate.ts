@@ -14,6 +14,11 @@ import {
   type KeyPolicy,
   PkiError,
 } from '../pki/index.js';
+import {
+  type IntrospectionPermission,
+  introspectionFields,
+  validateIntrospectionPermission,
+} from './introspection.js';
 import { type ClientKey, importClientJwks, KeySetError } from './keys.js';
 import {
   type ClientAuthMethod,
@@ -39,7 +44,7 @@ export interface RemoteKeySet {
 }
 
 /** A registered client, validated and prepared for the hot path. */
-export interface RegisteredClient {
+export interface RegisteredClient extends IntrospectionPermission {
   readonly clientId: string;
   readonly authMethod: ClientAuthMethod;
   readonly grantTypes: ReadonlySet<string>;
@@ -105,6 +110,7 @@ const knownFields = new Set<string>([
   'access_token_lifetime',
   'max_assertion_lifetime',
   'legacy_audience',
+  ...introspectionFields,
 ]);
 
 const secretMethods = new Set([
@@ -320,6 +326,8 @@ export function prepareClient(
     }
   }
 
+  const introspection = validateIntrospectionPermission(entry, problem, isResourceIndicator);
+
   for (const field of [
     'client_name',
     'client_uri',
@@ -377,6 +385,7 @@ export function prepareClient(
       legacyAudienceUntilMs,
       tlsIdentity,
       trustAnchorPins,
+      ...introspection,
       metadata: entry as unknown as ClientMetadata,
     },
   };

@@ -3,6 +3,7 @@
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3
  */
+export { type ClientShareOptions, limitClientShare } from './client-share.js';
 export {
   MemoryReplayStore,
   type MemoryReplayStoreOptions,

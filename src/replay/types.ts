@@ -4,8 +4,11 @@
  * @see RFC 7523 §3 (item 7), DESIGN.md §3
  */
 
-/** Why a claim could not be decided: the store fails closed, never open. */
-export type ReplayStoreFailure = 'full' | 'unavailable';
+/**
+ * Why a claim could not be decided: the store fails closed, never open. `client_share`: this
+ * client holds its share of the store (see `limitClientShare`); answered 429, not 503.
+ */
+export type ReplayStoreFailure = 'full' | 'unavailable' | 'client_share';
 
 /** Thrown when the store cannot decide a claim; the caller answers 503 and mints nothing. */
 export class ReplayStoreError extends Error {

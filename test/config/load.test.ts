@@ -2,7 +2,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaults, loadConfig } from '../../src/config/index.js';
+import {
+  ConfigError,
+  defaults,
+  loadConfig,
+  servingMaterialProblems,
+} from '../../src/config/index.js';
 
 const problemsOf = (fn: () => unknown) => {
   try {
@@ -16,12 +21,36 @@ const problemsOf = (fn: () => unknown) => {
 
 describe('loadConfig', () => {
   it('returns the documented defaults, frozen, with paths resolved against cwd', () => {
-    const config = loadConfig({ env: {}, cwd: '/srv/tollgate' });
+    const config = loadConfig({ env: {}, cwd: '/srv/tollgate', dev: true });
     expect(config.issuer).toBe(defaults.issuer);
     expect(config.tls.certFile).toBe('/srv/tollgate/certs/server/server.pem');
     expect(config.registry.file).toBe('/srv/tollgate/certs/registry.json');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.tls)).toBe(true);
+  });
+
+  it('trusts nothing and names no file by default: the dev PKI only with dev mode', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/tollgate' });
+    expect(config.tls.certFile).toBeNull();
+    expect(config.tls.keyFile).toBeNull();
+    expect(config.signingKeys.file).toBeNull();
+    expect(config.registry.file).toBeNull();
+    expect(config.clientCertificates).toMatchObject({
+      trustAnchorFiles: [],
+      intermediateFiles: [],
+      crlFiles: [],
+    });
+    // devPkiDir names where `serve --dev` would write; nothing else points under certs/.
+    expect(JSON.stringify({ ...config, devPkiDir: undefined })).not.toContain('certs');
+    expect(servingMaterialProblems(config).map((p) => p.path)).toEqual([
+      'tls.certFile',
+      'tls.keyFile',
+      'signingKeys.file',
+    ]);
+    const dev = loadConfig({ env: {}, cwd: '/srv/tollgate', dev: true });
+    expect(dev.clientCertificates.trustAnchorFiles).toEqual(['/srv/tollgate/certs/ca/root.pem']);
+    expect(dev.signingKeys.file).toBe('/srv/tollgate/certs/signing-keys.json');
+    expect(servingMaterialProblems(dev)).toEqual([]);
   });
 
   it('merges a file over the defaults and resolves its paths against the file folder', async () => {
@@ -34,7 +63,7 @@ describe('loadConfig', () => {
         tls: { port: 9443, keyFile: 'keys/server.key' },
       }),
     );
-    const config = loadConfig({ file, env: {}, cwd: '/elsewhere' });
+    const config = loadConfig({ file, env: {}, cwd: '/elsewhere', dev: true });
     expect(config.issuer).toBe('https://as.example');
     expect(config.tls.port).toBe(9443);
     expect(config.tls.keyFile).toBe(join(dir, 'keys/server.key'));
@@ -104,14 +133,21 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('refuses unsafeDevDefaults when NODE_ENV=production', () => {
-    expect(problemsOf(() => loadConfig({ env: { NODE_ENV: 'production' } }))).toEqual([
-      expect.stringMatching(/^unsafeDevDefaults: must be false when NODE_ENV=production/),
-    ]);
+  it('lets NODE_ENV decide nothing, and refuses the removed unsafeDevDefaults switch', () => {
+    for (const NODE_ENV of ['production', 'Production', 'development', undefined]) {
+      const config = loadConfig({ env: { NODE_ENV } });
+      expect(config.clientCertificates.trustAnchorFiles).toEqual([]);
+      expect(config.signingKeys.file).toBeNull();
+    }
     expect(
-      loadConfig({ env: { NODE_ENV: 'production' }, overrides: { unsafeDevDefaults: false } })
-        .unsafeDevDefaults,
-    ).toBe(false);
+      problemsOf(() => loadConfig({ env: {}, overrides: { unsafeDevDefaults: true } })),
+    ).toEqual([expect.stringMatching(/^unsafeDevDefaults: was removed: .*tollgate serve --dev/)]);
+    // `false` (what production configs of earlier versions said) still loads, and is dropped.
+    const config = loadConfig({
+      env: { NODE_ENV: 'production' },
+      overrides: { unsafeDevDefaults: false },
+    });
+    expect('unsafeDevDefaults' in config).toBe(false);
   });
 
   it('reports an unreadable or non-JSON file', async () => {

@@ -527,6 +527,42 @@ describe('private_key_jwt client assertions (conformance and attacks)', () => {
       expectOk(await tokenWith(await sign_(alice, { claims: { jti } })));
     });
 
+    it('re-encoded copies of an assertion (non-canonical base64url) are refused at parse, before the replay check', async () => {
+      // RFC 7515 §2 / RFC 4648 §3.5: the unused low bits of a final base64url character must be
+      // zero. Decoders ignore them, so flipping them spells the same signed bytes differently.
+      // Each copy is sent *before* the genuine assertion: had any reached the replay store, it
+      // would have claimed the jti (or got a token) and the genuine one would then be refused.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const jws = await sign_(alice);
+      const parts = jws.split('.');
+      const copies: string[] = [];
+      parts.forEach((part, index) => {
+        const unused = [0, 0, 4, 2][part.length % 4] as number;
+        const last = alphabet.indexOf(part.at(-1) as string);
+        const others = parts.map((p) => p);
+        if (unused > 0) {
+          others[index] = `${part.slice(0, -1)}${alphabet[last | 1]}`;
+          copies.push(others.join('.'));
+        }
+        // Standard-alphabet and padded spellings of the same part.
+        const padded = parts.map((p) => p);
+        padded[index] = `${part}${'='.repeat((4 - (part.length % 4)) % 4 || 4)}`;
+        copies.push(padded.join('.'));
+      });
+      const std = jws.replace(/-/g, '+').replace(/_/g, '/');
+      if (std !== jws) copies.push(std);
+      // The signature (64 bytes for ES256) always ends with 4 unused bits.
+      expect(copies.length).toBeGreaterThanOrEqual(4);
+      for (const copy of copies) {
+        expect(copy).not.toBe(jws);
+        const res = await tokenWith(copy);
+        expectRefused(res);
+        expect(res.json?.error_description).toMatch(/canonical base64url/);
+      }
+      expectOk(await tokenWith(jws));
+      expectRefused(await tokenWith(jws));
+    });
+
     it('concurrent replays of one assertion: exactly one token', async () => {
       const jws = await sign_(alice);
       const results = await Promise.all(Array.from({ length: 8 }, () => tokenWith(jws)));

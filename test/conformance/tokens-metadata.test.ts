@@ -332,16 +332,15 @@ describe('tokens, keys, metadata and introspection (conformance)', () => {
       expect(res.status).toBe(405);
     });
 
-    it.todo(
-      'RFC 7662 §4 (SHOULD): "SHOULD require protected resources to be specifically authorized to call the introspection endpoint"; today every registered client may introspect every token (claims and cnf included)',
-    );
-
-    it('§4 (documented policy, current behaviour): another client may introspect a token it does not own', async () => {
+    it('§4: a client that neither owns the token nor serves its audience is answered inactive', async () => {
       const { access_token } = await token(alice);
       const res = await introspect({ token: access_token, ...(await auth(bob)) });
       expect(res.status).toBe(200);
-      // Tollgate answers every authenticated client (documented in src/http/routes/introspect.ts).
-      expect(res.json?.active).toBe(true);
+      // Introspection is a permission (src/registry/introspection.ts): own tokens, and tokens
+      // for the resources a client registered in served_resources.
+      expect(res.json).toEqual({ active: false });
+      const own = await introspect({ token: access_token, ...(await auth(alice)) });
+      expect(own.json?.active).toBe(true);
     });
 
     it('introspection spends the assertion jti like the token endpoint (no replay)', async () => {

@@ -52,7 +52,7 @@ describe.skipIf(!enabled)('two Tollgate processes sharing one Redis', () => {
         rateLimits: { failedAuthPerAddress: 100_000, failedAuthPerClient: 100_000 },
       },
     });
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await instances?.dispose();
     await redis?.dispose();

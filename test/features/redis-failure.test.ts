@@ -80,7 +80,7 @@ describe.skipIf(!enabled)('two Tollgate processes when Redis fails', () => {
         },
       },
     });
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await instances?.dispose();
     await redis?.dispose();
@@ -236,7 +236,7 @@ describe.skipIf(!enabled)('two Tollgate processes when Redis fails', () => {
       expect((await withAssertion(instance, used)).ok).toBe(false);
     }
     // The fence lasts the longest claim lifetime: (5 s + 10 s tolerance + 10 s iat allowance).
-  }, 60_000);
+  }, 90_000);
 
   /** Polls (bounded) until neither instance reports ready. */
   async function waitNotReady(): Promise<void> {

@@ -39,13 +39,14 @@ describe('hot reload of a running process', () => {
       join(dir, 'tollgate.json'),
       JSON.stringify({
         issuer,
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },
         clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
         // Long enough that the SIGHUP step cannot be mistaken for a poll.
         reload: { pollIntervalSeconds: 3600 },
+        admin: { port: 0 },
+        underPressure: { maxEventLoopDelayMs: 0 },
         log: { level: 'warn' },
       }),
     );

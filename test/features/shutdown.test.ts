@@ -2,13 +2,18 @@
  * Graceful shutdown of a real `tollgate serve` process: SIGTERM stops accepting, lets the
  * request in flight finish, and exits 0. The in-flight request is held open by a deliberately
  * slow jwks_uri (a local HTTPS server), so no sleep is injected into Tollgate itself.
+ *
+ * Issue 12, attack 8: SIGTERM under keep-alive load used to reset one request per keep-alive
+ * connection, answer `Connection: keep-alive` during the drain, and let half-sent connections
+ * keep the process alive until the shutdown timeout (exit 1).
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
+import { Agent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:tls';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, generateSigningJwk } from '../../src/dev-ca/index.js';
@@ -16,12 +21,17 @@ import {
   generateSigningJwk as generateServerKey,
   writeSigningKeyFile,
 } from '../../src/tokens/index.js';
+import { getJson } from '../helpers/instances.js';
 import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
 
 describe('graceful shutdown', () => {
   let serve: ServeProcess | undefined;
   const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    serve?.kill();
+    serve = undefined;
+  });
   afterAll(() => {
     serve?.kill();
     for (const cleanup of cleanups) cleanup();
@@ -72,17 +82,19 @@ describe('graceful shutdown', () => {
       join(dir, 'tollgate.json'),
       JSON.stringify({
         issuer,
-        unsafeDevDefaults: false,
         tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
         signingKeys: { file: 'keys.json' },
         registry: { file: 'registry.json' },
         clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+        admin: { port: 0 },
+        shutdownDrainSeconds: 1,
+        underPressure: { maxEventLoopDelayMs: 0 },
         log: { level: 'warn' },
       }),
     );
     // The jwks_uri fetch trusts the system store; the dev root is added the standard Node way.
     serve = spawnServe(join(dir, 'tollgate.json'), { NODE_EXTRA_CA_CERTS: join(dir, 'root.pem') });
-    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, 40_000);
 
     const assertion = await createClientAssertion({
       clientId: 'svc-slow',
@@ -119,5 +131,170 @@ describe('graceful shutdown', () => {
       ca: ca.root.certPem,
     }).catch((error: NodeJS.ErrnoException) => error.code);
     expect(refused).toBe('ECONNREFUSED');
-  });
+  }, 60_000);
+
+  it('under keep-alive load: readyz 503 and Connection: close while draining, 0 resets, half-sent connections closed, exit 0', async () => {
+    const ca = await createDevCa();
+    const server = await ca.issueServer();
+    const client = await ca.issueClient({ clientId: 'svc-load' });
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-drain-'));
+    const port = await freePort();
+    const issuer = `https://localhost:${port}`;
+    const serverKey = await generateServerKey('ES256');
+    writeSigningKeyFile(join(dir, 'keys.json'), {
+      active_kid: serverKey.kid as string,
+      keys: [serverKey],
+    });
+    await writeFile(join(dir, 'server.pem'), server.chainPem);
+    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
+    await writeFile(join(dir, 'root.pem'), ca.root.certPem);
+    await writeFile(join(dir, 'intermediate.pem'), ca.intermediate.certPem);
+    await writeFile(
+      join(dir, 'registry.json'),
+      JSON.stringify({
+        clients: [
+          {
+            client_id: 'svc-load',
+            token_endpoint_auth_method: 'tls_client_auth',
+            tls_client_auth_subject_dn: client.subject,
+          },
+        ],
+      }),
+    );
+    await writeFile(
+      join(dir, 'tollgate.json'),
+      JSON.stringify({
+        issuer,
+        unsafeDevDefaults: false,
+        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
+        signingKeys: { file: 'keys.json' },
+        registry: { file: 'registry.json' },
+        clientCertificates: {
+          trustAnchorFiles: ['root.pem'],
+          intermediateFiles: ['intermediate.pem'],
+          crlFiles: [],
+        },
+        admin: { port: 0 },
+        rateLimits: { perClient: 1_000_000, perAddress: 1_000_000 },
+        shutdownDrainSeconds: 2,
+        shutdownTimeoutSeconds: 10,
+        // Shutdown is under test, not load shedding (which a busy test machine may trigger).
+        underPressure: { maxEventLoopDelayMs: 0 },
+        log: { level: 'warn' },
+      }),
+    );
+    serve = spawnServe(join(dir, 'tollgate.json'));
+    const base = `https://127.0.0.1:${port}`;
+    await waitForHttps(`${base}/healthz`, ca.root.certPem, 40_000);
+
+    // Three connections that sent half their headers and nothing more.
+    const halfSent = await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<{ closed: Promise<void> }>((resolve, reject) => {
+            const socket = connect({
+              host: '127.0.0.1',
+              port,
+              ca: ca.root.certPem,
+              servername: 'localhost',
+            });
+            socket.on('error', () => {});
+            socket.once('secureConnect', () => {
+              socket.write('POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Le');
+              resolve({ closed: new Promise((done) => socket.once('close', () => done())) });
+            });
+            socket.once('error', reject);
+          }),
+      ),
+    );
+
+    // 16 keep-alive connections in a closed loop of mTLS token requests, each worker on its own
+    // connection. A load balancer (this test) polls /readyz: once it answers 503, no new
+    // connection is opened, while requests on open connections go on until their response says
+    // `Connection: close`, as a real load balancer and keep-alive client do.
+    const tally = {
+      ok: 0,
+      closeHeaders: 0,
+      keepAliveDuringDrain: 0,
+      resets: [] as string[],
+      other: [] as string[],
+    };
+    let sigterm = false;
+    let balancerDrained = false;
+    const post = (agent: Agent) =>
+      new Promise<'open' | 'closed'>((resolve) => {
+        const body = 'grant_type=client_credentials&client_id=svc-load';
+        const req = request(
+          `${base}/token`,
+          {
+            method: 'POST',
+            agent,
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'content-length': String(body.length),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) tally.ok++;
+              else tally.other.push(String(res.statusCode));
+              const closing = res.headers.connection === 'close';
+              if (sigterm && closing) tally.closeHeaders++;
+              if (balancerDrained && !closing) tally.keepAliveDuringDrain++;
+              resolve(closing ? 'closed' : 'open');
+            });
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          tally.resets.push(`${error.code ?? ''} ${error.message}`);
+          resolve('closed');
+        });
+        req.end(body);
+      });
+    const workers = Array.from({ length: 16 }, async () => {
+      const agent = new Agent({
+        keepAlive: true,
+        maxSockets: 1,
+        ca: ca.root.certPem,
+        cert: client.chainPem,
+        key: client.keyPem,
+      });
+      try {
+        for (;;) {
+          const connection = await post(agent);
+          if (connection === 'closed' && balancerDrained) return;
+        }
+      } finally {
+        agent.destroy();
+      }
+    });
+    const balancer = (async () => {
+      while (!balancerDrained) {
+        const ready = await getJson(`${base}/readyz`, ca.root.certPem).catch(() => undefined);
+        if (ready?.status === 503) {
+          expect(ready.body).toEqual({ status: 'draining' });
+          balancerDrained = true;
+        } else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    // Load running, then SIGTERM.
+    while (tally.ok < 100) await new Promise((resolve) => setTimeout(resolve, 20));
+    serve.kill('SIGTERM');
+    sigterm = true;
+    await balancer;
+    await Promise.all(workers);
+
+    const exitCode = await Promise.race([
+      serve.exited,
+      new Promise((resolve) => setTimeout(() => resolve('timeout'), 15_000)),
+    ]);
+    expect(exitCode, serve.output()).toBe(0);
+    expect(tally.resets).toEqual([]);
+    expect(tally.other).toEqual([]);
+    expect(tally.closeHeaders).toBeGreaterThanOrEqual(16);
+    expect(tally.keepAliveDuringDrain).toBe(0);
+    await Promise.all(halfSent.map((one) => one.closed));
+  }, 90_000);
 });

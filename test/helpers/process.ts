@@ -4,6 +4,8 @@ import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 
 const mainTs = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+// Absolute, so that a child started in an empty folder (no node_modules) still finds tsx.
+const tsxLoader = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 
 export interface ServeProcess {
   readonly child: ChildProcess;
@@ -14,14 +16,23 @@ export interface ServeProcess {
 }
 
 export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): ServeProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', mainTs, 'serve', '--config', configFile],
-    {
-      env: { ...process.env, NODE_ENV: 'test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return spawnTollgate(['serve', '--config', configFile], { env: { NODE_ENV: 'test', ...env } });
+}
+
+/**
+ * Runs `tollgate <args>` as a child process in `cwd`. The environment is this process's minus
+ * NODE_ENV (which vitest sets), plus `env`: what a container that sets nothing would see.
+ */
+export function spawnTollgate(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): ServeProcess {
+  const { NODE_ENV: _unset, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', tsxLoader, mainTs, ...args], {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    env: { ...inherited, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += chunk;
@@ -43,7 +54,7 @@ export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): Ser
 }
 
 /** Polls an https URL until it answers (bounded). */
-export async function waitForHttps(url: string, ca: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForHttps(url: string, ca: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -61,8 +61,9 @@ export async function makeTollgate(options: {
     cwd: dir,
     overrides: {
       issuer: testIssuer,
-      unsafeDevDefaults: false,
       clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+      // The admin listener on a port the OS picks: test servers run side by side.
+      admin: { enabled: true, host: '127.0.0.1', port: 0 },
       ...options.config,
       signingKeys: { file: signingKeysFile },
       registry: { file: options.registryFile ?? null, clients: options.clients },

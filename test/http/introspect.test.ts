@@ -27,6 +27,8 @@ describe('POST /introspect', () => {
   let tg: TestTollgate;
   let owner: JwtClient;
   let other: JwtClient;
+  let stranger: JwtClient;
+  let gateway: JwtClient;
   let cert: IssuedClientCertificate;
   let nowMs = Date.now();
 
@@ -104,11 +106,17 @@ describe('POST /introspect', () => {
 
   beforeAll(async () => {
     owner = await makeJwtClient('svc-owner');
-    other = await makeJwtClient('svc-resource-server', 'ES256', { scope: 'introspect' });
+    // A resource server: it serves the issuer's default audience and https://b.test.
+    other = await makeJwtClient('svc-resource-server', 'ES256', {
+      scope: 'introspect',
+      served_resources: [testIssuer, 'https://b.test'],
+    });
+    stranger = await makeJwtClient('svc-stranger');
+    gateway = await makeJwtClient('svc-gateway', 'ES256', { introspect_any_token: true });
     const ca = await createDevCa();
     cert = await ca.issueClient({ clientId: 'svc-owner' });
     tg = await makeTollgate({
-      clients: [owner.metadata, other.metadata],
+      clients: [owner.metadata, other.metadata, stranger.metadata, gateway.metadata],
       // inject() peers are 127.0.0.1: trust it as a proxy to present a certificate by header.
       config: { proxy: { trustedCidrs: ['127.0.0.1/32'], certificateFormat: 'rfc9440' } },
       tollgate: { now: () => nowMs },
@@ -144,9 +152,20 @@ describe('POST /introspect', () => {
     expect(res.json()).not.toHaveProperty('cnf');
   });
 
-  it('any authenticated client may introspect (the token owner too)', async () => {
+  it('the token owner may introspect its own token', async () => {
     const token = await issue();
     expect((await introspect({ token }, owner)).json().active).toBe(true);
+  });
+
+  // Issue 12, attack 5: any registered client could introspect any token (an "is it live" oracle).
+  it('a client that neither owns the token nor serves its audience learns nothing', async () => {
+    const token = await issue();
+    const res = await introspect({ token }, stranger);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ active: false });
+    // The same token is live for its resource server and for an opted-in gateway.
+    expect((await introspect({ token }, other)).json().active).toBe(true);
+    expect((await introspect({ token }, gateway)).json().active).toBe(true);
   });
 
   it('an expired token is inactive', async () => {

@@ -53,7 +53,11 @@ describe('metrics', () => {
   afterAll(() => tg.dispose());
 
   const scrape = async (remoteAddress = '127.0.0.1') =>
-    tg.app.inject({ method: 'GET', url: '/metrics', remoteAddress });
+    (tg.adminApp as NonNullable<typeof tg.adminApp>).inject({
+      method: 'GET',
+      url: '/metrics',
+      remoteAddress,
+    });
 
   it('counts requests, authentication outcomes by reason, issuance latency and replay claims', async () => {
     const response = await scrape();
@@ -92,6 +96,18 @@ describe('metrics', () => {
 
   it('is not served to peers outside metrics.allowedCidrs', async () => {
     const response = await scrape('203.0.113.9');
+    expect(response.statusCode).toBe(404);
+    expect(response.body).not.toMatch(/tollgate_/);
+  });
+
+  // Issue 12, attack 5: /metrics (client_ids, certificate expiries) was served on the token
+  // listener, where a TLS-terminating proxy on the same host makes every caller look local.
+  it('is not served on the token listener at all, even to a loopback peer', async () => {
+    const response = await tg.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      remoteAddress: '127.0.0.1',
+    });
     expect(response.statusCode).toBe(404);
     expect(response.body).not.toMatch(/tollgate_/);
   });

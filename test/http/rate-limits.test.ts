@@ -94,7 +94,7 @@ describe('rate limits', () => {
     expect((await request(tg, client, { remoteAddress: '192.0.2.9' })).statusCode).toBe(200);
   });
 
-  it('blocks a client_id after too many failed authentications from anywhere', async () => {
+  it('blocks an address for one client_id after its failures against it, never other addresses', async () => {
     const client = await makeJwtClient('svc-d');
     tg = await makeTollgate({
       clients: [client.metadata],
@@ -104,9 +104,22 @@ describe('rate limits', () => {
       (await request(tg, client, { forge: true, remoteAddress: '192.0.2.1' })).statusCode,
     ).toBe(401);
     expect(
-      (await request(tg, client, { forge: true, remoteAddress: '192.0.2.2' })).statusCode,
+      (await request(tg, client, { forge: true, remoteAddress: '192.0.2.1' })).statusCode,
     ).toBe(401);
-    expect429(await request(tg, client, { remoteAddress: '192.0.2.3' }));
+    expect429(await request(tg, client, { remoteAddress: '192.0.2.1' }));
+    // Issue 12, attack 1: the client itself, from its own address, is not locked out.
+    expect((await request(tg, client, { remoteAddress: '192.0.2.3' })).statusCode).toBe(200);
+  });
+
+  it('counts IPv6 sources by their /64', async () => {
+    const client = await makeJwtClient('svc-v6');
+    tg = await makeTollgate({ clients: [client.metadata], config: limits({ perAddress: 2 }) });
+    expect((await request(tg, client, { remoteAddress: '2001:db8:1:2::1' })).statusCode).toBe(200);
+    expect((await request(tg, client, { remoteAddress: '2001:db8:1:2:ffff::9' })).statusCode).toBe(
+      200,
+    );
+    expect429(await request(tg, client, { remoteAddress: '2001:db8:1:2:abcd:0:0:1' }));
+    expect((await request(tg, client, { remoteAddress: '2001:db8:1:3::1' })).statusCode).toBe(200);
   });
 
   it('can be disabled', async () => {

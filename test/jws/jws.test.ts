@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createJwsSigner,
   decodeCompactJws,
+  isCanonicalBase64url,
   JwsFormatError,
   keyMismatch,
   verifyJwsSignature,
@@ -45,6 +46,57 @@ describe('decodeCompactJws', () => {
     ]) {
       expect(() => decodeCompactJws(token), token).toThrow(JwsFormatError);
     }
+  });
+});
+
+describe('isCanonicalBase64url (RFC 7515 §2, RFC 4648 §3.5)', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+  it('accepts exactly one spelling of each byte string: every other final character is refused', () => {
+    let refused = 0;
+    for (let length = 1; length <= 7; length++) {
+      for (let seed = 0; seed < 40; seed++) {
+        const bytes = Buffer.from(Array.from({ length }, (_, i) => (seed * 37 + i * 101) & 0xff));
+        const canonical = bytes.toString('base64url');
+        expect(isCanonicalBase64url(canonical), canonical).toBe(true);
+        for (const char of alphabet) {
+          const variant = `${canonical.slice(0, -1)}${char}`;
+          if (variant === canonical) continue;
+          // Canonical exactly when re-encoding its decoded bytes gives it back; in particular a
+          // variant that decodes to the same bytes as `canonical` is always refused.
+          const decoded = Buffer.from(variant, 'base64url');
+          const canonicalForItsBytes = decoded.toString('base64url') === variant;
+          expect(isCanonicalBase64url(variant), variant).toBe(canonicalForItsBytes);
+          if (decoded.equals(bytes)) {
+            expect(canonicalForItsBytes).toBe(false);
+            refused++;
+          }
+        }
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('refuses padding, the standard alphabet, impossible lengths and the empty string', () => {
+    for (const part of ['', 'AA==', 'AAA=', 'A', 'AAAAA', 'ab+c', 'ab/c', 'a b', 'AA.']) {
+      expect(isCanonicalBase64url(part), part).toBe(false);
+    }
+    for (const part of ['AA', 'AAA', 'AAAA', 'Zg', 'Zm8', 'Zm9v', '-_-_']) {
+      expect(isCanonicalBase64url(part), part).toBe(true);
+    }
+  });
+
+  it('decodeCompactJws refuses a token whose any part carries non-zero unused bits', () => {
+    const header = b64('{"alg":"ES256","kid":"a"}');
+    const payload = b64('{"a":1}');
+    expect(decodeCompactJws(`${header}.${payload}.AA`).signature).toEqual(Buffer.from([0]));
+    expect(() => decodeCompactJws(`${header}.${payload}.AB`)).toThrow(/canonical base64url/);
+    const bump = (part: string) =>
+      `${part.slice(0, -1)}${alphabet[alphabet.indexOf(part.at(-1) as string) | 1]}`;
+    expect(header.length % 4).not.toBe(0);
+    expect(() => decodeCompactJws(`${bump(header)}.${payload}.AA`)).toThrow(/canonical/);
+    expect(payload.length % 4).not.toBe(0);
+    expect(() => decodeCompactJws(`${header}.${bump(payload)}.AA`)).toThrow(/canonical/);
   });
 });
 

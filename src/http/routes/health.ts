@@ -9,6 +9,9 @@ export function healthRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
   });
   app.get('/readyz', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
+    // Shutting down: the load balancer must stop sending new requests while this instance still
+    // answers the ones that arrive (the drain window).
+    if (runtime.draining()) return reply.code(503).send({ status: 'draining' });
     const { checks, critical } = runtime.readiness();
     // Only what every request needs makes the instance unready. A replay store that is down
     // fails assertions closed, but mTLS clients still get tokens: taking every instance out of

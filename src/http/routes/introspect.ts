@@ -1,12 +1,13 @@
 /**
  * POST /introspect: token introspection for the access tokens this server issued.
  *
- * Who may ask: any registered client that authenticates with one of Tollgate's methods
- * (private_key_jwt, tls_client_auth, self_signed_tls_client_auth), whatever its grants. RFC 7662
- * §4 leaves this to the server; the answer reveals nothing the caller could not read from the
- * JWT it already holds except whether it is still valid here, so restricting by audience would
- * add configuration without adding secrecy. Unauthenticated callers get 401 `invalid_client`
- * and learn nothing, not even whether the token parameter was missing.
+ * Who may ask: a registered client that authenticates with one of Tollgate's methods, under the
+ * same request, client and failure limits as the token endpoint (one set of rules for every
+ * endpoint that authenticates). What it learns is a permission (RFC 7662 §4): its own tokens and
+ * tokens for the resources it registered in `served_resources`, or every token with the opt-in
+ * `introspect_any_token`; any other token answers `{"active": false}`, so introspection is no
+ * "is it live" oracle for other clients' tokens. Unauthenticated callers get 401
+ * `invalid_client` and learn nothing, not even whether the token parameter was missing.
  *
  * `token_type_hint` is accepted and ignored: only access tokens exist here (no refresh tokens).
  *
@@ -14,7 +15,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
+import { mayIntrospect } from '../../registry/index.js';
 import { FormParams } from '../form.js';
+import { underAuthenticationLimits } from '../guard.js';
 import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
 import type { TokenAudit } from '../token-endpoint.js';
 import type { HttpRuntime } from '../types.js';
@@ -49,44 +52,60 @@ const introspectionResponseSchema = {
   },
 } as const;
 
+/** What a caller learns of a token it may not introspect: the same as of an unknown one. */
+const inactive = Object.freeze({ active: false as const });
+
 export function introspectionRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
   app.route({
     method: 'POST',
     url: `${runtime.routePrefix}/introspect`,
     schema: { response: introspectionResponseSchema },
+    config: { shed: true },
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
       const audit: TokenAudit = {};
       setNoStore(reply);
       try {
-        const params = request.body;
-        if (!(params instanceof FormParams)) {
-          throw new OAuthError(
-            'invalid_request',
-            'unsupported_media_type',
-            'the request body must be application/x-www-form-urlencoded',
-          );
-        }
-        const nowMs = runtime.now();
-        const certificate = runtime.certificateOf(request);
-        if (certificate !== undefined) audit.x5tS256 = certificate.x5tS256;
-        // Authenticate before reading `token`: the same dispatcher and rules as the token endpoint.
-        const authenticated = await runtime.introspection.dispatcher.authenticate({
-          params,
-          authorization: request.headers.authorization,
-          certificate,
-          nowMs,
-        });
-        audit.clientId = authenticated.client.clientId;
-        audit.method = authenticated.method;
-        if (authenticated.jti !== undefined) audit.jti = authenticated.jti;
-        if (authenticated.legacyAudience === true) audit.legacyAudience = true;
+        const response = await underAuthenticationLimits(
+          runtime,
+          request,
+          audit,
+          async (onIdentified) => {
+            const params = request.body;
+            if (!(params instanceof FormParams)) {
+              throw new OAuthError(
+                'invalid_request',
+                'unsupported_media_type',
+                'the request body must be application/x-www-form-urlencoded',
+              );
+            }
+            const nowMs = runtime.now();
+            const certificate = runtime.certificateOf(request);
+            if (certificate !== undefined) audit.x5tS256 = certificate.x5tS256;
+            // Authenticate before reading `token`: the same dispatcher and rules as /token.
+            const authenticated = await runtime.introspection.dispatcher.authenticate({
+              params,
+              authorization: request.headers.authorization,
+              certificate,
+              nowMs,
+              onIdentified,
+            });
+            const { client } = authenticated;
+            audit.clientId = client.clientId;
+            audit.method = authenticated.method;
+            if (authenticated.jti !== undefined) audit.jti = authenticated.jti;
+            if (authenticated.legacyAudience === true) audit.legacyAudience = true;
+            // The caller's own quota, as at the token endpoint: only once it has authenticated.
+            await runtime.limits?.afterAuthentication(client.clientId);
 
-        const token = params.get('token');
-        if (token === undefined) {
-          throw new OAuthError('invalid_request', 'missing_parameter', 'token is required');
-        }
-        const response = runtime.introspection.introspector.introspect(token, nowMs);
+            const token = params.get('token');
+            if (token === undefined) {
+              throw new OAuthError('invalid_request', 'missing_parameter', 'token is required');
+            }
+            const answer = runtime.introspection.introspector.introspect(token, nowMs);
+            return answer.active && !mayIntrospect(client, answer) ? inactive : answer;
+          },
+        );
         if (response.active) audit.tokenJti = response.jti;
         runtime.audit(request, 'introspect', 'answered', undefined, audit, started);
         return response;

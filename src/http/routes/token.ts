@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { asOAuthError, OAuthError } from '../../errors/index.js';
 import { FormParams } from '../form.js';
+import { underAuthenticationLimits } from '../guard.js';
 import { postOnly, sendOAuthError, setNoStore } from '../reply.js';
 import type { TokenAudit } from '../token-endpoint.js';
 import type { HttpRuntime } from '../types.js';
@@ -29,45 +30,41 @@ export function tokenRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
     method: 'POST',
     url: `${runtime.routePrefix}/token`,
     schema: { response: tokenResponseSchema },
+    config: { shed: true },
     handler: async (request, reply) => {
       const started = process.hrtime.bigint();
       const audit: TokenAudit = {};
       setNoStore(reply);
-      const limits = runtime.limits;
-      const address = runtime.clientAddress(request);
       try {
-        // Cheapest refusals first: a blocked or over-limit source costs no parsing or crypto.
-        await limits?.beforeRequest(address);
-        if (!(request.body instanceof FormParams)) {
-          throw new OAuthError(
-            'invalid_request',
-            'unsupported_media_type',
-            'the request body must be application/x-www-form-urlencoded',
-          );
-        }
-        const certificate = runtime.certificateOf(request);
-        const authorization = request.headers.authorization;
-        const response = await runtime.tokenEndpoint.handle(
-          request.body,
-          {
-            authorization,
-            certificate,
-            nowMs: runtime.now(),
-            onIdentified: (clientId, method) => {
-              audit.claimedClientId = clientId;
-              audit.method = method;
-              limits?.checkClient(clientId);
-            },
-          },
+        const response = await underAuthenticationLimits(
+          runtime,
+          request,
           audit,
+          (onIdentified) => {
+            if (!(request.body instanceof FormParams)) {
+              throw new OAuthError(
+                'invalid_request',
+                'unsupported_media_type',
+                'the request body must be application/x-www-form-urlencoded',
+              );
+            }
+            const certificate = runtime.certificateOf(request);
+            return runtime.tokenEndpoint.handle(
+              request.body,
+              {
+                authorization: request.headers.authorization,
+                certificate,
+                nowMs: runtime.now(),
+                onIdentified,
+              },
+              audit,
+            );
+          },
         );
         runtime.audit(request, 'token', 'issued', undefined, audit, started);
         return response;
       } catch (thrown) {
         const error = asOAuthError(thrown);
-        if (error.code === 'invalid_client') {
-          await limits?.authenticationFailed(address, audit.claimedClientId);
-        }
         runtime.audit(request, 'token', 'rejected', error, audit, started);
         return sendOAuthError(reply, error);
       }

@@ -1,0 +1,46 @@
+/**
+ * One set of rules for every endpoint that authenticates a client (/token, /introspect, and any
+ * later one): the per-address limits before any work, the (address, client) block as soon as the
+ * claimed client is known, and failures counted against the source when authentication fails.
+ * The client's own quota applies after it has authenticated (see {@link TokenRateLimits}).
+ */
+import type { FastifyRequest } from 'fastify';
+import type { ClientAuthMethod } from '../registry/index.js';
+import type { TokenAudit } from './token-endpoint.js';
+import type { HttpRuntime } from './types.js';
+
+/** What an authenticating endpoint hands to the dispatcher to learn the claimed client. */
+export type OnIdentified = (clientId: string, method: ClientAuthMethod) => void;
+
+/**
+ * Runs `authenticate` (and whatever the endpoint does with the result) under the shared limits.
+ * Throws what `authenticate` throws, after counting an `invalid_client` against the source.
+ */
+export async function underAuthenticationLimits<T>(
+  runtime: HttpRuntime,
+  request: FastifyRequest,
+  audit: TokenAudit,
+  authenticate: (onIdentified: OnIdentified) => Promise<T>,
+): Promise<T> {
+  const limits = runtime.limits;
+  const address = runtime.clientAddress(request);
+  // Cheapest refusals first: a blocked or over-limit source costs no parsing or crypto.
+  await limits?.beforeRequest(address);
+  try {
+    return await authenticate((clientId, method) => {
+      audit.claimedClientId = clientId;
+      audit.method = method;
+      limits?.checkClient(address, clientId);
+    });
+  } catch (error) {
+    if (limits !== undefined && (error as { code?: unknown }).code === 'invalid_client') {
+      const claimed = audit.claimedClientId;
+      // An unknown client_id creates no per-id state: its failures count against the address.
+      await limits.authenticationFailed(
+        address,
+        claimed !== undefined && runtime.isRegistered(claimed) ? claimed : undefined,
+      );
+    }
+    throw error;
+  }
+}
