@@ -25,9 +25,9 @@
  *   digitalSignature (a TLS client signs CertificateVerify). A CA certificate presented as a
  *   client identity (with or without a pathLenConstraint) is refused: one key would both issue
  *   certificates and authenticate, and a CA's name is not a client's;
- * - EKU: a leaf with the extension must list clientAuth (anyExtendedKeyUsage alone is not
- *   enough); an intermediate with the extension must list clientAuth or anyExtendedKeyUsage (EKU
- *   chaining, as OpenSSL and browsers do).
+ * - EKU: a leaf with the extension must list clientAuth (and never anyExtendedKeyUsage); an
+ *   intermediate with the extension must list clientAuth (EKU chaining: OpenSSL's sslclient
+ *   purpose does not let anyExtendedKeyUsage stand in for it on a CA either).
  *
  * @see RFC 5280 §6.1.3–§6.1.5, §4.2.1.3, §4.2.1.9, §4.2.1.12
  */
@@ -356,7 +356,7 @@ export function checkKeyUsage(path: readonly ParsedCertificate[]): ChainFailure 
   return undefined;
 }
 
-/** clientAuth on a leaf that has an EKU; intermediates allow it too. @see RFC 5280 §4.2.1.12 */
+/** clientAuth on every leaf and intermediate that has an EKU. @see RFC 5280 §4.2.1.12 */
 export function checkExtendedKeyUsage(
   path: readonly ParsedCertificate[],
 ): ChainFailure | undefined {
@@ -366,11 +366,7 @@ export function checkExtendedKeyUsage(
   }
   for (let index = 1; index < path.length - 1; index++) {
     const purposes = (path[index] as ParsedCertificate).extensions.extKeyUsage;
-    if (
-      purposes !== undefined &&
-      !purposes.includes(keyPurposeOids.clientAuth) &&
-      !purposes.includes(keyPurposeOids.anyExtendedKeyUsage)
-    ) {
+    if (purposes !== undefined && !purposes.includes(keyPurposeOids.clientAuth)) {
       return chainFailure(
         'eku',
         'extended_key_usage',
