@@ -50,7 +50,7 @@ export async function buildProtectedApi(options: ProtectedApiOptions): Promise<F
     issuer: options.issuer,
     audience: options.audience,
     ...(options.jwksUri === undefined ? {} : { jwksUri: options.jwksUri }),
-    jwksCa: options.caPem,
+    ca: options.caPem,
     // Every route of this API wants proof of possession: plain bearer tokens are refused.
     requireBinding: true,
     realm: 'orders-api',

@@ -184,7 +184,10 @@ try {
     durationMs: peakSeconds * 1000,
     bodiesFile: await bodies('peak', Math.ceil(12_000 * (peakSeconds + warmupSeconds))),
   });
-  log(`  peak ${peak.rate.toFixed(0)}/s, p99 ${peak.p99Ms.toFixed(1)} ms`);
+  log(
+    `  peak ${peak.rate.toFixed(0)}/s, p99 ${peak.p99Ms.toFixed(1)} ms, ` +
+      `${peak.inWindowErrors} not 200 (${JSON.stringify(peak.failureKinds)})`,
+  );
 
   const target = Math.round(2 * peak.rate);
   log(`open loop at ${target}/s (2x), ${openConnections} connections, ${openSeconds} s ...`);
@@ -208,6 +211,7 @@ try {
   const answered = overload.requests + overload.inWindowErrors;
   const result = {
     closedLoopPeakPerSecond: peak.rate,
+    closedLoopNonSuccesses: peak.inWindowErrors,
     openLoopTargetPerSecond: target,
     openLoopConnections: openConnections,
     windowSeconds: overload.seconds,
@@ -233,7 +237,7 @@ try {
     [
       '| figure | value |',
       '| --- | ---: |',
-      `| closed-loop peak (16 conns) | ${result.closedLoopPeakPerSecond.toFixed(0)}/s |`,
+      `| closed-loop peak (16 conns) | ${result.closedLoopPeakPerSecond.toFixed(0)}/s (${result.closedLoopNonSuccesses} not 200) |`,
       `| open-loop target (2x, ${openConnections} conns) | ${target}/s |`,
       `| successes in window | ${result.successesPerSecond.toFixed(0)}/s |`,
       `| share of 503 (of window answers) | ${(100 * result.shareOf503).toFixed(1)}% |`,

@@ -170,7 +170,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     if (client.signingAlg !== undefined && alg !== client.signingAlg) {
       throw fail(
         'assertion_alg_not_allowed',
-        `client_assertion alg must be ${client.signingAlg} for this client`,
+        `client_assertion alg must be ${client.signingAlg} for this client (set the library's signing algorithm; many default to RS256)`,
       );
     }
     if (crit !== undefined) {
@@ -230,7 +230,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     if (lifetime > maxLifetime) {
       throw fail(
         'assertion_lifetime_too_long',
-        `client_assertion lifetime (exp - iat) must be at most ${maxLifetime} seconds`,
+        `client_assertion lifetime (exp - iat) must be at most ${maxLifetime} seconds: shorten the assertion's exp, or register max_assertion_lifetime for this client`,
       );
     }
     if (jti === undefined)
@@ -258,7 +258,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       return true;
     throw fail(
       'assertion_aud_invalid',
-      `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value`,
+      `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value, not the token endpoint URL (for a library that sends that, register the client with legacy_audience)`,
     );
   }
 
@@ -277,7 +277,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
       throw fail(
         'assertion_key_not_found',
         kid === undefined
-          ? `no registered key of this client fits ${alg}`
+          ? `no registered key of this client fits ${alg}: sign with the registered key's algorithm (an EC P-256 key signs ES256, not RS256)`
           : 'no registered key of this client matches the kid',
       );
     }

@@ -81,4 +81,4 @@ export {
   type SelfSignedClient,
   type SelfSignedClientOptions,
 } from './self-signed.js';
-export { type ClientSpec, demoClients } from './workspace.js';
+export { type ClientSpec, demoApiAudience, demoClients } from './workspace.js';

@@ -21,6 +21,8 @@ export function isMtlsBinding(value: unknown): value is MtlsBinding {
 export interface CommonClientFields {
   readonly scope?: string;
   readonly clientName?: string;
+  /** RFC 8707 `allowed_resources`. */
+  readonly allowedResources?: readonly string[];
 }
 
 const defaultScope = 'read write';
@@ -112,11 +114,17 @@ export function upsertClient(registry: RegistryFile, entry: ClientMetadata): Reg
 function base(
   clientId: string,
   common: CommonClientFields,
-): Pick<ClientMetadata, 'client_id' | 'client_name' | 'grant_types' | 'scope'> {
+): Pick<
+  ClientMetadata,
+  'client_id' | 'client_name' | 'grant_types' | 'scope' | 'allowed_resources'
+> {
   return {
     client_id: clientId,
     client_name: common.clientName ?? `${clientId} (Tollgate dev CA)`,
     grant_types: ['client_credentials'],
     scope: common.scope ?? defaultScope,
+    ...(common.allowedResources === undefined
+      ? {}
+      : { allowed_resources: [...common.allowedResources] }),
   };
 }

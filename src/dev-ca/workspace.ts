@@ -80,19 +80,37 @@ export interface ClientSpec {
   /** private_key_jwt: the signing algorithm. Default ES256. */
   readonly alg?: SigningJwkAlg;
   readonly scope?: string;
+  /** RFC 8707 resource indicators the client may ask tokens for (`allowed_resources`). */
+  readonly allowedResources?: readonly string[];
   readonly validityDays?: number;
 }
 
+/**
+ * The demo API's identifier (the protected API of the README and examples/): the demo clients may
+ * ask tokens for it (`resource`), and the API checks it as `aud`. One audience, registration to API.
+ */
+export const demoApiAudience = 'https://localhost:9443';
+
 /** The three clients `init` and `ensure` make, one per authentication method. */
 export const demoClients: readonly ClientSpec[] = [
-  { clientId: 'demo-jwt', method: 'private_key_jwt', alg: 'ES256' },
+  {
+    clientId: 'demo-jwt',
+    method: 'private_key_jwt',
+    alg: 'ES256',
+    allowedResources: [demoApiAudience],
+  },
   {
     clientId: 'demo-mtls',
     method: 'tls_client_auth',
     subject: 'CN=demo-mtls,O=Tollgate Dev,C=US',
     bind: 'subject_dn',
+    allowedResources: [demoApiAudience],
   },
-  { clientId: 'demo-self-signed', method: 'self_signed_tls_client_auth' },
+  {
+    clientId: 'demo-self-signed',
+    method: 'self_signed_tls_client_auth',
+    allowedResources: [demoApiAudience],
+  },
 ];
 
 /** Opens the CA stored in `dir`; throws a TypeError naming the missing file. */
@@ -272,7 +290,10 @@ export async function planClient(
   const folder = options.folder ?? clientsFolder;
   const path = (file: Parameters<typeof clientPath>[1]): string =>
     clientPath(spec.clientId, file, folder);
-  const common = spec.scope === undefined ? {} : { scope: spec.scope };
+  const common = {
+    ...(spec.scope === undefined ? {} : { scope: spec.scope }),
+    ...(spec.allowedResources === undefined ? {} : { allowedResources: spec.allowedResources }),
+  };
   switch (spec.method) {
     case 'private_key_jwt': {
       const jwk = await generateSigningJwk(spec.alg ?? 'ES256');

@@ -14,7 +14,13 @@ export {
   type ResourceReasonCode,
   resourceReasonCodes,
 } from './errors.js';
-export { type RemoteJwksOptions, remoteJwks } from './jwks.js';
+export {
+  JwksFetchError,
+  type RemoteJwks,
+  type RemoteJwksOptions,
+  remoteJwks,
+  type TrustMaterial,
+} from './jwks.js';
 export {
   type ProtectOptions,
   type TollgateResource,

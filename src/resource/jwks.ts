@@ -3,15 +3,27 @@
  * refetches, so an unknown `kid` triggers at most one fetch per cooldown), fetched with undici so
  * a private CA (the dev CA) can be trusted without touching the process-wide trust store.
  *
+ * Trust material has the same names as everywhere in the SDK (`TokenClient` too): `ca` for PEM
+ * text, `caFile` for a PEM file. A failed fetch is a {@link JwksFetchError} whose message names the
+ * cause and the fix (an untrusted certificate, a refused connection, a status), because that
+ * message is all an operator sees when every request of an API answers 503.
+ *
  * @see RFC 8414 §2 (`jwks_uri`), RFC 7517 §5, RFC 9068 §4
  */
+import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, type FetchImplementation } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { AccessTokenKeyResolver } from './verify.js';
 
-export interface RemoteJwksOptions {
-  /** Extra trust anchors (PEM) for the JWKS server's certificate, e.g. the dev CA root. */
-  readonly ca?: string | Buffer;
+/** Trust anchors for the issuer's TLS certificate, beside Node's defaults. */
+export interface TrustMaterial {
+  /** Extra trust anchors as PEM text (the dev CA root, say). */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** A PEM file of extra trust anchors, read once at start-up. */
+  readonly caFile?: string;
+}
+
+export interface RemoteJwksOptions extends TrustMaterial {
   /** Fetch timeout; default 5000 ms. */
   readonly timeoutMs?: number;
   /** Least time between two fetches (an unknown `kid` refetches after it); default 30 s. */
@@ -22,29 +34,117 @@ export interface RemoteJwksOptions {
   readonly maxBytes?: number;
 }
 
+/** A remote key set: a key resolver, and `reload()` to fetch now (a start-up check). */
+export type RemoteJwks = AccessTokenKeyResolver & { readonly reload: () => Promise<void> };
+
+/** The issuer's keys could not be fetched; the message says why and what usually fixes it. */
+export class JwksFetchError extends Error {
+  override readonly name = 'JwksFetchError';
+  /** The `jwks_uri` that failed. */
+  readonly url: string;
+
+  constructor(url: string, reason: string, options?: { cause?: unknown }) {
+    super(`cannot fetch the issuer's keys from ${url}: ${reason}`, options);
+    this.url = url;
+  }
+}
+
+/**
+ * The PEM trust anchors of `material` (inline and file), or undefined for Node's defaults only.
+ *
+ * @throws TypeError naming the file when `caFile` cannot be read.
+ */
+export function trustAnchorsOf(material: TrustMaterial): (string | Buffer)[] | undefined {
+  const anchors: (string | Buffer)[] = [];
+  if (material.ca !== undefined) {
+    if (Array.isArray(material.ca)) anchors.push(...(material.ca as (string | Buffer)[]));
+    else anchors.push(material.ca as string | Buffer);
+  }
+  if (material.caFile !== undefined) {
+    try {
+      anchors.push(readFileSync(material.caFile));
+    } catch (error) {
+      throw new TypeError(
+        `caFile ${material.caFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`,
+        { cause: error },
+      );
+    }
+  }
+  return anchors.length === 0 ? undefined : anchors;
+}
+
+/** TLS verification failures (OpenSSL codes, as Node reports them) that a `ca` fixes. */
+const untrustedCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+]);
+
+/** A short cause, with the fix when there is a usual one. */
+export function describeFetchFailure(error: unknown, timeoutMs: number): string {
+  let current: unknown = error;
+  // undici wraps the socket's error: "fetch failed" { cause: Error { code } }.
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (current.name === 'TimeoutError' || current.name === 'AbortError') {
+      return `no answer within ${timeoutMs} ms`;
+    }
+    if (code !== undefined && untrustedCodes.has(code)) {
+      return `its TLS certificate is not trusted (${code}); pass the issuer's CA as \`ca\` (PEM) or \`caFile\` (path)`;
+    }
+    if (code === 'CERT_HAS_EXPIRED') return 'its TLS certificate has expired (CERT_HAS_EXPIRED)';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return `its TLS certificate does not name the host (${code}): check the issuer URL`;
+    }
+    if (code === 'ECONNREFUSED')
+      return 'connection refused: is the issuer running at that address?';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return `the host name does not resolve (${code})`;
+    if (code !== undefined) return `${code}: ${current.message}`;
+    if (current.cause === undefined) return current.message;
+    current = current.cause;
+  }
+  return String(error);
+}
+
 /**
  * A cached key resolver over an https `jwks_uri`.
  *
  * @throws TypeError when the URI is not https (keys fetched in clear text could be swapped).
  */
-export function remoteJwks(
-  jwksUri: string | URL,
-  options: RemoteJwksOptions = {},
-): AccessTokenKeyResolver {
+export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {}): RemoteJwks {
   const url = new URL(jwksUri);
   if (url.protocol !== 'https:') throw new TypeError(`jwks_uri must be an https URL: ${url.href}`);
-  const agent = options.ca === undefined ? undefined : new Agent({ connect: { ca: options.ca } });
+  const ca = trustAnchorsOf(options);
+  const agent = ca === undefined ? undefined : new Agent({ connect: { ca } });
   const maxBytes = options.maxBytes ?? 65_536;
+  const timeoutMs = options.timeoutMs ?? 5000;
   const fetchWithCa: FetchImplementation = async (target, init) => {
-    const response = await undiciFetch(target, {
-      ...(init as object),
-      ...(agent === undefined ? {} : { dispatcher: agent }),
-    });
-    const body = await readCapped(response.body, maxBytes);
+    let response: Awaited<ReturnType<typeof undiciFetch>>;
+    try {
+      response = await undiciFetch(target, {
+        ...(init as object),
+        ...(agent === undefined ? {} : { dispatcher: agent }),
+      });
+    } catch (error) {
+      throw new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), { cause: error });
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new JwksFetchError(url.href, `it answered HTTP ${response.status}, not 200`);
+    }
+    let body: Uint8Array;
+    try {
+      body = await readCapped(response.body, maxBytes);
+    } catch (error) {
+      throw new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), { cause: error });
+    }
     return new Response(body, { status: response.status, headers: response.headers });
   };
   return createRemoteJWKSet(url, {
-    timeoutDuration: options.timeoutMs ?? 5000,
+    timeoutDuration: timeoutMs,
     cooldownDuration: (options.cooldownSeconds ?? 30) * 1000,
     cacheMaxAge: (options.cacheMaxAgeSeconds ?? 600) * 1000,
     [customFetch]: fetchWithCa,

@@ -26,7 +26,7 @@ import {
 } from '../pki/index.js';
 import { bearerTokenOf } from './bearer.js';
 import { bearerChallenge, ResourceError } from './errors.js';
-import { remoteJwks } from './jwks.js';
+import { JwksFetchError, type RemoteJwks, remoteJwks } from './jwks.js';
 import {
   type AccessTokenKeyResolver,
   checkAlgorithms,
@@ -50,8 +50,18 @@ export interface TollgateResourceOptions {
   readonly audience: string | readonly string[];
   /** The issuer's `jwks_uri`; default `${issuer}/jwks` (Tollgate's). Ignored when `jwks` is set. */
   readonly jwksUri?: string;
-  /** Extra trust anchors (PEM) for fetching `jwksUri` (the dev CA root). */
+  /** Extra trust anchors (PEM text) for fetching `jwksUri`, e.g. the dev CA root; as in TokenClient. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** A PEM file of extra trust anchors for fetching `jwksUri`; as in TokenClient. */
+  readonly caFile?: string;
+  /** @deprecated The old name of `ca`. */
   readonly jwksCa?: string | Buffer;
+  /**
+   * Fetch the issuer's keys at the first request instead of at start-up. By default the plugin
+   * fetches them while it loads, so `await app.ready()` (or `register`) fails with the reason
+   * (an untrusted certificate, an unreachable issuer) instead of every request answering 503.
+   */
+  readonly lazyJwks?: boolean;
   /** A key resolver to use instead of fetching `jwksUri` (tests, a local JWKS). */
   readonly jwks?: AccessTokenKeyResolver;
   /** Accepted token algorithms; default ES256, ES384, ES512, PS256, EdDSA, RS256. */
@@ -109,6 +119,9 @@ const protectHooks = new WeakSet<object>();
 
 const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, options) => {
   const settings = prepare(options);
+  if (settings.remote !== undefined && options.lazyJwks !== true) {
+    await startupCheck(settings.remote);
+  }
 
   const verifyRequest = async (
     request: FastifyRequest,
@@ -168,6 +181,8 @@ interface Settings {
     VerifyAccessTokenOptions,
     'issuer' | 'audience' | 'jwks' | 'algorithms' | 'clockToleranceSeconds'
   >;
+  /** The remote key set the plugin fetches itself (none when the caller gave `jwks`). */
+  readonly remote: RemoteJwks | undefined;
   readonly requireBinding: boolean;
   readonly certificates: Pick<CertificateSource, 'fromRequest'>;
   readonly realm: string | undefined;
@@ -185,12 +200,18 @@ function prepare(options: TollgateResourceOptions): Settings {
     throw new TypeError('tollgateResource: audience is required');
   }
   if (options.algorithms !== undefined) checkAlgorithms(options.algorithms);
-  const jwks =
-    options.jwks ??
-    remoteJwks(
-      options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`,
-      options.jwksCa === undefined ? {} : { ca: options.jwksCa },
-    );
+  if (options.ca !== undefined && options.jwksCa !== undefined) {
+    throw new TypeError('tollgateResource: give `ca` (jwksCa is its old name), not both');
+  }
+  const ca = options.ca ?? options.jwksCa;
+  const remote =
+    options.jwks === undefined
+      ? remoteJwks(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/jwks`, {
+          ...(ca === undefined ? {} : { ca }),
+          ...(options.caFile === undefined ? {} : { caFile: options.caFile }),
+        })
+      : undefined;
+  const jwks = options.jwks ?? (remote as AccessTokenKeyResolver);
   const trustedProxies = options.trustedProxies ?? [];
   const certificates =
     options.certificateSource ??
@@ -209,12 +230,32 @@ function prepare(options: TollgateResourceOptions): Settings {
         ? {}
         : { clockToleranceSeconds: options.clockToleranceSeconds }),
     },
+    remote,
     requireBinding: options.requireBinding ?? false,
     certificates,
     realm: options.realm,
     retryAfterSeconds: options.retryAfterSeconds ?? 5,
     now: options.now ?? Date.now,
   };
+}
+
+/**
+ * Fetches the issuer's keys once while the plugin loads, so that a wrong `ca`, issuer URL or an
+ * unreachable issuer stops start-up with the reason (the default; `lazyJwks` opts out).
+ */
+async function startupCheck(remote: RemoteJwks): Promise<void> {
+  try {
+    await remote.reload();
+  } catch (error) {
+    const reason =
+      error instanceof JwksFetchError
+        ? error.message
+        : `the issuer's keys are unusable: ${(error as Error).message}`;
+    throw new Error(
+      `tollgateResource: ${reason} (set lazyJwks: true to start without them and answer 503 until they load)`,
+      { cause: error },
+    );
+  }
 }
 
 function isScopeList(value: ProtectOptions | readonly string[]): value is readonly string[] {

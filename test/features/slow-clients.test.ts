@@ -11,7 +11,7 @@
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { sources } from '../helpers/sources.js';
@@ -25,14 +25,23 @@ const slackMs = 1_000;
 describe('slow clients (issue 12, attack 6)', () => {
   let ca: DevCa;
   let client: JwtClient;
+  let mtlsCert: IssuedClientCertificate;
   let server: MtlsTollgate;
 
   beforeAll(async () => {
     ca = await createDevCa();
     client = await makeJwtClient('svc-slow-victim');
+    mtlsCert = await ca.issueClient({ clientId: 'svc-slow-mtls' });
     server = await startMtlsTollgate({
       ca,
-      clients: [client.metadata],
+      clients: [
+        client.metadata,
+        {
+          client_id: 'svc-slow-mtls',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: mtlsCert.subject,
+        },
+      ],
       config: {
         limits: {
           requestTimeoutSeconds: requestTimeoutMs / 1000,
@@ -149,6 +158,13 @@ describe('slow clients (issue 12, attack 6)', () => {
         ),
       });
       expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      const mtls = await net.post(
+        '127.0.0.1',
+        `${server.base}/token`,
+        { grant_type: 'client_credentials', client_id: 'svc-slow-mtls' },
+        { identity: { cert: mtlsCert.chainPem, key: mtlsCert.keyPem } },
+      );
+      expect(mtls.status, JSON.stringify(mtls.body)).toBe(200);
     } finally {
       net.close();
       for (const socket of held) socket.destroy();

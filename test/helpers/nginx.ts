@@ -30,24 +30,11 @@ export async function startNginx(options: {
   upstreamPort: number;
   header?: string;
 }): Promise<RunningNginx> {
-  const dir = await mkdtemp(join(tmpdir(), 'tollgate-nginx-'));
-  await mkdir(join(dir, 'temp'), { recursive: true });
-  await writeFile(join(dir, 'server.pem'), options.certPem);
-  await writeFile(join(dir, 'server-key.pem'), options.keyPem, { mode: 0o600 });
-  const port = await freePort();
   const header = options.header ?? 'X-SSL-Client-Cert';
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/temp/body;
-  proxy_temp_path ${dir}/temp/proxy;
-  fastcgi_temp_path ${dir}/temp/fastcgi;
-  uwsgi_temp_path ${dir}/temp/uwsgi;
-  scgi_temp_path ${dir}/temp/scgi;
+  return startNginxServer({
+    binary: options.binary,
+    files: { 'server.pem': options.certPem, 'server-key.pem': options.keyPem },
+    server: (dir, port) => `
   server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${dir}/server.pem;
@@ -61,7 +48,39 @@ http {
       # Always set: an empty value drops the header, so a client cannot inject its own.
       proxy_set_header ${header} $ssl_client_escaped_cert;
     }
+  }`,
+  });
+}
+
+/**
+ * Starts nginx with a `server { ... }` block of the caller's (docs/deployment.md's, say) inside
+ * an `http` block whose temp paths, pid and logs live in a temp folder. `files` are written there
+ * first (0600); `server` gets that folder and the port to listen on.
+ */
+export async function startNginxServer(options: {
+  binary: string;
+  files: Readonly<Record<string, string>>;
+  server: (dir: string, port: number) => string;
+}): Promise<RunningNginx> {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-nginx-'));
+  await mkdir(join(dir, 'temp'), { recursive: true });
+  for (const [name, content] of Object.entries(options.files)) {
+    await writeFile(join(dir, name), content, { mode: 0o600 });
   }
+  const port = await freePort();
+  const conf = `
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/temp/body;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+${options.server(dir, port)}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), conf);
@@ -96,7 +115,11 @@ http {
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port (bounded in time). */
-async function waitForPort(port: number, timeoutMs: number, failed: () => boolean): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  failed: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (failed()) throw new Error('the process exited');

@@ -3,12 +3,23 @@
  * a fetch failure is 503 `temporarily_unavailable` at verification, never `invalid_token`.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
 import { type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
-import { ResourceError, remoteJwks, verifyAccessToken } from '../../src/resource/index.js';
+import {
+  JwksFetchError,
+  ResourceError,
+  remoteJwks,
+  tollgateResource,
+  verifyAccessToken,
+} from '../../src/resource/index.js';
+import { freePort } from '../helpers/net.js';
 
 const issuer = 'https://tollgate.test';
 const audience = 'https://api.test/orders';
@@ -99,5 +110,115 @@ describe('remoteJwks', () => {
 
   it('refuses a jwks_uri that is not https', () => {
     expect(() => remoteJwks('http://127.0.0.1/jwks')).toThrow(TypeError);
+  });
+
+  it('takes trust material as a file (caFile) as well as PEM text (ca), like TokenClient', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-jwks-'));
+    try {
+      await writeFile(join(dir, 'root.pem'), ca.root.certPem);
+      const jwks = remoteJwks(`${base}/jwks`, { caFile: join(dir, 'root.pem') });
+      await expect(
+        verifyAccessToken(await mint(), { issuer, audience, jwks }),
+      ).resolves.toBeDefined();
+      expect(() => remoteJwks(`${base}/jwks`, { caFile: join(dir, 'missing.pem') })).toThrow(
+        /caFile .*missing\.pem cannot be read: ENOENT/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed fetch names its cause and the fix in the error the API logs', async () => {
+    const untrusted = await verifyAccessToken(await mint(), {
+      issuer,
+      audience,
+      jwks: remoteJwks(`${base}/jwks`),
+    }).then(
+      () => undefined,
+      (e: unknown) => e as ResourceError,
+    );
+    expect(untrusted?.cause).toBeInstanceOf(JwksFetchError);
+    expect(String((untrusted?.cause as Error | undefined)?.message)).toMatch(
+      /cannot fetch the issuer's keys from https:.*: its TLS certificate is not trusted \([A-Z_]+\); pass the issuer's CA as `ca` \(PEM\) or `caFile` \(path\)/,
+    );
+    const refused = await remoteJwks(`https://127.0.0.1:${await freePort()}/jwks`)
+      .reload()
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+    expect(refused).toBeInstanceOf(JwksFetchError);
+    expect(refused?.message).toMatch(/connection refused: is the issuer running/);
+  });
+});
+
+describe('tollgateResource start-up check', () => {
+  let ca: DevCa;
+  let server: Server;
+  let base: string;
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    const identity = await ca.issueServer();
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: 'ES256' };
+    server = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
+      if (req.url === '/gone/jwks') res.statusCode = 404;
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const register = async (options: Record<string, unknown>) => {
+    const app = Fastify();
+    try {
+      await app.register(tollgateResource, {
+        issuer: base,
+        audience: 'https://api.test',
+        ...options,
+      });
+      await app.ready();
+    } finally {
+      await app.close();
+    }
+  };
+
+  it('ready() fails with the reason when the issuer is not trusted, and the fix', async () => {
+    await expect(register({})).rejects.toThrow(
+      /tollgateResource: cannot fetch the issuer's keys from .*\/jwks: its TLS certificate is not trusted .*`caFile`/,
+    );
+  });
+
+  it('ready() fails when the issuer answers something else than its keys', async () => {
+    await expect(register({ ca: ca.root.certPem, jwksUri: `${base}/gone/jwks` })).rejects.toThrow(
+      /answered HTTP 404/,
+    );
+  });
+
+  it('ready() fails when the issuer cannot be reached', async () => {
+    await expect(
+      register({ ca: ca.root.certPem, jwksUri: `https://127.0.0.1:${await freePort()}/jwks` }),
+    ).rejects.toThrow(/connection refused/);
+  });
+
+  it('starts with the issuer trusted through ca, caFile or the deprecated jwksCa', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-jwks-'));
+    try {
+      await writeFile(join(dir, 'root.pem'), ca.root.certPem);
+      await expect(register({ ca: ca.root.certPem })).resolves.toBeUndefined();
+      await expect(register({ caFile: join(dir, 'root.pem') })).resolves.toBeUndefined();
+      await expect(register({ jwksCa: ca.root.certPem })).resolves.toBeUndefined();
+      await expect(register({ ca: ca.root.certPem, jwksCa: ca.root.certPem })).rejects.toThrow(
+        TypeError,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lazyJwks: starts without the keys (requests answer 503 until they load)', async () => {
+    await expect(register({ lazyJwks: true })).resolves.toBeUndefined();
   });
 });
