@@ -1,6 +1,7 @@
 /**
- * `tollgate token`: get an access token with the client SDK (private_key_jwt, tls_client_auth or
- * self_signed_tls_client_auth), print the response, optionally decode the token.
+ * `tollgate token`: get an access token with the client SDK (private_key_jwt, tls_client_auth,
+ * self_signed_tls_client_auth, or a workload identity: spiffe_x509, spiffe_jwt, federated_jwt),
+ * print the response, optionally decode the token.
  *
  * Exit codes: 0 token issued; 1 the server refused or answered something unusable (the OAuth
  * error is printed); 2 usage error, including unreadable or mismatched credential files; 3 the
@@ -17,7 +18,8 @@ import {
 import { exitCodes, type Io } from './io.js';
 
 const usage = `Usage: tollgate token --client-id ID (--issuer URL | --token-endpoint URL [--issuer URL])
-                      (--key PRIVATE_JWK_FILE [--cert FILE --cert-key FILE] | --cert FILE --cert-key FILE)
+                      (--key PRIVATE_JWK_FILE [--cert FILE --cert-key FILE] | --cert FILE --cert-key FILE
+                       | --spiffe-jwt FILE | --federated-token FILE)
                       [--method METHOD] [--scope "a b"] [--resource URI]... [--ca CA.pem]
                       [--decode] [--json]
 
@@ -25,7 +27,13 @@ Gets an access token with the client credentials grant (RFC 6749 §4.4).
 
   --client-id ID         the registered client_id
   --method METHOD        private_key_jwt (default with --key), tls_client_auth (default with
-                         --cert alone) or self_signed_tls_client_auth
+                         --cert alone), self_signed_tls_client_auth or spiffe_x509 (an
+                         X.509-SVID as --cert/--cert-key)
+  --spiffe-jwt FILE      a JWT-SVID (aud = the issuer) sent as a jwt-spiffe assertion
+                         (spiffe_jwt); the file is read when the command runs
+  --federated-token FILE a workload token, e.g. a projected Kubernetes service-account token
+                         with audience = the issuer, sent as a jwt-bearer assertion
+                         (federated_jwt)
   --key FILE             private JWK (with "d") for private_key_jwt: aud = the issuer,
                          typ client-authentication+jwt, fresh jti, 60 s lifetime
   --alg ALG              JWS algorithm, when the JWK has no "alg"
@@ -52,6 +60,8 @@ interface TokenArgs {
   'client-id'?: string | undefined;
   method?: string | undefined;
   key?: string | undefined;
+  'spiffe-jwt'?: string | undefined;
+  'federated-token'?: string | undefined;
   alg?: string | undefined;
   cert?: string | undefined;
   'cert-key'?: string | undefined;
@@ -65,7 +75,14 @@ interface TokenArgs {
   help?: boolean | undefined;
 }
 
-const methods = ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+const methods = [
+  'private_key_jwt',
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+  'spiffe_x509',
+  'spiffe_jwt',
+  'federated_jwt',
+] as const;
 
 export async function tokenCommand(argv: string[], io: Io): Promise<number> {
   let values: TokenArgs;
@@ -76,6 +93,8 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
         'client-id': { type: 'string' },
         method: { type: 'string' },
         key: { type: 'string' },
+        'spiffe-jwt': { type: 'string' },
+        'federated-token': { type: 'string' },
         alg: { type: 'string' },
         cert: { type: 'string' },
         'cert-key': { type: 'string' },
@@ -143,13 +162,22 @@ function authFrom(values: TokenArgs): ClientAuthentication {
     throw new TypeError('--issuer or --token-endpoint is required');
   if ((values.cert === undefined) !== (values['cert-key'] === undefined))
     throw new TypeError('--cert and --cert-key go together');
+  const tokenFiles = [values['spiffe-jwt'], values['federated-token']].filter(
+    (file) => file !== undefined,
+  );
+  if (tokenFiles.length > 1 || (tokenFiles.length === 1 && values.key !== undefined))
+    throw new TypeError('give one of --key, --spiffe-jwt and --federated-token');
   const method =
     values.method ??
-    (values.key !== undefined
-      ? 'private_key_jwt'
-      : values.cert !== undefined
-        ? 'tls_client_auth'
-        : undefined);
+    (values['spiffe-jwt'] !== undefined
+      ? 'spiffe_jwt'
+      : values['federated-token'] !== undefined
+        ? 'federated_jwt'
+        : values.key !== undefined
+          ? 'private_key_jwt'
+          : values.cert !== undefined
+            ? 'tls_client_auth'
+            : undefined);
   if (method === undefined)
     throw new TypeError(
       '--key (private_key_jwt) or --cert and --cert-key (mutual TLS) is required',
@@ -159,6 +187,16 @@ function authFrom(values: TokenArgs): ClientAuthentication {
   const certFile = values.cert;
   const keyFile = values['cert-key'];
   const certificate = certFile === undefined || keyFile === undefined ? {} : { certFile, keyFile };
+  if (method === 'spiffe_jwt' || method === 'federated_jwt') {
+    const tokenFile = method === 'spiffe_jwt' ? values['spiffe-jwt'] : values['federated-token'];
+    if (tokenFile === undefined)
+      throw new TypeError(
+        `${method} needs ${method === 'spiffe_jwt' ? '--spiffe-jwt' : '--federated-token'}`,
+      );
+    return { method, clientId, tokenFile, ...certificate };
+  }
+  if (tokenFiles.length > 0)
+    throw new TypeError(`${method} takes no --spiffe-jwt or --federated-token`);
   if (method === 'private_key_jwt') {
     if (values.key === undefined) throw new TypeError('private_key_jwt needs --key');
     return {
@@ -174,7 +212,7 @@ function authFrom(values: TokenArgs): ClientAuthentication {
   if (certFile === undefined || keyFile === undefined)
     throw new TypeError(`${method} needs --cert and --cert-key`);
   return {
-    method: method as 'tls_client_auth' | 'self_signed_tls_client_auth',
+    method: method as 'tls_client_auth' | 'self_signed_tls_client_auth' | 'spiffe_x509',
     clientId,
     certFile,
     keyFile,

@@ -1,6 +1,16 @@
 /** Client authentication: one strategy per method and the dispatcher that picks one. */
 export { ClientAuthDispatcher, type ClientAuthDispatcherOptions } from './dispatcher.js';
 export {
+  FederatedJwtAuthenticator,
+  type FederatedJwtOptions,
+} from './federated-jwt.js';
+export {
+  checkJwtSvidHeader,
+  JwtSvidAuthenticator,
+  type JwtSvidOptions,
+  jwtSpiffeAssertionType,
+} from './jwt-spiffe.js';
+export {
   jwtBearerAssertionType,
   PrivateKeyJwtAuthenticator,
   type PrivateKeyJwtOptions,
@@ -14,3 +24,4 @@ export type {
   PresentedCertificate,
   RequestParams,
 } from './types.js';
+export { X509SvidAuthenticator, type X509SvidOptions } from './x509-svid.js';

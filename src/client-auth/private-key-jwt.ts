@@ -4,7 +4,8 @@
  * Order, on purpose: structural checks (size, shape, header, claims, which cost nothing and need no
  * key), then the signature, and only then the one side effect, claiming the `jti` in the replay
  * store. A forged or malformed assertion therefore never burns a `jti`, and a valid one is
- * claimed exactly once, atomically, before any token is minted.
+ * claimed exactly once, atomically, before any token is minted. Just before the claim, a store
+ * that forgets on restart (the memory store) refuses assertions issued before it started.
  *
  * @see RFC 7523 §3, §3.1; OIDC Core §9; RFC 8725; draft-ietf-oauth-rfc7523bis; FAPI 2.0 §5.3.2.1
  */
@@ -19,8 +20,9 @@ import {
   verifyJwsSignature,
 } from '../jws/index.js';
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
-import { type ReplayStore, ReplayStoreError } from '../replay/index.js';
+import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
+import { candidateKeys, claimOnce, isNumericDate } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -120,42 +122,45 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     const nowSeconds = request.nowMs / 1000;
 
     const alg = this.#checkHeader(jws.header, client);
-    const { jti, exp, legacyAudience } = this.#checkClaims(jws.payload, client, nowSeconds);
+    const { jti, exp, issuedAt, legacyAudience } = this.#checkClaims(
+      jws.payload,
+      client,
+      nowSeconds,
+    );
     await this.#verifySignature(jws, alg, client);
+    this.#checkReplayRecordCovers(issuedAt);
 
     // Side effect last: the signature is valid, so this jti is the client's to spend, once.
     const tolerance = this.#options.clockToleranceSeconds;
-    let claimed: boolean;
-    try {
-      claimed = await this.#options.replayStore.claim(
-        client.clientId,
-        jti,
-        Math.ceil((exp + tolerance) * 1000),
-      );
-    } catch (error) {
-      if (!(error instanceof ReplayStoreError)) throw error;
-      if (error.failure === 'client_share') {
-        // This client alone holds its share of the store: it waits, the others do not.
-        throw new OAuthError(
-          'temporarily_unavailable',
-          'replay_client_share',
-          'This client has too many live client assertions; retry later.',
-          { status: 429, retryAfterSeconds: error.retryAfterSeconds, cause: error },
-        );
-      }
-      throw new OAuthError(
-        'temporarily_unavailable',
-        error.failure === 'full' ? 'replay_store_full' : 'replay_store_unavailable',
-        'The server cannot record client assertions right now; retry later.',
-        { retryAfterSeconds: error.retryAfterSeconds, cause: error },
-      );
-    }
+    const claimed = await claimOnce(
+      this.#options.replayStore,
+      client.clientId,
+      jti,
+      Math.ceil((exp + tolerance) * 1000),
+    );
     if (!claimed)
       throw fail(
         'assertion_replayed',
         'client_assertion was replayed: its jti has already been used',
       );
     return { client, method: this.method, jti, legacyAudience };
+  }
+
+  /**
+   * The restart fence: a replay store that forgets on restart (the memory store) can only vouch
+   * for assertions issued after it started; an older one may have been spent with the previous
+   * process. Compared in whole seconds, as `iat` is usually written, so a client whose clock is
+   * right is never refused for an assertion it signs after the restart. The description says
+   * "replay", so clients that retry a replay rejection once with a fresh assertion (the SDK does)
+   * recover by themselves.
+   */
+  #checkReplayRecordCovers(issuedAtSeconds: number): void {
+    const since = this.#options.replayStore.rememberedSinceMs?.();
+    if (since === undefined || issuedAtSeconds >= Math.floor(since / 1000)) return;
+    throw fail(
+      'assertion_predates_replay_record',
+      'client_assertion was issued before this server started its replay record (a restart) and cannot be checked for replay: send a freshly signed assertion',
+    );
   }
 
   /** alg in the allowlist and the client's registered alg; typ; no crit. @see RFC 8725 §3.1, §3.11 */
@@ -193,7 +198,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     payload: Record<string, unknown>,
     client: RegisteredClient,
     nowSeconds: number,
-  ): { jti: string; exp: number; legacyAudience: boolean } {
+  ): { jti: string; exp: number; issuedAt: number; legacyAudience: boolean } {
     const { iss, aud, exp, iat, nbf, jti } = payload;
     if (iss !== client.clientId) {
       throw fail(
@@ -241,7 +246,10 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
         `client_assertion jti must be a string of 1 to ${maxJtiLength} characters`,
       );
     }
-    return { jti, exp, legacyAudience };
+    // When it was issued: `iat`, or without it the earliest instant the lifetime check allows
+    // (exp minus the longest lifetime this client may use, measured from now plus tolerance).
+    const issuedAt = iat === undefined ? exp - maxLifetime - tolerance : (iat as number);
+    return { jti, exp, issuedAt, legacyAudience };
   }
 
   /**
@@ -314,17 +322,6 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     } else {
       keys = [];
     }
-    return keys.filter(
-      (key) =>
-        key.canVerify &&
-        (kid === undefined || key.kid === kid) &&
-        (key.alg === undefined || key.alg === alg) &&
-        key.fits.has(alg),
-    );
+    return candidateKeys(keys, alg, kid);
   }
-}
-
-/** RFC 7519 §2: a JSON number of seconds since the epoch (may be fractional). */
-function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -18,7 +18,8 @@ import type { RegisteredClient } from '../registry/index.js';
 import { missingCertificate } from './certificate-errors.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
 
-const chainDescriptions: Readonly<Record<ChainFailureReason, string>> = {
+/** What each chain failure tells the client (shared with X.509-SVID authentication). */
+export const chainDescriptions: Readonly<Record<ChainFailureReason, string>> = {
   malformed: 'the client certificate or its chain cannot be parsed',
   untrusted: 'the client certificate does not chain to a trusted CA',
   expired: 'the client certificate or its chain has expired',

@@ -35,6 +35,8 @@ export interface AuthenticatedClient {
   readonly jti?: string;
   /** The assertion was accepted only through the client's `legacy_audience` opt-in. */
   readonly legacyAudience?: boolean;
+  /** Workload methods: the trust source that vouched and the workload identity it vouched for. */
+  readonly workload?: { readonly source: string; readonly identity: string };
 }
 
 /** One authentication method. @see STYLE.md §6 */

@@ -213,6 +213,46 @@ export class SigningKeySource {
   }
 }
 
+/** Longest workload token file read (a JWT-SVID or service-account token is a few KiB). */
+const maxTokenFileBytes = 64 * 1024;
+
+/**
+ * A workload token file (a JWT-SVID written by a SPIRE agent helper, a projected Kubernetes
+ * service-account token), re-read when it changes: the kubelet and SPIRE rewrite it in place
+ * or by rename before the old token expires. Checked at every call (one per token request).
+ */
+export class TokenFileSource {
+  readonly #path: string;
+  readonly #onReloadError: ((error: unknown) => void) | undefined;
+  #current: string | undefined;
+  #signature = '';
+
+  constructor(path: string, onReloadError?: (error: unknown) => void) {
+    this.#path = path;
+    this.#onReloadError = onReloadError;
+  }
+
+  async current(): Promise<string> {
+    const current = this.#current;
+    try {
+      const signature = await fileSignature(this.#path);
+      if (current !== undefined && signature === this.#signature) return current;
+      const text = await readFile(this.#path, 'utf8');
+      if (text.length > maxTokenFileBytes) throw new TypeError(`${this.#path} is too large`);
+      const token = text.trim();
+      if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token))
+        throw new TypeError(`${this.#path} does not hold a compact JWT`);
+      this.#signature = signature;
+      this.#current = token;
+      return token;
+    } catch (error) {
+      if (current === undefined) throw error;
+      this.#onReloadError?.(error);
+      return current;
+    }
+  }
+}
+
 /** Parses a private JWK file (a JWK, or a JWKS with exactly one private key). */
 export function parsePrivateJwk(text: string, source: string): JWK {
   let parsed: unknown;

@@ -25,11 +25,13 @@ export {
   type AccessToken,
   type ClientAuthentication,
   type GetTokenOptions,
+  jwtSpiffeAssertionType,
   type MtlsAuth,
   type PrivateKeyJwtAuth,
   type RefreshPolicy,
   TokenClient,
   type TokenClientOptions,
+  type WorkloadTokenAuth,
 } from './token-client.js';
 export {
   postTokenRequest,

@@ -15,6 +15,7 @@ import {
   SigningKeySource,
   type TlsMaterial,
   TlsMaterialSource,
+  TokenFileSource,
 } from './credentials.js';
 import { type AuthorizationServerMetadata, assertHttpsUrl, discover } from './discovery.js';
 import { TokenClientError } from './errors.js';
@@ -42,9 +43,12 @@ export interface PrivateKeyJwtAuth {
   readonly keyFile?: string;
 }
 
-/** RFC 8705 §2.1 (PKI) or §2.2 (self-signed) mutual-TLS client authentication. */
+/**
+ * RFC 8705 §2.1 (PKI) or §2.2 (self-signed) mutual-TLS client authentication, or an X.509-SVID
+ * (`spiffe_x509`, draft-ietf-oauth-spiffe-client-auth §3.2): the SVID and its key as the files.
+ */
 export interface MtlsAuth {
-  readonly method: 'tls_client_auth' | 'self_signed_tls_client_auth';
+  readonly method: 'tls_client_auth' | 'self_signed_tls_client_auth' | 'spiffe_x509';
   readonly clientId: string;
   /** PEM client certificate, optionally followed by intermediates; re-read when it changes. */
   readonly certFile: string;
@@ -52,7 +56,26 @@ export interface MtlsAuth {
   readonly keyFile: string;
 }
 
-export type ClientAuthentication = PrivateKeyJwtAuth | MtlsAuth;
+/**
+ * A workload token from a file, re-read whenever it changes: a JWT-SVID (`spiffe_jwt`, sent as a
+ * `jwt-spiffe` assertion) or a Kubernetes service-account token (`federated_jwt`, sent as a
+ * `jwt-bearer` assertion). Its `aud` must be the issuer. With `certFile`/`keyFile` the TLS
+ * connection also presents a certificate, which binds the token.
+ *
+ * @see draft-ietf-oauth-spiffe-client-auth §3.1, RFC 7523 §2.2
+ */
+export interface WorkloadTokenAuth {
+  readonly method: 'spiffe_jwt' | 'federated_jwt';
+  readonly clientId: string;
+  readonly tokenFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+export type ClientAuthentication = PrivateKeyJwtAuth | MtlsAuth | WorkloadTokenAuth;
+
+/** @see draft-ietf-oauth-spiffe-client-auth §3.1 */
+export const jwtSpiffeAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-spiffe';
 
 /** When a cached token is renewed. */
 export interface RefreshPolicy {
@@ -168,6 +191,7 @@ export class TokenClient {
   readonly #auth: ClientAuthentication;
   readonly #tls: TlsMaterialSource;
   readonly #signingKey: SigningKeySource | undefined;
+  readonly #tokenFile: TokenFileSource | undefined;
   readonly #defaults: { scope: string | undefined; resources: readonly string[] };
   readonly #refresh: RefreshPolicy;
   readonly #retry: RetryPolicy;
@@ -203,7 +227,14 @@ export class TokenClient {
       // rfc7523bis: the audience is the issuer identifier, never the endpoint URL.
       if (issuer === undefined)
         throw new TypeError('TokenClient: private_key_jwt needs issuer, the assertion audience');
-    } else if (auth.method !== 'tls_client_auth' && auth.method !== 'self_signed_tls_client_auth') {
+    } else if (auth.method === 'spiffe_jwt' || auth.method === 'federated_jwt') {
+      if (typeof auth.tokenFile !== 'string' || auth.tokenFile === '')
+        throw new TypeError(`TokenClient: ${auth.method} needs tokenFile`);
+    } else if (
+      auth.method !== 'tls_client_auth' &&
+      auth.method !== 'self_signed_tls_client_auth' &&
+      auth.method !== 'spiffe_x509'
+    ) {
       throw new TypeError(
         `TokenClient: unsupported auth.method ${String((auth as { method: unknown }).method)}`,
       );
@@ -255,10 +286,18 @@ export class TokenClient {
       connectTimeoutMs: this.#timeoutMs,
       onReloadError: warn,
     });
-    if (auth.method !== 'private_key_jwt' && !this.#tls.hasCertificate)
+    const assertionMethod =
+      auth.method === 'private_key_jwt' ||
+      auth.method === 'spiffe_jwt' ||
+      auth.method === 'federated_jwt';
+    if (!assertionMethod && !this.#tls.hasCertificate)
       throw new TypeError(`TokenClient: ${auth.method} needs certFile and keyFile`);
     this.#signingKey =
       auth.method === 'private_key_jwt' ? new SigningKeySource(auth.key, warn) : undefined;
+    this.#tokenFile =
+      auth.method === 'spiffe_jwt' || auth.method === 'federated_jwt'
+        ? new TokenFileSource(auth.tokenFile, warn)
+        : undefined;
   }
 
   /** How many token requests this client has sent (retries included). */
@@ -561,6 +600,16 @@ export class TokenClient {
       scope: params.scope,
       resource: params.resources.length === 0 ? undefined : params.resources,
     };
+    if (auth.method === 'spiffe_jwt' || auth.method === 'federated_jwt') {
+      // The token's sub is the workload, not the client: client_id says which client it is.
+      return {
+        ...common,
+        client_id: auth.clientId,
+        client_assertion_type:
+          auth.method === 'spiffe_jwt' ? jwtSpiffeAssertionType : jwtBearerAssertionType,
+        client_assertion: await (this.#tokenFile as TokenFileSource).current(),
+      };
+    }
     if (auth.method !== 'private_key_jwt') {
       // RFC 8705 §2: client_id is required with mutual-TLS client authentication.
       return { ...common, client_id: auth.clientId };

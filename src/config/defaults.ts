@@ -239,7 +239,53 @@ export const defaults = {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     level: 'info',
   },
+  /**
+   * Workload identity (docs/workload-identity.md): trust sources configured out of band, never
+   * discovered from a token. Each entry is `{"kind": "spiffe" | "oidc-issuer", "name": ...}`
+   * over the defaults of its kind below.
+   */
+  workloadIdentity: {
+    sources: [],
+  },
 } as const satisfies ConfigInput;
+
+/** Defaults of a `spiffe` source (a SPIFFE trust domain; JWT-SVIDs and X.509-SVIDs). */
+export const spiffeSourceDefaults = {
+  /** `spiffe_bundle_endpoint` URL (https_web profile), or null with `bundleFile`. */
+  bundleEndpointUrl: null,
+  /** A SPIFFE bundle file (hot-reloaded), or null with `bundleEndpointUrl`. */
+  bundleFile: null,
+  /** PEM CA for the bundle endpoint's server certificate; null uses the system store. */
+  caFile: null,
+  /** Poll period when the bundle has no `spiffe_refresh_hint` (clamped to 60..3600 s). */
+  defaultRefreshHintSeconds: 300,
+  /**
+   * How long past its refresh time the last good bundle is still used while the endpoint fails;
+   * then SPIFFE clients fail closed with temporarily_unavailable.
+   */
+  maxStalenessSeconds: 3600,
+  /** JWT-SVID algorithms (JWT-SVID §2.1 allows RS/ES/PS 256-512; narrow, never widen). */
+  algorithms: ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+  /** Oldest accepted JWT-SVID (now - iat; SPIRE's default JWT-SVID TTL is 5 min). */
+  maxTokenAgeSeconds: 300,
+  clockToleranceSeconds: 30,
+  /** SPIRE caches and reuses a JWT-SVID until it nears expiry: single use would break it. */
+  jti: 'reuse-allowed',
+} as const;
+
+/** Defaults of an `oidc-issuer` source (Kubernetes service-account tokens and the like). */
+export const oidcIssuerSourceDefaults = {
+  /** A JWKS file for clusters whose discovery is not reachable anonymously; null: discovery. */
+  jwksFile: null,
+  /** PEM CA for the issuer's https (discovery and jwks_uri); null uses the system store. */
+  caFile: null,
+  algorithms: ['RS256', 'ES256'],
+  /** Projected tokens default to 1 h and the kubelet reuses one for about 48 min. */
+  maxTokenAgeSeconds: 3600,
+  clockToleranceSeconds: 30,
+  /** The kubelet reuses a token for every request until it refreshes it. */
+  jti: 'reuse-allowed',
+} as const;
 
 /**
  * What `serve --dev` adds under the config file: the files of the development PKI that

@@ -1,5 +1,10 @@
 /** Configuration: documented defaults, file and environment overrides, validation. */
-export { defaults, devDefaults } from './defaults.js';
+export {
+  defaults,
+  devDefaults,
+  oidcIssuerSourceDefaults,
+  spiffeSourceDefaults,
+} from './defaults.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
@@ -14,7 +19,12 @@ export type {
   Config,
   ConfigInput,
   LogLevel,
+  OidcIssuerSourceConfig,
   Profile,
   ProxyCertificateFormat,
+  SpiffeSourceConfig,
+  WorkloadPolicyConfig,
+  WorkloadSourceConfig,
+  WorkloadSourceInput,
 } from './types.js';
 export { accessTokenAlgs, profiles, proxyCertificateFormats } from './types.js';

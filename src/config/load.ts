@@ -7,7 +7,14 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { asymmetricAlgs } from '../jws/index.js';
-import { defaults, devDefaults } from './defaults.js';
+import { jwtSvidAlgs } from '../workload/policy.js';
+import { trustDomainProblem } from '../workload/spiffe-id.js';
+import {
+  defaults,
+  devDefaults,
+  oidcIssuerSourceDefaults,
+  spiffeSourceDefaults,
+} from './defaults.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
@@ -86,7 +93,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     merged = deepMerge(merged, resolvePaths(structuredClone(options.overrides), cwd));
   }
   merged = applyEnv(merged, env);
-  return validateConfig(merged);
+  return validateConfig(withWorkloadSourceDefaults(merged));
 }
 
 /**
@@ -213,7 +220,92 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/**
+ * Each source has the fields of its kind: a spiffe source one trust domain and exactly one of
+ * bundle endpoint (https) and bundle file; an oidc-issuer source an https issuer; algorithms
+ * inside the kind's list; names and trust domains / issuers unique.
+ */
+const workloadSourcesAreComplete: CrossCheck = (config) => {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  const keys = new Set<string>();
+  config.workloadIdentity.sources.forEach((source, index) => {
+    const at = (field: string) => `workloadIdentity.sources[${index}].${field}`;
+    if (names.has(source.name)) problems.push({ path: at('name'), message: 'duplicate name' });
+    names.add(source.name);
+    const allowed: readonly string[] = source.kind === 'spiffe' ? jwtSvidAlgs : asymmetricAlgs;
+    for (const alg of source.algorithms) {
+      if (!allowed.includes(alg)) {
+        problems.push({
+          path: at('algorithms'),
+          message: `${alg} is not allowed (${allowed.join(', ')})`,
+        });
+      }
+    }
+    if (source.kind === 'spiffe') {
+      const problem =
+        typeof source.trustDomain === 'string'
+          ? trustDomainProblem(source.trustDomain)
+          : 'is required';
+      if (problem !== undefined) problems.push({ path: at('trustDomain'), message: problem });
+      if (keys.has(`spiffe:${source.trustDomain}`)) {
+        problems.push({
+          path: at('trustDomain'),
+          message: 'another source already has this trust domain',
+        });
+      }
+      keys.add(`spiffe:${source.trustDomain}`);
+      const endpoint = source.bundleEndpointUrl;
+      if ((endpoint === null) === (source.bundleFile === null)) {
+        problems.push({
+          path: at('bundleEndpointUrl'),
+          message: 'set exactly one of bundleEndpointUrl and bundleFile',
+        });
+      } else if (
+        endpoint !== null &&
+        !(URL.canParse(endpoint) && new URL(endpoint).protocol === 'https:')
+      ) {
+        problems.push({
+          path: at('bundleEndpointUrl'),
+          message: 'must be an https URL (https_web profile)',
+        });
+      }
+      for (const field of ['issuer', 'jwksFile'] as const) {
+        if ((source as unknown as Record<string, unknown>)[field] !== undefined) {
+          problems.push({ path: at(field), message: 'is only used with kind oidc-issuer' });
+        }
+      }
+    } else {
+      const issuer = source.issuer;
+      if (
+        typeof issuer !== 'string' ||
+        !URL.canParse(issuer) ||
+        new URL(issuer).protocol !== 'https:'
+      ) {
+        problems.push({ path: at('issuer'), message: 'must be an https URL' });
+      }
+      if (keys.has(`issuer:${issuer}`)) {
+        problems.push({ path: at('issuer'), message: 'another source already has this issuer' });
+      }
+      keys.add(`issuer:${issuer}`);
+      for (const field of [
+        'trustDomain',
+        'bundleEndpointUrl',
+        'bundleFile',
+        'defaultRefreshHintSeconds',
+        'maxStalenessSeconds',
+      ] as const) {
+        if ((source as unknown as Record<string, unknown>)[field] !== undefined) {
+          problems.push({ path: at(field), message: 'is only used with kind spiffe' });
+        }
+      }
+    }
+  });
+  return problems;
+};
+
 const crossChecks: readonly CrossCheck[] = [
+  workloadSourcesAreComplete,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,
   issuerIsHttpsWithoutQueryOrFragment,
@@ -252,8 +344,43 @@ function readJsonFile(file: string): unknown {
   }
 }
 
+/** The file fields of each workload source, resolved like the other paths. */
+const workloadSourcePathFields = ['bundleFile', 'jwksFile', 'caFile'] as const;
+
+/** Each workload source over the defaults of its kind (unknown kinds are left to the schema). */
+function withWorkloadSourceDefaults(merged: unknown): unknown {
+  const workload = isPlainObject(merged) ? merged.workloadIdentity : undefined;
+  const sources = isPlainObject(workload) ? workload.sources : undefined;
+  if (!Array.isArray(sources) || !isPlainObject(workload) || !isPlainObject(merged)) return merged;
+  const bases: Record<string, unknown> = {
+    spiffe: spiffeSourceDefaults,
+    'oidc-issuer': oidcIssuerSourceDefaults,
+  };
+  return {
+    ...merged,
+    workloadIdentity: {
+      ...workload,
+      sources: sources.map((source: unknown) => {
+        const kind = isPlainObject(source) ? source.kind : undefined;
+        const base = typeof kind === 'string' ? bases[kind] : undefined;
+        return base === undefined ? source : deepMerge(structuredClone(base), source);
+      }),
+    },
+  };
+}
+
 function resolvePaths(input: unknown, base: string): unknown {
   if (!isPlainObject(input)) return input;
+  const workload = input.workloadIdentity;
+  if (isPlainObject(workload) && Array.isArray(workload.sources)) {
+    for (const source of workload.sources as unknown[]) {
+      if (!isPlainObject(source)) continue;
+      for (const field of workloadSourcePathFields) {
+        const value = source[field];
+        if (typeof value === 'string' && value !== '') source[field] = resolve(base, value);
+      }
+    }
+  }
   for (const fieldPath of pathFields) {
     let holder: unknown = input;
     for (const key of fieldPath.slice(0, -1))

@@ -39,6 +39,7 @@ export const configSchema = {
     'admin',
     'metrics',
     'log',
+    'workloadIdentity',
   ],
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048 },
@@ -297,6 +298,51 @@ export const configSchema = {
       additionalProperties: false,
       required: ['level'],
       properties: { level: { enum: [...logLevels] } },
+    },
+    workloadIdentity: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['sources'],
+      properties: {
+        sources: {
+          type: 'array',
+          maxItems: 64,
+          // Kind-specific fields are cross-checked by name (workloadSourcesAreComplete).
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: [
+              'kind',
+              'name',
+              'algorithms',
+              'maxTokenAgeSeconds',
+              'clockToleranceSeconds',
+              'jti',
+            ],
+            properties: {
+              kind: { enum: ['spiffe', 'oidc-issuer'] },
+              name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+              trustDomain: { type: 'string', minLength: 1, maxLength: 255 },
+              bundleEndpointUrl: { type: ['string', 'null'], minLength: 1, maxLength: 2048 },
+              bundleFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              issuer: { type: 'string', minLength: 1, maxLength: 2048 },
+              jwksFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              caFile: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+              defaultRefreshHintSeconds: positiveInt(86_400),
+              maxStalenessSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
+              algorithms: {
+                type: 'array',
+                items: { type: 'string' },
+                minItems: 1,
+                uniqueItems: true,
+              },
+              maxTokenAgeSeconds: positiveInt(172_800),
+              clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300 },
+              jti: { enum: ['reuse-allowed', 'unique-when-present', 'required-unique'] },
+            },
+          },
+        },
+      },
     },
   },
 } as const;

@@ -119,7 +119,47 @@ export interface Config {
     readonly processMetrics: boolean;
   };
   readonly log: { readonly level: LogLevel };
+  /** Workload identity trust sources (SPIFFE trust domains, OIDC workload issuers). */
+  readonly workloadIdentity: { readonly sources: readonly WorkloadSourceConfig[] };
 }
+
+/** Per-source token policy (see src/workload/policy.ts). */
+export interface WorkloadPolicyConfig {
+  readonly algorithms: readonly string[];
+  readonly maxTokenAgeSeconds: number;
+  readonly clockToleranceSeconds: number;
+  readonly jti: 'reuse-allowed' | 'unique-when-present' | 'required-unique';
+}
+
+/** A SPIFFE trust domain and where its bundle comes from (exactly one of endpoint and file). */
+export interface SpiffeSourceConfig extends WorkloadPolicyConfig {
+  readonly kind: 'spiffe';
+  readonly name: string;
+  /** The trust domain name, e.g. `example.org` (not the `spiffe://` URI). */
+  readonly trustDomain: string;
+  readonly bundleEndpointUrl: string | null;
+  readonly bundleFile: string | null;
+  /** PEM CA file for the bundle endpoint's server certificate; null: the system store. */
+  readonly caFile: string | null;
+  readonly defaultRefreshHintSeconds: number;
+  readonly maxStalenessSeconds: number;
+}
+
+/** A workload token issuer (Kubernetes API server and the like); discovery or a JWKS file. */
+export interface OidcIssuerSourceConfig extends WorkloadPolicyConfig {
+  readonly kind: 'oidc-issuer';
+  readonly name: string;
+  readonly issuer: string;
+  readonly jwksFile: string | null;
+  readonly caFile: string | null;
+}
+
+export type WorkloadSourceConfig = SpiffeSourceConfig | OidcIssuerSourceConfig;
+
+/** A source as a config file may write it: kind and name, the rest defaulted. */
+export type WorkloadSourceInput = { readonly kind: string; readonly name: string } & Partial<
+  Omit<SpiffeSourceConfig, 'kind' | 'name'> & Omit<OidcIssuerSourceConfig, 'kind' | 'name'>
+>;
 
 type DeepPartial<T> = T extends readonly (infer U)[]
   ? readonly U[]
@@ -130,6 +170,9 @@ type DeepPartial<T> = T extends readonly (infer U)[]
 /**
  * What a config file may hold: any subset of {@link Config}. `unsafeDevDefaults: false` is still
  * accepted (and ignored) so that configs written for earlier versions keep loading; `true` is
- * refused, naming `serve --dev`.
+ * refused, naming `serve --dev`. Workload sources are written with their kind's defaults omitted.
  */
-export type ConfigInput = DeepPartial<Config> & { unsafeDevDefaults?: false };
+export type ConfigInput = Omit<DeepPartial<Config>, 'workloadIdentity'> & {
+  unsafeDevDefaults?: false;
+  workloadIdentity?: { sources?: readonly WorkloadSourceInput[] };
+};

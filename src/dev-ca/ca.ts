@@ -2,8 +2,7 @@
  * The in-memory development CA: a root and an intermediate (chains of two, as in production),
  * both name-constrained to loopback names, and an issuer of server and client leaves and CRLs.
  * Tests build a whole PKI with it per file; the CLI builds the same thing and writes it out.
- * Keys come from node:crypto; an RSA CA's certificates are built by node-forge, the others by
- * pkijs (x509.ts picks), always to the same profile.
+ * Keys come from node:crypto; every certificate and CRL is built by one builder (x509.ts, pkijs).
  *
  * @see RFC 5280 §4.2.1.9 (basic constraints), §4.2.1.10 (name constraints), §5 (CRLs),
  *      RFC 8705 §2.1 (what a tls_client_auth certificate must carry)
@@ -11,10 +10,17 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
+import { encodeDnString, formatDnDer, parseCertificate } from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
-import { encodeDn, formatDn } from './dn.js';
-import { type DevKeyPair, type DevKeyType, generateDevKeyPair, loadDevKeyPair } from './keys.js';
+import {
+  type DevKeyPair,
+  type DevKeyType,
+  generateDevKeyPair,
+  keyTypeOf,
+  loadDevKeyPair,
+} from './keys.js';
 import { defaultPermittedSubtrees, isPermitted } from './names.js';
+import { parseSpiffeId } from './spiffe.js';
 import {
   buildCertificate,
   ekuOids,
@@ -120,6 +126,11 @@ export interface IssueServerOptions extends ValidityOptions {
 
 export interface IssueClientOptions extends ValidityOptions, SanOptions {
   readonly clientId?: string;
+  /**
+   * Issue an X.509-SVID: this SPIFFE ID as the one URI SAN, no other SAN (X509-SVID §2); the
+   * SAN options must then be empty. @see SPIFFE X509-SVID §2-§4
+   */
+  readonly spiffeId?: string;
   /** RFC 4514 DN, e.g. `CN=svc-a,O=Acme,C=US`. Default `CN=<clientId>,O=Tollgate Dev,C=US`. */
   readonly subject?: string;
   readonly keyType?: DevKeyType;
@@ -149,6 +160,15 @@ export interface IssuedCertificate {
 
 export interface IssuedClientCertificate extends IssuedCertificate {
   readonly clientId?: string;
+}
+
+/** A client certificate signed for a key the CA never saw (`dev-ca sign`). */
+export type SignedClientCertificate = Omit<IssuedClientCertificate, 'keyPem' | 'keyType'>;
+
+/** {@link DevCa.signClient} options: the certified key, and the client's names. */
+export interface SignClientOptions extends Omit<IssueClientOptions, 'keyType'> {
+  /** DER SubjectPublicKeyInfo, from a verified CSR. */
+  readonly spkiDer: Buffer;
 }
 
 /** One CRL in both encodings. */
@@ -194,6 +214,8 @@ export interface DevCa {
   issueServer(options?: IssueServerOptions): Promise<IssuedCertificate>;
   /** Issues a clientAuth leaf for `tls_client_auth`. @see RFC 8705 §2.1 */
   issueClient(options: IssueClientOptions): Promise<IssuedClientCertificate>;
+  /** Issues a clientAuth leaf for a given public key (a CSR's). @see RFC 2986, RFC 8705 §2.1 */
+  signClient(options: SignClientOptions): SignedClientCertificate;
   /**
    * Revokes a certificate (serial hex, PEM, DER, or an issued certificate). The intermediate's own
    * serial goes on the root CRL; anything else on the intermediate CRL. Idempotent per serial.
@@ -242,7 +264,7 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
     generateDevKeyPair(keyType),
     generateDevKeyPair(keyType),
   ]);
-  const rootName = encodeDn(rootSubject);
+  const rootName = encodeDnString(rootSubject);
   const root = buildCertificate({
     serial: randomSerial(),
     subject: rootName,
@@ -258,7 +280,7 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
   });
   const intermediate = buildCertificate({
     serial: randomSerial(),
-    subject: encodeDn(intermediateSubject),
+    subject: encodeDnString(intermediateSubject),
     issuer: rootName,
     notBefore,
     notAfter,
@@ -395,14 +417,14 @@ function assembleDevCa(input: AssembleInput): DevCa {
   let intermediateCrlNumber = loadedIntermediateCrl?.contents.crlNumber ?? 0;
   const chainPem = `${intermediate.certPem}${root.certPem}`;
 
-  const issueLeaf = async (leaf: {
+  const issueLeaf = (leaf: {
     readonly subject: string;
     readonly sans: SubjectAltNames;
     readonly ekuOids: readonly string[] | undefined;
-    readonly keyType: DevKeyType;
-    readonly keyUsage: (keyType: DevKeyType) => KeyUsageName[];
+    readonly spkiDer: Buffer;
+    readonly keyUsage: KeyUsageName[];
     readonly validity: ValidityOptions;
-  }): Promise<IssuedCertificate> => {
+  }): Omit<IssuedCertificate, 'keyPem' | 'keyType'> => {
     checkSans(leaf.sans, leaf.subject, input.permitted);
     const now = truncate(leaf.validity.now ?? input.clock());
     const notBefore = truncate(leaf.validity.notBefore ?? now);
@@ -419,17 +441,16 @@ function assembleDevCa(input: AssembleInput): DevCa {
         Math.min(notBefore.getTime() + validityMs, intermediate.notAfter.getTime()),
       );
     }
-    const key = await generateDevKeyPair(leaf.keyType);
     const cert = buildCertificate({
       serial: randomSerial(),
-      subject: encodeDn(leaf.subject),
+      subject: encodeDnString(leaf.subject),
       issuer: intermediateName,
       notBefore,
       notAfter,
-      subjectSpki: key.spkiDer,
+      subjectSpki: leaf.spkiDer,
       issuerSpki: intermediateSpki,
       signer: input.intermediateKey,
-      keyUsage: leaf.keyUsage(leaf.keyType),
+      keyUsage: leaf.keyUsage,
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: leaf.sans,
     });
@@ -438,14 +459,12 @@ function assembleDevCa(input: AssembleInput): DevCa {
     return {
       certPem: cert.pem,
       certDer: cert.der,
-      keyPem: key.privateKeyPem,
       chainPem: `${cert.pem}${intermediate.certPem}`,
       serialHex: info.serialHex,
       subject: info.subject,
       issuer: intermediate.subject,
       notBefore: info.notBefore,
       notAfter: info.notAfter,
-      keyType: leaf.keyType,
       x5tS256: x5tS256(cert.der),
       sans: {
         dns: [...(leaf.sans.dns ?? [])],
@@ -482,6 +501,15 @@ function assembleDevCa(input: AssembleInput): DevCa {
     return { ...built, thisUpdate: now, nextUpdate, crlNumber, entries };
   };
 
+  const signClient = (options: SignClientOptions): SignedClientCertificate => {
+    const issued = issueLeaf({
+      ...clientLeaf(options),
+      spkiDer: options.spkiDer,
+      validity: options,
+    });
+    return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
+  };
+
   return {
     root,
     intermediate,
@@ -494,42 +522,36 @@ function assembleDevCa(input: AssembleInput): DevCa {
       const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
       const dns = sans.filter((san) => isIP(san) === 0);
       const ip = sans.filter((san) => isIP(san) !== 0);
-      return issueLeaf({
+      const keyType = options.keyType ?? intermediate.keyType;
+      const key = await generateDevKeyPair(keyType);
+      const issued = issueLeaf({
         subject:
           options.subject ?? `CN=${dns[0] ?? ip[0] ?? 'localhost'},${defaultLeafSubjectSuffix}`,
         sans: { dns, ip },
         ekuOids: resolveEku(options.eku ?? 'serverAuth'),
-        keyType: options.keyType ?? intermediate.keyType,
+        spkiDer: key.spkiDer,
         // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
         // for RSA server keys so TLS 1.2 RSA suites still work.
-        keyUsage: (keyType) =>
-          keyType.startsWith('rsa')
-            ? ['digitalSignature', 'keyEncipherment']
-            : ['digitalSignature'],
+        keyUsage: keyType.startsWith('rsa')
+          ? ['digitalSignature', 'keyEncipherment']
+          : ['digitalSignature'],
         validity: options,
       });
+      return { ...issued, keyPem: key.privateKeyPem, keyType };
     },
 
     async issueClient(options) {
-      if (options.subject === undefined && options.clientId === undefined) {
-        throw new TypeError('dev-ca: issueClient needs a subject or a clientId');
-      }
-      const subject = options.subject ?? `CN=${options.clientId},${defaultLeafSubjectSuffix}`;
-      const issued = await issueLeaf({
-        subject,
-        sans: {
-          dns: options.sanDns ?? [],
-          uri: options.sanUri ?? [],
-          ip: options.sanIp ?? [],
-          email: options.sanEmail ?? [],
-        },
-        ekuOids: resolveEku(options.eku ?? 'clientAuth'),
-        keyType: options.keyType ?? intermediate.keyType,
-        keyUsage: () => ['digitalSignature'],
-        validity: options,
-      });
-      return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
+      clientLeaf(options); // refuse bad options before generating a key
+      const keyType = options.keyType ?? intermediate.keyType;
+      const key = await generateDevKeyPair(keyType);
+      return {
+        ...signClient({ ...options, spkiDer: key.spkiDer }),
+        keyPem: key.privateKeyPem,
+        keyType,
+      };
     },
+
+    signClient,
 
     revoke(target, reason = 'unspecified', at) {
       const serialHex = serialOf(target);
@@ -589,46 +611,39 @@ export function describeCert(cert: X509Certificate): {
 } {
   const parsed = pkijs.Certificate.fromBER(cert.raw);
   return {
-    subject: formatDn(Buffer.from(parsed.subject.toSchema().toBER(false))),
+    subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
     serialHex: cert.serialNumber.toUpperCase(),
     notBefore: parsed.notBefore.value,
     notAfter: parsed.notAfter.value,
-    keyType: keyTypeOfPublic(cert),
+    keyType: keyTypeOrDefault(cert),
   };
 }
 
-function keyTypeOfPublic(cert: X509Certificate): DevKeyType {
-  const key = cert.publicKey;
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
-  if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'secp384r1' ? 'p384' : 'p256';
-  return details?.modulusLength === 3072 ? 'rsa3072' : 'rsa2048';
+/** The dev key type of a certificate's key; keys the CA does not generate report as rsa2048. */
+function keyTypeOrDefault(cert: X509Certificate): DevKeyType {
+  try {
+    return keyTypeOf(cert.publicKey);
+  } catch {
+    return 'rsa2048';
+  }
 }
 
-function subjectDerOf(cert: X509Certificate): Buffer {
+/** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
+export function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 
+/** A CA's permitted subtrees in the `--permit` notation (DNS names, IP/prefix), read by src/pki. */
 function permittedSubtreesOf(cert: X509Certificate): string[] {
-  const parsed = pkijs.Certificate.fromBER(cert.raw);
-  const ext = parsed.extensions?.find((e) => e.extnID === pkijs.id_NameConstraints);
-  if (ext === undefined) return [];
-  const constraints = pkijs.NameConstraints.fromBER(ext.extnValue.valueBlock.valueHexView);
-  return (constraints.permittedSubtrees ?? []).flatMap((subtree) => {
-    const name = subtree.base;
-    if (name.type === 2) return [String(name.value)];
-    if (name.type === 7) {
-      const bytes = Buffer.from(
-        (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView,
-      );
-      const half = bytes.length / 2;
-      const address = bytes.subarray(0, half);
-      const mask = bytes.subarray(half);
-      let bits = 0;
-      for (const byte of mask) bits += byte.toString(2).replace(/0/g, '').length;
-      return [`${formatIp(address)}/${bits}`];
-    }
-    return [];
+  const constraints = parseCertificate(cert.raw).extensions.nameConstraints;
+  return (constraints?.permitted ?? []).flatMap((name) => {
+    if (name.type === 'dns') return [name.value];
+    if (name.type !== 'ip') return [];
+    // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by its mask.
+    const half = name.bytes.length / 2;
+    let bits = 0;
+    for (const byte of name.bytes.subarray(half)) bits += byte.toString(2).replace(/0/g, '').length;
+    return [`${formatIp(name.bytes.subarray(0, half))}/${bits}`];
   });
 }
 
@@ -662,6 +677,49 @@ function serialOf(target: RevocationTarget): string {
   if (target instanceof Uint8Array) return new X509Certificate(target).serialNumber.toUpperCase();
   if ('serialHex' in target) return target.serialHex.replace(/[:\s]/g, '').toUpperCase();
   return new X509Certificate(target.certPem).serialNumber.toUpperCase();
+}
+
+/** Subject, SANs, EKU and key usage of a client leaf; an X.509-SVID when `spiffeId` is set. */
+function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
+  subject: string;
+  sans: SubjectAltNames;
+  ekuOids: string[] | undefined;
+  keyUsage: KeyUsageName[];
+} {
+  if (options.subject === undefined && options.clientId === undefined) {
+    throw new TypeError('dev-ca: issueClient needs a subject or a clientId');
+  }
+  const sans: {
+    dns: readonly string[];
+    uri: readonly string[];
+    ip: readonly string[];
+    email: readonly string[];
+  } = {
+    dns: options.sanDns ?? [],
+    uri: options.sanUri ?? [],
+    ip: options.sanIp ?? [],
+    email: options.sanEmail ?? [],
+  };
+  const eku = resolveEku(options.eku ?? 'clientAuth');
+  if (options.spiffeId !== undefined) {
+    parseSpiffeId(options.spiffeId);
+    // X509-SVID §2: exactly one URI SAN, the SPIFFE ID; §4.4: clientAuth for TLS clients.
+    if (Object.values(sans).some((list) => list.length > 0)) {
+      throw new TypeError(
+        'dev-ca: an X.509-SVID has the SPIFFE ID as its only SAN; drop the --san-* options',
+      );
+    }
+    sans.uri = [options.spiffeId];
+    if (!eku?.includes(ekuOids.clientAuth)) {
+      throw new TypeError('dev-ca: an X.509-SVID for a client needs the clientAuth EKU');
+    }
+  }
+  return {
+    subject: options.subject ?? `CN=${options.clientId},${defaultLeafSubjectSuffix}`,
+    sans,
+    ekuOids: eku,
+    keyUsage: ['digitalSignature'],
+  };
 }
 
 function resolveEku(eku: EkuOption): string[] | undefined {
@@ -700,13 +758,14 @@ function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly s
   }
 }
 
-function clockOf(now: Clock | undefined): () => Date {
+/** A clock function from a {@link Clock}; the system clock when absent. */
+export function clockOf(now: Clock | undefined): () => Date {
   if (now === undefined) return () => new Date();
   if (now instanceof Date) return () => new Date(now.getTime());
   return now;
 }
 
 /** X.509 times have whole seconds; truncating keeps reported dates equal to the encoded ones. */
-function truncate(date: Date): Date {
+export function truncate(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

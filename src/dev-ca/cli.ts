@@ -2,7 +2,9 @@
  * The dev-ca command line: `npm run dev-ca -- <command>` and `tollgate dev-ca <command>` both
  * call {@link runDevCaCli}. Parsing and printing live here; the work is in the library.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { encodePem, PkiError } from '../pki/index.js';
 import {
   assertionCommand,
   type CommandOptions,
@@ -12,6 +14,7 @@ import {
   readClientSpecs,
   revokeCommand,
   serverCommand,
+  spiffeBundleCommand,
 } from './commands.js';
 import { isRevocationReason, type RevocationReason, revocationReasons } from './crl.js';
 import { runDoctor } from './doctor.js';
@@ -38,7 +41,12 @@ Commands:
   server               re-issue the server certificate            [--san NAME]... [--key-type T]
   client ID            issue a tls_client_auth certificate          [--subject DN] [--san-dns N]...
                        [--san-uri U]... [--san-ip A]... [--san-email E]... [--bind FIELD]
-                       [--p12 | --p12-legacy]
+                       [--p12 | --p12-legacy] [--spiffe-id spiffe://TD/PATH (an X.509-SVID)]
+  sign --csr F --client-id ID
+                       sign a PKCS#10 request (PEM or DER) made where the key lives, and register
+                       the client as \`client\` does; same --subject, --san-*, --spiffe-id, --bind,
+                       plus --eku E,... to allow EKUs besides clientAuth. Refuses CA:TRUE, weak keys
+  spiffe-bundle        write ca/spiffe-bundle.json: the trust domain's SPIFFE bundle (x509-svid JWKS)
   client --file F      create clients from a JSON file {"clients": [{client_id, method?, subject?, ...}]}
   self-signed ID       self-signed certificate + JWK with x5c      [--subject DN] [--key-type T]
   jwk ID               private_key_jwt signing key pair            [--alg ES256|EdDSA|PS256|RS256|...]
@@ -91,6 +99,10 @@ const options = {
   reason: { type: 'string' },
   days: { type: 'string' },
   lifetime: { type: 'string' },
+  csr: { type: 'string' },
+  'client-id': { type: 'string' },
+  'spiffe-id': { type: 'string' },
+  eku: { type: 'string' },
 } as const;
 
 /** Which flags each command accepts beyond the global ones. */
@@ -111,7 +123,23 @@ const commandFlags: Readonly<Record<string, readonly string[]>> = {
     'p12-legacy',
     'scope',
     'days',
+    'spiffe-id',
   ],
+  sign: [
+    'csr',
+    'client-id',
+    'subject',
+    'san-dns',
+    'san-uri',
+    'san-ip',
+    'san-email',
+    'spiffe-id',
+    'bind',
+    'eku',
+    'scope',
+    'days',
+  ],
+  'spiffe-bundle': [],
   'self-signed': ['key-type', 'subject', 'scope', 'days'],
   jwk: ['alg', 'scope'],
   revoke: ['reason'],
@@ -170,7 +198,7 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
       io.stderr.write(message);
       return exit.failed;
     }
-    if (error instanceof TypeError || error instanceof SyntaxError) {
+    if (error instanceof TypeError || error instanceof SyntaxError || error instanceof PkiError) {
       if (json) io.stdout.write(`${JSON.stringify({ command, error: error.message })}\n`);
       io.stderr.write(`dev-ca ${command}: ${error.message.replace(/^dev-ca: /, '')}\n`);
       return exit.failed;
@@ -245,32 +273,41 @@ async function dispatch(
           throw new UsageError('with --file, set "p12": "legacy" per client in the file');
         return clientCommand(ctx, await readClientSpecs(values.file, process.cwd()));
       }
-      const bind = values.bind;
-      if (bind !== undefined && !isMtlsBinding(bind))
-        throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
-      const spec: ClientSpec = {
-        clientId: one('client_id (or --file)'),
-        method: 'tls_client_auth',
-        ...(values.subject === undefined ? {} : { subject: values.subject }),
-        ...(values['san-dns'] === undefined ? {} : { sanDns: values['san-dns'] }),
-        ...(values['san-uri'] === undefined ? {} : { sanUri: values['san-uri'] }),
-        ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
-        ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
-        ...(bind === undefined ? {} : { bind }),
-        // --p12-legacy replaces the modern bundle (one client.p12 either way).
-        ...(values['p12-legacy'] === true
-          ? { p12: 'legacy' as const }
-          : values.p12 === true
-            ? { p12: true }
-            : {}),
-        ...(keyType === undefined ? {} : { keyType }),
-        ...(values.scope === undefined ? {} : { scope: values.scope }),
-        ...(values.days === undefined
-          ? {}
-          : { validityDays: parsePositive(values.days, '--days') }),
-      };
-      return clientCommand(ctx, [spec]);
+      return clientCommand(ctx, [
+        {
+          ...certificateOptions(values),
+          clientId: one('client_id (or --file)'),
+          // --p12-legacy replaces the modern bundle (one client.p12 either way).
+          ...(values['p12-legacy'] === true
+            ? { p12: 'legacy' as const }
+            : values.p12 === true
+              ? { p12: true }
+              : {}),
+          ...(keyType === undefined ? {} : { keyType }),
+        },
+      ]);
     }
+    case 'sign': {
+      none();
+      if (values.csr === undefined || values['client-id'] === undefined)
+        throw new UsageError('needs --csr FILE and --client-id ID');
+      const csr = await readFile(values.csr).catch(() => {
+        throw new TypeError(`cannot read ${values.csr}`);
+      });
+      const spec: ClientSpec = {
+        ...certificateOptions(values),
+        clientId: values['client-id'],
+        // DER is armoured here so the request is stored (request.csr) in one form.
+        csrPem: csr.includes('-----BEGIN')
+          ? csr.toString('latin1')
+          : encodePem('CERTIFICATE REQUEST', csr),
+        ...(values.eku === undefined ? {} : { eku: values.eku.split(',') }),
+      };
+      return clientCommand(ctx, [spec], 'sign');
+    }
+    case 'spiffe-bundle':
+      none();
+      return spiffeBundleCommand(ctx);
     case 'self-signed':
       return clientCommand(ctx, [
         {
@@ -326,6 +363,25 @@ async function dispatch(
     default:
       throw new UsageError(`unknown command ${command}`);
   }
+}
+
+/** The tls_client_auth options `client` and `sign` share: names, binding, scope, validity. */
+function certificateOptions(values: Values): Omit<ClientSpec, 'clientId'> {
+  const bind = values.bind;
+  if (bind !== undefined && !isMtlsBinding(bind))
+    throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
+  return {
+    method: 'tls_client_auth',
+    ...(values.subject === undefined ? {} : { subject: values.subject }),
+    ...(values['san-dns'] === undefined ? {} : { sanDns: values['san-dns'] }),
+    ...(values['san-uri'] === undefined ? {} : { sanUri: values['san-uri'] }),
+    ...(values['san-ip'] === undefined ? {} : { sanIp: values['san-ip'] }),
+    ...(values['san-email'] === undefined ? {} : { sanEmail: values['san-email'] }),
+    ...(values['spiffe-id'] === undefined ? {} : { spiffeId: values['spiffe-id'] }),
+    ...(bind === undefined ? {} : { bind }),
+    ...(values.scope === undefined ? {} : { scope: values.scope }),
+    ...(values.days === undefined ? {} : { validityDays: parsePositive(values.days, '--days') }),
+  };
 }
 
 async function doctor(ctx: CommandOptions, json: boolean, io: DevCaIo): Promise<number> {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { JWK } from 'jose';
 import { createClientAssertion } from '../client/assertion.js';
-import { supportedAuthMethods } from '../registry/metadata.js';
+import { supportedAuthMethods, workloadAuthMethods } from '../registry/metadata.js';
 import type { DevCa } from './ca.js';
 import type { RevocationReason } from './crl.js';
 import { type CommandResult, defaultServerSans, dirFlag, refreshDerived } from './ensure.js';
@@ -25,11 +25,14 @@ import {
 import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
 import { isMtlsBinding, upsertClient } from './registry.js';
+import { spiffeBundle } from './spiffe.js';
 import {
   ConflictError,
   commitFiles,
   exists,
   findConflicts,
+  type MadeFile,
+  Plan,
   type PlannedFile,
   readText,
 } from './store.js';
@@ -37,7 +40,6 @@ import {
   type ClientSpec,
   type CommandContext,
   loadCa,
-  type MadeFile,
   planClient,
   planCrlFiles,
   planServerFiles,
@@ -83,6 +85,7 @@ export async function serverCommand(
 export async function clientCommand(
   options: CommandOptions,
   specs: readonly ClientSpec[],
+  command: 'client' | 'sign' = 'client',
 ): Promise<CommandResult> {
   if (specs.length === 0) throw new TypeError('no clients given');
   const needsCa = specs.some((spec) => spec.method === 'tls_client_auth');
@@ -114,15 +117,39 @@ export async function clientCommand(
   });
   const written = await commit(options, files);
   return result(
-    'client',
+    command,
     options,
-    `created ${specs.length} client(s): ${specs.map((s) => s.clientId).join(', ')}`,
+    command === 'sign'
+      ? `signed the CSR of ${specs.map((s) => s.clientId).join(', ')} (the key stays with the client)`
+      : `created ${specs.length} client(s): ${specs.map((s) => s.clientId).join(', ')}`,
     made,
     written,
     [
       'restart npm start (or let registry hot-reload pick it up)',
       `see ${join(options.displayDir, layout.examples)}`,
     ],
+  );
+}
+
+/** Writes the trust domain's SPIFFE bundle next to the CA (`spiffe-bundle`). */
+export async function spiffeBundleCommand(options: CommandOptions): Promise<CommandResult> {
+  const ca = await loadCa(options);
+  const bundle = await spiffeBundle(ca.root.certPem);
+  const written = await commit(options, [
+    {
+      path: layout.spiffeBundle,
+      content: `${JSON.stringify(bundle, null, 2)}\n`,
+      mode: publicMode,
+      kind: 'update',
+    },
+  ]);
+  return result(
+    'spiffe-bundle',
+    options,
+    'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
+    [{ path: layout.spiffeBundle, role: 'SPIFFE bundle (JWKS, use x509-svid)' }],
+    written,
+    ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
   );
 }
 
@@ -182,49 +209,35 @@ export async function negativeCommand(options: CommandOptions): Promise<CommandR
   const ca = await loadCa(options);
   const set = await createNegativeFixtures(ca);
   let registry = await readRegistry(options.dir);
-  const files: PlannedFile[] = [];
-  const made: MadeFile[] = [];
+  const plan = new Plan();
   for (const fixture of Object.values(set.fixtures)) {
     const path = (file: Parameters<typeof clientPath>[1]): string =>
       clientPath(fixture.clientId, file, negativeFolder);
-    files.push(
-      { path: path('cert'), content: fixture.cert.certPem, mode: publicMode, kind: 'create' },
-      { path: path('key'), content: fixture.cert.keyPem, mode: 0o600, kind: 'create' },
-      { path: path('chain'), content: fixture.presentedChainPem, mode: publicMode, kind: 'create' },
-    );
-    made.push({
-      path: path('cert'),
-      role: `negative fixture ${fixture.kind}: ${fixture.reason}`,
-      subject: fixture.cert.subject,
-      serial: fixture.cert.serialHex,
-      notAfter: fixture.cert.notAfter,
-    });
+    plan
+      .add(
+        path('cert'),
+        fixture.cert.certPem,
+        `negative fixture ${fixture.kind}: ${fixture.reason}`,
+        {
+          cert: fixture.cert,
+        },
+      )
+      .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
+      .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
     registry = upsertClient(registry, fixture.registration);
   }
-  files.push(
-    {
-      path: join(foreignCaFolder, 'root.pem'),
-      content: set.foreignCa.root.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    {
-      path: join(foreignCaFolder, 'intermediate.pem'),
-      content: set.foreignCa.intermediate.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    {
-      path: join(foreignCaFolder, 'chain.pem'),
-      content: set.foreignCa.chainPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-  );
-  made.push({
-    path: join(foreignCaFolder, 'root.pem'),
-    role: 'foreign CA with our subject DNs (for foreign-ca)',
-  });
+  const foreign = set.foreignCa;
+  plan
+    .add(
+      join(foreignCaFolder, 'root.pem'),
+      foreign.root.certPem,
+      'foreign CA with our subject DNs (for foreign-ca)',
+    )
+    .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
+      quiet: true,
+    })
+    .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true });
+  const { files, made } = plan;
   if (!options.force) {
     const conflicts = await findConflicts(options.dir, files);
     if (conflicts.length > 0) throw new ConflictError(conflicts);
@@ -300,6 +313,7 @@ const specFields = new Set([
   'alg',
   'scope',
   'validity_days',
+  'spiffe_id',
 ]);
 
 function clientSpecFromJson(item: unknown, where: string): ClientSpec {
@@ -329,8 +343,11 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
   const clientId = str('client_id');
   if (clientId === undefined) throw new TypeError(`${where}.client_id: required`);
   const method = str('method') ?? 'tls_client_auth';
-  if (!(supportedAuthMethods as readonly string[]).includes(method)) {
-    throw new TypeError(`${where}.method: one of ${supportedAuthMethods.join(', ')}`);
+  const keyMethods = supportedAuthMethods.filter(
+    (one) => !(workloadAuthMethods as readonly string[]).includes(one),
+  );
+  if (!(keyMethods as readonly string[]).includes(method)) {
+    throw new TypeError(`${where}.method: one of ${keyMethods.join(', ')}`);
   }
   const bind = str('bind');
   if (bind !== undefined && !isMtlsBinding(bind))
@@ -363,6 +380,7 @@ function clientSpecFromJson(item: unknown, where: string): ClientSpec {
     ...optional('alg', alg),
     ...optional('scope', str('scope')),
     ...optional('validityDays', validityDays as number | undefined),
+    ...optional('spiffeId', str('spiffe_id')),
   } as ClientSpec;
 }
 

@@ -7,8 +7,9 @@
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { encodePem } from '../pki/index.js';
 import { type DevKeyPair, signTbs } from './keys.js';
-import { algorithmIdentifier, keyIdentifier, timeOf, toPem } from './x509.js';
+import { algorithmIdentifier, keyIdentifier, timeOf } from './x509.js';
 
 /** RFC 5280 §5.3.1 CRLReason values (7 is unused). */
 export const revocationReasons = {
@@ -115,7 +116,7 @@ export function buildCrl(template: CrlTemplate): { der: Buffer; pem: string } {
     valueHex: signTbs(template.signer, crl.tbsView),
   });
   const der = Buffer.from(crl.toSchema(false).toBER(false));
-  return { der, pem: toPem('X509 CRL', der) };
+  return { der, pem: encodePem('X509 CRL', der) };
 }
 
 /** Reads back what {@link buildCrl} wrote (or any v2 CRL). Does not verify the signature. */

@@ -5,13 +5,15 @@
  *
  * @see RFC 5280 §6.1 (path validation), §6.3 (CRL processing), RFC 8705 §2
  */
-import { createPrivateKey, createPublicKey, verify, type X509Certificate } from 'node:crypto';
+import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
+import { verifySignature } from '../pki/index.js';
 import { tlsClientAuthIdentityFields } from '../registry/metadata.js';
 import { describeCert } from './ca.js';
 import { parseCrl } from './crl.js';
+import { readCertificateRequest } from './csr.js';
 import { clientPath, clientsFolder, folderMode, layout, negativeFolder } from './layout.js';
 import { exists, readText } from './store.js';
 import { issuedBy, readCert, readRegistry } from './workspace.js';
@@ -178,7 +180,12 @@ export async function runDoctor(dir: string, now: Date): Promise<DoctorCheck[]> 
         if (revokedSerials.has(cert.serialHex))
           warn(subject, `revoked (serial ${cert.serialHex}); it will be refused`);
         expiry(subject, cert.notAfter, 10);
-        await checkKey(dir, clientPath(id, 'key'), cert.x509, checks);
+        const csrPem = await readText(join(dir, clientPath(id, 'csr')));
+        if (csrPem === undefined || (await exists(join(dir, clientPath(id, 'key')))))
+          await checkKey(dir, clientPath(id, 'key'), cert.x509, checks);
+        else if (readCertificateRequest(csrPem).spkiDer.equals(spkiOf(cert.x509)))
+          ok(subject, 'certifies the key of request.csr (the key stays with the client)');
+        else fail(subject, 'does not certify the key of request.csr');
         const fields = tlsClientAuthIdentityFields.filter((field) => client[field] !== undefined);
         if (fields.length !== 1) {
           fail(
@@ -331,17 +338,14 @@ function extension(cert: X509Certificate, oid: string): pkijs.Extension | undefi
   return pkijs.Certificate.fromBER(cert.raw).extensions?.find((e) => e.extnID === oid);
 }
 
-/** Verifies a CRL signature with node:crypto (no pkijs engine needed). */
+/** Verifies a CRL signature with src/pki's verifier (node:crypto, no pkijs engine needed). */
 function crlSignedBy(der: Buffer, issuer: X509Certificate): boolean {
   const crl = pkijs.CertificateRevocationList.fromBER(der);
-  const digests: Record<string, string | null> = {
-    '1.2.840.10045.4.3.2': 'sha256',
-    '1.2.840.10045.4.3.3': 'sha384',
-    '1.2.840.113549.1.1.11': 'sha256',
-    '1.3.101.112': null,
-  };
-  const digest = digests[crl.signatureAlgorithm.algorithmId];
-  if (digest === undefined) return false;
-  const key = createPublicKey(issuer.publicKey.export({ type: 'spki', format: 'pem' }));
-  return verify(digest, crl.tbsView, key, Buffer.from(crl.signatureValue.valueBlock.valueHexView));
+  const algorithm = new Uint8Array(crl.signatureAlgorithm.toSchema().toBER(false));
+  const signature = crl.signatureValue.valueBlock.valueHexView;
+  return verifySignature(algorithm, crl.tbsView, signature, issuer.publicKey) === 'valid';
+}
+
+function spkiOf(cert: X509Certificate): Buffer {
+  return cert.publicKey.export({ type: 'spki', format: 'der' });
 }

@@ -5,13 +5,12 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import * as pkijs from 'pkijs';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { type Clock, createDevCa, type DevCa } from './ca.js';
+import { type Clock, clockOf, createDevCa, type DevCa, subjectDerOf } from './ca.js';
 import { parseCrl } from './crl.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
-import { clientPath, clientsFolder, layout } from './layout.js';
+import { clientPath, clientsFolder, layout, publicMode } from './layout.js';
 import { buildManifest, readManifestIssuer } from './manifest.js';
 import { isPermitted } from './names.js';
 import { isLegacyPkcs12 } from './pkcs12-legacy.js';
@@ -22,11 +21,13 @@ import {
   tlsClientAuthEntry,
   upsertClient,
 } from './registry.js';
+import { spiffeBundle } from './spiffe.js';
 import {
   ConflictError,
   commitFiles,
   exists,
   findConflicts,
+  type MadeFile,
   type PlannedFile,
   readText,
 } from './store.js';
@@ -37,7 +38,6 @@ import {
   demoClients,
   issuedBy,
   loadCa,
-  type MadeFile,
   planCaFiles,
   planClient,
   planCrlFiles,
@@ -46,6 +46,7 @@ import {
   readRegistry,
   registryFile,
 } from './workspace.js';
+import { fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
 /** Renew a CA when less than this remains (a third of its 90 days). */
@@ -254,15 +255,21 @@ export async function ensureDevPkiReport(
   const demoIds = new Set(demoClients.map((spec) => spec.clientId));
   for (const entry of registry.clients) {
     if (demoIds.has(entry.client_id) && options.demoClients !== false) continue;
-    if (entry.token_endpoint_auth_method === 'private_key_jwt') continue;
+    const method = entry.token_endpoint_auth_method;
+    // Only certificate clients are renewed here (workload clients have no files of their own).
+    if (method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') continue;
     if (!(await exists(join(dir, clientsFolder, entry.client_id)))) continue;
     const cert = await readCert(join(dir, clientPath(entry.client_id, 'cert')));
     if (cert === undefined) continue;
     const selfSigned = entry.token_endpoint_auth_method === 'self_signed_tls_client_auth';
+    // A client signed from its CSR has no key here: renew by signing the same request again.
+    const csrPem = selfSigned
+      ? undefined
+      : await readText(join(dir, clientPath(entry.client_id, 'csr')));
     const problem = await leafProblem(
       dir,
       cert,
-      clientPath(entry.client_id, 'key'),
+      csrPem === undefined ? clientPath(entry.client_id, 'key') : undefined,
       selfSigned ? undefined : intermediate,
       caFresh && !selfSigned,
       now,
@@ -271,13 +278,14 @@ export async function ensureDevPkiReport(
     reasons.push(`${entry.client_id}: ${problem}`);
     const plan = await planClient(ca, {
       clientId: entry.client_id,
-      method: entry.token_endpoint_auth_method,
+      method,
       subject: cert.subject,
       sanDns: cert.sans.dns,
       sanUri: cert.sans.uri,
       sanIp: cert.sans.ip,
       sanEmail: cert.sans.email,
       keyType: cert.keyType,
+      ...(csrPem === undefined ? {} : { csrPem, eku: cert.x509.keyUsage ?? ['clientAuth'] }),
       // Renew a bundle in the form it was made: a keystore that needed the legacy form still does.
       p12: await p12FormOnDisk(join(dir, clientPath(entry.client_id, 'p12'))),
       ...(entry.scope === undefined ? {} : { scope: entry.scope }),
@@ -337,8 +345,18 @@ export async function refreshDerived(
   issuer: string,
 ): Promise<string[]> {
   const registry = await readRegistry(dir);
-  const examples = await buildExamples({ dir, displayDir, issuer, registry });
-  const written = await commitFiles(dir, [examples], { force: true });
+  const files = [await buildExamples({ dir, displayDir, issuer, registry })];
+  // The SPIFFE bundle, once written, follows the root (a replaced CA gets a new bundle).
+  const rootPem = await readText(join(dir, layout.rootCert));
+  if (rootPem !== undefined && (await exists(join(dir, layout.spiffeBundle)))) {
+    files.push({
+      path: layout.spiffeBundle,
+      content: `${JSON.stringify(await spiffeBundle(rootPem), null, 2)}\n`,
+      mode: publicMode,
+      kind: 'update',
+    });
+  }
+  const written = await commitFiles(dir, files, { force: true });
   // The manifest lists EXAMPLES.md, so it goes last.
   written.push(...(await commitFiles(dir, [await buildManifest(dir, issuer)], { force: true })));
   return written;
@@ -357,13 +375,7 @@ export function dirFlag(displayDir: string): string {
 }
 
 export function contextOf(dir: string, now: Clock | undefined, force: boolean): CommandContext {
-  const clock =
-    now === undefined
-      ? () => new Date()
-      : now instanceof Date
-        ? () => new Date(now.getTime())
-        : now;
-  return { dir, now: clock, force };
+  return { dir, now: clockOf(now), force };
 }
 
 function serverSans(extra: readonly string[] | undefined): string[] {
@@ -385,20 +397,22 @@ function withP12(spec: ClientSpec, p12: boolean | undefined): ClientSpec {
 async function leafProblem(
   dir: string,
   cert: CertOnDisk | undefined,
-  keyPath: string,
+  keyPath: string | undefined,
   issuer: X509Certificate | undefined,
   caReplaced: boolean,
   now: Date,
 ): Promise<string | undefined> {
   if (cert === undefined) return 'missing';
   if (caReplaced) return 'the CA was replaced';
-  const keyPem = await readText(join(dir, keyPath));
-  if (keyPem === undefined) return `${keyPath} missing`;
-  try {
-    if (!cert.x509.checkPrivateKey(createPrivateKey(keyPem)))
-      return 'key does not match certificate';
-  } catch {
-    return `${keyPath} unreadable`;
+  if (keyPath !== undefined) {
+    const keyPem = await readText(join(dir, keyPath));
+    if (keyPem === undefined) return `${keyPath} missing`;
+    try {
+      if (!cert.x509.checkPrivateKey(createPrivateKey(keyPem)))
+        return 'key does not match certificate';
+    } catch {
+      return `${keyPath} unreadable`;
+    }
   }
   if (issuer !== undefined && !issuedBy(cert.x509, issuer))
     return 'not issued by the current intermediate';
@@ -493,11 +507,11 @@ async function crlStale(dir: string, ca: DevCa, now: Date): Promise<string | und
   ] as const) {
     const pem = await readText(join(dir, path));
     if (pem === undefined) return `${path} missing`;
-    const der = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(pem)?.[1];
+    const der = fromPem('X509 CRL', pem)[0];
     if (der === undefined) return `${path} unreadable`;
-    const crl = parseCrl(Buffer.from(der.replace(/\s+/g, ''), 'base64'));
+    const crl = parseCrl(der);
     const issuer = new X509Certificate(caCert.certPem);
-    if (!crl.issuer.equals(subjectDer(issuer))) return `${path} is not from the current CA`;
+    if (!crl.issuer.equals(subjectDerOf(issuer))) return `${path} is not from the current CA`;
     const remaining = (crl.nextUpdate?.getTime() ?? 0) - now.getTime();
     // The root CRL cannot be re-signed without the root key; it was made to last as the root.
     if (
@@ -509,9 +523,4 @@ async function crlStale(dir: string, ca: DevCa, now: Date): Promise<string | und
   }
   if (!(await exists(join(dir, layout.crlChain)))) return `${layout.crlChain} missing`;
   return undefined;
-}
-
-function subjectDer(cert: X509Certificate): Buffer {
-  // A CRL's issuer equals its CA's subject byte for byte; pkijs keeps the original bytes.
-  return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }

@@ -76,15 +76,23 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
       case 'tls_client_auth': {
         if (!(await exists(join(options.dir, clientPath(id, 'chain'))))) continue;
         const bound = Object.entries(client).find(([key]) => key.startsWith('tls_client_auth_'));
+        // Signed from a CSR: the key is wherever the request was made, never in this folder.
+        const signed = !(await exists(join(options.dir, clientPath(id, 'key'))));
         lines.push(
           `## ${id}: tls_client_auth (mutual TLS, CA-issued certificate)`,
           '',
           `Bound by \`${bound?.[0] ?? 'tls_client_auth_subject_dn'}\` = \`${String(bound?.[1] ?? '')}\`. The client sends`,
           `its certificate and the intermediate (\`chain.pem\`); the token carries \`cnf.x5t#S256\`.`,
-          '',
+          ...(signed
+            ? [
+                `Signed from \`${file('csr')}\`: use the private key the request was made with.`,
+                '',
+                '<!-- docs-test: skip (the private key stays on the host that made the CSR) -->',
+              ]
+            : ['']),
           '```sh',
           `curl --cacert ${d}/${layout.rootCert} \\`,
-          `  --cert ${file('chain')} --key ${file('key')} \\`,
+          `  --cert ${file('chain')} --key ${signed ? 'client-key.pem' : file('key')} \\`,
           `  -d grant_type=client_credentials -d client_id=${id} \\`,
           `${scopeLine}  ${tokenUrl}`,
           '```',

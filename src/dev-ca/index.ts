@@ -4,6 +4,8 @@
  *
  * @see RFC 5280, RFC 8705, RFC 7523, RFC 7517
  */
+
+export { encodeDnString as encodeDn } from '../pki/index.js';
 export {
   type CaCertificate,
   type Clock,
@@ -36,7 +38,6 @@ export {
   type RevocationReason,
   revocationReasons,
 } from './crl.js';
-export { encodeDn, formatDn, parseDn } from './dn.js';
 export { type DoctorCheck, runDoctor } from './doctor.js';
 export {
   type CommandResult,
@@ -81,4 +82,11 @@ export {
   type SelfSignedClient,
   type SelfSignedClientOptions,
 } from './self-signed.js';
+export {
+  createJwtSvidIssuer,
+  createServiceAccountIssuer,
+  type JwtSvidIssuer,
+  jwtSvidBundleKey,
+  type ServiceAccountIssuer,
+} from './workload.js';
 export { type ClientSpec, demoApiAudience, demoClients } from './workspace.js';

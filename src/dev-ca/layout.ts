@@ -16,6 +16,8 @@ export const layout = {
   intermediateCrl: 'ca/intermediate.crl.pem',
   /** Both CRLs: Node's `crl` option needs one per CA of the chain. */
   crlChain: 'ca/crl-chain.pem',
+  /** The trust domain's SPIFFE bundle (JWKS, `x509-svid` entries): written on demand. */
+  spiffeBundle: 'ca/spiffe-bundle.json',
   /** Leaf then intermediate. */
   serverCert: 'server/server.pem',
   serverKey: 'server/server-key.pem',
@@ -30,6 +32,8 @@ export const clientFiles = {
   key: 'key.pem',
   /** Leaf then intermediate: what `curl --cert` should send. */
   chain: 'chain.pem',
+  /** The PKCS#10 request a `sign` client sent (its key never leaves the client host). */
+  csr: 'request.csr',
   p12: 'client.p12',
   p12Password: 'client.p12.password',
   privateJwk: 'private.jwk.json',

@@ -6,7 +6,7 @@
  * @see RFC 5280 §4.2.1.10
  */
 import { isIP } from 'node:net';
-import { ipToBytes } from './x509.js';
+import { ipBytes } from './x509.js';
 
 /** The default permitted subtrees: loopback names and addresses, and the RFC 2606/6761 `.test`. */
 export const defaultPermittedSubtrees: readonly string[] = [
@@ -21,7 +21,7 @@ export const defaultPermittedSubtrees: readonly string[] = [
 export function isPermitted(value: string, permitted: readonly string[]): boolean {
   const ipVersion = isIP(value);
   if (ipVersion !== 0) {
-    const address = ipToBytes(value);
+    const address = ipBytes(value);
     return permitted.some((entry) => ipInRange(address, entry));
   }
   const name = value.toLowerCase().replace(/\.$/, '');
@@ -40,7 +40,7 @@ function ipInRange(address: Buffer, entry: string): boolean {
   const slash = entry.indexOf('/');
   const base = slash < 0 ? entry : entry.slice(0, slash);
   if (isIP(base) === 0) return false;
-  const network = ipToBytes(base);
+  const network = ipBytes(base);
   if (network.length !== address.length) return false;
   const bits = slash < 0 ? network.length * 8 : Number(entry.slice(slash + 1));
   for (let i = 0; i < bits; i += 1) {

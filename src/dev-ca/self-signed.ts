@@ -2,16 +2,16 @@
  * Self-signed client certificates for `self_signed_tls_client_auth`, with the JWK (carrying the
  * certificate in `x5c`) that registers them.
  *
- * The `selfsigned` package builds the certificate for EC and RSA keys; it cannot do Ed25519 or
- * multi-valued RDNs, so those go through the CA's builder (pkijs, or node-forge for RSA keys).
+ * The `selfsigned` package builds the certificate for EC and RSA keys (its one job here); it cannot
+ * do Ed25519 or multi-valued RDNs, so those go through the CA's one builder (x509.ts, pkijs).
  *
  * @see RFC 8705 §2.2 (self-signed certificate mutual TLS), RFC 7517 §4.7 (`x5c`)
  */
 import { X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { generate } from 'selfsigned';
-import { describeCert, x5tS256 } from './ca.js';
-import { encodeDn, escapeValue, parseDn } from './dn.js';
+import { encodeDnString, formatDn, parseDn } from '../pki/index.js';
+import { describeCert, truncate, x5tS256 } from './ca.js';
 import { type DevKeyType, generateDevKeyPair } from './keys.js';
 import { buildCertificate, ekuOids, randomSerial } from './x509.js';
 
@@ -45,8 +45,16 @@ export interface SelfSignedClient {
 }
 
 const hourMs = 3_600_000;
-// The attribute types the selfsigned package maps (through @peculiar/x509) one-to-one.
-const selfsignedTypes = new Set(['CN', 'O', 'OU', 'C', 'L', 'ST', 'DC']);
+// The attribute types the selfsigned package maps (through @peculiar/x509) one-to-one, by OID.
+const selfsignedTypes: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '0.9.2342.19200300.100.1.25': 'DC',
+};
 
 /** Makes a self-signed clientAuth certificate and its registry JWK. @see RFC 8705 §2.2.2 */
 export async function createSelfSignedClient(
@@ -64,16 +72,23 @@ export async function createSelfSignedClient(
       ),
   );
   const key = await generateDevKeyPair(keyType);
-  const rdns = parseDn(subject);
-  const simple = rdns.every((rdn) => rdn.length === 1 && selfsignedTypes.has(rdn[0]?.type ?? ''));
+  const dn = parseDn(subject);
+  const attributes = dn.rdns.map((rdn) => (rdn.length === 1 ? rdn[0] : undefined));
+  const simple = attributes.every(
+    (a) => a !== undefined && a.value.kind === 'string' && selfsignedTypes[a.type] !== undefined,
+  );
   let certPem: string;
   if (simple && keyType !== 'ed25519') {
     const generated = await generate(
-      // selfsigned joins these into a string that @peculiar/x509 encodes in the order given
-      // (ASN.1 order), while RFC 4514 strings list the most specific RDN first: reverse them.
-      [...rdns]
-        .reverse()
-        .map((rdn) => ({ shortName: rdn[0]?.type ?? '', value: escapeValue(rdn[0]?.value ?? '') })),
+      // selfsigned joins these into a string that @peculiar/x509 parses back, in the order given
+      // (ASN.1 order, as parseDn keeps it): each value goes escaped as RFC 4514 prints it.
+      attributes.map((a) => {
+        const printed = formatDn({ rdns: [a ? [a] : []], rdnKeys: [], key: '' });
+        return {
+          shortName: selfsignedTypes[a?.type ?? ''],
+          value: printed.slice(printed.indexOf('=') + 1),
+        };
+      }),
       {
         keyType: keyType.startsWith('rsa') ? 'rsa' : 'ec',
         ...(keyType === 'p384' ? { curve: 'P-384' as const } : {}),
@@ -93,7 +108,7 @@ export async function createSelfSignedClient(
     );
     certPem = generated.cert;
   } else {
-    const name = encodeDn(subject);
+    const name = encodeDnString(subject);
     certPem = buildCertificate({
       serial: randomSerial(),
       subject: name,
@@ -125,8 +140,4 @@ export async function createSelfSignedClient(
     // No `use`/`alg`: the key authenticates a TLS handshake, not JWS; RFC 8705 only needs x5c.
     jwk: { ...publicJwk, kid, x5c: [cert.raw.toString('base64')] },
   };
-}
-
-function truncate(date: Date): Date {
-  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { folderMode } from './layout.js';
+import { folderMode, privateMode, publicMode } from './layout.js';
 
 /** One file a command wants to write. */
 export interface PlannedFile {
@@ -21,6 +21,56 @@ export interface PlannedFile {
    * rewritten only when its content changes.
    */
   readonly kind: 'create' | 'update';
+}
+
+/** One file a command made, as reported to the user. */
+export interface MadeFile {
+  readonly path: string;
+  readonly role: string;
+  readonly subject?: string;
+  readonly serial?: string;
+  readonly notAfter?: Date;
+}
+
+/** What {@link Plan.add} may say about a file beyond its role. */
+export interface AddOptions {
+  /** A key or password: 0600. Default 0644. */
+  readonly secret?: boolean;
+  /** Default `create`. */
+  readonly kind?: PlannedFile['kind'];
+  /** A certificate to report (subject, serial, notAfter). */
+  readonly cert?: { readonly subject: string; readonly serialHex: string; readonly notAfter: Date };
+  /** Write it without reporting it. */
+  readonly quiet?: boolean;
+}
+
+/** The files a command will write and the report line of each. */
+export class Plan {
+  readonly files: PlannedFile[] = [];
+  readonly made: MadeFile[] = [];
+
+  add(path: string, content: string | Buffer, role: string, options: AddOptions = {}): this {
+    const mode = options.secret === true ? privateMode : publicMode;
+    this.files.push({ path, content, mode, kind: options.kind ?? 'create' });
+    if (options.quiet === true) return this;
+    const { cert } = options;
+    this.made.push(
+      cert === undefined
+        ? { path, role }
+        : { path, role, subject: cert.subject, serial: cert.serialHex, notAfter: cert.notAfter },
+    );
+    return this;
+  }
+
+  /** Appends another plan's files and report lines. */
+  merge(other: {
+    readonly files: readonly PlannedFile[];
+    readonly made: readonly MadeFile[];
+  }): this {
+    this.files.push(...other.files);
+    this.made.push(...other.made);
+    return this;
+  }
 }
 
 /** Thrown when files exist and `--force` was not given; nothing was written. */

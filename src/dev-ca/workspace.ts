@@ -5,27 +5,22 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
-import type { ClientAuthMethod, ClientMetadata } from '../registry/metadata.js';
+import { encodePem, parseCertificate, subjectAltNames } from '../pki/index.js';
+import type { ClientAuthMethod, ClientMetadata, WorkloadAuthMethod } from '../registry/metadata.js';
 import {
   type DevCa,
   type DevCaCrls,
   describeCert,
-  type IssuedClientCertificate,
   openDevCa,
+  type SignClientOptions,
+  type SignedClientCertificate,
   x5tS256,
 } from './ca.js';
+import { readCertificateRequest } from './csr.js';
 import type { SigningJwkAlg } from './jwk.js';
 import { generateSigningJwk } from './jwk.js';
 import type { DevKeyType } from './keys.js';
-import {
-  assertSafeClientId,
-  clientPath,
-  clientsFolder,
-  layout,
-  privateMode,
-  publicMode,
-} from './layout.js';
+import { assertSafeClientId, clientPath, clientsFolder, layout, publicMode } from './layout.js';
 import { createPkcs12 } from './pkcs12.js';
 import { createLegacyPkcs12 } from './pkcs12-legacy.js';
 import {
@@ -36,8 +31,9 @@ import {
   tlsClientAuthEntry,
 } from './registry.js';
 import { createSelfSignedClient } from './self-signed.js';
-import { type PlannedFile, readText } from './store.js';
-import { formatIp } from './x509.js';
+import { spiffeBundle } from './spiffe.js';
+import { Plan, type PlannedFile, readText } from './store.js';
+import { ekuOids, formatIp } from './x509.js';
 
 const dayMs = 86_400_000;
 
@@ -49,19 +45,11 @@ export interface CommandContext {
   readonly force: boolean;
 }
 
-/** One file a command made, as reported to the user. */
-export interface MadeFile {
-  readonly path: string;
-  readonly role: string;
-  readonly subject?: string;
-  readonly serial?: string;
-  readonly notAfter?: Date;
-}
-
 /** A client to create, from flags or from a declarative JSON file. */
 export interface ClientSpec {
   readonly clientId: string;
-  readonly method: ClientAuthMethod;
+  /** Methods with a key or certificate of the client's own (workload clients have none). */
+  readonly method: Exclude<ClientAuthMethod, WorkloadAuthMethod>;
   /** tls_client_auth and self-signed: RFC 4514 subject. */
   readonly subject?: string;
   readonly sanDns?: readonly string[];
@@ -77,6 +65,12 @@ export interface ClientSpec {
    */
   readonly p12?: boolean | 'legacy';
   readonly keyType?: DevKeyType;
+  /** tls_client_auth: sign this PKCS#10 request (PEM) instead of generating a key. */
+  readonly csrPem?: string;
+  /** tls_client_auth: issue an X.509-SVID for this SPIFFE ID (bound by `san_uri` by default). */
+  readonly spiffeId?: string;
+  /** tls_client_auth from a CSR: the EKUs to issue and to allow in it. Default clientAuth. */
+  readonly eku?: readonly string[];
   /** private_key_jwt: the signing algorithm. Default ES256. */
   readonly alg?: SigningJwkAlg;
   readonly scope?: string;
@@ -150,70 +144,38 @@ export async function readRegistry(dir: string): Promise<RegistryFile> {
 
 /** registry.json as written: two-space JSON and a final newline, so diffs stay readable. */
 export function registryFile(registry: RegistryFile, kind: PlannedFile['kind']): PlannedFile {
-  return {
-    path: layout.registry,
-    content: `${JSON.stringify(registry, null, 2)}\n`,
-    mode: publicMode,
-    kind,
-  };
+  return { path: layout.registry, content: json(registry), mode: publicMode, kind };
+}
+
+/** JSON files as the dev CA writes them. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** The CA files: certificates, chain, intermediate key, and the root key only when kept. */
-export function planCaFiles(
-  ca: DevCa,
-  keepRootKey: boolean,
-): { files: PlannedFile[]; made: MadeFile[] } {
-  const files: PlannedFile[] = [
-    { path: layout.rootCert, content: ca.root.certPem, mode: publicMode, kind: 'create' },
-    {
-      path: layout.intermediateCert,
-      content: ca.intermediate.certPem,
-      mode: publicMode,
-      kind: 'create',
-    },
-    { path: layout.caChain, content: ca.chainPem, mode: publicMode, kind: 'create' },
-    {
-      path: layout.intermediateKey,
-      content: ca.intermediate.keyPem,
-      mode: privateMode,
-      kind: 'create',
-    },
-  ];
-  const made: MadeFile[] = [
-    {
-      path: layout.rootCert,
-      role: 'root CA',
-      subject: ca.root.subject,
-      serial: ca.root.serialHex,
-      notAfter: ca.root.notAfter,
-    },
-    {
-      path: layout.intermediateCert,
-      role: 'intermediate CA (issues every leaf)',
-      subject: ca.intermediate.subject,
-      serial: ca.intermediate.serialHex,
-      notAfter: ca.intermediate.notAfter,
-    },
-    { path: layout.caChain, role: 'CA chain (intermediate, root)' },
-    { path: layout.intermediateKey, role: 'intermediate CA key (0600)' },
-  ];
-  if (keepRootKey && ca.root.keyPem !== undefined) {
-    files.push({
-      path: layout.rootKey,
-      content: ca.root.keyPem,
-      mode: privateMode,
-      kind: 'create',
+export function planCaFiles(ca: DevCa, keepRootKey: boolean): Plan {
+  const plan = new Plan()
+    .add(layout.rootCert, ca.root.certPem, 'root CA', { cert: ca.root })
+    .add(layout.intermediateCert, ca.intermediate.certPem, 'intermediate CA (issues every leaf)', {
+      cert: ca.intermediate,
+    })
+    .add(layout.caChain, ca.chainPem, 'CA chain (intermediate, root)')
+    .add(layout.intermediateKey, ca.intermediate.keyPem, 'intermediate CA key (0600)', {
+      secret: true,
     });
-    made.push({ path: layout.rootKey, role: 'root CA key (0600, --keep-root-key)' });
+  if (keepRootKey && ca.root.keyPem !== undefined) {
+    plan.add(layout.rootKey, ca.root.keyPem, 'root CA key (0600, --keep-root-key)', {
+      secret: true,
+    });
   }
-  return { files, made };
+  return plan;
 }
 
 /** Fresh CRLs for both CAs plus the combined file. */
 export async function planCrlFiles(
   ca: DevCa,
   options: { readonly kind: PlannedFile['kind']; readonly nextUpdateDays?: number },
-): Promise<{ files: PlannedFile[]; made: MadeFile[]; crls: DevCaCrls }> {
+): Promise<Plan & { crls: DevCaCrls }> {
   const now = ca.now();
   // The root only ever revokes the intermediate, and without --keep-root-key nothing can re-sign
   // its CRL later, so the root CRL always lasts as long as the root certificate.
@@ -222,57 +184,45 @@ export async function planCrlFiles(
     ...(options.nextUpdateDays === undefined ? {} : { nextUpdateDays: options.nextUpdateDays }),
     ...(ca.root.keyPem === undefined ? {} : { rootNextUpdateDays: rootDays }),
   });
-  const files: PlannedFile[] = [
-    { path: layout.rootCrl, content: crls.root.pem, mode: publicMode, kind: options.kind },
-    {
-      path: layout.intermediateCrl,
-      content: crls.intermediate.pem,
-      mode: publicMode,
-      kind: options.kind,
-    },
-    { path: layout.crlChain, content: crls.combinedPem, mode: publicMode, kind: options.kind },
-  ];
-  const made: MadeFile[] = [
+  const { root, intermediate } = crls;
+  const kind = options.kind;
+  const plan = new Plan();
+  plan.made.push(
     {
       path: layout.rootCrl,
-      role: `root CRL (#${crls.root.crlNumber}, next update)`,
-      notAfter: crls.root.nextUpdate,
+      role: `root CRL (#${root.crlNumber}, next update)`,
+      notAfter: root.nextUpdate,
     },
     {
       path: layout.intermediateCrl,
-      role: `intermediate CRL (#${crls.intermediate.crlNumber}, ${crls.intermediate.entries.length} revoked, next update)`,
-      notAfter: crls.intermediate.nextUpdate,
+      role: `intermediate CRL (#${intermediate.crlNumber}, ${intermediate.entries.length} revoked, next update)`,
+      notAfter: intermediate.nextUpdate,
     },
-    { path: layout.crlChain, role: 'both CRLs (for Node `crl`)' },
-  ];
-  return { files, made, crls };
+  );
+  plan
+    .add(layout.rootCrl, root.pem, '', { kind, quiet: true })
+    .add(layout.intermediateCrl, intermediate.pem, '', { kind, quiet: true })
+    .add(layout.crlChain, crls.combinedPem, 'both CRLs (for Node `crl`)', { kind });
+  return Object.assign(plan, { crls });
 }
 
 /** The server certificate (full chain) and key. */
 export async function planServerFiles(
   ca: DevCa,
   options: { readonly sans: readonly string[]; readonly keyType?: DevKeyType },
-): Promise<{ files: PlannedFile[]; made: MadeFile[] }> {
+): Promise<Plan> {
   const server = await ca.issueServer({
     sans: options.sans,
     ...(options.keyType === undefined ? {} : { keyType: options.keyType }),
   });
-  return {
-    files: [
-      { path: layout.serverCert, content: server.chainPem, mode: publicMode, kind: 'create' },
-      { path: layout.serverKey, content: server.keyPem, mode: privateMode, kind: 'create' },
-    ],
-    made: [
-      {
-        path: layout.serverCert,
-        role: `server certificate + intermediate (serverAuth; ${options.sans.join(', ')})`,
-        subject: server.subject,
-        serial: server.serialHex,
-        notAfter: server.notAfter,
-      },
-      { path: layout.serverKey, role: 'server key (0600)' },
-    ],
-  };
+  return new Plan()
+    .add(
+      layout.serverCert,
+      server.chainPem,
+      `server certificate + intermediate (serverAuth; ${options.sans.join(', ')})`,
+      { cert: server },
+    )
+    .add(layout.serverKey, server.keyPem, 'server key (0600)', { secret: true });
 }
 
 /** Files and registry entry for one client of any method. */
@@ -280,12 +230,7 @@ export async function planClient(
   ca: DevCa | undefined,
   spec: ClientSpec,
   options: { readonly folder?: string; readonly now?: () => Date } = {},
-): Promise<{
-  files: PlannedFile[];
-  made: MadeFile[];
-  entry: ClientMetadata;
-  cert?: IssuedClientCertificate;
-}> {
+): Promise<Plan & { entry: ClientMetadata }> {
   assertSafeClientId(spec.clientId);
   const folder = options.folder ?? clientsFolder;
   const path = (file: Parameters<typeof clientPath>[1]): string =>
@@ -294,33 +239,21 @@ export async function planClient(
     ...(spec.scope === undefined ? {} : { scope: spec.scope }),
     ...(spec.allowedResources === undefined ? {} : { allowedResources: spec.allowedResources }),
   };
+  const plan = new Plan();
   switch (spec.method) {
     case 'private_key_jwt': {
       const jwk = await generateSigningJwk(spec.alg ?? 'ES256');
-      return {
-        files: [
-          {
-            path: path('privateJwk'),
-            content: `${JSON.stringify(jwk.privateJwk, null, 2)}\n`,
-            mode: privateMode,
-            kind: 'create',
-          },
-          {
-            path: path('publicJwk'),
-            content: `${JSON.stringify(jwk.publicJwk, null, 2)}\n`,
-            mode: publicMode,
-            kind: 'create',
-          },
-        ],
-        made: [
-          {
-            path: path('privateJwk'),
-            role: `private_key_jwt signing key ${jwk.alg} (0600), kid ${jwk.kid}`,
-          },
-          { path: path('publicJwk'), role: 'public JWK (registered in registry.json)' },
-        ],
+      plan
+        .add(
+          path('privateJwk'),
+          json(jwk.privateJwk),
+          `private_key_jwt signing key ${jwk.alg} (0600), kid ${jwk.kid}`,
+          { secret: true },
+        )
+        .add(path('publicJwk'), json(jwk.publicJwk), 'public JWK (registered in registry.json)');
+      return Object.assign(plan, {
         entry: privateKeyJwtEntry(spec.clientId, jwk.publicJwk, common),
-      };
+      });
     }
     case 'self_signed_tls_client_auth': {
       const client = await createSelfSignedClient({
@@ -330,99 +263,151 @@ export async function planClient(
         now: options.now?.() ?? ca?.now() ?? new Date(),
         validityDays: spec.validityDays ?? 30,
       });
-      return {
-        files: [
-          { path: path('cert'), content: client.certPem, mode: publicMode, kind: 'create' },
-          { path: path('key'), content: client.keyPem, mode: privateMode, kind: 'create' },
-          {
-            path: path('publicJwk'),
-            content: `${JSON.stringify(client.jwk, null, 2)}\n`,
-            mode: publicMode,
-            kind: 'create',
-          },
-        ],
-        made: [
-          {
-            path: path('cert'),
-            role: 'self-signed client certificate (clientAuth)',
-            subject: client.subject,
-            serial: client.serialHex,
-            notAfter: client.notAfter,
-          },
-          { path: path('key'), role: 'client key (0600)' },
-          { path: path('publicJwk'), role: 'JWK with x5c (registered in registry.json)' },
-        ],
-        entry: selfSignedEntry(spec.clientId, client.jwk, common),
-      };
+      plan
+        .add(path('cert'), client.certPem, 'self-signed client certificate (clientAuth)', {
+          cert: client,
+        })
+        .add(path('key'), client.keyPem, 'client key (0600)', { secret: true })
+        .add(path('publicJwk'), json(client.jwk), 'JWK with x5c (registered in registry.json)');
+      return Object.assign(plan, { entry: selfSignedEntry(spec.clientId, client.jwk, common) });
     }
     case 'tls_client_auth': {
       if (ca === undefined)
         throw new TypeError(`${spec.clientId}: tls_client_auth needs the CA; run init first`);
+      if (spec.csrPem !== undefined && (spec.p12 ?? false) !== false) {
+        throw new TypeError(
+          `${spec.clientId}: no PKCS#12 for a signed CSR: the private key stays where the CSR was made`,
+        );
+      }
       // Refuse before generating anything: the legacy writer (node-forge) handles RSA only.
       if (spec.p12 === 'legacy') assertLegacyPkcs12Possible(spec, ca);
-      const cert = await ca.issueClient({
+      const names = {
         clientId: spec.clientId,
         ...(spec.subject === undefined ? {} : { subject: spec.subject }),
         ...(spec.sanDns === undefined ? {} : { sanDns: spec.sanDns }),
         ...(spec.sanUri === undefined ? {} : { sanUri: spec.sanUri }),
         ...(spec.sanIp === undefined ? {} : { sanIp: spec.sanIp }),
         ...(spec.sanEmail === undefined ? {} : { sanEmail: spec.sanEmail }),
-        ...(spec.keyType === undefined ? {} : { keyType: spec.keyType }),
+        ...(spec.spiffeId === undefined ? {} : { spiffeId: spec.spiffeId }),
         ...(spec.validityDays === undefined ? {} : { validityDays: spec.validityDays }),
-      });
-      const files: PlannedFile[] = [
-        { path: path('cert'), content: cert.certPem, mode: publicMode, kind: 'create' },
-        { path: path('key'), content: cert.keyPem, mode: privateMode, kind: 'create' },
-        { path: path('chain'), content: cert.chainPem, mode: publicMode, kind: 'create' },
-      ];
-      const made: MadeFile[] = [
-        {
-          path: path('cert'),
-          role: 'client certificate (clientAuth)',
-          subject: cert.subject,
-          serial: cert.serialHex,
-          notAfter: cert.notAfter,
-        },
-        { path: path('key'), role: 'client key (0600)' },
-        { path: path('chain'), role: 'client certificate + intermediate (for curl --cert)' },
-      ];
-      if (spec.p12 === true || spec.p12 === 'legacy') {
+      };
+      let cert: SignedClientCertificate;
+      let keyPem: string | undefined;
+      if (spec.csrPem === undefined) {
+        const issued = await ca.issueClient({
+          ...names,
+          ...(spec.keyType === undefined ? {} : { keyType: spec.keyType }),
+        });
+        cert = issued;
+        keyPem = issued.keyPem;
+      } else {
+        cert = signRequest(ca, spec.csrPem, names, spec.eku);
+      }
+      const what =
+        spec.spiffeId === undefined ? 'client certificate' : `X.509-SVID ${spec.spiffeId}`;
+      plan
+        .add(path('cert'), cert.certPem, `${what} (${cert.eku.join(', ')})`, { cert })
+        .add(path('chain'), cert.chainPem, `${what} + intermediate (for curl --cert)`);
+      if (keyPem !== undefined) {
+        plan.add(path('key'), keyPem, 'client key (0600)', { secret: true });
+      } else {
+        const der = readCertificateRequest(spec.csrPem ?? '').der;
+        plan.add(
+          path('csr'),
+          encodePem('CERTIFICATE REQUEST', der),
+          'the signed request (the key stays with the client)',
+          { kind: 'update' },
+        );
+      }
+      if (spec.spiffeId !== undefined) {
+        plan.add(
+          layout.spiffeBundle,
+          json(await spiffeBundle(ca.root.certPem)),
+          'SPIFFE bundle of the trust domain (x509-svid)',
+          { kind: 'update' },
+        );
+      }
+      if (keyPem !== undefined && (spec.p12 === true || spec.p12 === 'legacy')) {
         const password = randomPassword();
         const bundle = {
-          keyPem: cert.keyPem,
+          keyPem,
           certsPem: `${cert.chainPem}${ca.root.certPem}`,
           password,
           friendlyName: spec.clientId,
         };
         const p12 = spec.p12 === 'legacy' ? createLegacyPkcs12(bundle) : await createPkcs12(bundle);
-        files.push(
-          { path: path('p12'), content: p12, mode: privateMode, kind: 'create' },
-          {
-            path: path('p12Password'),
-            content: `${password}\n`,
-            mode: privateMode,
-            kind: 'create',
-          },
-        );
-        made.push(
-          {
-            path: path('p12'),
-            role:
-              spec.p12 === 'legacy'
-                ? 'PKCS#12, legacy form for macOS Keychain and old Java (3DES, SHA-1 MAC; 0600)'
-                : 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)',
-          },
-          { path: path('p12Password'), role: 'PKCS#12 password (0600)' },
-        );
+        plan
+          .add(
+            path('p12'),
+            p12,
+            spec.p12 === 'legacy'
+              ? 'PKCS#12, legacy form for macOS Keychain and old Java (3DES, SHA-1 MAC; 0600)'
+              : 'PKCS#12 (AES-256-CBC, SHA-256 MAC; 0600)',
+            { secret: true },
+          )
+          .add(path('p12Password'), `${password}\n`, 'PKCS#12 password (0600)', { secret: true });
       }
-      return {
-        files,
-        made,
-        entry: tlsClientAuthEntry(spec.clientId, cert, spec.bind ?? 'subject_dn', common),
-        cert,
-      };
+      const bind = spec.bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri');
+      return Object.assign(plan, {
+        entry: tlsClientAuthEntry(spec.clientId, cert, bind, common),
+      });
     }
   }
+}
+
+/**
+ * Signs a verified CSR, refusing what the CA would not issue: a CA certificate, an EKU outside
+ * `eku` (default clientAuth), and (in issueLeaf) names outside the name constraints. Subject and
+ * SANs: the command line's subject replaces the request's; its SANs are added to the request's.
+ *
+ * @see RFC 2986 §4, RFC 5280 §4.2.1.9 and §4.2.1.12
+ */
+function signRequest(
+  ca: DevCa,
+  csrPem: string,
+  names: Omit<SignClientOptions, 'spkiDer' | 'eku'> & { readonly clientId: string },
+  eku: readonly string[] = ['clientAuth'],
+): SignedClientCertificate {
+  const csr = readCertificateRequest(csrPem);
+  const id = names.clientId;
+  if (csr.requestsCa) {
+    throw new TypeError(
+      `${id}: the CSR asks for a CA certificate (basicConstraints CA:TRUE); the dev CA signs client leaves only`,
+    );
+  }
+  const allowed: string[] = eku.map((name) => ekuOids[name as keyof typeof ekuOids] ?? name);
+  const extra = (csr.eku ?? []).filter((oid) => !allowed.includes(oid));
+  if (extra.length > 0) {
+    throw new TypeError(
+      `${id}: the CSR asks for EKU ${extra.join(', ')}; the dev CA issues clientAuth only unless --eku allows more`,
+    );
+  }
+  const merge = (requested: string[], given: readonly string[] | undefined): string[] => [
+    ...new Set([...requested, ...(given ?? [])]),
+  ];
+  if (names.spiffeId !== undefined) {
+    const requested = [...csr.sans.dns, ...csr.sans.ip, ...csr.sans.email, ...csr.sans.uri];
+    if (requested.some((name) => name !== names.spiffeId)) {
+      throw new TypeError(
+        `${id}: the CSR asks for SANs besides ${names.spiffeId}; an X.509-SVID carries only its SPIFFE ID`,
+      );
+    }
+  }
+  const subject = names.subject ?? csr.subject;
+  return ca.signClient({
+    ...names,
+    ...(subject === undefined ? {} : { subject }),
+    ...(names.spiffeId === undefined
+      ? {
+          sanDns: merge(csr.sans.dns, names.sanDns),
+          sanUri: merge(csr.sans.uri, names.sanUri),
+          sanIp: merge(csr.sans.ip, names.sanIp),
+          sanEmail: merge(csr.sans.email, names.sanEmail),
+        }
+      : {}),
+    eku: [...eku],
+    spkiDer: csr.spkiDer,
+  });
 }
 
 /** Throws a TypeError naming the fix when a legacy PKCS#12 cannot be made for this client. */
@@ -475,35 +460,20 @@ export async function readCert(path: string): Promise<CertOnDisk | undefined> {
   };
 }
 
-/** SANs by form, parsed with pkijs (Node's string form is ambiguous when values hold commas). */
+/** SANs by form, parsed by src/pki (Node's string form is ambiguous when values hold commas). */
 export function sansOf(der: Buffer): {
   dns: string[];
   uri: string[];
   ip: string[];
   email: string[];
 } {
-  const out = {
-    dns: [] as string[],
-    uri: [] as string[],
-    ip: [] as string[],
-    email: [] as string[],
+  const sans = subjectAltNames(parseCertificate(der));
+  return {
+    dns: [...sans.dns],
+    uri: [...sans.uri],
+    ip: sans.ip.map(formatIp),
+    email: [...sans.email],
   };
-  const cert = pkijs.Certificate.fromBER(der);
-  const ext = cert.extensions?.find((e) => e.extnID === pkijs.id_SubjectAltName);
-  if (ext === undefined) return out;
-  const names = pkijs.AltName.fromBER(ext.extnValue.valueBlock.valueHexView);
-  for (const name of names.altNames) {
-    if (name.type === 1) out.email.push(String(name.value));
-    else if (name.type === 2) out.dns.push(String(name.value));
-    else if (name.type === 6) out.uri.push(String(name.value));
-    else if (name.type === 7) {
-      const bytes = Buffer.from(
-        (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock.valueHexView,
-      );
-      out.ip.push(formatIp(bytes));
-    }
-  }
-  return out;
 }
 
 /** True when `cert` was signed by the CA certificate `issuer`. */

@@ -1,16 +1,7 @@
 /**
- * X.509 v3 certificate templates, the helpers both certificate builders share, and the pkijs
- * builder (signatures made with node:crypto).
- *
- * {@link buildCertificate} picks the library by what each does well (STYLE.md §21): node-forge
- * for the RSA profile (an RSA key signing over an RSA subject key, forge-certificate.ts), pkijs
- * for ECDSA and Ed25519 signatures and for whatever forge cannot express (a non-RSA subject key,
- * a multi-valued RDN). Both write the same profile from the same template, byte for byte.
- *
- * The pkijs builder signs through `crypto.sign` rather than a pkijs crypto engine, so this module
- * never touches the engine that src/pki uses for chain validation. Name constraints, key
- * identifiers and IP addresses are encoded here once for both builders (forge has no builder for
- * name constraints).
+ * X.509 v3 certificates for the dev CA, built with pkijs (whose ASN.1 model also backs src/pki)
+ * and signed with node:crypto: one builder, one profile, for every key type. Name constraints, key
+ * identifiers and IP addresses are encoded here once.
  *
  * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions)
  */
@@ -19,8 +10,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { keyUsageBits, type KeyUsageName as PkiKeyUsageName } from '../pki/index.js';
-import { buildForgeCertificate } from './forge-certificate.js';
+import {
+  encodePem,
+  keyUsageBits,
+  type KeyUsageName as PkiKeyUsageName,
+  parseIpAddress,
+} from '../pki/index.js';
 import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
 
 /**
@@ -84,37 +79,13 @@ export function randomSerial(): Buffer {
   return serial;
 }
 
-/** The library that built a certificate. */
-export type CertificateBuilder = 'node-forge' | 'pkijs';
-
-/** A signed certificate and the library that built it. */
-export interface BuiltCertificate extends EncodedCertificate {
-  readonly builder: CertificateBuilder;
-  /** Why pkijs built it although the signer is RSA (something node-forge cannot express). */
-  readonly fallbackReason?: string;
-}
-
-/** Builds and signs a certificate from a template, with the library suited to its keys. */
-export function buildCertificate(template: CertificateTemplate): BuiltCertificate {
-  if (template.signer.keyType !== 'rsa2048' && template.signer.keyType !== 'rsa3072') {
-    // node-forge cannot sign with ECDSA or Ed25519.
-    return { ...buildPkijsCertificate(template), builder: 'pkijs' };
-  }
-  const permitted = template.permittedSubtrees ?? [];
-  const der = buildForgeCertificate(template, {
-    authorityKeyIdentifier: keyIdentifier(template.issuerSpki),
-    ipAddresses: (template.subjectAltNames?.ip ?? []).map(ipToBytes),
-    nameConstraints: permitted.length > 0 ? nameConstraintsDer(permitted) : undefined,
-  });
-  if (Buffer.isBuffer(der)) return { der, pem: toPem('CERTIFICATE', der), builder: 'node-forge' };
-  return { ...buildPkijsCertificate(template), builder: 'pkijs', fallbackReason: der.unsupported };
-}
-
 /**
- * Builds and signs a certificate from a template with pkijs. Callers use
- * {@link buildCertificate}; this is exported so tests can compare the two builders.
+ * Builds and signs a certificate from a template: the one builder for every certificate the dev
+ * CA issues (CA, server, client, X.509-SVID), whatever the keys. The TBS is signed with
+ * `crypto.sign` rather than a pkijs crypto engine, so the engine src/pki validates with is never
+ * touched.
  */
-export function buildPkijsCertificate(template: CertificateTemplate): EncodedCertificate {
+export function buildCertificate(template: CertificateTemplate): EncodedCertificate {
   const certificate = new pkijs.Certificate();
   certificate.version = 2;
   certificate.serialNumber = new asn1js.Integer({ valueHex: template.serial });
@@ -191,7 +162,7 @@ export function buildPkijsCertificate(template: CertificateTemplate): EncodedCer
     valueHex: signTbs(template.signer, certificate.tbsView),
   });
   const der = Buffer.from(certificate.toSchema(false).toBER(false));
-  return { der, pem: toPem('CERTIFICATE', der) };
+  return { der, pem: encodePem('CERTIFICATE', der) };
 }
 
 /**
@@ -228,40 +199,12 @@ export function timeOf(date: Date): pkijs.Time {
   return new pkijs.Time({ type: date.getUTCFullYear() < 2050 ? 0 : 1, value: date });
 }
 
-/** PEM armour with 64-column lines (RFC 7468). */
-export function toPem(label: string, der: Uint8Array): string {
-  const base64 = Buffer.from(der).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
 /** Every PEM block with the given label, as DER. */
 export function fromPem(label: string, pem: string): Buffer[] {
   const pattern = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
   return [...pem.matchAll(pattern)].map((match) =>
     Buffer.from((match[1] ?? '').replace(/\s+/g, ''), 'base64'),
   );
-}
-
-/** IP address text to its 4- or 16-octet network form; throws TypeError if not an address. */
-export function ipToBytes(ip: string): Buffer {
-  const version = isIP(ip);
-  if (version === 4) return Buffer.from(ip.split('.').map((part) => Number(part)));
-  if (version !== 6) throw new TypeError(`dev-ca: not an IP address: ${ip}`);
-  // Rewrite a trailing dotted quad (`::ffff:1.2.3.4`) as two hex groups, then expand `::`.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a, b, c, d) =>
-    [Number(a) * 256 + Number(b), Number(c) * 256 + Number(d)].map((n) => n.toString(16)).join(':'),
-  );
-  const halves = text.split('::');
-  const parse = (part: string | undefined): number[] =>
-    part === undefined || part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16));
-  const left = parse(halves[0]);
-  const right = parse(halves[1]);
-  const zeros = halves.length === 2 ? 8 - left.length - right.length : 0;
-  const groups = [...left, ...new Array<number>(zeros).fill(0), ...right];
-  const out = Buffer.alloc(16);
-  for (const [index, group] of groups.entries()) out.writeUInt16BE(group, index * 2);
-  return out;
 }
 
 /** 4- or 16-octet network form to text; IPv6 with its longest zero run compressed (RFC 5952). */
@@ -282,7 +225,7 @@ function constraintName(entry: string): pkijs.GeneralName {
   const slash = entry.indexOf('/');
   const address = slash < 0 ? entry : entry.slice(0, slash);
   if (isIP(address) !== 0) {
-    const bytes = ipToBytes(address);
+    const bytes = ipBytes(address);
     const bits = slash < 0 ? bytes.length * 8 : Number(entry.slice(slash + 1));
     if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
       throw new TypeError(`dev-ca: bad prefix length in ${entry}`);
@@ -310,7 +253,7 @@ function generalNames(names: SubjectAltNames | undefined): pkijs.GeneralName[] {
       (value) =>
         new pkijs.GeneralName({
           type: 7,
-          value: new asn1js.OctetString({ valueHex: ipToBytes(value) }),
+          value: new asn1js.OctetString({ valueHex: ipBytes(value) }),
         }),
     ),
     ...(names.uri ?? []).map((value) => new pkijs.GeneralName({ type: 6, value })),
@@ -334,4 +277,9 @@ function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): 
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** IP address text to its 4- or 16-octet network form (src/pki's parser). */
+export function ipBytes(ip: string): Buffer {
+  return Buffer.from(parseIpAddress(ip));
 }

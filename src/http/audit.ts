@@ -31,6 +31,12 @@ export function createAuditor(
       if (outcome === 'issued') {
         metrics.observeIssuance(method, Number(process.hrtime.bigint() - startedNs) / 1e9);
       }
+      if (audit.workloadSource !== undefined && audit.clientId !== undefined) {
+        metrics.workloadAuthentications.inc({
+          source: audit.workloadSource,
+          client_id: audit.clientId,
+        });
+      }
       if (audit.legacyAudience === true && audit.clientId !== undefined) {
         metrics.legacyAudience.inc({ client_id: audit.clientId });
       }
@@ -55,6 +61,8 @@ export function createAuditor(
       aud: audit.aud,
       x5t: audit.x5tS256,
       legacy_audience: audit.legacyAudience,
+      workload_source: audit.workloadSource,
+      workload_identity: audit.workloadIdentity,
       ms: Number(process.hrtime.bigint() - startedNs) / 1e6,
     };
     const message = endpoint === 'token' ? 'token request' : 'introspection request';

@@ -20,6 +20,8 @@ export interface CertificateExpirySource {
     state: string;
     lastSuccessAtMs: number | undefined;
   }>;
+  /** Configured SPIFFE trust sources: bundle state and sequence. */
+  workloadBundles?(): Iterable<{ source: string; state: string; sequence: number | undefined }>;
 }
 
 export class TollgateMetrics {
@@ -35,6 +37,8 @@ export class TollgateMetrics {
   readonly rateLimitStoreErrors: Counter<never>;
   readonly legacyAudience: Counter<'client_id'>;
   readonly overloaded: Counter<never>;
+  /** Workload authentications by trust source and (registered) client_id. */
+  readonly workloadAuthentications: Counter<'source' | 'client_id'>;
   readonly dependencyStateChanges: Counter<'dependency' | 'state'>;
   readonly connectionsRefused: Counter<never>;
   /** Last-seen presented certificates: client_id -> notAfter epoch ms. */
@@ -113,6 +117,36 @@ export class TollgateMetrics {
       name: 'tollgate_overloaded_total',
       help: 'Requests shed with 503 because the event loop was overloaded.',
       registers,
+    });
+    this.workloadAuthentications = new Counter({
+      name: 'tollgate_workload_authentications_total',
+      help: 'Clients authenticated by a workload identity (SPIFFE SVID, federated token), by trust source and client_id.',
+      labelNames: ['source', 'client_id'],
+      registers,
+    });
+    new Gauge({
+      name: 'tollgate_workload_bundle_up',
+      help: "1 when a SPIFFE trust domain's bundle is fresh or stale-but-usable, 0 past its staleness limit (SVIDs fail closed).",
+      labelNames: ['source', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { source, state } of options.source().workloadBundles?.() ?? []) {
+          this.set({ source, state }, state === 'fresh' || state === 'stale' ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'tollgate_workload_bundle_sequence',
+      help: 'spiffe_sequence of the bundle in force, per SPIFFE trust source.',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { source, sequence } of options.source().workloadBundles?.() ?? []) {
+          if (sequence !== undefined) this.set({ source }, sequence);
+        }
+      },
     });
     this.dependencyStateChanges = new Counter({
       name: 'tollgate_dependency_state_changes_total',
@@ -234,5 +268,8 @@ export function instrumentReplayStore(store: ReplayStore, metrics: TollgateMetri
     },
     ready: () => store.ready(),
     close: () => store.close(),
+    ...(store.rememberedSinceMs === undefined
+      ? {}
+      : { rememberedSinceMs: () => store.rememberedSinceMs?.() }),
   };
 }

@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   ClientAuthDispatcher,
+  FederatedJwtAuthenticator,
+  JwtSvidAuthenticator,
   PrivateKeyJwtAuthenticator,
   SelfSignedTlsClientAuthenticator,
   TlsClientAuthenticator,
+  X509SvidAuthenticator,
 } from '../client-auth/index.js';
 import {
   assertionAlgsByProfile,
@@ -45,6 +48,11 @@ import {
   type ReplayStore,
 } from '../replay/index.js';
 import { AccessTokenIssuer, TokenIntrospector } from '../tokens/index.js';
+import {
+  createWorkloadTrust,
+  type WorkloadTrust,
+  type WorkloadTrustOptions,
+} from '../workload/index.js';
 import { buildApp } from './app.js';
 import { createAuditor } from './audit.js';
 import { clientAddress } from './client-address.js';
@@ -71,6 +79,8 @@ export interface TollgateOptions {
   readonly processMetrics?: boolean;
   /** Told of every reload outcome. */
   readonly onReload?: (part: ReloadPart, outcome: ReloadOutcome['outcome']) => void;
+  /** Workload trust sources: background polls, transport (tests drive the clock instead). */
+  readonly workload?: Pick<WorkloadTrustOptions, 'poll' | 'fetch'>;
 }
 
 export interface Tollgate {
@@ -164,7 +174,7 @@ export function deploymentProblems(
   registry: ClientRegistry,
   trustStore: TrustStore | undefined,
 ): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...workloadSourceProblems(config, registry)];
   const idsUsing = (...methods: string[]) =>
     [...registry.clients()]
       .filter((client) => methods.includes(client.authMethod))
@@ -192,6 +202,49 @@ export function deploymentProblems(
     });
   }
   return problems;
+}
+
+/**
+ * "A workload client => its trust source is configured": a spiffe_id's trust domain has a
+ * `spiffe` source, a federated_identity's source is an `oidc-issuer` source.
+ */
+function workloadSourceProblems(config: Config, registry: ClientRegistry): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const sources = config.workloadIdentity.sources;
+  for (const client of registry.clients()) {
+    const identity = client.workloadIdentity;
+    if (identity === undefined) continue;
+    if (identity.kind === 'spiffe') {
+      if (
+        !sources.some((s) => s.kind === 'spiffe' && s.trustDomain === identity.pattern.trustDomain)
+      ) {
+        problems.push({
+          path: 'workloadIdentity.sources',
+          message: `client ${client.clientId}: no spiffe source for trust domain ${identity.pattern.trustDomain}`,
+        });
+      }
+    } else if (!sources.some((s) => s.kind === 'oidc-issuer' && s.name === identity.source)) {
+      problems.push({
+        path: 'workloadIdentity.sources',
+        message: `client ${client.clientId}: no oidc-issuer source named ${identity.source}`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The client authentication methods this deployment offers: the key and certificate methods,
+ * `spiffe_jwt` and `spiffe_x509` when a SPIFFE trust domain is configured (draft §4), and
+ * `federated_jwt` when a workload issuer is.
+ */
+export function offeredAuthMethods(config: Config): string[] {
+  const kinds = new Set(config.workloadIdentity.sources.map((source) => source.kind));
+  return supportedAuthMethods.filter((method) => {
+    if (method === 'spiffe_jwt' || method === 'spiffe_x509') return kinds.has('spiffe');
+    if (method === 'federated_jwt') return kinds.has('oidc-issuer');
+    return true;
+  });
 }
 
 /** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
@@ -236,7 +289,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   });
   const metrics = config.metrics.enabled
     ? new TollgateMetrics({
-        source: () => metricsSource(state.registry),
+        source: () => metricsSource(state.registry, workloadTrust),
         now,
         processMetrics: options.processMetrics === true,
       })
@@ -292,7 +345,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
             }
           },
         })
-      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries }));
+      : new MemoryReplayStore({ maxEntries: config.replay.maxEntries, clock: now }));
   // No client holds more than its share of the store: one client's flood (of assertions, or of
   // introspection calls, which claim too) cannot make every other client's assertions fail.
   const sharedReplayStore =
@@ -352,6 +405,23 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     maxAssertionBytes: config.clientAuth.maxAssertionBytes,
     replayStore,
   });
+  const workloadTrust: WorkloadTrust = createWorkloadTrust(config, {
+    clock: now,
+    ...options.workload,
+    onError: (source, error) => {
+      if (logger !== false)
+        logger.warn(
+          { source, err: { message: (error as Error).message } },
+          'workload trust source refresh failed',
+        );
+    },
+  });
+  const workloadOptions = {
+    issuer,
+    trust: () => workloadTrust,
+    maxAssertionBytes: config.clientAuth.maxAssertionBytes,
+    replayStore,
+  };
   const dispatcher = new ClientAuthDispatcher({
     registry: () => state.registry,
     privateKeyJwt,
@@ -361,6 +431,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         mtlsTokenEndpoint,
       }),
       self_signed_tls_client_auth: new SelfSignedTlsClientAuthenticator({ mtlsTokenEndpoint }),
+      spiffe_x509: new X509SvidAuthenticator({ trust: () => workloadTrust, mtlsTokenEndpoint }),
+    },
+    workload: {
+      spiffe_jwt: new JwtSvidAuthenticator(workloadOptions),
+      federated_jwt: new FederatedJwtAuthenticator(workloadOptions),
     },
   });
   const tokenEndpoint = new TokenEndpoint({
@@ -402,11 +477,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     jwks_uri: jwksUrl,
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: [...supportedAuthMethods],
+    token_endpoint_auth_methods_supported: offeredAuthMethods(config),
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     tls_client_certificate_bound_access_tokens: true,
     introspection_endpoint: introspectionEndpointUrl,
-    introspection_endpoint_auth_methods_supported: [...supportedAuthMethods],
+    introspection_endpoint_auth_methods_supported: offeredAuthMethods(config),
     introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
     ...(mtlsBase === undefined || mtlsTokenEndpoint === undefined
       ? {}
@@ -552,6 +627,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       metrics?.reloads.inc({ part, outcome });
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
+        // A client may now use longer assertions: a later Redis data loss must fence that long.
+        if (baseReplayStore instanceof RedisReplayStore)
+          baseReplayStore.setDataLossFenceMs(longestClaimMs(config, state.registry));
       }
       if (logger === false || outcome === 'unchanged') continue;
       if (outcome === 'failed')
@@ -597,6 +675,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     shutdown: async () => {
       draining = true;
       clearInterval(reloadTimer);
+      workloadTrust.close();
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
       const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
       const running = await Promise.all(listeners.map((one) => one.close(deadline)));
@@ -608,6 +687,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     },
     close: async () => {
       clearInterval(reloadTimer);
+      workloadTrust.close();
       await Promise.all(listeners.map((one) => one.close(Date.now())));
       await Promise.all(apps.map((one) => one.close()));
       await replayStore.close();
@@ -618,8 +698,18 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
 }
 
 /** What the certificate-expiry and jwks_uri gauges read at scrape time. */
-function metricsSource(registry: ClientRegistry): CertificateExpirySource {
+function metricsSource(
+  registry: ClientRegistry,
+  workload: WorkloadTrust | undefined,
+): CertificateExpirySource {
   return {
+    *workloadBundles() {
+      for (const source of workload?.sources() ?? []) {
+        if (source.kind !== 'spiffe') continue;
+        const status = source.status();
+        yield { source: source.name, state: status.state, sequence: status.sequence };
+      }
+    },
     *certificateExpiries() {
       for (const client of registry.clients()) {
         if (client.keys.kind !== 'inline') continue;

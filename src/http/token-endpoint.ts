@@ -38,6 +38,9 @@ export interface TokenAudit {
   x5tS256?: string;
   tokenJti?: string;
   legacyAudience?: boolean;
+  /** Workload methods: the trust source and the workload identity (SPIFFE ID or subject). */
+  workloadSource?: string;
+  workloadIdentity?: string;
 }
 
 export interface TokenEndpointOptions {
@@ -84,6 +87,10 @@ export class TokenEndpoint {
     audit.method = authenticated.method;
     if (authenticated.jti !== undefined) audit.jti = authenticated.jti;
     if (authenticated.legacyAudience === true) audit.legacyAudience = true;
+    if (authenticated.workload !== undefined) {
+      audit.workloadSource = authenticated.workload.source;
+      audit.workloadIdentity = authenticated.workload.identity;
+    }
     await this.#options.onAuthenticated?.(authenticated, context.certificate);
 
     checkGrantType(params, client);

@@ -48,6 +48,7 @@ export type { ParsedCrl } from './crl.js';
 export { parseCrl } from './crl.js';
 export type { DistinguishedName, DnAttribute, DnValue } from './dn.js';
 export { dnEquals, dnFromDer, formatDn, maxDnStringLength, parseDn } from './dn.js';
+export { encodeDn, encodeDnString, formatDnDer } from './dn-format.js';
 export type { PkiErrorCode } from './errors.js';
 export { PkiError, TrustStoreError } from './errors.js';
 export type {
@@ -87,6 +88,8 @@ export {
   parseXfccHeader,
 } from './proxy-headers.js';
 export { certificateMatchesJwk, publicKeyMatchesJwk } from './self-signed.js';
+export type { SignatureCheck } from './signature.js';
+export { verifySignature } from './signature.js';
 export type {
   PkiSource,
   TrustStoreFiles,

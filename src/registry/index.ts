@@ -9,9 +9,12 @@ export { type ClientKey, importClientJwks, KeySetError, maxKeysPerSet } from './
 export {
   type ClientAuthMethod,
   type ClientMetadata,
+  type FederatedIdentityMetadata,
   supportedAuthMethods,
   type TlsClientAuthIdentityField,
   tlsClientAuthIdentityFields,
+  type WorkloadAuthMethod,
+  workloadAuthMethods,
 } from './metadata.js';
 export { ClientRegistry, loadRegistry, RegistryError, type RegistrySource } from './registry.js';
 export {
@@ -22,4 +25,5 @@ export {
   type RegisteredClient,
   type RemoteKeySet,
   type ValidateOptions,
+  type WorkloadIdentity,
 } from './validate.js';

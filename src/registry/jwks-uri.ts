@@ -125,6 +125,18 @@ export interface RemoteJwksCacheOptions<T> {
   readonly minRefetchIntervalMs?: number;
   readonly errorBackoffMs?: number;
   readonly maxStaleMs?: number;
+  /**
+   * What the body must be: `jwks` (default, `{"keys": [1..maxKeys objects]}`) or `object` (any
+   * JSON object, e.g. an OpenID discovery document; `importKeys` checks the members).
+   */
+  readonly document?: 'jwks' | 'object';
+  /** Accept `{"keys": []}` (a SPIFFE bundle with no keys revokes every SVID of its domain). */
+  readonly allowEmptyKeys?: boolean;
+  /**
+   * Freshness from the imported value (e.g. a SPIFFE bundle's `spiffe_refresh_hint`), clamped to
+   * [minCacheMs, maxCacheMs]; `undefined` falls back to `Cache-Control`.
+   */
+  readonly cacheMsOf?: (value: T) => number | undefined;
 }
 
 /** A snapshot for health checks and metrics; times are epoch milliseconds. */
@@ -179,6 +191,9 @@ export class RemoteJwksCache<T> {
   readonly #minRefetchIntervalMs: number;
   readonly #errorBackoffMs: number;
   readonly #maxStaleMs: number;
+  readonly #document: 'jwks' | 'object';
+  readonly #allowEmptyKeys: boolean;
+  readonly #cacheMsOf: ((value: T) => number | undefined) | undefined;
 
   #entry: Entry<T> | undefined;
   #inflight: Promise<Entry<T>> | undefined;
@@ -214,6 +229,9 @@ export class RemoteJwksCache<T> {
       options.errorBackoffMs ?? d.errorBackoffMs,
     );
     this.#maxStaleMs = nonNegative('maxStaleMs', options.maxStaleMs ?? d.maxStaleMs);
+    this.#document = options.document ?? 'jwks';
+    this.#allowEmptyKeys = options.allowEmptyKeys === true;
+    this.#cacheMsOf = options.cacheMsOf;
   }
 
   /**
@@ -377,7 +395,10 @@ export class RemoteJwksCache<T> {
       }
       bodyUsed = true;
       const bytes = await readCapped(response, this.#maxBytes, signal);
-      const jwks = parseJwks(bytes, this.#maxKeys);
+      const jwks =
+        this.#document === 'object'
+          ? parseJsonObject(bytes)
+          : parseJwks(bytes, this.#maxKeys, this.#allowEmptyKeys);
       let value: T;
       try {
         value = await this.#importKeys(jwks);
@@ -388,13 +409,17 @@ export class RemoteJwksCache<T> {
           { cause },
         );
       }
+      const hintMs = this.#cacheMsOf?.(value);
       return {
         value,
-        cacheMs: cacheLifetimeMs(response.headers.get('cache-control'), {
-          defaultMs: this.#defaultCacheMs,
-          minMs: this.#minCacheMs,
-          maxMs: this.#maxCacheMs,
-        }),
+        cacheMs:
+          hintMs !== undefined && Number.isFinite(hintMs)
+            ? Math.min(this.#maxCacheMs, Math.max(this.#minCacheMs, hintMs))
+            : cacheLifetimeMs(response.headers.get('cache-control'), {
+                defaultMs: this.#defaultCacheMs,
+                minMs: this.#minCacheMs,
+                maxMs: this.#maxCacheMs,
+              }),
       };
     } finally {
       // Free the connection when we did not read the body (redirect, bad status, bad type).
@@ -524,8 +549,8 @@ async function readCapped(
   return bytes;
 }
 
-/** Strict shape: `{"keys": [object, ...]}`, 1 to `maxKeys` keys. Key contents are `importKeys`'s job. */
-function parseJwks(bytes: Uint8Array, maxKeys: number): unknown {
+/** Any JSON object (a discovery document); its members are `importKeys`'s job. */
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -537,11 +562,20 @@ function parseJwks(bytes: Uint8Array, maxKeys: number): unknown {
   if (!isObject(parsed)) {
     throw new JwksFetchError('invalid_jwks', 'The JWKS is not a JSON object.');
   }
+  return parsed;
+}
+
+/**
+ * Strict shape: `{"keys": [object, ...]}`, 1 to `maxKeys` keys (0 allowed with `allowEmpty`).
+ * Key contents are `importKeys`'s job.
+ */
+function parseJwks(bytes: Uint8Array, maxKeys: number, allowEmpty: boolean): unknown {
+  const parsed = parseJsonObject(bytes);
   const keys: unknown = parsed.keys;
   if (!Array.isArray(keys)) {
     throw new JwksFetchError('invalid_jwks', 'The JWKS has no "keys" array.');
   }
-  if (keys.length === 0) {
+  if (keys.length === 0 && !allowEmpty) {
     throw new JwksFetchError('invalid_jwks', 'The JWKS "keys" array is empty.');
   }
   if (keys.length > maxKeys) {

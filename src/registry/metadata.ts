@@ -11,7 +11,31 @@ export const supportedAuthMethods = [
   'private_key_jwt',
   'tls_client_auth',
   'self_signed_tls_client_auth',
+  'spiffe_jwt',
+  'spiffe_x509',
+  'federated_jwt',
 ] as const;
+
+/**
+ * Workload-identity methods: no key or certificate of the client's own is registered; a trust
+ * source vouches for the workload. `spiffe_jwt` and `spiffe_x509` are the names of
+ * draft-ietf-oauth-spiffe-client-auth §4; `federated_jwt` is Tollgate's name for a workload
+ * token (Kubernetes service-account token) sent as an RFC 7523 `jwt-bearer` assertion.
+ */
+export const workloadAuthMethods = ['spiffe_jwt', 'spiffe_x509', 'federated_jwt'] as const;
+export type WorkloadAuthMethod = (typeof workloadAuthMethods)[number];
+
+/** A (source, subject) federated identity, optionally narrowed by Kubernetes claims. */
+export interface FederatedIdentityMetadata {
+  /** The `name` of a configured `oidc-issuer` source. */
+  source: string;
+  /** The exact `sub`, e.g. `system:serviceaccount:payments:ledger`. */
+  subject: string;
+  /** Kubernetes: `kubernetes.io.namespace` must equal this. */
+  kubernetes_namespace?: string;
+  /** Kubernetes: `kubernetes.io.serviceaccount.uid` must equal this (a recreated account differs). */
+  kubernetes_service_account_uid?: string;
+}
 export type ClientAuthMethod = (typeof supportedAuthMethods)[number];
 
 /** The five RFC 8705 §2.1.2 identity fields; a `tls_client_auth` client registers exactly one. */
@@ -61,6 +85,13 @@ export interface ClientMetadata {
    * assertion `aud`, for clients built before rfc7523bis. Every acceptance is logged and counted.
    */
   legacy_audience?: { until: string };
+  /**
+   * `spiffe_jwt` / `spiffe_x509`: the client's SPIFFE ID, exact or ending in `/*` for a
+   * path-segment prefix match. @see draft-ietf-oauth-spiffe-client-auth §4.1
+   */
+  spiffe_id?: string;
+  /** `federated_jwt`: the workload identity (issuer source and subject) this client is. */
+  federated_identity?: FederatedIdentityMetadata;
   /**
    * Resource indicators this client serves as a resource server: it may introspect tokens whose
    * `aud` names one of them (besides its own tokens). See src/registry/introspection.ts.

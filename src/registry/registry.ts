@@ -3,6 +3,7 @@
  * `client_id` on each request. A registry is immutable; reloading builds a new one and swaps it.
  */
 import { readFileSync } from 'node:fs';
+import { spiffeIdPatternsOverlap } from '../workload/spiffe-id.js';
 import type { ClientMetadata } from './metadata.js';
 import { prepareClient, type RegisteredClient, type ValidateOptions } from './validate.js';
 
@@ -85,8 +86,48 @@ export function loadRegistry(source: RegistrySource, options: ValidateOptions): 
     seen.set(result.client.clientId, where);
     prepared.push(result.client);
   }
+  problems.push(...workloadIdentityClashes(prepared));
   if (problems.length > 0) throw new RegistryError(problems);
   return new ClientRegistry(prepared);
+}
+
+/**
+ * Two clients may not claim one workload: no SPIFFE ID may match two clients' `spiffe_id`
+ * (exact or `/*`), and no (source, subject) pair may be registered twice. Pairwise over the
+ * SPIFFE clients: load time only, and registries are small.
+ */
+function workloadIdentityClashes(clients: readonly RegisteredClient[]): string[] {
+  const problems: string[] = [];
+  const spiffe: {
+    clientId: string;
+    pattern: import('../workload/spiffe-id.js').SpiffeIdPattern;
+  }[] = [];
+  const federated = new Map<string, string>();
+  for (const client of clients) {
+    const identity = client.workloadIdentity;
+    if (identity === undefined) continue;
+    if (identity.kind === 'spiffe') {
+      const clash = spiffe.find((other) =>
+        spiffeIdPatternsOverlap(other.pattern, identity.pattern),
+      );
+      if (clash !== undefined) {
+        problems.push(
+          `${JSON.stringify(client.clientId)}: spiffe_id ${identity.pattern.value} overlaps ${clash.pattern.value} of ${JSON.stringify(clash.clientId)}: two clients cannot claim the same workload`,
+        );
+      }
+      spiffe.push({ clientId: client.clientId, pattern: identity.pattern });
+    } else {
+      const key = `${identity.source}\n${identity.subject}`;
+      const previous = federated.get(key);
+      if (previous !== undefined) {
+        problems.push(
+          `${JSON.stringify(client.clientId)}: federated_identity (${identity.source}, ${identity.subject}) is already registered for ${JSON.stringify(previous)}`,
+        );
+      }
+      federated.set(key, client.clientId);
+    }
+  }
+  return problems;
 }
 
 function readRegistryFile(file: string): unknown {

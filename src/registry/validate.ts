@@ -14,6 +14,7 @@ import {
   type KeyPolicy,
   PkiError,
 } from '../pki/index.js';
+import { compileSpiffeIdPattern, type SpiffeIdPattern } from '../workload/spiffe-id.js';
 import {
   type IntrospectionPermission,
   introspectionFields,
@@ -26,6 +27,7 @@ import {
   supportedAuthMethods,
   type TlsClientAuthIdentityField,
   tlsClientAuthIdentityFields,
+  workloadAuthMethods,
 } from './metadata.js';
 
 /** Where a client's keys come from: imported at load, or fetched from its `jwks_uri`. */
@@ -69,8 +71,21 @@ export interface RegisteredClient extends IntrospectionPermission {
     | { readonly field: TlsClientAuthIdentityField; readonly identity: CertificateIdentity }
     | undefined;
   readonly trustAnchorPins: readonly string[] | undefined;
+  /** The workload identity of a `spiffe_jwt`, `spiffe_x509` or `federated_jwt` client. */
+  readonly workloadIdentity: WorkloadIdentity | undefined;
   readonly metadata: Readonly<ClientMetadata>;
 }
+
+/** A registered workload identity, compiled. */
+export type WorkloadIdentity =
+  | { readonly kind: 'spiffe'; readonly pattern: SpiffeIdPattern }
+  | {
+      readonly kind: 'federated';
+      readonly source: string;
+      readonly subject: string;
+      readonly namespace: string | undefined;
+      readonly serviceAccountUid: string | undefined;
+    };
 
 export interface ValidateOptions {
   /** Assertion algorithms the server accepts (profile allowlist). */
@@ -110,6 +125,8 @@ const knownFields = new Set<string>([
   'access_token_lifetime',
   'max_assertion_lifetime',
   'legacy_audience',
+  'spiffe_id',
+  'federated_identity',
   ...introspectionFields,
 ]);
 
@@ -341,6 +358,8 @@ export function prepareClient(
       problem(field, 'must be a string');
   }
 
+  const workloadIdentity = checkWorkloadIdentity(entry, authMethod, problem);
+
   // Method-specific requirements.
   const keysAbsent = entry.jwks === undefined && entry.jwks_uri === undefined;
   if (authMethod === 'private_key_jwt' && keysAbsent) {
@@ -360,6 +379,14 @@ export function prepareClient(
       );
     else if (keysAbsent)
       problem('jwks', 'self_signed_tls_client_auth needs jwks with the client certificates (x5c)');
+  }
+  if (
+    authMethod !== undefined &&
+    (workloadAuthMethods as readonly string[]).includes(authMethod) &&
+    (entry.jwks !== undefined || entry.jwks_uri !== undefined)
+  ) {
+    // No downgrade: a workload client has no key of its own that private_key_jwt could use.
+    problem('jwks', `${authMethod} clients register no keys (a trust source vouches for them)`);
   }
   if (authMethod !== undefined && authMethod !== 'private_key_jwt' && signingAlg !== undefined) {
     problem('token_endpoint_auth_signing_alg', 'is only used with private_key_jwt');
@@ -385,10 +412,69 @@ export function prepareClient(
       legacyAudienceUntilMs,
       tlsIdentity,
       trustAnchorPins,
+      workloadIdentity,
       ...introspection,
       metadata: entry as unknown as ClientMetadata,
     },
   };
+}
+
+/** `spiffe_id` for the SPIFFE methods, `federated_identity` for federated_jwt, and only there. */
+function checkWorkloadIdentity(
+  entry: Record<string, unknown>,
+  authMethod: ClientAuthMethod | undefined,
+  problem: (field: string, message: string) => void,
+): WorkloadIdentity | undefined {
+  const spiffeMethod = authMethod === 'spiffe_jwt' || authMethod === 'spiffe_x509';
+  if (entry.spiffe_id !== undefined && authMethod !== undefined && !spiffeMethod) {
+    problem('spiffe_id', 'is only used with spiffe_jwt or spiffe_x509');
+    return undefined;
+  }
+  if (
+    entry.federated_identity !== undefined &&
+    authMethod !== undefined &&
+    authMethod !== 'federated_jwt'
+  ) {
+    problem('federated_identity', 'is only used with federated_jwt');
+    return undefined;
+  }
+  if (spiffeMethod) {
+    if (entry.spiffe_id === undefined) {
+      problem('spiffe_id', `${authMethod} needs spiffe_id`);
+      return undefined;
+    }
+    const pattern = compileSpiffeIdPattern(entry.spiffe_id);
+    if (typeof pattern === 'string') {
+      problem('spiffe_id', `not a SPIFFE ID or /* pattern: ${pattern}`);
+      return undefined;
+    }
+    return { kind: 'spiffe', pattern };
+  }
+  if (authMethod !== 'federated_jwt') return undefined;
+  const value = entry.federated_identity;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problem('federated_identity', 'federated_jwt needs federated_identity {source, subject}');
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  const allowed = ['source', 'subject', 'kubernetes_namespace', 'kubernetes_service_account_uid'];
+  const unknown = Object.keys(record).filter((key) => !allowed.includes(key));
+  const text = (field: string, required: boolean): string | undefined => {
+    const v = record[field];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 512 || !/^[\x21-\x7e]+$/.test(v)) {
+      problem(`federated_identity.${field}`, 'must be a non-empty printable ASCII string');
+      return undefined;
+    }
+    return v;
+  };
+  if (unknown.length > 0) problem('federated_identity', `unknown field ${unknown.join(', ')}`);
+  const source = text('source', true);
+  const subject = text('subject', true);
+  const namespace = text('kubernetes_namespace', false);
+  const serviceAccountUid = text('kubernetes_service_account_uid', false);
+  if (source === undefined || subject === undefined || unknown.length > 0) return undefined;
+  return { kind: 'federated', source, subject, namespace, serviceAccountUid };
 }
 
 function checkIdentity(field: TlsClientAuthIdentityField, value: unknown): string | undefined {

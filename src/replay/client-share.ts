@@ -80,5 +80,9 @@ export function limitClientShare(store: ReplayStore, options: ClientShareOptions
     },
     ready: () => store.ready(),
     close: () => store.close(),
+    // The restart fence of the store underneath (memory) must survive the wrapping.
+    ...(store.rememberedSinceMs === undefined
+      ? {}
+      : { rememberedSinceMs: () => store.rememberedSinceMs?.() }),
   };
 }

@@ -10,6 +10,11 @@
  * There is no per-entry object. Every claim first pops what has expired, so a key in `#live` is
  * always an unexpired claim and each key is in the heap exactly once.
  *
+ * Restarts: the claims die with the process. The store records when it started
+ * ({@link MemoryReplayStore.rememberedSinceMs}); the assertion check refuses anything issued
+ * before that, so an assertion spent just before a restart, deploy or crash is not accepted again
+ * after it (the client signs a fresh one).
+ *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3
  */
 import { createHash } from 'node:crypto';
@@ -31,6 +36,11 @@ export interface MemoryReplayStoreOptions {
   readonly clock?: () => number;
   /** Period of the background sweep that frees expired claims when traffic is idle. Default 10 s. */
   readonly sweepIntervalMs?: number;
+  /**
+   * Since when (epoch ms) this store's record is complete: its creation by default. Earlier only
+   * where nothing could have been claimed before (tests of a long-running server).
+   */
+  readonly startedAtMs?: number;
 }
 
 /**
@@ -46,6 +56,7 @@ export class MemoryReplayStore implements ReplayStore {
   readonly #live = new Set<string>();
   readonly #heapExpiry: number[] = [];
   readonly #heapKey: string[] = [];
+  readonly #startedAtMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -59,6 +70,10 @@ export class MemoryReplayStore implements ReplayStore {
     }
     this.#maxEntries = maxEntries;
     this.#clock = clock;
+    this.#startedAtMs = options.startedAtMs ?? clock();
+    if (!Number.isFinite(this.#startedAtMs)) {
+      throw new TypeError('MemoryReplayStore: startedAtMs must be a finite number');
+    }
     // unref: the sweep only frees memory; it must never keep the process alive on shutdown.
     this.#timer = setInterval(() => this.sweep(), sweepIntervalMs);
     this.#timer.unref();
@@ -110,6 +125,15 @@ export class MemoryReplayStore implements ReplayStore {
     this.#live.add(key);
     this.#heapPush(Math.max(expiresAtMs, now + minimumRetentionMs), key);
     return true;
+  }
+
+  /**
+   * {@inheritDoc ReplayStore.rememberedSinceMs}
+   *
+   * The store's creation: no claim made before it (by an earlier process) is known here.
+   */
+  rememberedSinceMs(): number {
+    return this.#startedAtMs;
   }
 
   /** Frees every claim that has expired; returns how many. Runs on a timer and on each claim. */

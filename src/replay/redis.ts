@@ -264,7 +264,12 @@ export class RedisReplayStore implements ReplayStore {
   readonly #ownsClient: boolean;
   readonly #keyPrefix: string;
   readonly #maxEntries: number | undefined;
-  readonly #dataLossFenceMs: number;
+  #dataLossFenceMs: number;
+  /**
+   * Until when claims made under an earlier, longer fence may live: lowering the fence (a reload
+   * that shortened a client's lifetime) must not shorten the cover for claims made before it.
+   */
+  #earlierFenceUntilMs = 0;
   readonly #clock: () => number;
   readonly #onStateChange: ((ready: boolean) => void) | undefined;
   readonly #onDataLoss: ((fenceMs: number) => void) | undefined;
@@ -423,6 +428,23 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /**
+   * Sets the data-loss fence to the longest a claim may now live, after a registry reload
+   * changed a client's `max_assertion_lifetime` (see {@link RedisReplayStoreOptions.dataLossFenceMs}).
+   * Raising takes effect at once, so a loss detected later covers claims with the new lifetime;
+   * lowering keeps covering the claims made under the old value until they have expired.
+   */
+  setDataLossFenceMs(ms: number): void {
+    if (!Number.isSafeInteger(ms) || ms < 0) {
+      throw new TypeError('RedisReplayStore: dataLossFenceMs must be a non-negative integer');
+    }
+    this.#earlierFenceUntilMs = Math.max(
+      this.#earlierFenceUntilMs,
+      this.#clock() + this.#dataLossFenceMs,
+    );
+    this.#dataLossFenceMs = ms;
+  }
+
+  /**
    * Waits until `ready()` or `timeoutMs` passes; resolves to `ready()`. For start-up and tests:
    * the store works without it (claims fail closed until ready).
    */
@@ -512,7 +534,12 @@ export class RedisReplayStore implements ReplayStore {
     }
     this.#checking = true;
     const now = this.#clock();
-    const fenceMs = Math.max(this.#dataLossFenceMs, this.#horizonMs - now, 0);
+    const fenceMs = Math.max(
+      this.#dataLossFenceMs,
+      this.#earlierFenceUntilMs - now,
+      this.#horizonMs - now,
+      0,
+    );
     const known = this.#epoch ?? '';
     this.#epochCheck(
       [this.#key('replay-epoch'), this.#key('replay-fence')],

@@ -46,6 +46,14 @@ export interface ReplayStore {
    */
   claim(clientId: string, jti: string, expiresAtMs: number): Promise<boolean>;
 
+  /**
+   * Since when (epoch ms) this store remembers every claim, when its memory does not survive a
+   * restart; undefined for a store that outlives processes (Redis, whose losses are fenced
+   * separately). The caller refuses an assertion issued before this instant: it may have been
+   * spent with the process that came before, and nothing here could tell.
+   */
+  rememberedSinceMs?(): number | undefined;
+
   /** Whether the store can currently decide claims (for `/readyz`). */
   ready(): boolean;
 

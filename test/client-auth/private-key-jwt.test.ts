@@ -6,7 +6,9 @@ import { createHmac, createPrivateKey, generateKeyPairSync, sign } from 'node:cr
 import { createLocalJWKSet, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { isReplayRejection } from '../../src/client/retry.js';
 import { generateSigningJwk } from '../../src/dev-ca/index.js';
+import { MemoryReplayStore } from '../../src/replay/index.js';
 import { rawJws, signAssertion, standardClaims } from '../helpers/assertions.js';
 import {
   form,
@@ -63,6 +65,14 @@ describe('private_key_jwt', () => {
         resources,
         ...byAlg.values(),
       ].map((client) => client.metadata),
+      // A server that has been up for an hour: its replay record covers every assertion these
+      // tests sign. The restart fence has its own suite below.
+      tollgate: {
+        replayStore: new MemoryReplayStore({
+          maxEntries: 10_000,
+          startedAtMs: Date.now() - 3_600_000,
+        }),
+      },
     });
   });
   afterAll(() => tg.dispose());
@@ -343,13 +353,15 @@ describe('private_key_jwt', () => {
     });
 
     it('iat or nbf beyond the clock tolerance in the future', async () => {
+      // 40 s ahead, not 31: a second passing between signing and checking (a busy machine) must
+      // not bring the value back inside the 30 s tolerance.
       const now = Math.floor(Date.now() / 1000);
       const iat = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { iat: now + 31, exp: now + 90 },
+        claims: { iat: now + 40, exp: now + 90 },
       });
       await expectError(await withAssertion(iat), 401, 'invalid_client', /iat/);
       const nbf = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
-        claims: { nbf: now + 31, exp: now + 60 },
+        claims: { nbf: now + 40, exp: now + 60 },
       });
       await expectError(await withAssertion(nbf), 401, 'invalid_client', /nbf/);
     });
@@ -757,5 +769,74 @@ describe('replay store at its bound', () => {
     } finally {
       await tg.dispose();
     }
+  });
+});
+
+describe('private_key_jwt after a restart: the memory replay store fences its start', () => {
+  let client: JwtClient;
+  let tg: TestTollgate;
+  let startedAtMs: number;
+  beforeAll(async () => {
+    client = await makeJwtClient('svc-restarted');
+    startedAtMs = Date.now();
+    // Whatever this server's predecessor accepted, it no longer knows: its record starts now.
+    tg = await makeTollgate({
+      clients: [client.metadata],
+      tollgate: { replayStore: new MemoryReplayStore({ maxEntries: 100, startedAtMs }) },
+    });
+  });
+  afterAll(() => tg.dispose());
+  const token = (assertion: string) =>
+    tg.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: formHeaders,
+      payload: form({
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: assertion,
+      }),
+    });
+  const startSeconds = () => Math.floor(startedAtMs / 1000);
+
+  it('refuses an assertion issued before the store started, telling the client to send a fresh one', async () => {
+    const iat = startSeconds() - 5;
+    const assertion = await signAssertion(client.key.privateJwk, client.clientId, testIssuer, {
+      claims: { iat, exp: iat + 120 },
+    });
+    const response = await token(assertion);
+    expect(response.statusCode, response.body).toBe(401);
+    const body = response.json();
+    expect(body.error).toBe('invalid_client');
+    // "replay" is what clients (the SDK among them) key their one fresh retry on.
+    expect(body.error_description).toMatch(/replay/);
+    expect(body.error_description).toMatch(/send a freshly signed assertion/);
+    expect(isReplayRejection(body.error, body.error_description)).toBe(true);
+  });
+
+  it('accepts an assertion issued in the second the store started, or later', async () => {
+    for (const iat of [startSeconds(), Math.floor(Date.now() / 1000)]) {
+      const assertion = await signAssertion(client.key.privateJwk, client.clientId, testIssuer, {
+        claims: { iat, exp: iat + 120 },
+      });
+      expect((await token(assertion)).statusCode).toBe(200);
+    }
+  });
+
+  it('without iat, dates the assertion at exp minus the longest lifetime the client may use', async () => {
+    // max_assertion_lifetime 300 (server default) + 30 s clock tolerance: an assertion without
+    // iat expiring in 60 s may have been signed 270 s ago, before this store started.
+    const now = Math.floor(Date.now() / 1000);
+    const short = await signAssertion(client.key.privateJwk, client.clientId, testIssuer, {
+      claims: { iat: undefined, exp: now + 60 },
+    });
+    const refused = await token(short);
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().error_description).toMatch(/issued before this server started/);
+    // One that uses the whole lifetime cannot be older than the store: accepted.
+    const whole = await signAssertion(client.key.privateJwk, client.clientId, testIssuer, {
+      claims: { iat: undefined, exp: now + 330 },
+    });
+    expect((await token(whole)).statusCode).toBe(200);
   });
 });

@@ -193,7 +193,9 @@ describe('dev-ca client --p12-legacy', () => {
     const after = await readFile(p12Path);
     expect(after.equals(before)).toBe(false);
     expect(isLegacyPkcs12(after)).toBe(true);
-  });
+    // About a dozen RSA-2048 key generations (CA, server, demo and legacy clients, renewals): CPU
+    // bound, over 20 s on a loaded 2-core machine for the same code on main. No timing is asserted.
+  }, 90_000);
 
   it('refuses a non-RSA client key or CA with the fix in the message, and changes no byte', async () => {
     expect((await run('init')).code).toBe(0);

@@ -28,7 +28,7 @@ const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf
 };
 
 /** Each test starts TypeScript processes (compiled on the fly by tsx): a bound, not a measurement. */
-const processTestTimeoutMs = 120_000;
+const processTestTimeoutMs = 180_000;
 
 /** Every file under `dir` with its size and mtime: any write shows up as a difference. */
 function snapshot(dir: string): string[] {
@@ -50,7 +50,7 @@ function snapshot(dir: string): string[] {
 }
 
 /** Waits for the process to exit, bounded; kills it past the bound. */
-async function exitOf(serve: ServeProcess, timeoutMs = 30_000): Promise<number | null> {
+async function exitOf(serve: ServeProcess, timeoutMs = 90_000): Promise<number | null> {
   const timer = setTimeout(() => serve.kill(), timeoutMs);
   try {
     return await serve.exited;

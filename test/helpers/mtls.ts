@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { postTokenRequest, type TokenResult } from '../../src/client/token-request.js';
 import type { ConfigInput } from '../../src/config/index.js';
 import type { DevCa } from '../../src/dev-ca/index.js';
+import type { TollgateOptions } from '../../src/http/index.js';
 import { freePort } from './net.js';
 import { makeTollgate, type TestTollgate } from './tollgate.js';
 
@@ -46,6 +47,8 @@ export async function startMtlsTollgate(options: {
   crls?: boolean;
   mtls?: boolean;
   plain?: boolean;
+  /** Extra Tollgate options (clock, workload transport). */
+  tollgate?: Partial<TollgateOptions>;
 }): Promise<MtlsTollgate> {
   const { ca } = options;
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-mtls-'));
@@ -70,7 +73,7 @@ export async function startMtlsTollgate(options: {
   const issuer = `https://localhost:${port}`;
   const tg = await makeTollgate({
     clients: options.clients,
-    tollgate: { tls: true },
+    tollgate: { ...options.tollgate, tls: true },
     config: {
       issuer,
       tls: { host: '127.0.0.1', port, certFile: files.cert, keyFile: files.key },

@@ -21,6 +21,17 @@ describe('limitClientShare', () => {
     await store.close();
   });
 
+  it('keeps the restart fence of the store it wraps', async () => {
+    const { store } = setup(2);
+    expect(store.rememberedSinceMs?.()).toBe(1_000_000);
+    const redisLike = limitClientShare(
+      { claim: async () => true, ready: () => true, close: async () => {} },
+      { maxPerClient: 1, clock: () => 0 },
+    );
+    expect(redisLike.rememberedSinceMs).toBeUndefined();
+    await store.close();
+  });
+
   it('gives the room back as claims expire', async () => {
     const { store, now, advance } = setup(2);
     await store.claim('a', 'j0', now() + 5_000);

@@ -124,6 +124,16 @@ describe('MemoryReplayStore', () => {
     expect(store.ready()).toBe(false);
   });
 
+  it('remembers since its creation (or the start it is given), and says so for the restart fence', async () => {
+    const store = open();
+    now += 60_000;
+    expect(await store.claim('c', 'j', now + 1_000)).toBe(true);
+    // The record began when the store was made, not at its first claim.
+    expect(store.rememberedSinceMs()).toBe(Date.UTC(2030, 0, 1));
+    expect(open({ startedAtMs: 5 }).rememberedSinceMs()).toBe(5);
+    expect(() => open({ startedAtMs: Number.NaN })).toThrow(TypeError);
+  });
+
   it('rejects bad options with a TypeError', () => {
     for (const maxEntries of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new MemoryReplayStore({ maxEntries })).toThrow(TypeError);

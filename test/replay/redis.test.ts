@@ -399,6 +399,68 @@ describe.skipIf(!canManage)('RedisReplayStore when Redis fails', () => {
     expect(await store.claim('c', 'after-flush', Date.now() + 60_000)).toBe(true);
   });
 
+  it('follows a registry reload that raises a lifetime: the fence after a loss covers the longer claims', async () => {
+    // Three stores on one Redis, as after a reload on three instances: one whose fence was never
+    // raised (the control), one raised to 60 s, one raised and lowered again (claims made under
+    // the raised value may still be alive, so the fence must still cover them).
+    const { redis } = await setup();
+    const losses = new Map<string, number>();
+    const keyPrefix = `reload:${randomUUID()}:`;
+    const make = (name: string) => {
+      const store = new RedisReplayStore(
+        storeOptions(redis.url, {
+          keyPrefix,
+          dataLossFenceMs: 1_000,
+          onDataLoss: (ms) => losses.set(name, ms),
+          healthCheckIntervalMs: 60_000,
+        }),
+      );
+      opened.push(store);
+      return store;
+    };
+    const control = make('control');
+    const raised = make('raised');
+    const lowered = make('lowered');
+    for (const store of [control, raised, lowered]) {
+      expect(await store.whenReady(readyTimeoutMs)).toBe(true);
+    }
+    raised.setDataLossFenceMs(60_000);
+    lowered.setDataLossFenceMs(60_000);
+    lowered.setDataLossFenceMs(1_000);
+    expect(() => raised.setDataLossFenceMs(-1)).toThrow(TypeError);
+
+    const exp = Date.now() + 500;
+    for (const [i, store] of [control, raised, lowered].entries()) {
+      expect(await store.claim('c', `before-loss-${i}`, exp)).toBe(true);
+    }
+    const admin = new Redis(redis.url);
+    try {
+      await admin.flushall();
+    } finally {
+      admin.disconnect();
+    }
+    // The next claim on each notices the emptied Redis and fences.
+    for (const [i, store] of [control, raised, lowered].entries()) {
+      await expect(store.claim('c', `before-loss-${i}`, exp)).rejects.toBeInstanceOf(
+        ReplayStoreError,
+      );
+    }
+    await eventually(() => losses.size === 3);
+    expect(losses.get('control')).toBeLessThanOrEqual(2_000);
+    expect(losses.get('raised')).toBe(60_000);
+    expect(losses.get('lowered')).toBeGreaterThan(50_000);
+    // The fence is shared through Redis: once its own short fence has passed, even the control
+    // instance learns the longest one (bounded poll; it never gets to claim meanwhile).
+    let retryAfter = 0;
+    await eventually(() => {
+      void errorOf(control.claim('c', 'after-loss', Date.now() + 60_000)).then((error) => {
+        expect(error).toBeInstanceOf(ReplayStoreError);
+        retryAfter = (error as ReplayStoreError).retryAfterSeconds;
+      });
+      return retryAfter > 50;
+    });
+  });
+
   it('answers "full" when Redis is out of memory', async () => {
     const { redis, store } = await setup();
     const admin = new Redis(redis.url);

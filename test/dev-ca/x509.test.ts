@@ -1,7 +1,8 @@
 /**
- * The RSA profile that node-forge builds: byte-identical to the pkijs profile for the same
- * template, the pkijs fallback for what forge cannot express, and an RSA dev CA that openssl and
- * node:tls accept with the same extensions as the EC one.
+ * The one certificate builder (x509.ts, pkijs) for every profile and key type: deterministic RSA
+ * output for a template, names and keys the old node-forge path could not express, and an RSA dev
+ * CA that openssl and node:tls accept with the same extensions as the EC one. node-forge builds
+ * no certificate at all (it only writes the legacy PKCS#12).
  */
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +20,6 @@ import {
 import { type DevKeyPair, generateDevKeyPair } from '../../src/dev-ca/keys.js';
 import {
   buildCertificate,
-  buildPkijsCertificate,
   type CertificateTemplate,
   ekuOids,
   randomSerial,
@@ -73,7 +73,7 @@ describe('buildCertificate with an RSA signer', () => {
     ...overrides,
   });
 
-  it('writes the same DER as the pkijs builder: root, intermediate and leaf profiles', () => {
+  it('writes the same DER for the same template (PKCS #1 v1.5): root, intermediate and leaf profiles', () => {
     const cases: Record<string, CertificateTemplate> = {
       root: template({
         subject: rootName,
@@ -97,33 +97,30 @@ describe('buildCertificate with an RSA signer', () => {
       ),
     };
     for (const [name, t] of Object.entries(cases)) {
-      const forged = buildCertificate(t);
-      expect(forged.builder, name).toBe('node-forge');
+      const built = buildCertificate(t);
       // PKCS #1 v1.5 signatures are deterministic: same TBS, same key => same certificate.
-      expect(forged.der.equals(buildPkijsCertificate(t).der), name).toBe(true);
+      expect(built.der.equals(buildCertificate(t).der), name).toBe(true);
+      expect(new X509Certificate(built.der).verify(rootKey.publicKey), name).toBe(true);
     }
   });
 
-  it('falls back to pkijs, saying why, for what node-forge cannot express', () => {
+  it('builds what node-forge could not express: multi-valued RDNs, EC keys under RSA, EC signers', () => {
     const multiValued = buildCertificate(
       template({ subject: encodeDn('CN=svc-a+OU=Payments,O=Acme,C=US') }),
     );
-    expect(multiValued.builder).toBe('pkijs');
-    expect(multiValued.fallbackReason).toMatch(/multi-valued RDN/);
+    expect(new X509Certificate(multiValued.der).verify(rootKey.publicKey)).toBe(true);
     expect(new X509Certificate(multiValued.der).subject).toBe(
       'C=US\nO=Acme\nCN=svc-a + OU=Payments',
     );
 
     const ecLeaf = buildCertificate(template({ subjectSpki: ecKey.spkiDer }));
-    expect(ecLeaf.builder).toBe('pkijs');
-    expect(ecLeaf.fallbackReason).toMatch(/RSA public keys only/);
+    expect(new X509Certificate(ecLeaf.der).publicKey.asymmetricKeyType).toBe('ec');
     expect(new X509Certificate(ecLeaf.der).verify(rootKey.publicKey)).toBe(true);
 
     const ecSigned = buildCertificate(
       template({ signer: ecKey, issuerSpki: ecKey.spkiDer, subjectSpki: leafKey.spkiDer }),
     );
-    expect(ecSigned.builder).toBe('pkijs');
-    expect(ecSigned.fallbackReason).toBeUndefined();
+    expect(new X509Certificate(ecSigned.der).verify(ecKey.publicKey)).toBe(true);
   });
 });
 
@@ -151,7 +148,7 @@ async function opensslProfile(dir: string, file: string): Promise<string> {
   return extensions.replace(/(Key Identifier:)\s*\n\s*[0-9A-F:]+/g, '$1 <key id>');
 }
 
-describe('the RSA profile: an rsa2048 dev CA built with node-forge', () => {
+describe('the RSA profile: an rsa2048 dev CA from the one builder', () => {
   let rsa: { ca: DevCa; server: IssuedCertificate; client: IssuedCertificate; crls: DevCaCrls };
   let ec: { ca: DevCa; server: IssuedCertificate; client: IssuedCertificate };
   let forgeCalls: { rsa: number; ec: number };
@@ -191,8 +188,8 @@ describe('the RSA profile: an rsa2048 dev CA built with node-forge', () => {
   });
   afterAll(async () => cleanup());
 
-  it('node-forge builds all four RSA certificates and none of the EC ones', () => {
-    expect(forgeCalls).toEqual({ rsa: 4, ec: 0 });
+  it('node-forge builds none of the RSA or EC certificates; all four RSA ones are sha256WithRSA', () => {
+    expect(forgeCalls).toEqual({ rsa: 0, ec: 0 });
     for (const pem of [rsa.ca.root.certPem, rsa.ca.intermediate.certPem, rsa.client.certPem]) {
       expect(
         pkijs.Certificate.fromBER(new X509Certificate(pem).raw).signatureAlgorithm.algorithmId,
@@ -338,13 +335,13 @@ describe('the RSA profile: an rsa2048 dev CA built with node-forge', () => {
 });
 
 describe('the RSA profile with rsa3072 keys', () => {
-  it('builds with node-forge and openssl accepts the chain', async () => {
+  it('builds without node-forge and openssl accepts the chain', async () => {
     const { dir, cleanup } = await tempDir();
     try {
       const spy = vi.spyOn(forge.pki, 'createCertificate');
       const ca = await createDevCa({ keyType: 'rsa3072', now });
       const leaf = await ca.issueClient({ clientId: 'k' });
-      expect(spy).toHaveBeenCalledTimes(3);
+      expect(spy).not.toHaveBeenCalled();
       spy.mockRestore();
       await writeAll(dir, {
         'root.pem': ca.root.certPem,

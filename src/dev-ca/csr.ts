@@ -1,0 +1,170 @@
+/**
+ * PKCS#10 certificate requests for `dev-ca sign`: the client makes its key and a CSR on its own
+ * host (openssl, Go, Java keytool...), and the dev CA signs it without ever seeing the key.
+ *
+ * Parsed with pkijs (the ASN.1 model the builder and src/pki use) and verified with src/pki's
+ * `verifySignature` (node:crypto, the algorithms chain validation accepts). node-forge, once meant
+ * for this, reads RSA requests only ("Cannot read public key. OID is not RSA." for P-256 and
+ * Ed25519), so it keeps its one job, the legacy PKCS#12.
+ *
+ * Input is hostile: size-capped before decoding, exactly one DER value, the self-signature must
+ * verify (proof of possession), the key must pass the key policy, and what the request asks for is
+ * read only to refuse it (a CA flag, an EKU not allowed) or to take its SANs; the certificate
+ * profile itself is always the CA's.
+ *
+ * @see RFC 2986 (PKCS #10), RFC 2985 §5.4.2 (extensionRequest), RFC 5280 §4.2
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import * as pkijs from 'pkijs';
+import { decodePem, formatDnDer, verifySignature } from '../pki/index.js';
+import { formatIp } from './x509.js';
+
+/** Largest CSR accepted (PEM or DER); real ones are under 4 KiB. */
+export const maxCsrBytes = 64 * 1024;
+
+const extensionRequestOid = '1.2.840.113549.1.9.14';
+
+/** What a verified request carries. */
+export interface CertificateRequest {
+  /** The request's DER, exactly as verified. */
+  readonly der: Uint8Array;
+  /** RFC 4514 subject, or undefined when the request's subject is empty. */
+  readonly subject: string | undefined;
+  readonly spkiDer: Buffer;
+  readonly publicKey: KeyObject;
+  /** SANs requested in the extensionRequest attribute. */
+  readonly sans: { dns: string[]; uri: string[]; ip: string[]; email: string[] };
+  /** True when the request asks for basicConstraints cA = TRUE. */
+  readonly requestsCa: boolean;
+  /** Requested EKU OIDs; undefined when the request has no EKU extension. */
+  readonly eku: readonly string[] | undefined;
+}
+
+/** Parses a PEM or DER CSR and verifies its self-signature; throws TypeError saying why not. */
+export function readCertificateRequest(input: string | Uint8Array): CertificateRequest {
+  if (input.length > maxCsrBytes) throw new TypeError(`the CSR is over ${maxCsrBytes} bytes`);
+  const der = toDer(input);
+  let csr: pkijs.CertificationRequest;
+  try {
+    csr = pkijs.CertificationRequest.fromBER(der);
+  } catch {
+    throw new TypeError('not a PKCS#10 certificate request');
+  }
+  // One DER value, nothing after it: what we verify is exactly what we were given.
+  if (csr.toSchema().toBER(false).byteLength !== der.byteLength) {
+    throw new TypeError('the CSR has trailing or non-DER bytes');
+  }
+  const spkiDer = Buffer.from(csr.subjectPublicKeyInfo.toSchema().toBER(false));
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch {
+    throw new TypeError('the CSR public key cannot be read');
+  }
+  const weak = keyPolicyProblem(publicKey);
+  if (weak !== undefined) throw new TypeError(`the CSR key is refused: ${weak}`);
+  const check = verifySignature(
+    new Uint8Array(csr.signatureAlgorithm.toSchema().toBER(false)),
+    csr.tbsView,
+    csr.signatureValue.valueBlock.valueHexView,
+    publicKey,
+  );
+  if (check === 'unsupported') {
+    throw new TypeError('the CSR is signed with an algorithm Tollgate does not accept');
+  }
+  if (check !== 'valid') {
+    throw new TypeError('the CSR signature does not verify (not signed by its own key)');
+  }
+  const subjectDer = csr.subject.toSchema().toBER(false);
+  const request = {
+    der,
+    subject:
+      csr.subject.typesAndValues.length === 0 ? undefined : formatDnDer(new Uint8Array(subjectDer)),
+    spkiDer,
+    publicKey,
+    sans: { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] },
+    requestsCa: false,
+    eku: undefined as string[] | undefined,
+  };
+  for (const attribute of csr.attributes ?? []) {
+    if (attribute.type !== extensionRequestOid) continue;
+    for (const value of attribute.values) {
+      let extensions: pkijs.Extensions;
+      try {
+        extensions = new pkijs.Extensions({ schema: value });
+      } catch {
+        throw new TypeError('the CSR has a malformed extensionRequest');
+      }
+      for (const extension of extensions.extensions) readExtension(extension, request);
+    }
+  }
+  return request;
+}
+
+function readExtension(
+  extension: pkijs.Extension,
+  request: { sans: CertificateRequest['sans']; requestsCa: boolean; eku: string[] | undefined },
+): void {
+  const parsed: unknown = extension.parsedValue;
+  if (extension.extnID === pkijs.id_BasicConstraints && parsed instanceof pkijs.BasicConstraints) {
+    request.requestsCa = parsed.cA === true;
+  } else if (extension.extnID === pkijs.id_ExtKeyUsage && parsed instanceof pkijs.ExtKeyUsage) {
+    request.eku = [...parsed.keyPurposes];
+  } else if (extension.extnID === pkijs.id_SubjectAltName && parsed instanceof pkijs.AltName) {
+    for (const name of parsed.altNames) {
+      if (name.type === 1) request.sans.email.push(String(name.value));
+      else if (name.type === 2) request.sans.dns.push(String(name.value));
+      else if (name.type === 6) request.sans.uri.push(String(name.value));
+      else if (name.type === 7) {
+        const view = (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock;
+        request.sans.ip.push(formatIp(view.valueHexView));
+      } else throw new TypeError(`the CSR asks for a SAN form the dev CA does not issue`);
+    }
+  } else if (
+    extension.extnID === pkijs.id_BasicConstraints ||
+    extension.extnID === pkijs.id_ExtKeyUsage ||
+    extension.extnID === pkijs.id_SubjectAltName
+  ) {
+    throw new TypeError('the CSR has a malformed requested extension');
+  }
+  // Anything else requested (key usage, policies...) is not copied: the CA's profile decides.
+}
+
+/**
+ * The key policy DESIGN.md fixes for every key Tollgate accepts: RSA at least 2048 bits and a
+ * whole number of octets (and at most 16384), P-256/384/521, Ed25519/Ed448.
+ */
+function keyPolicyProblem(key: KeyObject): string | undefined {
+  const details = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'rsa': {
+      const bits = details?.modulusLength ?? 0;
+      if (bits < 2048 || bits > 16_384 || bits % 8 !== 0) {
+        return `RSA keys must have 2048 to 16384 bits in whole octets, not ${bits}`;
+      }
+      return undefined;
+    }
+    case 'ec':
+      return ['prime256v1', 'secp384r1', 'secp521r1'].includes(details?.namedCurve ?? '')
+        ? undefined
+        : `EC keys must be on P-256, P-384 or P-521, not ${details?.namedCurve ?? 'unknown'}`;
+    case 'ed25519':
+    case 'ed448':
+      return undefined;
+    default:
+      return `${key.asymmetricKeyType ?? 'unknown'} keys are not accepted`;
+  }
+}
+
+function toDer(input: string | Uint8Array): Uint8Array {
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+  if (!text.includes('-----BEGIN ')) return new Uint8Array(Buffer.from(text, 'latin1'));
+  const label = /-----BEGIN ((?:NEW )?CERTIFICATE REQUEST)-----/.exec(text)?.[1];
+  try {
+    const [der] = decodePem(text, label ?? 'CERTIFICATE REQUEST', { maxBlocks: 1 });
+    if (der !== undefined) return new Uint8Array(der);
+  } catch {
+    // fall through to the one message below
+  }
+  throw new TypeError('expected one PEM "CERTIFICATE REQUEST" block (or DER)');
+}

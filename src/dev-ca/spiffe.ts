@@ -1,0 +1,94 @@
+/**
+ * SPIFFE fixtures: SPIFFE IDs for X.509-SVIDs the dev CA issues (`client --spiffe-id`), and the
+ * trust domain's bundle, a JWKS whose `x509-svid` entries carry the dev root (`ca/spiffe-bundle.json`).
+ * The workload-identity code reads bundles like this one; the JWT-SVID fixtures add `jwt-svid`
+ * entries to it.
+ *
+ * @see SPIFFE-ID §2 (format), X509-SVID §2-§4, SPIFFE Trust Domain and Bundle §4 (JWKS form)
+ */
+import { X509Certificate } from 'node:crypto';
+import { exportJWK, type JWK } from 'jose';
+import { fromPem } from './x509.js';
+
+/** A SPIFFE ID split into its parts. */
+export interface SpiffeId {
+  readonly id: string;
+  readonly trustDomain: string;
+  /** The path, starting with `/`. */
+  readonly path: string;
+}
+
+/** Longest SPIFFE ID (SPIFFE-ID §2.3: URIs up to 2048 bytes). */
+const maxSpiffeIdBytes = 2048;
+
+/**
+ * Parses a workload SPIFFE ID `spiffe://<trust-domain>/<path>` (a non-empty path: X.509-SVID
+ * leaves identify workloads, not trust domains); throws TypeError naming what is wrong.
+ *
+ * @see SPIFFE-ID §2.1 (trust domain: lowercase letters, digits, `.`, `-`, `_`), §2.2 (path
+ *      segments of letters, digits, `.`, `-`, `_`; no empty, `.` or `..` segment), §2.3
+ */
+export function parseSpiffeId(id: string): SpiffeId {
+  const fail = (why: string): never => {
+    throw new TypeError(`not a SPIFFE ID (${why}): ${JSON.stringify(id.slice(0, 100))}`);
+  };
+  if (Buffer.byteLength(id) > maxSpiffeIdBytes) fail('longer than 2048 bytes');
+  const match = /^spiffe:\/\/([^/]*)(\/.*)?$/.exec(id);
+  if (match === null) fail('must start with spiffe:// in lowercase');
+  const trustDomain = match?.[1] ?? '';
+  const path = match?.[2] ?? '';
+  if (!/^[a-z0-9._-]+$/.test(trustDomain)) {
+    fail('the trust domain is lowercase letters, digits, ".", "-" and "_" (no port or user)');
+  }
+  if (path === '') fail('an X.509-SVID needs a workload path after the trust domain');
+  for (const segment of path.slice(1).split('/')) {
+    if (!/^[A-Za-z0-9._-]+$/.test(segment) || segment === '.' || segment === '..') {
+      fail('path segments are letters, digits, ".", "-", "_"; none empty, "." or ".."');
+    }
+  }
+  return { id, trustDomain, path };
+}
+
+/** Options for {@link spiffeBundle}. */
+export interface SpiffeBundleOptions {
+  /** `spiffe_refresh_hint` in seconds; default 300. */
+  readonly refreshHintSeconds?: number;
+  /** `spiffe_sequence`, when the caller tracks one. */
+  readonly sequence?: number;
+  /** `jwt-svid` entries (with `kid`) to publish beside the X.509 authorities. */
+  readonly jwtAuthorities?: readonly JWK[];
+}
+
+/** The SPIFFE bundle of a trust domain in its JWKS form. */
+export interface SpiffeBundle {
+  readonly keys: JWK[];
+  readonly spiffe_refresh_hint: number;
+  readonly spiffe_sequence?: number;
+}
+
+/**
+ * A trust domain's bundle: one `use: "x509-svid"` JWK per CA certificate in `caPem` (each with
+ * its certificate as the single `x5c` entry), then the given `jwt-svid` keys.
+ *
+ * @see SPIFFE Trust Domain and Bundle §4.1-§4.2
+ */
+export async function spiffeBundle(
+  caPem: string,
+  options: SpiffeBundleOptions = {},
+): Promise<SpiffeBundle> {
+  const x509Authorities = await Promise.all(
+    fromPem('CERTIFICATE', caPem).map(async (der) => {
+      const jwk = await exportJWK(new X509Certificate(der).publicKey);
+      return { ...jwk, use: 'x509-svid', x5c: [der.toString('base64')] };
+    }),
+  );
+  if (x509Authorities.length === 0) throw new TypeError('a SPIFFE bundle needs a CA certificate');
+  return {
+    keys: [
+      ...x509Authorities,
+      ...(options.jwtAuthorities ?? []).map((jwk) => ({ ...jwk, use: 'jwt-svid' })),
+    ],
+    spiffe_refresh_hint: options.refreshHintSeconds ?? 300,
+    ...(options.sequence === undefined ? {} : { spiffe_sequence: options.sequence }),
+  };
+}

@@ -1,0 +1,146 @@
+/**
+ * Replay protection survives restarts. The memory replay store dies with its process; it fences
+ * its start instead, so an assertion spent before a restart, deploy or crash is refused after it
+ * (the code before this change accepted it again, up to exp + tolerance), and a client that
+ * retries a replay rejection once with a fresh assertion (the SDK) carries on by itself.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { TokenClient } from '../../src/client/index.js';
+import { postTokenRequest } from '../../src/client/token-request.js';
+import { createDevCa } from '../../src/dev-ca/index.js';
+import { MemoryReplayStore } from '../../src/replay/index.js';
+import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
+import { startMtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
+import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { makeJwtClient } from '../helpers/tollgate.js';
+
+/** Bounds for starting and stopping TypeScript processes, never measurements. */
+const processTestTimeoutMs = 180_000;
+
+async function stop(serve: ServeProcess): Promise<number | null> {
+  serve.kill('SIGTERM');
+  const timer = setTimeout(() => serve.kill(), 30_000);
+  try {
+    return await serve.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('replay protection across a restart (memory store)', () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it(
+    'an assertion used, the server restarted, the same assertion refused; a fresh one accepted',
+    async () => {
+      const ca = await createDevCa();
+      const server = await ca.issueServer();
+      const client = await makeJwtClient('svc-restart');
+      const dir = await mkdtemp(join(tmpdir(), 'tollgate-restart-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const port = await freePort();
+      const issuer = `https://localhost:${port}`;
+      const key = await generateSigningJwk('ES256');
+      writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
+      await writeFile(join(dir, 'server.pem'), server.chainPem);
+      await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
+      await writeFile(
+        join(dir, 'tollgate.json'),
+        JSON.stringify({
+          issuer,
+          tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
+          signingKeys: { file: 'keys.json' },
+          registry: { file: null, clients: [client.metadata] },
+          replay: { store: 'memory' },
+          log: { level: 'warn' },
+        }),
+      );
+      const start = async () => {
+        const serve = spawnServe(join(dir, 'tollgate.json'));
+        cleanups.push(() => serve.kill());
+        await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+        return serve;
+      };
+      const token = (assertion: string) =>
+        postTokenRequest({
+          tokenEndpoint: `https://127.0.0.1:${port}/token`,
+          params: {
+            grant_type: 'client_credentials',
+            client_assertion_type: jwtBearerAssertionType,
+            client_assertion: assertion,
+          },
+          ca: ca.root.certPem,
+        });
+      const sign = () =>
+        createClientAssertion({
+          clientId: client.clientId,
+          audience: issuer,
+          key: client.key.privateJwk,
+          lifetimeSeconds: 300,
+        });
+
+      const first = await start();
+      const spent = await sign();
+      const used = await token(spent);
+      expect(used.ok, first.output()).toBe(true);
+      const again = await token(spent);
+      expect(again.ok).toBe(false);
+      expect(again.ok ? '' : again.errorDescription).toMatch(/replayed/);
+      expect(await stop(first)).toBe(0);
+
+      // A new process with an empty memory store; the spent assertion is far from expiring.
+      const second = await start();
+      const afterRestart = await token(spent);
+      expect(afterRestart.ok, second.output()).toBe(false);
+      if (!afterRestart.ok) {
+        expect(afterRestart.status).toBe(401);
+        expect(afterRestart.error).toBe('invalid_client');
+        expect(afterRestart.errorDescription).toMatch(
+          /issued before this server started its replay record .* send a freshly signed assertion/,
+        );
+      }
+      const fresh = await token(await sign());
+      expect(fresh.ok, second.output()).toBe(true);
+      expect(await stop(second)).toBe(0);
+    },
+    processTestTimeoutMs,
+  );
+
+  it('the SDK recovers by itself: one fresh assertion after a refusal at the fence', async () => {
+    const ca = await createDevCa();
+    const client = await makeJwtClient('svc-sdk');
+    // A server whose replay record began two seconds ago (it just restarted)...
+    const tg = await startMtlsTollgate({
+      ca,
+      clients: [client.metadata],
+      tollgate: {
+        replayStore: new MemoryReplayStore({ maxEntries: 100, startedAtMs: Date.now() - 2_000 }),
+      },
+    });
+    cleanups.push(() => tg.dispose());
+    // ...and a client whose clock runs 20 s behind, so its first assertion predates that record.
+    const sdk = new TokenClient({
+      issuer: tg.issuer,
+      // An explicit endpoint: no discovery request that would teach it the clock beforehand.
+      tokenEndpoint: `${tg.base}/token`,
+      auth: { method: 'private_key_jwt', clientId: client.clientId, key: client.key.privateJwk },
+      ca: ca.root.certPem,
+      now: () => Date.now() - 20_000,
+    });
+    cleanups.push(() => sdk.close());
+    const token = await sdk.getToken();
+    expect(token.accessToken).toEqual(expect.any(String));
+    // Refused once at the fence; the SDK learned the server's clock (Date header), signed a
+    // fresh assertion and was accepted: exactly two requests.
+    expect(sdk.requestCount).toBe(2);
+    expect(Math.abs(sdk.clockOffsetMs - 20_000)).toBeLessThan(2_000);
+  });
+});
