@@ -9,7 +9,8 @@ import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:cr
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { encodeDn } from '../../../src/dev-ca/index.js';
-import { keyIdentifier, timeOf, toPem } from '../../../src/dev-ca/x509.js';
+import { keyIdentifier, timeOf } from '../../../src/dev-ca/x509.js';
+import { encodePem as toPem } from '../../../src/pki/index.js';
 
 /** A key pair of any type node:crypto makes (or an SPKI it cannot, such as explicit curves). */
 export interface KeyEntry {
