@@ -4,7 +4,7 @@
  * listener of the benchmark uses (the same ones Tollgate's own listener uses).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connect } from 'node:tls';
 
@@ -85,6 +85,53 @@ export function procCpuTimes(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
   return { user: Number(fields[11]) / clockTicks, system: Number(fields[12]) / clockTicks };
+}
+
+/** The pids of a process's live descendants, from /proc/<pid>/task/<tid>/children. */
+export function descendants(pid) {
+  const found = [];
+  const queue = [pid];
+  while (queue.length > 0 && found.length < 1024) {
+    const current = queue.shift();
+    let tasks = [];
+    try {
+      tasks = readdirSync(`/proc/${current}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${current}/task/${task}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const child of children.split(' ').filter(Boolean).map(Number)) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * user and system CPU seconds of a process and its live descendants (`serve --workers N`: the
+ * primary and every worker). A descendant that exits inside the window would be missed: the
+ * benchmark's servers keep theirs for the whole run.
+ */
+export function procTreeCpuTimes(pid) {
+  const total = procCpuTimes(pid);
+  for (const child of descendants(pid)) {
+    try {
+      const { user, system } = procCpuTimes(child);
+      total.user += user;
+      total.system += system;
+    } catch {
+      // Exited between the listing and the read.
+    }
+  }
+  return total;
 }
 
 /** user+system CPU seconds of a process (all its threads). */

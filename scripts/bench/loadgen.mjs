@@ -19,7 +19,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { Pool } from 'undici';
-import { percentile, procCpuTimes } from './lib.mjs';
+import { percentile, procCpuTimes, procTreeCpuTimes } from './lib.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const pem = (file) => (file === undefined ? undefined : readFileSync(file));
@@ -305,13 +305,16 @@ const warmupFailures = failures;
 phase = 'measure';
 handshakes = 0;
 resumed = 0;
-const cpuStart = procCpuTimes(spec.serverPid);
+// `serverTree`: the server is a process tree (serve --workers N); count every process in it.
+const serverCpu = () =>
+  spec.serverTree ? procTreeCpuTimes(spec.serverPid) : procCpuTimes(spec.serverPid);
+const cpuStart = serverCpu();
 const genCpuStart = process.cpuUsage();
 windowStart = now();
 windowEnd = windowStart + spec.durationMs;
 await runPhase(windowEnd);
 const elapsedMs = Math.min(now(), windowEnd) - windowStart;
-const cpuEnd = procCpuTimes(spec.serverPid);
+const cpuEnd = serverCpu();
 const genCpu = process.cpuUsage(genCpuStart);
 const exhausted = next >= maxRequests;
 phase = 'done';

@@ -81,10 +81,12 @@ const allScenarios = [
   'S4',
   'S5',
   'S6',
+  'W2',
   'L80',
   'F1',
   'F2',
   'F3',
+  'F4',
   'P1-S1',
   'P1-S3',
   'P1-S4',
@@ -94,7 +96,7 @@ const selected = new Set(args.only === undefined ? allScenarios : args.only.spli
 for (const name of selected) {
   if (!allScenarios.includes(name)) throw new Error(`unknown scenario ${name}`);
 }
-if (selected.has('S2') || selected.has('L80')) selected.add('S1');
+if (selected.has('S2') || selected.has('L80') || selected.has('W2')) selected.add('S1');
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
 const windowSeconds = (warmupMs + durationMs) / 1000;
@@ -122,7 +124,7 @@ function log(line) {
 }
 
 /** Starts a server process pinned to the server core and waits until it answers TLS. */
-async function startServer(name, nodeArgs, port, env = {}) {
+async function startServer(name, nodeArgs, port, env = {}, core = serverCore) {
   const spawnedAtMs = Date.now();
   // The server's stdout (its audit log) goes to a file, as in production, not through a pipe
   // this process would have to drain.
@@ -132,7 +134,7 @@ async function startServer(name, nodeArgs, port, env = {}) {
   );
   const logFd = openSync(logFile, 'w');
   const child = track(
-    spawnPinned(serverCore, process.execPath, nodeArgs, {
+    spawnPinned(core, process.execPath, nodeArgs, {
       cwd: root,
       env: { ...cleanEnv(), NODE_ENV: 'production', ...env },
       stdio: ['ignore', logFd, 'pipe'],
@@ -270,7 +272,6 @@ const supportsRedis = readFileSync(fileURLToPath(dist('http/server.js')), 'utf8'
 function tollgateConfig(port, extra = {}) {
   return {
     issuer: `https://localhost:${port}`,
-    unsafeDevDefaults: false,
     tls: {
       host: '127.0.0.1',
       port,
@@ -299,8 +300,11 @@ function tollgateConfig(port, extra = {}) {
   };
 }
 
-/** Starts Tollgate (built) with a fresh port; `profileName` adds --cpu-prof. */
-async function startTollgate(name, extra = {}) {
+/**
+ * Starts Tollgate (built) with a fresh port; `--profile` adds --cpu-prof. `workers` > 1 runs
+ * `serve --workers N` unpinned (its workers need more than the server core).
+ */
+async function startTollgate(name, extra = {}, workers = 1) {
   const port = await freePort();
   const configFile = join(work, `tollgate-${name}.json`);
   writeFileSync(configFile, JSON.stringify(tollgateConfig(port, extra)));
@@ -314,7 +318,14 @@ async function startTollgate(name, extra = {}) {
     );
   }
   nodeArgs.push(join(serverDist, 'cli/main.js'), 'serve', '--config', configFile);
-  const server = await startServer(`Tollgate ${name}`, nodeArgs, port);
+  if (workers > 1) nodeArgs.push('--workers', String(workers));
+  const server = await startServer(
+    `Tollgate ${name}`,
+    nodeArgs,
+    port,
+    {},
+    workers > 1 ? null : serverCore,
+  );
   return { ...server, port, issuer: `https://localhost:${port}` };
 }
 const profileDir = join(root, 'bench-results', 'profiles');
@@ -373,8 +384,8 @@ async function scenario(name, run) {
 }
 
 /** Tollgate scenario: start, drive, stop (always), summarize the profile when asked. */
-async function withTollgate(name, extra, drive) {
-  const server = await startTollgate(name, extra);
+async function withTollgate(name, extra, drive, workers = 1) {
+  const server = await startTollgate(name, extra, workers);
   let result;
   try {
     result = await drive(server);
@@ -511,6 +522,29 @@ await scenario('S6', async () => {
   }
 });
 
+// W2: S1 on `serve --workers 2`. On a two-core machine the generator shares the cores with the
+// two workers, so tokens per second cannot double; tokens per server CPU-second (summed over the
+// primary and both workers) says what the IPC replay claims and the primary cost.
+await scenario('W2', () =>
+  withTollgate(
+    'W2',
+    {},
+    async (server) =>
+      runLoad({
+        mode: 'keepalive',
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, s1Rate * 1.6),
+        tls: { caFile: files.root },
+        serverPid: server.pid,
+        serverTree: true,
+        check: tokenCheck('bench-es256', serverJwks),
+      }),
+    2,
+  ),
+);
+
 await scenario('L80', () => {
   const rate = Math.max(100, Math.round(0.8 * s1Rate));
   return withTollgate('L80', {}, async (server) =>
@@ -601,6 +635,27 @@ await scenario('F3', () =>
       runLoad({
         mode: 'newconn',
         resume: false,
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        body: mtlsBody,
+        tls: { certFile: files.clientCert, keyFile: files.clientKey },
+        serverPid: server.pid,
+        check: { kind: 'json' },
+      }),
+  ),
+);
+
+// F4: F3 with TLS session resumption (tickets), the floor of S5.
+await scenario('F4', () =>
+  withServer(
+    'F4',
+    'floor-tls.mjs',
+    (port) => [port, files.cert, files.key, ...f3Variant()],
+    (server) =>
+      runLoad({
+        mode: 'newconn',
+        resume: true,
         port: server.port,
         servername: 'localhost',
         path: '/token',
@@ -760,11 +815,14 @@ const floor = f1 !== undefined && f2 !== undefined ? 1 / (1 / f1 + 1 / f2) : und
 const ratios = [
   ['S1 / P1-S1', ratio(perCore('S1'), perCore('P1-S1')), '>= 3'],
   ['S3 / P1-S3', ratio(perCore('S3'), perCore('P1-S3')), '>= 3'],
-  ['S4 / P1-S4', ratio(perCore('S4'), perCore('P1-S4')), ''],
   ['S1 / floor 1/(1/F1+1/F2)', ratio(perCore('S1'), floor), '>= 0.75'],
   ['S4 / F3', ratio(perCore('S4'), perCore('F3')), '>= 0.9'],
+  ['S4 / P1-S4 (new connections)', ratio(perCore('S4'), perCore('P1-S4')), '>= 2'],
   ['S5 / S4', ratio(perCore('S5'), perCore('S4')), '>= 3'],
-  ['S6 / S1', ratio(perCore('S6'), perCore('S1')), ''],
+  ['S5 / F4', ratio(perCore('S5'), perCore('F4')), '>= 0.9'],
+  ['S6 / S1', ratio(perCore('S6'), perCore('S1')), '>= 0.9'],
+  ['W2 / S1 (per CPU-s)', ratio(perCore('W2'), perCore('S1')), ''],
+  ['W2 / S1 (tokens/s)', ratio(results.W2?.rate, results.S1?.rate), ''],
 ];
 notes.floorPerCore = floor;
 
@@ -776,9 +834,11 @@ const labels = {
   S4: 'S4 tls_client_auth, new TLS conn per token',
   S5: 'S5 tls_client_auth, new conn + resumption',
   S6: 'S6 S1 with Redis replay store',
+  W2: 'W2 S1 on serve --workers 2 (unpinned)',
   L80: 'S1 open loop at 0.8x S1 peak',
   F1: 'F1 bare Fastify HTTPS form -> JSON',
   F3: 'F3 bare node:https mTLS, full handshakes',
+  F4: 'F4 bare node:https mTLS, resumed handshakes',
   'P1-S1': 'P1 oidc-provider, S1',
   'P1-S3': 'P1 oidc-provider, S3',
   'P1-S4': 'P1 oidc-provider, S4',

@@ -1,20 +1,38 @@
 /**
- * `tollgate serve [--config FILE] [--dev]`: run the authorization server until SIGTERM or SIGINT.
+ * `tollgate serve [--config FILE] [--dev] [--workers N|auto]`: run the authorization server until SIGTERM or SIGINT.
  *
  * Without `--dev` the server trusts exactly what its configuration names: nothing is generated
  * and nothing under certs/ is read unless the config points there. `--dev` (what `npm start`
  * runs) layers the development PKI's files under the config and creates them when missing.
  */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
+import { withClientShare } from '../http/server.js';
+import { MemoryReplayStore } from '../replay/index.js';
+import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { exitCodes, type Io, isConfigurationError } from './io.js';
+import { replaySinceVariable, runPrimary } from './workers.js';
 
-const usageLine = 'Usage: tollgate serve [--config FILE] [--dev]';
+/** The most workers `--workers` accepts: far more than any machine's useful count. */
+const maxWorkers = 256;
+
+/** `--workers`: a count, or `auto` for the cores this process may use. */
+export function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return 1;
+  if (value === 'auto') return availableParallelism();
+  if (!/^[1-9][0-9]*$/.test(value)) return undefined;
+  const count = Number(value);
+  return count <= maxWorkers ? count : undefined;
+}
+
+const usageLine = 'Usage: tollgate serve [--config FILE] [--dev] [--workers N|auto]';
 
 /** What `serve` (and `check-config`) say when given nothing to run on. */
 export const noConfigurationHint = `no configuration given, and production has no defaults to trust.
@@ -27,11 +45,19 @@ export async function serveCommand(
   io: Io,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  let values: { config?: string | undefined; dev?: boolean | undefined };
+  let values: {
+    config?: string | undefined;
+    dev?: boolean | undefined;
+    workers?: string | undefined;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        dev: { type: 'boolean' },
+        workers: { type: 'string' },
+      },
       strict: true,
     }));
   } catch (error) {
@@ -44,6 +70,15 @@ export async function serveCommand(
     io.stderr.write(`tollgate serve: ${noConfigurationHint}`);
     return exitCodes.usage;
   }
+  const workers = parseWorkers(values.workers);
+  if (workers === undefined) {
+    io.stderr.write(
+      `tollgate serve: --workers must be a whole number from 1 to ${maxWorkers}, or auto\n`,
+    );
+    return exitCodes.usage;
+  }
+  // A worker of `--workers N` (forked by the primary below with the same arguments).
+  const isWorker = cluster.isWorker;
   let config: Config;
   try {
     config = loadConfig({ file, env, dev });
@@ -61,9 +96,11 @@ export async function serveCommand(
   process.once('exit', () => destination.flushSync());
   // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
   setInterval(() => destination.flush(), 1000).unref();
-  const logger = pino({ level: config.log.level, base: { service: 'tollgate' } }, destination);
+  // Workers name their process, so that N workers' lines can be told apart.
+  const base = isWorker ? { service: 'tollgate', pid: process.pid } : { service: 'tollgate' };
+  const logger = pino({ level: config.log.level, base }, destination);
 
-  if (dev) {
+  if (dev && !isWorker) {
     // Loud, once: this process trusts a CA whose keys sit on this disk.
     logger.warn(
       { devPkiDir: config.devPkiDir },
@@ -85,9 +122,49 @@ export async function serveCommand(
     }
   }
 
+  if (workers > 1 && !isWorker) {
+    // The primary: one memory replay store for every worker (Redis, when configured, is
+    // shared by the workers directly), forks, signals; it serves no request itself.
+    logger.info({ workers }, 'starting workers');
+    if (dev) io.stdout.write(quickstart(config));
+    const code = await runPrimary({
+      workers,
+      replayStore:
+        config.replay.store === 'memory'
+          ? withClientShare(new MemoryReplayStore({ maxEntries: config.replay.maxEntries }), config)
+          : undefined,
+      shutdownTimeoutSeconds: config.shutdownTimeoutSeconds,
+      log: (level, fields, message) => logger[level](fields, message),
+      io,
+    });
+    logger.info({ code }, 'every worker has stopped');
+    return code;
+  }
+
   let tollgate: Awaited<ReturnType<typeof createTollgate>>;
   try {
-    tollgate = await createTollgate(config, { logger, processMetrics: true });
+    tollgate = await createTollgate(config, {
+      logger,
+      processMetrics: true,
+      ...(isWorker
+        ? {
+            clusterWorker: true,
+            ...(config.replay.store === 'memory'
+              ? {
+                  replayStore: new IpcReplayStore(
+                    {
+                      send: (message) => process.send?.(message) ?? false,
+                      on: (event, listener) => process.on(event, listener),
+                      off: (event, listener) => process.off(event, listener),
+                      isOpen: () => process.connected === true,
+                    },
+                    { rememberedSinceMs: sinceOf(process.env[replaySinceVariable]) },
+                  ),
+                }
+              : {}),
+          }
+        : {}),
+    });
   } catch (error) {
     if (isConfigurationError(error)) {
       io.stderr.write(`${error.message}\n`);
@@ -100,7 +177,7 @@ export async function serveCommand(
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',
   );
-  if (dev) io.stdout.write(quickstart(config));
+  if (dev && !isWorker) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {
     let closing = false;
@@ -136,6 +213,12 @@ export async function serveCommand(
         .catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
     });
   });
+}
+
+/** The primary's replay-record start, as it handed it over (undefined when absent or bad). */
+function sinceOf(value: string | undefined): number | undefined {
+  const ms = Number(value);
+  return value !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
 }
 
 function quickstart(config: Config): string {

@@ -153,6 +153,20 @@ export const defaults = {
     connectTimeoutMs: 1000,
     /** A command that takes longer fails (closed for assertions). */
     commandTimeoutMs: 500,
+    /** Redis Sentinel: `host:port` of each sentinel; the primary is found (and followed) through them. */
+    sentinels: [],
+    /** The primary's name in the sentinels' `sentinel monitor <name> ...`. */
+    sentinelName: null,
+    /** Redis Cluster: seed nodes (`host:port`); keys are hash-tagged into 16 slices. */
+    clusterNodes: [],
+    /**
+     * Replicas that must hold a claim before a token is issued on it (Redis `WAIT`): 1 or more
+     * with Sentinel or Cluster, so that a failover cannot forget a claim. Keep one replica more
+     * than this per primary, or claims fail closed after a failover until one is back.
+     */
+    replicaAcks: 0,
+    /** How long a claim waits for `replicaAcks`; past it the request fails closed (503). */
+    replicaAckTimeoutMs: 100,
   },
   /** Per-client and per-address limits on token requests and on failed authentications. */
   rateLimits: {

@@ -220,6 +220,47 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/** "the admin listener is enabled => it does not share a port with a token listener". */
+const adminListenerIsSeparate: CrossCheck = (config) => {
+  const { admin } = config;
+  if (!admin.enabled || admin.port === 0) return [];
+  const tokenPorts = [
+    config.tls.port,
+    ...(config.mtls.enabled ? [config.mtls.port] : []),
+    ...(config.plain.enabled ? [config.plain.port] : []),
+  ];
+  return tokenPorts.includes(admin.port)
+    ? [
+        {
+          path: 'admin.port',
+          message: `${admin.port} is a token listener's port: /metrics must stay off the token listeners`,
+        },
+      ]
+    : [];
+};
+
+/** "one Redis topology": Sentinel and Cluster exclude each other; Sentinel needs its name. */
+const oneRedisTopology: CrossCheck = (config) => {
+  const { sentinels, sentinelName, clusterNodes, keyPrefix } = config.redis;
+  const problems: ConfigProblem[] = [];
+  if (sentinels.length > 0 && clusterNodes.length > 0) {
+    problems.push({
+      path: 'redis.clusterNodes',
+      message: 'cannot be combined with redis.sentinels',
+    });
+  }
+  if (sentinels.length > 0 && sentinelName === null) {
+    problems.push({ path: 'redis.sentinelName', message: 'is required with redis.sentinels' });
+  }
+  if (clusterNodes.length > 0 && /[{}]/.test(keyPrefix)) {
+    problems.push({
+      path: 'redis.keyPrefix',
+      message: 'must not contain { or } with redis.clusterNodes (Tollgate adds its own hash tags)',
+    });
+  }
+  return problems;
+};
+
 /**
  * Each source has the fields of its kind: a spiffe source one trust domain and exactly one of
  * bundle endpoint (https) and bundle file; an oidc-issuer source an https issuer; algorithms
@@ -305,6 +346,8 @@ const workloadSourcesAreComplete: CrossCheck = (config) => {
 };
 
 const crossChecks: readonly CrossCheck[] = [
+  adminListenerIsSeparate,
+  oneRedisTopology,
   workloadSourcesAreComplete,
   trustedProxiesAreCidrs,
   mtlsPublicUrlIsHttps,

@@ -4,6 +4,17 @@
  */
 import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from './types.js';
 
+/** `host:port` nodes (IPv6 in brackets), for Redis Sentinel and Cluster. */
+const redisNodes = {
+  type: 'array',
+  maxItems: 64,
+  items: {
+    type: 'string',
+    pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^:\\[\\]\\s]+):[0-9]{1,5}$',
+    maxLength: 300,
+  },
+} as const;
+
 const positiveInt = (maximum: number) => ({ type: 'integer', minimum: 1, maximum }) as const;
 const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
@@ -203,12 +214,29 @@ export const configSchema = {
     redis: {
       type: 'object',
       additionalProperties: false,
-      required: ['url', 'keyPrefix', 'connectTimeoutMs', 'commandTimeoutMs'],
+      required: [
+        'url',
+        'keyPrefix',
+        'connectTimeoutMs',
+        'commandTimeoutMs',
+        'sentinels',
+        'sentinelName',
+        'clusterNodes',
+        'replicaAcks',
+        'replicaAckTimeoutMs',
+      ],
       properties: {
         url: { type: 'string', pattern: '^rediss?://', maxLength: 2048 },
         keyPrefix: { type: 'string', maxLength: 64 },
         connectTimeoutMs: positiveInt(60_000),
         commandTimeoutMs: positiveInt(60_000),
+        sentinels: redisNodes,
+        sentinelName: {
+          oneOf: [{ type: 'null' }, { type: 'string', minLength: 1, maxLength: 256 }],
+        },
+        clusterNodes: redisNodes,
+        replicaAcks: { type: 'integer', minimum: 0, maximum: 16 },
+        replicaAckTimeoutMs: positiveInt(60_000),
       },
     },
     rateLimits: {

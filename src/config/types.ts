@@ -84,6 +84,11 @@ export interface Config {
     readonly keyPrefix: string;
     readonly connectTimeoutMs: number;
     readonly commandTimeoutMs: number;
+    readonly sentinels: readonly string[];
+    readonly sentinelName: string | null;
+    readonly clusterNodes: readonly string[];
+    readonly replicaAcks: number;
+    readonly replicaAckTimeoutMs: number;
   };
   readonly rateLimits: {
     readonly enabled: boolean;

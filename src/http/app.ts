@@ -175,7 +175,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       }
       return reply
         .type(metrics.collector.registry.contentType)
-        .send(await metrics.collector.registry.metrics());
+        .send(await metrics.collector.exposition());
     });
   }
 

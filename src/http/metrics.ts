@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReplayStore } from '../replay/index.js';
+import { clusterMetrics } from './cluster-metrics.js';
 
 /** A per-client fact the certificate-expiry gauge reads at scrape time. */
 export interface CertificateExpirySource {
@@ -41,6 +42,11 @@ export class TollgateMetrics {
   readonly workloadAuthentications: Counter<'source' | 'client_id'>;
   readonly dependencyStateChanges: Counter<'dependency' | 'state'>;
   readonly connectionsRefused: Counter<never>;
+  /**
+   * The Prometheus text a scrape answers: this registry, or (a worker of `serve --workers N`,
+   * after {@link aggregateAcrossWorkers}) every worker's, aggregated by the primary.
+   */
+  exposition: () => Promise<string> = () => this.registry.metrics();
   /** Last-seen presented certificates: client_id -> notAfter epoch ms. */
   readonly #presented = new Map<string, number>();
 
@@ -227,6 +233,16 @@ export class TollgateMetrics {
       this.#issuanceChildren.set(method, child);
     }
     child.observe(seconds);
+  }
+
+  /**
+   * Scrapes answer with the metrics of every worker of this server (aggregated by the primary
+   * process); returns the function that stops answering the primary's collection requests.
+   */
+  aggregateAcrossWorkers(): () => void {
+    const cluster = clusterMetrics(this.registry);
+    this.exposition = cluster.text;
+    return cluster.stop;
   }
 
   observeClaim(outcome: 'claimed' | 'replayed' | 'error', seconds: number): void {

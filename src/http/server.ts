@@ -77,6 +77,12 @@ export interface TollgateOptions {
   readonly underPressure?: boolean;
   /** Export Node process metrics too (the serve command; not in tests). */
   readonly processMetrics?: boolean;
+  /**
+   * A worker of `serve --workers N`: a scrape of /metrics answers with every worker's metrics
+   * aggregated by the primary (src/http/cluster-metrics.ts), and an injected replay store is the
+   * primary's, which already applies the per-client share.
+   */
+  readonly clusterWorker?: boolean;
   /** Told of every reload outcome. */
   readonly onReload?: (part: ReloadPart, outcome: ReloadOutcome['outcome']) => void;
   /** Workload trust sources: background polls, transport (tests drive the clock instead). */
@@ -307,17 +313,25 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         );
     },
   });
+  const stopAggregation =
+    options.clusterWorker === true ? metrics?.aggregateAcrossWorkers() : undefined;
   // One Redis connection serves both the replay claims and the shared rate-limit counters.
-  const usesRedis = config.replay.store === 'redis' || config.rateLimits.store === 'redis';
-  const redisClient =
-    usesRedis && options.replayStore === undefined
-      ? createRedisClient({
-          url: config.redis.url,
-          connectTimeoutMs: config.redis.connectTimeoutMs,
-          commandTimeoutMs: config.redis.commandTimeoutMs,
-          onError: (error) => redisState.down(error),
-        })
-      : undefined;
+  // An injected replay store (tests, workers) replaces only the replay claims: Redis rate limits
+  // still need their connection.
+  const usesRedis =
+    (config.replay.store === 'redis' && options.replayStore === undefined) ||
+    config.rateLimits.store === 'redis';
+  const redisClient = usesRedis
+    ? createRedisClient({
+        url: config.redis.url,
+        sentinels: config.redis.sentinels,
+        ...(config.redis.sentinelName === null ? {} : { sentinelName: config.redis.sentinelName }),
+        clusterNodes: config.redis.clusterNodes,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+        onError: (error) => redisState.down(error),
+      })
+    : undefined;
   redisClient?.on('ready', () => redisState.up());
   const baseReplayStore =
     options.replayStore ??
@@ -328,6 +342,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           commandTimeoutMs: config.redis.commandTimeoutMs,
           keyPrefix: config.redis.keyPrefix,
           client: redisClient,
+          replicaAcks: config.redis.replicaAcks,
+          replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
           dataLossFenceMs: longestClaimMs(config, state.registry),
           clock: now,
           // The replay store's readiness is Redis's state as far as assertions go: one line per
@@ -348,16 +364,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       : new MemoryReplayStore({ maxEntries: config.replay.maxEntries, clock: now }));
   // No client holds more than its share of the store: one client's flood (of assertions, or of
   // introspection calls, which claim too) cannot make every other client's assertions fail.
+  // A worker of `serve --workers N` claims through the primary, which applies the share once
+  // for all workers (src/cli/serve.ts); applied here too, N workers would allow N shares.
   const sharedReplayStore =
-    config.replay.maxClientShare < 1
-      ? limitClientShare(baseReplayStore, {
-          maxPerClient: Math.max(
-            1,
-            Math.floor(config.replay.maxEntries * config.replay.maxClientShare),
-          ),
-          clock: now,
-        })
-      : baseReplayStore;
+    options.clusterWorker === true && options.replayStore !== undefined
+      ? baseReplayStore
+      : withClientShare(baseReplayStore, config, now);
   const replayStore =
     metrics === undefined ? sharedReplayStore : instrumentReplayStore(sharedReplayStore, metrics);
   const rateLimitStore =
@@ -687,6 +699,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     },
     close: async () => {
       clearInterval(reloadTimer);
+      stopAggregation?.();
       workloadTrust.close();
       await Promise.all(listeners.map((one) => one.close(Date.now())));
       await Promise.all(apps.map((one) => one.close()));
@@ -695,6 +708,22 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       redisClient?.disconnect();
     },
   };
+}
+
+/**
+ * `store` limited to `replay.maxClientShare` of `replay.maxEntries` per client (or as it is when
+ * the share is 1): one client's flood of claims cannot fill the store for every other client.
+ */
+export function withClientShare(
+  store: ReplayStore,
+  config: Config,
+  now: () => number = Date.now,
+): ReplayStore {
+  if (config.replay.maxClientShare >= 1) return store;
+  return limitClientShare(store, {
+    maxPerClient: Math.max(1, Math.floor(config.replay.maxEntries * config.replay.maxClientShare)),
+    clock: now,
+  });
 }
 
 /** What the certificate-expiry and jwks_uri gauges read at scrape time. */

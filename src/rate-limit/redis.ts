@@ -4,19 +4,19 @@
  * instances enforce one limit, not N.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import {
   defineLuaCommand,
   isCommandTimeout,
   isStuck,
   type LuaCommand,
   markStuck,
+  type RedisConnection,
 } from '../replay/redis.js';
 import type { RateLimitDecision, RateLimitStore } from './types.js';
 
 export interface RedisRateLimitOptions {
   /** The client (shared with the replay store; see `createRedisClient`). The caller closes it. */
-  readonly client: Redis;
+  readonly client: RedisConnection;
   /** Prefix of every key (`<prefix>rl:<windowMs>:<windowStart>:<key>`). */
   readonly keyPrefix: string;
   /** Epoch ms; Date.now by default. Picks the window; Redis only counts. */
@@ -48,7 +48,7 @@ const maxRawKeyLength = 128;
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #keyPrefix: string;
   readonly #clock: () => number;
-  readonly #client: Redis;
+  readonly #client: RedisConnection;
   readonly #hit: LuaCommand;
 
   constructor(options: RedisRateLimitOptions) {

@@ -12,6 +12,7 @@ export {
 export {
   createRedisClient,
   type RedisClientOptions,
+  type RedisConnection,
   RedisReplayStore,
   type RedisReplayStoreOptions,
 } from './redis.js';

@@ -26,14 +26,29 @@
  * @see RFC 7523 §3 (item 7), DESIGN.md §3 and §4
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { minimumRetentionMs } from './memory.js';
 import { type ReplayStore, ReplayStoreError } from './types.js';
 
+/** A connection to one Redis, to a Sentinel-managed primary, or to a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
+
 /** How Tollgate connects to Redis (the `redis` section of the config). */
 export interface RedisClientOptions {
-  /** `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS. */
+  /**
+   * `redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS. With `sentinels` or
+   * `clusterNodes`, only its scheme, credentials and db are used.
+   */
   readonly url: string;
+  /**
+   * Sentinels (`host:port`) that name the primary called {@link sentinelName}: the client asks
+   * them for the primary, and again after a failover.
+   */
+  readonly sentinels?: readonly string[];
+  /** The Sentinel-monitored primary's name (`sentinel monitor <name> ...`). */
+  readonly sentinelName?: string;
+  /** Redis Cluster seed nodes (`host:port`); the client discovers the rest. */
+  readonly clusterNodes?: readonly string[];
   /** A TCP (and TLS) connect that takes longer is abandoned and retried. */
   readonly connectTimeoutMs: number;
   /** A command unanswered after this rejects (the caller fails closed or open, as it decides). */
@@ -61,7 +76,7 @@ const maxReconnectDelayMs = 1_000;
  * - `reconnectOnError` for `READONLY`: after a failover, a connection still pointing at the
  *   demoted primary is dropped and re-resolved rather than failing every write.
  */
-export function createRedisClient(options: RedisClientOptions): Redis {
+export function createRedisClient(options: RedisClientOptions): RedisConnection {
   const { url, connectTimeoutMs, commandTimeoutMs, onError } = options;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
     throw new TypeError('createRedisClient: url must be a redis:// or rediss:// URL');
@@ -74,8 +89,11 @@ export function createRedisClient(options: RedisClientOptions): Redis {
       throw new TypeError(`createRedisClient: ${name} must be a positive integer`);
     }
   }
-  const client = new Redis(url, {
+  const failFast: RedisOptions = {
     connectionName: 'tollgate',
+    // Concurrent claims and rate-limit hits share one write and one read syscall per event-loop
+    // turn instead of one each: the same commands, fewer round trips under load.
+    enableAutoPipelining: true,
     lazyConnect: false,
     enableOfflineQueue: false,
     enableReadyCheck: true,
@@ -85,10 +103,61 @@ export function createRedisClient(options: RedisClientOptions): Redis {
     commandTimeout: commandTimeoutMs,
     retryStrategy: (attempt) => Math.min(attempt * 100, maxReconnectDelayMs),
     reconnectOnError: (error) => error.message.startsWith('READONLY'),
-  });
+  };
+  const parsed = new URL(url);
+  const auth: RedisOptions = {
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  const db = Number(parsed.pathname.slice(1) || '0');
+  let client: RedisConnection;
+  if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+    client = new Cluster(options.clusterNodes.map(hostPort), {
+      redisOptions: { ...failFast, ...auth },
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      lazyConnect: false,
+      // After a failover, MOVED and CLUSTERDOWN answers are retried once the slots are known
+      // again, within the command timeout; a claim is never re-sent after its reply was lost.
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnMoved: 0,
+      maxRedirections: 4,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, maxReconnectDelayMs),
+      slotsRefreshTimeout: connectTimeoutMs,
+    });
+  } else if (options.sentinels !== undefined && options.sentinels.length > 0) {
+    if (options.sentinelName === undefined || options.sentinelName === '') {
+      throw new TypeError('createRedisClient: sentinels need a sentinelName');
+    }
+    client = new Redis({
+      ...failFast,
+      ...auth,
+      db,
+      sentinels: options.sentinels.map(hostPort),
+      name: options.sentinelName,
+      // Ask the sentinels again on every reconnect: that is how a failover is followed.
+      sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, maxReconnectDelayMs),
+      failoverDetector: true,
+    });
+  } else {
+    client = new Redis(url, failFast);
+  }
   // Without a listener ioredis prints every connection error to the console.
   client.on('error', (error: Error) => onError?.(error));
   return client;
+}
+
+/** `host:port` (IPv6 as `[::1]:port`) as ioredis takes a node. */
+function hostPort(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (match === null || !(port >= 1 && port <= 65_535)) {
+    throw new TypeError(`createRedisClient: "${value}" is not host:port`);
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
 }
 
 /** A Lua script registered on a client (EVALSHA, falling back to EVAL after a Redis restart). */
@@ -99,7 +168,7 @@ export type LuaCommand = (
 
 /** Registers `lua` as command `name` on `client`; idempotent for the same name and script. */
 export function defineLuaCommand(
-  client: Redis,
+  client: RedisConnection,
   name: string,
   numberOfKeys: number,
   lua: string,
@@ -129,20 +198,20 @@ export function isCommandTimeout(error: unknown): boolean {
  * timeout, adapters skip Redis for {@link stuckMs} (failing at once: closed for claims, open for
  * rate limits); the replay store's health check probes meanwhile and clears it on success.
  */
-const stuckUntil = new WeakMap<Redis, number>();
+const stuckUntil = new WeakMap<RedisConnection, number>();
 const stuckMs = 1_000;
 
 /** Records that a command on `client` timed out. */
-export function markStuck(client: Redis): void {
+export function markStuck(client: RedisConnection): void {
   stuckUntil.set(client, Date.now() + stuckMs);
 }
 
 /** Whether a command on `client` timed out within the last {@link stuckMs}. */
-export function isStuck(client: Redis): boolean {
+export function isStuck(client: RedisConnection): boolean {
   return (stuckUntil.get(client) ?? 0) > Date.now();
 }
 
-function clearStuck(client: Redis): void {
+function clearStuck(client: RedisConnection): void {
   stuckUntil.delete(client);
 }
 
@@ -150,7 +219,22 @@ export interface RedisReplayStoreOptions extends Omit<RedisClientOptions, 'onErr
   /** Prefix of every key this store writes (`<prefix>jti:...`), so deployments can share a Redis. */
   readonly keyPrefix: string;
   /** A client to use instead of one made from `url` (shared with rate limits; the caller closes it). */
-  readonly client?: Redis;
+  readonly client?: RedisConnection;
+  /**
+   * Replicas that must have each claim before it counts (Redis `WAIT`, sent in the same round
+   * trip). With a Sentinel or Cluster failover, a claim that only the old primary held would be
+   * forgotten by the new one: with 1 here, no token is issued on a claim that a replica does not
+   * hold, so a promoted replica still refuses the replay. 0 (default) for a single Redis.
+   */
+  readonly replicaAcks?: number;
+  /** How long `WAIT` waits for {@link replicaAcks}; a claim not acknowledged in time fails closed. */
+  readonly replicaAckTimeoutMs?: number;
+  /**
+   * Independent slices of the key space, each with its own hash tag, epoch and fence (default 16
+   * on a Redis Cluster, 1 otherwise). A claim script touches only its slice's keys, which a hash
+   * tag keeps on one cluster slot; a data loss on one shard fences only the slices it holds.
+   */
+  readonly slices?: number;
   /**
    * Most live claims held at once, across all instances; past it a new claim fails closed with
    * `ReplayStoreError('full')`. Protects a Redis shared with other data from being filled by
@@ -260,9 +344,10 @@ return {epoch, redis.call('PTTL', KEYS[2])}
  * not after a command timeout each.
  */
 export class RedisReplayStore implements ReplayStore {
-  readonly #client: Redis;
+  readonly #client: RedisConnection;
   readonly #ownsClient: boolean;
   readonly #keyPrefix: string;
+  readonly #maxEntriesPerSlice: number | undefined;
   readonly #maxEntries: number | undefined;
   #dataLossFenceMs: number;
   /**
@@ -274,19 +359,26 @@ export class RedisReplayStore implements ReplayStore {
   readonly #onStateChange: ((ready: boolean) => void) | undefined;
   readonly #onDataLoss: ((fenceMs: number) => void) | undefined;
   readonly #healthCheckIntervalMs: number;
+  readonly #replicaAcks: number;
+  readonly #replicaAckTimeoutMs: number;
+  readonly #slices: number;
   readonly #claim: LuaCommand;
   readonly #epochCheck: LuaCommand;
   readonly #listeners: [event: string, listener: () => void][] = [];
 
-  /** The epoch id seen on the last successful check; undefined until the first. */
-  #epoch: string | undefined;
-  /** Whether the epoch check has passed on the current connection. */
-  #verified = false;
+  /** Per slice: the epoch id seen on the last successful check; undefined until the first. */
+  readonly #epochs: (string | undefined)[];
+  /** Per slice: refuse claims until then (a data loss was detected there). */
+  readonly #fenceUntilMs: number[];
+  /** Per slice: the latest expiry of any claim this process sent there (what a loss may forget). */
+  readonly #horizonMs: number[];
+  /**
+   * Per slice: whether its epoch check has passed on the current connection. Per slice, so that
+   * a Redis Cluster shard failing over stops only the slices it holds.
+   */
+  readonly #verified: boolean[];
   /** A command timed out; trust is restored by the next successful check. */
   #degraded = false;
-  #fenceUntilMs = 0;
-  /** The latest expiry of any claim this process sent: what a data loss may have forgotten. */
-  #horizonMs = 0;
   #consecutiveTimeouts = 0;
   #checking = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -300,6 +392,8 @@ export class RedisReplayStore implements ReplayStore {
       dataLossFenceMs = defaultDataLossFenceMs,
       clock = Date.now,
       healthCheckIntervalMs = 5_000,
+      replicaAcks = 0,
+      replicaAckTimeoutMs = 100,
     } = options;
     if (typeof keyPrefix !== 'string') {
       throw new TypeError('RedisReplayStore: keyPrefix must be a string');
@@ -313,13 +407,12 @@ export class RedisReplayStore implements ReplayStore {
     if (!Number.isFinite(healthCheckIntervalMs) || healthCheckIntervalMs <= 0) {
       throw new TypeError('RedisReplayStore: healthCheckIntervalMs must be a positive number');
     }
-    this.#keyPrefix = keyPrefix;
-    this.#maxEntries = maxEntries;
-    this.#dataLossFenceMs = dataLossFenceMs;
-    this.#clock = clock;
-    this.#onStateChange = options.onStateChange;
-    this.#onDataLoss = options.onDataLoss;
-    this.#healthCheckIntervalMs = healthCheckIntervalMs;
+    if (!Number.isSafeInteger(replicaAcks) || replicaAcks < 0 || replicaAcks > 16) {
+      throw new TypeError('RedisReplayStore: replicaAcks must be an integer from 0 to 16');
+    }
+    if (!Number.isSafeInteger(replicaAckTimeoutMs) || replicaAckTimeoutMs < 1) {
+      throw new TypeError('RedisReplayStore: replicaAckTimeoutMs must be a positive integer');
+    }
     this.#ownsClient = options.client === undefined;
     this.#client =
       options.client ??
@@ -329,21 +422,48 @@ export class RedisReplayStore implements ReplayStore {
         commandTimeoutMs: options.commandTimeoutMs,
         ...(options.onError === undefined ? {} : { onError: options.onError }),
       });
-    this.#claim = defineLuaCommand(this.#client, 'tollgateReplayClaim', 4, claimLua);
+    const slices = options.slices ?? (this.#client instanceof Cluster ? 16 : 1);
+    if (!Number.isSafeInteger(slices) || slices < 1 || slices > 256) {
+      throw new TypeError('RedisReplayStore: slices must be an integer from 1 to 256');
+    }
+    if (slices > 1 && /[{}]/.test(keyPrefix)) {
+      // The slice's hash tag must be the first {...} of every key.
+      throw new TypeError('RedisReplayStore: keyPrefix must not contain { or } with slices');
+    }
+    this.#keyPrefix = keyPrefix;
+    this.#maxEntries = maxEntries;
+    this.#maxEntriesPerSlice =
+      maxEntries === undefined ? undefined : Math.ceil(maxEntries / slices);
+    this.#dataLossFenceMs = dataLossFenceMs;
+    this.#clock = clock;
+    this.#onStateChange = options.onStateChange;
+    this.#onDataLoss = options.onDataLoss;
+    this.#healthCheckIntervalMs = healthCheckIntervalMs;
+    this.#replicaAcks = replicaAcks;
+    this.#replicaAckTimeoutMs = replicaAckTimeoutMs;
+    this.#slices = slices;
+    this.#epochs = Array.from({ length: slices }, () => undefined);
+    this.#fenceUntilMs = Array.from({ length: slices }, () => 0);
+    this.#horizonMs = Array.from({ length: slices }, () => 0);
+    this.#verified = Array.from({ length: slices }, () => false);
+    this.#claim = defineLuaCommand(this.#client, claimCommand, 4, claimLua);
     this.#epochCheck = defineLuaCommand(this.#client, 'tollgateReplayEpoch', 2, epochCheckLua);
 
     this.#listen('ready', () => {
-      this.#verified = false;
+      this.#verified.fill(false);
       this.#consecutiveTimeouts = 0;
       this.#check();
     });
     // Any lost connection may come back to a different (restarted, emptied) Redis: re-verify.
     for (const event of ['close', 'reconnecting', 'end']) {
       this.#listen(event, () => {
-        this.#verified = false;
+        this.#verified.fill(false);
         this.#report();
       });
     }
+    // A cluster stays 'ready' while a node is replaced: check the slices again now. (Meanwhile
+    // each claim checks its slice's epoch itself, so an emptied new primary is still caught.)
+    for (const event of ['+node', '-node']) this.#listen(event, () => this.#schedule(0));
     if (this.#client.status === 'ready') this.#check();
   }
 
@@ -351,9 +471,10 @@ export class RedisReplayStore implements ReplayStore {
    * {@inheritDoc ReplayStore.claim}
    *
    * Fails closed: when Redis cannot answer (not connected, timed out, out of memory, fenced
-   * after a data loss) it throws `ReplayStoreError` and the request gets 503; it never guesses.
-   * A claim whose reply is lost may still have been recorded, so a client retrying after a 503
-   * should sign a new assertion (a new `jti`) rather than resend the old one.
+   * after a data loss, a claim not acknowledged by the required replicas) it throws
+   * `ReplayStoreError` and the request gets 503; it never guesses. A claim whose reply is lost
+   * may still have been recorded, so a client retrying after a 503 should sign a new assertion
+   * (a new `jti`) rather than resend the old one.
    */
   async claim(clientId: string, jti: string, expiresAtMs: number): Promise<boolean> {
     if (typeof clientId !== 'string' || clientId === '') {
@@ -368,32 +489,49 @@ export class RedisReplayStore implements ReplayStore {
     if (this.#closed) {
       throw new ReplayStoreError('unavailable', 'The replay store is closed.', 1);
     }
+    const id = replayKey(clientId, jti);
+    const slice = this.#slices === 1 ? 0 : sliceOf(id, this.#slices);
     const now = this.#clock();
-    if (now < this.#fenceUntilMs) throw this.#fenced();
+    if (now < (this.#fenceUntilMs[slice] as number)) throw this.#fenced(slice);
     if (isStuck(this.#client) && !this.#degraded) {
       // Another adapter on this client just timed out: do not wait for a timeout of our own.
       this.#degraded = true;
       this.#report();
       this.#schedule(recheckDelayMs);
     }
-    if (!this.#trusted()) {
+    if (!this.#trusted(slice)) {
       throw new ReplayStoreError('unavailable', 'Redis is not available for replay claims.', 1);
     }
 
     const ttlMs = Math.max(Math.ceil(expiresAtMs - now), minimumRetentionMs);
     // Counted before sending: a claim whose reply is lost may still be in Redis.
-    this.#horizonMs = Math.max(this.#horizonMs, now + ttlMs);
-    const key = this.#key(`jti:${replayKey(clientId, jti)}`);
+    this.#horizonMs[slice] = Math.max(this.#horizonMs[slice] as number, now + ttlMs);
+    const keys = [
+      this.#key(slice, `jti:${id}`),
+      this.#key(slice, 'jti-index'),
+      this.#key(slice, 'replay-epoch'),
+      this.#key(slice, 'replay-fence'),
+    ];
+    const args = [ttlMs, this.#maxEntriesPerSlice ?? 0, this.#epochs[slice] ?? ''];
     let reply: unknown;
+    let acks = Number.POSITIVE_INFINITY;
     try {
-      reply = await this.#claim(
-        [key, this.#key('jti-index'), this.#key('replay-epoch'), this.#key('replay-fence')],
-        [ttlMs, this.#maxEntries ?? 0, this.#epoch ?? ''],
-      );
+      if (this.#replicaAcks === 0) reply = await this.#claim(keys, args);
+      else [reply, acks] = await this.#claimAcknowledged(keys, args);
     } catch (error) {
       throw this.#failure(error);
     }
-    if (reply === 1) return true;
+    if (reply === 1) {
+      if (acks < this.#replicaAcks) {
+        // Recorded on the primary only: a failover now could forget it, so no token on it.
+        throw new ReplayStoreError(
+          'unavailable',
+          `The claim reached ${acks} of the ${this.#replicaAcks} Redis replicas required in time.`,
+          1,
+        );
+      }
+      return true;
+    }
     if (reply === 0) return false;
     const [code, ms] = Array.isArray(reply) ? (reply as unknown[]) : [];
     if (code === -1 && typeof ms === 'number') {
@@ -405,16 +543,16 @@ export class RedisReplayStore implements ReplayStore {
     }
     if (code === -2) {
       // Redis was emptied under this connection: re-check now, which detects it and fences.
-      this.#verified = false;
+      this.#verified[slice] = false;
       this.#report();
       this.#check();
       throw new ReplayStoreError('unavailable', 'Redis lost replay claims; re-verifying.', 1);
     }
     if (code === -3 && typeof ms === 'number') {
-      this.#fenceUntilMs = Math.max(this.#fenceUntilMs, this.#clock() + ms);
+      this.#fenceUntilMs[slice] = Math.max(this.#fenceUntilMs[slice] as number, this.#clock() + ms);
       this.#report();
       this.#schedule(ms);
-      throw this.#fenced();
+      throw this.#fenced(slice);
     }
     throw new ReplayStoreError(
       'unavailable',
@@ -424,7 +562,10 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   ready(): boolean {
-    return this.#trusted() && this.#clock() >= this.#fenceUntilMs;
+    const now = this.#clock();
+    return this.#verified.every(
+      (_, slice) => this.#trusted(slice) && now >= (this.#fenceUntilMs[slice] as number),
+    );
   }
 
   /**
@@ -475,20 +616,52 @@ export class RedisReplayStore implements ReplayStore {
     }
   }
 
-  #key(name: string): string {
-    return `${this.#keyPrefix}${name}`;
+  /**
+   * The claim script and `WAIT` in one pipeline: one round trip, and on a cluster the same node
+   * (a pipeline goes where its keys live; `WAIT` has none). `WAIT` counts the replicas that hold
+   * every write this connection made so far, the claim included.
+   */
+  async #claimAcknowledged(
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<[unknown, number]> {
+    const pipeline = this.#client.pipeline() as unknown as Record<
+      string,
+      (...params: (string | number)[]) => unknown
+    > & { exec(): Promise<[Error | null, unknown][] | null> };
+    (pipeline[claimCommand] as (...params: (string | number)[]) => unknown)(...keys, ...args);
+    (pipeline.wait as (...params: number[]) => unknown)(
+      this.#replicaAcks,
+      this.#replicaAckTimeoutMs,
+    );
+    const results = await pipeline.exec();
+    const [claimed, waited] = results ?? [];
+    if (claimed === undefined || waited === undefined) throw new Error('Redis pipeline aborted');
+    if (claimed[0] !== null) throw claimed[0];
+    return [claimed[1], waited[0] === null && typeof waited[1] === 'number' ? waited[1] : 0];
   }
 
-  #fenced(): ReplayStoreError {
+  #key(slice: number, name: string): string {
+    return this.#slices === 1
+      ? `${this.#keyPrefix}${name}`
+      : `${this.#keyPrefix}{r${slice}}${name}`;
+  }
+
+  #fenced(slice: number): ReplayStoreError {
     return new ReplayStoreError(
       'unavailable',
       'Redis lost replay claims; assertions are refused until every lost claim has expired.',
-      Math.max(1, Math.ceil((this.#fenceUntilMs - this.#clock()) / 1000)),
+      Math.max(1, Math.ceil(((this.#fenceUntilMs[slice] as number) - this.#clock()) / 1000)),
     );
   }
 
-  #trusted(): boolean {
-    return !this.#closed && this.#client.status === 'ready' && this.#verified && !this.#degraded;
+  #trusted(slice: number): boolean {
+    return (
+      !this.#closed &&
+      this.#client.status === 'ready' &&
+      this.#verified[slice] === true &&
+      !this.#degraded
+    );
   }
 
   #listen(event: string, listener: () => void): void {
@@ -522,8 +695,9 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   /**
-   * The epoch check: proves the connection answers, and that the Redis behind it still holds
-   * what this process claimed before (else fences). Re-runs on a timer while the store lives.
+   * The epoch check of every slice: proves the connection answers, and that the Redis behind
+   * each slice still holds what this process claimed there before (else fences that slice).
+   * Re-runs on a timer while the store lives.
    */
   #check(): void {
     if (this.#closed || this.#checking) return;
@@ -534,58 +708,69 @@ export class RedisReplayStore implements ReplayStore {
     }
     this.#checking = true;
     const now = this.#clock();
-    const fenceMs = Math.max(
-      this.#dataLossFenceMs,
-      this.#earlierFenceUntilMs - now,
-      this.#horizonMs - now,
-      0,
-    );
-    const known = this.#epoch ?? '';
-    this.#epochCheck(
-      [this.#key('replay-epoch'), this.#key('replay-fence')],
-      [randomUUID(), known, Math.ceil(fenceMs)],
-    ).then(
-      (reply) => {
-        this.#checking = false;
-        if (this.#closed) return;
-        const [epoch, fenceLeftMs] = Array.isArray(reply) ? reply : [];
-        if (typeof epoch !== 'string' || typeof fenceLeftMs !== 'number') {
-          this.#schedule(recheckDelayMs);
+    const checks = this.#epochs.map((known, slice) => {
+      const fenceMs = Math.max(
+        this.#dataLossFenceMs,
+        this.#earlierFenceUntilMs - now,
+        (this.#horizonMs[slice] as number) - now,
+        0,
+      );
+      return this.#epochCheck(
+        [this.#key(slice, 'replay-epoch'), this.#key(slice, 'replay-fence')],
+        [randomUUID(), known ?? '', Math.ceil(fenceMs)],
+      ).then((reply) => ({ reply, known: known ?? '', fenceMs }));
+    });
+    Promise.allSettled(checks).then((results) => {
+      this.#checking = false;
+      if (this.#closed) return;
+      let nextWake = this.#healthCheckIntervalMs;
+      let failure: unknown;
+      results.forEach((result, slice) => {
+        const [epoch, fenceLeftMs] =
+          result.status === 'fulfilled' && Array.isArray(result.value.reply)
+            ? result.value.reply
+            : [];
+        if (
+          result.status === 'rejected' ||
+          typeof epoch !== 'string' ||
+          typeof fenceLeftMs !== 'number'
+        ) {
+          this.#verified[slice] = false;
+          failure ??= result.status === 'rejected' ? result.reason : new Error('bad reply');
           return;
         }
+        const { known, fenceMs } = result.value;
         if (known !== '' && epoch !== known && fenceMs > 0) this.#onDataLoss?.(fenceMs);
-        this.#epoch = epoch;
+        this.#epochs[slice] = epoch;
         if (fenceLeftMs > 0) {
-          this.#fenceUntilMs = Math.max(this.#fenceUntilMs, this.#clock() + fenceLeftMs);
+          this.#fenceUntilMs[slice] = Math.max(
+            this.#fenceUntilMs[slice] as number,
+            this.#clock() + fenceLeftMs,
+          );
         }
-        this.#verified = true;
+        this.#verified[slice] = true;
+        const left = (this.#fenceUntilMs[slice] as number) - this.#clock();
+        // Wake up when a fence lifts, so readiness (and its callback) follows promptly.
+        if (left > 0) nextWake = Math.min(nextWake, left);
+      });
+      if (failure === undefined) {
         this.#degraded = false;
         clearStuck(this.#client);
         this.#consecutiveTimeouts = 0;
         this.#report();
-        const fenceLeft = this.#fenceUntilMs - this.#clock();
-        // Wake up when the fence lifts, so readiness (and its callback) follows promptly.
-        this.#schedule(
-          fenceLeft > 0
-            ? Math.min(fenceLeft, this.#healthCheckIntervalMs)
-            : this.#healthCheckIntervalMs,
-        );
-      },
-      (error: unknown) => {
-        this.#checking = false;
-        if (this.#closed) return;
-        this.#verified = false;
-        this.#report();
-        if (isCommandTimeout(error)) markStuck(this.#client);
-        if (isCommandTimeout(error) && ++this.#consecutiveTimeouts >= timeoutsBeforeReconnect) {
-          // An open socket that never answers (partition, frozen host): replace the connection.
-          this.#consecutiveTimeouts = 0;
-          this.#client.disconnect(true);
-          return;
-        }
-        this.#schedule(recheckDelayMs);
-      },
-    );
+        this.#schedule(nextWake);
+        return;
+      }
+      this.#report();
+      if (isCommandTimeout(failure)) markStuck(this.#client);
+      if (isCommandTimeout(failure) && ++this.#consecutiveTimeouts >= timeoutsBeforeReconnect) {
+        // An open socket that never answers (partition, frozen host): replace the connection.
+        this.#consecutiveTimeouts = 0;
+        this.#client.disconnect(true);
+        return;
+      }
+      this.#schedule(recheckDelayMs);
+    });
   }
 
   #report(): void {
@@ -594,6 +779,14 @@ export class RedisReplayStore implements ReplayStore {
     this.#lastReported = ready;
     this.#onStateChange?.(ready);
   }
+}
+
+/** The name the claim script is registered under (also called inside pipelines). */
+const claimCommand = 'tollgateReplayClaim';
+
+/** The slice of a claim key: from its first bytes, which SHA-256 spreads evenly. */
+function sliceOf(key: string, slices: number): number {
+  return Buffer.from(key.slice(0, 8), 'base64url').readUInt32BE(0) % slices;
 }
 
 /**

@@ -83,6 +83,18 @@ describe('loadConfig', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it('keeps the admin listener off the token listeners (TOLLGATE_ADMIN_PORT too)', () => {
+    expect(loadConfig({ env: { TOLLGATE_ADMIN_PORT: '0' } }).admin.port).toBe(0);
+    expect(
+      problemsOf(() => loadConfig({ env: { TOLLGATE_PORT: '9464', TOLLGATE_ADMIN_PORT: '9464' } })),
+    ).toEqual([
+      "admin.port: 9464 is a token listener's port: /metrics must stay off the token listeners",
+    ]);
+    expect(
+      problemsOf(() => loadConfig({ env: {}, overrides: { admin: { port: 'x' as never } } })),
+    ).toEqual(['admin.port: must be integer']);
+  });
+
   it('names the field and the reason for each bad value', () => {
     const problems = problemsOf(() =>
       loadConfig({
@@ -118,6 +130,28 @@ describe('loadConfig', () => {
         expect.stringMatching(reason),
       ]);
     }
+  });
+
+  it('takes one Redis topology: Sentinel or Cluster, each with what it needs', () => {
+    const redis = (settings: object) =>
+      problemsOf(() => loadConfig({ env: {}, overrides: { redis: settings } }));
+    expect(redis({ sentinels: ['127.0.0.1:26379'] })).toEqual([
+      'redis.sentinelName: is required with redis.sentinels',
+    ]);
+    expect(
+      redis({ sentinels: ['127.0.0.1:26379'], sentinelName: 'p', clusterNodes: ['[::1]:7000'] }),
+    ).toEqual(['redis.clusterNodes: cannot be combined with redis.sentinels']);
+    expect(redis({ clusterNodes: ['10.0.0.1:7000'], keyPrefix: '{tg}:' })).toEqual([
+      expect.stringMatching(/^redis\.keyPrefix: must not contain \{ or \}/),
+    ]);
+    expect(redis({ clusterNodes: ['no-port'] })).toEqual([
+      expect.stringMatching(/^redis\.clusterNodes\.0: /),
+    ]);
+    const ok = loadConfig({
+      env: {},
+      overrides: { redis: { clusterNodes: ['127.0.0.1:7000', '[::1]:7001'], replicaAcks: 1 } },
+    });
+    expect(ok.redis.replicaAcks).toBe(1);
   });
 
   it('refuses assertion algorithms outside the profile', () => {

@@ -15,8 +15,14 @@ export interface ServeProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnServe(configFile: string, env: NodeJS.ProcessEnv = {}): ServeProcess {
-  return spawnTollgate(['serve', '--config', configFile], { env: { NODE_ENV: 'test', ...env } });
+export function spawnServe(
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+  extraArgs: readonly string[] = [],
+): ServeProcess {
+  return spawnTollgate(['serve', '--config', configFile, ...extraArgs], {
+    env: { NODE_ENV: 'test', ...env },
+  });
 }
 
 /**

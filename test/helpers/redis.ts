@@ -67,6 +67,8 @@ export interface StartRedisOptions {
    * docs/deployment.md recommends for the replay store.
    */
   readonly persistence?: 'none' | 'aof';
+  /** More redis-server arguments (replication, cluster mode). */
+  readonly extraArgs?: readonly string[];
 }
 
 const startTimeoutMs = 5_000;
@@ -96,6 +98,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     ...(options.persistence === 'aof'
       ? ['--appendonly', 'yes', '--appendfsync', 'always']
       : ['--appendonly', 'no']),
+    ...(options.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   let stderr = '';

@@ -3,10 +3,9 @@
  * layout, counts shared by instances, and throwing (never hanging) when Redis is down.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRateLimitStore } from '../../src/rate-limit/index.js';
-import { createRedisClient } from '../../src/replay/index.js';
+import { createRedisClient, type RedisConnection } from '../../src/replay/index.js';
 import { redisAvailable, redisForTests, startRedis, type TestRedis } from '../helpers/redis.js';
 import { rateLimitStoreContract } from './contract.js';
 
@@ -14,7 +13,7 @@ const enabled = redisAvailable({ needBinary: false });
 
 describe.skipIf(!enabled)('RedisRateLimitStore', () => {
   let redis: TestRedis;
-  let client: Redis;
+  let client: RedisConnection;
 
   beforeAll(async () => {
     redis = await redisForTests();
@@ -136,7 +135,7 @@ describe.skipIf(!redisAvailable({ needBinary: true }))(
 );
 
 /** Bounded wait for a client's first connection. */
-async function waitReady(client: Redis): Promise<void> {
+async function waitReady(client: RedisConnection): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (client.status !== 'ready') {
     if (Date.now() > deadline) throw new Error(`Redis client not ready: ${client.status}`);
