@@ -264,6 +264,25 @@ const mtlsPublicUrlIsHttps: CrossCheck = (config) => {
     : [{ path: 'mtls.publicUrl', message: 'must be an https URL without a trailing "/"' }];
 };
 
+/** "the admin listener is enabled => it does not share a port with a token listener". */
+const adminListenerIsSeparate: CrossCheck = (config) => {
+  const { admin } = config;
+  if (!admin.enabled || admin.port === 0) return [];
+  const tokenPorts = [
+    config.tls.port,
+    ...(config.mtls.enabled ? [config.mtls.port] : []),
+    ...(config.plain.enabled ? [config.plain.port] : []),
+  ];
+  return tokenPorts.includes(admin.port)
+    ? [
+        {
+          path: 'admin.port',
+          message: `${admin.port} is a token listener's port: /metrics must stay off the token listeners`,
+        },
+      ]
+    : [];
+};
+
 /** "one Redis topology": Sentinel and Cluster exclude each other; Sentinel needs its name. */
 const oneRedisTopology: CrossCheck = (config) => {
   const { sentinels, sentinelName, clusterNodes, keyPrefix } = config.redis;
@@ -371,6 +390,7 @@ const workloadSourcesAreComplete: CrossCheck = (config) => {
 };
 
 const crossChecks: readonly CrossCheck[] = [
+  adminListenerIsSeparate,
   oneRedisTopology,
   workloadSourcesAreComplete,
   trustedProxiesAreCidrs,

@@ -38,6 +38,7 @@ export const configSchema = {
     'mtls',
     'plain',
     'clientCertificates',
+    'keyPolicy',
     'reload',
     'proxy',
     'accessToken',
@@ -103,6 +104,7 @@ export const configSchema = {
         'crlStaleness',
         'requireCrls',
         'maxChainCertificates',
+        'maxIntermediates',
       ],
       properties: {
         trustAnchorFiles: { type: 'array', items: path, maxItems: 64 },
@@ -110,7 +112,16 @@ export const configSchema = {
         crlFiles: { type: 'array', items: path, maxItems: 256 },
         crlStaleness: { enum: ['fail', 'ignore'] },
         requireCrls: { type: 'boolean' },
-        maxChainCertificates: positiveInt(16),
+        maxChainCertificates: positiveInt(32),
+        maxIntermediates: positiveInt(32),
+      },
+    },
+    keyPolicy: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['minRsaBits'],
+      properties: {
+        minRsaBits: { type: 'integer', minimum: 2048, maximum: 16_384, multipleOf: 8 },
       },
     },
     reload: {

@@ -46,7 +46,9 @@ export interface Config {
     readonly crlStaleness: 'fail' | 'ignore';
     readonly requireCrls: boolean;
     readonly maxChainCertificates: number;
+    readonly maxIntermediates: number;
   };
+  readonly keyPolicy: { readonly minRsaBits: number };
   readonly reload: { readonly pollIntervalSeconds: number };
   readonly proxy: {
     readonly trustedCidrs: readonly string[];

@@ -23,7 +23,13 @@ import {
   servingMaterialProblems,
 } from '../config/index.js';
 import { OAuthError } from '../errors/index.js';
-import { CertificateSource, PkiError, parseCidrs, TrustStore } from '../pki/index.js';
+import {
+  CertificateSource,
+  PkiError,
+  parseCidrs,
+  resolveKeyPolicy,
+  TrustStore,
+} from '../pki/index.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
 import {
   type ClientKey,
@@ -126,13 +132,14 @@ export function loadConfiguredRegistry(config: Config): ClientRegistry {
   return loadRegistry(config.registry, {
     allowedAssertionAlgs: allowedAssertionAlgs(config),
     createRemoteKeySet: (url) => createRemoteKeySet(url, config),
+    keyPolicy: resolveKeyPolicy(config.keyPolicy),
   });
 }
 
 function createRemoteKeySet(url: string, config: Config): RemoteKeySet {
   const cache = new RemoteJwksCache<readonly ClientKey[]>({
     url,
-    importKeys: importClientJwks,
+    importKeys: (jwks) => importClientJwks(jwks, resolveKeyPolicy(config.keyPolicy)),
     timeoutMs: config.remoteJwks.timeoutMs,
     maxBytes: config.remoteJwks.maxBytes,
     minRefetchIntervalMs: config.remoteJwks.minRefetchIntervalSeconds * 1000,
@@ -158,6 +165,8 @@ export async function loadTrustStore(config: Config): Promise<TrustStore | undef
       crlStaleness: files.crlStaleness,
       requireCrls: files.requireCrls,
       maxChainCertificates: files.maxChainCertificates,
+      maxIntermediates: files.maxIntermediates,
+      minRsaBits: config.keyPolicy.minRsaBits,
     },
   );
 }

@@ -83,6 +83,18 @@ describe('loadConfig', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it('keeps the admin listener off the token listeners (TOLLGATE_ADMIN_PORT too)', () => {
+    expect(loadConfig({ env: { TOLLGATE_ADMIN_PORT: '0' } }).admin.port).toBe(0);
+    expect(
+      problemsOf(() => loadConfig({ env: { TOLLGATE_PORT: '9464', TOLLGATE_ADMIN_PORT: '9464' } })),
+    ).toEqual([
+      "admin.port: 9464 is a token listener's port: /metrics must stay off the token listeners",
+    ]);
+    expect(
+      problemsOf(() => loadConfig({ env: {}, overrides: { admin: { port: 'x' as never } } })),
+    ).toEqual(['admin.port: must be integer']);
+  });
+
   it('names the field and the reason for each bad value', () => {
     const problems = problemsOf(() =>
       loadConfig({

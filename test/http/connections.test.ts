@@ -1,0 +1,106 @@
+/**
+ * A listener's connections at shutdown, on a real socket: a request that reached its handler is
+ * waited for (and reported when it cannot finish by the deadline: the process then exits 1);
+ * idle and half-sent connections are closed, not waited for.
+ */
+import { connect, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { idleGraceMs, ListenerConnections } from '../../src/http/connections.js';
+
+const limits = {
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
+  perAddress: 10,
+  maxConnections: 100,
+};
+
+/** A plain HTTP listener whose handler answers `/slow` only when told. */
+async function listener() {
+  const connections = new ListenerConnections(limits);
+  let release: (() => void) | undefined;
+  const server = connections.createServer((request, response) => {
+    connections.handlerStarted(request.socket as Socket, (done) => response.once('close', done));
+    if (request.url === '/slow') {
+      release = () => response.end('late');
+      return;
+    }
+    response.end('ok');
+  }, undefined);
+  server.on('request', (request) => connections.requestStarted(request.socket as Socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const open = () =>
+    new Promise<Socket>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', () => {});
+    });
+  return { connections, open, release: () => release?.() };
+}
+
+const closed = (socket: Socket) =>
+  new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+describe('ListenerConnections.close', () => {
+  it('closes idle and half-sent connections and reports nothing running', async () => {
+    const { connections, open } = await listener();
+    const idle = await open();
+    const half = await open();
+    half.write('GET / HTTP/1.1\r\nHost: x\r\nX-Partial: ab');
+    while (connections.size < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    const bothClosed = Promise.all([closed(idle), closed(half)]);
+    const started = Date.now();
+    expect(await connections.close(started + 10_000)).toBe(0);
+    await bothClosed;
+    // Closed after the grace, long before the deadline.
+    expect(Date.now() - started).toBeLessThan(idleGraceMs + 5_000);
+  });
+
+  it('waits for a request in its handler, which is answered', async () => {
+    const { connections, open, release } = await listener();
+    const socket = await open();
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (connections.size === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closing = connections.close(Date.now() + 10_000);
+    setTimeout(release, idleGraceMs + 200);
+    expect(await closing).toBe(0);
+    expect(received).toMatch(/late$/);
+  });
+
+  it('reports a request still running at the deadline (exit 1) and closes it', async () => {
+    const { connections, open } = await listener();
+    const socket = await open();
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const socketClosed = closed(socket);
+    expect(await connections.close(Date.now() + 300)).toBe(1);
+    await socketClosed;
+  });
+
+  it('closes connections past the per-address cap at once', async () => {
+    const connections = new ListenerConnections({ ...limits, perAddress: 1 });
+    let refused = 0;
+    const counting = new ListenerConnections({
+      ...limits,
+      perAddress: 1,
+      onRefused: () => refused++,
+    });
+    for (const one of [connections, counting]) {
+      const server = one.createServer((_request, response) => response.end('ok'), undefined);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      const first = connect(port, '127.0.0.1');
+      await new Promise((resolve) => first.once('connect', resolve));
+      const second = connect(port, '127.0.0.1');
+      second.on('error', () => {});
+      await closed(second);
+      first.destroy();
+      await one.close(Date.now());
+    }
+    expect(refused).toBe(1);
+  });
+});
