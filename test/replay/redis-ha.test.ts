@@ -138,7 +138,7 @@ describe.skipIf(!enabled)('RedisReplayStore with Redis Sentinel', () => {
     expect(await store.whenReady(10_000)).toBe(true);
 
     const result = await trafficThroughFailover(store, setup.primary, {
-      killAfter: 200,
+      killAfter: 50,
       afterKill: 100,
     });
     expect(result.recovered, result.lastError).toBe(true);
