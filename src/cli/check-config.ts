@@ -2,12 +2,34 @@
  * `tollgate check-config [--config FILE] [--dev]`: the start-up verdict, without starting.
  * Same inputs as `serve`: without `--dev` nothing has a default to fall back on.
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
+import {
+  type Config,
+  ConfigError,
+  describeProblem,
+  loadConfig,
+  servingMaterialProblems,
+} from '../config/index.js';
 import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../http/index.js';
+import { RegistryError } from '../registry/index.js';
 import { loadSigningKeys } from '../tokens/index.js';
-import { exitCodes, type Io, isConfigurationError } from './io.js';
+import { parseCommandLine } from './args.js';
+import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import { fileProblems, serverIdentityProblems } from './preflight.js';
 import { noConfigurationHint } from './serve.js';
+
+export const checkConfigUsage = `Usage: tollgate check-config [--config FILE] [--dev]
+
+Loads the configuration, the client registry, the signing keys and the trust store exactly as
+\`tollgate serve\` would, and reports every problem found at once (each with the setting or
+file it concerns) without starting a listener.
+
+  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG.
+                      TOLLGATE_* variables apply as for serve
+      --dev           check what \`tollgate serve --dev\` would run (the dev PKI under certs/;
+                      files it generates at start are notes, not problems)
+  -h, --help          this help
+
+${exitCodesHelp}`;
 
 export async function checkConfigCommand(
   argv: string[],
@@ -16,16 +38,16 @@ export async function checkConfigCommand(
 ): Promise<number> {
   let values: { config?: string | undefined; dev?: boolean | undefined };
   try {
-    ({ values } = parseArgs({
-      args: argv,
+    const line = parseCommandLine(argv, {
       options: { config: { type: 'string', short: 'c' }, dev: { type: 'boolean' } },
-      strict: true,
-    }));
+    });
+    if (line.help) {
+      io.stdout.write(checkConfigUsage);
+      return exitCodes.ok;
+    }
+    values = line.values as typeof values;
   } catch (error) {
-    io.stderr.write(
-      `tollgate check-config: ${(error as Error).message}\nUsage: tollgate check-config [--config FILE] [--dev]\n`,
-    );
-    return exitCodes.usage;
+    return usageError(io, 'check-config', error);
   }
   const dev = values.dev === true;
   const file = values.config ?? env.TOLLGATE_CONFIG;
@@ -33,38 +55,90 @@ export async function checkConfigCommand(
     io.stderr.write(`tollgate check-config: ${noConfigurationHint}`);
     return exitCodes.usage;
   }
+  let config: Config;
   try {
-    const config = loadConfig({ file, env, dev });
-    const material = servingMaterialProblems(config);
-    if (material.length > 0) throw new ConfigError(material);
-    const registry = loadConfiguredRegistry(config);
-    const trustStore = await loadTrustStore(config);
-    const problems = deploymentProblems(config, registry, trustStore);
-    if (problems.length > 0) throw new ConfigError(problems);
-    const keysFile = config.signingKeys.file as string;
-    // In dev mode `serve` generates a missing key file; otherwise it must load now.
-    const missingKeyFile = dev ? tryLoadKeys(keysFile, config.accessToken.signingAlg) : undefined;
-    if (!dev) loadSigningKeys(keysFile, config.accessToken.signingAlg);
-    io.stdout.write(
-      `configuration OK: issuer ${config.issuer}, ${registry.size} client(s), ${trustStore?.anchors.length ?? 0} trust anchor(s)\n`,
-    );
-    if (missingKeyFile !== undefined)
-      io.stdout.write(`note: ${missingKeyFile} (generated at start: serve --dev)\n`);
-    return exitCodes.ok;
+    config = loadConfig({ file, env, dev });
   } catch (error) {
-    if (isConfigurationError(error)) {
-      io.stderr.write(`${error.message}\n`);
-      return exitCodes.failed;
+    if (!(error instanceof ConfigError)) throw error;
+    return report(io, error.problems.map(describeProblem), []);
+  }
+  const problems: string[] = servingMaterialProblems(config).map(describeProblem);
+  const notes: string[] = [];
+  // Dev mode makes what is missing at start: a missing file is then a note, not a problem.
+  const generated = dev;
+  const missing = new Set<string>();
+  for (const problem of fileProblems(config)) {
+    missing.add(problem.path.replace(/\.\d+$/, ''));
+    if (generated && /no such file/.test(problem.message)) {
+      notes.push(`${problem.path}: missing, generated at start (serve --dev)`);
+    } else {
+      problems.push(describeProblem(problem));
     }
-    throw error;
+  }
+  // Each part loads on its own, so one broken file does not hide the problems of another.
+  const registry = missing.has('registry.file')
+    ? undefined
+    : collect(problems, () => loadConfiguredRegistry(config));
+  const trustStoreFiles = [
+    'clientCertificates.trustAnchorFiles',
+    'clientCertificates.intermediateFiles',
+    'clientCertificates.crlFiles',
+  ];
+  // null: could not be loaded (reported); undefined: no trust anchor configured (valid).
+  const trustStore = trustStoreFiles.some((setting) => missing.has(setting))
+    ? null
+    : await collectAsync(problems, () => loadTrustStore(config));
+  if (registry !== undefined && trustStore !== null)
+    problems.push(...deploymentProblems(config, registry, trustStore).map(describeProblem));
+  const keysFile = config.signingKeys.file;
+  if (keysFile !== null && !missing.has('signingKeys.file'))
+    collect(problems, () => loadSigningKeys(keysFile, config.accessToken.signingAlg));
+  if (
+    config.tls.certFile !== null &&
+    config.tls.keyFile !== null &&
+    !missing.has('tls.certFile') &&
+    !missing.has('tls.keyFile')
+  )
+    problems.push(...serverIdentityProblems(config).map(describeProblem));
+  if (problems.length > 0) return report(io, problems, notes);
+  io.stdout.write(
+    `configuration OK: issuer ${config.issuer}, ${registry?.size ?? 0} client(s), ${trustStore?.anchors.length ?? 0} trust anchor(s)\n`,
+  );
+  for (const note of notes) io.stdout.write(`note: ${note}\n`);
+  return exitCodes.ok;
+}
+
+/** Prints every problem (exit 1). */
+function report(io: Io, problems: readonly string[], notes: readonly string[]): number {
+  io.stderr.write(
+    `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}\n`).join('')}`,
+  );
+  for (const note of notes) io.stderr.write(`note: ${note}\n`);
+  return exitCodes.failed;
+}
+
+/** Runs `load`; a configuration error becomes lines in `problems` and the result undefined. */
+function collect<T>(problems: string[], load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (error) {
+    problems.push(...configurationProblems(error));
+    return undefined;
   }
 }
 
-function tryLoadKeys(file: string, alg: Parameters<typeof loadSigningKeys>[1]): string | undefined {
+async function collectAsync<T>(problems: string[], load: () => Promise<T>): Promise<T | null> {
   try {
-    loadSigningKeys(file, alg);
-    return undefined;
+    return await load();
   } catch (error) {
-    return (error as Error).message;
+    problems.push(...configurationProblems(error));
+    return null;
   }
+}
+
+function configurationProblems(error: unknown): string[] {
+  if (error instanceof ConfigError) return error.problems.map(describeProblem);
+  if (error instanceof RegistryError) return error.problems.map((p) => `registry: ${p}`);
+  if (isConfigurationError(error)) return [error.message];
+  throw error;
 }

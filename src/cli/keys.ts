@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type AccessTokenAlg, accessTokenAlgs, defaults, devDefaults } from '../config/index.js';
 import {
   activateKey,
@@ -19,9 +18,11 @@ import {
   retireKey,
   writeSigningKeyFile,
 } from '../tokens/index.js';
-import { exitCodes, type Io } from './io.js';
+import { describeFileError, parseCommandLine, UsageError } from './args.js';
+import { exitCodes, exitCodesHelp, type Io, usageError } from './io.js';
 
 const usage = `Usage: tollgate keys <action> [options]
+       tollgate keys <action> --help
 
 Actions:
   generate [--alg ALG] [--force]   write a new key file with one active key
@@ -38,33 +39,65 @@ Options:
 
 Rotation without downtime: add, wait ${jwksMaxAgeSeconds} s (verifiers' JWKS caches), activate,
 retire the old key, wait the access-token lifetime, remove it.
-`;
+
+A KID is the key's RFC 7638 thumbprint (base64url); one that begins with "-" can be given as it
+is (tollgate keys retire -AbC...) or after "--" (tollgate keys retire -- -AbC...).
+
+${exitCodesHelp}`;
+
+/** One line of help per action, shown by \`tollgate keys <action> --help\`. */
+const actionHelp: Readonly<Record<string, string>> = {
+  generate:
+    'tollgate keys generate [--alg ALG] [--file FILE] [--force]\n  Writes a new key file (mode 0600) with one active key. Refuses to replace an existing file without --force.',
+  add: 'tollgate keys add [--alg ALG] [--file FILE] [--now ISO]\n  Adds a key: published at the next reload, not signing yet.',
+  activate: `tollgate keys activate KID [--file FILE] [--force] [--now ISO]\n  Makes KID the signing key; refused until ${jwksMaxAgeSeconds} s after it was added (verifiers' JWKS caches), unless --force.`,
+  retire:
+    'tollgate keys retire KID [--file FILE]\n  Stops KID from ever signing; it stays published so the tokens it signed still verify.',
+  remove:
+    'tollgate keys remove KID [--file FILE]\n  Stops publishing a retired key (once its tokens have expired).',
+  list: 'tollgate keys list [--file FILE]\n  Shows every key, its algorithm, status and when it was added.',
+};
 
 export async function keysCommand(argv: string[], io: Io): Promise<number> {
   const [action, ...rest] = argv;
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(rest);
-  } catch (error) {
-    io.stderr.write(`tollgate keys: ${(error as Error).message}\n\n${usage}`);
-    return exitCodes.usage;
+  if (action === undefined || action === '--help' || action === '-h' || action === 'help') {
+    (action === undefined ? io.stderr : io.stdout).write(usage);
+    return action === undefined ? exitCodes.usage : exitCodes.ok;
   }
-  const { values, positionals } = parsed;
+  const help = actionHelp[action];
+  if (help === undefined) {
+    return usageError(
+      io,
+      'keys',
+      new UsageError(
+        `unknown action ${JSON.stringify(action)} (actions: ${Object.keys(actionHelp).join(', ')})`,
+      ),
+    );
+  }
+  let values: { alg?: string; file?: string; force?: boolean; now?: string };
+  let kid: string | undefined;
+  try {
+    const line = parse(rest, ['activate', 'retire', 'remove'].includes(action));
+    if (line.help) {
+      io.stdout.write(`Usage: ${help}\n\n${usage.slice(usage.indexOf('Options:'))}`);
+      return exitCodes.ok;
+    }
+    values = line.values as typeof values;
+    kid = line.positionals[0];
+    if (values.now !== undefined && Number.isNaN(new Date(values.now).getTime()))
+      throw new UsageError(`--now must be an ISO 8601 date-time, got ${values.now}`);
+    const algValue = values.alg ?? defaults.accessToken.signingAlg;
+    if (!(accessTokenAlgs as readonly string[]).includes(algValue))
+      throw new UsageError(`--alg must be one of ${accessTokenAlgs.join(', ')}`);
+  } catch (error) {
+    return usageError(io, `keys ${action}`, error);
+  }
   const file = resolve(values.file ?? devDefaults.signingKeys.file);
   const now = values.now === undefined ? new Date() : new Date(values.now);
-  if (Number.isNaN(now.getTime())) {
-    io.stderr.write('tollgate keys: --now must be an ISO 8601 date\n');
-    return exitCodes.usage;
-  }
   const alg = (values.alg ?? defaults.accessToken.signingAlg) as AccessTokenAlg;
-  if (!accessTokenAlgs.includes(alg)) {
-    io.stderr.write(`tollgate keys: --alg must be one of ${accessTokenAlgs.join(', ')}\n`);
-    return exitCodes.usage;
-  }
-  const kid = positionals[0];
   const needKid = () => {
     if (kid === undefined)
-      throw new KeyRotationError(`${action} needs a KID (see: tollgate keys list)`);
+      throw new KeyRotationError(`${action} needs a KID (see: tollgate keys list --file ${file})`);
     return kid;
   };
 
@@ -126,38 +159,43 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
         return exitCodes.ok;
       }
       default:
-        io.stderr.write(usage);
-        return action === '--help' || action === '-h' || action === 'help'
-          ? exitCodes.ok
-          : exitCodes.usage;
+        return exitCodes.usage;
     }
   } catch (error) {
-    if (error instanceof KeyRotationError || (error as NodeJS.ErrnoException).code !== undefined) {
-      io.stderr.write(`tollgate keys: ${(error as Error).message}\n`);
+    const fileProblem = describeFileError(error, 'key file');
+    if (fileProblem !== undefined || error instanceof KeyRotationError) {
+      io.stderr.write(`tollgate keys ${action}: ${fileProblem ?? (error as Error).message}\n`);
       return exitCodes.failed;
     }
     throw error;
   }
 }
 
-function parse(args: string[]) {
-  return parseArgs({
-    args,
+function parse(args: string[], takesKid: boolean) {
+  return parseCommandLine(args, {
     options: {
       alg: { type: 'string' },
       file: { type: 'string' },
       force: { type: 'boolean' },
       now: { type: 'string' },
     },
-    allowPositionals: true,
-    strict: true,
+    maxPositionals: takesKid ? 1 : 0,
+    idPositionals: takesKid,
   });
 }
 
 function read(file: string): RotatingKeyFile {
-  const document = JSON.parse(readFileSync(file, 'utf8')) as RotatingKeyFile;
-  if (typeof document.active_kid !== 'string' || !Array.isArray(document.keys)) {
-    throw new KeyRotationError(`${file} is not a signing key file`);
+  const text = readFileSync(file, 'utf8');
+  let document: RotatingKeyFile;
+  try {
+    document = JSON.parse(text) as RotatingKeyFile;
+  } catch {
+    throw new KeyRotationError(`${file} is not JSON: is --file the signing key file?`);
+  }
+  if (typeof document?.active_kid !== 'string' || !Array.isArray(document.keys)) {
+    throw new KeyRotationError(
+      `${file} is not a signing key file (expected {"active_kid": ..., "keys": [...]}); create one with tollgate keys generate`,
+    );
   }
   return document;
 }

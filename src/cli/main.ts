@@ -1,27 +1,43 @@
 #!/usr/bin/env node
 /**
  * `tollgate <command>`: serve | token | dev-ca | keys | check-config | thumbprint.
+ *
+ * Every command answers `--help` (exit 0) and uses the same exit codes (see {@link exitCodes}).
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from './args.js';
 import { checkConfigCommand } from './check-config.js';
 import { devCaCommand } from './dev-ca.js';
-import type { Io } from './io.js';
+import { exitCodes, exitCodesHelp, type Io } from './io.js';
 import { keysCommand } from './keys.js';
 import { serveCommand } from './serve.js';
 import { thumbprintCommand } from './thumbprint.js';
 import { tokenCommand } from './token.js';
 
 const usage = `Usage: tollgate <command> [options]
+       tollgate <command> --help      help for one command (or: tollgate help <command>)
+       tollgate --version
 
 Commands:
-  serve          run the authorization server (--config FILE, or --dev for a local dev PKI)
-  token          get an access token (see: tollgate token --help)
-  dev-ca         development PKI: init, ensure, client, ... (see: tollgate dev-ca --help)
-  keys           server signing keys: generate (see: tollgate keys --help)
-  check-config   validate the configuration and registry (--config FILE or --dev)
-  thumbprint     print the x5t#S256 of a PEM certificate file
-`;
+  serve          run the authorization server     [--config FILE | --dev (local dev PKI)]
+  check-config   validate the configuration, registry, keys and trust store without starting;
+                 reports every problem at once     [--config FILE | --dev]
+  token          get an access token (private_key_jwt, tls_client_auth,
+                 self_signed_tls_client_auth)
+  keys           server signing keys:
+                   generate | add | activate KID | retire KID | remove KID | list
+  dev-ca         development PKI:
+                   init | ensure | server | client ID | sign (a CSR) | spiffe-bundle |
+                   self-signed ID | jwk ID | revoke TARGET | crl | negative | assertion ID |
+                   doctor
+  thumbprint     print the RFC 8705 x5t#S256 of a PEM certificate file
+
+Configuration: --config FILE or $TOLLGATE_CONFIG; every setting can also come from the
+environment as TOLLGATE_ + its path in capitals, "__" between levels
+(rateLimits.perClient = TOLLGATE_RATE_LIMITS__PER_CLIENT). See docs/configuration.md.
+
+${exitCodesHelp}`;
 
 const commands: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   serve: serveCommand,
@@ -32,22 +48,63 @@ const commands: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   thumbprint: thumbprintCommand,
 };
 
+/** The package version (package.json sits two folders up from both src/cli and dist/cli). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(
   argv: string[],
   io: Io = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`tollgate ${version()}\n`);
+    return exitCodes.ok;
+  }
+  if (name === '--help' || name === '-h') {
     io.stdout.write(usage);
-    return name === undefined ? 2 : 0;
+    return exitCodes.ok;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.stdout.write(usage);
+      return exitCodes.ok;
+    }
+    const command = commands[topic];
+    if (command === undefined) return unknownCommand(topic, io);
+    return command(['--help'], io);
+  }
+  if (name === undefined) {
+    io.stderr.write(`tollgate: a command is required\n\n${usage}`);
+    return exitCodes.usage;
   }
   const command = commands[name];
-  if (command === undefined) {
-    io.stderr.write(`tollgate: unknown command ${JSON.stringify(name)}\n\n${usage}`);
-    return 2;
+  if (command === undefined) return unknownCommand(name, io);
+  try {
+    return await command(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`tollgate ${name}: ${error.message}\nSee: tollgate ${name} --help\n`);
+      return exitCodes.usage;
+    }
+    throw error;
   }
-  return command(rest, io);
+}
+
+function unknownCommand(name: string, io: Io): number {
+  const hint = name.startsWith('-')
+    ? 'options go after the command'
+    : `commands: ${Object.keys(commands).join(', ')}`;
+  io.stderr.write(
+    `tollgate: unknown command ${JSON.stringify(name)} (${hint})\nSee: tollgate --help\n`,
+  );
+  return exitCodes.usage;
 }
 
 function isEntryPoint(): boolean {
@@ -68,8 +125,11 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`tollgate: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
+      // A bug, not a user error: say so, with the stack for the report.
+      process.stderr.write(
+        `tollgate: unexpected error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = exitCodes.failed;
     },
   );
 }

@@ -8,7 +8,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
@@ -17,7 +16,10 @@ import { withClientShare } from '../http/server.js';
 import { MemoryReplayStore } from '../replay/index.js';
 import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
-import { exitCodes, type Io, isConfigurationError } from './io.js';
+import { parseCommandLine } from './args.js';
+import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import { createServerLogger } from './logger.js';
+import { fileProblems, serverIdentityProblems } from './preflight.js';
 import { replaySinceVariable, runPrimary } from './workers.js';
 
 /** The most workers `--workers` accepts: far more than any machine's useful count. */
@@ -32,7 +34,21 @@ export function parseWorkers(value: string | undefined): number | undefined {
   return count <= maxWorkers ? count : undefined;
 }
 
-const usageLine = 'Usage: tollgate serve [--config FILE] [--dev] [--workers N|auto]';
+export const serveUsage = `Usage: tollgate serve [--config FILE] [--dev] [--workers N|auto]
+
+Runs the authorization server until SIGTERM or SIGINT (in-flight requests finish first).
+SIGHUP reloads the registry, signing keys, trust anchors and CRLs at once (they also reload
+by themselves when their files change).
+
+  -c, --config FILE   the configuration file (JSON); default $TOLLGATE_CONFIG. Settings
+                      also come from TOLLGATE_* variables (see docs/configuration.md)
+      --dev           development mode (what npm start runs): trust and, where missing,
+                      generate a dev PKI, signing key and demo registry under certs/
+      --workers N     run N processes (or auto: one per core) on the same listeners,
+                      replay claims shared across them
+  -h, --help          this help
+
+${exitCodesHelp}`;
 
 /** What `serve` (and `check-config`) say when given nothing to run on. */
 export const noConfigurationHint = `no configuration given, and production has no defaults to trust.
@@ -51,18 +67,20 @@ export async function serveCommand(
     workers?: string | undefined;
   };
   try {
-    ({ values } = parseArgs({
-      args: argv,
+    const line = parseCommandLine(argv, {
       options: {
         config: { type: 'string', short: 'c' },
         dev: { type: 'boolean' },
         workers: { type: 'string' },
       },
-      strict: true,
-    }));
+    });
+    if (line.help) {
+      io.stdout.write(serveUsage);
+      return exitCodes.ok;
+    }
+    values = line.values as typeof values;
   } catch (error) {
-    io.stderr.write(`tollgate serve: ${(error as Error).message}\n${usageLine}\n`);
-    return exitCodes.usage;
+    return usageError(io, 'serve', error);
   }
   const dev = values.dev === true;
   const file = values.config ?? env.TOLLGATE_CONFIG;
@@ -97,8 +115,7 @@ export async function serveCommand(
   // ...and at least every second, so that a quiet server's lines (a failed reload) show up.
   setInterval(() => destination.flush(), 1000).unref();
   // Workers name their process, so that N workers' lines can be told apart.
-  const base = isWorker ? { service: 'tollgate', pid: process.pid } : { service: 'tollgate' };
-  const logger = pino({ level: config.log.level, base }, destination);
+  const logger = createServerLogger(config.log, destination, isWorker ? { pid: process.pid } : {});
 
   if (dev && !isWorker) {
     // Loud, once: this process trusts a CA whose keys sit on this disk.
@@ -120,6 +137,15 @@ export async function serveCommand(
       io.stderr.write(`${new ConfigError(problems).message}\n`);
       return exitCodes.failed;
     }
+  }
+
+  // Missing files and a certificate that does not fit its key are named here, by setting, not
+  // found later as a raw ENOENT or OpenSSL code.
+  const missingFiles = fileProblems(config);
+  const preflight = missingFiles.length > 0 ? missingFiles : serverIdentityProblems(config);
+  if (preflight.length > 0) {
+    io.stderr.write(`${new ConfigError(preflight).message}\n`);
+    return exitCodes.failed;
   }
 
   if (workers > 1 && !isWorker) {
@@ -145,7 +171,7 @@ export async function serveCommand(
   try {
     tollgate = await createTollgate(config, {
       logger,
-      processMetrics: true,
+      processMetrics: config.metrics.processMetrics,
       ...(isWorker
         ? {
             clusterWorker: true,

@@ -7,7 +7,8 @@
  * error is printed); 2 usage error, including unreadable or mismatched credential files; 3 the
  * server could not be reached (network or TLS).
  */
-import { parseArgs } from 'node:util';
+import { accessSync, constants } from 'node:fs';
+import { resolve } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import {
   type AccessToken,
@@ -15,6 +16,7 @@ import {
   TokenClient,
   TokenClientError,
 } from '../client/index.js';
+import { describeFileError, parseCommandLine, UsageError } from './args.js';
 import { exitCodes, type Io } from './io.js';
 
 const usage = `Usage: tollgate token --client-id ID (--issuer URL | --token-endpoint URL [--issuer URL])
@@ -51,6 +53,7 @@ Gets an access token with the client credentials grant (RFC 6749 §4.4).
                          that key's thumbprint, printed with --decode
   --decode               also print the token's header and claims (not verified)
   --json                 print one JSON object instead of text
+  -h, --help             this help
 
 Exit codes:
   0  token issued
@@ -91,8 +94,7 @@ const methods = [
 export async function tokenCommand(argv: string[], io: Io): Promise<number> {
   let values: TokenArgs;
   try {
-    ({ values } = parseArgs({
-      args: argv,
+    const line = parseCommandLine(argv, {
       options: {
         'client-id': { type: 'string' },
         method: { type: 'string' },
@@ -110,16 +112,27 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
         'dpop-key': { type: 'string' },
         decode: { type: 'boolean' },
         json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
       },
-      strict: true,
-    }));
+    });
+    if (line.help) {
+      io.stdout.write(usage);
+      return exitCodes.ok;
+    }
+    values = line.values as TokenArgs;
   } catch (error) {
-    return usageError(io, (error as Error).message);
+    if (!(error instanceof UsageError)) throw error;
+    return usageError(io, error.message);
   }
-  if (values.help === true) {
-    io.stdout.write(usage);
-    return exitCodes.ok;
+
+  // Files first: a wrong path is the user's to fix, before any network round trip.
+  for (const option of ['key', 'cert', 'cert-key', 'ca'] as const) {
+    const file = values[option];
+    if (file === undefined) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      return usageError(io, describeFileError(error, `--${option}`) ?? (error as Error).message);
+    }
   }
 
   let auth: ClientAuthentication;
@@ -153,7 +166,7 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
   } catch (error) {
     if (error instanceof TokenClientError) return printError(error, values.json === true, io);
     // Unreadable files, a key that does not match its certificate, a JWK that cannot sign.
-    io.stderr.write(`tollgate token: ${(error as Error).message}\n`);
+    io.stderr.write(`tollgate token: ${credentialProblem(error, values)}\n`);
     return exitCodes.usage;
   } finally {
     await client.close();
@@ -226,8 +239,56 @@ function authFrom(values: TokenArgs): ClientAuthentication {
 }
 
 function usageError(io: Io, message: string): number {
-  io.stderr.write(`tollgate token: ${message}\n\n${usage}`);
+  io.stderr.write(`tollgate token: ${message}\nSee: tollgate token --help\n`);
   return exitCodes.usage;
+}
+
+/** A local credential failure in words, naming the option whose file it is. */
+function credentialProblem(error: unknown, values: TokenArgs): string {
+  const path = (error as NodeJS.ErrnoException).path;
+  const option = (['key', 'cert', 'cert-key', 'ca'] as const).find(
+    (name) =>
+      values[name] !== undefined && path !== undefined && resolve(values[name]) === resolve(path),
+  );
+  return (
+    describeFileError(error, option === undefined ? 'file' : `--${option}`) ??
+    (error as Error).message
+  );
+}
+
+// OpenSSL's verdicts on the server certificate, in words. The codes stay out of the text a
+// person reads; --json keeps the raw description for scripts.
+const serverCertificateProblems: ReadonlyArray<readonly [RegExp, string]> = [
+  [
+    /^(?:SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_SIGNATURE_FAILURE)\b/,
+    "the server's TLS certificate is issued by a CA this machine does not trust. Pass --ca with that CA's certificate (with the dev PKI: --ca certs/ca/root.pem)",
+  ],
+  [
+    /^CERT_HAS_EXPIRED\b/,
+    "the server's TLS certificate has expired (with the dev PKI: npm run dev-ca -- ensure, then restart the server)",
+  ],
+  [/^CERT_NOT_YET_VALID\b/, "the server's TLS certificate is not yet valid: check both clocks"],
+  [
+    /^(?:ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)\b/,
+    "the server's TLS certificate does not name the host in --issuer: use the host name it was issued for (the dev PKI's covers localhost and 127.0.0.1)",
+  ],
+  [
+    /^ECONNREFUSED\b/,
+    'connection refused: is the server running, and is --issuer the right host and port?',
+  ],
+  [/^(?:ENOTFOUND|EAI_AGAIN)\b/, 'the host in --issuer cannot be resolved'],
+  [
+    /^(?:ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|TimeoutError)\b/,
+    'the server did not answer in time',
+  ],
+];
+
+/** A network failure in words, with the fix when there is a known one. */
+export function describeNetworkFailure(description: string | undefined): string | undefined {
+  if (description === undefined) return undefined;
+  for (const [pattern, words] of serverCertificateProblems)
+    if (pattern.test(description)) return words;
+  return description;
 }
 
 /** Prints an issued token; returns exit code 0. */
@@ -284,9 +345,13 @@ export function printError(error: TokenClientError, json: boolean, io: Io): numb
     return code;
   }
   const where = error.status === undefined ? '' : ` (HTTP ${error.status})`;
-  const prefix = error.isNetworkError ? 'cannot reach the server: ' : 'error: ';
+  if (error.error === 'network_error') {
+    const words = describeNetworkFailure(error.errorDescription);
+    io.stderr.write(`cannot reach the server: ${words ?? 'no answer'}\n`);
+    return code;
+  }
   io.stderr.write(
-    `${prefix}${error.error}${where}${error.errorDescription === undefined ? '' : `: ${error.errorDescription}`}\n`,
+    `error: ${error.error}${where}${error.errorDescription === undefined ? '' : `: ${error.errorDescription}`}\n`,
   );
   return code;
 }

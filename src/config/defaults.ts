@@ -59,8 +59,18 @@ export const defaults = {
     crlStaleness: 'fail',
     /** Refuse certificates under a CA that has no CRL configured. */
     requireCrls: false,
-    /** Most certificates a client (or proxy) may send besides the leaf. */
-    maxChainCertificates: 8,
+    /** Most certificates a client (or proxy) may send besides the leaf, counted as sent. */
+    maxChainCertificates: 10,
+    /** Most intermediates between a client certificate and its trust anchor. */
+    maxIntermediates: 10,
+  },
+  /**
+   * The one key policy for every key a client presents or registers (certificates of a chain,
+   * trust anchors, JWKs, self-signed certificates): RSA at least this many bits (a multiple of
+   * 8, 2048 or more), P-256/384/521, Ed25519/Ed448; never DSA, SHA-1 or MD5.
+   */
+  keyPolicy: {
+    minRsaBits: 2048,
   },
   /**
    * Registry, signing keys, trust anchors, intermediates and CRLs are reloaded without a restart
@@ -270,7 +280,17 @@ export const defaults = {
   log: {
     /** pino level: fatal, error, warn, info, debug, trace, silent. */
     level: 'info',
+    /**
+     * `pino` (numeric `level`, epoch-ms `time`: what pino tools read) or `iso` (`"level":"info"`,
+     * ISO 8601 `time`: what log stacks parse without a mapping).
+     */
+    format: 'pino',
   },
+  /**
+   * The scopes this server issues, advertised as `scopes_supported` in the metadata (RFC 8414
+   * §2); null advertises none (each client's registered `scope` still applies).
+   */
+  scopesSupported: null,
   /**
    * Workload identity (docs/workload-identity.md): trust sources configured out of band, never
    * discovered from a token. Each entry is `{"kind": "spiffe" | "oidc-issuer", "name": ...}`

@@ -5,10 +5,12 @@ export {
   oidcIssuerSourceDefaults,
   spiffeSourceDefaults,
 } from './defaults.js';
+export { envAliases, envSettings, envVariable } from './env.js';
 export {
   assertionAlgsByProfile,
   ConfigError,
   type ConfigProblem,
+  describeProblem,
   type LoadConfigOptions,
   loadConfig,
   servingMaterialProblems,
@@ -18,6 +20,7 @@ export type {
   AccessTokenAlg,
   Config,
   ConfigInput,
+  LogFormat,
   LogLevel,
   OidcIssuerSourceConfig,
   Profile,

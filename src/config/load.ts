@@ -15,6 +15,7 @@ import {
   oidcIssuerSourceDefaults,
   spiffeSourceDefaults,
 } from './defaults.js';
+import { readEnvOverrides } from './env.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
@@ -22,6 +23,8 @@ import type { Config } from './types.js';
 export interface ConfigProblem {
   readonly path: string;
   readonly message: string;
+  /** The environment variable the bad value came from, when it did. */
+  readonly variable?: string;
 }
 
 /** The configuration cannot be used; `problems` says where and why. */
@@ -29,21 +32,23 @@ export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
 
   constructor(problems: readonly ConfigProblem[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n')}`,
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  - ${describeProblem(p)}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }
 }
 
+/** `path: message`, or `path (from $VARIABLE): message` for a value from the environment. */
+export function describeProblem(problem: ConfigProblem): string {
+  if (problem.path === '(environment)') return `$${problem.variable}: ${problem.message}`;
+  const from = problem.variable === undefined ? '' : ` (from $${problem.variable})`;
+  return `${problem.path}${from}: ${problem.message}`;
+}
+
 export interface LoadConfigOptions {
   /** Config file path; defaults to `$TOLLGATE_CONFIG`; none means the embedded defaults. */
   readonly file?: string | undefined;
-  /**
-   * Environment (overrides: TOLLGATE_ISSUER, TOLLGATE_HOST, TOLLGATE_PORT, TOLLGATE_ADMIN_PORT,
-   * TOLLGATE_LOG_LEVEL).
-   */
+  /** Environment: `TOLLGATE_` + the setting path for any setting (see ./env.ts). */
   readonly env?: NodeJS.ProcessEnv;
   /** Base for the defaults' relative paths. */
   readonly cwd?: string;
@@ -93,22 +98,52 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (options.overrides !== undefined) {
     merged = deepMerge(merged, resolvePaths(structuredClone(options.overrides), cwd));
   }
-  merged = applyEnv(merged, env);
-  return validateConfig(withWorkloadSourceDefaults(merged));
+  const fromEnv = readEnvOverrides(env);
+  merged = deepMerge(merged, resolvePaths(fromEnv.values, cwd));
+  return validateConfig(withWorkloadSourceDefaults(merged), {
+    sources: fromEnv.sources,
+    problems: fromEnv.problems,
+  });
 }
 
 /**
- * Validates an already merged object (schema, then named cross-checks) and freezes it. Nothing
- * here reads the environment: NODE_ENV in particular decides nothing about trust.
+ * Validates an already merged object (schema and named cross-checks) and freezes it. Every
+ * problem is reported at once: a schema error does not hide the semantic errors of other fields.
+ * Nothing here reads the environment: NODE_ENV in particular decides nothing about trust (the
+ * TOLLGATE_* settings were read into `candidate` before, and `found` says which).
  */
-export function validateConfig(candidate: unknown): Config {
-  if (!validateSchema(candidate)) {
-    throw new ConfigError((validateSchema.errors ?? []).map(toProblem));
-  }
-  const problems = [
+export function validateConfig(
+  candidate: unknown,
+  found: { sources?: ReadonlyMap<string, string>; problems?: readonly ConfigProblem[] } = {},
+): Config {
+  const schemaProblems = validateSchema(candidate)
+    ? []
+    : (validateSchema.errors ?? []).map(toProblem);
+  // A cross-check reads fields the schema may have refused: it runs anyway (so its own findings
+  // show up beside the schema's), and whatever it says about a refused field is dropped.
+  const refused = schemaProblems.map((p) => p.path);
+  const overlaps = (path: string) =>
+    refused.some(
+      (r) => r === path || path.startsWith(`${r}.`) || r.startsWith(`${path}.`) || r === '(root)',
+    );
+  const semanticProblems = [
     ...unsafeDevDefaultsIsGone(candidate),
-    ...crossChecks.flatMap((check) => check(candidate as unknown as Config)),
-  ];
+    ...crossChecks.flatMap((check) => {
+      try {
+        return check(candidate as Config);
+      } catch {
+        return []; // the shape is wrong; the schema problems already say how
+      }
+    }),
+  ].filter((p) => !overlaps(p.path));
+  const envProblemPaths = new Set(found.problems?.map((p) => p.path));
+  const problems = [
+    ...(found.problems ?? []),
+    ...[...schemaProblems, ...semanticProblems].filter((p) => !envProblemPaths.has(p.path)),
+  ].map((p) => {
+    const variable = p.variable ?? sourceOf(p.path, found.sources);
+    return variable === undefined ? p : { ...p, variable };
+  });
   if (problems.length > 0) throw new ConfigError(problems);
   // The removed setting, accepted as `false` for old config files, is not part of Config.
   const { unsafeDevDefaults: _removed, ...config } = candidate as unknown as Record<
@@ -116,6 +151,15 @@ export function validateConfig(candidate: unknown): Config {
     unknown
   >;
   return deepFreeze(config as unknown as Config);
+}
+
+/** The variable that set `path` or one of its parents (`proxy.trustedCidrs.0`). */
+function sourceOf(path: string, sources: ReadonlyMap<string, string> | undefined) {
+  for (let p = path; p !== ''; p = p.includes('.') ? p.slice(0, p.lastIndexOf('.')) : '') {
+    const variable = sources?.get(p);
+    if (variable !== undefined) return variable;
+  }
+  return undefined;
 }
 
 /**
@@ -397,9 +441,16 @@ function readJsonFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError([
-      { path: '(file)', message: `cannot read ${file}: ${(error as Error).message}` },
-    ]);
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file (check --config or $TOLLGATE_CONFIG)'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied (the file must be readable by the user running tollgate)'
+          : code === 'EISDIR'
+            ? 'is a folder: name the JSON file in it'
+            : (error as Error).message;
+    throw new ConfigError([{ path: '(file)', message: `cannot read ${file}: ${why}` }]);
   }
   try {
     return JSON.parse(text) as unknown;
@@ -462,24 +513,6 @@ function resolvePaths(input: unknown, base: string): unknown {
     }
   }
   return input;
-}
-
-function applyEnv(merged: unknown, env: NodeJS.ProcessEnv): unknown {
-  const overrides: Record<string, unknown> = {};
-  const tls: Record<string, unknown> = {};
-  if (env.TOLLGATE_ISSUER) overrides.issuer = env.TOLLGATE_ISSUER;
-  if (env.TOLLGATE_HOST) tls.host = env.TOLLGATE_HOST;
-  if (env.TOLLGATE_PORT)
-    tls.port = /^\d+$/.test(env.TOLLGATE_PORT) ? Number(env.TOLLGATE_PORT) : env.TOLLGATE_PORT;
-  if (env.TOLLGATE_LOG_LEVEL) overrides.log = { level: env.TOLLGATE_LOG_LEVEL };
-  if (env.TOLLGATE_REDIS_URL) overrides.redis = { url: env.TOLLGATE_REDIS_URL };
-  if (env.TOLLGATE_REPLAY_STORE) overrides.replay = { store: env.TOLLGATE_REPLAY_STORE };
-  if (env.TOLLGATE_ADMIN_PORT) {
-    const port = env.TOLLGATE_ADMIN_PORT;
-    overrides.admin = { port: /^\d+$/.test(port) ? Number(port) : port };
-  }
-  if (Object.keys(tls).length > 0) overrides.tls = tls;
-  return deepMerge(merged, overrides);
 }
 
 /** Objects merge key by key; arrays and everything else replace. */

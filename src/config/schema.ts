@@ -2,7 +2,13 @@
  * JSON schema of the merged configuration. Unknown keys are errors, so a typo in a config file
  * stops start-up instead of silently keeping a default.
  */
-import { accessTokenAlgs, logLevels, profiles, proxyCertificateFormats } from './types.js';
+import {
+  accessTokenAlgs,
+  logFormats,
+  logLevels,
+  profiles,
+  proxyCertificateFormats,
+} from './types.js';
 
 /** `host:port` nodes (IPv6 in brackets), for Redis Sentinel and Cluster. */
 const redisNodes = {
@@ -32,6 +38,7 @@ export const configSchema = {
     'mtls',
     'plain',
     'clientCertificates',
+    'keyPolicy',
     'reload',
     'proxy',
     'accessToken',
@@ -50,6 +57,7 @@ export const configSchema = {
     'admin',
     'metrics',
     'log',
+    'scopesSupported',
     'workloadIdentity',
   ],
   properties: {
@@ -97,6 +105,7 @@ export const configSchema = {
         'crlStaleness',
         'requireCrls',
         'maxChainCertificates',
+        'maxIntermediates',
       ],
       properties: {
         trustAnchorFiles: { type: 'array', items: path, maxItems: 64 },
@@ -104,7 +113,16 @@ export const configSchema = {
         crlFiles: { type: 'array', items: path, maxItems: 256 },
         crlStaleness: { enum: ['fail', 'ignore'] },
         requireCrls: { type: 'boolean' },
-        maxChainCertificates: positiveInt(16),
+        maxChainCertificates: positiveInt(32),
+        maxIntermediates: positiveInt(32),
+      },
+    },
+    keyPolicy: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['minRsaBits'],
+      properties: {
+        minRsaBits: { type: 'integer', minimum: 2048, maximum: 16_384, multipleOf: 8 },
       },
     },
     reload: {
@@ -348,8 +366,15 @@ export const configSchema = {
     log: {
       type: 'object',
       additionalProperties: false,
-      required: ['level'],
-      properties: { level: { enum: [...logLevels] } },
+      required: ['level', 'format'],
+      properties: { level: { enum: [...logLevels] }, format: { enum: [...logFormats] } },
+    },
+    // RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\\'.
+    scopesSupported: {
+      type: ['array', 'null'],
+      items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' },
+      maxItems: 1024,
+      uniqueItems: true,
     },
     workloadIdentity: {
       type: 'object',

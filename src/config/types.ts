@@ -16,6 +16,9 @@ export type AccessTokenAlg = (typeof accessTokenAlgs)[number];
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
+/** `pino`: numeric levels, epoch-ms `time`; `iso`: `"level":"info"`, ISO 8601 `time`. */
+export const logFormats = ['pino', 'iso'] as const;
+export type LogFormat = (typeof logFormats)[number];
 
 export interface Config {
   readonly issuer: string;
@@ -43,7 +46,9 @@ export interface Config {
     readonly crlStaleness: 'fail' | 'ignore';
     readonly requireCrls: boolean;
     readonly maxChainCertificates: number;
+    readonly maxIntermediates: number;
   };
+  readonly keyPolicy: { readonly minRsaBits: number };
   readonly reload: { readonly pollIntervalSeconds: number };
   readonly proxy: {
     readonly trustedCidrs: readonly string[];
@@ -133,7 +138,9 @@ export interface Config {
     readonly allowedCidrs: readonly string[];
     readonly processMetrics: boolean;
   };
-  readonly log: { readonly level: LogLevel };
+  readonly log: { readonly level: LogLevel; readonly format: LogFormat };
+  /** Advertised as `scopes_supported` (RFC 8414 §2) when set; null advertises none. */
+  readonly scopesSupported: readonly string[] | null;
   /** Workload identity trust sources (SPIFFE trust domains, OIDC workload issuers). */
   readonly workloadIdentity: { readonly sources: readonly WorkloadSourceConfig[] };
 }

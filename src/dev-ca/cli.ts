@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { describeParseArgsError } from '../cli/args.js';
 import { encodePem, PkiError } from '../pki/index.js';
 import {
   assertionCommand,
@@ -161,7 +162,7 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
   try {
     parsed = parse(argv);
   } catch (error) {
-    io.stderr.write(`dev-ca: ${(error as Error).message}\n\n${usage}`);
+    io.stderr.write(`dev-ca: ${describeParseArgsError(error)}\nSee: dev-ca --help\n`);
     return exit.usage;
   }
   const { command, positionals, values } = parsed;
@@ -375,9 +376,12 @@ async function dispatch(
 
 /** The tls_client_auth options `client` and `sign` share: names, binding, scope, validity. */
 function certificateOptions(values: Values): Omit<ClientSpec, 'clientId'> {
-  const bind = values.bind;
+  // The registry field names (tls_client_auth_san_dns) are accepted as well as the short ones.
+  const bind = values.bind?.replace(/^tls_client_auth_/, '');
   if (bind !== undefined && !isMtlsBinding(bind))
-    throw new UsageError(`--bind is one of ${mtlsBindings.join(', ')}`);
+    throw new UsageError(
+      `--bind is one of ${mtlsBindings.map((b) => `${b} (tls_client_auth_${b})`).join(', ')}`,
+    );
   return {
     method: 'tls_client_auth',
     ...(values.subject === undefined ? {} : { subject: values.subject }),

@@ -171,10 +171,14 @@ export async function revokeCommand(
     written,
     [
       `openssl crl -in ${join(options.displayDir, layout.intermediateCrl)} -noout -text`,
-      'restart npm start so it reloads the CRLs',
+      crlReloadNote,
     ],
   );
 }
+
+// Tollgate watches the CRL files (reload.pollIntervalSeconds) and reloads on SIGHUP: no restart.
+const crlReloadNote =
+  'a running Tollgate picks up the new CRLs by itself within reload.pollIntervalSeconds (default 5 s), or at once on SIGHUP';
 
 /** Re-signs both CRLs with a fresh nextUpdate (`crl [--days N]`). */
 export async function crlCommand(
@@ -199,7 +203,7 @@ export async function crlCommand(
     'refreshed the CRLs',
     planned.made,
     written,
-    ['restart npm start so it reloads the CRLs'],
+    [crlReloadNote],
     warnings,
   );
 }

@@ -57,8 +57,9 @@ export class TollgateMetrics {
   }) {
     const registers = [this.registry];
     const now = options.now ?? Date.now;
-    if (options.processMetrics === true)
-      collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
+    // prom-client's standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds...),
+    // unprefixed, so the usual Node.js dashboards and alerts match; `tollgate_` is for our own.
+    if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry });
     this.httpRequests = new Counter({
       name: 'tollgate_http_requests_total',
       help: 'HTTP requests by route, method and status code.',
@@ -93,7 +94,7 @@ export class TollgateMetrics {
     });
     this.reloads = new Counter({
       name: 'tollgate_reloads_total',
-      help: 'Reloads of the registry, trust store and signing keys, by outcome.',
+      help: 'Reloads of the registry, trust store and signing keys that changed something (reloaded) or failed; checks that found nothing new are not counted.',
       labelNames: ['part', 'outcome'],
       registers,
     });

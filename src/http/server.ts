@@ -24,7 +24,13 @@ import {
 } from '../config/index.js';
 import { DpopNonces, minNonceSecretBytes } from '../dpop/index.js';
 import { OAuthError } from '../errors/index.js';
-import { CertificateSource, PkiError, parseCidrs, TrustStore } from '../pki/index.js';
+import {
+  CertificateSource,
+  PkiError,
+  parseCidrs,
+  resolveKeyPolicy,
+  TrustStore,
+} from '../pki/index.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
 import {
   type ClientKey,
@@ -149,13 +155,14 @@ export function loadConfiguredRegistry(config: Config): ClientRegistry {
   return loadRegistry(config.registry, {
     allowedAssertionAlgs: allowedAssertionAlgs(config),
     createRemoteKeySet: (url) => createRemoteKeySet(url, config),
+    keyPolicy: resolveKeyPolicy(config.keyPolicy),
   });
 }
 
 function createRemoteKeySet(url: string, config: Config): RemoteKeySet {
   const cache = new RemoteJwksCache<readonly ClientKey[]>({
     url,
-    importKeys: importClientJwks,
+    importKeys: (jwks) => importClientJwks(jwks, resolveKeyPolicy(config.keyPolicy)),
     timeoutMs: config.remoteJwks.timeoutMs,
     maxBytes: config.remoteJwks.maxBytes,
     minRefetchIntervalMs: config.remoteJwks.minRefetchIntervalSeconds * 1000,
@@ -181,6 +188,8 @@ export async function loadTrustStore(config: Config): Promise<TrustStore | undef
       crlStaleness: files.crlStaleness,
       requireCrls: files.requireCrls,
       maxChainCertificates: files.maxChainCertificates,
+      maxIntermediates: files.maxIntermediates,
+      minRsaBits: config.keyPolicy.minRsaBits,
     },
   );
 }
@@ -515,6 +524,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     token_endpoint: tokenEndpointUrl,
     jwks_uri: jwksUrl,
     grant_types_supported: ['client_credentials'],
+    ...(config.scopesSupported === null ? {} : { scopes_supported: [...config.scopesSupported] }),
     response_types_supported: [],
     token_endpoint_auth_methods_supported: offeredAuthMethods(config),
     token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
@@ -669,7 +679,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     const outcomes = await state.reload(force);
     for (const { part, outcome, error } of outcomes) {
       options.onReload?.(part, outcome);
-      metrics?.reloads.inc({ part, outcome });
+      // A check that found nothing new is not an event: counting it would grow the counter
+      // every poll interval while nothing changes.
+      if (outcome !== 'unchanged') metrics?.reloads.inc({ part, outcome });
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
         // A client may now use longer assertions: a later Redis data loss must fence that long.

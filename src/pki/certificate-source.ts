@@ -19,7 +19,7 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { ParsedCertificate } from './certificate.js';
+import { defaultMaxChainCertificates, type ParsedCertificate } from './certificate.js';
 import { ChainCache } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
 import { PeerCertificateCache } from './connection-cache.js';
@@ -124,7 +124,7 @@ export class CertificateSource {
     }
     this.#chains = options.chainCache ?? new ChainCache();
     this.#peers = new PeerCertificateCache({
-      maxChainCertificates: options.maxChainCertificates ?? 8,
+      maxChainCertificates: options.maxChainCertificates ?? defaultMaxChainCertificates,
       chains: this.#chains,
     });
     const nginx = (options.nginxHeader ?? 'x-ssl-client-cert').toLowerCase();
@@ -188,7 +188,7 @@ export class CertificateSource {
   #fromHeaders(request: CertificateRequest): PresentedCertificate | undefined {
     const limits = {
       maxHeaderLength: this.#options.maxHeaderBytes ?? 16_384,
-      maxChainLength: this.#options.maxChainCertificates ?? 8,
+      maxChainLength: this.#options.maxChainCertificates ?? defaultMaxChainCertificates,
     };
     let forwarded: ForwardedCertificate | null;
     switch (this.#options.proxyFormat) {

@@ -29,6 +29,12 @@ import { type CertificateExtensions, readExtensions } from './extensions.js';
 /** Default cap on one certificate's DER size; real client certificates are 0.5–3 KiB. */
 export const defaultMaxCertificateBytes = 16 * 1024;
 
+/**
+ * Default cap on the certificates a client sends besides its leaf (intermediates, maybe the
+ * root), counted as sent, duplicates included.
+ */
+export const defaultMaxChainCertificates = 10;
+
 /** A parsed X.509 certificate. Immutable; safe to cache and share. */
 export interface ParsedCertificate {
   /** The DER exactly as received (a private copy). */
@@ -200,12 +206,18 @@ export function spkiSha256(der: Uint8Array): string {
   return parseCertificate(der).spkiSha256;
 }
 
-/** Whether `now` is within the certificate's validity period (inclusive, RFC 5280 §4.1.2.5). */
+/**
+ * Whether `now` is within the certificate's validity period, inclusive, at the one-second
+ * precision certificate times have: `now` is truncated to its second, so a notAfter of 12:00:00
+ * still holds at 12:00:00.999.
+ *
+ * @see RFC 5280 §4.1.2.5
+ */
 export function validityStatus(
   certificate: Pick<ParsedCertificate, 'notBefore' | 'notAfter'>,
   now: Date,
 ): 'valid' | 'expired' | 'not_yet_valid' {
-  const time = now.getTime();
+  const time = Math.floor(now.getTime() / 1000) * 1000;
   if (time < certificate.notBefore.getTime()) return 'not_yet_valid';
   if (time > certificate.notAfter.getTime()) return 'expired';
   return 'valid';

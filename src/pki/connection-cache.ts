@@ -25,6 +25,7 @@
  * resource-server plugin runs on the application's), so it does not rely on that.
  */
 import type { X509Certificate } from 'node:crypto';
+import { defaultMaxChainCertificates } from './certificate.js';
 import { type CachedChain, ChainCache, type PeerCertificates } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
 import { PkiError } from './errors.js';
@@ -48,7 +49,7 @@ interface Entry {
 
 /** Options of {@link PeerCertificateCache}. */
 export interface PeerCertificateCacheOptions {
-  /** Most chain certificates read from a connection; default 8. */
+  /** Most chain certificates read from a connection; default {@link defaultMaxChainCertificates}. */
   readonly maxChainCertificates?: number;
   /** Parsed chains and results shared between connections; default a private one. */
   readonly chains?: ChainCache;
@@ -65,7 +66,7 @@ export class PeerCertificateCache {
   readonly #chains: ChainCache;
 
   constructor(options: PeerCertificateCacheOptions = {}) {
-    this.#maxChain = options.maxChainCertificates ?? 8;
+    this.#maxChain = options.maxChainCertificates ?? defaultMaxChainCertificates;
     this.#chains = options.chains ?? new ChainCache();
   }
 

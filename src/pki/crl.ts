@@ -5,7 +5,9 @@
  *
  * Supported profile: complete base CRLs for one CA. Refused at load (a configuration error, since
  * silently ignoring them would under-revoke): delta CRLs, issuing distribution points (partitioned
- * or indirect CRLs), any other critical CRL or entry extension (e.g. certificateIssuer).
+ * or indirect CRLs), any other critical CRL or entry extension (e.g. certificateIssuer), and CRLs
+ * without a cRLNumber or with a critical one (RFC 5280 §5.2.3: conforming issuers MUST include
+ * it, non-critical; without it a replayed older CRL cannot be told from a newer one).
  *
  * @see RFC 5280 §5, §6.3
  */
@@ -36,8 +38,9 @@ export interface ParsedCrl {
   readonly signature: Uint8Array;
 }
 
+const crlNumberOid = '2.5.29.20';
 const handledCrlExtensions = new Set([
-  '2.5.29.20', // cRLNumber
+  crlNumberOid,
   '2.5.29.35', // authorityKeyIdentifier
 ]);
 const handledEntryExtensions = new Set([
@@ -70,6 +73,9 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   } catch (error) {
     throw new PkiError('malformed', 'malformed CRL', { cause: error });
   }
+  const crlNumber = crl.crlExtensions?.extensions.find((one) => one.extnID === crlNumberOid);
+  if (crlNumber === undefined) throw new PkiError('malformed', 'CRL without a cRLNumber');
+  if (crlNumber.critical) throw new PkiError('malformed', 'critical cRLNumber');
   for (const extension of crl.crlExtensions?.extensions ?? []) {
     if (unsupportedCrlExtensions.has(extension.extnID)) {
       throw new PkiError('malformed', `unsupported CRL extension ${extension.extnID}`);

@@ -3,9 +3,10 @@
  * form both produce, so that a DN a client registered and the subject of the certificate it
  * presents can be compared exactly as RFC 5280 §7.1 asks.
  *
- * Normalization: attribute types become OIDs; string values are prepared with RFC 4518
- * (case folded, insignificant spaces removed); `#hex` values that hold a string type are decoded
- * and prepared like any string, other values are compared as their DER bytes; each RDN is a set
+ * Normalization: attribute types become OIDs; string values get the exact-trust comparison key
+ * of `string-prep.ts` (ASCII case-insensitive with RFC 4518 insignificant spaces; non-ASCII
+ * values never equal ASCII ones and are never NFKC-folded); `#hex` values that hold a string
+ * type are decoded and keyed like any string, other values are compared as their DER bytes; each RDN is a set
  * (its attributes sorted); RDN order is kept. Each normalized RDN and the whole DN are rendered to
  * an injective key, so comparing two DNs is one string comparison, and a registered DN is parsed
  * once and kept in its compiled form.
@@ -30,7 +31,12 @@ import {
 } from './der.js';
 import { bytesToHex } from './encoding.js';
 import { PkiError } from './errors.js';
-import { decodeStringValue, isStringValue, prepareString } from './string-prep.js';
+import {
+  comparisonKey,
+  decodeStringValue,
+  hasProhibitedCharacter,
+  isStringValue,
+} from './string-prep.js';
 
 /** A value as written or encoded: a character string, or the DER of any other type. */
 export type DnValue =
@@ -155,16 +161,10 @@ function buildDn(rdns: DnAttribute[][]): DistinguishedName {
 }
 
 function makeAttribute(type: string, value: DnValue): DnAttribute {
-  // Keys are `oid=` then `s` + JSON string (prepared text) or `d` + hex (DER bytes): JSON quoting
-  // makes the RDN and DN joins unambiguous. A string that cannot be prepared (prohibited code
-  // point) is keyed by its text's code points so that it equals only the very same value.
+  // Keys are `oid=` then `s` + JSON string (the comparison key, which starts with its class
+  // letter) or `d` + hex (DER bytes): JSON quoting makes the RDN and DN joins unambiguous.
   if (value.kind === 'string') {
-    const prepared = prepareString(value.text);
-    const key =
-      prepared === undefined
-        ? `${type}=u${JSON.stringify(value.text)}`
-        : `${type}=s${JSON.stringify(prepared)}`;
-    return { type, value, key };
+    return { type, value, key: `${type}=s${JSON.stringify(comparisonKey(value.text))}` };
   }
   return { type, value, key: `${type}=d${bytesToHex(value.der)}` };
 }
@@ -184,7 +184,7 @@ function escapeValue(text: string): string {
 
 const escapable = new Set(['"', '+', ',', ';', '<', '>', '\\', ' ', '#', '=']);
 const hexDigit = /^[0-9A-Fa-f]$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** Recursive-descent parser over the RFC 4514 grammar; positions are code units. */
@@ -317,7 +317,7 @@ class DnStringParser {
   }
 
   #checkedString(text: string): DnValue {
-    if (prepareString(text) === undefined) throw this.#error('prohibited character in value');
+    if (hasProhibitedCharacter(text)) throw this.#error('prohibited character in value');
     return { kind: 'string', text };
   }
 

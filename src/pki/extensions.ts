@@ -80,7 +80,11 @@ export interface CertificateExtensions {
   readonly authorityKeyIdentifier: Uint8Array | undefined;
   /** OIDs of critical extensions this module does not process. */
   readonly unhandledCritical: readonly string[];
+  /** OIDs of every extension marked critical (profile checks read criticality). */
+  readonly critical: ReadonlySet<string>;
 }
+
+const noExtensions: ReadonlySet<string> = new Set();
 
 /** True when the key usage mask asserts `name`. */
 export function hasKeyUsage(mask: number, name: KeyUsageName): boolean {
@@ -100,12 +104,14 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
     subjectKeyIdentifier: undefined,
     authorityKeyIdentifier: undefined,
     unhandledCritical: [],
+    critical: noExtensions,
   };
   if (extensions === undefined) return result;
   const list = sequenceChildren(extensions, 'Extensions');
   if (list.length === 0) throw new DerError('empty Extensions');
   const seen = new Set<string>();
   const unhandledCritical: string[] = [];
+  const criticalOids = new Set<string>();
   for (const extension of list) {
     const fields = sequenceChildren(extension, 'Extension');
     const oid = readOid(fields[0], 'extnID');
@@ -121,6 +127,7 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
     // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension.
     if (seen.has(oid)) throw new DerError('duplicate extension');
     seen.add(oid);
+    if (critical) criticalOids.add(oid);
     switch (oid) {
       case extensionOids.basicConstraints:
         result.basicConstraints = basicConstraintsOf(readSingle(value));
@@ -150,6 +157,7 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
     }
   }
   result.unhandledCritical = unhandledCritical;
+  result.critical = criticalOids;
   return result;
 }
 

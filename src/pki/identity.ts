@@ -4,7 +4,11 @@
  *
  * Registered values are compiled once (when the registry loads) into the form compared on each
  * request. Comparison rules:
- * - subject DN: RFC 4514/4518/5280 normalized comparison (see `dn.ts`), never raw strings;
+ * - subject DN: RFC 4514/5280 normalized comparison (see `dn.ts`), never raw strings; values
+ *   compare under the exact-trust rule of `string-prep.ts` (ASCII only against ASCII,
+ *   case-insensitively; non-ASCII only against the same NFC code points, modulo case), and a
+ *   registered DN whose values hold invisible, compatibility or mixed-script characters is
+ *   refused at load, so no look-alike can be registered or matched;
  * - DNS: ASCII case-insensitive, literal otherwise (a `*` in either is just a character: no
  *   wildcard semantics; no trailing-dot folding);
  * - URI: exact, code unit for code unit (SPIFFE IDs are case-sensitive);
@@ -17,10 +21,12 @@
  * @see RFC 8705 §2.1.2, RFC 5280 §4.2.1.6
  */
 import { isIP, isIPv4 } from 'node:net';
+import { attributeTypeName } from './attribute-types.js';
 import { type ParsedCertificate, parseCertificate } from './certificate.js';
 import { type DistinguishedName, parseDn } from './dn.js';
 import { bytesEqual } from './encoding.js';
 import { PkiError } from './errors.js';
+import { lookalikeProblem } from './string-prep.js';
 
 /** The RFC 8705 identity kinds, named after the `tls_client_auth_*` metadata fields. */
 export type IdentityType = 'subject_dn' | 'san_dns' | 'san_uri' | 'san_ip' | 'san_email';
@@ -59,8 +65,22 @@ export function compileIdentity(type: IdentityType, value: unknown): Certificate
   }
   if (value.length > maxValueLength) throw new PkiError('too_large', `${type}: too long`);
   switch (type) {
-    case 'subject_dn':
-      return { type, value, dn: parseDn(value) };
+    case 'subject_dn': {
+      const dn = parseDn(value);
+      for (const rdn of dn.rdns) {
+        for (const attribute of rdn) {
+          if (attribute.value.kind !== 'string') continue;
+          const problem = lookalikeProblem(attribute.value.text);
+          if (problem !== undefined) {
+            throw new PkiError(
+              'malformed',
+              `subject_dn: the ${attributeTypeName(attribute.type)} value ${problem}`,
+            );
+          }
+        }
+      }
+      return { type, value, dn };
+    }
     case 'san_dns':
       if (!/^[\x21-\x7e]+$/.test(value)) {
         throw new PkiError('malformed', 'san_dns: must be printable ASCII (use A-labels)');

@@ -10,6 +10,7 @@ export type { ParseCertificateOptions, ParsedCertificate } from './certificate.j
 export {
   certificatePublicKey,
   defaultMaxCertificateBytes,
+  defaultMaxChainCertificates,
   parseCertificate,
   spkiSha256,
   validityStatus,
@@ -67,6 +68,15 @@ export {
   parseIpAddress,
   subjectAltNames,
 } from './identity.js';
+export type { KeyPolicy } from './key-policy.js';
+export {
+  defaultKeyPolicy,
+  keyPolicyViolation,
+  maxRsaBits,
+  resolveKeyPolicy,
+  signatureAlgorithmViolation,
+  spkiPolicyViolation,
+} from './key-policy.js';
 export type { PemOptions } from './pem.js';
 export { decodePem, encodePem } from './pem.js';
 export type { ForwardedCertificate, ProxyHeaderLimits, XfccOptions } from './proxy-headers.js';
@@ -87,4 +97,4 @@ export type {
   TrustStoreOptions,
   ValidateOptions,
 } from './trust-store.js';
-export { TrustStore } from './trust-store.js';
+export { defaultMaxIntermediates, TrustStore } from './trust-store.js';

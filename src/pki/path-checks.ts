@@ -1,18 +1,33 @@
 /**
  * The validators run on a candidate certification path (leaf first, trust anchor last) once its
  * signatures have verified. Each is small, named and returns a failure or `undefined`; the trust
- * store runs them in a fixed order (validity, critical extensions, basic constraints, key usage,
- * EKU, name constraints, revocation, pin) so that the reason reported is deterministic.
+ * store runs them in a fixed order (validity, key policy, certificate profile, critical
+ * extensions, basic constraints, key usage, EKU, name constraints, revocation, pin) so that the
+ * reason reported is deterministic.
+ *
+ * The certificate profile ({@link certificateProfileProblem}) holds every certificate of the
+ * path, the trust anchor included, to the RFC 5280 rules a conforming CA MUST follow and that
+ * `openssl verify -x509_strict` enforces, plus the CA/Browser Forum rules a high-assurance
+ * private PKI should meet: v3 only; serial numbers positive and at most 20 octets (anchors
+ * exempt: an operator's legacy root is trusted by choice); a non-empty issuer; a subject, or an
+ * empty subject with a critical subjectAltName on an end entity; authority key identifier on
+ * every certificate but the anchor, subject key identifier on every CA, neither critical, and an
+ * AKI that names its issuer's SKI; basicConstraints critical on CAs, no pathLenConstraint, name
+ * constraints or keyCertSign outside CAs, a key usage on every CA; no anyExtendedKeyUsage and no
+ * critical EKU in a leaf, no EKU in a trust anchor; dNSName and rfc822Name SANs in their
+ * preferred syntax.
  *
  * Policy beyond RFC 5280, on purpose:
  * - the trust anchor's own validity period, pathLenConstraint, key usage and name constraints
  *   are enforced (RFC 5937 style), since a configured anchor is a certificate we chose to trust
  *   with its constraints;
  * - the leaf must not be a CA (`cA: TRUE`) and, when it has a key usage, must assert
- *   digitalSignature (a TLS client signs CertificateVerify);
- * - EKU: a leaf with the extension must list clientAuth (anyExtendedKeyUsage alone is not
- *   enough); an intermediate with the extension must list clientAuth or anyExtendedKeyUsage (EKU
- *   chaining, as OpenSSL and browsers do).
+ *   digitalSignature (a TLS client signs CertificateVerify). A CA certificate presented as a
+ *   client identity (with or without a pathLenConstraint) is refused: one key would both issue
+ *   certificates and authenticate, and a CA's name is not a client's;
+ * - EKU: a leaf with the extension must list clientAuth (and never anyExtendedKeyUsage); an
+ *   intermediate with the extension must list clientAuth (EKU chaining: OpenSSL's sslclient
+ *   purpose does not let anyExtendedKeyUsage stand in for it on a CA either).
  *
  * @see RFC 5280 §6.1.3–§6.1.5, §4.2.1.3, §4.2.1.9, §4.2.1.12
  */
@@ -20,7 +35,8 @@
 import { type ParsedCertificate, validityStatus } from './certificate.js';
 import { type ChainFailure, chainFailure } from './chain-result.js';
 import type { ParsedCrl } from './crl.js';
-import { hasKeyUsage, keyPurposeOids } from './extensions.js';
+import { extensionOids, hasKeyUsage, keyPurposeOids } from './extensions.js';
+import { type KeyPolicy, spkiPolicyViolation } from './key-policy.js';
 import { nameConstraintViolation } from './name-constraints.js';
 
 /** What the revocation check needs from the trust store. */
@@ -38,6 +54,200 @@ export function roleOf(path: readonly ParsedCertificate[], index: number): strin
   if (index === 0) return 'leaf';
   if (index === path.length - 1) return 'trust anchor';
   return `intermediate ${index}`;
+}
+
+/**
+ * Every key on the path, the anchor's included, meets the key policy.
+ *
+ * @see key-policy.ts
+ */
+export function checkKeyPolicy(
+  path: readonly ParsedCertificate[],
+  policy: KeyPolicy,
+): ChainFailure | undefined {
+  for (const [index, certificate] of path.entries()) {
+    const problem = spkiPolicyViolation(certificate.spki, policy);
+    if (problem !== undefined) {
+      return chainFailure('untrusted', 'key_policy', `${roleOf(path, index)}: ${problem}`);
+    }
+  }
+  return undefined;
+}
+
+/** Where a certificate sits on a path, for {@link certificateProfileProblem}. */
+export type PathRole = 'leaf' | 'intermediate' | 'anchor';
+
+/** A profile problem: which check it belongs to and what is wrong. */
+export interface ProfileProblem {
+  readonly check: 'version' | 'serial_number' | 'name_form' | 'key_identifier' | 'profile';
+  readonly detail: string;
+}
+
+const profileCache = new WeakMap<ParsedCertificate, Map<PathRole, ProfileProblem | null>>();
+
+/**
+ * The RFC 5280 / CA-Browser-Forum profile problems of one certificate in a role (see the module
+ * comment), memoized per certificate and role.
+ *
+ * @see RFC 5280 §4.1.2.2, §4.1.2.4, §4.1.2.6, §4.2.1.1–§4.2.1.3, §4.2.1.6, §4.2.1.9, §4.2.1.10,
+ *   §4.2.1.12; CA/B Forum Baseline Requirements §7.1.2
+ */
+export function certificateProfileProblem(
+  certificate: ParsedCertificate,
+  role: PathRole,
+): ProfileProblem | undefined {
+  let byRole = profileCache.get(certificate);
+  if (byRole === undefined) {
+    byRole = new Map();
+    profileCache.set(certificate, byRole);
+  }
+  let problem = byRole.get(role);
+  if (problem === undefined) {
+    problem = profileOf(certificate, role) ?? null;
+    byRole.set(role, problem);
+  }
+  return problem ?? undefined;
+}
+
+function profileOf(certificate: ParsedCertificate, role: PathRole): ProfileProblem | undefined {
+  const extensions = certificate.extensions;
+  const critical = extensions.critical;
+  const constraints = extensions.basicConstraints;
+  // A CA certificate presented as a leaf is held to the CA rules here; the basic-constraints
+  // check then refuses it as a client certificate with its own reason.
+  const isCa = role !== 'leaf' || constraints?.cA === true;
+  if (certificate.version !== 3) {
+    return { check: 'version', detail: `a version ${certificate.version} certificate` };
+  }
+  if (role !== 'anchor') {
+    const serial = certificate.serialNumber;
+    if (serial.length > 40) {
+      return { check: 'serial_number', detail: 'serial number longer than 20 octets' };
+    }
+    if (/^0*$/.test(serial) || Number.parseInt(serial.slice(0, 1), 16) >= 8) {
+      return { check: 'serial_number', detail: 'serial number zero or negative' };
+    }
+  }
+  if (certificate.issuer.rdns.length === 0) {
+    return { check: 'name_form', detail: 'empty issuer name' };
+  }
+  if (certificate.subject.rdns.length === 0) {
+    if (isCa) return { check: 'name_form', detail: 'CA certificate with an empty subject' };
+    if (extensions.subjectAltName === undefined || !critical.has(extensionOids.subjectAltName)) {
+      return {
+        check: 'name_form',
+        detail: 'empty subject without a critical subjectAltName',
+      };
+    }
+  }
+  for (const name of extensions.subjectAltName ?? []) {
+    if (name.type === 'dns' && !isPreferredDnsName(name.value)) {
+      return { check: 'name_form', detail: 'dNSName not in preferred name syntax' };
+    }
+    if (name.type === 'email' && !isMailbox(name.value)) {
+      return { check: 'name_form', detail: 'rfc822Name is not a mailbox (local@domain)' };
+    }
+  }
+  if (
+    critical.has(extensionOids.authorityKeyIdentifier) ||
+    critical.has(extensionOids.subjectKeyIdentifier)
+  ) {
+    return { check: 'key_identifier', detail: 'critical key identifier extension' };
+  }
+  if (role !== 'anchor' && extensions.authorityKeyIdentifier === undefined) {
+    return { check: 'key_identifier', detail: 'no authority key identifier' };
+  }
+  if (isCa && extensions.subjectKeyIdentifier === undefined) {
+    return { check: 'key_identifier', detail: 'CA certificate without a subject key identifier' };
+  }
+  if (isCa) {
+    if (constraints?.cA === true && !critical.has(extensionOids.basicConstraints)) {
+      return { check: 'profile', detail: 'CA basicConstraints not marked critical' };
+    }
+    if (extensions.keyUsage === undefined) {
+      return { check: 'profile', detail: 'CA certificate without a key usage extension' };
+    }
+  } else {
+    if (
+      constraints !== undefined &&
+      !constraints.cA &&
+      constraints.pathLenConstraint !== undefined
+    ) {
+      return { check: 'profile', detail: 'pathLenConstraint in a certificate that is not a CA' };
+    }
+    if (extensions.keyUsage !== undefined && hasKeyUsage(extensions.keyUsage, 'keyCertSign')) {
+      return { check: 'profile', detail: 'keyCertSign asserted by a certificate that is not a CA' };
+    }
+    if (extensions.nameConstraints !== undefined) {
+      return { check: 'profile', detail: 'name constraints in an end-entity certificate' };
+    }
+    const purposes = extensions.extKeyUsage;
+    if (purposes?.includes(keyPurposeOids.anyExtendedKeyUsage) === true) {
+      return { check: 'profile', detail: 'anyExtendedKeyUsage in an end-entity certificate' };
+    }
+    if (critical.has(extensionOids.extKeyUsage)) {
+      return {
+        check: 'profile',
+        detail: 'critical extended key usage in an end-entity certificate',
+      };
+    }
+  }
+  if (role === 'anchor' && extensions.extKeyUsage !== undefined) {
+    return { check: 'profile', detail: 'extended key usage in a trust anchor' };
+  }
+  return undefined;
+}
+
+const dnsLabel = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const preferredDnsName = new RegExp(`^(?:\\*\\.)?${dnsLabel}(?:\\.${dnsLabel})*\\.?$`);
+const mailboxDomain = new RegExp(`^${dnsLabel}(?:\\.${dnsLabel})*$`);
+
+/**
+ * RFC 1034 §3.5 preferred name syntax (RFC 5280 §4.2.1.6), with an optional `*.` first label and
+ * an optional final dot (an absolute name: never equal to a registered name, which has none, so
+ * it fails identity matching rather than the path).
+ */
+function isPreferredDnsName(name: string): boolean {
+  return name.length <= 254 && preferredDnsName.test(name);
+}
+
+/** One `@`, with a non-empty local part and a domain in preferred name syntax. @see RFC 5280 §4.2.1.6 */
+function isMailbox(value: string): boolean {
+  const at = value.indexOf('@');
+  return (
+    at > 0 &&
+    at === value.lastIndexOf('@') &&
+    /^[\x21-\x7e]+$/.test(value) &&
+    mailboxDomain.test(value.slice(at + 1))
+  );
+}
+
+/**
+ * Every certificate of the path meets the profile for its role, and each AKI key identifier
+ * names its issuer's SKI.
+ *
+ * @see {@link certificateProfileProblem}, RFC 5280 §4.2.1.1
+ */
+export function checkProfile(path: readonly ParsedCertificate[]): ChainFailure | undefined {
+  for (const [index, certificate] of path.entries()) {
+    const role: PathRole =
+      index === path.length - 1 ? 'anchor' : index === 0 ? 'leaf' : 'intermediate';
+    const problem = certificateProfileProblem(certificate, role);
+    if (problem !== undefined) {
+      return chainFailure('untrusted', problem.check, `${roleOf(path, index)}: ${problem.detail}`);
+    }
+    const issuer = path[index + 1];
+    const aki = certificate.extensions.authorityKeyIdentifier;
+    const ski = issuer?.extensions.subjectKeyIdentifier;
+    if (aki !== undefined && ski !== undefined && Buffer.compare(aki, ski) !== 0) {
+      return chainFailure(
+        'untrusted',
+        'key_identifier',
+        `${roleOf(path, index)}: authority key identifier does not match its issuer's`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Every certificate, anchor included, is inside its validity period. @see RFC 5280 §6.1.3 (a)(2) */
@@ -65,11 +275,16 @@ export function checkValidity(
   return undefined;
 }
 
-/** No certificate below the anchor has a critical extension we do not process. @see RFC 5280 §4.2 */
+/**
+ * No certificate, the anchor included, has a critical extension we do not process (a
+ * constraint on the anchor we cannot honour is a reason not to use it).
+ *
+ * @see RFC 5280 §4.2
+ */
 export function checkCriticalExtensions(
   path: readonly ParsedCertificate[],
 ): ChainFailure | undefined {
-  for (let index = 0; index < path.length - 1; index++) {
+  for (let index = 0; index < path.length; index++) {
     const unhandled = (path[index] as ParsedCertificate).extensions.unhandledCritical;
     if (unhandled.length > 0) {
       return chainFailure(
@@ -141,7 +356,7 @@ export function checkKeyUsage(path: readonly ParsedCertificate[]): ChainFailure 
   return undefined;
 }
 
-/** clientAuth on a leaf that has an EKU; intermediates allow it too. @see RFC 5280 §4.2.1.12 */
+/** clientAuth on every leaf and intermediate that has an EKU. @see RFC 5280 §4.2.1.12 */
 export function checkExtendedKeyUsage(
   path: readonly ParsedCertificate[],
 ): ChainFailure | undefined {
@@ -151,11 +366,7 @@ export function checkExtendedKeyUsage(
   }
   for (let index = 1; index < path.length - 1; index++) {
     const purposes = (path[index] as ParsedCertificate).extensions.extKeyUsage;
-    if (
-      purposes !== undefined &&
-      !purposes.includes(keyPurposeOids.clientAuth) &&
-      !purposes.includes(keyPurposeOids.anyExtendedKeyUsage)
-    ) {
+    if (purposes !== undefined && !purposes.includes(keyPurposeOids.clientAuth)) {
       return chainFailure(
         'eku',
         'extended_key_usage',

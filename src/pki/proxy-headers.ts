@@ -13,6 +13,7 @@
  *
  * @see RFC 9440 §2, RFC 8941 §3.1 and §3.3.5
  */
+import { defaultMaxChainCertificates } from './certificate.js';
 import { bytesEqual } from './encoding.js';
 import { PkiError } from './errors.js';
 import { decodePem } from './pem.js';
@@ -29,7 +30,7 @@ export interface ProxyHeaderLimits {
   readonly maxHeaderLength?: number;
   /** Largest certificate accepted, in DER bytes; default 16 KiB. */
   readonly maxCertificateBytes?: number;
-  /** Most chain certificates accepted (leaf excluded); default 8. */
+  /** Most chain certificates accepted (leaf excluded), as sent; default {@link defaultMaxChainCertificates}. */
   readonly maxChainLength?: number;
 }
 
@@ -42,7 +43,11 @@ export interface XfccOptions extends ProxyHeaderLimits {
   readonly element?: 'last' | 'single';
 }
 
-const defaults = { maxHeaderLength: 64 * 1024, maxCertificateBytes: 16 * 1024, maxChainLength: 8 };
+const defaults = {
+  maxHeaderLength: 64 * 1024,
+  maxCertificateBytes: 16 * 1024,
+  maxChainLength: defaultMaxChainCertificates,
+};
 
 /**
  * RFC 9440 `Client-Cert`: one Byte Sequence holding the DER certificate.

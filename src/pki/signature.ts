@@ -7,7 +7,8 @@
  *
  * Policy: SHA-1 and MD5 signatures, RSA keys under 2048 bits, and curves other than P-256,
  * P-384 and P-521 are `unsupported`, which path validation treats as a signature that does not
- * verify.
+ * verify. This is a second line behind the key policy (key-policy.ts), which every certificate
+ * of a path and every configured CA must pass and which reports the precise reason.
  *
  * @see RFC 5280 §4.1.1.2, RFC 4055 (RSASSA-PSS), RFC 5758 (ECDSA), RFC 8410 (EdDSA)
  */

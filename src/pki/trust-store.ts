@@ -25,19 +25,33 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { certificatePublicKey, type ParsedCertificate, parseCertificate } from './certificate.js';
+import {
+  certificatePublicKey,
+  defaultMaxChainCertificates,
+  type ParsedCertificate,
+  parseCertificate,
+} from './certificate.js';
 import { type ChainFailure, type ChainValidationResult, chainFailure } from './chain-result.js';
 import { type ParsedCrl, parseCrl } from './crl.js';
 import { formatDn } from './dn.js';
 import { PkiError, TrustStoreError } from './errors.js';
 import { hasKeyUsage } from './extensions.js';
 import {
+  type KeyPolicy,
+  resolveKeyPolicy,
+  signatureAlgorithmViolation,
+  spkiPolicyViolation,
+} from './key-policy.js';
+import {
+  certificateProfileProblem,
   checkBasicConstraints,
   checkCriticalExtensions,
   checkExtendedKeyUsage,
+  checkKeyPolicy,
   checkKeyUsage,
   checkNameConstraints,
   checkPin,
+  checkProfile,
   checkRevocation,
   checkValidity,
   type RevocationPolicy,
@@ -70,10 +84,15 @@ export interface TrustStoreOptions {
   readonly crlGraceSeconds?: number;
   /** Refuse paths through a CA that has no configured CRL; default false. */
   readonly requireCrls?: boolean;
-  /** Most certificates a client may send besides its leaf; default 8. */
+  /**
+   * Most certificates a client may send besides its leaf, counted as sent (duplicates
+   * included); default {@link defaultMaxChainCertificates}.
+   */
   readonly maxChainCertificates?: number;
-  /** Longest path, leaf and anchor included; default 8. */
-  readonly maxPathLength?: number;
+  /** Most intermediates on a path between the leaf and the anchor; default {@link defaultMaxIntermediates}. */
+  readonly maxIntermediates?: number;
+  /** Smallest RSA modulus accepted anywhere on a path; default 2048 (see key-policy.ts). */
+  readonly minRsaBits?: number;
   /** Largest certificate accepted, DER bytes; default 16 KiB. */
   readonly maxCertificateBytes?: number;
 }
@@ -99,8 +118,9 @@ interface ResolvedOptions {
   readonly crlGraceSeconds: number;
   readonly requireCrls: boolean;
   readonly maxChainCertificates: number;
-  readonly maxPathLength: number;
+  readonly maxIntermediates: number;
   readonly maxCertificateBytes: number;
+  readonly keyPolicy: KeyPolicy;
 }
 
 interface Prepared {
@@ -112,6 +132,12 @@ interface FileSnapshot {
   readonly files: TrustStoreFiles;
   readonly hashes: ReadonlyMap<string, string>;
 }
+
+/**
+ * Default cap on intermediates: real PKIs use one to three; 10 leaves room for cross-signed and
+ * bridge paths and bounds the work a stranger's chain can cause.
+ */
+export const defaultMaxIntermediates = 10;
 
 /** Complete paths examined per validation, and DFS steps: bounds on hostile chains. */
 const maxPaths = 8;
@@ -282,7 +308,7 @@ export class TrustStore {
       if (error instanceof PkiError) return chainFailure('malformed', 'parse', error.message);
       throw error;
     }
-    const { paths, detail } = this.#buildPaths(parsedLeaf, parsedChain);
+    const { paths, detail, check } = this.#buildPaths(parsedLeaf, parsedChain);
     let firstFailure: ChainFailure | undefined;
     for (const path of paths) {
       const failure = this.#checkPath(path, now, pins);
@@ -299,7 +325,7 @@ export class TrustStore {
       }
       firstFailure ??= failure;
     }
-    return firstFailure ?? chainFailure('untrusted', 'path', detail);
+    return firstFailure ?? chainFailure('untrusted', check, detail);
   }
 
   #parse(input: Uint8Array | ParsedCertificate): ParsedCertificate {
@@ -316,7 +342,7 @@ export class TrustStore {
   #buildPaths(
     leaf: ParsedCertificate,
     chain: readonly ParsedCertificate[],
-  ): { paths: ParsedCertificate[][]; detail: string } {
+  ): { paths: ParsedCertificate[][]; detail: string; check: 'path' | 'signature_algorithm' } {
     const offered = new Map<string, Candidate[]>();
     for (const certificate of chain) {
       const entries = offered.get(certificate.subject.key) ?? [];
@@ -327,6 +353,7 @@ export class TrustStore {
     const verified = new Map<string, boolean>();
     let steps = 0;
     let nameMatches = 0;
+    let weakSignature: string | undefined;
     const visit = (path: ParsedCertificate[]): void => {
       const current = path[path.length - 1] as ParsedCertificate;
       const candidates = [
@@ -338,6 +365,11 @@ export class TrustStore {
         const issuer = candidate.certificate;
         if (path.some((certificate) => certificate.x5tS256 === issuer.x5tS256)) continue;
         nameMatches++;
+        const weak = signatureAlgorithmViolation(current.signatureAlgorithm);
+        if (weak !== undefined) {
+          weakSignature ??= `${path.length === 1 ? 'leaf' : `intermediate ${path.length - 1}`}: ${weak}`;
+          continue;
+        }
         const pair = `${current.x5tS256}>${issuer.x5tS256}`;
         let ok = verified.get(pair);
         if (ok === undefined) {
@@ -347,15 +379,18 @@ export class TrustStore {
         if (!ok) continue;
         const next = [...path, issuer];
         if (candidate.anchor) paths.push(next);
-        else if (next.length < this.#options.maxPathLength) visit(next);
+        else if (next.length - 1 < this.#options.maxIntermediates) visit(next);
       }
     };
     visit([leaf]);
+    if (weakSignature !== undefined && paths.length === 0) {
+      return { paths, detail: weakSignature, check: 'signature_algorithm' };
+    }
     const detail =
       nameMatches === 0
         ? `no trust anchor or intermediate named ${truncate(formatDn(leaf.issuer))}`
         : 'no issuer signature verifies up to a trust anchor';
-    return { paths, detail };
+    return { paths, detail, check: 'path' };
   }
 
   #checkPath(
@@ -365,6 +400,8 @@ export class TrustStore {
   ): ChainFailure | undefined {
     return (
       checkValidity(path, now) ??
+      checkKeyPolicy(path, this.#options.keyPolicy) ??
+      checkProfile(path) ??
       checkCriticalExtensions(path) ??
       checkBasicConstraints(path) ??
       checkKeyUsage(path) ??
@@ -406,9 +443,12 @@ function resolveOptions(options: TrustStoreOptions): ResolvedOptions {
     crlStaleness: options.crlStaleness ?? 'fail',
     crlGraceSeconds: options.crlGraceSeconds ?? 0,
     requireCrls: options.requireCrls ?? false,
-    maxChainCertificates: options.maxChainCertificates ?? 8,
-    maxPathLength: options.maxPathLength ?? 8,
+    maxChainCertificates: options.maxChainCertificates ?? defaultMaxChainCertificates,
+    maxIntermediates: options.maxIntermediates ?? defaultMaxIntermediates,
     maxCertificateBytes: options.maxCertificateBytes ?? 16 * 1024,
+    keyPolicy: resolveKeyPolicy(
+      options.minRsaBits === undefined ? {} : { minRsaBits: options.minRsaBits },
+    ),
   };
   if (resolved.crlStaleness !== 'fail' && resolved.crlStaleness !== 'ignore') {
     throw new TypeError('crlStaleness must be "fail" or "ignore"');
@@ -416,7 +456,7 @@ function resolveOptions(options: TrustStoreOptions): ResolvedOptions {
   for (const [name, value] of [
     ['crlGraceSeconds', resolved.crlGraceSeconds],
     ['maxChainCertificates', resolved.maxChainCertificates],
-    ['maxPathLength', resolved.maxPathLength],
+    ['maxIntermediates', resolved.maxIntermediates],
     ['maxCertificateBytes', resolved.maxCertificateBytes],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0)
@@ -458,8 +498,25 @@ function prepare(
         if (usage !== undefined && !hasKeyUsage(usage, 'keyCertSign')) {
           throw new TrustStoreError(field, 'CA key usage lacks keyCertSign');
         }
+        const keyProblem = spkiPolicyViolation(certificate.spki, options.keyPolicy);
+        if (keyProblem !== undefined) throw new TrustStoreError(field, keyProblem);
         if (certificatePublicKey(certificate) === undefined) {
           throw new TrustStoreError(field, 'unsupported public key');
+        }
+        const profile = certificateProfileProblem(
+          certificate,
+          kind === 'anchors' ? 'anchor' : 'intermediate',
+        );
+        if (profile !== undefined) throw new TrustStoreError(field, profile.detail);
+        if (certificate.extensions.unhandledCritical.length > 0) {
+          throw new TrustStoreError(
+            field,
+            `unsupported critical extension ${certificate.extensions.unhandledCritical.join(', ')}`,
+          );
+        }
+        if (kind === 'intermediates') {
+          const signatureProblem = signatureAlgorithmViolation(certificate.signatureAlgorithm);
+          if (signatureProblem !== undefined) throw new TrustStoreError(field, signatureProblem);
         }
         if (!seen.has(certificate.x5tS256)) certificates.push(certificate);
         seen.add(certificate.x5tS256);

@@ -5,13 +5,15 @@
  * @see RFC 7517, RFC 7591 §2 (jwks), RFC 8705 §2.2.2 (x5c of self-signed certificates)
  */
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { type AsymmetricAlg, asymmetricAlgs, isAsymmetricAlg, keyMismatch } from '../jws/index.js';
 import {
-  type AsymmetricAlg,
-  asymmetricAlgs,
-  isAsymmetricAlg,
-  keyMismatch,
-  minRsaModulusBits,
-} from '../jws/index.js';
+  defaultKeyPolicy,
+  type KeyPolicy,
+  keyPolicyViolation,
+  PkiError,
+  parseCertificate,
+  signatureAlgorithmViolation,
+} from '../pki/index.js';
 
 /** A registered public key, ready to verify with. */
 export interface ClientKey {
@@ -50,12 +52,14 @@ const allowedCurves: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * Validates and imports a public JWK Set.
+ * Validates and imports a public JWK Set. Every key must pass the one key policy of src/pki
+ * (RSA ≥ `policy.minRsaBits` and a whole number of octets, P-256/384/521, Ed25519/Ed448), and an
+ * `x5c[0]` certificate must not be signed with MD5 or SHA-1.
  *
  * @throws KeySetError with every problem found (private material, weak or unknown key types,
  *   unknown `alg`, duplicate `kid`, unparsable `x5c`).
  */
-export function importClientJwks(jwks: unknown): ClientKey[] {
+export function importClientJwks(jwks: unknown, policy: KeyPolicy = defaultKeyPolicy): ClientKey[] {
   if (
     typeof jwks !== 'object' ||
     jwks === null ||
@@ -71,7 +75,7 @@ export function importClientJwks(jwks: unknown): ClientKey[] {
   const imported: ClientKey[] = [];
   const kids = new Set<string>();
   keys.forEach((jwk, index) => {
-    const result = importOne(jwk);
+    const result = importOne(jwk, policy);
     if (typeof result === 'string') {
       problems.push(`keys[${index}]: ${result}`);
       return;
@@ -86,7 +90,7 @@ export function importClientJwks(jwks: unknown): ClientKey[] {
   return imported;
 }
 
-function importOne(jwk: unknown): ClientKey | string {
+function importOne(jwk: unknown, policy: KeyPolicy): ClientKey | string {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'must be a JSON object';
   const record = jwk as Record<string, unknown>;
   const present = privateMembers.filter((member) => member in record);
@@ -121,9 +125,8 @@ function importOne(jwk: unknown): ClientKey | string {
   } catch {
     return 'is not a valid public JWK';
   }
-  if (kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < minRsaModulusBits) {
-    return `RSA keys must have at least ${minRsaModulusBits} bits`;
-  }
+  const policyProblem = keyPolicyViolation(key, policy);
+  if (policyProblem !== undefined) return policyProblem;
   if (alg !== undefined) {
     const mismatch = keyMismatch(key, alg);
     if (mismatch !== undefined) return `alg ${alg} does not fit the key: ${mismatch}`;
@@ -146,6 +149,14 @@ function importOne(jwk: unknown): ClientKey | string {
     }
     if (!certificate.publicKey.equals(key))
       return 'x5c[0] does not hold the same public key as the JWK';
+    let signatureProblem: string | undefined;
+    try {
+      signatureProblem = signatureAlgorithmViolation(parseCertificate(der).signatureAlgorithm);
+    } catch (error) {
+      if (!(error instanceof PkiError)) throw error;
+      return `x5c[0]: ${error.message}`;
+    }
+    if (signatureProblem !== undefined) return `x5c[0]: ${signatureProblem}`;
     x5tS256 = createHash('sha256').update(der).digest('base64url');
   }
 

@@ -11,6 +11,7 @@ import {
   type CertificateIdentity,
   compileIdentity,
   type IdentityType,
+  type KeyPolicy,
   PkiError,
 } from '../pki/index.js';
 import { compileSpiffeIdPattern, type SpiffeIdPattern } from '../workload/spiffe-id.js';
@@ -93,6 +94,8 @@ export interface ValidateOptions {
   readonly allowedAssertionAlgs: readonly string[];
   /** Creates the cache for a `jwks_uri`. */
   readonly createRemoteKeySet: (url: string) => RemoteKeySet;
+  /** The key policy registered keys must meet; default the pki default (RSA ≥ 2048). */
+  readonly keyPolicy?: KeyPolicy;
 }
 
 /** Informational RFC 7591 fields that are accepted and kept, with no effect on the protocol. */
@@ -210,7 +213,7 @@ export function prepareClient(
     problem('jwks', 'jwks and jwks_uri must not both be present (RFC 7591 §2)');
   } else if (entry.jwks !== undefined) {
     try {
-      keys = { kind: 'inline', keys: importClientJwks(entry.jwks) };
+      keys = { kind: 'inline', keys: importClientJwks(entry.jwks, options.keyPolicy) };
     } catch (error) {
       if (!(error instanceof KeySetError)) throw error;
       for (const message of error.problems) problem('jwks', message);

@@ -103,6 +103,21 @@ describe('behind a proxy (RFC 9440 headers)', () => {
     expect((await post(server.plainBase as string, headers, body, '127.0.0.2')).status).toBe(200);
   });
 
+  it('counts a forwarded chain as sent, duplicates included: 10 pass, 11 exceed the cap', async () => {
+    const copies = (count: number) => ({
+      'client-cert': sfBinary(client.certDer),
+      'client-cert-chain': new Array(count).fill(sfBinary(ca.intermediate.certDer)).join(', '),
+    });
+    const ten = await post(server.plainBase as string, copies(10), body, '127.0.0.2');
+    expect(ten.status, JSON.stringify(ten.body)).toBe(200);
+    const eleven = await post(server.plainBase as string, copies(11), body, '127.0.0.2');
+    expect(eleven.status).toBe(401);
+    expect(eleven.body).toMatchObject({
+      error: 'invalid_client',
+      error_description: expect.stringMatching(/cannot be parsed/),
+    });
+  });
+
   it('Tollgate validates a forwarded certificate itself: a foreign CA is refused', async () => {
     const fixture = negative.fixtures['foreign-ca'];
     const reply = await post(

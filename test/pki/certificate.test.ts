@@ -113,7 +113,9 @@ describe('parseCertificate', () => {
 
   it('reports the validity status', () => {
     expect(validityStatus(leaf, leaf.notBefore)).toBe('valid');
-    expect(validityStatus(leaf, new Date(leaf.notAfter.getTime() + 1))).toBe('expired');
+    // RFC 5280 §4.1.2.5: times have one-second precision, so the notAfter second is valid whole.
+    expect(validityStatus(leaf, new Date(leaf.notAfter.getTime() + 999))).toBe('valid');
+    expect(validityStatus(leaf, new Date(leaf.notAfter.getTime() + 1000))).toBe('expired');
     expect(validityStatus(leaf, new Date(leaf.notBefore.getTime() - 1))).toBe('not_yet_valid');
   });
 

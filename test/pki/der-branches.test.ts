@@ -190,6 +190,7 @@ describe('readExtensions', () => {
       subjectKeyIdentifier: undefined,
       authorityKeyIdentifier: undefined,
       unhandledCritical: [],
+      critical: new Set(),
     });
   });
 

@@ -49,11 +49,10 @@ describe('parseDn: equivalent DNs', () => {
     ['#hex PrintableString', 'C=#13025553', 'C=us'],
     ['#hex upper-case digits', 'CN=#0C03737663', 'CN=SVC'],
     ['multi-valued RDN in any order', 'CN=svc+UID=42,O=Acme', 'UID=42+CN=svc,O=Acme'],
-    ['NFKC compatibility forms', 'CN=ﬁle', 'CN=file'],
-    ['sharp s folds to ss', 'CN=straße', 'CN=STRASSE'],
-    ['soft hyphen is ignored', 'CN=co\\C2\\ADop', 'CN=coop'],
-    ['tab maps to space', 'CN=a\\09b', 'CN=a b'],
-    ['no-break space is a space', 'CN=a\\C2\\A0\\C2\\A0b', 'CN=a b'],
+    ['non-ASCII case', 'CN=Łukasz Żółć', 'CN=łUKASZ żÓŁĆ'],
+    ['Greek case', 'CN=ΩΜΕΓΑ', 'CN=ωμεγα'],
+    ['Cyrillic case and spaces', 'CN=  Иван   Петров ', 'CN=иван петров'],
+    ['the same invisible character matches only itself', 'CN=co\\C2\\ADop', 'CN=co\\C2\\ADop'],
   ])('%s: %s == %s', (_name, a, b) => {
     expect(same(a, b)).toBe(true);
     expect(same(b, a)).toBe(true);
@@ -76,6 +75,22 @@ describe('parseDn: DNs that must not match', () => {
     ['string vs non-string #hex (INTEGER)', 'CN=#020101', 'CN=\\01'],
     ['punctuation differs', 'CN=a-b', 'CN=a_b'],
     ['duplicate attribute in multi-valued RDN is not a superset', 'CN=svc+UID=1', 'CN=svc'],
+    // Exact trust: nothing folds a different name into an ASCII one (string-prep.ts).
+    ['NFKC compatibility forms', 'CN=ﬁle', 'CN=file'],
+    ['full-width letters', 'CN=ａｄｍｉｎ', 'CN=admin'],
+    ['dotless i', 'CN=admın', 'CN=admin'],
+    ['sharp s does not fold to ss', 'CN=straße', 'CN=STRASSE'],
+    ['soft hyphen is not ignored', 'CN=co\\C2\\ADop', 'CN=coop'],
+    ['zero-width space is not ignored', 'CN=ad\u200bmin', 'CN=admin'],
+    ['bidi override is not ignored', 'CN=\u202eadmin', 'CN=admin'],
+    ['tab is not a space', 'CN=a\\09b', 'CN=a b'],
+    ['no-break space is not a space', 'CN=a\\C2\\A0b', 'CN=a b'],
+    ['Cyrillic a', 'CN=\u0430dmin', 'CN=admin'],
+    ['Greek omicron', 'CN=r\u03bfot', 'CN=root'],
+    ['combining acute', 'CN=a\u0301dmin', 'CN=admin'],
+    ['NFD does not equal NFC', 'CN=Jose\u0301', 'CN=Jos\u00e9'],
+    ['Kelvin sign does not fold into K', 'CN=\u212aelvin-\u00e9', 'CN=Kelvin-\u00e9'],
+    ['dotless i in a non-ASCII name', 'CN=caf\u00e9-\u0131', 'CN=caf\u00e9-I'],
   ])('%s: %s != %s', (_name, a, b) => {
     expect(same(a, b)).toBe(false);
     expect(same(b, a)).toBe(false);

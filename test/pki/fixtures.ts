@@ -28,10 +28,16 @@ export interface Signer {
 export async function leafSignedBy(
   issuer: Signer,
   now: Date,
-  options: { subject?: string; sans?: SubjectAltNames; ca?: boolean } = {},
+  options: {
+    subject?: string;
+    sans?: SubjectAltNames;
+    ca?: boolean;
+    /** The certified key (any type node:crypto makes, e.g. RSA-1024); default a fresh P-256. */
+    key?: { readonly spkiDer: Buffer; readonly privateKeyPem: string };
+  } = {},
 ): Promise<EncodedCertificate & { keyPem: string }> {
   const signer = loadDevKeyPair(issuer.keyPem);
-  const key = await generateDevKeyPair('p256');
+  const key = options.key ?? (await generateDevKeyPair('p256'));
   const certificate = buildCertificate({
     serial: randomSerial(),
     subject: encodeDn(options.subject ?? 'CN=crafted,O=Tollgate Dev,C=US'),

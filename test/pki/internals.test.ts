@@ -276,12 +276,16 @@ describe('name constraints', () => {
 });
 
 describe('critical extensions', () => {
-  it('refuses an unprocessed critical extension below the anchor, not on it', () => {
+  it('refuses an unprocessed critical extension anywhere, the trust anchor included', () => {
     const cert = (unhandledCritical: string[]) =>
       ({ extensions: { unhandledCritical } }) as unknown as ParsedCertificate;
     const failure = checkCriticalExtensions([cert(['1.2.3']), cert([])]);
     expect(failure?.check).toBe('critical_extension');
-    expect(checkCriticalExtensions([cert([]), cert(['1.2.3'])])).toBeUndefined();
+    expect(checkCriticalExtensions([cert([]), cert(['1.2.3'])])).toMatchObject({
+      check: 'critical_extension',
+      detail: 'trust anchor has unsupported critical extension 1.2.3',
+    });
+    expect(checkCriticalExtensions([cert([]), cert([])])).toBeUndefined();
   });
 });
 

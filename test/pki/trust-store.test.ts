@@ -213,7 +213,7 @@ describe('TrustStore.validate', () => {
     const leaf = negatives.fixtures['leaf-without-intermediate'].cert.certDer;
     expectFailure(store.validate(leaf.subarray(0, leaf.length - 1), [], { now }), 'malformed');
     expectFailure(store.validate(leaf, [Buffer.from([0x30, 0x00])], { now }), 'malformed');
-    expectFailure(store.validate(leaf, new Array(9).fill(leaf), { now }), 'malformed');
+    expectFailure(store.validate(leaf, new Array(11).fill(leaf), { now }), 'malformed');
     expect(() => store.validate(leaf, [], { now: new Date(Number.NaN) })).toThrow(TypeError);
   });
 
@@ -349,7 +349,10 @@ describe('TrustStore construction', () => {
   });
 
   it('refuses bad options', () => {
-    expect(() => TrustStore.fromPem({ anchors: [ca.root.certPem] }, { maxPathLength: -1 })).toThrow(
+    expect(() =>
+      TrustStore.fromPem({ anchors: [ca.root.certPem] }, { maxIntermediates: -1 }),
+    ).toThrow(TypeError);
+    expect(() => TrustStore.fromPem({ anchors: [ca.root.certPem] }, { minRsaBits: 1024 })).toThrow(
       TypeError,
     );
     expect(() =>

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { exportJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk, type SigningJwk } from '../../src/dev-ca/index.js';
+import { resolveKeyPolicy } from '../../src/pki/index.js';
 import { loadRegistry, RegistryError } from '../../src/registry/index.js';
 
 const options = {
@@ -73,7 +74,13 @@ describe('client registry validation', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const small = { ...(await exportJWK(rsa.publicKey)), kid: 'small' };
     expect(problemsOf([jwtClient({ jwks: { keys: [small] } })])).toEqual([
-      expect.stringMatching(/keys\[0\]: RSA keys must have at least 2048 bits/),
+      expect.stringMatching(/keys\[0\]: RSA key of 1024 bits is below the minimum of 2048/),
+    ]);
+    // The key policy's other RSA rule: a whole number of octets.
+    const odd = generateKeyPairSync('rsa', { modulusLength: 2052 });
+    const oddJwk = { ...(await exportJWK(odd.publicKey)), kid: 'odd' };
+    expect(problemsOf([jwtClient({ jwks: { keys: [oddJwk] } })])).toEqual([
+      expect.stringMatching(/keys\[0\]: RSA key of 2052 bits is not a whole number of octets/),
     ]);
     const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
     const secp256k1 = { ...(await exportJWK(k1.publicKey)), kid: 'k1' };
@@ -162,5 +169,61 @@ describe('client registry validation', () => {
     expect(() => loadRegistry({ file: join(dir, 'missing.json'), clients: [] }, options)).toThrow(
       /cannot be read \(ENOENT\)/,
     );
+  });
+});
+
+describe('registered identities that could be mistaken for another (issue 13)', () => {
+  const dnClient = (dn: string) => ({
+    client_id: 'svc-dn',
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: dn,
+  });
+
+  it.each([
+    ['full-width letters', 'CN=ａｄｍｉｎ,O=Acme', /compatibility character \(U\+FF41\)/],
+    ['a soft hyphen', 'CN=ad\u00admin,O=Acme', /invisible.*\(U\+00AD\)/],
+    ['a zero-width space', 'CN=ad\u200bmin,O=Acme', /invisible.*\(U\+200B\)/],
+    ['a bidi override', 'CN=\u202eadmin,O=Acme', /invisible.*\(U\+202E\)/],
+    ['a no-break space', 'CN=ad\u00a0min,O=Acme', /invisible.*\(U\+00A0\)/],
+    ['Latin mixed with a Cyrillic a', 'CN=\u0430dmin,O=Acme', /mixes scripts \(Cyrillic, Latin\)/],
+    ['Latin mixed with a Greek omicron', 'CN=r\u03bfot,O=Acme', /mixes scripts \(Greek, Latin\)/],
+    ['a decomposed (NFD) accent', 'CN=Jose\u0301,O=Acme', /not in Unicode NFC/],
+    ['the Kelvin sign', 'CN=\u212aelvin,O=Acme', /not in Unicode NFC/],
+    ['a ligature', 'CN=\ufb01le,O=Acme', /compatibility character \(U\+FB01\)/],
+  ])('refuses a subject DN with %s, naming the problem', (_name, dn, message) => {
+    const problems = problemsOf([dnClient(dn)]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/tls_client_auth_subject_dn: subject_dn: the CN value /);
+    expect(problems[0]).toMatch(message);
+  });
+
+  it.each([
+    ['ASCII', 'CN=admin,O=Acme'],
+    ['Polish', 'CN=Łukasz Żółć,O=Acme'],
+    ['Turkish dotless i (its own name, not admin)', 'CN=admın,O=Acme'],
+    ['Cyrillic', 'CN=Иван Петров,O=Acme'],
+    ['Greek', 'CN=Ωμέγα,O=Acme'],
+    ['Japanese (Han and Katakana)', 'CN=東京サービス,O=Acme'],
+    ['Korean with Latin', 'CN=서울 API,O=Acme'],
+  ])('accepts a genuine %s subject DN', (_name, dn) => {
+    const registry = loadRegistry({ file: null, clients: [dnClient(dn)] }, options);
+    expect(registry.get('svc-dn')?.tlsIdentity?.field).toBe('tls_client_auth_subject_dn');
+  });
+
+  it('applies a stricter configured key policy to registered keys', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { ...(await exportJWK(rsa.publicKey)), kid: 'rsa' };
+    const client = {
+      client_id: 'svc-rsa',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+    };
+    expect(loadRegistry({ file: null, clients: [client] }, options).get('svc-rsa')).toBeDefined();
+    expect(() =>
+      loadRegistry(
+        { file: null, clients: [client] },
+        { ...options, keyPolicy: resolveKeyPolicy({ minRsaBits: 3072 }) },
+      ),
+    ).toThrow(/RSA key of 2048 bits is below the minimum of 3072/);
   });
 });

@@ -1,0 +1,315 @@
+/**
+ * Certificate and CRL builder for the differential test: the dev CA's pkijs profile
+ * (src/dev-ca/x509.ts and crl.ts: names, key identifiers, times, PEM, signatures with
+ * node:crypto) with every field open to mutation, which the dev CA's own API rightly refuses to
+ * issue: versions, serials, critical flags, malformed extension values, foreign key types,
+ * SHA-1 signatures.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { encodeDn } from '../../../src/dev-ca/index.js';
+import { keyIdentifier, timeOf } from '../../../src/dev-ca/x509.js';
+import { encodePem as toPem } from '../../../src/pki/index.js';
+
+/** A key pair of any type node:crypto makes (or an SPKI it cannot, such as explicit curves). */
+export interface KeyEntry {
+  readonly name: string;
+  readonly privateKey: KeyObject;
+  /** The SPKI put in certificates (may differ from the private key's, e.g. explicit curves). */
+  readonly spki: Buffer;
+}
+
+export function keyEntry(name: string, privateKey: KeyObject, spki?: Buffer): KeyEntry {
+  return {
+    name,
+    privateKey,
+    spki: spki ?? createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+  };
+}
+
+export function keyEntryFromPem(name: string, pem: string): KeyEntry {
+  return keyEntry(name, createPrivateKey(pem));
+}
+
+/** One extension, as it will be encoded. */
+export interface Ext {
+  readonly oid: string;
+  readonly critical: boolean;
+  readonly value: Uint8Array;
+}
+
+/** How a certificate is signed. */
+export type SignatureVariant = 'default' | 'sha1' | 'md5' | 'bad-signature' | 'mismatch';
+
+/** Everything that goes into one certificate. */
+export interface CertOptions {
+  version: 1 | 2 | 3;
+  serial: Uint8Array;
+  subject: Buffer;
+  issuer: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  key: KeyEntry;
+  extensions: Ext[];
+  signature: SignatureVariant;
+}
+
+export interface Built {
+  readonly der: Buffer;
+  readonly pem: string;
+}
+
+export const oids = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectAltName: '2.5.29.17',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  nameConstraints: '2.5.29.30',
+  certificatePolicies: '2.5.29.32',
+  policyConstraints: '2.5.29.36',
+  inhibitAnyPolicy: '2.5.29.54',
+  crlNumber: '2.5.29.20',
+  issuingDistributionPoint: '2.5.29.28',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  unknown: '1.3.6.1.4.1.55555.1.1',
+} as const;
+
+const ber = (block: { toBER(sizeOnly?: boolean): ArrayBuffer }) =>
+  new Uint8Array(block.toBER(false));
+
+export const encode = {
+  name: (dn: string): Buffer => encodeDn(dn),
+  basicConstraints: (cA: boolean, pathLen?: number) =>
+    ber(
+      new pkijs.BasicConstraints(
+        pathLen === undefined ? { cA } : { cA, pathLenConstraint: pathLen },
+      ).toSchema(),
+    ),
+  /** Bits by RFC 5280 §4.2.1.3 number (0 digitalSignature … 6 cRLSign). */
+  keyUsage: (bitNumbers: readonly number[]) => {
+    let mask = 0;
+    for (const bit of bitNumbers) mask |= 0x80 >> bit;
+    let unused = 0;
+    while (mask !== 0 && ((mask >> unused) & 1) === 0) unused++;
+    return ber(new asn1js.BitString({ valueHex: Uint8Array.of(mask), unusedBits: unused }));
+  },
+  extKeyUsage: (purposes: readonly string[]) =>
+    ber(new pkijs.ExtKeyUsage({ keyPurposes: [...purposes] }).toSchema()),
+  keyIdentifier: (id: Uint8Array) => ber(new asn1js.OctetString({ valueHex: id })),
+  authorityKeyIdentifier: (id: Uint8Array) =>
+    ber(
+      new pkijs.AuthorityKeyIdentifier({
+        keyIdentifier: new asn1js.OctetString({ valueHex: id }),
+      }).toSchema(),
+    ),
+  /** SAN entries: `dns:`, `email:`, `uri:` and `ip:` prefixed text. */
+  generalNames: (names: readonly string[]) =>
+    ber(new pkijs.GeneralNames({ names: names.map(generalName) }).toSchema()),
+  nameConstraints: (permitted: readonly string[], excluded: readonly string[] = []) =>
+    ber(
+      new pkijs.NameConstraints({
+        ...(permitted.length === 0
+          ? {}
+          : {
+              permittedSubtrees: permitted.map(
+                (name) => new pkijs.GeneralSubtree({ base: generalName(name) }),
+              ),
+            }),
+        ...(excluded.length === 0
+          ? {}
+          : {
+              excludedSubtrees: excluded.map(
+                (name) => new pkijs.GeneralSubtree({ base: generalName(name) }),
+              ),
+            }),
+      }).toSchema(),
+    ),
+  anyPolicy: () =>
+    ber(
+      new pkijs.CertificatePolicies({
+        certificatePolicies: [new pkijs.PolicyInformation({ policyIdentifier: '2.5.29.32.0' })],
+      }).toSchema(),
+    ),
+  null: () => Uint8Array.of(0x05, 0x00),
+  /** Bytes that are not the DER of anything. */
+  garbage: () => Uint8Array.of(0x30, 0x05, 0x02, 0x01),
+};
+
+function generalName(text: string): pkijs.GeneralName {
+  const colon = text.indexOf(':');
+  const kind = text.slice(0, colon);
+  const value = text.slice(colon + 1);
+  switch (kind) {
+    case 'dns':
+      return new pkijs.GeneralName({ type: 2, value });
+    case 'email':
+      return new pkijs.GeneralName({ type: 1, value });
+    case 'uri':
+      return new pkijs.GeneralName({ type: 6, value });
+    case 'ip':
+      return new pkijs.GeneralName({
+        type: 7,
+        value: new asn1js.OctetString({ valueHex: Buffer.from(value, 'hex') }),
+      });
+    case 'dn':
+      return new pkijs.GeneralName({
+        type: 4,
+        value: pkijs.RelativeDistinguishedNames.fromBER(encodeDn(value)),
+      });
+    default:
+      throw new TypeError(`unknown general name ${text}`);
+  }
+}
+
+/** The SHA-1 key identifier the dev CA writes (RFC 5280 §4.2.1.2 method 1). */
+export function keyIdOf(spki: Buffer): Buffer {
+  const cached = keyIds.get(spki);
+  if (cached !== undefined) return cached;
+  let id: Buffer;
+  try {
+    id = keyIdentifier(spki);
+  } catch {
+    id = Buffer.alloc(20, 0x42);
+  }
+  keyIds.set(spki, id);
+  return id;
+}
+const keyIds = new WeakMap<Buffer, Buffer>();
+
+interface SignPlan {
+  readonly oid: string;
+  readonly nullParams: boolean;
+  readonly hash: string | null;
+}
+
+function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
+  const type = key.asymmetricKeyType;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (type === 'rsa') {
+    if (variant === 'sha1') return { oid: '1.2.840.113549.1.1.5', nullParams: true, hash: 'sha1' };
+    if (variant === 'md5') return { oid: '1.2.840.113549.1.1.4', nullParams: true, hash: 'md5' };
+    return { oid: '1.2.840.113549.1.1.11', nullParams: true, hash: 'sha256' };
+  }
+  if (type === 'ec') {
+    if (variant === 'sha1' || variant === 'md5') {
+      return { oid: '1.2.840.10045.4.1', nullParams: false, hash: 'sha1' };
+    }
+    if (curve === 'secp384r1')
+      return { oid: '1.2.840.10045.4.3.3', nullParams: false, hash: 'sha384' };
+    if (curve === 'secp521r1')
+      return { oid: '1.2.840.10045.4.3.4', nullParams: false, hash: 'sha512' };
+    return { oid: '1.2.840.10045.4.3.2', nullParams: false, hash: 'sha256' };
+  }
+  if (type === 'ed25519') return { oid: '1.3.101.112', nullParams: false, hash: null };
+  if (type === 'ed448') return { oid: '1.3.101.113', nullParams: false, hash: null };
+  if (type === 'dsa') return { oid: '2.16.840.1.101.3.4.3.2', nullParams: false, hash: 'sha256' };
+  throw new TypeError(`cannot sign with ${type}`);
+}
+
+function algorithmIdentifier(plan: SignPlan): pkijs.AlgorithmIdentifier {
+  return plan.nullParams
+    ? new pkijs.AlgorithmIdentifier({ algorithmId: plan.oid, algorithmParams: new asn1js.Null() })
+    : new pkijs.AlgorithmIdentifier({ algorithmId: plan.oid });
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/** Builds and signs a certificate with `signer` (the issuer's key). */
+export function buildCert(options: CertOptions, signer: KeyEntry): Built {
+  const certificate = new pkijs.Certificate();
+  certificate.version = options.version - 1;
+  certificate.serialNumber = new asn1js.Integer({ valueHex: toArrayBuffer(options.serial) });
+  certificate.issuer = pkijs.RelativeDistinguishedNames.fromBER(options.issuer);
+  certificate.subject = pkijs.RelativeDistinguishedNames.fromBER(options.subject);
+  certificate.notBefore = timeOf(options.notBefore);
+  certificate.notAfter = timeOf(options.notAfter);
+  certificate.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(toArrayBuffer(options.key.spki));
+  if (options.version === 3 && options.extensions.length > 0) {
+    certificate.extensions = options.extensions.map(
+      (extension) =>
+        new pkijs.Extension({
+          extnID: extension.oid,
+          critical: extension.critical,
+          extnValue: toArrayBuffer(extension.value),
+        }),
+    );
+  }
+  const plan = planFor(signer.privateKey, options.signature);
+  certificate.signature = algorithmIdentifier(plan);
+  certificate.signatureAlgorithm =
+    options.signature === 'mismatch'
+      ? algorithmIdentifier({ ...plan, oid: '1.2.840.113549.1.1.12', nullParams: true })
+      : algorithmIdentifier(plan);
+  certificate.tbsView = new Uint8Array(certificate.encodeTBS().toBER(false));
+  const signature = sign(plan.hash, certificate.tbsView, signer.privateKey);
+  if (options.signature === 'bad-signature') {
+    signature[signature.length - 1] = (signature[signature.length - 1] as number) ^ 0x01;
+  }
+  certificate.signatureValue = new asn1js.BitString({ valueHex: toArrayBuffer(signature) });
+  const der = Buffer.from(certificate.toSchema(false).toBER(false));
+  return { der, pem: toPem('CERTIFICATE', der) };
+}
+
+/** What goes into a CRL. */
+export interface CrlOptions {
+  issuer: Buffer;
+  thisUpdate: Date;
+  nextUpdate: Date | undefined;
+  revokedSerials: readonly Uint8Array[];
+  extensions: Ext[];
+  version: 1 | 2;
+}
+
+/** Builds and signs a CRL (the dev CA's CRL profile, every field open). */
+export function buildCrl(options: CrlOptions, signer: KeyEntry): Built {
+  const crl = new pkijs.CertificateRevocationList();
+  if (options.version === 2) crl.version = 1;
+  crl.issuer = pkijs.RelativeDistinguishedNames.fromBER(options.issuer);
+  crl.thisUpdate = timeOf(options.thisUpdate);
+  if (options.nextUpdate !== undefined) crl.nextUpdate = timeOf(options.nextUpdate);
+  if (options.revokedSerials.length > 0) {
+    crl.revokedCertificates = options.revokedSerials.map(
+      (serial) =>
+        new pkijs.RevokedCertificate({
+          userCertificate: new asn1js.Integer({ valueHex: toArrayBuffer(serial) }),
+          revocationDate: timeOf(options.thisUpdate),
+        }),
+    );
+  }
+  if (options.version === 2 && options.extensions.length > 0) {
+    crl.crlExtensions = new pkijs.Extensions({
+      extensions: options.extensions.map(
+        (extension) =>
+          new pkijs.Extension({
+            extnID: extension.oid,
+            critical: extension.critical,
+            extnValue: toArrayBuffer(extension.value),
+          }),
+      ),
+    });
+  }
+  const plan = planFor(signer.privateKey, 'default');
+  crl.signature = algorithmIdentifier(plan);
+  crl.signatureAlgorithm = algorithmIdentifier(plan);
+  // encodeTBS is protected on CRLs (public on certificates), as src/dev-ca/crl.ts notes.
+  const tbs = (crl as unknown as { encodeTBS(): asn1js.Sequence }).encodeTBS();
+  crl.tbsView = new Uint8Array(tbs.toBER(false));
+  crl.signatureValue = new asn1js.BitString({
+    valueHex: toArrayBuffer(sign(plan.hash, crl.tbsView, signer.privateKey)),
+  });
+  const der = Buffer.from(crl.toSchema(false).toBER(false));
+  return { der, pem: toPem('X509 CRL', der) };
+}
+
+/** A CRL number extension value. */
+export function crlNumber(value: number): Uint8Array {
+  return ber(new asn1js.Integer({ value }));
+}

@@ -1,0 +1,1119 @@
+/**
+ * The differential test's case generator: a seeded catalogue of mutations applied to randomly
+ * shaped good chains (root, 0–3 intermediates, leaf; key types drawn from the accepted pool).
+ * Every DN carries the case id, so thousands of cases can share one `openssl verify` run without
+ * one case's certificates completing another's path; cases that must collide names (empty names)
+ * are marked `isolated`.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  type Built,
+  buildCert,
+  buildCrl,
+  type CertOptions,
+  type CrlOptions,
+  crlNumber,
+  type Ext,
+  encode,
+  type KeyEntry,
+  keyEntry,
+  keyIdOf,
+  oids,
+} from './builder.js';
+
+/** Small seeded PRNG (mulberry32): cases are reproducible from the seed. */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export type Rng = () => number;
+const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
+
+/** The key pool: generated once per run, reused by every case. */
+export interface KeyPool {
+  readonly good: readonly KeyEntry[];
+  readonly byName: ReadonlyMap<string, KeyEntry>;
+}
+
+export function makeKeyPool(): KeyPool {
+  const entries: KeyEntry[] = [];
+  const add = (name: string, make: () => { privateKey: import('node:crypto').KeyObject }) =>
+    entries.push(keyEntry(name, make().privateKey));
+  for (let i = 0; i < 4; i++) {
+    add(`p256-${i}`, () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }));
+  }
+  add('p384', () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }));
+  add('p521', () => generateKeyPairSync('ec', { namedCurve: 'secp521r1' }));
+  add('ed25519-0', () => generateKeyPairSync('ed25519'));
+  add('ed25519-1', () => generateKeyPairSync('ed25519'));
+  add('ed448', () => generateKeyPairSync('ed448'));
+  add('rsa2048-0', () => generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  add('rsa2048-1', () => generateKeyPairSync('rsa', { modulusLength: 2048 }));
+  add('rsa3072', () => generateKeyPairSync('rsa', { modulusLength: 3072 }));
+  add('rsa1024', () => generateKeyPairSync('rsa', { modulusLength: 1024 }));
+  add('rsa2052', () => generateKeyPairSync('rsa', { modulusLength: 2052 }));
+  add('p192', () => generateKeyPairSync('ec', { namedCurve: 'prime192v1' }));
+  add('secp256k1', () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }));
+  add('p224', () => generateKeyPairSync('ec', { namedCurve: 'secp224r1' }));
+  add('dsa2048', () => generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }));
+  // Explicit curve parameters: node:crypto only writes named curves, so OpenSSL converts one.
+  const named = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const explicit = execFileSync(
+    'openssl',
+    ['pkey', '-pubin', '-inform', 'DER', '-outform', 'DER', '-ec_param_enc', 'explicit'],
+    {
+      input: named.publicKey.export({ type: 'spki', format: 'der' }),
+    },
+  );
+  entries.push(keyEntry('p256-explicit', named.privateKey, explicit));
+  const byName = new Map(entries.map((entry) => [entry.name, entry]));
+  const good = [
+    'p256-0',
+    'p256-1',
+    'p256-2',
+    'p256-3',
+    'p384',
+    'p521',
+    'ed25519-0',
+    'ed25519-1',
+    'rsa2048-0',
+    'rsa2048-1',
+  ].map((name) => byName.get(name) as KeyEntry);
+  return { good, byName };
+}
+
+/** A chain plan: mutable until realized. Index 0 of `cas` is the root. */
+export interface Plan {
+  readonly id: string;
+  readonly now: Date;
+  cas: CertOptions[];
+  leaf: CertOptions;
+  /** What the client sends besides its leaf; default the intermediates, leaf-side first. */
+  sent: (built: Realized) => Built[];
+  /** Trust anchors; default the root. */
+  anchors: (built: Realized) => Built[];
+  /** Present in CRL mode: one CRL per CA (by index), mutable. */
+  crls: (CrlOptions & { signerIndex: number; signer?: KeyEntry })[] | undefined;
+  isolated: boolean;
+  /** Extra certificates built after the chain (cross-signs, look-alike intermediates). */
+  extras: ((built: Realized) => Built)[];
+}
+
+export interface Realized {
+  readonly cas: Built[];
+  readonly leaf: Built;
+  readonly extras: Built[];
+  readonly plan: Plan;
+}
+
+/** One generated case, ready for both validators. */
+export interface DiffCase {
+  readonly id: string;
+  readonly mutation: string;
+  readonly anchors: Built[];
+  readonly sent: Built[];
+  readonly leaf: Built;
+  readonly crls: Built[] | undefined;
+  readonly isolated: boolean;
+}
+
+const hour = 3_600_000;
+const day = 24 * hour;
+
+function serialFor(rng: Rng): Uint8Array {
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) bytes[i] = Math.floor(rng() * 256);
+  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x10;
+  return bytes;
+}
+
+export function caExtensions(key: KeyEntry, issuerKey: KeyEntry, pathLen?: number): Ext[] {
+  return [
+    { oid: oids.basicConstraints, critical: true, value: encode.basicConstraints(true, pathLen) },
+    { oid: oids.keyUsage, critical: true, value: encode.keyUsage([5, 6]) },
+    {
+      oid: oids.subjectKeyIdentifier,
+      critical: false,
+      value: encode.keyIdentifier(keyIdOf(key.spki)),
+    },
+    {
+      oid: oids.authorityKeyIdentifier,
+      critical: false,
+      value: encode.authorityKeyIdentifier(keyIdOf(issuerKey.spki)),
+    },
+  ];
+}
+
+export function leafExtensions(key: KeyEntry, issuerKey: KeyEntry, id: string): Ext[] {
+  return [
+    { oid: oids.basicConstraints, critical: true, value: encode.basicConstraints(false) },
+    { oid: oids.keyUsage, critical: true, value: encode.keyUsage([0]) },
+    { oid: oids.extKeyUsage, critical: false, value: encode.extKeyUsage([oids.clientAuth]) },
+    {
+      oid: oids.subjectKeyIdentifier,
+      critical: false,
+      value: encode.keyIdentifier(keyIdOf(key.spki)),
+    },
+    {
+      oid: oids.authorityKeyIdentifier,
+      critical: false,
+      value: encode.authorityKeyIdentifier(keyIdOf(issuerKey.spki)),
+    },
+    {
+      oid: oids.subjectAltName,
+      critical: false,
+      value: encode.generalNames([`dns:c${id}.diff.test`, `uri:spiffe://diff.test/c${id}`]),
+    },
+  ];
+}
+
+/** A good chain of `depth` intermediates with distinct random keys from the good pool. */
+export function basePlan(id: string, rng: Rng, pool: KeyPool, now: Date, depth: number): Plan {
+  // Distinct keys along short chains; deep chains (more certificates than the pool has keys)
+  // only keep each key different from its issuer's.
+  const keys: KeyEntry[] = [];
+  while (keys.length < depth + 2) {
+    const candidate = pick(rng, pool.good);
+    const used = depth + 2 <= pool.good.length ? keys : keys.slice(-1);
+    if (!used.includes(candidate)) keys.push(candidate);
+  }
+  const cas: CertOptions[] = [];
+  for (let level = 0; level <= depth; level++) {
+    const subject = encode.name(`CN=${level === 0 ? 'Root' : `CA ${level}`} c${id},O=Diff`);
+    const key = keys[level] as KeyEntry;
+    const issuerKey = keys[Math.max(0, level - 1)] as KeyEntry;
+    cas.push({
+      version: 3,
+      serial: serialFor(rng),
+      subject,
+      issuer: level === 0 ? subject : (cas[level - 1] as CertOptions).subject,
+      notBefore: new Date(now.getTime() - day),
+      notAfter: new Date(now.getTime() + 30 * day),
+      key,
+      extensions: caExtensions(key, issuerKey),
+      signature: 'default',
+    });
+  }
+  const top = cas[depth] as CertOptions;
+  const leafKey = keys[depth + 1] as KeyEntry;
+  return {
+    id,
+    now,
+    cas,
+    leaf: {
+      version: 3,
+      serial: serialFor(rng),
+      subject: encode.name(`CN=leaf c${id},O=Diff`),
+      issuer: top.subject,
+      notBefore: new Date(now.getTime() - hour),
+      notAfter: new Date(now.getTime() + hour),
+      key: leafKey,
+      extensions: leafExtensions(leafKey, top.key, id),
+      signature: 'default',
+    },
+    sent: (built) => [...built.cas.slice(1)].reverse(),
+    anchors: (built) => [built.cas[0] as Built],
+    crls: undefined,
+    isolated: false,
+    extras: [],
+  };
+}
+
+/** Switches a plan to CRL mode: an empty, good CRL from every CA. */
+export function withCrls(plan: Plan): void {
+  plan.crls = plan.cas.map((ca, index) => ({
+    issuer: ca.subject,
+    thisUpdate: new Date(plan.now.getTime() - hour),
+    nextUpdate: new Date(plan.now.getTime() + day),
+    revokedSerials: [],
+    extensions: [
+      { oid: oids.crlNumber, critical: false, value: crlNumber(1) },
+      {
+        oid: oids.authorityKeyIdentifier,
+        critical: false,
+        value: encode.authorityKeyIdentifier(keyIdOf(ca.key.spki)),
+      },
+    ],
+    version: 2,
+    signerIndex: index,
+  }));
+}
+
+/** Builds the certificates and CRLs of a plan into a case. */
+export function realize(plan: Plan, mutation: string): DiffCase {
+  const cas: Built[] = [];
+  plan.cas.forEach((options, level) => {
+    const signer = level === 0 ? options.key : (plan.cas[level - 1] as CertOptions).key;
+    cas.push(buildCert(options, signer));
+  });
+  const top = plan.cas[plan.cas.length - 1] as CertOptions;
+  const leaf = buildCert(plan.leaf, top.key);
+  const partial: Realized = { cas, leaf, extras: [], plan };
+  const extras = plan.extras.map((make) => make(partial));
+  const built: Realized = { cas, leaf, extras, plan };
+  const crls = plan.crls?.map((crl) =>
+    buildCrl(crl, crl.signer ?? (plan.cas[crl.signerIndex] as CertOptions).key),
+  );
+  return {
+    id: plan.id,
+    mutation,
+    anchors: plan.anchors(built),
+    sent: plan.sent(built),
+    leaf,
+    crls,
+    isolated: plan.isolated,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutations
+
+/** One mutation: a name (listed in reports and in the deviation table) and what it does. */
+export interface Mutation {
+  readonly name: string;
+  /** Intermediates the base chain needs at least (default 1). */
+  readonly minDepth?: number;
+  readonly crl?: boolean;
+  apply(plan: Plan, rng: Rng, pool: KeyPool): void;
+}
+
+type Role = 'leaf' | 'ca' | 'root';
+const roleCert = (plan: Plan, role: Role): CertOptions =>
+  role === 'leaf'
+    ? plan.leaf
+    : role === 'root'
+      ? (plan.cas[0] as CertOptions)
+      : (plan.cas[plan.cas.length - 1] as CertOptions);
+
+function setExt(cert: CertOptions, oid: string, change: (ext: Ext | undefined) => Ext | undefined) {
+  const index = cert.extensions.findIndex((ext) => ext.oid === oid);
+  const next = change(index < 0 ? undefined : cert.extensions[index]);
+  if (index < 0) {
+    if (next !== undefined) cert.extensions.push(next);
+  } else if (next === undefined) cert.extensions.splice(index, 1);
+  else cert.extensions[index] = next;
+}
+
+/** Re-keys a certificate and fixes the key identifiers and issuer links that depend on it. */
+function rekey(plan: Plan, role: Role, key: KeyEntry): void {
+  const cert = roleCert(plan, role);
+  cert.key = key;
+  setExt(cert, oids.subjectKeyIdentifier, (ext) =>
+    ext === undefined ? undefined : { ...ext, value: encode.keyIdentifier(keyIdOf(key.spki)) },
+  );
+  const below =
+    role === 'leaf'
+      ? []
+      : role === 'root'
+        ? [plan.cas[1] ?? plan.leaf, plan.cas[0] as CertOptions]
+        : [plan.leaf];
+  for (const child of below) {
+    setExt(child, oids.authorityKeyIdentifier, (ext) =>
+      ext === undefined
+        ? undefined
+        : { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(key.spki)) },
+    );
+  }
+}
+
+const extNames = {
+  bc: oids.basicConstraints,
+  ku: oids.keyUsage,
+  eku: oids.extKeyUsage,
+  ski: oids.subjectKeyIdentifier,
+  aki: oids.authorityKeyIdentifier,
+  san: oids.subjectAltName,
+} as const;
+
+function extensionMutations(): Mutation[] {
+  const list: Mutation[] = [];
+  const roles: Role[] = ['leaf', 'ca', 'root'];
+  for (const role of roles) {
+    for (const [short, oid] of Object.entries(extNames)) {
+      if ((short === 'eku' || short === 'san') && role !== 'leaf') continue;
+      list.push(
+        {
+          name: `absent:${short}@${role}`,
+          apply: (plan) => setExt(roleCert(plan, role), oid, () => undefined),
+        },
+        {
+          name: `critical-flip:${short}@${role}`,
+          apply: (plan) =>
+            setExt(roleCert(plan, role), oid, (ext) => ext && { ...ext, critical: !ext.critical }),
+        },
+        {
+          name: `malformed:${short}@${role}`,
+          apply: (plan) =>
+            setExt(roleCert(plan, role), oid, (ext) => ext && { ...ext, value: encode.garbage() }),
+        },
+        {
+          name: `duplicate:${short}@${role}`,
+          apply: (plan) => {
+            const cert = roleCert(plan, role);
+            const ext = cert.extensions.find((one) => one.oid === oid);
+            if (ext !== undefined) cert.extensions.push(ext);
+          },
+        },
+      );
+    }
+    list.push(
+      {
+        name: `unknown-critical@${role}`,
+        apply: (plan) =>
+          roleCert(plan, role).extensions.push({
+            oid: oids.unknown,
+            critical: true,
+            value: encode.null(),
+          }),
+      },
+      {
+        name: `unknown-noncritical@${role}`,
+        apply: (plan) =>
+          roleCert(plan, role).extensions.push({
+            oid: oids.unknown,
+            critical: false,
+            value: encode.null(),
+          }),
+      },
+      {
+        name: `policies-anypolicy-critical@${role}`,
+        apply: (plan) =>
+          roleCert(plan, role).extensions.push({
+            oid: oids.certificatePolicies,
+            critical: true,
+            value: encode.anyPolicy(),
+          }),
+      },
+      {
+        name: `policy-constraints-critical@${role}`,
+        apply: (plan) =>
+          roleCert(plan, role).extensions.push({
+            oid: oids.policyConstraints,
+            critical: true,
+            value: Uint8Array.of(0x30, 0x03, 0x80, 0x01, 0x00),
+          }),
+      },
+      {
+        name: `no-extensions-v3@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).extensions = [];
+        },
+      },
+      {
+        name: `version-1@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).version = 1;
+        },
+      },
+      {
+        name: `version-2@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).version = 2;
+        },
+      },
+      {
+        name: `serial-zero@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).serial = Uint8Array.of(0);
+        },
+      },
+      {
+        name: `serial-negative@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).serial = Uint8Array.of(0xff, 0x01);
+        },
+      },
+      {
+        name: `serial-20-octets@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).serial = Uint8Array.from([0x7f, ...randomBytes(19)]);
+        },
+      },
+      {
+        name: `serial-21-octets@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).serial = Uint8Array.from([0x7f, ...randomBytes(20)]);
+        },
+      },
+    );
+  }
+  return list;
+}
+
+const ku = (role: Role, name: string, bits: number[], critical = true): Mutation => ({
+  name: `ku:${name}@${role}`,
+  apply: (plan) =>
+    setExt(roleCert(plan, role), oids.keyUsage, () => ({
+      oid: oids.keyUsage,
+      critical,
+      value: encode.keyUsage(bits),
+    })),
+});
+
+const eku = (role: Role, name: string, purposes: string[], critical = false): Mutation => ({
+  name: `eku:${name}@${role}`,
+  apply: (plan) =>
+    setExt(roleCert(plan, role), oids.extKeyUsage, () => ({
+      oid: oids.extKeyUsage,
+      critical,
+      value: encode.extKeyUsage(purposes),
+    })),
+});
+
+const san = (name: string, names: string[], critical = false): Mutation => ({
+  name: `san:${name}`,
+  apply: (plan) =>
+    setExt(plan.leaf, oids.subjectAltName, () => ({
+      oid: oids.subjectAltName,
+      critical,
+      value: encode.generalNames(names),
+    })),
+});
+
+function usageMutations(): Mutation[] {
+  return [
+    ku('leaf', 'keyEncipherment', [2]),
+    ku('leaf', 'digitalSignature+keyCertSign', [0, 5]),
+    ku('leaf', 'digitalSignature+cRLSign', [0, 6]),
+    ku('leaf', 'nonRepudiation', [1]),
+    ku('leaf', 'digitalSignature+keyEncipherment', [0, 2]),
+    ku('leaf', 'keyAgreement', [4]),
+    ku('leaf', 'digitalSignature-noncritical', [0], false),
+    ku('ca', 'digitalSignature', [0]),
+    ku('ca', 'cRLSign', [6]),
+    ku('ca', 'keyCertSign', [5]),
+    ku('root', 'cRLSign', [6]),
+    ku('root', 'keyCertSign-noncritical', [5, 6], false),
+    eku('leaf', 'serverAuth', [oids.serverAuth]),
+    eku('leaf', 'clientAuth+serverAuth', [oids.clientAuth, oids.serverAuth]),
+    eku('leaf', 'anyEKU', [oids.anyExtendedKeyUsage]),
+    eku('leaf', 'clientAuth+anyEKU', [oids.clientAuth, oids.anyExtendedKeyUsage]),
+    eku('leaf', 'codeSigning', [oids.codeSigning]),
+    eku('leaf', 'clientAuth-critical', [oids.clientAuth], true),
+    eku('ca', 'clientAuth', [oids.clientAuth]),
+    eku('ca', 'serverAuth', [oids.serverAuth]),
+    eku('ca', 'anyEKU', [oids.anyExtendedKeyUsage]),
+    eku('ca', 'clientAuth+serverAuth', [oids.clientAuth, oids.serverAuth]),
+    eku('root', 'clientAuth', [oids.clientAuth]),
+    eku('root', 'serverAuth', [oids.serverAuth]),
+    {
+      name: 'bc:leaf-is-ca',
+      apply: (plan) => {
+        setExt(plan.leaf, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true),
+        }));
+      },
+    },
+    {
+      name: 'bc:leaf-is-ca-pathlen-0',
+      apply: (plan) => {
+        setExt(plan.leaf, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, 0),
+        }));
+        setExt(plan.leaf, oids.keyUsage, () => ({
+          oid: oids.keyUsage,
+          critical: true,
+          value: encode.keyUsage([0, 5]),
+        }));
+      },
+    },
+    {
+      name: 'bc:leaf-pathlen-without-ca',
+      apply: (plan) =>
+        setExt(plan.leaf, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00),
+        })),
+    },
+    {
+      name: 'bc:ca-not-ca',
+      apply: (plan) =>
+        setExt(roleCert(plan, 'ca'), oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(false),
+        })),
+    },
+    {
+      name: 'bc:root-pathlen-0-over-intermediate',
+      apply: (plan) =>
+        setExt(roleCert(plan, 'root'), oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, 0),
+        })),
+    },
+    {
+      name: 'bc:top-ca-pathlen-0',
+      apply: (plan) =>
+        setExt(roleCert(plan, 'ca'), oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, 0),
+        })),
+    },
+    {
+      name: 'bc:first-ca-pathlen-0-over-two',
+      minDepth: 2,
+      apply: (plan) =>
+        setExt(plan.cas[1] as CertOptions, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, 0),
+        })),
+    },
+    {
+      name: 'bc:first-ca-pathlen-1-over-two',
+      minDepth: 2,
+      apply: (plan) =>
+        setExt(plan.cas[1] as CertOptions, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, 1),
+        })),
+    },
+  ];
+}
+
+function nameMutations(): Mutation[] {
+  const subjectEmpty = (critical: boolean | undefined): Mutation => ({
+    name: `name:leaf-empty-subject-san-${critical === undefined ? 'absent' : critical ? 'critical' : 'noncritical'}`,
+    apply: (plan) => {
+      plan.leaf.subject = Buffer.from([0x30, 0x00]);
+      setExt(plan.leaf, oids.subjectAltName, (ext) =>
+        critical === undefined ? undefined : ext && { ...ext, critical },
+      );
+    },
+  });
+  const constraint = (
+    name: string,
+    permitted: string[],
+    excluded: string[],
+    names: string[],
+    critical = true,
+  ): Mutation => ({
+    name: `nc:${name}`,
+    apply: (plan) => {
+      roleCert(plan, 'ca').extensions.push({
+        oid: oids.nameConstraints,
+        critical,
+        value: encode.nameConstraints(permitted, excluded),
+      });
+      setExt(plan.leaf, oids.subjectAltName, () => ({
+        oid: oids.subjectAltName,
+        critical: false,
+        value: encode.generalNames(names),
+      }));
+    },
+  });
+  return [
+    subjectEmpty(true),
+    subjectEmpty(false),
+    subjectEmpty(undefined),
+    {
+      name: 'name:empty-issuer-and-ca-subject',
+      minDepth: 1,
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        ca.subject = Buffer.from([0x30, 0x00]);
+        plan.leaf.issuer = ca.subject;
+        plan.isolated = true;
+      },
+    },
+    {
+      name: 'name:issuer-in-other-case',
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        plan.leaf.issuer = encode.name(
+          `CN=${ca === plan.cas[0] ? 'ROOT' : `CA ${plan.cas.length - 1}`} C${plan.id.toUpperCase()},O=DIFF`,
+        );
+      },
+    },
+    {
+      name: 'name:issuer-differs',
+      apply: (plan) => {
+        plan.leaf.issuer = encode.name(`CN=Other c${plan.id},O=Diff`);
+      },
+    },
+    san('dns-leading-period', ['dns:.a.diff.test']),
+    san('dns-underscore', ['dns:a_b.diff.test']),
+    san('dns-trailing-dot', ['dns:a.diff.test.']),
+    san('dns-wildcard', ['dns:*.diff.test']),
+    san('dns-empty-label', ['dns:a..diff.test']),
+    san('dns-leading-hyphen', ['dns:-a.diff.test']),
+    san('dns-space', ['dns:a b.diff.test']),
+    san('dns-empty', ['dns:']),
+    san('email-two-at', ['email:a@b@diff.test']),
+    san('email-no-local', ['email:@diff.test']),
+    san('email-ok', ['email:a@diff.test']),
+    san('uri-ok', ['uri:https://diff.test/a']),
+    san('ip-v4', ['ip:7f000001']),
+    san('ip-v6', ['ip:00000000000000000000000000000001']),
+    san('ip-5-octets', ['ip:7f00000101']),
+    san('dirname', ['dn:CN=dir,O=Diff']),
+    san('critical-with-subject', [`dns:a.diff.test`], true),
+    constraint('dns-permitted-ok', ['dns:diff.test'], [], ['dns:a.diff.test']),
+    constraint('dns-permitted-violation', ['dns:diff.test'], [], ['dns:a.other.test']),
+    constraint('dns-leading-period-ok', ['dns:.diff.test'], [], ['dns:a.diff.test']),
+    constraint('dns-leading-period-exact', ['dns:.diff.test'], [], ['dns:diff.test']),
+    constraint('dns-excluded', [], ['dns:bad.diff.test'], ['dns:x.bad.diff.test']),
+    constraint('dns-excluded-ok', [], ['dns:bad.diff.test'], ['dns:good.diff.test']),
+    constraint('email-permitted-ok', ['email:diff.test'], [], ['email:a@diff.test']),
+    constraint('email-permitted-violation', ['email:diff.test'], [], ['email:a@other.test']),
+    constraint('uri-permitted-violation', ['uri:.diff.test'], [], ['uri:https://other.test/']),
+    constraint('ip-permitted-violation', ['ip:0a000000ff000000'], [], ['ip:7f000001']),
+    constraint('ip-permitted-ok', ['ip:7f000000ff000000'], [], ['ip:7f000001']),
+    constraint('dn-permitted-violation', ['dn:O=Elsewhere'], [], ['dns:a.diff.test']),
+    constraint('noncritical', ['dns:diff.test'], [], ['dns:a.diff.test'], false),
+    {
+      name: 'nc:in-leaf',
+      apply: (plan) =>
+        plan.leaf.extensions.push({
+          oid: oids.nameConstraints,
+          critical: true,
+          value: encode.nameConstraints(['dns:diff.test']),
+        }),
+    },
+    {
+      name: 'nc:malformed',
+      apply: (plan) =>
+        roleCert(plan, 'ca').extensions.push({
+          oid: oids.nameConstraints,
+          critical: true,
+          value: encode.garbage(),
+        }),
+    },
+    {
+      name: 'aki:mismatch@leaf',
+      apply: (plan) =>
+        setExt(
+          plan.leaf,
+          oids.authorityKeyIdentifier,
+          (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(Buffer.alloc(20, 0x17)) },
+        ),
+    },
+    {
+      name: 'aki:mismatch@ca',
+      apply: (plan) =>
+        setExt(
+          roleCert(plan, 'ca'),
+          oids.authorityKeyIdentifier,
+          (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(Buffer.alloc(20, 0x17)) },
+        ),
+    },
+  ];
+}
+
+const keyNames = [
+  'p256-0',
+  'p384',
+  'p521',
+  'ed25519-0',
+  'ed448',
+  'rsa2048-0',
+  'rsa3072',
+  'rsa1024',
+  'rsa2052',
+  'p192',
+  'p224',
+  'secp256k1',
+  'dsa2048',
+  'p256-explicit',
+];
+
+function keyMutations(): Mutation[] {
+  const list: Mutation[] = [];
+  for (const role of ['leaf', 'ca', 'root'] as const) {
+    for (const name of keyNames) {
+      list.push({
+        name: `key:${name}@${role}`,
+        apply: (plan, _rng, pool) => {
+          const key = pool.byName.get(name) as KeyEntry;
+          // Keep keys distinct along the chain: a parent that already has this key is re-keyed.
+          for (const ca of plan.cas)
+            if (ca.key === key)
+              ca.key = pool.good.find(
+                (one) => !plan.cas.some((c) => c.key === one) && plan.leaf.key !== one,
+              ) as KeyEntry;
+          if (plan.leaf.key === key && role !== 'leaf')
+            plan.leaf.key = pool.good.find(
+              (one) => !plan.cas.some((c) => c.key === one),
+            ) as KeyEntry;
+          rekey(plan, role, key);
+          // Refresh the SKIs and AKIs of the whole chain after the reshuffle.
+          plan.cas.forEach((ca, level) => {
+            setExt(
+              ca,
+              oids.subjectKeyIdentifier,
+              (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(ca.key.spki)) },
+            );
+            const issuerKey = (plan.cas[Math.max(0, level - 1)] as CertOptions).key;
+            setExt(
+              ca,
+              oids.authorityKeyIdentifier,
+              (ext) =>
+                ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(issuerKey.spki)) },
+            );
+          });
+          const top = plan.cas[plan.cas.length - 1] as CertOptions;
+          setExt(
+            plan.leaf,
+            oids.subjectKeyIdentifier,
+            (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(plan.leaf.key.spki)) },
+          );
+          setExt(
+            plan.leaf,
+            oids.authorityKeyIdentifier,
+            (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(top.key.spki)) },
+          );
+        },
+      });
+    }
+  }
+  for (const role of ['leaf', 'ca'] as const) {
+    list.push(
+      {
+        name: `sig:sha1@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).signature = 'sha1';
+        },
+      },
+      {
+        name: `sig:bad@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).signature = 'bad-signature';
+        },
+      },
+      {
+        name: `sig:mismatch@${role}`,
+        apply: (plan) => {
+          roleCert(plan, role).signature = 'mismatch';
+        },
+      },
+    );
+  }
+  list.push({
+    name: 'sig:md5@leaf',
+    apply: (plan, _rng, pool) => {
+      // MD5 needs an RSA signer: make the leaf's issuer RSA.
+      const top = roleCert(plan, 'ca');
+      if (top.key.privateKey.asymmetricKeyType !== 'rsa') {
+        const rsa = pool.byName.get('rsa2048-0') as KeyEntry;
+        const other = pool.byName.get('rsa2048-1') as KeyEntry;
+        const chosen = plan.cas.some((ca) => ca.key === rsa) || plan.leaf.key === rsa ? other : rsa;
+        rekey(plan, plan.cas.length === 1 ? 'root' : 'ca', chosen);
+        if (plan.cas.length === 1)
+          setExt(
+            top,
+            oids.authorityKeyIdentifier,
+            (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(chosen.spki)) },
+          );
+      }
+      plan.leaf.signature = 'md5';
+    },
+  });
+  return list;
+}
+
+function validityMutations(): Mutation[] {
+  const at = (name: string, change: (plan: Plan) => void): Mutation => ({
+    name: `time:${name}`,
+    apply: change,
+  });
+  const second = 1000;
+  return [
+    at('leaf-not-yet-valid-1s', (p) => {
+      p.leaf.notBefore = new Date(p.now.getTime() + second);
+    }),
+    at('leaf-expired-1s', (p) => {
+      p.leaf.notAfter = new Date(p.now.getTime() - second);
+    }),
+    at('leaf-notafter-now', (p) => {
+      p.leaf.notAfter = new Date(p.now.getTime());
+    }),
+    at('leaf-notbefore-now', (p) => {
+      p.leaf.notBefore = new Date(p.now.getTime());
+    }),
+    at('leaf-outlives-ca', (p) => {
+      p.leaf.notAfter = new Date(p.now.getTime() + 60 * day);
+    }),
+    at('leaf-generalized-2051', (p) => {
+      p.leaf.notAfter = new Date(Date.UTC(2051, 0, 1));
+    }),
+    at('leaf-notafter-before-notbefore', (p) => {
+      p.leaf.notAfter = new Date(p.now.getTime() - 2 * hour);
+    }),
+    at('ca-expired', (p) => {
+      roleCert(p, 'ca').notAfter = new Date(p.now.getTime() - second);
+    }),
+    at('ca-not-yet-valid', (p) => {
+      roleCert(p, 'ca').notBefore = new Date(p.now.getTime() + second);
+    }),
+    at('root-expired', (p) => {
+      roleCert(p, 'root').notAfter = new Date(p.now.getTime() - second);
+    }),
+    at('root-not-yet-valid', (p) => {
+      roleCert(p, 'root').notBefore = new Date(p.now.getTime() + hour);
+    }),
+  ];
+}
+
+function shapeMutations(): Mutation[] {
+  const deep = (count: number): Mutation => ({
+    name: `shape:intermediates-${count}`,
+    minDepth: count,
+    apply: () => undefined,
+  });
+  return [
+    deep(0),
+    deep(4),
+    deep(8),
+    deep(9),
+    deep(10),
+    deep(11),
+    deep(12),
+    {
+      name: 'shape:sent-reversed',
+      minDepth: 2,
+      apply: (plan) => {
+        plan.sent = (built) => built.cas.slice(1);
+      },
+    },
+    {
+      name: 'shape:sent-with-root',
+      apply: (plan) => {
+        plan.sent = (built) => [...built.cas].reverse();
+      },
+    },
+    {
+      name: 'shape:intermediate-missing',
+      apply: (plan) => {
+        plan.sent = (built) => [...built.cas.slice(2)].reverse();
+      },
+    },
+    ...[2, 9, 10, 11, 20].map(
+      (copies): Mutation => ({
+        name: `shape:duplicates-${copies}`,
+        apply: (plan) => {
+          plan.sent = (built) => new Array(copies).fill(built.cas[built.cas.length - 1]);
+        },
+      }),
+    ),
+    {
+      name: 'shape:unrelated-extra',
+      apply: (plan) => {
+        plan.extras.push(() =>
+          buildCert(
+            {
+              ...plan.leaf,
+              subject: encode.name(`CN=stray c${plan.id},O=Diff`),
+              serial: Uint8Array.of(9),
+            },
+            (plan.cas[0] as CertOptions).key,
+          ),
+        );
+        plan.sent = (built) => [...built.extras, ...[...built.cas.slice(1)].reverse()];
+      },
+    },
+    {
+      name: 'shape:leaf-signed-by-root-key',
+      apply: (plan) => {
+        const top = roleCert(plan, 'ca');
+        top.key = (plan.cas[0] as CertOptions).key;
+        plan.isolated = true;
+      },
+    },
+    {
+      name: 'cross:sent-only-foreign',
+      apply: (plan) => crossSign(plan, 'foreign-only'),
+    },
+    {
+      name: 'cross:sent-both',
+      apply: (plan) => crossSign(plan, 'both'),
+    },
+    {
+      name: 'cross:trust-foreign-root',
+      apply: (plan) => crossSign(plan, 'trust-foreign'),
+    },
+    {
+      name: 'dup-subject:two-intermediates',
+      apply: (plan, _rng, pool) => {
+        // A second intermediate with the same subject and another key: only one signs the leaf.
+        const top = roleCert(plan, 'ca');
+        const other = pool.good.find(
+          (key) =>
+            key !== top.key && !plan.cas.some((ca) => ca.key === key) && key !== plan.leaf.key,
+        ) as KeyEntry;
+        const issuerKey = (plan.cas[plan.cas.length - 2] ?? (plan.cas[0] as CertOptions)).key;
+        plan.extras.push(() =>
+          buildCert(
+            {
+              ...top,
+              key: other,
+              serial: Uint8Array.of(0x11),
+              extensions: caExtensions(other, issuerKey),
+            },
+            issuerKey,
+          ),
+        );
+        plan.sent = (built) => [...built.extras, ...[...built.cas.slice(1)].reverse()];
+      },
+    },
+  ];
+}
+
+function crossSign(plan: Plan, variant: 'foreign-only' | 'both' | 'trust-foreign'): void {
+  // The top CA also certified by a foreign root (same subject and key, other issuer).
+  const top = roleCert(plan, 'ca');
+  const rootKey = (plan.cas[0] as CertOptions).key;
+  const foreignRoot: CertOptions = {
+    ...(plan.cas[0] as CertOptions),
+    subject: encode.name(`CN=Foreign Root c${plan.id},O=Diff`),
+    issuer: encode.name(`CN=Foreign Root c${plan.id},O=Diff`),
+    serial: Uint8Array.of(0x21),
+  };
+  foreignRoot.key = rootKey;
+  plan.extras.push(
+    () => buildCert(foreignRoot, rootKey),
+    () =>
+      buildCert(
+        {
+          ...top,
+          issuer: foreignRoot.subject,
+          serial: Uint8Array.of(0x22),
+          extensions: caExtensions(top.key, rootKey),
+        },
+        rootKey,
+      ),
+  );
+  if (plan.cas.length === 1) return;
+  if (variant === 'foreign-only') {
+    plan.sent = (built) => [built.extras[1] as Built, ...[...built.cas.slice(1, -1)].reverse()];
+  } else if (variant === 'both') {
+    plan.sent = (built) => [built.extras[1] as Built, ...[...built.cas.slice(1)].reverse()];
+  } else {
+    plan.anchors = (built) => [built.extras[0] as Built];
+    plan.sent = (built) => [built.extras[1] as Built];
+  }
+}
+
+function crlMutations(): Mutation[] {
+  const crl = (name: string, change: (plan: Plan, rng: Rng, pool: KeyPool) => void): Mutation => ({
+    name: `crl:${name}`,
+    crl: true,
+    apply: change,
+  });
+  const caCrl = (p: Plan) => p.crls?.[p.cas.length - 1] as NonNullable<Plan['crls']>[number];
+  const rootCrl = (p: Plan) => p.crls?.[0] as NonNullable<Plan['crls']>[number];
+  return [
+    crl('clean', () => undefined),
+    crl('leaf-revoked', (p) => {
+      caCrl(p).revokedSerials = [p.leaf.serial];
+    }),
+    crl('other-revoked', (p) => {
+      caCrl(p).revokedSerials = [Uint8Array.of(0x55, 0x01)];
+    }),
+    crl('intermediate-revoked', (p) => {
+      rootCrl(p).revokedSerials = [roleCert(p, 'ca').serial];
+    }),
+    crl('expired', (p) => {
+      caCrl(p).nextUpdate = new Date(p.now.getTime() - 1000);
+    }),
+    crl('not-yet-valid', (p) => {
+      caCrl(p).thisUpdate = new Date(p.now.getTime() + hour);
+      caCrl(p).nextUpdate = new Date(p.now.getTime() + day);
+    }),
+    crl('no-next-update', (p) => {
+      caCrl(p).nextUpdate = undefined;
+    }),
+    crl('no-crl-number', (p) => {
+      caCrl(p).extensions = caCrl(p).extensions.filter((ext) => ext.oid !== oids.crlNumber);
+    }),
+    crl('critical-crl-number', (p) => {
+      caCrl(p).extensions = caCrl(p).extensions.map((ext) =>
+        ext.oid === oids.crlNumber ? { ...ext, critical: true } : ext,
+      );
+    }),
+    crl('v1', (p) => {
+      caCrl(p).version = 1;
+    }),
+    crl('unknown-critical-extension', (p) => {
+      caCrl(p).extensions.push({ oid: oids.unknown, critical: true, value: encode.null() });
+    }),
+    crl('issuing-distribution-point', (p) => {
+      caCrl(p).extensions.push({
+        oid: oids.issuingDistributionPoint,
+        critical: true,
+        value: Uint8Array.of(0x30, 0x03, 0x81, 0x01, 0xff),
+      });
+    }),
+    crl('wrong-signer', (p, _rng, pool) => {
+      caCrl(p).signer = pool.good.find((key) => !p.cas.some((ca) => ca.key === key)) as KeyEntry;
+    }),
+    crl('root-crl-missing', (p) => {
+      p.crls = p.crls?.filter((_, index) => index !== 0);
+    }),
+    crl('ca-crl-missing', (p) => {
+      p.crls = p.crls?.filter((_, index) => index !== p.cas.length - 1);
+    }),
+  ];
+}
+
+/** Every mutation, in a fixed order. */
+export function allMutations(): Mutation[] {
+  return [
+    { name: 'control:good', apply: () => undefined },
+    ...extensionMutations(),
+    ...usageMutations(),
+    ...nameMutations(),
+    ...keyMutations(),
+    ...validityMutations(),
+    ...shapeMutations(),
+    ...crlMutations(),
+  ];
+}
+
+/**
+ * Generates `count` cases (at least one per mutation): each mutation in turn on a fresh random
+ * base chain, round after round.
+ */
+export function generateCases(seed: number, count: number, pool: KeyPool, now: Date): DiffCase[] {
+  const rng = prng(seed);
+  const mutations = allMutations();
+  const cases: DiffCase[] = [];
+  while (cases.length < Math.max(count, mutations.length)) {
+    for (const mutation of mutations) {
+      if (cases.length >= Math.max(count, mutations.length)) break;
+      const id = `${cases.length}`;
+      const depth = Math.max(
+        mutation.minDepth ?? 1,
+        Math.floor(rng() * 3) + (mutation.minDepth === 0 ? 0 : 1),
+      );
+      const plan = basePlan(
+        id,
+        rng,
+        pool,
+        now,
+        mutation.name === 'shape:intermediates-0' ? 0 : depth,
+      );
+      if (mutation.crl === true) withCrls(plan);
+      mutation.apply(plan, rng, pool);
+      cases.push(realize(plan, mutation.name));
+    }
+  }
+  return cases;
+}
