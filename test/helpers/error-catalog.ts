@@ -22,8 +22,11 @@ export interface ErrorCatalog {
   readonly unresolved: readonly string[];
 }
 
-const errorClasses = new Set(['OAuthError', 'ResourceError']);
+const errorClasses = new Set(['OAuthError', 'ResourceError', 'DpopProofError']);
 const descriptionArgument = 2;
+/** DpopProofError(reason, description): no protocol code in front. */
+const descriptionArgumentOf = (name: string) =>
+  name === 'DpopProofError' ? 1 : descriptionArgument;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -111,9 +114,12 @@ export function extractErrorCatalog(srcDir: string, root: string): ErrorCatalog 
         ts.isIdentifier(node.expression) &&
         errorClasses.has(node.expression.text)
       ) {
-        const argument = node.arguments?.[descriptionArgument];
+        const argument = node.arguments?.[descriptionArgumentOf(node.expression.text)];
         if (argument === undefined) unresolved.push(`${where(node)}: no description`);
-        else {
+        // A DpopProofError's description passed on as an OAuth or resource error: collected where
+        // the DpopProofError is made.
+        else if (argument.getText() === 'error.description') {
+        } else {
           const values = resolve(argument, 0);
           if (values === undefined) unresolved.push(`${where(argument)}: ${argument.getText()}`);
           else
