@@ -29,8 +29,8 @@ Commands:
                    generate | add | activate KID | retire KID | remove KID | list
   dev-ca         development PKI:
                    init | ensure | server | client ID | sign (a CSR) | spiffe-bundle |
-                   self-signed ID | jwk ID | revoke TARGET | crl | negative | assertion ID |
-                   doctor
+                   self-signed ID | jwk ID | dpop-key ID | revoke TARGET | crl | negative |
+                   assertion ID | doctor
   thumbprint     print the RFC 8705 x5t#S256 of a PEM certificate file
 
 Configuration: --config FILE or $TOLLGATE_CONFIG; every setting can also come from the
