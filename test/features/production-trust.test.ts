@@ -267,6 +267,10 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
       }
       expect(root, serve.output()).toBeDefined();
       await waitForHttps(`${issuer}/healthz`, root as string, 30_000);
+      // Log lines are buffered and flushed every second: wait for the warning (bounded).
+      for (let i = 0; i < 50 && !/DEVELOPMENT MODE \(--dev\)/.test(serve.output()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(serve.output()).toMatch(/DEVELOPMENT MODE \(--dev\)/);
       const privateJwk = JSON.parse(
         readFileSync(join(dir, 'certs/clients/demo-jwt/private.jwk.json'), 'utf8'),
