@@ -83,7 +83,10 @@ function record(status, text, startedMs, doneMs) {
     }
     // RFC 9449 §5: a DPoP-bound token is token_type DPoP; every other scenario expects Bearer.
     const tokenType = spec.check.dpop === true ? 'dpop' : 'bearer';
-    if (String(json.token_type).toLowerCase() !== tokenType || typeof json.expires_in !== 'number') {
+    if (
+      String(json.token_type).toLowerCase() !== tokenType ||
+      typeof json.expires_in !== 'number'
+    ) {
       fail('bad token_type/expires_in');
       return;
     }
