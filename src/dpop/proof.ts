@@ -12,7 +12,7 @@
  *
  * @see RFC 9449 §4.2, §4.3, §11.1 (replay), §11.6 (key policy); RFC 8725 §3.1
  */
-import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   type AsymmetricAlg,
   type DecodedJws,
@@ -24,10 +24,11 @@ import {
 } from '../jws/index.js';
 // The policy module itself, not src/pki/index.ts: it needs only the DER reader, and the client
 // SDK (which imports src/dpop for its signer) should not load the certificate machinery.
-import { defaultKeyPolicy, type KeyPolicy, keyPolicyViolation } from '../pki/key-policy.js';
+import { defaultKeyPolicy, type KeyPolicy, spkiPolicyViolation } from '../pki/key-policy.js';
 import { DpopProofError } from './errors.js';
 import { htuMatches } from './htu.js';
 import { jwkThumbprint } from './jkt.js';
+import { type ImportedProofKey, importProofJwk } from './proof-keys.js';
 
 /** `typ` of a DPoP proof. @see RFC 9449 §4.2 */
 export const dpopProofTyp = 'dpop+jwt';
@@ -298,16 +299,18 @@ function importProofKey(
       'the DPoP proof jwk must be an RSA, EC or OKP public key',
     );
   }
-  let key: KeyObject;
+  // Imported once per key (a bounded cache keyed by the thumbprint, see proof-keys.ts).
+  let imported: ImportedProofKey;
   try {
-    key = createPublicKey({ key: jwk as never, format: 'jwk' });
+    imported = importProofJwk(jkt, jwk);
   } catch (error) {
     throw new DpopProofError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key', {
       cause: error,
     });
   }
   // The key's strength first (the same sentence a registered key would get), then its fit to alg.
-  const problem = keyPolicyViolation(key, policy);
+  const { key, spki } = imported;
+  const problem = spkiPolicyViolation(spki, policy);
   if (problem !== undefined) {
     throw new DpopProofError(
       'dpop_jwk_key_policy',
