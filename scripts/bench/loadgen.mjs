@@ -32,14 +32,19 @@ const bodies =
   spec.bodiesFile === undefined
     ? undefined
     : readFileSync(spec.bodiesFile, 'utf8').split('\n').filter(Boolean);
-const maxRequests = Math.min(spec.maxRequests ?? 2_000_000, bodies?.length ?? Infinity);
+// `cycleBodies`: the pool is reused round-robin (workload tokens, which a client sends until they
+// rotate); otherwise each pre-signed body is sent once and the pool bounds the count.
+const maxRequests = Math.min(
+  spec.maxRequests ?? 2_000_000,
+  spec.cycleBodies === true ? Infinity : (bodies?.length ?? Infinity),
+);
 const sampleEvery = spec.check?.sampleEvery ?? 50;
 
 let next = 0;
 /** The next request body, or undefined when the count bound is reached. */
 function takeBody() {
   if (next >= maxRequests) return undefined;
-  const body = bodies === undefined ? spec.body : bodies[next];
+  const body = bodies === undefined ? spec.body : bodies[next % bodies.length];
   next++;
   return body;
 }
@@ -81,7 +86,12 @@ function record(status, text, startedMs, doneMs) {
       fail('no JWT access_token');
       return;
     }
-    if (String(json.token_type).toLowerCase() !== 'bearer' || typeof json.expires_in !== 'number') {
+    // RFC 9449 §5: a DPoP scenario's tokens are `DPoP`, every other one's `Bearer`.
+    const tokenType = spec.check.dpop === true ? 'dpop' : 'bearer';
+    if (
+      String(json.token_type).toLowerCase() !== tokenType ||
+      typeof json.expires_in !== 'number'
+    ) {
       fail('bad token_type/expires_in');
       return;
     }
