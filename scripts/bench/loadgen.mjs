@@ -86,7 +86,7 @@ function record(status, text, startedMs, doneMs) {
       fail('no JWT access_token');
       return;
     }
-    // RFC 9449 §5: a DPoP scenario's tokens are `DPoP`, every other one's `Bearer`.
+    // RFC 9449 §5: a DPoP-bound token is token_type DPoP; every other scenario expects Bearer.
     const tokenType = spec.check.dpop === true ? 'dpop' : 'bearer';
     if (
       String(json.token_type).toLowerCase() !== tokenType ||
