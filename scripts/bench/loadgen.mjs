@@ -81,7 +81,12 @@ function record(status, text, startedMs, doneMs) {
       fail('no JWT access_token');
       return;
     }
-    if (String(json.token_type).toLowerCase() !== 'bearer' || typeof json.expires_in !== 'number') {
+    // RFC 9449 §5: a DPoP-bound token is token_type DPoP; every other scenario expects Bearer.
+    const tokenType = spec.check.dpop === true ? 'dpop' : 'bearer';
+    if (
+      String(json.token_type).toLowerCase() !== tokenType ||
+      typeof json.expires_in !== 'number'
+    ) {
       fail('bad token_type/expires_in');
       return;
     }

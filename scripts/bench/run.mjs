@@ -13,7 +13,7 @@
  *   --quick            smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
  *   --connections N    keep-alive connections / concurrent loops (default 16)
  *   --only LIST        comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2 or L80 do)
- *   --profile          run the Tollgate servers with --cpu-prof; summaries printed, profiles kept
+ *   --profile          run the Tollgate and floor servers with --cpu-prof; summaries printed, profiles kept
  *                      in bench-results/profiles (throughput of profiled runs is lower)
  *   --memory-entries N replay-store entries for the memory measurement (default 1,000,000)
  *   --json FILE        write all results as JSON
@@ -311,14 +311,7 @@ async function startTollgate(name, extra = {}, workers = 1) {
   const configFile = join(work, `tollgate-${name}.json`);
   writeFileSync(configFile, JSON.stringify(tollgateConfig(port, extra)));
   const nodeArgs = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  if (args.profile) {
-    mkdirSync(profileDir, { recursive: true });
-    nodeArgs.push(
-      '--cpu-prof',
-      `--cpu-prof-dir=${profileDir}`,
-      `--cpu-prof-name=${name}.cpuprofile`,
-    );
-  }
+  nodeArgs.push(...profileFlags(name));
   nodeArgs.push(join(serverDist, 'cli/main.js'), 'serve', '--config', configFile);
   if (workers > 1) nodeArgs.push('--workers', String(workers));
   const server = await startServer(
@@ -331,6 +324,30 @@ async function startTollgate(name, extra = {}, workers = 1) {
   return { ...server, port, issuer: `https://localhost:${port}` };
 }
 const profileDir = join(root, 'bench-results', 'profiles');
+
+/** `--profile`: node flags that write the server's CPU profile as `NAME.cpuprofile`. */
+function profileFlags(name) {
+  if (!args.profile) return [];
+  mkdirSync(profileDir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`];
+}
+
+/** `--profile`: summarizes the server's profile over the timed window only into `result`. */
+function summarizeIfProfiled(name, server, result) {
+  if (!args.profile || result === undefined) return result;
+  const file = join(profileDir, `${name}.cpuprofile`);
+  if (!existsSync(file)) return result;
+  // The profile starts with the process; keep only the timed window.
+  result.profile = summarizeProfile(
+    file,
+    30,
+    result.windowStartEpochMs - server.spawnedAtMs,
+    result.windowEndEpochMs - server.spawnedAtMs,
+  );
+  result.profileFile = file;
+  log(formatSummary(result.profile));
+  return result;
+}
 const serverDist = resolve(root, args.dist ?? 'dist');
 
 async function pool(privateJwk, clientId, audience, ratePerSecond, deadlineMs, dpop) {
@@ -395,20 +412,7 @@ async function withTollgate(name, extra, drive, workers = 1) {
   } finally {
     await server.stop();
   }
-  if (args.profile) {
-    const file = join(profileDir, `${name}.cpuprofile`);
-    if (existsSync(file)) {
-      // The profile starts with the process; keep only the timed window.
-      result.profile = summarizeProfile(
-        file,
-        30,
-        result.windowStartEpochMs - server.spawnedAtMs,
-        result.windowEndEpochMs - server.spawnedAtMs,
-      );
-      result.profileFile = file;
-      log(formatSummary(result.profile));
-    }
-  }
+  summarizeIfProfiled(name, server, result);
   if (server.output().trim() !== '') result.serverOutput = server.output().slice(0, 20_000);
   return result;
 }
@@ -601,14 +605,16 @@ async function withServer(label, script, scriptArgs, drive) {
   const port = await freePort();
   const server = await startServer(
     label,
-    [join(here, script), ...scriptArgs(port)].map(String),
+    [...profileFlags(label), join(here, script), ...scriptArgs(port)].map(String),
     port,
   );
+  let result;
   try {
-    return await drive({ ...server, port });
+    result = await drive({ ...server, port });
   } finally {
     await server.stop();
   }
+  return summarizeIfProfiled(label, server, result);
 }
 
 /** The `--f3-variant` experiment, with `with-ca` pointing at the fixture root. */

@@ -17,6 +17,15 @@
  * it earlier, the chain comes out empty and the trust store's configured intermediates must
  * complete the path (fail closed, never open).
  *
+ * Resumption: a resumed session (TLS 1.3 PSK or a TLS 1.2 ticket or session ID) carries the leaf of
+ * the handshake that created it, but not the chain that came with it: OpenSSL keeps only the
+ * leaf in the session. A client that relies on the certificates it sends (its intermediate is not
+ * configured) would then fail validation on every resumed connection. So the chain of a leaf's
+ * last successful validation is remembered (bounded, {@link SessionChains}) and offered again
+ * when a resumed connection comes with none. It is only a set of path-building candidates, as a
+ * sent chain is: the path is validated again against the configured anchors, CRLs and the time,
+ * so revocation and expiry are noticed on resumed connections as on new ones.
+ *
  * Renegotiation: TLS 1.3 has none (and Node exposes no post-handshake client authentication), so
  * a TLS 1.3 connection's certificate is fixed for its life and later requests reuse the entry
  * without touching the socket. On TLS 1.2 a renegotiation can replace the client certificate, so
@@ -24,7 +33,7 @@
  * listeners also call `disableRenegotiation()`, but this module serves other servers too (the
  * resource-server plugin runs on the application's), so it does not rely on that.
  */
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { defaultMaxChainCertificates } from './certificate.js';
 import { type CachedChain, ChainCache, type PeerCertificates } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
@@ -38,6 +47,8 @@ export interface PeerCertificateSocket {
   getPeerX509Certificate(): X509Certificate | undefined;
   /** The negotiated protocol (`TLSv1.3`, `TLSv1.2`...), `null` when not connected. */
   getProtocol(): string | null;
+  /** Whether the handshake resumed an earlier session (absent: never resumed). */
+  isSessionReused?(): boolean;
 }
 
 interface Entry {
@@ -45,6 +56,10 @@ interface Entry {
   /** TLS 1.3: no renegotiation, so later requests need not re-read the certificate. */
   readonly fixed: boolean;
   readonly chain: CachedChain;
+  /** SHA-256 of the leaf: the key of {@link SessionChains}. */
+  readonly leafKey: string;
+  /** Whether this connection's chain is in {@link SessionChains} already. */
+  remembered: boolean;
 }
 
 /** Options of {@link PeerCertificateCache}. */
@@ -53,6 +68,8 @@ export interface PeerCertificateCacheOptions {
   readonly maxChainCertificates?: number;
   /** Parsed chains and results shared between connections; default a private one. */
   readonly chains?: ChainCache;
+  /** Most leaves whose last validated chain is remembered for resumed sessions; default 10,000. */
+  readonly maxSessionChains?: number;
 }
 
 /**
@@ -64,10 +81,12 @@ export class PeerCertificateCache {
   readonly #entries = new WeakMap<object, Entry>();
   readonly #maxChain: number;
   readonly #chains: ChainCache;
+  readonly #sessionChains: SessionChains;
 
   constructor(options: PeerCertificateCacheOptions = {}) {
     this.#maxChain = options.maxChainCertificates ?? defaultMaxChainCertificates;
     this.#chains = options.chains ?? new ChainCache();
+    this.#sessionChains = new SessionChains(options.maxSessionChains ?? defaultMaxSessionChains);
   }
 
   /**
@@ -93,7 +112,20 @@ export class PeerCertificateCache {
   ): ChainValidationResult | null {
     const entry = this.#entry(socket);
     if (entry === undefined) return null;
-    return entry.chain.validate(store, options);
+    const result = entry.chain.validate(store, options);
+    if (
+      result.ok &&
+      !entry.remembered &&
+      !(entry.chain.peer instanceof PkiError) &&
+      entry.chain.peer.chain.length > 0
+    ) {
+      entry.remembered = true;
+      this.#sessionChains.remember(
+        entry.leafKey,
+        entry.chain.peer.chain.map((certificate) => certificate.der),
+      );
+    }
+    return result;
   }
 
   #entry(socket: PeerCertificateSocket): Entry | undefined {
@@ -110,17 +142,20 @@ export class PeerCertificateCache {
     }
     const raw = x509.raw;
     if (existing?.raw.equals(raw) === true) return existing;
+    const leafKey = createHash('sha256').update(raw).digest('base64');
     const entry: Entry = {
       raw,
       fixed: socket.getProtocol() === 'TLSv1.3',
-      chain: this.#read(raw, x509),
+      chain: this.#read(raw, x509, leafKey, socket.isSessionReused?.() === true),
+      leafKey,
+      remembered: false,
     };
     this.#entries.set(socket, entry);
     return entry;
   }
 
-  #read(raw: Buffer, x509: X509Certificate): CachedChain {
-    let chain: Buffer[];
+  #read(raw: Buffer, x509: X509Certificate, leafKey: string, resumed: boolean): CachedChain {
+    let chain: readonly Buffer[];
     try {
       chain = peerChain(x509, this.#maxChain);
     } catch (error) {
@@ -128,7 +163,56 @@ export class PeerCertificateCache {
       // Not shared: the chain was not read whole, so it has no key.
       return { peer: error, validate: () => malformed(error) };
     }
+    // A resumed session has the leaf but not the chain (see the module comment).
+    if (chain.length === 0 && resumed) chain = this.#sessionChains.get(leafKey) ?? chain;
     return this.#chains.get(raw, chain);
+  }
+}
+
+const defaultMaxSessionChains = 10_000;
+/** Most chain bytes {@link SessionChains} holds (DER shared with the chain cache's entries). */
+const maxSessionChainBytes = 16 * 1024 * 1024;
+
+/**
+ * The chain of each leaf's last successful validation, for resumed sessions, least recently used
+ * first out. Only validated chains get in, so an entry needs a certificate that chains to a
+ * configured anchor; bounded by count and by bytes all the same.
+ */
+class SessionChains {
+  readonly #chains = new Map<
+    string,
+    { readonly ders: readonly Buffer[]; readonly bytes: number }
+  >();
+  readonly #maxEntries: number;
+  #bytes = 0;
+
+  constructor(maxEntries: number) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) {
+      throw new TypeError('maxSessionChains must be a non-negative integer');
+    }
+    this.#maxEntries = maxEntries;
+  }
+
+  get(leafKey: string): readonly Buffer[] | undefined {
+    return this.#chains.get(leafKey)?.ders;
+  }
+
+  remember(leafKey: string, ders: readonly Buffer[]): void {
+    const existing = this.#chains.get(leafKey);
+    if (existing !== undefined) {
+      // Least recently used goes first: move it to the end of the insertion order.
+      this.#chains.delete(leafKey);
+      this.#bytes -= existing.bytes;
+    }
+    const bytes = ders.reduce((sum, der) => sum + der.length, 0);
+    if (this.#maxEntries === 0 || bytes > maxSessionChainBytes) return;
+    this.#chains.set(leafKey, { ders, bytes });
+    this.#bytes += bytes;
+    for (const [key, entry] of this.#chains) {
+      if (this.#chains.size <= this.#maxEntries && this.#bytes <= maxSessionChainBytes) return;
+      this.#chains.delete(key);
+      this.#bytes -= entry.bytes;
+    }
   }
 }
 

@@ -4,6 +4,8 @@
  * Certificate message), so the token is bound to that same certificate by construction; only the
  * holder of the session's resumption secret can resume it. What Tollgate still re-checks on a
  * resumed connection is whatever can change meanwhile: revocation (a reloaded CRL) and expiry.
+ * A resumed session has the leaf but not the chain the client sent (OpenSSL keeps only the leaf),
+ * so a deployment that relies on clients sending their intermediate must still validate it.
  */
 import { writeFile } from 'node:fs/promises';
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
@@ -119,5 +121,45 @@ describe('TLS session resumption', () => {
     expect(resumed.resumed).toBe(true);
     expect(resumed.status).toBe(401);
     expect(resumed.body.error).toBe('invalid_client');
+  });
+});
+
+describe('TLS session resumption when only the client knows its intermediate', () => {
+  let ca: DevCa;
+  let server: MtlsTollgate;
+  let client: IssuedClientCertificate;
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    client = await ca.issueClient({ clientId: 'svc-resume' });
+    server = await startMtlsTollgate({
+      ca,
+      // Only the root is configured (and so no CRLs: a CRL's issuer must be configured): the
+      // path needs the intermediate the client sends.
+      intermediates: false,
+      crls: false,
+      clients: [
+        {
+          client_id: 'svc-resume',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: client.subject,
+          scope: 'read',
+        },
+      ],
+    });
+  });
+  afterAll(() => server?.dispose());
+
+  it('validates a resumed session with the chain its client sent on the full handshake', async () => {
+    const first = await tokenOverNewConnection(server, ca, client);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.resumed).toBe(false);
+
+    const second = await tokenOverNewConnection(server, ca, client, first.session);
+    expect(second.resumed).toBe(true);
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+    expect(claimsOf(String(second.body.access_token)).cnf).toEqual({
+      'x5t#S256': thumbprintOf(client.certPem),
+    });
   });
 });

@@ -308,6 +308,55 @@ describe('PeerCertificateCache', () => {
     ]);
   });
 
+  it('offers a resumed session (leaf only) the chain of its last successful validation', async () => {
+    const client = await ca.issueClient({ clientId: 'resumed' });
+    const resumed = () => ({
+      ...fakeSocket(client.certDer, [], 'TLSv1.3'),
+      isSessionReused: () => true,
+    });
+    const cache = new PeerCertificateCache({ maxSessionChains: 1 });
+    // Nothing validated yet: a resumed connection has only what the configured store knows.
+    const before = cache.validate(resumed(), store, { now: new Date() });
+    expect(before?.ok === false && before.reason).toBe('untrusted');
+    // A full handshake that sent the chain and validated...
+    const full = fakeSocket(client.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(full, store, { now: new Date() })?.ok).toBe(true);
+    // ...lends it to the next resumed connection of that leaf, which is validated again.
+    const after = resumed();
+    expect(cache.peer(after)?.chain.map((certificate) => certificate.x5tS256)).toEqual([
+      ca.intermediate.x5tS256,
+    ]);
+    expect(cache.validate(after, store, { now: new Date() })?.ok).toBe(true);
+    // Revocation is still noticed on a resumed connection: the path is validated again.
+    ca.revoke({ certPem: client.certPem }, 'keyCompromise');
+    // (A CRL needs its issuer configured, so this store knows the intermediate too.)
+    const withCrl = TrustStore.fromPem({
+      anchors: [ca.root.certPem],
+      intermediates: [ca.intermediate.certPem],
+      crls: [(await ca.crls()).combinedPem],
+    });
+    const revoked = cache.validate(resumed(), withCrl, { now: new Date() });
+    expect(revoked?.ok === false && revoked.reason).toBe('revoked');
+    // A connection that is not resumed gets no borrowed chain.
+    const notResumed = fakeSocket(client.certDer, [], 'TLSv1.3');
+    expect(cache.peer(notResumed)?.chain).toEqual([]);
+    // Bounded: one entry here, so another leaf's chain pushes this one out.
+    const other = await ca.issueClient({ clientId: 'resumed-other' });
+    const otherFull = fakeSocket(other.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(otherFull, store, { now: new Date() })?.ok).toBe(true);
+    expect(cache.peer(resumed())?.chain).toEqual([]);
+  });
+
+  it('does not lend a chain whose validation failed', async () => {
+    const client = await ca.issueClient({ clientId: 'resumed-refused' });
+    const cache = new PeerCertificateCache();
+    const otherRoot = TrustStore.fromPem({ anchors: [(await createDevCa()).root.certPem] });
+    const full = fakeSocket(client.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(full, otherRoot, { now: new Date() })?.ok).toBe(false);
+    const resumed = { ...fakeSocket(client.certDer, [], 'TLSv1.3'), isSessionReused: () => true };
+    expect(cache.peer(resumed)?.chain).toEqual([]);
+  });
+
   it('refuses a certificate that does not parse', async () => {
     const socket = fakeSocket(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), [], 'TLSv1.3');
     const cache = new PeerCertificateCache();
