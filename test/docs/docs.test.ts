@@ -1,9 +1,9 @@
 /**
- * Docs are tests (STYLE.md §22): every runnable block of README.md, docs/*.md, examples/ and the
- * generated certs/EXAMPLES.md runs as printed, in order, in a throw-away copy of the repository
- * (see sandbox.ts), against servers started the documented way. A block that fails fails the
- * suite; a block marked `<!-- docs-test: skip (reason) -->` is counted and reported with its
- * reason (see markdown.ts for the convention).
+ * Docs are tests (STYLE.md §22): every runnable block of README.md, docs/*.md, examples/,
+ * certs/README.md and the generated certs/EXAMPLES.md runs as printed, in order, in a throw-away
+ * copy of the repository (see sandbox.ts), against servers started the documented way. A block
+ * that fails fails the suite; a block marked `<!-- docs-test: skip (reason) -->` is counted and
+ * reported with its reason (see markdown.ts for the convention).
  *
  * Documents run one after the other in the same copy, so what one leaves behind (the dev PKI
  * `npm start` made, dist/) is there for the next, as it would be for a reader going through them;
@@ -22,14 +22,24 @@ import { createSandbox, type Sandbox } from './sandbox.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The documents, in reading order; certs/EXAMPLES.md exists only once the dev CA has run. */
+/**
+ * The documents, in reading order: README.md, docs/, examples/, then certs/README.md (the dev CA's
+ * own manual) and the generated certs/EXAMPLES.md, which exists only once the dev CA has run and
+ * so also lists the clients the documents before it made.
+ */
 function documents(): string[] {
   const markdownIn = (folder: string): string[] =>
     readdirSync(join(repo, folder), { recursive: true, encoding: 'utf8' })
       .filter((name) => name.endsWith('.md'))
       .sort()
       .map((name) => `${folder}/${name}`);
-  return ['README.md', ...markdownIn('docs'), ...markdownIn('examples'), 'certs/EXAMPLES.md'];
+  return [
+    'README.md',
+    ...markdownIn('docs'),
+    ...markdownIn('examples'),
+    'certs/README.md',
+    'certs/EXAMPLES.md',
+  ];
 }
 
 const generated = new Set(['certs/EXAMPLES.md']);
@@ -92,6 +102,11 @@ describe('docs: every runnable block runs as printed', () => {
     // The harness must be able to fail: a broken extractor that finds nothing is a failure.
     expect(reports.find((r) => r.file === 'README.md')?.run).toBeGreaterThanOrEqual(8);
     expect(reports.find((r) => r.file === 'certs/EXAMPLES.md')?.run).toBeGreaterThanOrEqual(3);
+    // The dev CA's manual (sign, X.509-SVIDs, dpop-key) and the workload modes' one-machine path.
+    expect(reports.find((r) => r.file === 'certs/README.md')?.run).toBeGreaterThanOrEqual(10);
+    expect(reports.find((r) => r.file === 'docs/workload-identity.md')?.run).toBeGreaterThanOrEqual(
+      10,
+    );
     for (const r of reports) for (const s of r.skipped) expect(s.reason).not.toBe('');
   });
 });
