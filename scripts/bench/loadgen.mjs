@@ -32,14 +32,19 @@ const bodies =
   spec.bodiesFile === undefined
     ? undefined
     : readFileSync(spec.bodiesFile, 'utf8').split('\n').filter(Boolean);
-const maxRequests = Math.min(spec.maxRequests ?? 2_000_000, bodies?.length ?? Infinity);
+// `cycleBodies`: the pool is reused round-robin (workload tokens, which a client sends until they
+// rotate); otherwise each pre-signed body is sent once and the pool bounds the count.
+const maxRequests = Math.min(
+  spec.maxRequests ?? 2_000_000,
+  spec.cycleBodies === true ? Infinity : (bodies?.length ?? Infinity),
+);
 const sampleEvery = spec.check?.sampleEvery ?? 50;
 
 let next = 0;
 /** The next request body, or undefined when the count bound is reached. */
 function takeBody() {
   if (next >= maxRequests) return undefined;
-  const body = bodies === undefined ? spec.body : bodies[next];
+  const body = bodies === undefined ? spec.body : bodies[next % bodies.length];
   next++;
   return body;
 }

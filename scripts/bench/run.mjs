@@ -12,7 +12,8 @@
  *   --warmup SEC       warm-up before each window (default 2)
  *   --quick            smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
  *   --connections N    keep-alive connections / concurrent loops (default 16)
- *   --only LIST        comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2 or L80 do)
+ *   --only LIST        comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
+ *                      W2 or L80 do)
  *   --profile          run the Tollgate and floor servers with --cpu-prof; summaries printed, profiles kept
  *                      in bench-results/profiles (throughput of profiled runs is lower)
  *   --memory-entries N replay-store entries for the memory measurement (default 1,000,000)
@@ -38,11 +39,20 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, hasTaskset, procCpuSeconds, sleep, spawnPinned, waitForTls } from './lib.mjs';
+import {
+  freePort,
+  hasTaskset,
+  jwtBearer,
+  procCpuSeconds,
+  sleep,
+  spawnPinned,
+  waitForTls,
+} from './lib.mjs';
 import { presignBodies } from './presign.mjs';
 import { formatSummary, summarizeProfile } from './profile-summary.mjs';
 
@@ -83,6 +93,7 @@ const allScenarios = [
   'S6',
   'W2',
   'S7',
+  'S8',
   'L80',
   'F1',
   'F2',
@@ -97,8 +108,7 @@ const selected = new Set(args.only === undefined ? allScenarios : args.only.spli
 for (const name of selected) {
   if (!allScenarios.includes(name)) throw new Error(`unknown scenario ${name}`);
 }
-if (selected.has('S2') || selected.has('S7') || selected.has('L80') || selected.has('W2'))
-  selected.add('S1');
+if (['S2', 'S7', 'S8', 'L80', 'W2'].some((name) => selected.has(name))) selected.add('S1');
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
 const windowSeconds = (warmupMs + durationMs) / 1000;
@@ -480,6 +490,116 @@ await scenario('S7', async () => {
     return result;
   });
 });
+
+// S8: workload identity, the common production path: a Kubernetes pod authenticating with its
+// projected service-account token (`federated_jwt`, RFC 7523 jwt-bearer), keep-alive. The issuer
+// is Kubernetes-shaped (RS256, as kube-apiserver, EKS and GKE sign) and its discovery document and
+// JWKS are served here over HTTPS on 127.0.0.1 (Tollgate fetches them once and caches them). The
+// source keeps its default jti policy, reuse-allowed: the kubelet hands the same token to every
+// request until it rotates it, so the pool is a fleet of pods' tokens, pre-signed before the
+// window and sent round-robin. Per token: one RS256 verify and no replay claim.
+await scenario('S8', async () => {
+  const fleet = 256;
+  const issuerServer = await startIssuerServer();
+  try {
+    const issuer = `${issuerServer.base}/bench-cluster`;
+    const sa = await devCa.createServiceAccountIssuer(issuer);
+    issuerServer.routes.set('/bench-cluster/.well-known/openid-configuration', () =>
+      sa.discovery(`${issuerServer.base}/bench-cluster/openid/v1/jwks`),
+    );
+    issuerServer.routes.set('/bench-cluster/openid/v1/jwks', () => sa.jwks());
+    const registry = join(work, 'registry-workload.json');
+    writeFileSync(
+      registry,
+      JSON.stringify({
+        clients: [
+          {
+            client_id: 'bench-k8s',
+            token_endpoint_auth_method: 'federated_jwt',
+            grant_types: ['client_credentials'],
+            federated_identity: {
+              source: 'bench-cluster',
+              subject: 'system:serviceaccount:bench:worker',
+              kubernetes_namespace: 'bench',
+            },
+          },
+        ],
+      }),
+    );
+    const extra = {
+      registry: { file: registry },
+      workloadIdentity: {
+        sources: [{ kind: 'oidc-issuer', name: 'bench-cluster', issuer, caFile: files.root }],
+      },
+    };
+    return await withTollgate('S8', extra, async (server) => {
+      const started = Date.now();
+      const prefix = `grant_type=client_credentials&client_id=bench-k8s&client_assertion_type=${encodeURIComponent(jwtBearer)}&client_assertion=`;
+      const bodies = Array.from(
+        { length: fleet },
+        () =>
+          `${prefix}${sa.mint({ namespace: 'bench', serviceAccount: 'worker', audience: server.issuer })}`,
+      );
+      const bodiesFile = join(work, `bodies-bench-k8s-${specCounter++}.txt`);
+      writeFileSync(bodiesFile, bodies.join('\n'));
+      log(`  pre-signed ${fleet} RS256 service-account tokens in ${Date.now() - started} ms`);
+      const result = await runLoad({
+        mode: 'keepalive',
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        bodiesFile,
+        cycleBodies: true,
+        tls: { caFile: files.root },
+        serverPid: server.pid,
+        check: tokenCheck('bench-k8s', serverJwks),
+      });
+      result.issuerRequests = issuerServer.requests();
+      if (!(result.issuerRequests > 0)) {
+        throw new Error('the issuer was never asked for its keys: the workload path was not used');
+      }
+      if (results.S1?.rate !== undefined && result.rate !== undefined) {
+        result.ratioToS1 = result.rate / results.S1.rate;
+        log(`  S8/S1 = ${result.ratioToS1.toFixed(3)}`);
+      }
+      return result;
+    });
+  } finally {
+    await issuerServer.close();
+  }
+});
+
+/**
+ * The HTTPS server of S8's Kubernetes-shaped issuer, on 127.0.0.1 with the bench's server
+ * certificate (the dev CA's root is the source's `caFile`): JSON per path, counted.
+ */
+async function startIssuerServer() {
+  const routes = new Map();
+  let requests = 0;
+  const server = createHttpsServer(
+    { cert: serverCert.chainPem, key: serverCert.keyPem },
+    (req, res) => {
+      requests++;
+      const route = routes.get((req.url ?? '/').split('?')[0]);
+      if (route === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(route()));
+    },
+  );
+  await new Promise((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  return {
+    base: `https://127.0.0.1:${server.address().port}`,
+    routes,
+    requests: () => requests,
+    close: () =>
+      new Promise((resolvePromise) => {
+        server.closeAllConnections();
+        server.close(() => resolvePromise());
+      }),
+  };
+}
 
 await scenario('S3', () =>
   withTollgate('S3', {}, (server) =>
@@ -863,6 +983,8 @@ const ratios = [
   ['W2 / S1 (tokens/s)', ratio(results.W2?.rate, results.S1?.rate), ''],
   ['S7 (DPoP) / S1', ratio(perCore('S7'), perCore('S1')), ''],
   ['S7 (DPoP) / S1, tokens/s', ratio(results.S7?.rate, results.S1?.rate), ''],
+  ['S8 (workload) / S1', ratio(perCore('S8'), perCore('S1')), ''],
+  ['S8 (workload) / S1, tokens/s', ratio(results.S8?.rate, results.S1?.rate), ''],
 ];
 notes.floorPerCore = floor;
 
@@ -876,6 +998,7 @@ const labels = {
   S6: 'S6 S1 with Redis replay store',
   W2: 'W2 S1 on serve --workers 2 (unpinned)',
   S7: 'S7 private_key_jwt ES256 + DPoP proof, keep-alive',
+  S8: 'S8 federated_jwt Kubernetes SA token RS256, keep-alive',
   L80: 'S1 open loop at 0.8x S1 peak',
   F1: 'F1 bare Fastify HTTPS form -> JSON',
   F3: 'F3 bare node:https mTLS, full handshakes',

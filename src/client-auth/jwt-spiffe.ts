@@ -9,12 +9,13 @@ import {
 } from '../workload/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
 import {
-  applyJtiPolicy,
   candidateKeys,
+  checkJtiPolicy,
   checkSoleAudience,
   checkTokenTimes,
   decodeAssertion,
   fail,
+  spendJti,
   usableBundle,
   verifyWith,
 } from './workload-claims.js';
@@ -91,18 +92,16 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     }
     verifyWith(jws, alg, candidates, kid, what);
 
-    const jti = await applyJtiPolicy(
-      jws.payload,
-      source.policy,
-      this.#options.replayStore,
-      client.clientId,
-      exp,
-      what,
-    );
+    const decision = checkJtiPolicy(jws.payload, source.policy, what);
+    // The token is verified: the caller's checks that need an authenticated client (a DPoP proof)
+    // run before its jti is spent, so a request refused for them can be sent again with the same
+    // token (RFC 9449 §5).
+    await request.beforeSideEffects?.(client);
+    await spendJti(decision, source.policy, this.#options.replayStore, client.clientId, exp, what);
     return {
       client,
       method: this.method,
-      ...(jti === undefined ? {} : { jti }),
+      ...(decision.jti === undefined ? {} : { jti: decision.jti }),
       workload: { source: source.name, identity: sub.value },
     };
   }

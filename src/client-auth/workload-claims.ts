@@ -168,17 +168,23 @@ export function sourceUnavailable(error: unknown): OAuthError {
 }
 
 /**
- * Applies the source's `jti` policy after the signature verified (so a forged token burns no
- * `jti`): claims the `jti` once, until `exp` plus tolerance, when the policy asks for it.
+ * What the source's `jti` policy asks of one verified token: its `jti` (for the audit line), and
+ * whether that `jti` is to be spent (claimed once in the replay store).
  */
-export async function applyJtiPolicy(
+export type JtiDecision =
+  | { readonly jti: string | undefined; readonly spend: false }
+  | { readonly jti: string; readonly spend: true };
+
+/**
+ * The stateless half of the source's `jti` policy: the `jti` well formed, present when the policy
+ * requires it, and whether it is to be spent. No side effect, so the caller can run its own checks
+ * (a DPoP proof) between this and {@link spendJti}.
+ */
+export function checkJtiPolicy(
   payload: Record<string, unknown>,
   policy: WorkloadTokenPolicy,
-  replayStore: ReplayStore,
-  clientId: string,
-  exp: number,
   what: string,
-): Promise<string | undefined> {
+): JtiDecision {
   const { jti } = payload;
   if (
     jti !== undefined &&
@@ -189,21 +195,34 @@ export async function applyJtiPolicy(
       `${what} jti must be a string of 1 to ${maxJtiLength} characters`,
     );
   }
-  if (policy.jti === 'reuse-allowed') return jti;
-  if (jti === undefined) {
-    if (policy.jti === 'required-unique')
-      throw fail('assertion_jti_missing', `${what} must have a jti claim`);
-    return undefined;
-  }
+  if (jti === undefined && policy.jti === 'required-unique')
+    throw fail('assertion_jti_missing', `${what} must have a jti claim`);
+  if (jti === undefined || policy.jti === 'reuse-allowed') return { jti, spend: false };
+  return { jti, spend: true };
+}
+
+/**
+ * Spends a verified token's `jti` once, until `exp` plus tolerance, when the policy asks for it.
+ * The side effect of workload authentication: callers run it last, after the signature verified
+ * (so a forged token burns no `jti`) and after the request's own checks (`beforeSideEffects`).
+ */
+export async function spendJti(
+  decision: JtiDecision,
+  policy: WorkloadTokenPolicy,
+  replayStore: ReplayStore,
+  clientId: string,
+  exp: number,
+  what: string,
+): Promise<void> {
+  if (!decision.spend) return;
   const claimed = await claimOnce(
     replayStore,
     clientId,
-    jti,
+    decision.jti,
     Math.ceil((exp + policy.clockToleranceSeconds) * 1000),
   );
   if (!claimed)
     throw fail('assertion_replayed', `${what} was replayed: its jti has already been used`);
-  return jti;
 }
 
 /**

@@ -24,6 +24,7 @@ export const dpopReasonCodes = [
   'dpop_crit_unsupported',
   // §4.3 checks 6 and 7: the jwk header (a public key the key policy accepts) and the signature
   'dpop_jwk_invalid',
+  'dpop_jwk_key_policy',
   'dpop_jwk_private',
   'dpop_signature_invalid',
   // §4.3 checks 8 and 9: the request the proof was made for

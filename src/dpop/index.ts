@@ -1,7 +1,7 @@
 /**
  * RFC 9449 DPoP: proofs (parse, verify per §4.3, create), `jkt` thumbprints, server nonces and
  * the per-instance `jti` cache of resource servers. Shared by the token endpoint, introspection,
- * the resource verifier and the client SDK. Depends on src/jws only.
+ * the resource verifier and the client SDK. Depends on src/jws and the key policy of src/pki.
  *
  * @see RFC 9449
  */

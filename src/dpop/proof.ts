@@ -5,12 +5,14 @@
  * the resource verifier), so a proof refused for any other reason never spends a `jti`.
  *
  * The proof's key comes only from its `jwk` header, which is the point of DPoP (the key is the
- * client's to choose); it must still pass the same key policy as registered client keys: RSA of at
- * least 2048 bits, named curves P-256/384/521, Ed25519/Ed448, and never private material.
+ * client's to choose); it must still pass the server's one key policy (src/pki/key-policy.ts, the
+ * same as for registered client keys, certificates and workload bundles: RSA of at least
+ * `minRsaBits` and a whole number of octets, named curves P-256/384/521, Ed25519/Ed448), refused
+ * with its own reason, and never carry private material.
  *
  * @see RFC 9449 §4.2, §4.3, §11.1 (replay), §11.6 (key policy); RFC 8725 §3.1
  */
-import { createHash, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   type AsymmetricAlg,
   type DecodedJws,
@@ -20,9 +22,13 @@ import {
   keyMismatch,
   verifyJwsSignature,
 } from '../jws/index.js';
+// The policy module itself, not src/pki/index.ts: it needs only the DER reader, and the client
+// SDK (which imports src/dpop for its signer) should not load the certificate machinery.
+import { defaultKeyPolicy, type KeyPolicy, spkiPolicyViolation } from '../pki/key-policy.js';
 import { DpopProofError } from './errors.js';
 import { htuMatches } from './htu.js';
 import { jwkThumbprint } from './jkt.js';
+import { type ImportedProofKey, importProofJwk } from './proof-keys.js';
 
 /** `typ` of a DPoP proof. @see RFC 9449 §4.2 */
 export const dpopProofTyp = 'dpop+jwt';
@@ -59,6 +65,8 @@ export interface DpopProofExpectations {
   readonly nonce?: ((nonce: string | undefined, nowMs: number) => NonceVerdict) | undefined;
   /** Longest proof accepted; default {@link defaultMaxProofBytes}. */
   readonly maxProofBytes?: number;
+  /** The key policy the proof key must pass; default the policy's default (RSA ≥ 2048). */
+  readonly keyPolicy?: KeyPolicy;
 }
 
 /** A proof that passed every stateless check. */
@@ -163,7 +171,7 @@ export function verifyDpopProof(
       'the DPoP proof jwk must be a public key, not a private one',
     );
   }
-  const { key, jkt } = importProofKey(jwkRecord, alg);
+  const { key, jkt } = importProofKey(jwkRecord, alg, expect.keyPolicy ?? defaultKeyPolicy);
   // Check 6: the signature, with the key the proof carries.
   if (!verifyJwsSignature(jws, alg, key)) {
     throw new DpopProofError(
@@ -278,10 +286,11 @@ function checkClaims(payload: Record<string, unknown>, needsAth: boolean): Proof
   return { jti, htm, htu, iat, ath, nonce };
 }
 
-/** Imports the proof's public key and checks it against the key policy and the alg. */
+/** Imports the proof's public key and checks it against the key policy, then against the alg. */
 function importProofKey(
   jwk: Record<string, unknown>,
   alg: AsymmetricAlg,
+  policy: KeyPolicy,
 ): { key: KeyObject; jkt: string } {
   const jkt = jwkThumbprint(jwk);
   if (jkt === undefined) {
@@ -290,26 +299,29 @@ function importProofKey(
       'the DPoP proof jwk must be an RSA, EC or OKP public key',
     );
   }
-  let key: KeyObject;
+  // Imported once per key (a bounded cache keyed by the thumbprint, see proof-keys.ts).
+  let imported: ImportedProofKey;
   try {
-    key = createPublicKey({ key: jwk as never, format: 'jwk' });
+    imported = importProofJwk(jkt, jwk);
   } catch (error) {
     throw new DpopProofError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key', {
       cause: error,
     });
+  }
+  // The key's strength first (the same sentence a registered key would get), then its fit to alg.
+  const { key, spki } = imported;
+  const problem = spkiPolicyViolation(spki, policy);
+  if (problem !== undefined) {
+    throw new DpopProofError(
+      'dpop_jwk_key_policy',
+      `the DPoP proof key is refused by the key policy: ${problem}`,
+    );
   }
   const mismatch = keyMismatch(key, alg);
   if (mismatch !== undefined) {
     throw new DpopProofError(
       'dpop_jwk_invalid',
       `the DPoP proof jwk does not fit its alg: ${mismatch}`,
-    );
-  }
-  const bits = key.asymmetricKeyDetails?.modulusLength;
-  if (bits !== undefined && bits % 8 !== 0) {
-    throw new DpopProofError(
-      'dpop_jwk_invalid',
-      'RSA keys must have a modulus length that is a multiple of 8',
     );
   }
   return { key, jkt };

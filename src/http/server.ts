@@ -480,6 +480,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         maxAgeSeconds: config.dpop.maxAgeSeconds,
         clockToleranceSeconds: config.dpop.clockToleranceSeconds,
         maxProofBytes: config.dpop.maxProofBytes,
+        keyPolicy: resolveKeyPolicy(config.keyPolicy),
         nonces: tokenNonces(config),
         replayStore,
       })

@@ -16,6 +16,7 @@ import {
   verifyDpopProof,
 } from '../dpop/index.js';
 import { OAuthError } from '../errors/index.js';
+import type { KeyPolicy } from '../pki/index.js';
 import type { RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
 
@@ -25,6 +26,8 @@ export interface TokenDpopOptions {
   readonly maxAgeSeconds: number;
   readonly clockToleranceSeconds: number;
   readonly maxProofBytes: number;
+  /** The server's key policy (`keyPolicy`): proof keys pass the same one as client keys. */
+  readonly keyPolicy: KeyPolicy;
   /** Server nonces, when required. */
   readonly nonces: DpopNonces | undefined;
   readonly replayStore: ReplayStore;
@@ -85,6 +88,7 @@ export class TokenDpop {
         maxAgeSeconds: this.#options.maxAgeSeconds,
         clockToleranceSeconds: this.#options.clockToleranceSeconds,
         maxProofBytes: this.#options.maxProofBytes,
+        keyPolicy: this.#options.keyPolicy,
         nonce: nonces === undefined ? undefined : (nonce, nowMs) => nonces.check(nonce, nowMs),
       });
     } catch (error) {

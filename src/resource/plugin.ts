@@ -30,9 +30,11 @@ import {
 } from '../dpop/index.js';
 import {
   CertificateSource,
+  type KeyPolicy,
   PkiError,
   type PresentedCertificate,
   type ProxyCertificateFormat,
+  resolveKeyPolicy,
 } from '../pki/index.js';
 import { accessTokenOf, bearerTokenOf } from './bearer.js';
 import { ResourceError, resourceChallenges } from './errors.js';
@@ -64,6 +66,11 @@ export interface ResourceDpopOptions {
   readonly publicOrigin?: string;
   /** Most proof ids remembered for replay checks, per instance; default 100 000. */
   readonly jtiCacheEntries?: number;
+  /**
+   * Smallest RSA proof key, bits (Tollgate's key policy, as its `keyPolicy.minRsaBits`); default
+   * 2048, only ever raised. Proof keys also need named curves P-256/384/521 or Ed25519/Ed448.
+   */
+  readonly minRsaBits?: number;
   /**
    * Require server nonces (RFC 9449 §9): `secret` (32 bytes or more) shared by every instance of
    * this API, `windowSeconds` default 60. Off by default.
@@ -192,6 +199,7 @@ const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, opti
               clockToleranceSeconds: dpop.clockToleranceSeconds,
               nonces: dpop.nonces,
               jtiCache: dpop.jtiCache,
+              keyPolicy: dpop.keyPolicy,
             },
           }),
     });
@@ -257,6 +265,7 @@ interface Settings {
         readonly publicOrigin: string | undefined;
         readonly nonces: DpopNonces | undefined;
         readonly jtiCache: DpopJtiCache;
+        readonly keyPolicy: KeyPolicy;
       }
     | undefined;
 }
@@ -311,6 +320,15 @@ function prepare(options: TollgateResourceOptions): Settings {
   };
 }
 
+/** The key policy of proof keys; a `minRsaBits` below 2048 or not a multiple of 8 stops start-up. */
+function resolveDpopKeyPolicy(minRsaBits: number | undefined): KeyPolicy {
+  try {
+    return resolveKeyPolicy(minRsaBits === undefined ? {} : { minRsaBits });
+  } catch (error) {
+    throw new TypeError(`tollgateResource: dpop.${(error as Error).message}`);
+  }
+}
+
 function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
   if (options.enabled === false) return undefined;
   const algorithms = options.algorithms ?? defaultDpopAlgorithms;
@@ -355,6 +373,7 @@ function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
     jtiCache: new DpopJtiCache({
       maxEntries: options.jtiCacheEntries ?? defaultDpopJtiCacheEntries,
     }),
+    keyPolicy: resolveDpopKeyPolicy(options.minRsaBits),
   };
 }
 

@@ -30,6 +30,7 @@ import {
   verifyDpopProof,
 } from '../dpop/index.js';
 import { asymmetricAlgs } from '../jws/index.js';
+import type { KeyPolicy } from '../pki/index.js';
 import { ResourceError } from './errors.js';
 
 /** DPoP proof algorithms a resource accepts by default (`algs=` of its challenge). */
@@ -64,6 +65,8 @@ export interface DpopRequest {
   readonly nonces?: DpopNonces | undefined;
   /** Single use of proofs (per instance); without it, replays within the window are not caught. */
   readonly jtiCache?: DpopJtiCache | undefined;
+  /** The key policy proof keys must pass; default Tollgate's (RSA ≥ 2048, P-256/384/521, EdDSA). */
+  readonly keyPolicy?: KeyPolicy | undefined;
 }
 
 /**
@@ -349,6 +352,7 @@ function checkProof(
       allowedAlgs: dpop.algorithms ?? defaultDpopAlgorithms,
       maxAgeSeconds: dpop.maxAgeSeconds ?? 60,
       clockToleranceSeconds: dpop.clockToleranceSeconds ?? 10,
+      ...(dpop.keyPolicy === undefined ? {} : { keyPolicy: dpop.keyPolicy }),
       accessToken: token,
       nonce: nonces === undefined ? undefined : (nonce, now) => nonces.check(nonce, now),
     });

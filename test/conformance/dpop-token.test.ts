@@ -6,7 +6,7 @@
  * the assertion's jti), bindings (DPoP wins, dpop_bound_access_tokens, fapi2), introspection
  * (§6.2) and metadata (§5.1).
  */
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
@@ -20,6 +20,7 @@ import {
   type ProofKey,
   type ProofSpec,
   rawEs256,
+  rawProof,
 } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
@@ -163,6 +164,36 @@ describe('DPoP at the token endpoint (RFC 9449 §4.3, §5, §6.2, §8)', () => {
       );
       // k is private material whatever the key type.
       expectRefused(await post(await proof({ header: { jwk: oct } })), 'dpop_jwk_private');
+    });
+
+    it('6: a proof key the one key policy refuses (RSA-1024, an odd RSA size, secp256k1)', async () => {
+      const refusedFor = async (dpop: string, sentence: RegExp) => {
+        const res = await post(dpop);
+        expectRefused(res, 'dpop_jwk_key_policy');
+        expect(res.json?.error_description).toMatch(sentence);
+      };
+      // Each but the crafted one is signed correctly by the key it names: only the policy refuses.
+      const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+      await refusedFor(
+        rawProof(rsa1024, 'PS256', { htu }),
+        /RSA key of 1024 bits is below the minimum of 2048/,
+      );
+      // 2052 bits, not a whole number of octets: crafted, since the policy refuses it before the
+      // signature is looked at (the signer need not hold it).
+      const n = randomBytes(257);
+      n[0] = 0x0f;
+      n[256] = (n[256] as number) | 1;
+      const odd = { kty: 'RSA', n: n.toString('base64url'), e: 'AQAB' };
+      const signer = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      await refusedFor(
+        rawProof(signer, 'PS256', { htu, jwk: odd }),
+        /RSA key of 2052 bits is not a whole number of octets/,
+      );
+      const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey;
+      await refusedFor(rawProof(k1, 'ES256', { htu }), /EC curve secp256k1 is not accepted/);
+      // Control: the same raw signer with a key the policy accepts gets a token.
+      const ok = await post(rawProof(signer, 'PS256', { htu }));
+      expect(ok.status, ok.text).toBe(200);
     });
 
     it('7: a proof with a private jwk (d included)', async () => {
@@ -332,5 +363,58 @@ describe('DPoP at the token endpoint (RFC 9449 §4.3, §5, §6.2, §8)', () => {
       ),
     );
     expect(res.status, res.text).toBe(200);
+  });
+});
+
+describe("DPoP proof keys follow the server's keyPolicy, like client keys", () => {
+  let ca: DevCa;
+  let server: MtlsTollgate;
+  let client: JwtClient;
+  const log = capturingLogger();
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    client = await makeJwtClient('dpop-policy');
+    server = await startMtlsTollgate({
+      ca,
+      clients: [client.metadata],
+      config: {
+        rateLimits: { enabled: false },
+        keyPolicy: { minRsaBits: 3072 },
+        dpop: { signingAlgs: ['ES256', 'PS256'] },
+      },
+      tollgate: { logger: log.logger },
+    });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  const post = async (dpop: string) =>
+    rawRequest(server.base, ca.root.certPem, {
+      path: '/token',
+      headers: { 'content-type': formType, dpop },
+      body: encode({
+        grant_type: 'client_credentials',
+        client_assertion_type: assertionType,
+        client_assertion: await signAssertion(
+          client.key.privateJwk,
+          client.clientId,
+          server.issuer,
+        ),
+      }),
+    });
+
+  it('keyPolicy.minRsaBits 3072: an RSA-2048 proof key is refused, RSA-3072 accepted', async () => {
+    const htu = `${server.issuer}/token`;
+    const rsa2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const refused = await post(rawProof(rsa2048, 'PS256', { htu }));
+    expectOAuthError(refused, 400, 'invalid_dpop_proof');
+    expect(lastReason(log.lines), refused.text).toBe('dpop_jwk_key_policy');
+    expect(refused.json?.error_description).toMatch(/2048 bits is below the minimum of 3072/);
+    const rsa3072 = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey;
+    const ok = await post(rawProof(rsa3072, 'PS256', { htu }));
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json?.token_type).toBe('DPoP');
   });
 });

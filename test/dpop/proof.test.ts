@@ -115,7 +115,16 @@ describe('verifyDpopProof', () => {
       format: 'jwk',
     });
     const weak = await makeProof(rsa, { htu: uri, claims: { iat }, header: { jwk: small } });
-    expect(reasonOf(() => verifyDpopProof([weak], base))).toBe('dpop_jwk_invalid');
+    expect(reasonOf(() => verifyDpopProof([weak], base))).toBe('dpop_jwk_key_policy');
+  });
+
+  it('applies the key policy it is given: minRsaBits 3072 refuses an RSA-2048 proof key', async () => {
+    const rsa = await makeProofKey('PS256');
+    const proof = await makeProof(rsa, { htu: uri, claims: { iat } });
+    expect(() => verifyDpopProof([proof], base)).not.toThrow();
+    expect(
+      reasonOf(() => verifyDpopProof([proof], { ...base, keyPolicy: { minRsaBits: 3072 } })),
+    ).toBe('dpop_jwk_key_policy');
   });
 
   it('reads DPoP headers from rawHeaders, case-insensitively, keeping repeats', () => {

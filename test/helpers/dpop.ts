@@ -3,7 +3,15 @@
  * Tollgate against an independent reading of RFC 9449 §4.2; plus a logger that captures the audit
  * lines of a test server, to read each refusal's internal reason.
  */
-import { createHash, createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomUUID,
+  sign,
+} from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import {
@@ -75,6 +83,37 @@ export async function makeProof(key: ProofKey, spec: ProofSpec): Promise<string>
   return new SignJWT(dropUndefined(claims))
     .setProtectedHeader(dropUndefined(header) as { alg: string })
     .sign(await importJWK(spec.signWith ?? key.privateJwk, key.alg));
+}
+
+/**
+ * A proof signed with node:crypto directly, for keys jose refuses to sign with (RSA below 2048
+ * bits, secp256k1): the proofs a careless or hostile client can still send. `jwk` overrides the
+ * public key the header names (a crafted key the signer does not hold).
+ */
+export function rawProof(
+  privateKey: KeyObject,
+  alg: 'PS256' | 'RS256' | 'ES256',
+  spec: ProofSpec & { readonly jwk?: Record<string, unknown> },
+): string {
+  const jwk = spec.jwk ?? createPublicKey(privateKey).export({ format: 'jwk' });
+  const header = { typ: 'dpop+jwt', alg, jwk };
+  const claims = dropUndefined({
+    jti: randomUUID(),
+    htm: spec.htm ?? 'POST',
+    htu: spec.htu,
+    iat: Math.floor(Date.now() / 1000),
+    ...(spec.accessToken === undefined ? {} : { ath: athOf(spec.accessToken) }),
+    ...spec.claims,
+  });
+  const input = `${b64(header)}.${b64(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), {
+    key: privateKey,
+    ...(alg === 'ES256' ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+    ...(alg === 'PS256'
+      ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+      : {}),
+  });
+  return `${input}.${signature.toString('base64url')}`;
 }
 
 /** A compact JWS over exactly the given header and claims, ES256-signed with a raw key (alg none, HS256 tests use their own). */

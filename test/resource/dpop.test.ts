@@ -6,6 +6,7 @@
  * proof replayed; and the challenges (§7.1 `algs`), nonces (§9) and the public origin behind a
  * proxy.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,13 @@ import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
 import { encode, formType, rawRequest } from '../conformance/support.js';
-import { capturingLogger, makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
+import {
+  capturingLogger,
+  makeProof,
+  makeProofKey,
+  type ProofKey,
+  rawProof,
+} from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { call } from './http.js';
@@ -29,6 +36,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
   let api: { app: FastifyInstance; base: string };
   let proxied: { app: FastifyInstance; base: string };
   let nonced: { app: FastifyInstance; base: string };
+  let strictKeys: { app: FastifyInstance; base: string };
   let dpopToken: string;
   const apiLog = capturingLogger();
 
@@ -104,6 +112,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
     api = await startApi({});
     proxied = await startApi({ dpop: { publicOrigin: 'https://api.example.com' } });
     nonced = await startApi({ dpop: { nonce: { windowSeconds: 60 } } });
+    strictKeys = await startApi({ dpop: { minRsaBits: 3072 } });
     const issued = await tokenFor(key);
     expect(issued.type).toBe('DPoP');
     dpopToken = issued.token;
@@ -113,6 +122,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
     await api?.app.close();
     await proxied?.app.close();
     await nonced?.app.close();
+    await strictKeys?.app.close();
     await server?.dispose();
   });
 
@@ -195,6 +205,52 @@ describe('DPoP at the resource plugin over real TLS', () => {
     });
     expect(res.status).toBe(401);
     expect(lastReason()).toBe('dpop_ath_mismatch');
+  });
+
+  it('a proof key the one key policy refuses (RSA-1024) is refused with its reason', async () => {
+    // Correctly signed by the RSA-1024 key it names, with the right ath, htm and htu.
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    const res = await get(api.base, {
+      authorization: `DPoP ${dpopToken}`,
+      dpop: rawProof(weak, 'PS256', {
+        htm: 'GET',
+        htu: `${api.base}/orders`,
+        accessToken: dpopToken,
+      }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.json?.error).toBe('invalid_dpop_proof');
+    expect(lastReason()).toBe('dpop_jwk_key_policy');
+    expect(res.json?.error_description).toMatch(
+      /RSA key of 1024 bits is below the minimum of 2048/,
+    );
+  });
+
+  it('dpop.minRsaBits raises the policy: an RSA-2048-bound token works at the default API only', async () => {
+    const rsa = await makeProofKey('PS256');
+    const { token } = await tokenFor(rsa);
+    expect(claimsOf(token).cnf).toEqual({ jkt: rsa.jkt });
+    const proofAt = (base: string) =>
+      makeProof(rsa, { htm: 'GET', htu: `${base}/orders`, accessToken: token });
+    const ok = await get(api.base, {
+      authorization: `DPoP ${token}`,
+      dpop: await proofAt(api.base),
+    });
+    expect(ok.status, ok.text).toBe(200);
+    const refused = await get(strictKeys.base, {
+      authorization: `DPoP ${token}`,
+      dpop: await proofAt(strictKeys.base),
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.json?.error).toBe('invalid_dpop_proof');
+    expect(lastReason()).toBe('dpop_jwk_key_policy');
+    expect(refused.json?.error_description).toMatch(/2048 bits is below the minimum of 3072/);
+  });
+
+  it('a dpop.minRsaBits below the policy floor stops the plugin at registration', async () => {
+    await expect(startApi({ dpop: { minRsaBits: 1024 } })).rejects.toThrow(
+      /dpop\.minRsaBits must be a multiple of 8 from 2048/,
+    );
   });
 
   it('a proof replayed at the API is refused', async () => {
