@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
-import { withClientShare } from '../http/server.js';
+import { ListenError, withClientShare } from '../http/server.js';
 import { MemoryReplayStore } from '../replay/index.js';
 import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
@@ -198,7 +198,16 @@ export async function serveCommand(
     }
     throw error;
   }
-  const addresses = await tollgate.listen();
+  let addresses: string[];
+  try {
+    addresses = await tollgate.listen();
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    // The listeners that did open are closed again: nothing serves without signal handling.
+    io.stderr.write(`${error.message}\n`);
+    await tollgate.close();
+    return exitCodes.failed;
+  }
   logger.info(
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',

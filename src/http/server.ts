@@ -5,6 +5,7 @@
  * requests only look things up.
  */
 import { readFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   ClientAuthDispatcher,
@@ -655,9 +656,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       ...(options.underPressure === false ? {} : { underPressure: config.underPressure }),
       wellKnownPaths: wellKnownPaths(issuer),
     });
-    // TLS 1.2 renegotiation could swap the client certificate under a cached connection.
-    app.server.on('secureConnection', (socket: { disableRenegotiation?: () => void }) => {
-      socket.disableRenegotiation?.();
+    const requestsClientCertificates = https?.requestCert === true;
+    app.server.on('secureConnection', (socket: TLSSocket) => {
+      // TLS 1.2 renegotiation could swap the client certificate under a cached connection.
+      socket.disableRenegotiation();
+      // The chain a client sends is not kept in its TLS session: read it while it is here.
+      if (requestsClientCertificates) certificates.rememberConnection(socket);
     });
     return app;
   };
@@ -718,15 +722,27 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     listen: async () => {
       // Fastify cannot tell that the server its factory made speaks TLS: name the scheme here.
       const tls = (address: string) => address.replace(/^http:/, 'https:');
-      const addresses = [tls(await app.listen({ host: config.tls.host, port: config.tls.port }))];
-      if (mtlsApp !== undefined)
-        addresses.push(
-          tls(await mtlsApp.listen({ host: config.mtls.host, port: config.mtls.port })),
-        );
-      if (plainApp !== undefined)
-        addresses.push(await plainApp.listen({ host: config.plain.host, port: config.plain.port }));
-      if (adminApp !== undefined && options.tls !== false)
-        addresses.push(await adminApp.listen({ host: config.admin.host, port: config.admin.port }));
+      type Planned = readonly [string, FastifyInstance, { host: string; port: number }, boolean];
+      const planned: Planned[] = [
+        ['tls', app, config.tls, true],
+        ...(mtlsApp === undefined ? [] : [['mtls', mtlsApp, config.mtls, true] as const]),
+        ...(plainApp === undefined ? [] : [['plain', plainApp, config.plain, false] as const]),
+        ...(adminApp === undefined || options.tls === false
+          ? []
+          : [['admin', adminApp, config.admin, false] as const]),
+      ];
+      const addresses: string[] = [];
+      for (const [name, one, { host, port }, secure] of planned) {
+        try {
+          const address = await one.listen({ host, port });
+          addresses.push(secure ? tls(address) : address);
+        } catch (error) {
+          // Fail closed at start-up: one listener that cannot bind (a port in use) must not
+          // leave the others serving without the process's signal handling and drain.
+          await Promise.all(apps.map((opened) => opened.close().catch(() => {})));
+          throw new ListenError(name, host, port, error);
+        }
+      }
       return addresses;
     },
     reload: (force = true) => reload(force),
@@ -754,6 +770,26 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       redisClient?.disconnect();
     },
   };
+}
+
+/** A listener could not bind at start-up; every listener already open has been closed. */
+export class ListenError extends Error {
+  /** `tls`, `mtls`, `plain` or `admin`: the config section of the listener. */
+  readonly listener: string;
+
+  constructor(listener: string, host: string, port: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const inUse = (cause as { code?: unknown } | undefined)?.code === 'EADDRINUSE';
+    super(
+      `the ${listener} listener cannot listen on ${host}:${port}: ${reason}` +
+        (inUse
+          ? ` (the port is in use: set ${listener}.port to a free one${listener === 'admin' ? ', 0 to let the system pick, or admin.enabled false' : ''})`
+          : ''),
+      { cause },
+    );
+    this.name = 'ListenError';
+    this.listener = listener;
+  }
 }
 
 /**

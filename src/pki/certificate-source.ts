@@ -131,6 +131,19 @@ export class CertificateSource {
     this.#headerSet = new Set([...certificateHeaderNames, nginx]);
   }
 
+  /**
+   * Reads a new TLS connection's client certificate at the end of its handshake (see
+   * {@link PeerCertificateCache.remember}); call it from the server's `secureConnection`.
+   */
+  rememberConnection(socket: TLSSocket): void {
+    try {
+      this.#peers.remember(socket);
+    } catch {
+      // Never let a hostile handshake throw in an event handler: a request that needs the
+      // certificate reads it again and is refused with the reason.
+    }
+  }
+
   /** Whether the socket's peer is a trusted proxy. */
   isTrustedPeer(socket: unknown): boolean {
     if (!this.#anyTrusted) return false;

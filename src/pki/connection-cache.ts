@@ -19,12 +19,16 @@
  *
  * Resumption: a resumed session (TLS 1.3 PSK or a TLS 1.2 ticket or session ID) carries the leaf of
  * the handshake that created it, but not the chain that came with it: OpenSSL keeps only the
- * leaf in the session. A client that relies on the certificates it sends (its intermediate is not
- * configured) would then fail validation on every resumed connection. So the chain of a leaf's
- * last successful validation is remembered (bounded, {@link SessionChains}) and offered again
- * when a resumed connection comes with none. It is only a set of path-building candidates, as a
- * sent chain is: the path is validated again against the configured anchors, CRLs and the time,
- * so revocation and expiry are noticed on resumed connections as on new ones.
+ * leaf in a session. A client that relies on the certificates it sends (its intermediate is not
+ * configured) would then fail validation on every resumed connection. So the chain a leaf came
+ * with on a full handshake is remembered (bounded, {@link SessionChains}) and offered again when
+ * a resumed connection of that leaf comes with none: the chain of its last successful validation
+ * first, else the one it last presented (a client's first full handshake may carry a request
+ * that validates nothing, such as a metadata fetch, before it resumes for its token). Either is
+ * only a set of path-building candidates, as a sent chain is: the path is validated again against
+ * the configured anchors, CRLs and the time, so revocation and expiry are noticed on resumed
+ * connections as on new ones. Chains that validated are kept apart from merely presented ones,
+ * so strangers completing handshakes can push out presented chains only.
  *
  * Renegotiation: TLS 1.3 has none (and Node exposes no post-handshake client authentication), so
  * a TLS 1.3 connection's certificate is fixed for its life and later requests reuse the entry
@@ -56,9 +60,9 @@ interface Entry {
   /** TLS 1.3: no renegotiation, so later requests need not re-read the certificate. */
   readonly fixed: boolean;
   readonly chain: CachedChain;
-  /** SHA-256 of the leaf: the key of {@link SessionChains}. */
+  /** SHA-256 of the leaf: the key of the remembered chains. */
   readonly leafKey: string;
-  /** Whether this connection's chain is in {@link SessionChains} already. */
+  /** Whether this connection's chain is among the validated chains already. */
   remembered: boolean;
 }
 
@@ -68,7 +72,10 @@ export interface PeerCertificateCacheOptions {
   readonly maxChainCertificates?: number;
   /** Parsed chains and results shared between connections; default a private one. */
   readonly chains?: ChainCache;
-  /** Most leaves whose last validated chain is remembered for resumed sessions; default 10,000. */
+  /**
+   * Most leaves whose chain is remembered for resumed sessions, for validated and for merely
+   * presented chains each; default 10,000.
+   */
   readonly maxSessionChains?: number;
 }
 
@@ -81,12 +88,27 @@ export class PeerCertificateCache {
   readonly #entries = new WeakMap<object, Entry>();
   readonly #maxChain: number;
   readonly #chains: ChainCache;
-  readonly #sessionChains: SessionChains;
+  /** Chains that validated, by leaf: only certificates chaining to an anchor get in. */
+  readonly #validatedChains: SessionChains;
+  /** Chains presented on full handshakes, by leaf: anyone who completes a handshake adds one. */
+  readonly #presentedChains: SessionChains;
 
   constructor(options: PeerCertificateCacheOptions = {}) {
     this.#maxChain = options.maxChainCertificates ?? defaultMaxChainCertificates;
     this.#chains = options.chains ?? new ChainCache();
-    this.#sessionChains = new SessionChains(options.maxSessionChains ?? defaultMaxSessionChains);
+    const maxSessionChains = options.maxSessionChains ?? defaultMaxSessionChains;
+    this.#validatedChains = new SessionChains(maxSessionChains);
+    this.#presentedChains = new SessionChains(maxSessionChains);
+  }
+
+  /**
+   * Reads a new connection's certificates now, before any request needs them, so that the chain
+   * of a full handshake is remembered for the sessions it lets the client resume even when this
+   * connection's requests never look at the certificate (a metadata fetch before the token
+   * request). Cheap on a resumed connection or one without a client certificate.
+   */
+  remember(socket: PeerCertificateSocket): void {
+    this.#entry(socket);
   }
 
   /**
@@ -120,7 +142,7 @@ export class PeerCertificateCache {
       entry.chain.peer.chain.length > 0
     ) {
       entry.remembered = true;
-      this.#sessionChains.remember(
+      this.#validatedChains.remember(
         entry.leafKey,
         entry.chain.peer.chain.map((certificate) => certificate.der),
       );
@@ -164,7 +186,10 @@ export class PeerCertificateCache {
       return { peer: error, validate: () => malformed(error) };
     }
     // A resumed session has the leaf but not the chain (see the module comment).
-    if (chain.length === 0 && resumed) chain = this.#sessionChains.get(leafKey) ?? chain;
+    if (chain.length > 0 && !resumed) this.#presentedChains.remember(leafKey, chain);
+    else if (chain.length === 0 && resumed) {
+      chain = this.#validatedChains.get(leafKey) ?? this.#presentedChains.get(leafKey) ?? chain;
+    }
     return this.#chains.get(raw, chain);
   }
 }
@@ -173,11 +198,7 @@ const defaultMaxSessionChains = 10_000;
 /** Most chain bytes {@link SessionChains} holds (DER shared with the chain cache's entries). */
 const maxSessionChainBytes = 16 * 1024 * 1024;
 
-/**
- * The chain of each leaf's last successful validation, for resumed sessions, least recently used
- * first out. Only validated chains get in, so an entry needs a certificate that chains to a
- * configured anchor; bounded by count and by bytes all the same.
- */
+/** A chain per leaf for resumed sessions, bounded by count and bytes, least recently used out. */
 class SessionChains {
   readonly #chains = new Map<
     string,

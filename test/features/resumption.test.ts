@@ -14,6 +14,10 @@ import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src
 import { claimsOf, type MtlsTollgate, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
 
 const body = 'grant_type=client_credentials&client_id=svc-resume';
+const tokenRequest = `POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+/** What the SDK and the CLI send first, on a connection whose certificate nothing validates. */
+const metadataRequest =
+  'GET /.well-known/oauth-authorization-server HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n';
 
 interface Answer {
   readonly status: number;
@@ -22,12 +26,13 @@ interface Answer {
   readonly session: Buffer | undefined;
 }
 
-/** One token request on a fresh TLS connection, resuming `session` when given. */
+/** One request (a token request unless given) on a fresh TLS connection, resuming `session`. */
 function tokenOverNewConnection(
   server: MtlsTollgate,
   ca: DevCa,
   client: IssuedClientCertificate,
   session?: Buffer,
+  request = tokenRequest,
 ): Promise<Answer> {
   const url = new URL(server.base);
   return new Promise((resolve, reject) => {
@@ -44,9 +49,7 @@ function tokenOverNewConnection(
     };
     const socket: TLSSocket = connect(options, () => {
       resumed = socket.isSessionReused();
-      socket.write(
-        `POST /token HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      socket.write(request);
     });
     // TLS 1.3 tickets arrive after the handshake; keep the last one for the next connection.
     socket.on('session', (ticket: Buffer) => {
@@ -161,5 +164,17 @@ describe('TLS session resumption when only the client knows its intermediate', (
     expect(claimsOf(String(second.body.access_token)).cnf).toEqual({
       'x5t#S256': thumbprintOf(client.certPem),
     });
+  });
+
+  it('validates a resumed session whose full handshake only fetched metadata (the SDK and CLI order)', async () => {
+    // A new certificate of the same client: no validation of this leaf has happened yet.
+    const renewed = await ca.issueClient({ clientId: 'svc-resume' });
+    expect(renewed.subject).toBe(client.subject);
+    const metadata = await tokenOverNewConnection(server, ca, renewed, undefined, metadataRequest);
+    expect(metadata.status).toBe(200);
+    expect(metadata.resumed).toBe(false);
+    const token = await tokenOverNewConnection(server, ca, renewed, metadata.session);
+    expect(token.resumed).toBe(true);
+    expect(token.status, JSON.stringify(token.body)).toBe(200);
   });
 });

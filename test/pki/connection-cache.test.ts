@@ -308,28 +308,27 @@ describe('PeerCertificateCache', () => {
     ]);
   });
 
-  it('offers a resumed session (leaf only) the chain of its last successful validation', async () => {
+  it('offers a resumed session (leaf only) the chain its leaf came with on a full handshake', async () => {
     const client = await ca.issueClient({ clientId: 'resumed' });
     const resumed = () => ({
       ...fakeSocket(client.certDer, [], 'TLSv1.3'),
       isSessionReused: () => true,
     });
-    const cache = new PeerCertificateCache({ maxSessionChains: 1 });
-    // Nothing validated yet: a resumed connection has only what the configured store knows.
+    const cache = new PeerCertificateCache();
+    // No full handshake seen yet: a resumed connection has only what the configured store knows.
     const before = cache.validate(resumed(), store, { now: new Date() });
     expect(before?.ok === false && before.reason).toBe('untrusted');
-    // A full handshake that sent the chain and validated...
-    const full = fakeSocket(client.certDer, [ca.intermediate.certDer], 'TLSv1.3');
-    expect(cache.validate(full, store, { now: new Date() })?.ok).toBe(true);
-    // ...lends it to the next resumed connection of that leaf, which is validated again.
+    // A full handshake that sent the chain, with a request that validates nothing (metadata)...
+    cache.peer(fakeSocket(client.certDer, [ca.intermediate.certDer], 'TLSv1.3'));
+    // ...lends it to the next resumed connection of that leaf, which is validated in full.
     const after = resumed();
     expect(cache.peer(after)?.chain.map((certificate) => certificate.x5tS256)).toEqual([
       ca.intermediate.x5tS256,
     ]);
     expect(cache.validate(after, store, { now: new Date() })?.ok).toBe(true);
     // Revocation is still noticed on a resumed connection: the path is validated again.
-    ca.revoke({ certPem: client.certPem }, 'keyCompromise');
     // (A CRL needs its issuer configured, so this store knows the intermediate too.)
+    ca.revoke({ certPem: client.certPem }, 'keyCompromise');
     const withCrl = TrustStore.fromPem({
       anchors: [ca.root.certPem],
       intermediates: [ca.intermediate.certPem],
@@ -338,23 +337,27 @@ describe('PeerCertificateCache', () => {
     const revoked = cache.validate(resumed(), withCrl, { now: new Date() });
     expect(revoked?.ok === false && revoked.reason).toBe('revoked');
     // A connection that is not resumed gets no borrowed chain.
-    const notResumed = fakeSocket(client.certDer, [], 'TLSv1.3');
-    expect(cache.peer(notResumed)?.chain).toEqual([]);
-    // Bounded: one entry here, so another leaf's chain pushes this one out.
-    const other = await ca.issueClient({ clientId: 'resumed-other' });
-    const otherFull = fakeSocket(other.certDer, [ca.intermediate.certDer], 'TLSv1.3');
-    expect(cache.validate(otherFull, store, { now: new Date() })?.ok).toBe(true);
-    expect(cache.peer(resumed())?.chain).toEqual([]);
+    expect(cache.peer(fakeSocket(client.certDer, [], 'TLSv1.3'))?.chain).toEqual([]);
   });
 
-  it('does not lend a chain whose validation failed', async () => {
-    const client = await ca.issueClient({ clientId: 'resumed-refused' });
-    const cache = new PeerCertificateCache();
-    const otherRoot = TrustStore.fromPem({ anchors: [(await createDevCa()).root.certPem] });
-    const full = fakeSocket(client.certDer, [ca.intermediate.certDer], 'TLSv1.3');
-    expect(cache.validate(full, otherRoot, { now: new Date() })?.ok).toBe(false);
-    const resumed = { ...fakeSocket(client.certDer, [], 'TLSv1.3'), isSessionReused: () => true };
-    expect(cache.peer(resumed)?.chain).toEqual([]);
+  it('keeps validated chains apart: strangers presenting chains push out only presented ones', async () => {
+    const validated = await ca.issueClient({ clientId: 'kept' });
+    const presented = await ca.issueClient({ clientId: 'pushed-out' });
+    const resumedOf = (der: Buffer) => ({
+      ...fakeSocket(der, [], 'TLSv1.3'),
+      isSessionReused: () => true,
+    });
+    const cache = new PeerCertificateCache({ maxSessionChains: 1 });
+    const full = fakeSocket(validated.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(full, store, { now: new Date() })?.ok).toBe(true);
+    cache.peer(fakeSocket(presented.certDer, [ca.intermediate.certDer], 'TLSv1.3'));
+    // A stranger completes a handshake with its own leaf and chain (one entry per tier here).
+    const stranger = await (await createDevCa()).issueClient({ clientId: 'stranger' });
+    cache.peer(fakeSocket(stranger.certDer, [ca.root.certDer], 'TLSv1.3'));
+    expect(cache.peer(resumedOf(presented.certDer))?.chain).toEqual([]);
+    expect(
+      cache.peer(resumedOf(validated.certDer))?.chain.map((certificate) => certificate.x5tS256),
+    ).toEqual([ca.intermediate.x5tS256]);
   });
 
   it('refuses a certificate that does not parse', async () => {
