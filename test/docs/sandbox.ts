@@ -4,9 +4,10 @@
  *
  * The copy holds the files git knows (tracked, and new files not ignored), with node_modules
  * linked, never copied or installed. The well-known ports the docs print (8443 Tollgate, 8444 its
- * mTLS alias, 9443 the demo API, 8080 the plain listener) are remapped to free ones in the copy's
- * sources, docs and examples alike, so several runs (other worktrees, CI) never collide: the
- * commands stay exactly as printed but for those four numbers.
+ * mTLS alias, 9443 the demo API, 8080 the plain listener, 9464 the admin listener) are remapped
+ * to free ones in the copy's sources, docs and examples alike, so several runs (other worktrees,
+ * CI, other tests' servers) never collide: the commands stay exactly as printed but for those
+ * five numbers.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -24,7 +25,7 @@ import { dirname, join } from 'node:path';
 import { freePort } from '../helpers/net.js';
 
 /** The ports the docs print, in the order they are remapped. */
-export const documentedPorts = [8443, 8444, 9443, 8080] as const;
+export const documentedPorts = [8443, 8444, 9443, 8080, 9464] as const;
 
 export interface Sandbox {
   /** The copy's root: the working directory of every block. */
