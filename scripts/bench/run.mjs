@@ -103,6 +103,7 @@ const allScenarios = [
   'P1-S3',
   'P1-S4',
   'MEM',
+  'IPC',
 ];
 const selected = new Set(args.only === undefined ? allScenarios : args.only.split(','));
 for (const name of selected) {
@@ -918,6 +919,30 @@ await scenario('MEM', async () => {
   return result;
 });
 
+// IPC: one replay claim of `serve --workers N` through node:cluster's channel to the primary's
+// memory store (both processes pinned to the server core): the cost W2 pays per token over S1.
+await scenario('IPC', async () => {
+  const child = track(
+    spawnPinned(
+      serverCore,
+      process.execPath,
+      [join(here, 'ipc-claims.mjs'), String(args.quick ? 20_000 : 100_000)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`IPC measurement failed (${code})`);
+  const result = JSON.parse(stdout);
+  log(
+    `  worker ${result.workerCpuUsPerClaim.toFixed(1)} us + primary ${result.primaryCpuUsPerClaim.toFixed(1)} us CPU per claim`,
+  );
+  return result;
+});
+
 // ---- report ----
 function findOnPath(binary) {
   for (const dir of (process.env.PATH ?? '').split(':')) {
@@ -1065,6 +1090,15 @@ if (results.MEM?.heapBytesPerEntry !== undefined) {
     `Memory replay store, ${m.entries} live entries: heap ${fmt(m.heapBytesPerEntry)} B/entry, ` +
       `RSS ${fmt(m.rssBeforeBytes / 2 ** 20)} -> ${fmt(m.rssAfterBytes / 2 ** 20)} MiB ` +
       `(${fmt(m.rssBytesPerEntry)} B/entry), ${fmt(m.claimsPerSecond)} claims/s`,
+  );
+}
+if (results.IPC?.workerCpuUsPerClaim !== undefined) {
+  const m = results.IPC;
+  lines.push(
+    '',
+    `IPC replay claim (--workers): worker ${fmt(m.workerCpuUsPerClaim, 1)} us + primary ` +
+      `${fmt(m.primaryCpuUsPerClaim, 1)} us CPU per claim, ${fmt(m.claimsPerSecond)} claims/s ` +
+      `(${m.inFlight} in flight, one core)`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -19,13 +19,14 @@ import {
   keyTypeOf,
   loadDevKeyPair,
 } from './keys.js';
-import { defaultPermittedSubtrees, isPermitted } from './names.js';
 import { parseSpiffeId } from './spiffe.js';
 import {
   buildCertificate,
+  defaultPermittedSubtrees,
   ekuOids,
   formatIp,
   fromPem,
+  isPermitted,
   type KeyUsageName,
   randomSerial,
   type SubjectAltNames,
@@ -44,11 +45,8 @@ const profiles = {
   dev: { caValidityMs: 90 * dayMs, leafValidityMs: 30 * dayMs, crlValidityMs: 7 * dayMs },
 } as const;
 
-/** Default subject DNs of the two CAs. */
-export const defaultRootSubject = 'CN=Tollgate Dev Root CA,O=Tollgate Dev,C=US';
-export const defaultIntermediateSubject = 'CN=Tollgate Dev Intermediate CA,O=Tollgate Dev,C=US';
-/** Organization and country the dev CA puts in default leaf subjects. */
-export const defaultLeafSubjectSuffix = 'O=Tollgate Dev,C=US';
+/** Organization and country the dev CA puts in default subjects. */
+const subjectSuffix = 'O=Tollgate Dev,C=US';
 
 /** A clock: a fixed instant or a function read at every use. */
 export type Clock = Date | (() => Date);
@@ -64,10 +62,6 @@ export interface CreateDevCaOptions {
   readonly permit?: readonly string[];
   /** Replace the default permitted subtrees entirely (`[]` disables name constraints). */
   readonly permittedSubtrees?: readonly string[];
-  readonly caValidityDays?: number;
-  readonly leafValidityDays?: number;
-  readonly rootSubject?: string;
-  readonly intermediateSubject?: string;
   /**
    * Copy both subject DNs from another CA: makes a "foreign" CA whose certificates look like
    * ours by name but chain to a different key (the look-alike that SPKI pinning stops).
@@ -93,14 +87,6 @@ export interface CaCertificate {
   readonly spkiSha256: string;
 }
 
-/** Requested SANs, by name form. */
-export interface SanOptions {
-  readonly sanDns?: readonly string[];
-  readonly sanUri?: readonly string[];
-  readonly sanIp?: readonly string[];
-  readonly sanEmail?: readonly string[];
-}
-
 /** Extended key usage: a named profile, `none` (no EKU extension), or names / OIDs. */
 export type EkuOption = 'clientAuth' | 'serverAuth' | 'none' | readonly string[];
 
@@ -124,8 +110,12 @@ export interface IssueServerOptions extends ValidityOptions {
   readonly eku?: EkuOption;
 }
 
-export interface IssueClientOptions extends ValidityOptions, SanOptions {
+export interface IssueClientOptions extends ValidityOptions {
   readonly clientId?: string;
+  readonly sanDns?: readonly string[];
+  readonly sanUri?: readonly string[];
+  readonly sanIp?: readonly string[];
+  readonly sanEmail?: readonly string[];
   /**
    * Issue an X.509-SVID: this SPIFFE ID as the one URI SAN, no other SAN (X509-SVID §2); the
    * SAN options must then be empty. @see SPIFFE X509-SVID §2-§4
@@ -199,37 +189,6 @@ export interface CrlOptions {
   readonly rootNextUpdateDays?: number;
 }
 
-/** A development CA held in memory. */
-export interface DevCa {
-  readonly root: CaCertificate;
-  readonly intermediate: CaCertificate & { readonly keyPem: string };
-  /** Intermediate then root (the `ca/chain.pem` order). */
-  readonly chainPem: string;
-  /** The permitted subtrees both CAs carry. */
-  readonly permittedSubtrees: readonly string[];
-  readonly profile: DevCaProfile;
-  /** The CA's clock. */
-  now(): Date;
-  /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
-  issueServer(options?: IssueServerOptions): Promise<IssuedCertificate>;
-  /** Issues a clientAuth leaf for `tls_client_auth`. @see RFC 8705 §2.1 */
-  issueClient(options: IssueClientOptions): Promise<IssuedClientCertificate>;
-  /** Issues a clientAuth leaf for a given public key (a CSR's). @see RFC 2986, RFC 8705 §2.1 */
-  signClient(options: SignClientOptions): SignedClientCertificate;
-  /**
-   * Revokes a certificate (serial hex, PEM, DER, or an issued certificate). The intermediate's own
-   * serial goes on the root CRL; anything else on the intermediate CRL. Idempotent per serial.
-   */
-  revoke(target: RevocationTarget, reason?: RevocationReason, at?: Date): RevocationEntry;
-  /** Revoked entries so far, per issuing CA. */
-  revoked(): {
-    readonly root: readonly RevocationEntry[];
-    readonly intermediate: readonly RevocationEntry[];
-  };
-  /** Signs fresh CRLs for both CAs. Without the root key, the loaded root CRL is returned as is. */
-  crls(options?: CrlOptions): Promise<DevCaCrls>;
-}
-
 export type RevocationTarget =
   | string
   | Uint8Array
@@ -239,71 +198,48 @@ export type RevocationTarget =
 /** Creates a root and an intermediate CA in memory. */
 export async function createDevCa(options: CreateDevCaOptions = {}): Promise<DevCa> {
   const clock = clockOf(options.now);
-  const profileName = options.profile ?? 'test';
-  const profile = profiles[profileName];
+  const profile = options.profile ?? 'test';
   const keyType = options.keyType ?? 'p256';
   const permitted = [
     ...(options.permittedSubtrees ?? defaultPermittedSubtrees),
     ...(options.permit ?? []),
   ];
-  const caValidityMs =
-    options.caValidityDays === undefined ? profile.caValidityMs : options.caValidityDays * dayMs;
   const now = truncate(clock());
   // Backdated by an hour so fixtures dated in the recent past (expired leaves) still nest in
   // the CA's validity and small clock skew between processes does not matter.
   const notBefore = new Date(now.getTime() - hourMs);
-  const notAfter = new Date(now.getTime() + caValidityMs);
-  const rootSubject =
-    options.subjectsLike?.root.subject ?? options.rootSubject ?? defaultRootSubject;
-  const intermediateSubject =
-    options.subjectsLike?.intermediate.subject ??
-    options.intermediateSubject ??
-    defaultIntermediateSubject;
-
+  const notAfter = new Date(now.getTime() + profiles[profile].caValidityMs);
+  const like = options.subjectsLike;
   const [rootKey, intermediateKey] = await Promise.all([
     generateDevKeyPair(keyType),
     generateDevKeyPair(keyType),
   ]);
-  const rootName = encodeDnString(rootSubject);
-  const root = buildCertificate({
-    serial: randomSerial(),
-    subject: rootName,
-    issuer: rootName,
-    notBefore,
-    notAfter,
-    subjectSpki: rootKey.spkiDer,
-    issuerSpki: rootKey.spkiDer,
-    signer: rootKey,
-    ca: {},
-    keyUsage: ['keyCertSign', 'cRLSign'],
-    permittedSubtrees: permitted,
-  });
-  const intermediate = buildCertificate({
-    serial: randomSerial(),
-    subject: encodeDnString(intermediateSubject),
-    issuer: rootName,
-    notBefore,
-    notAfter,
-    subjectSpki: intermediateKey.spkiDer,
-    issuerSpki: rootKey.spkiDer,
-    signer: rootKey,
-    // pathLen 0: the intermediate issues leaves only.
-    ca: { pathLength: 0 },
-    keyUsage: ['keyCertSign', 'cRLSign'],
-    permittedSubtrees: permitted,
-  });
-  return assembleDevCa({
+  const rootName = encodeDnString(like?.root.subject ?? `CN=Tollgate Dev Root CA,${subjectSuffix}`);
+  const caCertificate = (subject: Buffer, key: DevKeyPair, pathLength?: number) =>
+    buildCertificate({
+      serial: randomSerial(),
+      subject,
+      issuer: rootName,
+      notBefore,
+      notAfter,
+      subjectSpki: key.spkiDer,
+      issuerSpki: rootKey.spkiDer,
+      signer: rootKey,
+      ca: pathLength === undefined ? {} : { pathLength },
+      keyUsage: ['keyCertSign', 'cRLSign'],
+      permittedSubtrees: permitted,
+    }).pem;
+  const intermediateSubject =
+    like?.intermediate.subject ?? `CN=Tollgate Dev Intermediate CA,${subjectSuffix}`;
+  return new DevCa({
     clock,
-    profileName,
-    rootPem: root.pem,
+    profile,
+    rootPem: caCertificate(rootName, rootKey),
     rootKey,
-    intermediatePem: intermediate.pem,
+    // pathLen 0: the intermediate issues leaves only.
+    intermediatePem: caCertificate(encodeDnString(intermediateSubject), intermediateKey, 0),
     intermediateKey,
     permitted,
-    leafValidityMs:
-      options.leafValidityDays === undefined
-        ? profile.leafValidityMs
-        : options.leafValidityDays * dayMs,
   });
 }
 
@@ -318,12 +254,10 @@ export interface OpenDevCaOptions {
   readonly intermediateCrlPem?: string;
   readonly now?: Clock;
   readonly profile?: DevCaProfile;
-  readonly leafValidityDays?: number;
 }
 
 /** Re-opens a CA from its PEM files (what the CLI does for every command after `init`). */
 export async function openDevCa(options: OpenDevCaOptions): Promise<DevCa> {
-  const profileName = options.profile ?? 'dev';
   const intermediateKey = loadDevKeyPair(options.intermediateKeyPem);
   const intermediateCert = new X509Certificate(options.intermediateCertPem);
   if (!intermediateCert.checkPrivateKey(intermediateKey.privateKey)) {
@@ -336,18 +270,14 @@ export async function openDevCa(options: OpenDevCaOptions): Promise<DevCa> {
   ) {
     throw new TypeError('dev-ca: the root key does not match the root certificate');
   }
-  return assembleDevCa({
+  return new DevCa({
     clock: clockOf(options.now),
-    profileName,
+    profile: options.profile ?? 'dev',
     rootPem: options.rootCertPem,
     rootKey,
     intermediatePem: options.intermediateCertPem,
     intermediateKey,
     permitted: permittedSubtreesOf(intermediateCert),
-    leafValidityMs:
-      options.leafValidityDays === undefined
-        ? profiles[profileName].leafValidityMs
-        : options.leafValidityDays * dayMs,
     rootCrlPem: options.rootCrlPem,
     intermediateCrlPem: options.intermediateCrlPem,
   });
@@ -358,140 +288,159 @@ export function x5tS256(certDer: Uint8Array): string {
   return createHash('sha256').update(certDer).digest('base64url');
 }
 
-/** Describes a CA certificate (PEM) and its key, if any. */
-export function describeCaCertificate(certPem: string, keyPem?: string): CaCertificate {
-  const cert = new X509Certificate(certPem);
-  const info = describeCert(cert);
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return {
-    certPem: cert.toString(),
-    certDer: cert.raw,
-    ...(keyPem === undefined ? {} : { keyPem }),
-    subject: info.subject,
-    serialHex: info.serialHex,
-    notBefore: info.notBefore,
-    notAfter: info.notAfter,
-    keyType: info.keyType,
-    x5tS256: x5tS256(cert.raw),
-    spkiSha256: createHash('sha256').update(spki).digest('base64url'),
-  };
-}
-
-interface AssembleInput {
+interface DevCaParts {
   readonly clock: () => Date;
-  readonly profileName: DevCaProfile;
+  readonly profile: DevCaProfile;
   readonly rootPem: string;
   readonly rootKey: DevKeyPair | undefined;
   readonly intermediatePem: string;
   readonly intermediateKey: DevKeyPair;
   readonly permitted: readonly string[];
-  readonly leafValidityMs: number;
   readonly rootCrlPem?: string | undefined;
   readonly intermediateCrlPem?: string | undefined;
 }
 
-function assembleDevCa(input: AssembleInput): DevCa {
-  const root = describeCaCertificate(input.rootPem, input.rootKey?.privateKeyPem);
-  const intermediate = {
-    ...describeCaCertificate(input.intermediatePem),
-    keyPem: input.intermediateKey.privateKeyPem,
-  };
-  const rootX509 = new X509Certificate(input.rootPem);
-  const intermediateX509 = new X509Certificate(input.intermediatePem);
-  const rootName = subjectDerOf(rootX509);
-  const intermediateName = subjectDerOf(intermediateX509);
-  const rootSpki = rootX509.publicKey.export({ type: 'spki', format: 'der' });
-  const intermediateSpki = input.intermediateKey.spkiDer;
-  const profile = profiles[input.profileName];
+type Which = 'root' | 'intermediate';
 
-  const loadedRootCrl = input.rootCrlPem === undefined ? undefined : firstCrl(input.rootCrlPem);
-  const loadedIntermediateCrl =
-    input.intermediateCrlPem === undefined ? undefined : firstCrl(input.intermediateCrlPem);
-  const revokedByRoot = new Map<string, RevocationEntry>(
-    (loadedRootCrl?.contents.entries ?? []).map((e) => [e.serialHex, e]),
-  );
-  const revokedByIntermediate = new Map<string, RevocationEntry>(
-    (loadedIntermediateCrl?.contents.entries ?? []).map((e) => [e.serialHex, e]),
-  );
-  let rootCrlNumber = loadedRootCrl?.contents.crlNumber ?? 0;
-  let intermediateCrlNumber = loadedIntermediateCrl?.contents.crlNumber ?? 0;
-  const chainPem = `${intermediate.certPem}${root.certPem}`;
+/** A development CA held in memory; made by {@link createDevCa} or {@link openDevCa}. */
+export class DevCa {
+  readonly root: CaCertificate;
+  readonly intermediate: CaCertificate & { readonly keyPem: string };
+  /** Intermediate then root (the `ca/chain.pem` order). */
+  readonly chainPem: string;
+  /** The permitted subtrees both CAs carry. */
+  readonly permittedSubtrees: readonly string[];
+  readonly profile: DevCaProfile;
+  readonly #parts: DevCaParts;
+  readonly #names: Record<Which, Buffer>;
+  readonly #spki: Record<Which, Buffer>;
+  readonly #revoked: Record<Which, Map<string, RevocationEntry>>;
+  readonly #crlNumber: Record<Which, number>;
+  /** The root CRL read from disk: without the root key it is the root CRL from then on. */
+  readonly #loadedRootCrl: EncodedCrl | undefined;
 
-  const issueLeaf = (leaf: {
-    readonly subject: string;
-    readonly sans: SubjectAltNames;
-    readonly ekuOids: readonly string[] | undefined;
-    readonly spkiDer: Buffer;
-    readonly keyUsage: KeyUsageName[];
-    readonly validity: ValidityOptions;
-  }): Omit<IssuedCertificate, 'keyPem' | 'keyType'> => {
-    checkSans(leaf.sans, leaf.subject, input.permitted);
-    const now = truncate(leaf.validity.now ?? input.clock());
-    const notBefore = truncate(leaf.validity.notBefore ?? now);
-    let notAfter: Date;
-    if (leaf.validity.notAfter !== undefined) {
-      notAfter = truncate(leaf.validity.notAfter);
-    } else {
-      const validityMs =
-        leaf.validity.validityDays === undefined
-          ? input.leafValidityMs
-          : leaf.validity.validityDays * dayMs;
-      // A leaf never outlives its issuer unless asked to explicitly.
-      notAfter = new Date(
-        Math.min(notBefore.getTime() + validityMs, intermediate.notAfter.getTime()),
-      );
-    }
-    const cert = buildCertificate({
-      serial: randomSerial(),
-      subject: encodeDnString(leaf.subject),
-      issuer: intermediateName,
-      notBefore,
-      notAfter,
-      subjectSpki: leaf.spkiDer,
-      issuerSpki: intermediateSpki,
-      signer: input.intermediateKey,
-      keyUsage: leaf.keyUsage,
-      ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
-      subjectAltNames: leaf.sans,
-    });
-    const x509 = new X509Certificate(cert.der);
-    const info = describeCert(x509);
-    return {
-      certPem: cert.pem,
-      certDer: cert.der,
-      chainPem: `${cert.pem}${intermediate.certPem}`,
-      serialHex: info.serialHex,
-      subject: info.subject,
-      issuer: intermediate.subject,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      x5tS256: x5tS256(cert.der),
-      sans: {
-        dns: [...(leaf.sans.dns ?? [])],
-        uri: [...(leaf.sans.uri ?? [])],
-        ip: [...(leaf.sans.ip ?? [])],
-        email: [...(leaf.sans.email ?? [])],
-      },
-      eku: (leaf.ekuOids ?? []).map(ekuName),
+  /** @internal Use {@link createDevCa} or {@link openDevCa}. */
+  constructor(parts: DevCaParts) {
+    this.#parts = parts;
+    this.root = describeCaCertificate(parts.rootPem, parts.rootKey?.privateKeyPem);
+    this.intermediate = {
+      ...describeCaCertificate(parts.intermediatePem),
+      keyPem: parts.intermediateKey.privateKeyPem,
     };
-  };
+    this.chainPem = `${this.intermediate.certPem}${this.root.certPem}`;
+    this.permittedSubtrees = [...parts.permitted];
+    this.profile = parts.profile;
+    const root = new X509Certificate(parts.rootPem);
+    const intermediate = new X509Certificate(parts.intermediatePem);
+    this.#names = { root: subjectDerOf(root), intermediate: subjectDerOf(intermediate) };
+    this.#spki = {
+      root: root.publicKey.export({ type: 'spki', format: 'der' }),
+      intermediate: parts.intermediateKey.spkiDer,
+    };
+    const rootCrl = firstCrl(parts.rootCrlPem);
+    const intermediateCrl = firstCrl(parts.intermediateCrlPem);
+    const byRoot = (rootCrl?.entries ?? []).map((e) => [e.serialHex, e] as const);
+    const byIntermediate = (intermediateCrl?.entries ?? []).map((e) => [e.serialHex, e] as const);
+    this.#revoked = { root: new Map(byRoot), intermediate: new Map(byIntermediate) };
+    this.#crlNumber = {
+      root: rootCrl?.crlNumber ?? 0,
+      intermediate: intermediateCrl?.crlNumber ?? 0,
+    };
+    this.#loadedRootCrl = rootCrl;
+  }
 
-  const buildOne = (which: 'root' | 'intermediate', options: CrlOptions): EncodedCrl => {
-    const now = truncate(options.now ?? input.clock());
-    const ca = which === 'root' ? root : intermediate;
-    const days =
-      which === 'root'
-        ? (options.rootNextUpdateDays ?? options.nextUpdateDays)
-        : options.nextUpdateDays;
-    const validityMs = days === undefined ? profile.crlValidityMs : days * dayMs;
-    const nextUpdate = new Date(Math.min(now.getTime() + validityMs, ca.notAfter.getTime()));
-    const entries = [...(which === 'root' ? revokedByRoot : revokedByIntermediate).values()];
-    const crlNumber = which === 'root' ? ++rootCrlNumber : ++intermediateCrlNumber;
-    const signer = which === 'root' ? input.rootKey : input.intermediateKey;
+  /** The CA's clock. */
+  now(): Date {
+    return this.#parts.clock();
+  }
+
+  /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
+  async issueServer(options: IssueServerOptions = {}): Promise<IssuedCertificate> {
+    const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
+    const dns = sans.filter((san) => isIP(san) === 0);
+    const ip = sans.filter((san) => isIP(san) !== 0);
+    const keyType = options.keyType ?? this.intermediate.keyType;
+    const key = await generateDevKeyPair(keyType);
+    const issued = this.#issueLeaf({
+      subject: options.subject ?? `CN=${dns[0] ?? ip[0] ?? 'localhost'},${subjectSuffix}`,
+      sans: { dns, ip },
+      ekuOids: resolveEku(options.eku ?? 'serverAuth'),
+      spkiDer: key.spkiDer,
+      // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
+      // for RSA server keys so TLS 1.2 RSA suites still work.
+      keyUsage: keyType.startsWith('rsa')
+        ? ['digitalSignature', 'keyEncipherment']
+        : ['digitalSignature'],
+      validity: options,
+    });
+    return { ...issued, keyPem: key.privateKeyPem, keyType };
+  }
+
+  /** Issues a clientAuth leaf for `tls_client_auth`. @see RFC 8705 §2.1 */
+  async issueClient(options: IssueClientOptions): Promise<IssuedClientCertificate> {
+    clientLeaf(options); // refuse bad options before generating a key
+    const keyType = options.keyType ?? this.intermediate.keyType;
+    const key = await generateDevKeyPair(keyType);
+    const signed = this.signClient({ ...options, spkiDer: key.spkiDer });
+    return { ...signed, keyPem: key.privateKeyPem, keyType };
+  }
+
+  /** Issues a clientAuth leaf for a given public key (a CSR's). @see RFC 2986, RFC 8705 §2.1 */
+  signClient(options: SignClientOptions): SignedClientCertificate {
+    const leaf = { ...clientLeaf(options), spkiDer: options.spkiDer, validity: options };
+    const issued = this.#issueLeaf(leaf);
+    return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
+  }
+
+  /**
+   * Revokes a certificate (serial hex, PEM, DER, or an issued certificate). The intermediate's own
+   * serial goes on the root CRL; anything else on the intermediate CRL. Idempotent per serial.
+   */
+  revoke(
+    target: RevocationTarget,
+    reason: RevocationReason = 'unspecified',
+    at?: Date,
+  ): RevocationEntry {
+    const serialHex = serialOf(target);
+    const byRoot = serialHex === this.intermediate.serialHex;
+    const map = this.#revoked[byRoot ? 'root' : 'intermediate'];
+    const existing = map.get(serialHex);
+    if (existing !== undefined) return existing;
+    if (byRoot && this.#parts.rootKey === undefined) {
+      throw new TypeError('dev-ca: revoking the intermediate needs the root key (--keep-root-key)');
+    }
+    const entry: RevocationEntry = { serialHex, revokedAt: truncate(at ?? this.now()), reason };
+    map.set(serialHex, entry);
+    return entry;
+  }
+
+  /** Signs fresh CRLs for both CAs. Without the root key, the loaded root CRL is returned as is. */
+  async crls(options: CrlOptions = {}): Promise<DevCaCrls> {
+    const intermediate = this.#crl('intermediate', options.nextUpdateDays, options.now);
+    let root = this.#loadedRootCrl;
+    if (this.#parts.rootKey !== undefined) {
+      const days = options.rootNextUpdateDays ?? options.nextUpdateDays;
+      root = this.#crl('root', days, options.now);
+    }
+    // Without the root key the root CRL cannot change; the CLI signs it at init to last as long
+    // as the root itself.
+    if (root === undefined)
+      throw new TypeError('dev-ca: neither the root key nor a root CRL is available');
+    return { root, intermediate, combinedPem: `${intermediate.pem}${root.pem}` };
+  }
+
+  #crl(which: Which, days: number | undefined, at: Date | undefined): EncodedCrl {
+    const now = truncate(at ?? this.now());
+    const validityMs = days === undefined ? profiles[this.profile].crlValidityMs : days * dayMs;
+    const caNotAfter = this[which].notAfter.getTime();
+    const nextUpdate = new Date(Math.min(now.getTime() + validityMs, caNotAfter));
+    const entries = [...this.#revoked[which].values()];
+    const crlNumber = ++this.#crlNumber[which];
+    const signer = which === 'root' ? this.#parts.rootKey : this.#parts.intermediateKey;
     if (signer === undefined) throw new TypeError('dev-ca: no root key to sign the root CRL with');
     const built = buildCrl({
-      issuer: which === 'root' ? rootName : intermediateName,
-      issuerSpki: which === 'root' ? rootSpki : intermediateSpki,
+      issuer: this.#names[which],
+      issuerSpki: this.#spki[which],
       signer,
       thisUpdate: now,
       nextUpdate,
@@ -499,105 +448,75 @@ function assembleDevCa(input: AssembleInput): DevCa {
       entries,
     });
     return { ...built, thisUpdate: now, nextUpdate, crlNumber, entries };
-  };
+  }
 
-  const signClient = (options: SignClientOptions): SignedClientCertificate => {
-    const issued = issueLeaf({
-      ...clientLeaf(options),
-      spkiDer: options.spkiDer,
-      validity: options,
+  #issueLeaf(leaf: {
+    readonly subject: string;
+    readonly sans: SubjectAltNames;
+    readonly ekuOids: readonly string[] | undefined;
+    readonly spkiDer: Buffer;
+    readonly keyUsage: KeyUsageName[];
+    readonly validity: ValidityOptions;
+  }): Omit<IssuedCertificate, 'keyPem' | 'keyType'> {
+    const { validity, sans } = leaf;
+    checkSans(sans, leaf.subject, this.permittedSubtrees);
+    const now = truncate(validity.now ?? this.now());
+    const notBefore = truncate(validity.notBefore ?? now);
+    const validityMs =
+      validity.validityDays === undefined
+        ? profiles[this.profile].leafValidityMs
+        : validity.validityDays * dayMs;
+    // A leaf never outlives its issuer unless asked to explicitly.
+    const notAfter =
+      validity.notAfter === undefined
+        ? new Date(Math.min(notBefore.getTime() + validityMs, this.intermediate.notAfter.getTime()))
+        : truncate(validity.notAfter);
+    const cert = buildCertificate({
+      serial: randomSerial(),
+      subject: encodeDnString(leaf.subject),
+      issuer: this.#names.intermediate,
+      notBefore,
+      notAfter,
+      subjectSpki: leaf.spkiDer,
+      issuerSpki: this.#spki.intermediate,
+      signer: this.#parts.intermediateKey,
+      keyUsage: leaf.keyUsage,
+      ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
+      subjectAltNames: sans,
     });
-    return options.clientId === undefined ? issued : { ...issued, clientId: options.clientId };
-  };
+    const info = describeCert(new X509Certificate(cert.der));
+    return {
+      certPem: cert.pem,
+      certDer: cert.der,
+      chainPem: `${cert.pem}${this.intermediate.certPem}`,
+      serialHex: info.serialHex,
+      subject: info.subject,
+      issuer: this.intermediate.subject,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      x5tS256: x5tS256(cert.der),
+      sans: {
+        dns: [...(sans.dns ?? [])],
+        uri: [...(sans.uri ?? [])],
+        ip: [...(sans.ip ?? [])],
+        email: [...(sans.email ?? [])],
+      },
+      eku: (leaf.ekuOids ?? []).map(ekuName),
+    };
+  }
+}
 
+/** Describes a CA certificate (PEM) and its key, if any. */
+function describeCaCertificate(certPem: string, keyPem?: string): CaCertificate {
+  const cert = new X509Certificate(certPem);
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return {
-    root,
-    intermediate,
-    chainPem,
-    permittedSubtrees: [...input.permitted],
-    profile: input.profileName,
-    now: () => input.clock(),
-
-    async issueServer(options = {}) {
-      const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
-      const dns = sans.filter((san) => isIP(san) === 0);
-      const ip = sans.filter((san) => isIP(san) !== 0);
-      const keyType = options.keyType ?? intermediate.keyType;
-      const key = await generateDevKeyPair(keyType);
-      const issued = issueLeaf({
-        subject:
-          options.subject ?? `CN=${dns[0] ?? ip[0] ?? 'localhost'},${defaultLeafSubjectSuffix}`,
-        sans: { dns, ip },
-        ekuOids: resolveEku(options.eku ?? 'serverAuth'),
-        spkiDer: key.spkiDer,
-        // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
-        // for RSA server keys so TLS 1.2 RSA suites still work.
-        keyUsage: keyType.startsWith('rsa')
-          ? ['digitalSignature', 'keyEncipherment']
-          : ['digitalSignature'],
-        validity: options,
-      });
-      return { ...issued, keyPem: key.privateKeyPem, keyType };
-    },
-
-    async issueClient(options) {
-      clientLeaf(options); // refuse bad options before generating a key
-      const keyType = options.keyType ?? intermediate.keyType;
-      const key = await generateDevKeyPair(keyType);
-      return {
-        ...signClient({ ...options, spkiDer: key.spkiDer }),
-        keyPem: key.privateKeyPem,
-        keyType,
-      };
-    },
-
-    signClient,
-
-    revoke(target, reason = 'unspecified', at) {
-      const serialHex = serialOf(target);
-      const byRoot = serialHex === intermediate.serialHex;
-      const map = byRoot ? revokedByRoot : revokedByIntermediate;
-      const existing = map.get(serialHex);
-      if (existing !== undefined) return existing;
-      if (byRoot && input.rootKey === undefined) {
-        throw new TypeError(
-          'dev-ca: revoking the intermediate needs the root key (--keep-root-key)',
-        );
-      }
-      const entry: RevocationEntry = {
-        serialHex,
-        revokedAt: truncate(at ?? input.clock()),
-        reason,
-      };
-      map.set(serialHex, entry);
-      return entry;
-    },
-
-    revoked() {
-      return {
-        root: [...revokedByRoot.values()],
-        intermediate: [...revokedByIntermediate.values()],
-      };
-    },
-
-    async crls(options = {}) {
-      const intermediateCrl = buildOne('intermediate', options);
-      let rootCrl: EncodedCrl;
-      if (input.rootKey !== undefined) {
-        rootCrl = buildOne('root', options);
-      } else if (loadedRootCrl !== undefined) {
-        // Without the root key the root CRL cannot change; the CLI signs it at init to last as
-        // long as the root itself.
-        rootCrl = loadedRootCrl.encoded;
-      } else {
-        throw new TypeError('dev-ca: neither the root key nor a root CRL is available');
-      }
-      return {
-        root: rootCrl,
-        intermediate: intermediateCrl,
-        combinedPem: `${intermediateCrl.pem}${rootCrl.pem}`,
-      };
-    },
+    certPem: cert.toString(),
+    certDer: cert.raw,
+    ...(keyPem === undefined ? {} : { keyPem }),
+    ...describeCert(cert),
+    x5tS256: x5tS256(cert.raw),
+    spkiSha256: createHash('sha256').update(spki).digest('base64url'),
   };
 }
 
@@ -610,22 +529,20 @@ export function describeCert(cert: X509Certificate): {
   keyType: DevKeyType;
 } {
   const parsed = pkijs.Certificate.fromBER(cert.raw);
+  let keyType: DevKeyType;
+  try {
+    keyType = keyTypeOf(cert.publicKey);
+  } catch {
+    // Keys the CA does not generate (a CSR's RSA-4096, P-521) report as rsa2048.
+    keyType = 'rsa2048';
+  }
   return {
     subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
     serialHex: cert.serialNumber.toUpperCase(),
     notBefore: parsed.notBefore.value,
     notAfter: parsed.notAfter.value,
-    keyType: keyTypeOrDefault(cert),
+    keyType,
   };
-}
-
-/** The dev key type of a certificate's key; keys the CA does not generate report as rsa2048. */
-function keyTypeOrDefault(cert: X509Certificate): DevKeyType {
-  try {
-    return keyTypeOf(cert.publicKey);
-  } catch {
-    return 'rsa2048';
-  }
 }
 
 /** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
@@ -647,34 +564,29 @@ function permittedSubtreesOf(cert: X509Certificate): string[] {
   });
 }
 
-function firstCrl(
-  pem: string,
-): { contents: ReturnType<typeof parseCrl>; encoded: EncodedCrl } | undefined {
-  const der = fromPem('X509 CRL', pem)[0];
-  if (der === undefined) return undefined;
+/** The first CRL of a PEM file, as the CA reports CRLs. */
+function firstCrl(pem: string | undefined): EncodedCrl | undefined {
+  const der = pem === undefined ? undefined : fromPem('X509 CRL', pem)[0];
+  if (pem === undefined || der === undefined) return undefined;
   const contents = parseCrl(der);
   return {
-    contents,
-    encoded: {
-      pem: `${pem.trim()}\n`,
-      der,
-      thisUpdate: contents.thisUpdate,
-      nextUpdate: contents.nextUpdate ?? contents.thisUpdate,
-      crlNumber: contents.crlNumber,
-      entries: contents.entries,
-    },
+    pem: `${pem.trim()}\n`,
+    der,
+    thisUpdate: contents.thisUpdate,
+    nextUpdate: contents.nextUpdate ?? contents.thisUpdate,
+    crlNumber: contents.crlNumber,
+    entries: contents.entries,
   };
 }
 
 function serialOf(target: RevocationTarget): string {
-  if (typeof target === 'string') {
-    if (target.includes('-----BEGIN'))
-      return new X509Certificate(target).serialNumber.toUpperCase();
+  if (typeof target === 'string' && !target.includes('-----BEGIN')) {
     const hex = target.replace(/[:\s]/g, '').toUpperCase();
     if (!/^[0-9A-F]+$/.test(hex)) throw new TypeError(`dev-ca: not a serial number: ${target}`);
     return hex;
   }
-  if (target instanceof Uint8Array) return new X509Certificate(target).serialNumber.toUpperCase();
+  if (typeof target === 'string' || target instanceof Uint8Array)
+    return new X509Certificate(target).serialNumber.toUpperCase();
   if ('serialHex' in target) return target.serialHex.replace(/[:\s]/g, '').toUpperCase();
   return new X509Certificate(target.certPem).serialNumber.toUpperCase();
 }
@@ -689,34 +601,28 @@ function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
   if (options.subject === undefined && options.clientId === undefined) {
     throw new TypeError('dev-ca: issueClient needs a subject or a clientId');
   }
-  const sans: {
-    dns: readonly string[];
-    uri: readonly string[];
-    ip: readonly string[];
-    email: readonly string[];
-  } = {
-    dns: options.sanDns ?? [],
-    uri: options.sanUri ?? [],
-    ip: options.sanIp ?? [],
-    email: options.sanEmail ?? [],
-  };
+  const { sanDns = [], sanUri = [], sanIp = [], sanEmail = [], spiffeId } = options;
   const eku = resolveEku(options.eku ?? 'clientAuth');
-  if (options.spiffeId !== undefined) {
-    parseSpiffeId(options.spiffeId);
+  if (spiffeId !== undefined) {
+    parseSpiffeId(spiffeId);
     // X509-SVID §2: exactly one URI SAN, the SPIFFE ID; §4.4: clientAuth for TLS clients.
-    if (Object.values(sans).some((list) => list.length > 0)) {
+    if ([sanDns, sanUri, sanIp, sanEmail].some((list) => list.length > 0)) {
       throw new TypeError(
         'dev-ca: an X.509-SVID has the SPIFFE ID as its only SAN; drop the --san-* options',
       );
     }
-    sans.uri = [options.spiffeId];
     if (!eku?.includes(ekuOids.clientAuth)) {
       throw new TypeError('dev-ca: an X.509-SVID for a client needs the clientAuth EKU');
     }
   }
   return {
-    subject: options.subject ?? `CN=${options.clientId},${defaultLeafSubjectSuffix}`,
-    sans,
+    subject: options.subject ?? `CN=${options.clientId},${subjectSuffix}`,
+    sans: {
+      dns: sanDns,
+      uri: spiffeId === undefined ? sanUri : [spiffeId],
+      ip: sanIp,
+      email: sanEmail,
+    },
     ekuOids: eku,
     keyUsage: ['digitalSignature'],
   };
@@ -733,8 +639,7 @@ function resolveEku(eku: EkuOption): string[] | undefined {
 }
 
 function ekuName(oid: string): string {
-  const entry = Object.entries(ekuOids).find(([, value]) => value === oid);
-  return entry === undefined ? oid : entry[0];
+  return Object.entries(ekuOids).find(([, value]) => value === oid)?.[0] ?? oid;
 }
 
 function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly string[]): void {
@@ -744,12 +649,9 @@ function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly s
   );
   // OpenSSL also checks a host-like CN against DNS constraints when there is no DNS SAN.
   const cn = /(?:^|,)\s*CN=([^,+]+)/i.exec(subject)?.[1]?.trim();
-  if (
-    (sans.dns ?? []).length === 0 &&
-    cn !== undefined &&
-    /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(cn)
-  ) {
-    if (!isPermitted(cn, permitted)) outside.push(`CN=${cn}`);
+  const hostLike = cn !== undefined && /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(cn);
+  if ((sans.dns ?? []).length === 0 && hostLike && !isPermitted(cn, permitted)) {
+    outside.push(`CN=${cn}`);
   }
   if (outside.length > 0) {
     throw new TypeError(

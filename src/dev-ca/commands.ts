@@ -1,446 +1,508 @@
 /**
- * The dev-ca commands that change one part of an existing PKI: `server`, `client`,
- * `self-signed`, `jwk`, `revoke`, `crl`, `negative`, `assertion`. Each loads the PKI, plans its
- * files, refuses to overwrite without `--force`, and refreshes EXAMPLES.md and manifest.json.
+ * Every dev-ca command as one table: the flags it takes beyond the global ones, and what it does
+ * with them. Each loads what it needs from the {@link Workspace}, plans its files and commits them
+ * (which refuses to overwrite without `--force` and refreshes EXAMPLES.md and manifest.json).
+ * The CLI (cli.ts) only parses, looks a command up here, and prints the result.
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { JWK } from 'jose';
 import { createClientAssertion } from '../client/assertion.js';
-import { supportedAuthMethods, workloadAuthMethods } from '../registry/metadata.js';
+import { jwkThumbprint } from '../dpop/index.js';
+import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
-import type { RevocationReason } from './crl.js';
-import { type CommandResult, defaultServerSans, dirFlag, refreshDerived } from './ensure.js';
+import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
+import { isRevocationReason, revocationReasons } from './crl.js';
+import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
-import { isSigningJwkAlg } from './jwk.js';
-import { isDevKeyType } from './keys.js';
+import { generateSigningJwk, isSigningJwkAlg, signingJwkAlgs } from './jwk.js';
+import { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
 import {
   assertSafeClientId,
   clientPath,
+  clientsFolder,
   foreignCaFolder,
   layout,
   negativeFolder,
-  publicMode,
+  privateMode,
 } from './layout.js';
 import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
-import { isMtlsBinding, upsertClient } from './registry.js';
+import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
+import { commitFiles, defined, json, jsonFile, Plan } from './store.js';
 import {
-  ConflictError,
-  commitFiles,
-  exists,
-  findConflicts,
-  type MadeFile,
-  Plan,
-  type PlannedFile,
-  readText,
-} from './store.js';
-import {
-  type ClientSpec,
-  type CommandContext,
-  loadCa,
-  planClient,
+  type CommandResult,
+  defaultServerSans,
   planCrlFiles,
   planServerFiles,
   readCert,
-  readRegistry,
-  registryFile,
+  type Workspace,
 } from './workspace.js';
 
-/** Options shared by the commands below. */
-export interface CommandOptions extends CommandContext {
-  /** The directory as typed, for messages and EXAMPLES.md. */
-  readonly displayDir: string;
-  /** `--issuer`; default: the one recorded in manifest.json, else https://localhost:8443. */
-  readonly issuer?: string;
+/** Every option of every command, for `node:util` parseArgs. */
+export const options = {
+  dir: { type: 'string' },
+  json: { type: 'boolean' },
+  force: { type: 'boolean' },
+  now: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  'key-type': { type: 'string' },
+  permit: { type: 'string', multiple: true },
+  san: { type: 'string', multiple: true },
+  'keep-root-key': { type: 'boolean' },
+  p12: { type: 'boolean' },
+  'p12-legacy': { type: 'boolean' },
+  issuer: { type: 'string' },
+  subject: { type: 'string' },
+  'san-dns': { type: 'string', multiple: true },
+  'san-uri': { type: 'string', multiple: true },
+  'san-ip': { type: 'string', multiple: true },
+  'san-email': { type: 'string', multiple: true },
+  bind: { type: 'string' },
+  file: { type: 'string' },
+  scope: { type: 'string' },
+  alg: { type: 'string' },
+  reason: { type: 'string' },
+  days: { type: 'string' },
+  lifetime: { type: 'string' },
+  csr: { type: 'string' },
+  'client-id': { type: 'string' },
+  'spiffe-id': { type: 'string' },
+  eku: { type: 'string' },
+} as const;
+
+/** The options every command takes. */
+export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
+
+/** Parsed option values, typed by {@link options}. */
+export type Values = {
+  -readonly [K in keyof typeof options]?: (typeof options)[K] extends { multiple: true }
+    ? string[]
+    : (typeof options)[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
+
+/** A command line that cannot run as written: exit 2 with the usage text. */
+export class UsageError extends Error {}
+
+/** What a command gets: the workspace, its positional arguments and its option values. */
+export interface CommandLine {
+  readonly ws: Workspace;
+  readonly args: readonly string[];
+  readonly values: Values;
 }
 
-/** Re-issues the server certificate (`server [--san NAME]...`). */
-export async function serverCommand(
-  options: CommandOptions,
-  args: { readonly sans: readonly string[]; readonly keyType?: string },
-): Promise<CommandResult> {
-  const ca = await loadCa(options);
-  const keyType = args.keyType;
-  if (keyType !== undefined && !isDevKeyType(keyType))
-    throw new TypeError(`unknown key type ${keyType}`);
-  const sans = [...new Set([...defaultServerSans, ...args.sans])];
-  const planned = await planServerFiles(ca, {
-    sans,
-    ...(keyType === undefined ? {} : { keyType }),
-  });
-  const written = await commit(options, planned.files);
-  return result(
-    'server',
-    options,
-    `issued a server certificate for ${sans.join(', ')}`,
-    planned.made,
-    written,
-    ['npm start (restart it if it is running)'],
-  );
+export interface Command {
+  /** The flags it takes beyond {@link globalFlags}, space-separated. */
+  readonly flags: string;
+  run(line: CommandLine): Promise<CommandResult>;
 }
 
-/** Creates clients from a spec list (`client ID [...]` or `client --file clients.json`). */
-export async function clientCommand(
-  options: CommandOptions,
-  specs: readonly ClientSpec[],
-  command: 'client' | 'sign' = 'client',
-): Promise<CommandResult> {
-  if (specs.length === 0) throw new TypeError('no clients given');
-  const needsCa = specs.some((spec) => spec.method === 'tls_client_auth');
-  // self-signed and private_key_jwt clients do not need the CA.
-  const ca = needsCa ? await loadCa(options) : await loadCa(options).catch(() => undefined);
-  let registry = await readRegistry(options.dir);
-  const files: PlannedFile[] = [];
-  const made: MadeFile[] = [];
-  const existingIds: string[] = [];
-  for (const spec of specs) {
-    if (registry.clients.some((c) => c.client_id === spec.clientId))
-      existingIds.push(spec.clientId);
-    const plan = await planClient(ca, spec, { now: options.now });
-    files.push(...plan.files);
-    made.push(...plan.made);
-    registry = upsertClient(registry, plan.entry);
-  }
-  if (!options.force) {
-    const conflicts = await findConflicts(options.dir, files);
-    conflicts.push(
-      ...existingIds.map((id) => `${layout.registry} (client_id ${id} already registered)`),
-    );
-    if (conflicts.length > 0) throw new ConflictError(conflicts);
-  }
-  files.push(registryFile(registry, 'update'));
-  made.push({
-    path: layout.registry,
-    role: `registered ${specs.map((s) => `${s.clientId} (${s.method})`).join(', ')}`,
-  });
-  const written = await commit(options, files);
-  return result(
-    command,
-    options,
-    command === 'sign'
-      ? `signed the CSR of ${specs.map((s) => s.clientId).join(', ')} (the key stays with the client)`
-      : `created ${specs.length} client(s): ${specs.map((s) => s.clientId).join(', ')}`,
-    made,
-    written,
-    [
-      'restart npm start (or let registry hot-reload pick it up)',
-      `see ${join(options.displayDir, layout.examples)}`,
-    ],
-  );
-}
-
-/** Writes the trust domain's SPIFFE bundle next to the CA (`spiffe-bundle`). */
-export async function spiffeBundleCommand(options: CommandOptions): Promise<CommandResult> {
-  const ca = await loadCa(options);
-  const bundle = await spiffeBundle(ca.root.certPem);
-  const written = await commit(options, [
-    {
-      path: layout.spiffeBundle,
-      content: `${JSON.stringify(bundle, null, 2)}\n`,
-      mode: publicMode,
-      kind: 'update',
-    },
-  ]);
-  return result(
-    'spiffe-bundle',
-    options,
-    'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
-    [{ path: layout.spiffeBundle, role: 'SPIFFE bundle (JWKS, use x509-svid)' }],
-    written,
-    ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
-  );
-}
-
-/** Adds a revocation and re-signs the CRLs (`revoke TARGET [--reason R]`). */
-export async function revokeCommand(
-  options: CommandOptions,
-  args: { readonly target: string; readonly reason: RevocationReason },
-): Promise<CommandResult> {
-  const ca = await loadCa(options);
-  const target = await resolveRevocationTarget(options, ca, args.target);
-  const entry = ca.revoke(target.value, args.reason);
-  const planned = await planCrlFiles(ca, { kind: 'update' });
-  const written = await commit(options, planned.files);
-  return result(
-    'revoke',
-    options,
-    `revoked ${target.label} (serial ${entry.serialHex}, reason ${entry.reason}) on the ${entry.serialHex === ca.intermediate.serialHex ? 'root' : 'intermediate'} CRL`,
-    planned.made,
-    written,
-    [
-      `openssl crl -in ${join(options.displayDir, layout.intermediateCrl)} -noout -text`,
-      crlReloadNote,
-    ],
-  );
-}
-
+const certificateFlags = 'subject san-dns san-uri san-ip san-email bind scope days spiffe-id';
 // Tollgate watches the CRL files (reload.pollIntervalSeconds) and reloads on SIGHUP: no restart.
 const crlReloadNote =
   'a running Tollgate picks up the new CRLs by itself within reload.pollIntervalSeconds (default 5 s), or at once on SIGHUP';
 
-/** Re-signs both CRLs with a fresh nextUpdate (`crl [--days N]`). */
-export async function crlCommand(
-  options: CommandOptions,
-  args: { readonly days?: number },
-): Promise<CommandResult> {
-  const ca = await loadCa(options);
-  const planned = await planCrlFiles(ca, {
-    kind: 'update',
-    ...(args.days === undefined ? {} : { nextUpdateDays: args.days }),
-  });
-  const written = await commit(options, planned.files);
-  const warnings =
-    ca.root.keyPem === undefined
-      ? [
-          'no root key (ca/root-key.pem): the root CRL was kept as signed at init, valid until the root expires',
-        ]
-      : [];
-  return result(
-    'crl',
-    options,
-    'refreshed the CRLs',
-    planned.made,
-    written,
-    [crlReloadNote],
-    warnings,
-  );
-}
-
-/** Writes every negative fixture under negative/ and registers them (`negative`). */
-export async function negativeCommand(options: CommandOptions): Promise<CommandResult> {
-  const ca = await loadCa(options);
-  const set = await createNegativeFixtures(ca);
-  let registry = await readRegistry(options.dir);
-  const plan = new Plan();
-  for (const fixture of Object.values(set.fixtures)) {
-    const path = (file: Parameters<typeof clientPath>[1]): string =>
-      clientPath(fixture.clientId, file, negativeFolder);
-    plan
-      .add(
-        path('cert'),
-        fixture.cert.certPem,
-        `negative fixture ${fixture.kind}: ${fixture.reason}`,
+/** The dev-ca commands by name (`doctor` is the CLI's own: it prints checks, not files). */
+export const commands: Readonly<Record<string, Command>> = {
+  init: {
+    flags: 'key-type permit san keep-root-key p12 issuer',
+    async run({ ws, args, values }) {
+      none(args);
+      return initDevPki(ws, pkiOptions(values));
+    },
+  },
+  ensure: {
+    flags: 'key-type permit san keep-root-key p12 issuer',
+    async run({ ws, args, values }) {
+      none(args);
+      return ensure(ws, pkiOptions(values));
+    },
+  },
+  server: {
+    flags: 'key-type san',
+    async run({ ws, args, values }) {
+      none(args);
+      const ca = await ws.loadCa();
+      const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
+      const plan = await planServerFiles(ca, sans, keyType(values));
+      return ws.report(
+        'server',
+        `issued a server certificate for ${sans.join(', ')}`,
+        plan.made,
+        await ws.commit(plan.files),
+        ['npm start (restart it if it is running)'],
+      );
+    },
+  },
+  client: {
+    flags: `key-type ${certificateFlags} file p12 p12-legacy`,
+    async run({ ws, args, values }) {
+      if (values.file !== undefined) {
+        none(args);
+        if (values['p12-legacy'] === true)
+          throw new UsageError('with --file, set "p12": "legacy" per client in the file');
+        return addClients(ws, await readClientSpecs(values.file, process.cwd()));
+      }
+      const spec: ClientSpec = {
+        ...certificateOptions(values),
+        clientId: one(args, 'client_id (or --file)'),
+        // --p12-legacy replaces the modern bundle (one client.p12 either way).
+        ...defined({ p12: values['p12-legacy'] === true ? 'legacy' : values.p12 }),
+        ...defined({ keyType: keyType(values) }),
+      };
+      return addClients(ws, [spec]);
+    },
+  },
+  sign: {
+    flags: `csr client-id ${certificateFlags} eku`,
+    async run({ ws, args, values }) {
+      none(args);
+      const { csr: file, 'client-id': clientId } = values;
+      if (file === undefined || clientId === undefined)
+        throw new UsageError('needs --csr FILE and --client-id ID');
+      const csr = await readFile(file).catch(() => {
+        throw new TypeError(`cannot read ${file}`);
+      });
+      const spec: ClientSpec = {
+        ...certificateOptions(values),
+        clientId,
+        // DER is armoured here so the request is stored (request.csr) in one form.
+        csrPem: csr.includes('-----BEGIN')
+          ? csr.toString('latin1')
+          : encodePem('CERTIFICATE REQUEST', csr),
+        ...defined({ eku: values.eku?.split(',') }),
+      };
+      return addClients(ws, [spec], 'sign');
+    },
+  },
+  'spiffe-bundle': {
+    flags: '',
+    async run({ ws, args }) {
+      none(args);
+      const ca = await ws.loadCa();
+      const role = 'SPIFFE bundle (JWKS, use x509-svid)';
+      const written = await ws.commit([
+        jsonFile(layout.spiffeBundle, await spiffeBundle(ca.root.certPem)),
+      ]);
+      return ws.report(
+        'spiffe-bundle',
+        'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
+        [{ path: layout.spiffeBundle, role }],
+        written,
+        ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
+      );
+    },
+  },
+  'self-signed': {
+    flags: 'key-type subject scope days',
+    run: ({ ws, args, values }) =>
+      addClients(ws, [
         {
-          cert: fixture.cert,
+          clientId: one(args, 'client_id'),
+          method: 'self_signed_tls_client_auth',
+          ...defined({
+            subject: values.subject,
+            keyType: keyType(values),
+            scope: values.scope,
+            validityDays: positive(values.days, '--days'),
+          }),
         },
-      )
-      .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
-      .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
-    registry = upsertClient(registry, fixture.registration);
-  }
-  const foreign = set.foreignCa;
-  plan
-    .add(
-      join(foreignCaFolder, 'root.pem'),
-      foreign.root.certPem,
-      'foreign CA with our subject DNs (for foreign-ca)',
-    )
-    .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
-      quiet: true,
-    })
-    .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true });
-  const { files, made } = plan;
-  if (!options.force) {
-    const conflicts = await findConflicts(options.dir, files);
-    if (conflicts.length > 0) throw new ConflictError(conflicts);
-  }
-  const crls = await planCrlFiles(ca, { kind: 'update' });
-  files.push(...crls.files, registryFile(registry, 'update'));
-  made.push(...crls.made);
-  const written = await commit(options, files);
-  return result(
-    'negative',
-    options,
-    `created ${Object.keys(set.fixtures).length} negative fixtures in ${join(options.displayDir, negativeFolder)} and registered them`,
-    made,
-    written,
-    [`see "Negative fixtures" in ${join(options.displayDir, layout.examples)}`],
-  );
-}
+      ]),
+  },
+  jwk: {
+    flags: 'alg scope',
+    run({ ws, args, values }) {
+      const alg = values.alg ?? 'ES256';
+      if (!isSigningJwkAlg(alg))
+        throw new UsageError(`--alg is one of ${signingJwkAlgs.join(', ')}`);
+      const clientId = one(args, 'client_id');
+      const scope = defined({ scope: values.scope });
+      return addClients(ws, [{ clientId, method: 'private_key_jwt', alg, ...scope }]);
+    },
+  },
+  'dpop-key': {
+    flags: 'alg',
+    /**
+     * A DPoP (RFC 9449) key pair for a client, written as a private JWK (0600) under
+     * `clients/<ID>/dpop.jwk.json`, for `tollgate token --dpop-key` and the client SDK. It is not
+     * registered anywhere (the proof carries it; the registry only says whether the client must
+     * use one, `dpop_bound_access_tokens`), and it is never the client's assertion key: a token
+     * bound to the key that also authenticates the client would bind nothing new.
+     *
+     * @see RFC 9449 §4.1, §5.2
+     */
+    async run({ ws, args, values }) {
+      // What Tollgate's fapi2 profile also accepts.
+      const algs = ['ES256', 'EdDSA', 'PS256'] as const;
+      const alg = values.alg ?? 'ES256';
+      if (!(algs as readonly string[]).includes(alg))
+        throw new UsageError(`--alg is one of ${algs.join(', ')}`);
+      const clientId = one(args, 'client_id');
+      assertSafeClientId(clientId);
+      const generated = await generateSigningJwk(alg as (typeof algs)[number]);
+      // No kid or use: the proof's jwk header carries the public members only.
+      const { kid: _kid, use: _use, ...privateJwk } = generated.privateJwk;
+      const jkt = jwkThumbprint(generated.publicJwk as Record<string, unknown>) as string;
+      const path = join(clientsFolder, clientId, 'dpop.jwk.json');
+      const file = { path, content: json(privateJwk), mode: privateMode, kind: 'create' } as const;
+      // Not a file of the PKI: EXAMPLES.md and manifest.json do not change.
+      const written = await commitFiles(ws.dir, [file], { force: ws.force });
+      return {
+        command: 'dpop-key',
+        dir: ws.dir,
+        summary: `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`,
+        files: [{ path, role: 'DPoP private JWK (0600)' }],
+        written,
+        next: [
+          `tollgate token --client-id ${clientId} ... --dpop-key ${join(ws.dir, path)} --decode`,
+        ],
+        warnings: [],
+      };
+    },
+  },
+  revoke: {
+    flags: 'reason',
+    async run({ ws, args, values }) {
+      const reason = values.reason ?? 'unspecified';
+      if (!isRevocationReason(reason))
+        throw new UsageError(`--reason is one of ${Object.keys(revocationReasons).join(', ')}`);
+      const targetArg = one(args, 'target (client_id, server, serial or .pem)');
+      const ca = await ws.loadCa();
+      const target = await revocationTarget(ws, ca, targetArg);
+      const entry = ca.revoke(target.value, reason);
+      const plan = await planCrlFiles(ca, { kind: 'update' });
+      const crl = entry.serialHex === ca.intermediate.serialHex ? 'root' : 'intermediate';
+      return ws.report(
+        'revoke',
+        `revoked ${target.label} (serial ${entry.serialHex}, reason ${entry.reason}) on the ${crl} CRL`,
+        plan.made,
+        await ws.commit(plan.files),
+        [
+          `openssl crl -in ${join(ws.displayDir, layout.intermediateCrl)} -noout -text`,
+          crlReloadNote,
+        ],
+      );
+    },
+  },
+  crl: {
+    flags: 'days',
+    async run({ ws, args, values }) {
+      none(args);
+      const nextUpdateDays = positive(values.days, '--days');
+      const ca = await ws.loadCa();
+      const plan = await planCrlFiles(ca, { kind: 'update', nextUpdateDays });
+      const warnings =
+        ca.root.keyPem === undefined
+          ? [
+              'no root key (ca/root-key.pem): the root CRL was kept as signed at init, valid until the root expires',
+            ]
+          : [];
+      const written = await ws.commit(plan.files);
+      return ws.report('crl', 'refreshed the CRLs', plan.made, written, [crlReloadNote], warnings);
+    },
+  },
+  negative: {
+    flags: '',
+    async run({ ws, args }) {
+      none(args);
+      const ca = await ws.loadCa();
+      const set = await createNegativeFixtures(ca);
+      let registry = await ws.registry();
+      const plan = new Plan();
+      for (const fixture of Object.values(set.fixtures)) {
+        const path = (file: Parameters<typeof clientPath>[1]): string =>
+          clientPath(fixture.clientId, file, negativeFolder);
+        const role = `negative fixture ${fixture.kind}: ${fixture.reason}`;
+        plan
+          .add(path('cert'), fixture.cert.certPem, role, { cert: fixture.cert })
+          .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
+          .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
+        registry = upsertClient(registry, fixture.registration);
+      }
+      const foreign = set.foreignCa;
+      const foreignRole = 'foreign CA with our subject DNs (for foreign-ca)';
+      plan
+        .add(join(foreignCaFolder, 'root.pem'), foreign.root.certPem, foreignRole)
+        .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
+          quiet: true,
+        })
+        .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true })
+        .merge(await planCrlFiles(ca, { kind: 'update' }));
+      plan.files.push(jsonFile(layout.registry, registry));
+      const count = Object.keys(set.fixtures).length;
+      return ws.report(
+        'negative',
+        `created ${count} negative fixtures in ${join(ws.displayDir, negativeFolder)} and registered them`,
+        plan.made,
+        await ws.commit(plan.files),
+        [`see "Negative fixtures" in ${join(ws.displayDir, layout.examples)}`],
+      );
+    },
+  },
+  assertion: {
+    flags: 'issuer lifetime',
+    async run({ ws, args, values }) {
+      const clientId = one(args, 'client_id');
+      const lifetime = positive(values.lifetime, '--lifetime');
+      assertSafeClientId(clientId);
+      const path = clientPath(clientId, 'privateJwk');
+      const text = await ws.text(path);
+      if (text === undefined) {
+        throw new TypeError(
+          `no ${path} in ${ws.displayDir}; make one with \`npm run dev-ca -- jwk ${clientId}\``,
+        );
+      }
+      const issuer = ws.issuer ?? (await readManifestIssuer(ws.dir)) ?? defaultIssuer;
+      const assertion = await createClientAssertion({
+        clientId,
+        audience: issuer,
+        key: JSON.parse(text) as JWK,
+        nowSeconds: Math.floor(ws.now().getTime() / 1000),
+        ...defined({ lifetimeSeconds: lifetime === undefined ? undefined : Math.floor(lifetime) }),
+      });
+      return {
+        command: 'assertion',
+        dir: ws.dir,
+        summary: `client assertion for ${clientId}, aud ${issuer}`,
+        files: [],
+        written: [],
+        next: [],
+        warnings: [],
+        data: { assertion, client_id: clientId, aud: issuer },
+      };
+    },
+  },
+};
 
-/** Mints a client assertion for a private_key_jwt client (`assertion CLIENT_ID`). */
-export async function assertionCommand(
-  options: CommandOptions,
-  args: { readonly clientId: string; readonly lifetimeSeconds?: number },
+/** Creates clients (`client`, `sign`, `self-signed`, `jwk`) and registers them. */
+async function addClients(
+  ws: Workspace,
+  specs: readonly ClientSpec[],
+  command: 'client' | 'sign' = 'client',
 ): Promise<CommandResult> {
-  assertSafeClientId(args.clientId);
-  const path = clientPath(args.clientId, 'privateJwk');
-  const text = await readText(join(options.dir, path));
-  if (text === undefined) {
-    throw new TypeError(
-      `no ${path} in ${options.displayDir}; make one with \`npm run dev-ca -- jwk ${args.clientId}\``,
-    );
+  if (specs.length === 0) throw new TypeError('no clients given');
+  // self-signed and private_key_jwt clients do not need the CA.
+  const needsCa = specs.some((spec) => spec.method === 'tls_client_auth');
+  const ca = needsCa ? await ws.loadCa() : await ws.loadCa().catch(() => undefined);
+  let registry = await ws.registry();
+  const plan = new Plan();
+  const taken: string[] = [];
+  for (const spec of specs) {
+    if (registry.clients.some((c) => c.client_id === spec.clientId))
+      taken.push(`${layout.registry} (client_id ${spec.clientId} already registered)`);
+    const client = await planClient(ca, spec, ws.now);
+    plan.merge(client);
+    registry = upsertClient(registry, client.entry);
   }
-  const key = JSON.parse(text) as JWK;
-  const issuer = options.issuer ?? (await readManifestIssuer(options.dir)) ?? defaultIssuer;
-  const assertion = await createClientAssertion({
-    clientId: args.clientId,
-    audience: issuer,
-    key,
-    nowSeconds: Math.floor(options.now().getTime() / 1000),
-    ...(args.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: args.lifetimeSeconds }),
+  const ids = specs.map((s) => s.clientId).join(', ');
+  plan.files.push(jsonFile(layout.registry, registry));
+  plan.made.push({
+    path: layout.registry,
+    role: `registered ${specs.map((s) => `${s.clientId} (${s.method})`).join(', ')}`,
   });
-  return {
-    command: 'assertion',
-    dir: options.dir,
-    summary: `client assertion for ${args.clientId}, aud ${issuer}`,
-    files: [],
-    written: [],
-    next: [],
-    warnings: [],
-    data: { assertion, client_id: args.clientId, aud: issuer },
-  };
-}
-
-/** Reads a declarative clients file: `{"clients": [{client_id, method?, subject?, ...}]}`. */
-export async function readClientSpecs(path: string, cwd: string): Promise<ClientSpec[]> {
-  const text = await readFile(isAbsolute(path) ? path : join(cwd, path), 'utf8');
-  const parsed: unknown = JSON.parse(text);
-  const list = Array.isArray(parsed) ? parsed : (parsed as { clients?: unknown } | null)?.clients;
-  if (!Array.isArray(list)) throw new TypeError(`${path}: expected {"clients": [...]}`);
-  return list.map((item, index) => clientSpecFromJson(item, `${path}: clients[${index}]`));
-}
-
-const specFields = new Set([
-  'client_id',
-  'method',
-  'subject',
-  'san_dns',
-  'san_uri',
-  'san_ip',
-  'san_email',
-  'bind',
-  'p12',
-  'key_type',
-  'alg',
-  'scope',
-  'validity_days',
-  'spiffe_id',
-]);
-
-function clientSpecFromJson(item: unknown, where: string): ClientSpec {
-  if (typeof item !== 'object' || item === null || Array.isArray(item))
-    throw new TypeError(`${where}: must be an object`);
-  const record = item as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!specFields.has(key))
-      throw new TypeError(`${where}: unknown field ${key} (known: ${[...specFields].join(', ')})`);
-  }
-  const str = (key: string): string | undefined => {
-    const value = record[key];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value === '')
-      throw new TypeError(`${where}.${key}: must be a non-empty string`);
-    return value;
-  };
-  const list = (key: string): string[] | undefined => {
-    const value = record[key];
-    if (value === undefined) return undefined;
-    const values = typeof value === 'string' ? [value] : value;
-    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
-      throw new TypeError(`${where}.${key}: must be a string or an array of strings`);
-    }
-    return values as string[];
-  };
-  const clientId = str('client_id');
-  if (clientId === undefined) throw new TypeError(`${where}.client_id: required`);
-  const method = str('method') ?? 'tls_client_auth';
-  const keyMethods = supportedAuthMethods.filter(
-    (one) => !(workloadAuthMethods as readonly string[]).includes(one),
+  return ws.report(
+    command,
+    command === 'sign'
+      ? `signed the CSR of ${ids} (the key stays with the client)`
+      : `created ${specs.length} client(s): ${ids}`,
+    plan.made,
+    await ws.commit(plan.files, taken),
+    [
+      'restart npm start (or let registry hot-reload pick it up)',
+      `see ${join(ws.displayDir, layout.examples)}`,
+    ],
   );
-  if (!(keyMethods as readonly string[]).includes(method)) {
-    throw new TypeError(`${where}.method: one of ${keyMethods.join(', ')}`);
-  }
-  const bind = str('bind');
-  if (bind !== undefined && !isMtlsBinding(bind))
-    throw new TypeError(`${where}.bind: subject_dn, san_dns, san_uri, san_ip or san_email`);
-  const keyType = str('key_type');
-  if (keyType !== undefined && !isDevKeyType(keyType))
-    throw new TypeError(`${where}.key_type: p256, p384, rsa2048, rsa3072 or ed25519`);
-  const alg = str('alg');
-  if (alg !== undefined && !isSigningJwkAlg(alg)) throw new TypeError(`${where}.alg: unsupported`);
-  const p12 = record.p12;
-  if (p12 !== undefined && typeof p12 !== 'boolean' && p12 !== 'legacy')
-    throw new TypeError(`${where}.p12: true, false or "legacy" (3DES, SHA-1 MAC; RSA only)`);
-  const validityDays = record.validity_days;
-  if (validityDays !== undefined && (typeof validityDays !== 'number' || !(validityDays > 0))) {
-    throw new TypeError(`${where}.validity_days: must be a positive number`);
-  }
-  const optional = <T>(key: string, value: T | undefined): Record<string, T> =>
-    value === undefined ? {} : { [key]: value };
-  return {
-    clientId,
-    method: method as ClientSpec['method'],
-    ...optional('subject', str('subject')),
-    ...optional('sanDns', list('san_dns')),
-    ...optional('sanUri', list('san_uri')),
-    ...optional('sanIp', list('san_ip')),
-    ...optional('sanEmail', list('san_email')),
-    ...optional('bind', bind),
-    ...optional('p12', p12 as boolean | 'legacy' | undefined),
-    ...optional('keyType', keyType),
-    ...optional('alg', alg),
-    ...optional('scope', str('scope')),
-    ...optional('validityDays', validityDays as number | undefined),
-    ...optional('spiffeId', str('spiffe_id')),
-  } as ClientSpec;
 }
 
-async function resolveRevocationTarget(
-  options: CommandOptions,
+/** The tls_client_auth options `client` and `sign` share: names, binding, scope, validity. */
+function certificateOptions(values: Values): Omit<ClientSpec, 'clientId'> {
+  // The registry field names (tls_client_auth_san_dns) are accepted as well as the short ones.
+  const bind = values.bind?.replace(/^tls_client_auth_/, '');
+  if (bind !== undefined && !isMtlsBinding(bind))
+    throw new UsageError(
+      `--bind is one of ${mtlsBindings.map((b) => `${b} (tls_client_auth_${b})`).join(', ')}`,
+    );
+  return {
+    method: 'tls_client_auth',
+    ...defined({
+      subject: values.subject,
+      sanDns: values['san-dns'],
+      sanUri: values['san-uri'],
+      sanIp: values['san-ip'],
+      sanEmail: values['san-email'],
+      spiffeId: values['spiffe-id'],
+      bind,
+      scope: values.scope,
+      validityDays: positive(values.days, '--days'),
+    }),
+  };
+}
+
+/** `init` and `ensure`: what to make a new PKI with. */
+function pkiOptions(values: Values) {
+  return defined({
+    keyType: keyType(values),
+    permit: values.permit,
+    serverSans: values.san,
+    keepRootKey: values['keep-root-key'],
+    p12: values.p12,
+  });
+}
+
+/** Resolves a `revoke` target: a client_id, `server`, `intermediate`, a .pem path or a serial. */
+async function revocationTarget(
+  ws: Workspace,
   ca: DevCa,
   target: string,
 ): Promise<{ value: string; label: string }> {
   if (target === 'server') {
-    const cert = await readCert(join(options.dir, layout.serverCert));
+    const cert = await ws.cert(layout.serverCert);
     if (cert === undefined) throw new TypeError(`no ${layout.serverCert}`);
     return { value: cert.serialHex, label: 'the server certificate' };
   }
   if (target === 'intermediate')
     return { value: ca.intermediate.serialHex, label: 'the intermediate CA' };
-  for (const folder of ['clients', negativeFolder]) {
-    if (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(target)) {
-      const cert = await readCert(join(options.dir, folder, target, 'cert.pem'));
-      if (cert !== undefined)
-        return { value: cert.serialHex, label: `${target} (${folder}/${target}/cert.pem)` };
-    }
+  for (const folder of [clientsFolder, negativeFolder]) {
+    const cert = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(target)
+      ? await ws.cert(join(folder, target, 'cert.pem'))
+      : undefined;
+    if (cert !== undefined)
+      return { value: cert.serialHex, label: `${target} (${folder}/${target}/cert.pem)` };
   }
-  const asPath = isAbsolute(target) ? target : join(process.cwd(), target);
-  if (target.endsWith('.pem') && (await exists(asPath))) {
-    const cert = await readCert(asPath);
-    if (cert !== undefined) return { value: cert.serialHex, label: target };
-  }
+  const cert = target.endsWith('.pem')
+    ? await readCert(isAbsolute(target) ? target : join(process.cwd(), target))
+    : undefined;
+  if (cert !== undefined) return { value: cert.serialHex, label: target };
   if (/^[0-9A-Fa-f:]+$/.test(target)) return { value: target, label: `serial ${target}` };
   throw new TypeError(
     `cannot find what to revoke: ${target} (give a client_id, "server", a serial, or a .pem path)`,
   );
 }
 
-async function commit(options: CommandOptions, files: readonly PlannedFile[]): Promise<string[]> {
-  const written = await commitFiles(options.dir, files, { force: options.force });
-  const issuer = options.issuer ?? (await readManifestIssuer(options.dir)) ?? defaultIssuer;
-  written.push(...(await refreshDerived(options.dir, options.displayDir, issuer)));
-  return written;
+/** The one positional argument, named `what` in the usage error. */
+function one(args: readonly string[], what: string): string {
+  if (args.length !== 1 || args[0] === undefined)
+    throw new UsageError(`expects exactly one ${what}`);
+  return args[0];
 }
 
-function result(
-  command: string,
-  options: CommandOptions,
-  summary: string,
-  files: readonly MadeFile[],
-  written: readonly string[],
-  next: readonly string[],
-  warnings: readonly string[] = [],
-): CommandResult {
-  return {
-    command,
-    dir: options.dir,
-    summary,
-    files,
-    written,
-    next: [...next, `npm run dev-ca -- doctor${dirFlag(options.displayDir)}`],
-    warnings,
-  };
+function none(args: readonly string[]): void {
+  if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`);
+}
+
+function keyType(values: Values): DevKeyType | undefined {
+  const value = values['key-type'];
+  if (value === undefined) return undefined;
+  if (!isDevKeyType(value)) throw new UsageError(`--key-type is one of ${devKeyTypes.join(', ')}`);
+  return value;
+}
+
+function positive(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number`);
+  return n;
 }

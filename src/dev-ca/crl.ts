@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { encodePem } from '../pki/index.js';
 import { type DevKeyPair, signTbs } from './keys.js';
-import { algorithmIdentifier, keyIdentifier, timeOf } from './x509.js';
+import { algorithmIdentifier, authorityKeyIdentifier, extension, timeOf } from './x509.js';
 
 /** RFC 5280 §5.3.1 CRLReason values (7 is unused). */
 export const revocationReasons = {
@@ -74,37 +74,18 @@ export function buildCrl(template: CrlTemplate): { der: Buffer; pem: string } {
       });
       // RFC 5280 §5.3.1: the reason code SHOULD be absent rather than "unspecified".
       if (entry.reason !== 'unspecified') {
-        revoked.crlEntryExtensions = new pkijs.Extensions({
-          extensions: [
-            new pkijs.Extension({
-              extnID: pkijs.id_CRLReason,
-              critical: false,
-              extnValue: new asn1js.Enumerated({ value: revocationReasons[entry.reason] }).toBER(
-                false,
-              ),
-            }),
-          ],
-        });
+        const code = new asn1js.Enumerated({ value: revocationReasons[entry.reason] });
+        const reason = extension(pkijs.id_CRLReason, false, code);
+        revoked.crlEntryExtensions = new pkijs.Extensions({ extensions: [reason] });
       }
       return revoked;
     });
   }
+  const crlNumber = new asn1js.Integer({ value: template.crlNumber });
   crl.crlExtensions = new pkijs.Extensions({
     extensions: [
-      new pkijs.Extension({
-        extnID: pkijs.id_AuthorityKeyIdentifier,
-        critical: false,
-        extnValue: new pkijs.AuthorityKeyIdentifier({
-          keyIdentifier: new asn1js.OctetString({ valueHex: keyIdentifier(template.issuerSpki) }),
-        })
-          .toSchema()
-          .toBER(false),
-      }),
-      new pkijs.Extension({
-        extnID: pkijs.id_CRLNumber,
-        critical: false,
-        extnValue: new asn1js.Integer({ value: template.crlNumber }).toBER(false),
-      }),
+      authorityKeyIdentifier(template.issuerSpki),
+      extension(pkijs.id_CRLNumber, false, crlNumber),
     ],
   });
   crl.signature = algorithmIdentifier(template.signer);
@@ -126,37 +107,28 @@ export function parseCrl(der: Buffer): CrlContents {
     Object.entries(revocationReasons).map(([name, code]) => [code, name as RevocationReason]),
   );
   const entries = (crl.revokedCertificates ?? []).map((revoked) => {
-    const reasonExtension = revoked.crlEntryExtensions?.extensions.find(
-      (ext) => ext.extnID === pkijs.id_CRLReason,
-    );
-    let reason: RevocationReason = 'unspecified';
-    if (reasonExtension !== undefined) {
-      const parsed = asn1js.fromBER(reasonExtension.extnValue.valueBlock.valueHexView);
-      if (parsed.result instanceof asn1js.Enumerated) {
-        reason = reasonNames[parsed.result.valueBlock.valueDec] ?? 'unspecified';
-      }
-    }
+    const code = extensionValue(revoked.crlEntryExtensions, pkijs.id_CRLReason);
+    const reason =
+      code instanceof asn1js.Enumerated ? reasonNames[code.valueBlock.valueDec] : undefined;
+    const serial = Buffer.from(revoked.userCertificate.valueBlock.valueHexView);
     return {
-      serialHex: Buffer.from(revoked.userCertificate.valueBlock.valueHexView)
-        .toString('hex')
-        .toUpperCase(),
+      serialHex: serial.toString('hex').toUpperCase(),
       revokedAt: revoked.revocationDate.value,
-      reason,
+      reason: reason ?? 'unspecified',
     };
   });
-  const numberExtension = crl.crlExtensions?.extensions.find(
-    (ext) => ext.extnID === pkijs.id_CRLNumber,
-  );
-  let crlNumber = 0;
-  if (numberExtension !== undefined) {
-    const parsed = asn1js.fromBER(numberExtension.extnValue.valueBlock.valueHexView);
-    if (parsed.result instanceof asn1js.Integer) crlNumber = parsed.result.valueBlock.valueDec;
-  }
+  const crlNumber = extensionValue(crl.crlExtensions, pkijs.id_CRLNumber);
   return {
     issuer: Buffer.from(crl.issuer.toSchema().toBER(false)),
     thisUpdate: crl.thisUpdate.value,
     nextUpdate: crl.nextUpdate?.value,
-    crlNumber,
+    crlNumber: crlNumber instanceof asn1js.Integer ? crlNumber.valueBlock.valueDec : 0,
     entries,
   };
+}
+
+/** The decoded value of the extension `oid`, if present. */
+function extensionValue(extensions: pkijs.Extensions | undefined, oid: string): unknown {
+  const found = extensions?.extensions.find((extension) => extension.extnID === oid);
+  return found && asn1js.fromBER(found.extnValue.valueBlock.valueHexView).result;
 }

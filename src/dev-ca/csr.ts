@@ -16,11 +16,18 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { decodePem, formatDnDer, verifySignature } from '../pki/index.js';
+import {
+  decodePem,
+  defaultKeyPolicy,
+  formatDnDer,
+  maxRsaBits,
+  spkiPolicyViolation,
+  verifySignature,
+} from '../pki/index.js';
 import { formatIp } from './x509.js';
 
 /** Largest CSR accepted (PEM or DER); real ones are under 4 KiB. */
-export const maxCsrBytes = 64 * 1024;
+const maxCsrBytes = 64 * 1024;
 
 const extensionRequestOid = '1.2.840.113549.1.9.14';
 
@@ -61,8 +68,13 @@ export function readCertificateRequest(input: string | Uint8Array): CertificateR
   } catch {
     throw new TypeError('the CSR public key cannot be read');
   }
-  const weak = keyPolicyProblem(publicKey);
-  if (weak !== undefined) throw new TypeError(`the CSR key is refused: ${weak}`);
+  // The server's key policy, so the CA never certifies a key Tollgate would then refuse.
+  const weak = spkiPolicyViolation(spkiDer);
+  if (weak !== undefined) {
+    const rsa = `RSA keys must have ${defaultKeyPolicy.minRsaBits} to ${maxRsaBits} bits in whole octets and an odd exponent; this one: `;
+    const hint = publicKey.asymmetricKeyType === 'rsa' ? rsa : '';
+    throw new TypeError(`the CSR key is refused: ${hint}${weak}`);
+  }
   const check = verifySignature(
     new Uint8Array(csr.signatureAlgorithm.toSchema().toBER(false)),
     csr.tbsView,
@@ -128,32 +140,6 @@ function readExtension(
     throw new TypeError('the CSR has a malformed requested extension');
   }
   // Anything else requested (key usage, policies...) is not copied: the CA's profile decides.
-}
-
-/**
- * The key policy DESIGN.md fixes for every key Tollgate accepts: RSA at least 2048 bits and a
- * whole number of octets (and at most 16384), P-256/384/521, Ed25519/Ed448.
- */
-function keyPolicyProblem(key: KeyObject): string | undefined {
-  const details = key.asymmetricKeyDetails;
-  switch (key.asymmetricKeyType) {
-    case 'rsa': {
-      const bits = details?.modulusLength ?? 0;
-      if (bits < 2048 || bits > 16_384 || bits % 8 !== 0) {
-        return `RSA keys must have 2048 to 16384 bits in whole octets, not ${bits}`;
-      }
-      return undefined;
-    }
-    case 'ec':
-      return ['prime256v1', 'secp384r1', 'secp521r1'].includes(details?.namedCurve ?? '')
-        ? undefined
-        : `EC keys must be on P-256, P-384 or P-521, not ${details?.namedCurve ?? 'unknown'}`;
-    case 'ed25519':
-    case 'ed448':
-      return undefined;
-    default:
-      return `${key.asymmetricKeyType ?? 'unknown'} keys are not accepted`;
-  }
 }
 
 function toDer(input: string | Uint8Array): Uint8Array {

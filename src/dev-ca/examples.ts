@@ -50,6 +50,16 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
     const file = (name: Parameters<typeof clientPath>[1]): string => `${d}/${clientPath(id, name)}`;
     const scope = client.scope?.split(' ')[0];
     const scopeLine = scope === undefined ? '' : `  -d scope=${scope} \\\n`;
+    // A token request over mutual TLS: `credentials` are curl's certificate options.
+    const mtls = (credentials: string, scoped = scopeLine): string[] => [
+      '```sh',
+      `curl --cacert ${d}/${layout.rootCert} \\`,
+      `  ${credentials} \\`,
+      `  -d grant_type=client_credentials -d client_id=${id} \\`,
+      `${scoped}  ${tokenUrl}`,
+      '```',
+      '',
+    ];
     switch (client.token_endpoint_auth_method) {
       case 'private_key_jwt': {
         if (!(await exists(join(options.dir, clientPath(id, 'privateJwk'))))) continue;
@@ -90,26 +100,11 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
                 '<!-- docs-test: skip (the private key stays on the host that made the CSR) -->',
               ]
             : ['']),
-          '```sh',
-          `curl --cacert ${d}/${layout.rootCert} \\`,
-          `  --cert ${file('chain')} --key ${signed ? 'client-key.pem' : file('key')} \\`,
-          `  -d grant_type=client_credentials -d client_id=${id} \\`,
-          `${scopeLine}  ${tokenUrl}`,
-          '```',
-          '',
+          ...mtls(`--cert ${file('chain')} --key ${signed ? 'client-key.pem' : file('key')}`),
         );
         if (await exists(join(options.dir, clientPath(id, 'p12')))) {
-          lines.push(
-            'The same with the PKCS#12 bundle:',
-            '',
-            '```sh',
-            `curl --cacert ${d}/${layout.rootCert} \\`,
-            `  --cert-type P12 --cert "${file('p12')}:$(cat ${file('p12Password')})" \\`,
-            `  -d grant_type=client_credentials -d client_id=${id} \\`,
-            `  ${tokenUrl}`,
-            '```',
-            '',
-          );
+          const p12 = `--cert-type P12 --cert "${file('p12')}:$(cat ${file('p12Password')})"`;
+          lines.push('The same with the PKCS#12 bundle:', '', ...mtls(p12, ''));
         }
         break;
       }
@@ -120,13 +115,7 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
           '',
           `The certificate is registered as a JWK with \`x5c\` in \`${d}/${layout.registry}\`; no CA is involved.`,
           '',
-          '```sh',
-          `curl --cacert ${d}/${layout.rootCert} \\`,
-          `  --cert ${file('cert')} --key ${file('key')} \\`,
-          `  -d grant_type=client_credentials -d client_id=${id} \\`,
-          `${scopeLine}  ${tokenUrl}`,
-          '```',
-          '',
+          ...mtls(`--cert ${file('cert')} --key ${file('key')}`),
         );
         break;
       }

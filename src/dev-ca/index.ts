@@ -15,9 +15,6 @@ export {
   type DevCa,
   type DevCaCrls,
   type DevCaProfile,
-  defaultIntermediateSubject,
-  defaultRootSubject,
-  describeCaCertificate,
   type EkuOption,
   type EncodedCrl,
   type IssueClientOptions,
@@ -27,7 +24,6 @@ export {
   type OpenDevCaOptions,
   openDevCa,
   type RevocationTarget,
-  type SanOptions,
   x5tS256,
 } from './ca.js';
 export { type DevCaIo, runDevCaCli } from './cli.js';
@@ -39,16 +35,8 @@ export {
   revocationReasons,
 } from './crl.js';
 export { type DoctorCheck, runDoctor } from './doctor.js';
+export { type DevPkiOptions, ensureDevPki } from './ensure.js';
 export {
-  type CommandResult,
-  type DevPkiOptions,
-  defaultServerSans,
-  ensureDevPki,
-  ensureDevPkiReport,
-  initDevPki,
-} from './ensure.js';
-export {
-  type GenerateSigningJwkOptions,
   generateSigningJwk,
   isSigningJwkAlg,
   type SigningJwk,
@@ -56,8 +44,7 @@ export {
   signingJwkAlgs,
 } from './jwk.js';
 export { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
-export { clientFiles, layout } from './layout.js';
-export { defaultPermittedSubtrees } from './names.js';
+export { layout } from './layout.js';
 export {
   createNegativeFixtures,
   type NegativeFixture,
@@ -89,4 +76,4 @@ export {
   jwtSvidBundleKey,
   type ServiceAccountIssuer,
 } from './workload.js';
-export { type ClientSpec, demoApiAudience, demoClients } from './workspace.js';
+export type { CommandResult } from './workspace.js';

@@ -27,16 +27,8 @@ export interface SigningJwk {
   readonly privateJwk: JWK;
 }
 
-export interface GenerateSigningJwkOptions {
-  /** RSA modulus length in bits; default 2048 (the minimum Tollgate accepts). */
-  readonly modulusLength?: number;
-}
-
 /** Generates a signing key pair and its JWKs; `kid` is the RFC 7638 thumbprint. */
-export async function generateSigningJwk(
-  alg: SigningJwkAlg = 'ES256',
-  options: GenerateSigningJwkOptions = {},
-): Promise<SigningJwk> {
+export async function generateSigningJwk(alg: SigningJwkAlg = 'ES256'): Promise<SigningJwk> {
   if (!isSigningJwkAlg(alg)) {
     throw new TypeError(
       `dev-ca: unsupported signing alg ${String(alg)}; use one of ${signingJwkAlgs.join(', ')}`,
@@ -45,7 +37,8 @@ export async function generateSigningJwk(
   const rsa = alg.startsWith('RS') || alg.startsWith('PS');
   const pair = await generateKeyPair(alg, {
     extractable: true,
-    ...(rsa ? { modulusLength: options.modulusLength ?? 2048 } : {}),
+    // RSA: 2048 bits, the minimum Tollgate accepts.
+    ...(rsa ? { modulusLength: 2048 } : {}),
     ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
   });
   const publicKeyJwk = await exportJWK(pair.publicKey);

@@ -22,6 +22,21 @@ const generateKeyPairAsync = promisify(generateKeyPairCallback);
 export const devKeyTypes = ['p256', 'p384', 'rsa2048', 'rsa3072', 'ed25519'] as const;
 export type DevKeyType = (typeof devKeyTypes)[number];
 
+/**
+ * Per key type: how node:crypto makes and names it, and the X.509 signature algorithm the key
+ * signs with (RSA PKCS#1 v1.5 identifiers carry an explicit NULL; ECDSA and Ed25519 none; Ed25519
+ * is pure EdDSA, without a digest).
+ *
+ * @see RFC 5758 §3.2 (ecdsa-with-SHA256/384), RFC 4055 §5 (sha256WithRSAEncryption), RFC 8410 §3
+ */
+const keyTypes = {
+  p256: { kind: 'ec', size: 'prime256v1', oid: '1.2.840.10045.4.3.2', digest: 'sha256' },
+  p384: { kind: 'ec', size: 'secp384r1', oid: '1.2.840.10045.4.3.3', digest: 'sha384' },
+  rsa2048: { kind: 'rsa', size: 2048, oid: '1.2.840.113549.1.1.11', digest: 'sha256' },
+  rsa3072: { kind: 'rsa', size: 3072, oid: '1.2.840.113549.1.1.11', digest: 'sha256' },
+  ed25519: { kind: 'ed25519', size: undefined, oid: '1.3.101.112', digest: null },
+} as const satisfies Record<DevKeyType, object>;
+
 /** A generated or loaded key pair with the encodings every caller ends up needing. */
 export interface DevKeyPair {
   readonly keyType: DevKeyType;
@@ -40,8 +55,14 @@ export function isDevKeyType(value: unknown): value is DevKeyType {
 
 /** Generates a key pair of the given type with node:crypto. */
 export async function generateDevKeyPair(keyType: DevKeyType = 'p256'): Promise<DevKeyPair> {
-  const pair = await generateRaw(keyType);
-  return describeKeyPair(keyType, pair.privateKey);
+  const { kind, size } = keyTypes[keyType];
+  const { privateKey } =
+    kind === 'ec'
+      ? await generateKeyPairAsync('ec', { namedCurve: size })
+      : kind === 'rsa'
+        ? await generateKeyPairAsync('rsa', { modulusLength: size })
+        : await generateKeyPairAsync('ed25519');
+  return describeKeyPair(keyType, privateKey);
 }
 
 /** Wraps an existing private key (PEM), detecting its type. */
@@ -53,53 +74,27 @@ export function loadDevKeyPair(privateKeyPem: string): DevKeyPair {
 /** Which {@link DevKeyType} a key object is; throws TypeError for anything else. */
 export function keyTypeOf(key: KeyObject): DevKeyType {
   const details = key.asymmetricKeyDetails;
-  switch (key.asymmetricKeyType) {
-    case 'ec':
-      if (details?.namedCurve === 'prime256v1') return 'p256';
-      if (details?.namedCurve === 'secp384r1') return 'p384';
-      break;
-    case 'rsa':
-      if (details?.modulusLength === 2048) return 'rsa2048';
-      if (details?.modulusLength === 3072) return 'rsa3072';
-      break;
-    case 'ed25519':
-      return 'ed25519';
-    default:
-      break;
-  }
+  const size = key.asymmetricKeyType === 'rsa' ? details?.modulusLength : details?.namedCurve;
+  const found = devKeyTypes.find(
+    (type) => keyTypes[type].kind === key.asymmetricKeyType && keyTypes[type].size === size,
+  );
+  if (found !== undefined) return found;
   throw new TypeError(
     `dev-ca: unsupported key (${key.asymmetricKeyType ?? 'unknown'}); use one of ${devKeyTypes.join(', ')}`,
   );
 }
 
-/** The X.509 signature algorithm a CA key signs with, as an OID plus whether params are NULL. */
-export interface SignatureAlgorithm {
+/** The signature algorithm OID a key of `keyType` signs certificates and CRLs with. */
+export function signatureAlgorithmFor(keyType: DevKeyType): {
   readonly oid: string;
-  /** RSA PKCS#1 v1.5 identifiers carry an explicit NULL; ECDSA and Ed25519 carry none. */
   readonly nullParams: boolean;
-  /** node:crypto digest name, or null for Ed25519 (pure EdDSA). */
-  readonly digest: 'sha256' | 'sha384' | null;
-}
-
-/** @see RFC 5758 §3.2 (ecdsa-with-SHA256/384), RFC 4055 §5 (sha256WithRSAEncryption), RFC 8410 §3 */
-export function signatureAlgorithmFor(keyType: DevKeyType): SignatureAlgorithm {
-  switch (keyType) {
-    case 'p256':
-      return { oid: '1.2.840.10045.4.3.2', nullParams: false, digest: 'sha256' };
-    case 'p384':
-      return { oid: '1.2.840.10045.4.3.3', nullParams: false, digest: 'sha384' };
-    case 'rsa2048':
-    case 'rsa3072':
-      return { oid: '1.2.840.113549.1.1.11', nullParams: true, digest: 'sha256' };
-    case 'ed25519':
-      return { oid: '1.3.101.112', nullParams: false, digest: null };
-  }
+} {
+  return { oid: keyTypes[keyType].oid, nullParams: keyTypes[keyType].kind === 'rsa' };
 }
 
 /** Signs `data` (a DER TBS structure) with the CA key; ECDSA output is DER as X.509 requires. */
 export function signTbs(key: DevKeyPair, data: Uint8Array): Buffer {
-  const { digest } = signatureAlgorithmFor(key.keyType);
-  return sign(digest, data, key.privateKey);
+  return sign(keyTypes[key.keyType].digest, data, key.privateKey);
 }
 
 function describeKeyPair(keyType: DevKeyType, privateKey: KeyObject): DevKeyPair {
@@ -111,19 +106,4 @@ function describeKeyPair(keyType: DevKeyType, privateKey: KeyObject): DevKeyPair
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
   };
-}
-
-async function generateRaw(keyType: DevKeyType): Promise<{ privateKey: KeyObject }> {
-  switch (keyType) {
-    case 'p256':
-      return generateKeyPairAsync('ec', { namedCurve: 'prime256v1' });
-    case 'p384':
-      return generateKeyPairAsync('ec', { namedCurve: 'secp384r1' });
-    case 'rsa2048':
-      return generateKeyPairAsync('rsa', { modulusLength: 2048 });
-    case 'rsa3072':
-      return generateKeyPairAsync('rsa', { modulusLength: 3072 });
-    case 'ed25519':
-      return generateKeyPairAsync('ed25519');
-  }
 }

@@ -9,8 +9,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { describeCert, x5tS256 } from './ca.js';
 import { parseCrl } from './crl.js';
-import { layout, publicMode } from './layout.js';
-import type { PlannedFile } from './store.js';
+import { layout } from './layout.js';
+import { jsonFile, type PlannedFile } from './store.js';
 import { fromPem } from './x509.js';
 
 export interface ManifestEntry {
@@ -29,9 +29,8 @@ export interface ManifestEntry {
 
 /** The issuer recorded by the last command, so later commands keep EXAMPLES.md consistent. */
 export async function readManifestIssuer(dir: string): Promise<string | undefined> {
-  const text = await readFile(join(dir, layout.manifest), 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
   try {
+    const text = await readFile(join(dir, layout.manifest), 'utf8');
     const issuer = (JSON.parse(text) as { issuer?: unknown }).issuer;
     return typeof issuer === 'string' ? issuer : undefined;
   } catch {
@@ -66,10 +65,8 @@ export async function buildManifest(dir: string, issuer: string): Promise<Planne
         !path.endsWith('crl-chain.pem')
       ) {
         const x509 = new X509Certificate(await readFile(absolute));
-        const info = describeCert(x509);
-        entry.subject = info.subject;
-        entry.serial = info.serialHex;
-        entry.notAfter = info.notAfter.toISOString();
+        const { subject, serialHex, notAfter } = describeCert(x509);
+        Object.assign(entry, { subject, serial: serialHex, notAfter: notAfter.toISOString() });
         entry['x5t#S256'] = x5tS256(x509.raw);
       } else if (path.endsWith('.jwk.json')) {
         const jwk = JSON.parse(await readFile(absolute, 'utf8')) as {
@@ -85,12 +82,7 @@ export async function buildManifest(dir: string, issuer: string): Promise<Planne
     entries.push(entry);
   }
   const manifest = { generator: 'tollgate dev-ca', layoutVersion: 1, issuer, files: entries };
-  return {
-    path: layout.manifest,
-    content: `${JSON.stringify(manifest, null, 2)}\n`,
-    mode: publicMode,
-    kind: 'update',
-  };
+  return jsonFile(layout.manifest, manifest);
 }
 
 /** The role of a known file, or undefined for files the dev CA did not make. */

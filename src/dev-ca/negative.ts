@@ -73,113 +73,94 @@ export async function createNegativeFixtures(
     profile: ca.profile,
   });
   const subjectOf = (clientId: string): string => `CN=${clientId},O=Tollgate Dev,C=US`;
-  const fixtures: Partial<Record<NegativeKind, NegativeFixture>> = {};
-
-  const make = async (
-    kind: NegativeKind,
-    build: (clientId: string) => Promise<{
-      cert: IssuedClientCertificate;
-      registration?: ClientMetadata;
-      presentedChainPem?: string;
-      reason: string;
-      opensslError: string | undefined;
-    }>,
-  ): Promise<void> => {
-    const clientId = `${prefix}${kind}`;
-    const made = await build(clientId);
-    fixtures[kind] = {
-      kind,
-      clientId,
-      cert: made.cert,
-      presentedChainPem: made.presentedChainPem ?? made.cert.chainPem,
-      registration: made.registration ?? tlsClientAuthEntry(clientId, made.cert, 'subject_dn'),
-      reason: made.reason,
-      opensslError: made.opensslError,
-    };
-  };
-
-  await make('expired', async (clientId) => ({
-    cert: await ca.issueClient({
-      clientId,
-      notBefore: new Date(now.getTime() - 2 * hourMs),
-      notAfter: new Date(now.getTime() - hourMs),
+  const at = (hours: number): Date => new Date(now.getTime() + hours * hourMs);
+  type Made = Omit<NegativeFixture, 'kind' | 'clientId' | 'registration' | 'presentedChainPem'> &
+    Partial<Pick<NegativeFixture, 'registration' | 'presentedChainPem'>>;
+  const cases: Record<NegativeKind, (clientId: string) => Promise<Made>> = {
+    expired: async (clientId) => ({
+      cert: await ca.issueClient({ clientId, notBefore: at(-2), notAfter: at(-1) }),
+      reason: 'the certificate expired an hour ago',
+      opensslError: 'certificate has expired',
     }),
-    reason: 'the certificate expired an hour ago',
-    opensslError: 'certificate has expired',
-  }));
-  await make('not-yet-valid', async (clientId) => ({
-    cert: await ca.issueClient({
-      clientId,
-      notBefore: new Date(now.getTime() + hourMs),
-      notAfter: new Date(now.getTime() + 2 * hourMs),
+    'not-yet-valid': async (clientId) => ({
+      cert: await ca.issueClient({ clientId, notBefore: at(1), notAfter: at(2) }),
+      reason: 'the certificate becomes valid in an hour',
+      opensslError: 'certificate is not yet valid',
     }),
-    reason: 'the certificate becomes valid in an hour',
-    opensslError: 'certificate is not yet valid',
-  }));
-  await make('revoked', async (clientId) => {
-    const cert = await ca.issueClient({ clientId, now });
-    ca.revoke(cert, 'keyCompromise', now);
-    return {
-      cert,
-      reason: 'the certificate is on the intermediate CRL (keyCompromise)',
-      opensslError: 'certificate revoked',
-    };
-  });
-  await make('wrong-eku', async (clientId) => ({
-    cert: await ca.issueClient({ clientId, now, eku: 'serverAuth' }),
-    reason: 'the certificate has EKU serverAuth only, not clientAuth',
-    opensslError: 'unsuitable certificate purpose',
-  }));
-  await make('foreign-ca', async (clientId) => {
-    const cert = await foreignCa.issueClient({ clientId, subject: subjectOf(clientId), now });
-    return {
-      cert,
+    revoked: async (clientId) => {
+      const cert = await ca.issueClient({ clientId, now });
+      ca.revoke(cert, 'keyCompromise', now);
+      return {
+        cert,
+        reason: 'the certificate is on the intermediate CRL (keyCompromise)',
+        opensslError: 'certificate revoked',
+      };
+    },
+    'wrong-eku': async (clientId) => ({
+      cert: await ca.issueClient({ clientId, now, eku: 'serverAuth' }),
+      reason: 'the certificate has EKU serverAuth only, not clientAuth',
+      opensslError: 'unsuitable certificate purpose',
+    }),
+    'foreign-ca': async (clientId) => ({
+      cert: await foreignCa.issueClient({ clientId, subject: subjectOf(clientId), now }),
       reason:
         'issued by a different CA whose subject DNs equal ours; the issuer key does not match',
       opensslError: 'unable to get local issuer certificate',
-    };
-  });
-  await make('subject-mismatch', async (clientId) => {
-    const cert = await ca.issueClient({
-      clientId,
-      subject: subjectOf(`${clientId}-imposter`),
-      now,
-    });
-    return {
-      cert,
-      registration: tlsClientAuthEntry(clientId, { subject: subjectOf(clientId), sans: cert.sans }),
-      reason: 'the subject DN differs from the registered tls_client_auth_subject_dn',
-      opensslError: undefined,
-    };
-  });
-  await make('san-mismatch', async (clientId) => {
-    const cert = await ca.issueClient({
-      clientId,
-      sanUri: [`${sanBase}${clientId}-imposter`],
-      now,
-    });
-    return {
-      cert,
-      registration: tlsClientAuthEntry(
+    }),
+    'subject-mismatch': async (clientId) => {
+      const subject = subjectOf(`${clientId}-imposter`);
+      const cert = await ca.issueClient({ clientId, subject, now });
+      return {
+        cert,
+        registration: tlsClientAuthEntry(clientId, {
+          subject: subjectOf(clientId),
+          sans: cert.sans,
+        }),
+        reason: 'the subject DN differs from the registered tls_client_auth_subject_dn',
+        opensslError: undefined,
+      };
+    },
+    'san-mismatch': async (clientId) => {
+      const cert = await ca.issueClient({
         clientId,
-        { subject: cert.subject, sans: { ...cert.sans, uri: [`${sanBase}${clientId}`] } },
-        'san_uri',
-      ),
-      reason: 'the URI SAN differs from the registered tls_client_auth_san_uri',
-      opensslError: undefined,
+        sanUri: [`${sanBase}${clientId}-imposter`],
+        now,
+      });
+      const registered = {
+        subject: cert.subject,
+        sans: { ...cert.sans, uri: [`${sanBase}${clientId}`] },
+      };
+      return {
+        cert,
+        registration: tlsClientAuthEntry(clientId, registered, 'san_uri'),
+        reason: 'the URI SAN differs from the registered tls_client_auth_san_uri',
+        opensslError: undefined,
+      };
+    },
+    'leaf-without-intermediate': async (clientId) => {
+      const cert = await ca.issueClient({ clientId, now });
+      return {
+        cert,
+        presentedChainPem: cert.certPem,
+        reason:
+          'the client sends its leaf only; the chain builds only if the server has the intermediate',
+        // Only when the verifier has no intermediate (no -untrusted); with it, the chain is fine.
+        opensslError: 'unable to get local issuer certificate',
+      };
+    },
+  };
+  const fixtures: Partial<Record<NegativeKind, NegativeFixture>> = {};
+  // One at a time, in order: `revoked` changes the CA's revocation list.
+  for (const kind of negativeKinds) {
+    const clientId = `${prefix}${kind}`;
+    const made = await cases[kind](clientId);
+    fixtures[kind] = {
+      kind,
+      clientId,
+      ...made,
+      presentedChainPem: made.presentedChainPem ?? made.cert.chainPem,
+      registration: made.registration ?? tlsClientAuthEntry(clientId, made.cert, 'subject_dn'),
     };
-  });
-  await make('leaf-without-intermediate', async (clientId) => {
-    const cert = await ca.issueClient({ clientId, now });
-    return {
-      cert,
-      presentedChainPem: cert.certPem,
-      reason:
-        'the client sends its leaf only; the chain builds only if the server has the intermediate',
-      // Only when the verifier has no intermediate (no -untrusted); with it, the chain is fine.
-      opensslError: 'unable to get local issuer certificate',
-    };
-  });
-
+  }
   return { fixtures: fixtures as Record<NegativeKind, NegativeFixture>, foreignCa };
 }

@@ -26,7 +26,6 @@ const engine = new pkijs.CryptoEngine({
  * guessing of a human password.
  */
 export const pkcs12Iterations = 10_000;
-const iterations = pkcs12Iterations;
 
 export interface Pkcs12Options {
   readonly keyPem: string;
@@ -38,21 +37,21 @@ export interface Pkcs12Options {
 
 /** Builds a password-protected PKCS#12 file (DER). */
 export async function createPkcs12(options: Pkcs12Options): Promise<Buffer> {
-  const certs = fromPem('CERTIFICATE', options.certsPem).map((der) =>
-    pkijs.Certificate.fromBER(der),
-  );
-  const leafDer = fromPem('CERTIFICATE', options.certsPem)[0];
+  const ders = fromPem('CERTIFICATE', options.certsPem);
+  const [leafDer] = ders;
   if (leafDer === undefined) throw new TypeError('dev-ca: PKCS#12 needs at least one certificate');
+  const certs = ders.map((der) => pkijs.Certificate.fromBER(der));
   const pkcs8 = createPrivateKey(options.keyPem).export({ type: 'pkcs8', format: 'der' });
   // localKeyId ties the key to its certificate, so importers pair them without guessing.
   const localKeyId = createHash('sha1').update(leafDer).digest();
   const keyAttributes = bagAttributes(localKeyId, options.friendlyName);
-  const utf8Password = toArrayBuffer(Buffer.from(options.password, 'utf8'));
+  // A fresh, exactly sized ArrayBuffer (a Buffer's may be a slice of a shared pool).
+  const utf8Password = Uint8Array.from(Buffer.from(options.password, 'utf8')).buffer;
   const pbes2 = {
     password: utf8Password,
     contentEncryptionAlgorithm: { name: 'AES-CBC', length: 256 },
     hmacHashAlgorithm: 'SHA-256',
-    iterationCount: iterations,
+    iterationCount: pkcs12Iterations,
   };
 
   const keyBag = new pkijs.PKCS8ShroudedKeyBag({
@@ -103,7 +102,7 @@ export async function createPkcs12(options: Pkcs12Options): Promise<Buffer> {
     {
       // UTF-8 here too: pkijs turns it into the BMPString RFC 7292 Appendix B.1 wants.
       password: utf8Password,
-      iterations,
+      iterations: pkcs12Iterations,
       pbkdf2HashAlgorithm: 'SHA-256',
       hmacHashAlgorithm: 'SHA-256',
     },
@@ -128,8 +127,4 @@ function bagAttributes(localKeyId: Buffer, friendlyName: string | undefined): pk
     );
   }
   return attributes;
-}
-
-function toArrayBuffer(bytes: Buffer): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }

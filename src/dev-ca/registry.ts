@@ -52,24 +52,9 @@ export function tlsClientAuthEntry(
   common: CommonClientFields = {},
 ): ClientMetadata {
   const field: TlsClientAuthIdentityField = `tls_client_auth_${binding}`;
-  let value: string | undefined;
-  switch (binding) {
-    case 'subject_dn':
-      value = cert.subject;
-      break;
-    case 'san_dns':
-      value = cert.sans.dns[0];
-      break;
-    case 'san_uri':
-      value = cert.sans.uri[0];
-      break;
-    case 'san_ip':
-      value = cert.sans.ip[0];
-      break;
-    case 'san_email':
-      value = cert.sans.email[0];
-      break;
-  }
+  const { dns, uri, ip, email } = cert.sans;
+  const sans = { san_dns: dns, san_uri: uri, san_ip: ip, san_email: email };
+  const value = binding === 'subject_dn' ? cert.subject : sans[binding][0];
   if (value === undefined) {
     throw new TypeError(
       `dev-ca: ${clientId} binds to ${binding} but its certificate has no such SAN`,

@@ -62,15 +62,10 @@ export async function createSelfSignedClient(
 ): Promise<SelfSignedClient> {
   const keyType = options.keyType ?? 'p256';
   const subject = options.subject ?? `CN=${options.clientId},O=Tollgate Dev,C=US`;
-  const now = truncate(options.now ?? new Date());
-  const notBefore = truncate(options.notBefore ?? now);
-  const notAfter = truncate(
-    options.notAfter ??
-      new Date(
-        notBefore.getTime() +
-          (options.validityDays === undefined ? hourMs : options.validityDays * 24 * hourMs),
-      ),
-  );
+  const notBefore = truncate(options.notBefore ?? options.now ?? new Date());
+  const validityMs =
+    options.validityDays === undefined ? hourMs : options.validityDays * 24 * hourMs;
+  const notAfter = truncate(options.notAfter ?? new Date(notBefore.getTime() + validityMs));
   const key = await generateDevKeyPair(keyType);
   const dn = parseDn(subject);
   const attributes = dn.rdns.map((rdn) => (rdn.length === 1 ? rdn[0] : undefined));
@@ -123,7 +118,6 @@ export async function createSelfSignedClient(
     }).pem;
   }
   const cert = new X509Certificate(certPem);
-  const info = describeCert(cert);
   const publicJwk = await exportJWK(key.publicKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   return {
@@ -131,10 +125,7 @@ export async function createSelfSignedClient(
     certPem: cert.toString(),
     certDer: cert.raw,
     keyPem: key.privateKeyPem,
-    subject: info.subject,
-    serialHex: info.serialHex,
-    notBefore: info.notBefore,
-    notAfter: info.notAfter,
+    ...describeCert(cert),
     keyType,
     x5tS256: x5tS256(cert.raw),
     // No `use`/`alg`: the key authenticates a TLS handshake, not JWS; RFC 8705 only needs x5c.

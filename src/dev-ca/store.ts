@@ -52,8 +52,8 @@ export class Plan {
   add(path: string, content: string | Buffer, role: string, options: AddOptions = {}): this {
     const mode = options.secret === true ? privateMode : publicMode;
     this.files.push({ path, content, mode, kind: options.kind ?? 'create' });
-    if (options.quiet === true) return this;
     const { cert } = options;
+    if (options.quiet === true) return this;
     this.made.push(
       cert === undefined
         ? { path, role }
@@ -62,15 +62,36 @@ export class Plan {
     return this;
   }
 
-  /** Appends another plan's files and report lines. */
-  merge(other: {
-    readonly files: readonly PlannedFile[];
-    readonly made: readonly MadeFile[];
-  }): this {
+  /** Takes in another plan's files and report lines. */
+  merge(other: Plan): this {
     this.files.push(...other.files);
     this.made.push(...other.made);
     return this;
   }
+}
+
+/** JSON files as the dev CA writes them: two-space indent and a final newline, for clean diffs. */
+export function json(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** A shared JSON file the dev CA maintains (registry.json, the SPIFFE bundle): 0644. */
+export function jsonFile(
+  path: string,
+  value: unknown,
+  kind: PlannedFile['kind'] = 'update',
+): PlannedFile {
+  return { path, content: json(value), mode: publicMode, kind };
+}
+
+/**
+ * `value` without its undefined members: how optional fields are passed on under
+ * `exactOptionalPropertyTypes`, where `{ a: undefined }` is not an absent `a`.
+ */
+export function defined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 /** Thrown when files exist and `--force` was not given; nothing was written. */
@@ -85,13 +106,18 @@ export class ConflictError extends Error {
   }
 }
 
-/** Paths of `create` files that already exist. */
-export async function findConflicts(dir: string, files: readonly PlannedFile[]): Promise<string[]> {
+/** Throws a {@link ConflictError} naming every `create` file that exists, and `also`. */
+export async function refuseConflicts(
+  dir: string,
+  files: readonly PlannedFile[],
+  also: readonly string[] = [],
+): Promise<void> {
   const conflicts: string[] = [];
   for (const file of files) {
     if (file.kind === 'create' && (await exists(join(dir, file.path)))) conflicts.push(file.path);
   }
-  return conflicts;
+  conflicts.push(...also);
+  if (conflicts.length > 0) throw new ConflictError(conflicts);
 }
 
 /**
@@ -103,20 +129,17 @@ export async function commitFiles(
   files: readonly PlannedFile[],
   options: { readonly force: boolean },
 ): Promise<string[]> {
-  if (!options.force) {
-    const conflicts = await findConflicts(dir, files);
-    if (conflicts.length > 0) throw new ConflictError(conflicts);
-  }
+  if (!options.force) await refuseConflicts(dir, files);
   const written: string[] = [];
   for (const file of files) {
     const target = join(dir, file.path);
     const content = typeof file.content === 'string' ? Buffer.from(file.content) : file.content;
-    if (file.kind === 'update') {
-      const current = await readFile(target).catch(() => undefined);
-      if (current?.equals(content)) {
-        await chmod(target, file.mode);
-        continue;
-      }
+    if (
+      file.kind === 'update' &&
+      (await readFile(target).catch(() => undefined))?.equals(content)
+    ) {
+      await chmod(target, file.mode);
+      continue;
     }
     await ensureFolder(dir, dirname(file.path));
     const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
@@ -129,11 +152,9 @@ export async function commitFiles(
   return written;
 }
 
-/** Creates `relative` under `dir` (and its parents) as 0700 folders. */
-export async function ensureFolder(dir: string, relative: string): Promise<void> {
-  if (!(await exists(dir))) {
-    await mkdir(dir, { recursive: true, mode: folderMode });
-  }
+/** Creates `relative` under `dir` (and its parents) as 0700 folders, whatever the umask. */
+async function ensureFolder(dir: string, relative: string): Promise<void> {
+  if (!(await exists(dir))) await mkdir(dir, { recursive: true, mode: folderMode });
   if (relative === '.' || relative === '') return;
   let current = dir;
   for (const part of relative.split(/[\\/]/)) {

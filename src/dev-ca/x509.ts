@@ -1,17 +1,17 @@
 /**
  * X.509 v3 certificates for the dev CA, built with pkijs (whose ASN.1 model also backs src/pki)
- * and signed with node:crypto: one builder, one profile, for every key type. Name constraints, key
- * identifiers and IP addresses are encoded here once.
+ * and signed with node:crypto: one builder, one profile, for every key type. Name constraints
+ * (encoded, and checked before signing), key identifiers and IP addresses are handled here once.
  *
- * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions)
+ * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions), §4.2.1.10 (name constraints)
  */
-
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import {
   encodePem,
+  formatIpAddress,
   keyUsageBits,
   type KeyUsageName as PkiKeyUsageName,
   parseIpAddress,
@@ -95,67 +95,40 @@ export function buildCertificate(template: CertificateTemplate): EncodedCertific
   certificate.notAfter = timeOf(template.notAfter);
   certificate.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(template.subjectSpki);
 
-  const extensions: pkijs.Extension[] = [];
-  extensions.push(
-    extension(
-      pkijs.id_BasicConstraints,
-      true,
-      template.ca === undefined
-        ? new pkijs.BasicConstraints({ cA: false }).toSchema()
-        : new pkijs.BasicConstraints(
-            template.ca.pathLength === undefined
-              ? { cA: true }
-              : { cA: true, pathLenConstraint: template.ca.pathLength },
-          ).toSchema(),
-    ),
-  );
-  extensions.push(extension(pkijs.id_KeyUsage, true, keyUsageBitString(template.keyUsage)));
-  if (template.extKeyUsage !== undefined) {
-    extensions.push(
-      extension(
-        pkijs.id_ExtKeyUsage,
-        false,
-        new pkijs.ExtKeyUsage({ keyPurposes: [...template.extKeyUsage] }).toSchema(),
-      ),
-    );
-  }
-  extensions.push(
+  const { ca, extKeyUsage, permittedSubtrees = [] } = template;
+  const altNames = generalNames(template.subjectAltNames);
+  const basic =
+    ca?.pathLength === undefined
+      ? { cA: ca !== undefined }
+      : { cA: true, pathLenConstraint: ca.pathLength };
+  certificate.extensions = [
+    extension(pkijs.id_BasicConstraints, true, new pkijs.BasicConstraints(basic).toSchema()),
+    extension(pkijs.id_KeyUsage, true, keyUsageBitString(template.keyUsage)),
+    ...(extKeyUsage === undefined
+      ? []
+      : [
+          extension(
+            pkijs.id_ExtKeyUsage,
+            false,
+            new pkijs.ExtKeyUsage({ keyPurposes: [...extKeyUsage] }).toSchema(),
+          ),
+        ]),
     extension(
       pkijs.id_SubjectKeyIdentifier,
       false,
       new asn1js.OctetString({ valueHex: keyIdentifier(template.subjectSpki) }),
     ),
-  );
-  extensions.push(
-    extension(
-      pkijs.id_AuthorityKeyIdentifier,
-      false,
-      new pkijs.AuthorityKeyIdentifier({
-        keyIdentifier: new asn1js.OctetString({ valueHex: keyIdentifier(template.issuerSpki) }),
-      }).toSchema(),
-    ),
-  );
-  const altNames = generalNames(template.subjectAltNames);
-  if (altNames.length > 0) {
+    authorityKeyIdentifier(template.issuerSpki),
     // RFC 5280 §4.2.1.6: critical only when the subject is empty; ours never is.
-    extensions.push(
-      extension(pkijs.id_SubjectAltName, false, new pkijs.AltName({ altNames }).toSchema()),
-    );
-  }
-  if (template.permittedSubtrees !== undefined && template.permittedSubtrees.length > 0) {
+    ...(altNames.length === 0
+      ? []
+      : [extension(pkijs.id_SubjectAltName, false, new pkijs.AltName({ altNames }).toSchema())]),
     // RFC 5280 §4.2.1.10: conforming CAs MUST mark name constraints critical.
-    extensions.push(
-      new pkijs.Extension({
-        extnID: pkijs.id_NameConstraints,
-        critical: true,
-        extnValue: toArrayBuffer(nameConstraintsDer(template.permittedSubtrees)),
-      }),
-    );
-  }
-  certificate.extensions = extensions;
-
-  const algorithm = algorithmIdentifier(template.signer);
-  certificate.signature = algorithm;
+    ...(permittedSubtrees.length === 0
+      ? []
+      : [extension(pkijs.id_NameConstraints, true, nameConstraints(permittedSubtrees))]),
+  ];
+  certificate.signature = algorithmIdentifier(template.signer);
   certificate.signatureAlgorithm = algorithmIdentifier(template.signer);
   certificate.tbsView = new Uint8Array(certificate.encodeTBS().toBER(false));
   certificate.signatureValue = new asn1js.BitString({
@@ -165,19 +138,12 @@ export function buildCertificate(template: CertificateTemplate): EncodedCertific
   return { der, pem: encodePem('CERTIFICATE', der) };
 }
 
-/**
- * DER `NameConstraints` with only permitted subtrees (DNS names, `.suffix`, IP/prefix): the value
- * of the critical extension both builders put on CA certificates.
- *
- * @see RFC 5280 §4.2.1.10
- */
-export function nameConstraintsDer(permittedSubtrees: readonly string[]): Buffer {
-  const value = new pkijs.NameConstraints({
-    permittedSubtrees: permittedSubtrees.map(
-      (entry) => new pkijs.GeneralSubtree({ base: constraintName(entry) }),
-    ),
-  });
-  return Buffer.from(value.toSchema().toBER(false));
+/** `NameConstraints` with only permitted subtrees (DNS names, `.suffix`, IP/prefix). */
+function nameConstraints(permittedSubtrees: readonly string[]): asn1js.Sequence {
+  const permitted = permittedSubtrees.map(
+    (entry) => new pkijs.GeneralSubtree({ base: constraintName(entry) }),
+  );
+  return new pkijs.NameConstraints({ permittedSubtrees: permitted }).toSchema();
 }
 
 /** The AlgorithmIdentifier for signatures made with `key`. */
@@ -209,40 +175,72 @@ export function fromPem(label: string, pem: string): Buffer[] {
 
 /** 4- or 16-octet network form to text; IPv6 with its longest zero run compressed (RFC 5952). */
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return [...bytes].join('.');
-  const groups: string[] = [];
-  for (let i = 0; i + 1 < bytes.length; i += 2) {
-    groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
-  }
-  const text = groups.join(':');
+  const text = formatIpAddress(bytes);
   const runs = [...text.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)].sort(
     (a, b) => b[0].length - a[0].length,
   );
-  return runs[0] === undefined ? text : text.replace(runs[0][0], '::');
+  return bytes.length === 4 || runs[0] === undefined ? text : text.replace(runs[0][0], '::');
+}
+
+/** The default permitted subtrees: loopback names and addresses, and the RFC 2606/6761 `.test`. */
+export const defaultPermittedSubtrees: readonly string[] = [
+  'localhost',
+  '.localhost',
+  '.test',
+  '127.0.0.1/32',
+  '::1/128',
+];
+
+/**
+ * True when the DNS name or IP address `value` lies inside one of `permitted`: checked before
+ * signing, so a bad `--san` fails with a clear message instead of as a handshake error later.
+ */
+export function isPermitted(value: string, permitted: readonly string[]): boolean {
+  const ip = isIP(value) === 0 ? undefined : ipBytes(value);
+  const name = value.toLowerCase().replace(/\.$/, '');
+  return permitted.map(subtree).some((tree) => {
+    if (tree.dns === undefined)
+      return (
+        ip?.length === tree.mask.length &&
+        ip.every((b, i) => (b & (tree.mask[i] ?? 0)) === tree.network[i])
+      );
+    // RFC 5280: "host.example.com" covers itself and its subdomains; OpenSSL and Go read a
+    // leading dot as "subdomains only".
+    if (ip !== undefined) return false;
+    return tree.dns.startsWith('.')
+      ? name.endsWith(tree.dns)
+      : name === tree.dns || name.endsWith(`.${tree.dns}`);
+  });
+}
+
+/** A permitted subtree (`--permit`): a DNS name or `.suffix`, or an IP network and its mask. */
+function subtree(
+  entry: string,
+): { dns: string; network?: never; mask?: never } | { dns?: never; network: Buffer; mask: Buffer } {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  if (isIP(address) === 0) {
+    if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(entry)) {
+      throw new TypeError(`dev-ca: name constraint must be a DNS name or IP/prefix, got ${entry}`);
+    }
+    return { dns: entry.toLowerCase() };
+  }
+  const bytes = ipBytes(address);
+  const bits = slash < 0 ? bytes.length * 8 : Number(entry.slice(slash + 1));
+  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
+    throw new TypeError(`dev-ca: bad prefix length in ${entry}`);
+  }
+  const mask = Buffer.alloc(bytes.length);
+  for (let i = 0; i < bits; i += 1) mask[i >> 3] = (mask[i >> 3] as number) | (0x80 >> (i & 7));
+  return { network: Buffer.from(bytes.map((byte, i) => byte & (mask[i] as number))), mask };
 }
 
 function constraintName(entry: string): pkijs.GeneralName {
-  const slash = entry.indexOf('/');
-  const address = slash < 0 ? entry : entry.slice(0, slash);
-  if (isIP(address) !== 0) {
-    const bytes = ipBytes(address);
-    const bits = slash < 0 ? bytes.length * 8 : Number(entry.slice(slash + 1));
-    if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
-      throw new TypeError(`dev-ca: bad prefix length in ${entry}`);
-    }
-    const mask = Buffer.alloc(bytes.length);
-    for (let i = 0; i < bits; i += 1) mask[i >> 3] = (mask[i >> 3] as number) | (0x80 >> (i & 7));
-    const network = Buffer.from(bytes.map((byte, i) => byte & (mask[i] as number)));
-    // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by the mask.
-    return new pkijs.GeneralName({
-      type: 7,
-      value: new asn1js.OctetString({ valueHex: Buffer.concat([network, mask]) }),
-    });
-  }
-  if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(entry)) {
-    throw new TypeError(`dev-ca: name constraint must be a DNS name or IP/prefix, got ${entry}`);
-  }
-  return new pkijs.GeneralName({ type: 2, value: entry.toLowerCase() });
+  const tree = subtree(entry);
+  if (tree.dns !== undefined) return new pkijs.GeneralName({ type: 2, value: tree.dns });
+  // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by the mask.
+  const value = new asn1js.OctetString({ valueHex: Buffer.concat([tree.network, tree.mask]) });
+  return new pkijs.GeneralName({ type: 7, value });
 }
 
 function generalNames(names: SubjectAltNames | undefined): pkijs.GeneralName[] {
@@ -271,12 +269,20 @@ function keyUsageBitString(usages: readonly KeyUsageName[]): asn1js.BitString {
   return new asn1js.BitString({ valueHex: new Uint8Array([bits]), unusedBits: unused });
 }
 
-function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
+/** An extension with the DER of `value`, for certificates, CRLs and CRL entries. */
+export function extension(
+  extnID: string,
+  critical: boolean,
+  value: asn1js.BaseBlock,
+): pkijs.Extension {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 
-function toArrayBuffer(bytes: Buffer): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+/** The authority key identifier of `issuerSpki`'s certificates and CRLs (RFC 5280 §4.2.1.1). */
+export function authorityKeyIdentifier(issuerSpki: Buffer): pkijs.Extension {
+  const keyId = new asn1js.OctetString({ valueHex: keyIdentifier(issuerSpki) });
+  const value = new pkijs.AuthorityKeyIdentifier({ keyIdentifier: keyId }).toSchema();
+  return extension(pkijs.id_AuthorityKeyIdentifier, false, value);
 }
 
 /** IP address text to its 4- or 16-octet network form (src/pki's parser). */

@@ -1,11 +1,12 @@
 /**
- * Shared helpers for the dev-ca tests: temp dirs and running the real `openssl` binary, which is
- * the referee for every certificate and CRL the dev CA makes.
+ * Shared helpers for the dev-ca tests: temp dirs, running the dev-ca CLI, and running the real
+ * `openssl` binary, which is the referee for every certificate and CRL the dev CA makes.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runDevCaCli } from '../../src/dev-ca/index.js';
 
 export interface RunResult {
   readonly code: number;
@@ -42,4 +43,32 @@ export async function writeAll(
     paths[name] = path;
   }
   return paths;
+}
+
+/** Output streams that drop everything. */
+export const quiet = { stdout: { write: () => true }, stderr: { write: () => true } };
+
+/** Runs the dev-ca CLI on the PKI in `dir`; resolves to its exit code and what it printed. */
+export async function cli(
+  dir: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io = {
+    stdout: {
+      write: (text: string) => {
+        out += text;
+        return true;
+      },
+    },
+    stderr: {
+      write: (text: string) => {
+        err += text;
+        return true;
+      },
+    },
+  };
+  const code = await runDevCaCli([...args, '--dir', dir], io);
+  return { code, out, err };
 }

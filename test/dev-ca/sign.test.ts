@@ -12,24 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDevCa, runDevCaCli } from '../../src/dev-ca/index.js';
 import { claimsOf, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
-import { openssl, tempDir } from './helpers.js';
-
-const quiet = { stdout: { write: () => true }, stderr: { write: () => true } };
-
-async function cli(dir: string, ...args: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const io = {
-    stdout: { write: () => true },
-    stderr: {
-      write: (text: string) => {
-        err += text;
-        return true;
-      },
-    },
-  };
-  const code = await runDevCaCli([...args, '--dir', dir], io);
-  return { code, err };
-}
+import { cli, openssl, quiet, tempDir } from './helpers.js';
 
 /** `openssl req -new -newkey <spec> -nodes` in `dir`: writes `<name>.csr` and `<name>-key.pem`. */
 async function makeCsr(dir: string, name: string, newkey: string[], extra: string[] = []) {
@@ -202,17 +185,7 @@ describe('dev-ca sign', () => {
     const [old, renewed] = [new X509Certificate(before), new X509Certificate(after)];
     expect(renewed.publicKey.equals(old.publicKey)).toBe(true);
     await expect(readFile(join(dir, 'clients/svc-x/key.pem'))).rejects.toThrow(/ENOENT/);
-    let out = '';
-    const io = {
-      stdout: {
-        write: (text: string) => {
-          out += text;
-          return true;
-        },
-      },
-      stderr: quiet.stderr,
-    };
-    await runDevCaCli(['doctor', '--json', '--dir', dir, '--now', later], io);
+    const { out } = await cli(dir, 'doctor', '--json', '--now', later);
     const report = JSON.parse(out) as {
       checks: { status: string; subject: string; message: string }[];
     };
@@ -308,5 +281,30 @@ describe('dev-ca sign', () => {
       expect(usage.code).toBe(2);
       expect(usage.err).toContain('needs --csr FILE and --client-id ID');
     });
+  });
+
+  it('doctor reports an unparsable request.csr as a failed check instead of throwing', async () => {
+    const { csr } = await makeCsr(dir, 'svc-junk-req', keySpecs.p256 ?? []);
+    expect((await cli(dir, 'sign', '--csr', csr, '--client-id', 'svc-junk-req')).code).toBe(0);
+    await writeFile(join(dir, 'clients/svc-junk-req/request.csr'), 'not a certificate request\n');
+    const result = await cli(dir, 'doctor', '--json');
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.out) as {
+      ok: boolean;
+      checks: { status: string; subject: string; message: string }[];
+    };
+    expect(report.ok).toBe(false);
+    const junk = report.checks.filter((c) => c.subject === 'clients/svc-junk-req');
+    expect(junk.filter((c) => c.status === 'fail')).toEqual([
+      {
+        status: 'fail',
+        subject: 'clients/svc-junk-req',
+        message: 'request.csr unreadable: not a PKCS#10 certificate request',
+      },
+    ]);
+    // The checks after it still ran: the registration and every other client were examined.
+    const subjects = report.checks.map((c) => c.subject);
+    expect(subjects).toContain('registry.json');
+    expect(subjects).toContain('clients/svc-x');
   });
 });

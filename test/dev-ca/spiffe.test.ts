@@ -11,24 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, runDevCaCli } from '../../src/dev-ca/index.js';
 import { parseSpiffeId, spiffeBundle } from '../../src/dev-ca/spiffe.js';
 import { claimsOf, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
-import { openssl, tempDir } from './helpers.js';
+import { cli, openssl, quiet, tempDir } from './helpers.js';
 
-const quiet = { stdout: { write: () => true }, stderr: { write: () => true } };
 const spiffeId = 'spiffe://tollgate.test/ns/prod/sa/svc-w';
-
-async function cli(dir: string, ...args: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const io = {
-    stdout: { write: () => true },
-    stderr: {
-      write: (text: string) => {
-        err += text;
-        return true;
-      },
-    },
-  };
-  return { code: await runDevCaCli([...args, '--dir', dir], io), err };
-}
 
 interface Bundle {
   keys: { kty: string; use: string; x5c: string[]; crv?: string; x?: string }[];
