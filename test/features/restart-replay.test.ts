@@ -61,6 +61,10 @@ describe('replay protection across a restart (memory store)', () => {
           registry: { file: null, clients: [client.metadata] },
           replay: { store: 'memory' },
           log: { level: 'warn' },
+          // The admin listener's default port (9464) is shared with every other test process on
+          // the machine: when it was taken, listen() failed after the TLS listener was up, so the
+          // server answered but never installed its SIGTERM handler (exit by signal, code null).
+          admin: { port: 0 },
         }),
       );
       const start = async () => {
