@@ -69,20 +69,24 @@ export interface CreateDevCaOptions {
   readonly subjectsLike?: Pick<DevCa, 'root' | 'intermediate'>;
 }
 
-/** One CA certificate and what callers need to trust or pin it. */
-export interface CaCertificate {
+/** What the dev CA reports about every certificate it makes or reads. */
+export interface CertificateInfo {
   readonly certPem: string;
   readonly certDer: Buffer;
-  /** PKCS#8 PEM; absent for a root opened from disk without its key. */
-  readonly keyPem?: string;
   /** RFC 4514 subject, most specific RDN first. */
   readonly subject: string;
   readonly serialHex: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly keyType: DevKeyType;
-  /** base64url SHA-256 of the certificate DER. */
+  /** RFC 8705 §3.1 confirmation value `x5t#S256`: base64url SHA-256 of the DER. */
   readonly x5tS256: string;
+}
+
+/** One CA certificate and what callers need to trust or pin it. */
+export interface CaCertificate extends CertificateInfo {
+  /** PKCS#8 PEM; absent for a root opened from disk without its key. */
+  readonly keyPem?: string;
   /** base64url SHA-256 of the SubjectPublicKeyInfo DER (`tls_client_auth_trust_anchor_spki_sha256`). */
   readonly spkiSha256: string;
 }
@@ -129,20 +133,11 @@ export interface IssueClientOptions extends ValidityOptions {
 }
 
 /** A leaf certificate with its key. */
-export interface IssuedCertificate {
-  readonly certPem: string;
-  readonly certDer: Buffer;
+export interface IssuedCertificate extends CertificateInfo {
   readonly keyPem: string;
   /** Leaf then intermediate: what a TLS peer sends. */
   readonly chainPem: string;
-  readonly serialHex: string;
-  readonly subject: string;
   readonly issuer: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly keyType: DevKeyType;
-  /** RFC 8705 §3.1 confirmation value: base64url SHA-256 of the DER. */
-  readonly x5tS256: string;
   readonly sans: Required<{ [K in keyof SubjectAltNames]: readonly string[] }>;
   /** EKU names (or OIDs when unnamed); empty when the certificate has no EKU extension. */
   readonly eku: readonly string[];
@@ -153,7 +148,7 @@ export interface IssuedClientCertificate extends IssuedCertificate {
 }
 
 /** A client certificate signed for a key the CA never saw (`dev-ca sign`). */
-export type SignedClientCertificate = Omit<IssuedClientCertificate, 'keyPem' | 'keyType'>;
+export type SignedClientCertificate = Omit<IssuedClientCertificate, 'keyPem'>;
 
 /** {@link DevCa.signClient} options: the certified key, and the client's names. */
 export interface SignClientOptions extends Omit<IssueClientOptions, 'keyType'> {
@@ -457,7 +452,7 @@ export class DevCa {
     readonly spkiDer: Buffer;
     readonly keyUsage: KeyUsageName[];
     readonly validity: ValidityOptions;
-  }): Omit<IssuedCertificate, 'keyPem' | 'keyType'> {
+  }): Omit<IssuedCertificate, 'keyPem'> {
     const { validity, sans } = leaf;
     checkSans(sans, leaf.subject, this.permittedSubtrees);
     const now = truncate(validity.now ?? this.now());
@@ -484,17 +479,10 @@ export class DevCa {
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: sans,
     });
-    const info = describeCert(new X509Certificate(cert.der));
     return {
-      certPem: cert.pem,
-      certDer: cert.der,
+      ...describeCert(new X509Certificate(cert.der)),
       chainPem: `${cert.pem}${this.intermediate.certPem}`,
-      serialHex: info.serialHex,
-      subject: info.subject,
       issuer: this.intermediate.subject,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
-      x5tS256: x5tS256(cert.der),
       sans: {
         dns: [...(sans.dns ?? [])],
         uri: [...(sans.uri ?? [])],
@@ -511,23 +499,14 @@ function describeCaCertificate(certPem: string, keyPem?: string): CaCertificate 
   const cert = new X509Certificate(certPem);
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return {
-    certPem: cert.toString(),
-    certDer: cert.raw,
-    ...(keyPem === undefined ? {} : { keyPem }),
     ...describeCert(cert),
-    x5tS256: x5tS256(cert.raw),
+    ...(keyPem === undefined ? {} : { keyPem }),
     spkiSha256: createHash('sha256').update(spki).digest('base64url'),
   };
 }
 
-/** Subject, serial, dates and key type of a certificate, in the forms this module reports. */
-export function describeCert(cert: X509Certificate): {
-  subject: string;
-  serialHex: string;
-  notBefore: Date;
-  notAfter: Date;
-  keyType: DevKeyType;
-} {
+/** A certificate as the dev CA reports it. */
+export function describeCert(cert: X509Certificate): CertificateInfo {
   const parsed = pkijs.Certificate.fromBER(cert.raw);
   let keyType: DevKeyType;
   try {
@@ -537,11 +516,14 @@ export function describeCert(cert: X509Certificate): {
     keyType = 'rsa2048';
   }
   return {
+    certPem: cert.toString(),
+    certDer: cert.raw,
     subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
     serialHex: cert.serialNumber.toUpperCase(),
     notBefore: parsed.notBefore.value,
     notAfter: parsed.notAfter.value,
     keyType,
+    x5tS256: x5tS256(cert.raw),
   };
 }
 

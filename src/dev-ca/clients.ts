@@ -13,10 +13,15 @@ import {
   type WorkloadAuthMethod,
   workloadAuthMethods,
 } from '../registry/metadata.js';
-import type { DevCa, SignClientOptions, SignedClientCertificate } from './ca.js';
+import type {
+  DevCa,
+  IssueClientOptions,
+  SignClientOptions,
+  SignedClientCertificate,
+} from './ca.js';
 import { readCertificateRequest } from './csr.js';
 import { generateSigningJwk, isSigningJwkAlg, type SigningJwkAlg } from './jwk.js';
-import { type DevKeyType, isDevKeyType } from './keys.js';
+import { isDevKeyType } from './keys.js';
 import { assertSafeClientId, clientPath, layout } from './layout.js';
 import { createPkcs12 } from './pkcs12.js';
 import { createLegacyPkcs12 } from './pkcs12-legacy.js';
@@ -32,17 +37,19 @@ import { spiffeBundle } from './spiffe.js';
 import { defined, json, Plan } from './store.js';
 import { ekuOids } from './x509.js';
 
-/** A client to create, from flags or from a declarative JSON file. */
-export interface ClientSpec {
+/** The certificate fields a client spec shares with {@link DevCa.issueClient}. */
+type CertificateNames = 'subject' | 'sanDns' | 'sanUri' | 'sanIp' | 'sanEmail' | 'spiffeId';
+
+/**
+ * A client to create, from flags or from a declarative JSON file. Subject and SANs are for
+ * tls_client_auth (the subject for self-signed too); a SPIFFE ID makes an X.509-SVID, bound by
+ * `san_uri` by default.
+ */
+export interface ClientSpec
+  extends Pick<IssueClientOptions, CertificateNames | 'keyType' | 'validityDays'> {
   readonly clientId: string;
   /** Methods with a key or certificate of the client's own (workload clients have none). */
   readonly method: Exclude<ClientAuthMethod, WorkloadAuthMethod>;
-  /** tls_client_auth and self-signed: RFC 4514 subject. */
-  readonly subject?: string;
-  readonly sanDns?: readonly string[];
-  readonly sanUri?: readonly string[];
-  readonly sanIp?: readonly string[];
-  readonly sanEmail?: readonly string[];
   /** tls_client_auth: which attribute the registration binds to. Default `subject_dn`. */
   readonly bind?: MtlsBinding;
   /**
@@ -51,11 +58,8 @@ export interface ClientSpec {
    * before 8u301 / 11.0.12 import (3DES, SHA-1 MAC; RSA client key and RSA CA only).
    */
   readonly p12?: boolean | 'legacy';
-  readonly keyType?: DevKeyType;
   /** tls_client_auth: sign this PKCS#10 request (PEM) instead of generating a key. */
   readonly csrPem?: string;
-  /** tls_client_auth: issue an X.509-SVID for this SPIFFE ID (bound by `san_uri` by default). */
-  readonly spiffeId?: string;
   /** tls_client_auth from a CSR: the EKUs to issue and to allow in it. Default clientAuth. */
   readonly eku?: readonly string[];
   /** private_key_jwt: the signing algorithm. Default ES256. */
@@ -63,7 +67,6 @@ export interface ClientSpec {
   readonly scope?: string;
   /** RFC 8707 resource indicators the client may ask tokens for (`allowed_resources`). */
   readonly allowedResources?: readonly string[];
-  readonly validityDays?: number;
 }
 
 /**
@@ -144,23 +147,13 @@ export async function planClient(
       }
       // Refuse before generating anything: the legacy writer (node-forge) handles RSA only.
       if (spec.p12 === 'legacy') assertLegacyPkcs12Possible(spec, ca);
-      const names = {
-        clientId: spec.clientId,
-        ...defined({
-          subject: spec.subject,
-          sanDns: spec.sanDns,
-          sanUri: spec.sanUri,
-          sanIp: spec.sanIp,
-          sanEmail: spec.sanEmail,
-          spiffeId: spec.spiffeId,
-          validityDays: spec.validityDays,
-        }),
-      };
+      const { method, bind, p12, csrPem, eku, alg, scope, allowedResources, keyType, ...names } =
+        spec;
       const issued =
-        spec.csrPem === undefined
-          ? await ca.issueClient({ ...names, ...defined({ keyType: spec.keyType }) })
+        csrPem === undefined
+          ? await ca.issueClient({ ...names, ...defined({ keyType }) })
           : undefined;
-      const cert = issued ?? signRequest(ca, spec.csrPem ?? '', names, spec.eku);
+      const cert = issued ?? signRequest(ca, csrPem ?? '', names, eku);
       const what =
         spec.spiffeId === undefined ? 'client certificate' : `X.509-SVID ${spec.spiffeId}`;
       plan
@@ -169,7 +162,7 @@ export async function planClient(
       if (issued !== undefined) {
         plan.add(path('key'), issued.keyPem, 'client key (0600)', { secret: true });
       } else {
-        const der = readCertificateRequest(spec.csrPem ?? '').der;
+        const der = readCertificateRequest(csrPem ?? '').der;
         plan.add(
           path('csr'),
           encodePem('CERTIFICATE REQUEST', der),
@@ -185,15 +178,15 @@ export async function planClient(
           { kind: 'update' },
         );
       }
-      if (issued !== undefined && (spec.p12 === true || spec.p12 === 'legacy')) {
+      if (issued !== undefined && (p12 === true || p12 === 'legacy')) {
         const password = randomPassword();
         const bundle = {
           keyPem: issued.keyPem,
           certsPem: `${cert.chainPem}${ca.root.certPem}`,
           password,
-          friendlyName: spec.clientId,
+          friendlyName: names.clientId,
         };
-        const legacy = spec.p12 === 'legacy';
+        const legacy = p12 === 'legacy';
         plan
           .add(
             path('p12'),
@@ -205,9 +198,13 @@ export async function planClient(
           )
           .add(path('p12Password'), `${password}\n`, 'PKCS#12 password (0600)', { secret: true });
       }
-      const bind = spec.bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri');
       return Object.assign(plan, {
-        entry: tlsClientAuthEntry(spec.clientId, cert, bind, common),
+        entry: tlsClientAuthEntry(
+          names.clientId,
+          cert,
+          bind ?? (spec.spiffeId === undefined ? 'subject_dn' : 'san_uri'),
+          common,
+        ),
       });
     }
   }

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import type { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { createClientAssertion } from '../client/assertion.js';
 import { jwkThumbprint } from '../dpop/index.js';
@@ -76,13 +77,7 @@ export const options = {
 export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
 
 /** Parsed option values, typed by {@link options}. */
-export type Values = {
-  -readonly [K in keyof typeof options]?: (typeof options)[K] extends { multiple: true }
-    ? string[]
-    : (typeof options)[K]['type'] extends 'boolean'
-      ? boolean
-      : string;
-};
+export type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
 
 /** A command line that cannot run as written: exit 2 with the usage text. */
 export class UsageError extends Error {}

@@ -8,6 +8,7 @@
 export { encodeDnString as encodeDn } from '../pki/index.js';
 export {
   type CaCertificate,
+  type CertificateInfo,
   type Clock,
   type CreateDevCaOptions,
   type CrlOptions,
@@ -27,23 +28,10 @@ export {
   x5tS256,
 } from './ca.js';
 export { type DevCaIo, runDevCaCli } from './cli.js';
-export {
-  isRevocationReason,
-  parseCrl,
-  type RevocationEntry,
-  type RevocationReason,
-  revocationReasons,
-} from './crl.js';
-export { type DoctorCheck, runDoctor } from './doctor.js';
+export { parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 export { type DevPkiOptions, ensureDevPki } from './ensure.js';
-export {
-  generateSigningJwk,
-  isSigningJwkAlg,
-  type SigningJwk,
-  type SigningJwkAlg,
-  signingJwkAlgs,
-} from './jwk.js';
-export { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
+export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './jwk.js';
+export type { DevKeyType } from './keys.js';
 export { layout } from './layout.js';
 export {
   createNegativeFixtures,
@@ -56,9 +44,7 @@ export {
 export { createPkcs12, type Pkcs12Options } from './pkcs12.js';
 export { createLegacyPkcs12, isLegacyPkcs12 } from './pkcs12-legacy.js';
 export {
-  isMtlsBinding,
   type MtlsBinding,
-  mtlsBindings,
   privateKeyJwtEntry,
   type RegistryFile,
   selfSignedEntry,
@@ -76,4 +62,3 @@ export {
   jwtSvidBundleKey,
   type ServiceAccountIssuer,
 } from './workload.js';
-export type { CommandResult } from './workspace.js';

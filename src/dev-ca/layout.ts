@@ -4,41 +4,56 @@
  */
 import { join } from 'node:path';
 
-/** Paths relative to the PKI directory. */
-export const layout = {
-  rootCert: 'ca/root.pem',
-  rootKey: 'ca/root-key.pem',
-  intermediateCert: 'ca/intermediate.pem',
-  intermediateKey: 'ca/intermediate-key.pem',
-  /** Intermediate then root. */
-  caChain: 'ca/chain.pem',
-  rootCrl: 'ca/root.crl.pem',
-  intermediateCrl: 'ca/intermediate.crl.pem',
-  /** Both CRLs: Node's `crl` option needs one per CA of the chain. */
-  crlChain: 'ca/crl-chain.pem',
-  /** The trust domain's SPIFFE bundle (JWKS, `x509-svid` entries): written on demand. */
-  spiffeBundle: 'ca/spiffe-bundle.json',
-  /** Leaf then intermediate. */
-  serverCert: 'server/server.pem',
-  serverKey: 'server/server-key.pem',
-  registry: 'registry.json',
-  manifest: 'manifest.json',
-  examples: 'EXAMPLES.md',
+/** Every file of the PKI directory: its path (relative to the directory) and its role. */
+const files = {
+  rootCert: ['ca/root.pem', 'root CA certificate (trust anchor; curl --cacert)'],
+  rootKey: ['ca/root-key.pem', 'root CA private key'],
+  intermediateCert: ['ca/intermediate.pem', 'intermediate CA certificate (issues every leaf)'],
+  intermediateKey: ['ca/intermediate-key.pem', 'intermediate CA private key'],
+  caChain: ['ca/chain.pem', 'CA chain: intermediate then root'],
+  rootCrl: ['ca/root.crl.pem', 'root CRL'],
+  intermediateCrl: ['ca/intermediate.crl.pem', 'intermediate CRL'],
+  // Node's `crl` option needs one CRL per CA of the chain.
+  crlChain: ['ca/crl-chain.pem', 'both CRLs (Node tls `crl`)'],
+  // Written on demand (`client --spiffe-id`, `spiffe-bundle`).
+  spiffeBundle: [
+    'ca/spiffe-bundle.json',
+    'SPIFFE bundle of the trust domain (JWKS, use x509-svid)',
+  ],
+  serverCert: ['server/server.pem', 'server certificate chain: leaf then intermediate'],
+  serverKey: ['server/server-key.pem', 'server private key'],
+  registry: ['registry.json', 'client registry (RFC 7591 metadata)'],
+  manifest: ['manifest.json', 'manifest'],
+  examples: ['EXAMPLES.md', 'curl examples'],
 } as const;
 
 /** Per-client files, under `clients/<client_id>/` (or `negative/<client_id>/` for fixtures). */
-export const clientFiles = {
-  cert: 'cert.pem',
-  key: 'key.pem',
-  /** Leaf then intermediate: what `curl --cert` should send. */
-  chain: 'chain.pem',
-  /** The PKCS#10 request a `sign` client sent (its key never leaves the client host). */
-  csr: 'request.csr',
-  p12: 'client.p12',
-  p12Password: 'client.p12.password',
-  privateJwk: 'private.jwk.json',
-  publicJwk: 'public.jwk.json',
+const perClient = {
+  cert: ['cert.pem', 'certificate'],
+  key: ['key.pem', 'private key'],
+  // What `curl --cert` should send.
+  chain: ['chain.pem', 'certificate chain presented in TLS'],
+  // A `sign` client's request: its key never leaves the client host.
+  csr: ['request.csr', 'PKCS#10 request it was signed from (the key stays with the client)'],
+  p12: ['client.p12', 'PKCS#12 bundle'],
+  p12Password: ['client.p12.password', 'PKCS#12 password'],
+  privateJwk: ['private.jwk.json', 'private signing JWK'],
+  publicJwk: ['public.jwk.json', 'public JWK'],
 } as const;
+
+const pathsOf = <T extends Record<string, readonly [string, string]>>(table: T) =>
+  Object.fromEntries(Object.entries(table).map(([name, [path]]) => [name, path])) as {
+    readonly [K in keyof T]: T[K][0];
+  };
+
+/** Paths relative to the PKI directory. */
+export const layout = pathsOf(files);
+/** File names in a client's folder. */
+export const clientFiles = pathsOf(perClient);
+/** The role of each file the dev CA makes, by path. */
+export const roles: ReadonlyMap<string, string> = new Map(Object.values(files));
+/** The role of each file in a client's folder, by file name. */
+export const clientRoles: ReadonlyMap<string, string> = new Map(Object.values(perClient));
 
 export const clientsFolder = 'clients';
 export const negativeFolder = 'negative';

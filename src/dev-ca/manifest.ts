@@ -7,9 +7,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { describeCert, x5tS256 } from './ca.js';
+import { describeCert } from './ca.js';
 import { parseCrl } from './crl.js';
-import { layout } from './layout.js';
+import { clientRoles, layout, roles } from './layout.js';
 import { jsonFile, type PlannedFile } from './store.js';
 import { fromPem } from './x509.js';
 
@@ -64,10 +64,11 @@ export async function buildManifest(dir: string, issuer: string): Promise<Planne
         !/key\.pem$/.test(path) &&
         !path.endsWith('crl-chain.pem')
       ) {
-        const x509 = new X509Certificate(await readFile(absolute));
-        const { subject, serialHex, notAfter } = describeCert(x509);
-        Object.assign(entry, { subject, serial: serialHex, notAfter: notAfter.toISOString() });
-        entry['x5t#S256'] = x5tS256(x509.raw);
+        const info = describeCert(new X509Certificate(await readFile(absolute)));
+        entry.subject = info.subject;
+        entry.serial = info.serialHex;
+        entry.notAfter = info.notAfter.toISOString();
+        entry['x5t#S256'] = info.x5tS256;
       } else if (path.endsWith('.jwk.json')) {
         const jwk = JSON.parse(await readFile(absolute, 'utf8')) as {
           kid?: unknown;
@@ -86,23 +87,8 @@ export async function buildManifest(dir: string, issuer: string): Promise<Planne
 }
 
 /** The role of a known file, or undefined for files the dev CA did not make. */
-export function roleOf(path: string): string | undefined {
-  const known: Record<string, string> = {
-    [layout.rootCert]: 'root CA certificate (trust anchor; curl --cacert)',
-    [layout.rootKey]: 'root CA private key',
-    [layout.intermediateCert]: 'intermediate CA certificate (issues every leaf)',
-    [layout.intermediateKey]: 'intermediate CA private key',
-    [layout.caChain]: 'CA chain: intermediate then root',
-    [layout.rootCrl]: 'root CRL',
-    [layout.intermediateCrl]: 'intermediate CRL',
-    [layout.crlChain]: 'both CRLs (Node tls `crl`)',
-    [layout.spiffeBundle]: 'SPIFFE bundle of the trust domain (JWKS, use x509-svid)',
-    [layout.serverCert]: 'server certificate chain: leaf then intermediate',
-    [layout.serverKey]: 'server private key',
-    [layout.registry]: 'client registry (RFC 7591 metadata)',
-    [layout.examples]: 'curl examples',
-  };
-  const direct = known[path];
+function roleOf(path: string): string | undefined {
+  const direct = roles.get(path);
   if (direct !== undefined) return direct;
   const parts = path.split('/');
   if (parts[0] === 'negative' && parts[1] === 'foreign-ca') {
@@ -111,17 +97,7 @@ export function roleOf(path: string): string | undefined {
   if ((parts[0] === 'clients' || parts[0] === 'negative') && parts.length === 3) {
     const prefix =
       parts[0] === 'negative' ? `negative fixture ${parts[1]}: ` : `client ${parts[1]}: `;
-    const byName: Record<string, string> = {
-      'cert.pem': 'certificate',
-      'key.pem': 'private key',
-      'chain.pem': 'certificate chain presented in TLS',
-      'request.csr': 'PKCS#10 request it was signed from (the key stays with the client)',
-      'client.p12': 'PKCS#12 bundle',
-      'client.p12.password': 'PKCS#12 password',
-      'private.jwk.json': 'private signing JWK',
-      'public.jwk.json': 'public JWK',
-    };
-    const role = byName[parts[2] ?? ''];
+    const role = clientRoles.get(parts[2] ?? '');
     return role === undefined ? undefined : `${prefix}${role}`;
   }
   return undefined;

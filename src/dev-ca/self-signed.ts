@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { generate } from 'selfsigned';
 import { encodeDnString, formatDn, parseDn } from '../pki/index.js';
-import { describeCert, truncate, x5tS256 } from './ca.js';
+import { type CertificateInfo, describeCert, truncate } from './ca.js';
 import { type DevKeyType, generateDevKeyPair } from './keys.js';
 import { buildCertificate, ekuOids, randomSerial } from './x509.js';
 
@@ -28,18 +28,9 @@ export interface SelfSignedClientOptions {
   readonly validityDays?: number;
 }
 
-export interface SelfSignedClient {
+export interface SelfSignedClient extends CertificateInfo {
   readonly clientId: string;
-  readonly certPem: string;
-  readonly certDer: Buffer;
   readonly keyPem: string;
-  readonly subject: string;
-  readonly serialHex: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly keyType: DevKeyType;
-  /** base64url SHA-256 of the DER (RFC 8705 §3.1). */
-  readonly x5tS256: string;
   /** Public JWK with `kid` (RFC 7638 thumbprint) and `x5c`: the registry `jwks` entry. */
   readonly jwk: JWK;
 }
@@ -121,13 +112,10 @@ export async function createSelfSignedClient(
   const publicJwk = await exportJWK(key.publicKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   return {
-    clientId: options.clientId,
-    certPem: cert.toString(),
-    certDer: cert.raw,
-    keyPem: key.privateKeyPem,
     ...describeCert(cert),
+    clientId: options.clientId,
+    keyPem: key.privateKeyPem,
     keyType,
-    x5tS256: x5tS256(cert.raw),
     // No `use`/`alg`: the key authenticates a TLS handshake, not JWS; RFC 8705 only needs x5c.
     jwk: { ...publicJwk, kid, x5c: [cert.raw.toString('base64')] },
   };

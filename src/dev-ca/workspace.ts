@@ -8,7 +8,15 @@ import { X509Certificate } from 'node:crypto';
 import { isAbsolute, join, relative } from 'node:path';
 import { parseCertificate, subjectAltNames } from '../pki/index.js';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { type Clock, clockOf, type DevCa, type DevCaCrls, describeCert, openDevCa } from './ca.js';
+import {
+  type CertificateInfo,
+  type Clock,
+  clockOf,
+  type DevCa,
+  type DevCaCrls,
+  describeCert,
+  openDevCa,
+} from './ca.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
 import { layout } from './layout.js';
@@ -17,6 +25,7 @@ import type { RegistryFile } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
 import {
   commitFiles,
+  defined,
   exists,
   jsonFile,
   type MadeFile,
@@ -99,16 +108,15 @@ export class Workspace {
       }
       return text;
     };
-    const rootKeyPem = await this.text(layout.rootKey);
-    const rootCrlPem = await this.text(layout.rootCrl);
-    const intermediateCrlPem = await this.text(layout.intermediateCrl);
     return openDevCa({
       rootCertPem: await read(layout.rootCert),
       intermediateCertPem: await read(layout.intermediateCert),
       intermediateKeyPem: await read(layout.intermediateKey),
-      ...(rootKeyPem === undefined ? {} : { rootKeyPem }),
-      ...(rootCrlPem === undefined ? {} : { rootCrlPem }),
-      ...(intermediateCrlPem === undefined ? {} : { intermediateCrlPem }),
+      ...defined({
+        rootKeyPem: await this.text(layout.rootKey),
+        rootCrlPem: await this.text(layout.rootCrl),
+        intermediateCrlPem: await this.text(layout.intermediateCrl),
+      }),
       now: this.now,
       profile: 'dev',
     });
@@ -249,7 +257,7 @@ export async function planServerFiles(
 }
 
 /** What a certificate on disk says about itself, for renewing and for doctor. */
-export interface CertOnDisk extends ReturnType<typeof describeCert> {
+export interface CertOnDisk extends CertificateInfo {
   readonly x509: X509Certificate;
   readonly sans: { dns: string[]; uri: string[]; ip: string[]; email: string[] };
 }

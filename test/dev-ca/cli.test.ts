@@ -7,41 +7,9 @@ import { chmod, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ensureDevPki, runDevCaCli } from '../../src/dev-ca/index.js';
+import { ensureDevPki } from '../../src/dev-ca/index.js';
 import { loadRegistry } from '../../src/registry/index.js';
-import { openssl, tempDir, writeAll } from './helpers.js';
-
-interface Captured {
-  readonly io: {
-    stdout: { write(text: string): boolean };
-    stderr: { write(text: string): boolean };
-  };
-  stdout(): string;
-  stderr(): string;
-}
-
-function capture(): Captured {
-  let out = '';
-  let err = '';
-  return {
-    io: {
-      stdout: {
-        write: (text: string) => {
-          out += text;
-          return true;
-        },
-      },
-      stderr: {
-        write: (text: string) => {
-          err += text;
-          return true;
-        },
-      },
-    },
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
+import { cli, openssl, tempDir, writeAll } from './helpers.js';
 
 /** Every file and folder under `dir` with its mode, mtime and bytes. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
@@ -71,11 +39,7 @@ const modeOf = async (path: string): Promise<number> => (await stat(path)).mode 
 describe('dev-ca CLI', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  const run = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-    const c = capture();
-    const code = await runDevCaCli([...args, '--dir', dir], c.io);
-    return { code, out: c.stdout(), err: c.stderr() };
-  };
+  const run = (...args: string[]) => cli(dir, ...args);
 
   beforeEach(async () => {
     ({ dir, cleanup } = await tempDir());

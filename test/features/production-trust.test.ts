@@ -139,6 +139,8 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
           registry: { file: 'registry.json' },
           // The admin listener on a port the OS picks: test servers run side by side.
           admin: { port: 0 },
+          // No load shedding: on a loaded machine it would answer 503 instead of the verdicts read here.
+          underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
           log: { level: 'warn' },
         }),
       );

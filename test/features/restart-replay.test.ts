@@ -61,10 +61,11 @@ describe('replay protection across a restart (memory store)', () => {
           registry: { file: null, clients: [client.metadata] },
           replay: { store: 'memory' },
           log: { level: 'warn' },
-          // The admin listener's default port (9464) is shared with every other test process on
-          // the machine: when it was taken, listen() failed after the TLS listener was up, so the
-          // server answered but never installed its SIGTERM handler (exit by signal, code null).
+          // A free admin port (the default 9464 may be another test's), and no load shedding:
+          // on a loaded machine the event-loop trigger would answer 503 instead of the verdicts
+          // this test reads.
           admin: { port: 0 },
+          underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
         }),
       );
       const start = async () => {
