@@ -511,6 +511,53 @@ describe('workload client authentication', () => {
     });
   });
 
+  describe("the caller's checks before the jti is spent (beforeSideEffects, RFC 9449 §5)", () => {
+    /** A hook that refuses, as the token endpoint does for a bad DPoP proof. */
+    const refusingHook = (calls: string[]) => async () => {
+      calls.push('hook');
+      throw new OAuthError('invalid_dpop_proof', 'dpop_htm_mismatch', 'bad proof');
+    };
+
+    it('JWT-SVID (required-unique): the hook runs after verification and before the spend', async () => {
+      const uniqueFile = join(dir, 'unique-hook.json');
+      await writeFile(uniqueFile, JSON.stringify(td.bundle()));
+      const auth = jwtSvid({
+        trust: new WorkloadTrust([spiffeSource('u', uniqueFile, { jti: 'required-unique' })]),
+      });
+      const api = clientOf(registry, 'api');
+      const calls: string[] = [];
+      const once = await svid('/api', { claims: { jti: 'hook-1' } });
+      const hooked = assertionRequest(once, { beforeSideEffects: refusingHook(calls) });
+      expect(await reason(auth.authenticate(hooked, api))).toBe('dpop_htm_mismatch');
+      // Not spent by the refused request: it works once, then it is a replay.
+      expect(await reason(auth.authenticate(assertionRequest(once), api))).toBe('accepted');
+      expect(await reason(auth.authenticate(assertionRequest(once), api))).toBe(
+        'assertion_replayed',
+      );
+      // A forged SVID never reaches the hook.
+      const forged = once.replace(/\.[^.]+$/, `.${'A'.repeat(86)}`);
+      const forgedRequest = assertionRequest(forged, { beforeSideEffects: refusingHook(calls) });
+      expect(await reason(auth.authenticate(forgedRequest, api))).toBe(
+        'assertion_signature_invalid',
+      );
+      expect(calls).toEqual(['hook']);
+    });
+
+    it('federated token (unique-when-present): the same order', async () => {
+      const auth = federated();
+      const ledger = clientOf(registry, 'ledger');
+      const calls: string[] = [];
+      const token = await saToken({ jti: 'hook-sa-1' });
+      const hooked = assertionRequest(token, { beforeSideEffects: refusingHook(calls) });
+      expect(await reason(auth.authenticate(hooked, ledger))).toBe('dpop_htm_mismatch');
+      expect(await reason(auth.authenticate(assertionRequest(token), ledger))).toBe('accepted');
+      expect(await reason(auth.authenticate(assertionRequest(token), ledger))).toBe(
+        'assertion_replayed',
+      );
+      expect(calls).toEqual(['hook']);
+    });
+  });
+
   describe('dispatch', () => {
     const dispatcher = (withWorkload = true) =>
       new ClientAuthDispatcher({
