@@ -20,7 +20,7 @@ import { parseCommandLine } from './args.js';
 import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
 import { createServerLogger } from './logger.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
-import { replaySinceVariable, runPrimary } from './workers.js';
+import { replaySinceVariable, runPrimary, workerReadyMessage } from './workers.js';
 
 /** The most workers `--workers` accepts: far more than any machine's useful count. */
 const maxWorkers = 256;
@@ -212,6 +212,8 @@ export async function serveCommand(
     { issuer: config.issuer, host: config.tls.host, port: config.tls.port, addresses },
     'tollgate listening',
   );
+  // Tells the primary that every listener of this worker is up (see workers.ts).
+  if (isWorker) process.send?.({ type: workerReadyMessage });
   if (dev && !isWorker) io.stdout.write(quickstart(config));
 
   return new Promise((resolve) => {

@@ -46,6 +46,9 @@ export const replaySinceVariable = 'TG_WORKER_REPLAY_SINCE_MS';
 /** A worker that dies unexpectedly is replaced after this. */
 const restartDelayMs = 1_000;
 
+/** What a worker sends the primary once all its listeners are up. */
+export const workerReadyMessage = 'tollgate:worker-ready';
+
 /** The IPC channel to one worker, as the replay IPC module sees it. */
 function channelOf(worker: Worker): IpcChannel {
   return {
@@ -82,7 +85,13 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         stopClaims();
         stopMetrics();
       });
-      worker.on('listening', () => listening.add(worker.id));
+      // Started means every listener is up, not only the first one ('listening' fires per
+      // server): a worker that fails on a later listener is a failed start, never restarted.
+      worker.on('message', (message: unknown) => {
+        if ((message as { type?: unknown } | null)?.type === workerReadyMessage) {
+          listening.add(worker.id);
+        }
+      });
     };
 
     cluster.on('exit', (worker, code, signal) => {

@@ -25,9 +25,15 @@ describe('a listener that cannot bind', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it(
-    'stops start-up: exit 1, the listener and the fix named',
-    async () => {
+  it.each([
+    ['one process', []],
+    [
+      '--workers 2 (a worker that fails a later listener is a failed start, not restarted)',
+      ['--workers', '2'],
+    ],
+  ])(
+    'stops start-up: exit 1, the listener and the fix named (%s)',
+    async (_name: string, extraArgs: string[]) => {
       const ca = await createDevCa();
       const server = await ca.issueServer();
       const client = await makeJwtClient('svc-listen');
@@ -56,7 +62,7 @@ describe('a listener that cannot bind', () => {
         }),
       );
 
-      const serve = spawnServe(join(dir, 'tollgate.json'));
+      const serve = spawnServe(join(dir, 'tollgate.json'), {}, extraArgs);
       cleanups.push(() => serve.kill());
       const timer = setTimeout(() => serve.kill(), 120_000);
       const code = await serve.exited;
