@@ -769,18 +769,31 @@ await scenario('F1', () =>
   ),
 );
 
-await scenario('F2', async () => {
+/**
+ * Runs a one-shot measurement script pinned to the server core, bounded by `timeoutMs`, and
+ * returns the JSON line it prints; throws with `what` when it does not exit 0.
+ */
+async function runPinnedMeasurement(what, nodeArgs, timeoutMs) {
   const child = track(
-    spawnPinned(serverCore, process.execPath, [join(here, 'floor-crypto.mjs'), durationMs], {
+    spawnPinned(serverCore, process.execPath, nodeArgs.map(String), {
       stdio: ['ignore', 'pipe', 'inherit'],
     }),
   );
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), durationMs + 60_000);
-  await new Promise((resolvePromise) => child.once('exit', resolvePromise));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
   clearTimeout(timer);
-  const result = JSON.parse(stdout);
+  if (code !== 0) throw new Error(`${what} failed (${code})`);
+  return JSON.parse(stdout);
+}
+
+await scenario('F2', async () => {
+  const result = await runPinnedMeasurement(
+    'the crypto floor',
+    [join(here, 'floor-crypto.mjs'), durationMs],
+    durationMs + 60_000,
+  );
   log(`  ${result.rate.toFixed(0)} verify+sign/s on one core`);
   return result;
 });
@@ -898,21 +911,11 @@ await scenario('P1-S4', () =>
 );
 
 await scenario('MEM', async () => {
-  const child = track(
-    spawnPinned(
-      serverCore,
-      process.execPath,
-      ['--expose-gc', join(here, 'memory.mjs'), String(memoryEntries)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    ),
+  const result = await runPinnedMeasurement(
+    'memory measurement',
+    ['--expose-gc', join(here, 'memory.mjs'), memoryEntries],
+    300_000,
   );
-  let stdout = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`memory measurement failed (${code})`);
-  const result = JSON.parse(stdout);
   log(
     `  ${result.heapBytesPerEntry.toFixed(0)} heap B/entry, RSS ${(result.rssAfterBytes / 2 ** 20).toFixed(0)} MiB with ${result.entries} entries`,
   );
@@ -922,21 +925,11 @@ await scenario('MEM', async () => {
 // IPC: one replay claim of `serve --workers N` through node:cluster's channel to the primary's
 // memory store (both processes pinned to the server core): the cost W2 pays per token over S1.
 await scenario('IPC', async () => {
-  const child = track(
-    spawnPinned(
-      serverCore,
-      process.execPath,
-      [join(here, 'ipc-claims.mjs'), String(args.quick ? 20_000 : 100_000)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    ),
+  const result = await runPinnedMeasurement(
+    'IPC measurement',
+    [join(here, 'ipc-claims.mjs'), args.quick ? 20_000 : 100_000],
+    180_000,
   );
-  let stdout = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-  const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`IPC measurement failed (${code})`);
-  const result = JSON.parse(stdout);
   log(
     `  worker ${result.workerCpuUsPerClaim.toFixed(1)} us + primary ${result.primaryCpuUsPerClaim.toFixed(1)} us CPU per claim`,
   );
