@@ -499,6 +499,18 @@ export function checkRevocation(
     if (crl.revokedSerials.has(certificate.serialNumber)) {
       return chainFailure('revoked', 'revocation', `${roleOf(path, index)} is revoked`);
     }
+    // A CRL dated in the future is not in force yet (as OpenSSL rules): its status for now is
+    // unknown, like a stale one's.
+    if (
+      policy.staleness === 'fail' &&
+      Math.floor(now.getTime() / 1000) * 1000 + policy.graceMilliseconds < crl.thisUpdate.getTime()
+    ) {
+      return chainFailure(
+        'untrusted',
+        'crl_stale',
+        `CRL for the issuer of the ${roleOf(path, index)} is not valid before ${crl.thisUpdate.toISOString()}`,
+      );
+    }
     if (
       policy.staleness === 'fail' &&
       crl.nextUpdate !== undefined &&

@@ -14,6 +14,7 @@ import {
   makeKeyPool,
   prng,
   realize,
+  withCrls,
 } from './differential/cases.js';
 import { tollgateVerdict } from './differential/tollgate.js';
 
@@ -26,6 +27,7 @@ function caseOf(mutation: string, seed: number): DiffCase {
   if (found === undefined) throw new Error(`no mutation ${mutation}`);
   const rng = prng(seed);
   const plan = basePlan(`p${seed}`, rng, pool, now, Math.max(1, found.minDepth ?? 1) + (seed % 2));
+  if (found.crl === true) withCrls(plan);
   found.apply(plan, rng, pool);
   return realize(plan, mutation);
 }
@@ -89,6 +91,10 @@ describe('classes OpenSSL refuses and Tollgate now refuses too (issue 13, round 
     ],
     ['ext:as-ids-malformed@leaf', /^critical_extension: leaf has an AS number resources extension/],
     ['ext:nscerttype-malformed@ca', /^parse: malformed certificate/],
+    // CRLs: a revoked serial written with a leading zero revoked nothing; a CRL dated in the
+    // future was used.
+    ['crl:leaf-revoked-padded-serial', /^store: crls\[\d\]: malformed CRL: non-minimal INTEGER/],
+    ['crl:not-yet-valid', /^crl_stale: CRL for the issuer of the leaf is not valid before/],
     // Netscape certificate type without SSL client; a malformed one.
     [
       'ext:nscerttype-objsign@leaf',
@@ -156,6 +162,9 @@ describe('classes OpenSSL refuses and Tollgate now refuses too (issue 13, round 
     'nc:uri-permitted-port',
     'nc:email-permitted-at-host',
     'ext:crldp@leaf',
+    'crl:clean',
+    'shape:self-issued-intermediate-root-pathlen',
+    'name:multi-valued-rdn-reordered',
     'nc:cn-hostname-inside',
     'nc:cn-hostname-with-dns-san',
     'nc:cn-not-hostname',

@@ -1034,6 +1034,10 @@ function crlMutations(): Mutation[] {
     crl('leaf-revoked', (p) => {
       caCrl(p).revokedSerials = [p.leaf.serial];
     }),
+    crl('leaf-revoked-padded-serial', (p) => {
+      // The leaf's serial with a leading zero octet: not DER, the same number.
+      caCrl(p).revokedSerials = [Uint8Array.from([0x00, ...p.leaf.serial])];
+    }),
     crl('other-revoked', (p) => {
       caCrl(p).revokedSerials = [Uint8Array.of(0x55, 0x01)];
     }),
@@ -1569,6 +1573,45 @@ function extensionMutations2(): Mutation[] {
           (ext) =>
             ext && { ...ext, value: akiValue(keyIdOf(root.key.spki), root.issuer, otherSerial) },
         );
+      },
+    },
+    {
+      // A multi-valued RDN written in one order in the CA's subject, in the other in the
+      // leaf's issuer: the same set (RFC 5280 §7.1), other bytes.
+      name: 'name:multi-valued-rdn-reordered',
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        const label = `CA ${plan.cas.length - 1} c${plan.id}`;
+        ca.subject = encode.name(`CN=${label}+O=Diff`);
+        plan.leaf.issuer = encode.name(`O=Diff+CN=${label}`);
+      },
+    },
+    {
+      name: 'name:multi-valued-rdn',
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        ca.subject = encode.name(`CN=CA ${plan.cas.length - 1} c${plan.id}+O=Diff`);
+        plan.leaf.issuer = ca.subject;
+      },
+    },
+    {
+      // A key-rollover certificate: the root's name, a new key, signed by the root, and a root
+      // pathLenConstraint that only holds when self-issued intermediates are not counted (RFC
+      // 5280 §6.1.4 (l)).
+      name: 'shape:self-issued-intermediate-root-pathlen',
+      apply: (plan) => {
+        const root = plan.cas[0] as CertOptions;
+        const first = plan.cas[1] as CertOptions;
+        const old = first.subject;
+        first.subject = root.subject;
+        for (const cert of [...plan.cas.slice(2), plan.leaf]) {
+          if (Buffer.compare(cert.issuer, old) === 0) cert.issuer = root.subject;
+        }
+        setExt(root, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, plan.cas.length - 2),
+        }));
       },
     },
     {

@@ -1,6 +1,7 @@
 /**
  * Tollgate's side of the differential: one case through a fresh `TrustStore`, as a client chain
- * arrives (leaf and the certificates sent, as DER), with the case's anchors and CRLs.
+ * arrives (leaf and the certificates sent, as DER), with the case's anchors and CRLs (and, for
+ * CRL cases, the sent intermediates configured, so that their CRLs are accepted).
  */
 import { TrustStore, TrustStoreError } from '../../../src/pki/index.js';
 import type { DiffCase } from './cases.js';
@@ -12,7 +13,11 @@ export function tollgateVerdict(one: DiffCase, now: Date): { ok: boolean; reason
     store = TrustStore.fromPem(
       {
         anchors: one.anchors.map((cert) => cert.der),
-        ...(one.crls === undefined ? {} : { crls: one.crls.map((crl) => crl.der) }),
+        // A CRL is accepted only from a configured CA, so CRL cases configure the intermediates
+        // they send (as a deployment that checks their CRLs must); OpenSSL gets them as sent.
+        ...(one.crls === undefined
+          ? {}
+          : { crls: one.crls.map((crl) => crl.der), intermediates: one.sent.map((c) => c.der) }),
       },
       { requireCrls: one.crls !== undefined },
     );
