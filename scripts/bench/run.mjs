@@ -22,7 +22,7 @@
  *   --dist DIR         run the Tollgate server from another build (A/B runs of a patch; keep the
  *                      copy inside the repo, e.g. bench-results/patched/dist, so that
  *                      node_modules resolves); fixtures still come from dist/
- *   --keep             keep the temporary fixture folder
+ *   --keep             keep the temporary fixture folder and the servers' audit logs
  * Environment: BENCH_SERVER_NODE_FLAGS / BENCH_GENERATOR_NODE_FLAGS add node flags to the Tollgate
  * server / the load generator (e.g. --trace-gc).
  *   --leaf-only        mTLS clients send only their leaf certificate, not leaf + intermediate
@@ -169,16 +169,24 @@ async function startServer(name, nodeArgs, port, env = {}, core = serverCore) {
     child.kill('SIGKILL');
     throw new Error(`${name} did not start: ${error.message}\n${output}`);
   }
+  // The audit log only stands in for production's log file; --keep keeps it to read.
+  const dropLog = () => {
+    if (!args.keep) rmSync(logFile, { force: true });
+  };
   return {
     pid: child.pid,
     spawnedAtMs,
     output: () => output,
     stop: () =>
       new Promise((resolvePromise) => {
-        if (exited) return resolvePromise();
+        if (exited) {
+          dropLog();
+          return resolvePromise();
+        }
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
         child.once('exit', () => {
           clearTimeout(timer);
+          dropLog();
           resolvePromise();
         });
         child.kill('SIGTERM');

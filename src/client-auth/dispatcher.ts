@@ -76,7 +76,8 @@ export class ClientAuthDispatcher {
       const workload = await this.#workloadAssertion(request, clientIdParam);
       if (workload !== undefined) return workload;
       const { privateKeyJwt } = this.#options;
-      const claimedId = privateKeyJwt.identify(request);
+      const claimed = privateKeyJwt.identify(request);
+      const claimedId = claimed.clientId;
       request.onIdentified?.(claimedId, 'private_key_jwt');
       if (clientIdParam !== undefined && clientIdParam !== claimedId) {
         throw new OAuthError(
@@ -98,7 +99,7 @@ export class ClientAuthDispatcher {
         }
         throw methodMismatch(client, 'private_key_jwt');
       }
-      return privateKeyJwt.authenticate(request, client);
+      return privateKeyJwt.authenticate(request, client, claimed);
     }
 
     if (clientIdParam === undefined) {

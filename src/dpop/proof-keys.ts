@@ -6,9 +6,9 @@
  *
  * Safe to key by thumbprint: the thumbprint hashes exactly the members that define the public key
  * (RFC 7638 §3.2: `crv`, `kty`, `x`, `y` / `e`, `kty`, `n`), and a `jwk` with private members never
- * gets here. Only keys that imported are cached, with their SPKI; the key policy and the fit to
- * `alg` are checked on every proof (from the cached SPKI: no export), so one cache serves callers
- * with different policies.
+ * gets here. Only keys that imported are cached, with their SPKI. The key policy's verdict is
+ * remembered per key for the policy it was asked for ({@link keyPolicyProblem}: a reload's new
+ * policy, or another caller's, is checked afresh); the fit to `alg` is checked on every proof.
  *
  * Bound: {@link proofKeyCacheEntries} entries per process, each a KeyObject plus its SPKI (under
  * 2 KiB for RSA-4096, about 100 B for P-256). Proof keys are chosen by whoever sends a proof (at a
@@ -19,6 +19,7 @@
  * @see RFC 7638 §3, RFC 9449 §4.3 check 6
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { type KeyPolicy, spkiPolicyViolation } from '../pki/key-policy.js';
 
 /** Most proof keys kept imported per process. */
 export const proofKeyCacheEntries = 1024;
@@ -27,6 +28,23 @@ export const proofKeyCacheEntries = 1024;
 export interface ImportedProofKey {
   readonly key: KeyObject;
   readonly spki: Buffer;
+  /** The last key-policy verdict on this key and the policy it is for. */
+  verdict?: { readonly policy: KeyPolicy; readonly problem: string | undefined };
+}
+
+/**
+ * {@link spkiPolicyViolation} for an imported proof key, remembered for the policy last asked
+ * about. Reading the SPKI again for every proof allocated a dozen DER views per proof: in the DPoP
+ * bench (S7) the largest source of objects that outlived the young generation.
+ */
+export function keyPolicyProblem(
+  imported: ImportedProofKey,
+  policy: KeyPolicy,
+): string | undefined {
+  if (imported.verdict?.policy !== policy) {
+    imported.verdict = { policy, problem: spkiPolicyViolation(imported.spki, policy) };
+  }
+  return imported.verdict.problem;
 }
 
 const cache = new Map<string, ImportedProofKey>();

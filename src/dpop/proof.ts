@@ -24,11 +24,11 @@ import {
 } from '../jws/index.js';
 // The policy module itself, not src/pki/index.ts: it needs only the DER reader, and the client
 // SDK (which imports src/dpop for its signer) should not load the certificate machinery.
-import { defaultKeyPolicy, type KeyPolicy, spkiPolicyViolation } from '../pki/key-policy.js';
+import { defaultKeyPolicy, type KeyPolicy } from '../pki/key-policy.js';
 import { DpopProofError } from './errors.js';
 import { htuMatches } from './htu.js';
 import { jwkThumbprint } from './jkt.js';
-import { type ImportedProofKey, importProofJwk } from './proof-keys.js';
+import { type ImportedProofKey, importProofJwk, keyPolicyProblem } from './proof-keys.js';
 
 /** `typ` of a DPoP proof. @see RFC 9449 §4.2 */
 export const dpopProofTyp = 'dpop+jwt';
@@ -309,8 +309,8 @@ function importProofKey(
     });
   }
   // The key's strength first (the same sentence a registered key would get), then its fit to alg.
-  const { key, spki } = imported;
-  const problem = spkiPolicyViolation(spki, policy);
+  const { key } = imported;
+  const problem = keyPolicyProblem(imported, policy);
   if (problem !== undefined) {
     throw new DpopProofError(
       'dpop_jwk_key_policy',

@@ -51,8 +51,9 @@ describe('private_key_jwt, on the authenticator', () => {
   ): Promise<unknown> {
     const authenticator = privateKeyJwtOf(replayStore === undefined ? {} : { replayStore });
     const request = assertionRequest(assertion);
-    expect(authenticator.identify(request)).toBe(client.clientId);
-    return authenticator.authenticate(request, client);
+    const claimed = authenticator.identify(request);
+    expect(claimed.clientId).toBe(client.clientId);
+    return authenticator.authenticate(request, client, claimed);
   }
 
   it('requires client_assertion_type with client_assertion', () => {
@@ -67,11 +68,17 @@ describe('private_key_jwt, on the authenticator', () => {
     );
   });
 
-  it('refuses authenticate() before identify() as a programming error', async () => {
-    const assertion = await signAssertion(key.privateJwk, 'svc-inline', issuer);
+  it('authenticate() alone (the ClientAuthenticator interface) reads the assertion itself', async () => {
+    const jti = randomUUID();
+    const assertion = await signAssertion(key.privateJwk, 'svc-inline', issuer, {
+      claims: { jti },
+    });
     await expect(
       privateKeyJwtOf().authenticate(assertionRequest(assertion), inline),
-    ).rejects.toThrow(new TypeError('identify() must run before authenticate()'));
+    ).resolves.toMatchObject({ client: { clientId: 'svc-inline' }, jti });
+    await expect(
+      privateKeyJwtOf().authenticate(assertionRequest('a.b'), inline),
+    ).rejects.toMatchObject({ reason: 'assertion_malformed' });
   });
 
   it('accepts a valid assertion and reports its jti', async () => {

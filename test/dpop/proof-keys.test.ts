@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { jwkThumbprint } from '../../src/dpop/jkt.js';
 import {
   importProofJwk,
+  keyPolicyProblem,
   proofKeyCacheEntries,
   proofKeyCacheSize,
 } from '../../src/dpop/proof-keys.js';
+import { defaultKeyPolicy } from '../../src/pki/key-policy.js';
 
 const publicJwk = () =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as Record<
@@ -47,5 +49,18 @@ describe('proof-key cache', () => {
     expect(again).not.toBe(imported[0]);
     expect(again.spki.equals((imported[0] as { spki: Buffer }).spki)).toBe(true);
     expect(proofKeyCacheSize()).toBe(proofKeyCacheEntries);
+  });
+
+  it("remembers the key policy's verdict per key for the policy it was asked for", () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+      format: 'jwk',
+    }) as Record<string, unknown>;
+    const imported = importProofJwk(jktOf(rsa), rsa);
+    expect(keyPolicyProblem(imported, defaultKeyPolicy)).toBeUndefined();
+    expect(imported.verdict?.policy).toBe(defaultKeyPolicy);
+    // A stricter policy (a reload, or another caller) is checked afresh, not served the old verdict.
+    const strict = { minRsaBits: 3072 };
+    expect(keyPolicyProblem(imported, strict)).toMatch(/2048 bits is below the minimum of 3072/);
+    expect(keyPolicyProblem(imported, defaultKeyPolicy)).toBeUndefined();
   });
 });
