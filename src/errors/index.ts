@@ -103,6 +103,7 @@ export const reasonCodes = [
   // grant checks
   'grant_not_allowed',
   'scope_not_allowed',
+  'scope_resource_conflict',
   'resource_invalid',
   'resource_not_allowed',
   // capacity and infrastructure
