@@ -100,8 +100,19 @@ export const defaults = {
     lifetimeSeconds: 600,
     /** JWS algorithm of access tokens; must match the active signing key. */
     signingAlg: 'ES256',
-    /** `aud` when the request names no `resource` and the client registers no `default_resource`; null means the issuer. */
+    /**
+     * `aud` when the request names no `resource`, its `scope` names no resource (below) and the
+     * client registers no `default_resource`; null means the issuer (RFC 9068 §3 wants a default
+     * resource indicator: set this, or `default_resource`, to the API the tokens are for).
+     */
     defaultAudience: null,
+    /**
+     * Scopes by resource server: `[{"resource": "https://api.example", "scopes": ["read"]}]`.
+     * A request with a `scope` and no `resource` gets, as `aud`, the one resource its scopes
+     * name (RFC 9068 §3); scopes naming two resources, or a resource the client may not target
+     * (`allowed_resources`), are `invalid_scope`. A scope belongs to at most one resource.
+     */
+    resourceScopes: [],
   },
   signingKeys: {
     /** Private JWKS: `{"active_kid": "...", "keys": [private JWKs]}`, mode 0600. Required. */
@@ -287,8 +298,10 @@ export const defaults = {
     format: 'pino',
   },
   /**
-   * The scopes this server issues, advertised as `scopes_supported` in the metadata (RFC 8414
-   * §2); null advertises none (each client's registered `scope` still applies).
+   * `scopes_supported` in the metadata (RFC 8414 §2, RECOMMENDED). null: every scope some
+   * registered client may get, sorted (recomputed when the registry reloads; at most 1024).
+   * A list: exactly that list (to keep some scope names private). `[]`: none (member omitted).
+   * Clients' registered `scope` still decides what each may get.
    */
   scopesSupported: null,
   /**

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { asymmetricAlgs } from '../jws/index.js';
+import { isResourceIndicator } from '../registry/validate.js';
 import { jwtSvidAlgs } from '../workload/policy.js';
 import { trustDomainProblem } from '../workload/spiffe-id.js';
 import {
@@ -241,6 +242,32 @@ const defaultAudienceIsAbsoluteUri: CrossCheck = (config) => {
   return [{ path: 'accessToken.defaultAudience', message: 'must be an absolute URI or null' }];
 };
 
+/** RFC 9068 §3: a scope infers one default resource, an RFC 8707 resource indicator. */
+const resourceScopesAreDisjoint: CrossCheck = (config) => {
+  const problems: ConfigProblem[] = [];
+  const owner = new Map<string, string>();
+  config.accessToken.resourceScopes.forEach(({ resource, scopes }, index) => {
+    const path = `accessToken.resourceScopes[${index}]`;
+    if (!isResourceIndicator(resource)) {
+      problems.push({
+        path: `${path}.resource`,
+        message: 'must be an absolute URI without a fragment (RFC 8707 §2)',
+      });
+    }
+    for (const scope of scopes) {
+      const other = owner.get(scope);
+      if (other !== undefined && other !== resource) {
+        problems.push({
+          path: `${path}.scopes`,
+          message: `${scope} already belongs to ${other}: a scope names one resource`,
+        });
+      }
+      owner.set(scope, other ?? resource);
+    }
+  });
+  return problems;
+};
+
 const trustedProxiesAreCidrs: CrossCheck = (config) => [
   ...cidrProblems(config.proxy.trustedCidrs, 'proxy.trustedCidrs'),
   ...cidrProblems(config.metrics.allowedCidrs, 'metrics.allowedCidrs'),
@@ -421,6 +448,7 @@ const crossChecks: readonly CrossCheck[] = [
   issuerIsHttpsWithoutQueryOrFragment,
   assertionAlgsWithinProfile,
   defaultAudienceIsAbsoluteUri,
+  resourceScopesAreDisjoint,
 ];
 
 function toProblem(error: ErrorObject): ConfigProblem {

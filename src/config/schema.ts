@@ -26,6 +26,8 @@ const path = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const nullablePath = { type: ['string', 'null'], minLength: 1, maxLength: 4096 } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\\'. */
+const scopeToken = { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' } as const;
 
 export const configSchema = {
   type: 'object',
@@ -156,11 +158,31 @@ export const configSchema = {
     accessToken: {
       type: 'object',
       additionalProperties: false,
-      required: ['lifetimeSeconds', 'signingAlg', 'defaultAudience'],
+      required: ['lifetimeSeconds', 'signingAlg', 'defaultAudience', 'resourceScopes'],
       properties: {
         lifetimeSeconds: positiveInt(86_400),
         signingAlg: { enum: [...accessTokenAlgs] },
         defaultAudience: { type: ['string', 'null'], minLength: 1, maxLength: 2048 },
+        // Each scope names at most one resource: checked by name (resourceScopesAreDisjoint).
+        resourceScopes: {
+          type: 'array',
+          maxItems: 256,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['resource', 'scopes'],
+            properties: {
+              resource: { type: 'string', minLength: 1, maxLength: 2048 },
+              scopes: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 1024,
+                uniqueItems: true,
+                items: scopeToken,
+              },
+            },
+          },
+        },
       },
     },
     signingKeys: {
@@ -369,10 +391,9 @@ export const configSchema = {
       required: ['level', 'format'],
       properties: { level: { enum: [...logLevels] }, format: { enum: [...logFormats] } },
     },
-    // RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\\'.
     scopesSupported: {
       type: ['array', 'null'],
-      items: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$' },
+      items: scopeToken,
       maxItems: 1024,
       uniqueItems: true,
     },

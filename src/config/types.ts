@@ -61,6 +61,14 @@ export interface Config {
     readonly lifetimeSeconds: number;
     readonly signingAlg: AccessTokenAlg;
     readonly defaultAudience: string | null;
+    /**
+     * Which resource each scope belongs to: a request with a `scope` but no `resource` gets the
+     * resource its scopes name as `aud` (RFC 9068 §3).
+     */
+    readonly resourceScopes: readonly {
+      readonly resource: string;
+      readonly scopes: readonly string[];
+    }[];
   };
   /** `file` is null until configured; serving needs it. */
   readonly signingKeys: { readonly file: string | null };
@@ -139,7 +147,10 @@ export interface Config {
     readonly processMetrics: boolean;
   };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
-  /** Advertised as `scopes_supported` (RFC 8414 §2) when set; null advertises none. */
+  /**
+   * `scopes_supported` (RFC 8414 §2): null advertises every scope a registered client may get
+   * (follows registry reloads); a list advertises exactly it; `[]` advertises none.
+   */
   readonly scopesSupported: readonly string[] | null;
   /** Workload identity trust sources (SPIFFE trust domains, OIDC workload issuers). */
   readonly workloadIdentity: { readonly sources: readonly WorkloadSourceConfig[] };

@@ -88,11 +88,18 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
         const bound = Object.entries(client).find(([key]) => key.startsWith('tls_client_auth_'));
         // Signed from a CSR: the key is wherever the request was made, never in this folder.
         const signed = !(await exists(join(options.dir, clientPath(id, 'key'))));
+        // `client --spiffe-id`: an X.509-SVID, still registered as tls_client_auth by its URI SAN.
+        const svid = String(bound?.[1]).startsWith('spiffe://');
         lines.push(
-          `## ${id}: tls_client_auth (mutual TLS, CA-issued certificate)`,
+          `## ${id}: tls_client_auth (mutual TLS, ${svid ? 'X.509-SVID' : 'CA-issued certificate'})`,
           '',
           `Bound by \`${bound?.[0] ?? 'tls_client_auth_subject_dn'}\` = \`${String(bound?.[1] ?? '')}\`. The client sends`,
           `its certificate and the intermediate (\`chain.pem\`); the token carries \`cnf.x5t#S256\`.`,
+          ...(svid
+            ? [
+                `The SPIFFE ID must equal it exactly, the chain validates to the dev root (\`${d}/${layout.rootCert}\`); for the \`spiffe_x509\` method with \`${d}/${layout.spiffeBundle}\` see docs/workload-identity.md.`,
+              ]
+            : []),
           ...(signed
             ? [
                 `Signed from \`${file('csr')}\`: use the private key the request was made with.`,

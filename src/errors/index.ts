@@ -35,6 +35,9 @@ export const reasonCodes = [
   // request shape
   'method_not_allowed',
   'unsupported_media_type',
+  'malformed_request',
+  'headers_too_large',
+  'request_timeout',
   'body_too_large',
   'malformed_body',
   'duplicate_parameter',
@@ -100,6 +103,7 @@ export const reasonCodes = [
   // grant checks
   'grant_not_allowed',
   'scope_not_allowed',
+  'scope_resource_conflict',
   'resource_invalid',
   'resource_not_allowed',
   // capacity and infrastructure

@@ -14,7 +14,7 @@ import Fastify, {
 import { asOAuthError, OAuthError } from '../errors/index.js';
 import type { ListenerConnections } from './connections.js';
 import { parseForm } from './form.js';
-import { sendOAuthError } from './reply.js';
+import { answerClientError, sendOAuthError } from './reply.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
@@ -65,6 +65,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     serverFactory: (handler) => connections.createServer(handler, options.https),
     // Never take a request id from the client: it would be echoed into audit lines.
     requestIdHeader: false,
+    // Every refusal in OAuth form, also those made before a route is found: bytes Node's parser
+    // refuses, and a path with malformed percent-encoding (Fastify's own bodies echo the path).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, _request, reply) => {
+      sendOAuthError(reply, fromFrameworkError(error));
+    },
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
   };
   const app = Fastify(serverOptions) as unknown as FastifyInstance;
@@ -194,6 +200,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 function fromFrameworkError(error: FastifyError): OAuthError {
   if (error instanceof OAuthError) return error;
   switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return new OAuthError(
+        'invalid_request',
+        'malformed_request',
+        'the request path has malformed percent-encoding',
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new OAuthError('invalid_request', 'body_too_large', 'the request body is too large', {
         status: 413,

@@ -50,7 +50,7 @@ export function createAuditor(
       outcome,
       reqId: request.id,
       peer: request.socket.remoteAddress,
-      client_id: audit.clientId ?? audit.claimedClientId,
+      client_id: audit.clientId ?? loggedClaim(audit.claimedClientId),
       authenticated: audit.clientId !== undefined,
       method: audit.method,
       error: error?.code,
@@ -71,6 +71,18 @@ export function createAuditor(
     else if (level === 'warn') logger.warn(line, `${message} (legacy audience accepted)`);
     else logger.info(line, message);
   };
+}
+
+/**
+ * Longest claimed client_id written as is. A registered client_id has at most 255 characters; a
+ * claim is whatever an unauthenticated caller sent (up to the 16 KiB body), so a longer one is
+ * cut to its start and its length: a failed request writes a bounded line.
+ */
+const maxLoggedClaim = 255;
+
+function loggedClaim(claim: string | undefined): string | undefined {
+  if (claim === undefined || claim.length <= maxLoggedClaim) return claim;
+  return `${claim.slice(0, 64)}... (${claim.length} characters)`;
 }
 
 const levelValues = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;

@@ -1,11 +1,16 @@
 /**
- * Connections of one listener: the per-address cap, the slow-client timeouts, and the shutdown
- * that loses nothing (issue 12, attacks 6 and 8).
+ * Connections of one listener: the per-address cap, the slow-client timeouts, one request at a
+ * time per connection, and the shutdown that loses nothing (issue 12, attacks 6 and 8).
  *
  * - Slow clients: the server is created with `requestTimeout` = `headersTimeout` (headers and
  *   body of a request must both arrive within it) and a 500 ms check interval (Node's default
  *   is 30 s, which is why a 15 s timeout used to bite at 30 to 90 s); idle keep-alive connections
  *   have their own `keepAliveTimeout`.
+ * - Pipelining: Node hands every pipelined request to the handler as soon as it is parsed, so one
+ *   connection could put a whole read's worth of requests (a hundred per TLS record) into the
+ *   handlers at once, where Fastify then answered only the first. Here a request waits until the
+ *   one before it on its connection has been answered, and a connection with more than
+ *   {@link maxPipelinedRequests} requests waiting is closed.
  * - Per-address cap: a peer address (IPv6 by /64) holding `perAddress` connections has any
  *   further one closed at once; trusted proxies are exempt (every client arrives through them).
  *   `maxConnections` bounds the listener as a whole.
@@ -14,10 +19,17 @@
  *   as it has carried no request for {@link idleGraceMs}: idle keep-alive connections, and
  *   half-sent ones (headers or body still dribbling) that no handler is waiting for.
  *
- * Bound: one entry per open connection (a few numbers, about 100 bytes), at most
- * `maxConnections`; the per-address counts hold at most one entry per open connection too.
+ * Bound: one entry per open connection (a few numbers, about 100 bytes, plus at most
+ * {@link maxPipelinedRequests} waiting requests), at most `maxConnections`; the per-address
+ * counts hold at most one entry per open connection too.
  */
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { addressKey } from './rate-limits.js';
@@ -26,6 +38,11 @@ import { addressKey } from './rate-limits.js';
 export const idleGraceMs = 1000;
 /** How often Node checks request timeouts, and the shutdown sweep runs. */
 const checkIntervalMs = 500;
+/**
+ * Most pipelined requests one connection may have waiting behind the one being answered; one
+ * more closes the connection. HTTP/1.1 clients that pipeline at all send a few.
+ */
+export const maxPipelinedRequests = 16;
 
 export interface ConnectionLimits {
   readonly requestTimeoutMs: number;
@@ -44,6 +61,10 @@ interface Connection {
   lastActivity: number;
   /** Requests that reached their handler and have not been answered yet. */
   busy: number;
+  /** A request of this connection is in the handler (from dispatch until its response closes). */
+  serving: boolean;
+  /** Pipelined requests parsed behind it, in order, each waiting for its turn. */
+  readonly waiting: (() => void)[];
 }
 
 export class ListenerConnections {
@@ -70,10 +91,11 @@ export class ListenerConnections {
       keepAliveTimeout: this.#limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: checkIntervalMs,
     };
+    const serve: RequestListener = (request, response) => this.#serve(request, response, handler);
     const server =
       https === undefined
-        ? createHttpServer(timeouts, handler)
-        : (createHttpsServer({ ...https, ...timeouts }, handler) as unknown as Server);
+        ? createHttpServer(timeouts, serve)
+        : (createHttpsServer({ ...https, ...timeouts }, serve) as unknown as Server);
     server.maxConnections = this.#limits.maxConnections;
     // Node closes idle connections itself on close(); the grace rule below does it instead, so a
     // request racing the close on a fresh connection is answered, not reset.
@@ -93,13 +115,51 @@ export class ListenerConnections {
       return;
     }
     this.#perAddress.set(address, count + 1);
-    this.#open.set(socket, { address, lastActivity: Date.now(), busy: 0 });
+    this.#open.set(socket, {
+      address,
+      lastActivity: Date.now(),
+      busy: 0,
+      serving: false,
+      waiting: [],
+    });
     socket.once('close', () => {
       this.#open.delete(socket);
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.#perAddress.delete(address);
       else this.#perAddress.set(address, left);
     });
+  }
+
+  /**
+   * Hands `request` to the handler once every request before it on its connection has been
+   * answered (HTTP/1.1 answers in order anyway; this keeps the others out of the handlers).
+   */
+  #serve(request: IncomingMessage, response: ServerResponse, handler: RequestListener): void {
+    const connection = this.#open.get(tcpOf(request.socket));
+    if (connection === undefined) {
+      handler(request, response);
+      return;
+    }
+    const run = () => {
+      connection.serving = true;
+      response.once('close', () => {
+        connection.serving = false;
+        // A closed connection has nobody to answer: what waited on it is dropped, not run.
+        if (request.socket.destroyed) connection.waiting.splice(0);
+        else connection.waiting.shift()?.();
+      });
+      handler(request, response);
+    };
+    if (!connection.serving) {
+      run();
+      return;
+    }
+    if (connection.waiting.length >= maxPipelinedRequests) {
+      request.socket.destroy();
+      return;
+    }
+    connection.lastActivity = Date.now();
+    connection.waiting.push(run);
   }
 
   /** Headers of a request arrived on `socket` (the request's own, TLS or plain). */

@@ -3,6 +3,8 @@
  *
  * @see RFC 6749 §5.2, RFC 6750 §3
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OAuthError, toOAuthErrorBody } from '../errors/index.js';
 
@@ -45,4 +47,57 @@ export function postOnly(app: FastifyInstance, url: string, endpoint: string): v
       );
     },
   });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refused before any route saw it (a
+ * malformed request line or header, a request with two lengths, headers over the limit, a
+ * request that did not arrive within the request timeout) is answered in OAuth form too, with
+ * `no-store`, and the connection is closed once the answer is flushed. Fastify's own answer is a
+ * JSON body of another shape.
+ *
+ * @see RFC 6749 §5.2, RFC 9112 §6.3 (a message with an invalid length is an error)
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const refusal = clientErrorRefusal(error.code);
+  const body = JSON.stringify(toOAuthErrorBody(refusal));
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n` +
+      'content-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'cache-control: no-store\r\npragma: no-cache\r\nconnection: close\r\n\r\n' +
+      body,
+    () => socket.destroy(),
+  );
+}
+
+function clientErrorRefusal(code: string | undefined): OAuthError {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return new OAuthError(
+      'invalid_request',
+      'headers_too_large',
+      'the request headers are too large',
+      {
+        status: 431,
+      },
+    );
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new OAuthError(
+      'invalid_request',
+      'request_timeout',
+      'the request did not arrive within the request timeout',
+      { status: 408 },
+    );
+  }
+  return new OAuthError(
+    'invalid_request',
+    'malformed_request',
+    'the request cannot be parsed as HTTP/1.1',
+  );
 }

@@ -34,11 +34,13 @@ import {
 } from '../pki/index.js';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/index.js';
 import {
+  advertisedScopes,
   type ClientKey,
   type ClientRegistry,
   importClientJwks,
   loadRegistry,
   type RemoteKeySet,
+  scopeResourceMap,
   supportedAuthMethods,
 } from '../registry/index.js';
 import { RemoteJwksCache } from '../registry/jwks-uri.js';
@@ -493,6 +495,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     tokens: new AccessTokenIssuer({ issuer, signer: () => state.keys.signer }),
     issuer,
     defaultAudience: config.accessToken.defaultAudience,
+    scopeResources: scopeResourceMap(config.accessToken.resourceScopes),
     defaultLifetimeSeconds: config.accessToken.lifetimeSeconds,
     mtlsTokenEndpoint,
     onAuthenticated: async ({ client, method }, certificate) => {
@@ -521,29 +524,38 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     },
   });
 
-  const metadataJson = JSON.stringify({
-    issuer,
-    token_endpoint: tokenEndpointUrl,
-    jwks_uri: jwksUrl,
-    grant_types_supported: ['client_credentials'],
-    ...(config.scopesSupported === null ? {} : { scopes_supported: [...config.scopesSupported] }),
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: offeredAuthMethods(config),
-    token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
-    tls_client_certificate_bound_access_tokens: true,
-    ...(tokenDpop === undefined ? {} : { dpop_signing_alg_values_supported: [...dpopAlgs] }),
-    introspection_endpoint: introspectionEndpointUrl,
-    introspection_endpoint_auth_methods_supported: offeredAuthMethods(config),
-    introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
-    ...(mtlsBase === undefined || mtlsTokenEndpoint === undefined
-      ? {}
-      : {
-          mtls_endpoint_aliases: {
-            token_endpoint: mtlsTokenEndpoint,
-            introspection_endpoint: `${mtlsBase}${routePrefix}/introspect`,
-          },
-        }),
-  });
+  // RFC 8414 metadata. `scopes_supported` may come from the registry, so the document is
+  // rebuilt once per registry (a reload swaps the registry object) and cached in between.
+  const buildMetadataJson = (registry: ClientRegistry): string => {
+    const scopes = advertisedScopes(config.scopesSupported, registry);
+    return JSON.stringify({
+      issuer,
+      token_endpoint: tokenEndpointUrl,
+      jwks_uri: jwksUrl,
+      grant_types_supported: ['client_credentials'],
+      // RFC 8414 §3.2: a claim with zero elements is omitted.
+      ...(scopes.length === 0 ? {} : { scopes_supported: scopes }),
+      // §2 makes this member REQUIRED, §3.2 omits empty arrays; with no authorization endpoint
+      // there is no value. The member's own rule wins (errata 7793, reported, would drop it).
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: offeredAuthMethods(config),
+      token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
+      tls_client_certificate_bound_access_tokens: true,
+      ...(tokenDpop === undefined ? {} : { dpop_signing_alg_values_supported: [...dpopAlgs] }),
+      introspection_endpoint: introspectionEndpointUrl,
+      introspection_endpoint_auth_methods_supported: offeredAuthMethods(config),
+      introspection_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
+      ...(mtlsBase === undefined || mtlsTokenEndpoint === undefined
+        ? {}
+        : {
+            mtls_endpoint_aliases: {
+              token_endpoint: mtlsTokenEndpoint,
+              introspection_endpoint: `${mtlsBase}${routePrefix}/introspect`,
+            },
+          }),
+    });
+  };
+  let metadata = { registry: state.registry, json: buildMetadataJson(state.registry) };
 
   const runtime: HttpRuntime = {
     routePrefix,
@@ -552,7 +564,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       dispatcher,
       introspector: new TokenIntrospector({ issuer, publicKeys: () => state.keys.publicKeys }),
     },
-    metadataJson: () => metadataJson,
+    metadataJson: () => {
+      if (metadata.registry !== state.registry) {
+        metadata = { registry: state.registry, json: buildMetadataJson(state.registry) };
+      }
+      return metadata.json;
+    },
     jwksJson: () => state.jwksJson,
     certificateOf: (request) => {
       try {

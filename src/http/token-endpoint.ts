@@ -53,6 +53,8 @@ export interface TokenEndpointOptions {
   readonly tokens: AccessTokenIssuer;
   readonly issuer: string;
   readonly defaultAudience: string | null;
+  /** Scope -> the resource it belongs to (config `accessToken.resourceScopes`). */
+  readonly scopeResources: ReadonlyMap<string, string>;
   readonly defaultLifetimeSeconds: number;
   /** Where a client without a certificate should go (named in the binding error). */
   readonly mtlsTokenEndpoint: string | undefined;
@@ -132,7 +134,7 @@ export class TokenEndpoint {
     checkGrantType(params, client);
     const scopes = grantedScopes(params, client);
     audit.scope = scopes.join(' ');
-    const audience = this.#audience(params, client);
+    const audience = this.#audience(params, client, scopes);
     audit.aud = audience;
     const dpopProof = proof as VerifiedDpopProof | undefined;
     // One binding per token: a DPoP proof wins; otherwise the certificate, as before.
@@ -175,11 +177,43 @@ export class TokenEndpoint {
     return this.#options.dpop?.currentNonce(nowMs);
   }
 
-  /** RFC 8707: every `resource` must be registered for the client; none means the default. */
-  #audience(params: FormParams, client: RegisteredClient): string | readonly string[] {
+  /**
+   * The `aud` of the token. With `resource` parameters (RFC 8707 §2), each must be registered for
+   * the client, and no requested scope may belong to a resource outside them. Without, the
+   * default resource indicator (RFC 9068 §3): the one resource the `scope` parameter's scopes
+   * belong to, else the client's `default_resource`, else `accessToken.defaultAudience`, else
+   * the issuer.
+   *
+   * @see RFC 9068 §3 ("If a "scope" parameter is present in the request, the authorization
+   *   server SHOULD use it to infer the value of the default resource indicator ... If the
+   *   values in the "scope" parameter refer to different default resource indicator values, the
+   *   authorization server SHOULD reject the request with "invalid_scope""), RFC 8707 §2
+   */
+  #audience(
+    params: FormParams,
+    client: RegisteredClient,
+    scopes: readonly string[],
+  ): string | readonly string[] {
     const resources = params.getAll('resource');
+    // Scopes the client did not name (its registered default) infer nothing: RFC 9068 §3 infers
+    // from the request's `scope` parameter only.
+    const named = params.get('scope') === undefined ? [] : scopes;
+    const scoped = new Set<string>();
+    for (const scope of named) {
+      const resource = this.#options.scopeResources.get(scope);
+      if (resource !== undefined) scoped.add(resource);
+    }
     if (resources.length === 0) {
-      return client.defaultResource ?? this.#options.defaultAudience ?? this.#options.issuer;
+      if (scoped.size > 1) throw scopeConflict('belong to different resources');
+      const [inferred] = scoped;
+      if (inferred === undefined) {
+        return client.defaultResource ?? this.#options.defaultAudience ?? this.#options.issuer;
+      }
+      // Never an audience the client could not have asked for by name (RFC 8707).
+      if (!client.allowedResources.has(inferred)) {
+        throw scopeConflict('belong to a resource this client may not target (allowed_resources)');
+      }
+      return inferred;
     }
     for (const resource of resources) {
       if (!isResourceIndicator(resource)) {
@@ -196,6 +230,10 @@ export class TokenEndpoint {
           'the client may not request a token for this resource',
         );
       }
+    }
+    // A scope meant for a resource the token is not for would be ambiguous (RFC 9068 §3, §5).
+    if ([...scoped].some((resource) => !resources.includes(resource))) {
+      throw scopeConflict('belong to a resource the request does not name in resource');
     }
     const unique = [...new Set(resources)];
     return unique.length === 1 ? (unique[0] as string) : unique;
@@ -242,6 +280,11 @@ function checkGrantType(params: FormParams, client: RegisteredClient): void {
       'the client is not allowed to use the client_credentials grant',
     );
   }
+}
+
+/** RFC 9068 §3: the requested scopes and the token's audience do not fit together. */
+function scopeConflict(why: string): OAuthError {
+  return new OAuthError('invalid_scope', 'scope_resource_conflict', `the requested scopes ${why}`);
 }
 
 /** RFC 6749 §3.3: the requested scopes must all be registered; none means the registered ones. */

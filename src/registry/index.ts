@@ -18,6 +18,12 @@ export {
 } from './metadata.js';
 export { ClientRegistry, loadRegistry, RegistryError, type RegistrySource } from './registry.js';
 export {
+  advertisedScopes,
+  maxAdvertisedScopes,
+  type ResourceScopes,
+  scopeResourceMap,
+} from './scopes.js';
+export {
   type ClientKeySource,
   isResourceIndicator,
   parseScope,

@@ -154,6 +154,39 @@ describe('loadConfig', () => {
     expect(ok.redis.replicaAcks).toBe(1);
   });
 
+  it('accessToken.resourceScopes: resource indicators, one resource per scope, from the environment too', () => {
+    const orders = 'https://orders.example';
+    const scoped = (resourceScopes: object) =>
+      problemsOf(() => loadConfig({ env: {}, overrides: { accessToken: { resourceScopes } } }));
+    expect(
+      scoped([
+        { resource: orders, scopes: ['read', 'write'] },
+        { resource: 'https://billing.example', scopes: ['pay', 'read'] },
+      ]),
+    ).toEqual([
+      'accessToken.resourceScopes[1].scopes: read already belongs to https://orders.example: a scope names one resource',
+    ]);
+    expect(scoped([{ resource: 'https://x.example/#f', scopes: ['a'] }])).toEqual([
+      expect.stringMatching(/^accessToken\.resourceScopes\[0\]\.resource: must be an absolute URI/),
+    ]);
+    expect(scoped([{ resource: orders, scopes: ['two words'] }])).toEqual([
+      expect.stringMatching(/^accessToken\.resourceScopes\.0\.scopes\.0: /),
+    ]);
+    // The same resource listed twice with the same scope is not a conflict.
+    const config = loadConfig({
+      env: {
+        TOLLGATE_ACCESS_TOKEN__RESOURCE_SCOPES: JSON.stringify([
+          { resource: orders, scopes: ['read'] },
+          { resource: orders, scopes: ['read', 'write'] },
+        ]),
+      },
+    });
+    expect(config.accessToken.resourceScopes[1]).toEqual({
+      resource: orders,
+      scopes: ['read', 'write'],
+    });
+  });
+
   it('refuses assertion algorithms outside the profile', () => {
     expect(
       problemsOf(() =>

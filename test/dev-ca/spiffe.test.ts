@@ -65,6 +65,16 @@ describe('dev-ca X.509-SVIDs and the SPIFFE bundle', () => {
     });
   });
 
+  it('EXAMPLES.md shows the SVID as what it is: an X.509-SVID registered as tls_client_auth by its SPIFFE ID', async () => {
+    const examples = await read('EXAMPLES.md');
+    const section = examples.slice(examples.indexOf('## svc-w:'));
+    expect(section).toMatch(/^## svc-w: tls_client_auth \(mutual TLS, X\.509-SVID\)\n/);
+    expect(section).toContain(`Bound by \`tls_client_auth_san_uri\` = \`${spiffeId}\``);
+    expect(section).toContain('ca/spiffe-bundle.json');
+    // An ordinary client keeps its description (init registers demo-mtls by subject DN).
+    expect(examples).toContain('## demo-mtls: tls_client_auth (mutual TLS, CA-issued certificate)');
+  });
+
   it('writes the bundle next to the CA: one x509-svid JWK whose x5c is the dev root', async () => {
     const bundle = JSON.parse(await read('ca/spiffe-bundle.json')) as Bundle;
     const root = new X509Certificate(await read('ca/root.pem'));

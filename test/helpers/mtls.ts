@@ -40,6 +40,8 @@ export interface MtlsTollgate {
 export async function startMtlsTollgate(options: {
   ca: DevCa;
   clients: unknown[];
+  /** A registry file besides the inline clients (for reload tests). */
+  registryFile?: string;
   config?: ConfigInput;
   /** Configure the intermediate, so leaf-only clients work (default true). */
   intermediates?: boolean;
@@ -73,6 +75,7 @@ export async function startMtlsTollgate(options: {
   const issuer = `https://localhost:${port}`;
   const tg = await makeTollgate({
     clients: options.clients,
+    ...(options.registryFile === undefined ? {} : { registryFile: options.registryFile }),
     tollgate: { ...options.tollgate, tls: true },
     config: {
       issuer,
