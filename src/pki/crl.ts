@@ -15,6 +15,7 @@ import * as pkijs from 'pkijs';
 import {
   DerError,
   expectUniversal,
+  integerBytes,
   readBitString,
   readSingle,
   sequenceChildren,
@@ -94,7 +95,7 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
         );
       }
     }
-    revokedSerials.add(bytesToHex(entry.userCertificate.valueBlock.valueHexView));
+    revokedSerials.add(revokedSerial(entry.userCertificate.valueBlock.valueHexView));
   }
   let issuer: DistinguishedName;
   try {
@@ -110,6 +111,32 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
     revokedSerials,
     ...skeleton,
   });
+}
+
+/**
+ * A revoked serial number as the hex a certificate's serial is kept in. The INTEGER must be
+ * minimally encoded: a CA that wrote `00 12 34` for the certificate `12 34` would otherwise
+ * revoke nothing, silently (OpenSSL refuses such a CRL; so does Tollgate, loudly).
+ *
+ * @see RFC 5280 §5.1.2.6, X.690 §8.3.2
+ */
+function revokedSerial(bytes: Uint8Array): string {
+  try {
+    return bytesToHex(
+      integerBytes(
+        {
+          tagClass: 0,
+          constructed: false,
+          tagNumber: universalTag.integer,
+          value: bytes,
+          raw: bytes,
+        },
+        'userCertificate',
+      ),
+    );
+  } catch (error) {
+    throw new PkiError('malformed', `malformed CRL: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** The signed part, the algorithm and the signature, with RFC 5280 §5.1.1.2's equality check. */

@@ -38,9 +38,12 @@ import {
   isStringValue,
 } from './string-prep.js';
 
-/** A value as written or encoded: a character string, or the DER of any other type. */
+/**
+ * A value as written or encoded: a character string (with its universal string tag when it came
+ * from DER; comparison ignores it), or the DER of any other type.
+ */
 export type DnValue =
-  | { readonly kind: 'string'; readonly text: string }
+  | { readonly kind: 'string'; readonly text: string; readonly tag?: number }
   | { readonly kind: 'der'; readonly der: Uint8Array };
 
 /** One attribute type and value, with its comparison key. */
@@ -106,7 +109,11 @@ export function dnFromTlv(name: Tlv): DistinguishedName {
         }
         const type = readOid(typeTlv, 'attribute type');
         if (isStringValue(valueTlv)) {
-          return makeAttribute(type, { kind: 'string', text: decodeStringValue(valueTlv) });
+          return makeAttribute(type, {
+            kind: 'string',
+            text: decodeStringValue(valueTlv),
+            tag: valueTlv.tagNumber,
+          });
         }
         return makeAttribute(type, { kind: 'der', der: valueTlv.raw });
       }),

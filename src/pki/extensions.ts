@@ -11,6 +11,7 @@
  */
 import {
   DerError,
+  integerBytes,
   isContext,
   readBitString,
   readBoolean,
@@ -21,6 +22,8 @@ import {
   sequenceChildren,
   type Tlv,
 } from './der.js';
+import type { DistinguishedName } from './dn.js';
+import { bytesToHex } from './encoding.js';
 import { type GeneralName, readGeneralName, readGeneralNames } from './general-name.js';
 
 /** Extension and key purpose OIDs. */
@@ -33,7 +36,28 @@ export const extensionOids = {
   certificatePolicies: '2.5.29.32',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
+  /** Netscape certificate type: OpenSSL's sslclient purpose still reads it. */
+  netscapeCertType: '2.16.840.1.113730.1.1',
+  crlDistributionPoints: '2.5.29.31',
+  /** RFC 3820 proxy certificates, RFC 3779 IP address and AS number resources. */
+  proxyCertInfo: '1.3.6.1.5.5.7.1.14',
+  ipAddrBlocks: '1.3.6.1.5.5.7.1.7',
+  autonomousSysIds: '1.3.6.1.5.5.7.1.8',
 } as const;
+
+/**
+ * Extensions refused even when not critical: each changes what the certificate means (a proxy
+ * certificate speaks for another; RFC 3779 resources must nest along the path), OpenSSL acts on
+ * them, and Tollgate does not process them.
+ */
+const refusedExtensions: Readonly<Record<string, string>> = {
+  [extensionOids.proxyCertInfo]: 'a proxy certificate extension (RFC 3820)',
+  [extensionOids.ipAddrBlocks]: 'an IP address resources extension (RFC 3779)',
+  [extensionOids.autonomousSysIds]: 'an AS number resources extension (RFC 3779)',
+};
+
+/** Netscape certificate type bits (bit 0 is SSL client). */
+export const netscapeCertTypeBits = { sslClient: 0 } as const;
 
 /** EKU purposes. @see RFC 5280 §4.2.1.12 */
 export const keyPurposeOids = {
@@ -78,8 +102,19 @@ export interface CertificateExtensions {
   readonly nameConstraints: NameConstraints | undefined;
   readonly subjectKeyIdentifier: Uint8Array | undefined;
   readonly authorityKeyIdentifier: Uint8Array | undefined;
+  /**
+   * The AKI's authorityCertIssuer (its first directoryName) and authorityCertSerialNumber
+   * (lower-case hex of the INTEGER content, as {@link ParsedCertificate.serialNumber}): the
+   * issuer's issuer and the issuer's serial number, when the CA wrote them.
+   */
+  readonly authorityCertIssuer: DistinguishedName | undefined;
+  readonly authorityCertSerialNumber: string | undefined;
+  /** Netscape certificate type bit mask (bit `n` set when bit `n` is asserted), if present. */
+  readonly netscapeCertType: number | undefined;
   /** OIDs of critical extensions this module does not process. */
   readonly unhandledCritical: readonly string[];
+  /** What the certificate carries that Tollgate refuses critical or not (see `refusedExtensions`). */
+  readonly refused: readonly string[];
   /** OIDs of every extension marked critical (profile checks read criticality). */
   readonly critical: ReadonlySet<string>;
 }
@@ -103,7 +138,11 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
     nameConstraints: undefined,
     subjectKeyIdentifier: undefined,
     authorityKeyIdentifier: undefined,
+    authorityCertIssuer: undefined,
+    authorityCertSerialNumber: undefined,
+    netscapeCertType: undefined,
     unhandledCritical: [],
+    refused: [],
     critical: noExtensions,
   };
   if (extensions === undefined) return result;
@@ -111,6 +150,7 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
   if (list.length === 0) throw new DerError('empty Extensions');
   const seen = new Set<string>();
   const unhandledCritical: string[] = [];
+  const refused: string[] = [];
   const criticalOids = new Set<string>();
   for (const extension of list) {
     const fields = sequenceChildren(extension, 'Extension');
@@ -147,16 +187,35 @@ export function readExtensions(extensions: Tlv | undefined): CertificateExtensio
       case extensionOids.subjectKeyIdentifier:
         result.subjectKeyIdentifier = readOctetString(readSingle(value), 'subjectKeyIdentifier');
         break;
-      case extensionOids.authorityKeyIdentifier:
-        result.authorityKeyIdentifier = authorityKeyIdentifierOf(readSingle(value));
+      case extensionOids.authorityKeyIdentifier: {
+        const aki = authorityKeyIdentifierOf(readSingle(value));
+        result.authorityKeyIdentifier = aki.keyIdentifier;
+        result.authorityCertIssuer = aki.issuer;
+        result.authorityCertSerialNumber = aki.serial;
+        break;
+      }
+      case extensionOids.netscapeCertType:
+        // Read (a malformed one is refused, as OpenSSL does) but not processed when critical.
+        result.netscapeCertType = bitMaskOf(readSingle(value), 'NetscapeCertType');
+        if (critical) unhandledCritical.push(oid);
         break;
       case extensionOids.certificatePolicies:
         break;
-      default:
+      case extensionOids.crlDistributionPoints:
+        // Not used (CRLs are configured), but read: OpenSSL refuses a certificate whose
+        // distribution points do not decode, and so does Tollgate.
+        checkCrlDistributionPoints(readSingle(value));
         if (critical) unhandledCritical.push(oid);
+        break;
+      default: {
+        const what = refusedExtensions[oid];
+        if (what !== undefined) refused.push(what);
+        else if (critical) unhandledCritical.push(oid);
+      }
     }
   }
   result.unhandledCritical = unhandledCritical;
+  result.refused = refused;
   result.critical = criticalOids;
   return result;
 }
@@ -179,8 +238,13 @@ function basicConstraintsOf(tlv: Tlv): BasicConstraints {
 }
 
 function keyUsageOf(tlv: Tlv): number {
-  const { bytes, unusedBits } = readBitString(tlv, 'KeyUsage');
-  if (bytes.length === 0 || bytes.length > 2) throw new DerError('bad KeyUsage');
+  return bitMaskOf(tlv, 'KeyUsage');
+}
+
+/** A named-bit BIT STRING of one or two octets as a mask (bit `n` of the string is `1 << n`). */
+function bitMaskOf(tlv: Tlv, what: string): number {
+  const { bytes, unusedBits } = readBitString(tlv, what);
+  if (bytes.length === 0 || bytes.length > 2) throw new DerError(`bad ${what}`);
   let mask = 0;
   for (let bit = 0; bit < bytes.length * 8 - unusedBits; bit++) {
     if (((bytes[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) mask |= 1 << bit;
@@ -196,10 +260,88 @@ function extKeyUsageOf(tlv: Tlv): string[] {
   return purposes;
 }
 
-function authorityKeyIdentifierOf(tlv: Tlv): Uint8Array | undefined {
-  const first = sequenceChildren(tlv, 'AuthorityKeyIdentifier')[0];
-  if (first !== undefined && isContext(first, 0) && !first.constructed) return first.value;
-  return undefined;
+interface AuthorityKeyIdentifier {
+  readonly keyIdentifier: Uint8Array | undefined;
+  readonly issuer: DistinguishedName | undefined;
+  readonly serial: string | undefined;
+}
+
+/**
+ * keyIdentifier [0], authorityCertIssuer [1] GeneralNames, authorityCertSerialNumber [2], each
+ * optional, in that order and nothing else.
+ *
+ * @see RFC 5280 §4.2.1.1
+ */
+function authorityKeyIdentifierOf(tlv: Tlv): AuthorityKeyIdentifier {
+  const fields = sequenceChildren(tlv, 'AuthorityKeyIdentifier');
+  let index = 0;
+  let keyIdentifier: Uint8Array | undefined;
+  let issuer: DistinguishedName | undefined;
+  let serial: string | undefined;
+  let field = fields[index];
+  if (field !== undefined && isContext(field, 0)) {
+    if (field.constructed) throw new DerError('bad AuthorityKeyIdentifier keyIdentifier');
+    keyIdentifier = field.value;
+    field = fields[++index];
+  }
+  if (field !== undefined && isContext(field, 1)) {
+    // [1] IMPLICIT GeneralNames: re-read the content as a SEQUENCE body.
+    const names = readGeneralNames({ ...field, tagClass: 0, tagNumber: 16 });
+    for (const name of names) {
+      if (name.type === 'directory') {
+        issuer = name.dn;
+        break;
+      }
+    }
+    field = fields[++index];
+  }
+  if (field !== undefined && isContext(field, 2)) {
+    // [2] IMPLICIT CertificateSerialNumber: minimal INTEGER content octets.
+    serial = bytesToHex(
+      integerBytes({ ...field, tagClass: 0, tagNumber: 2 }, 'authorityCertSerialNumber'),
+    );
+    field = fields[++index];
+  }
+  if (index !== fields.length) throw new DerError('bad AuthorityKeyIdentifier');
+  return { keyIdentifier, issuer, serial };
+}
+
+/**
+ * CRLDistributionPoints: DistributionPoints, each with a distributionPoint (fullName or
+ * nameRelativeToCRLIssuer) or a cRLIssuer, optional reasons, in order.
+ *
+ * @see RFC 5280 §4.2.1.13
+ */
+function checkCrlDistributionPoints(tlv: Tlv): void {
+  const points = sequenceChildren(tlv, 'CRLDistributionPoints');
+  if (points.length === 0) throw new DerError('empty CRLDistributionPoints');
+  for (const point of points) {
+    const fields = sequenceChildren(point, 'DistributionPoint');
+    let index = 0;
+    let named = false;
+    let field = fields[index];
+    if (field !== undefined && isContext(field, 0)) {
+      // A CHOICE: the [0] tag is explicit, so it wraps one element.
+      if (!field.constructed) throw new DerError('bad DistributionPointName');
+      const name = readSingle(field.value);
+      if (isContext(name, 0)) readGeneralNames({ ...name, tagClass: 0, tagNumber: 16 });
+      else if (!isContext(name, 1) || !name.constructed) {
+        throw new DerError('bad DistributionPointName');
+      }
+      named = true;
+      field = fields[++index];
+    }
+    if (field !== undefined && isContext(field, 1)) {
+      readBitString({ ...field, tagClass: 0, tagNumber: 3 }, 'ReasonFlags');
+      field = fields[++index];
+    }
+    if (field !== undefined && isContext(field, 2)) {
+      readGeneralNames({ ...field, tagClass: 0, tagNumber: 16 });
+      named = true;
+      field = fields[++index];
+    }
+    if (index !== fields.length || !named) throw new DerError('bad DistributionPoint');
+  }
 }
 
 function nameConstraintsOf(tlv: Tlv): NameConstraints {
@@ -238,6 +380,27 @@ function subtreesOf(tlv: Tlv): GeneralName[] {
       if (isContext(field, 0) && field.value.length === 1 && field.value[0] === 0) continue;
       throw new DerError('GeneralSubtree minimum/maximum not supported');
     }
-    return readGeneralName(base);
+    const name = readGeneralName(base);
+    if (name.type === 'ip' && !isAddressRange(name.bytes)) {
+      throw new DerError('iPAddress constraint is not an address and a contiguous mask');
+    }
+    return name;
   });
+}
+
+/**
+ * RFC 5280 §4.2.1.10: an iPAddress constraint is an address and a mask of the same length, 8
+ * octets (IPv4) or 32 (IPv6), the mask a CIDR prefix (ones, then zeros).
+ */
+function isAddressRange(bytes: Uint8Array): boolean {
+  if (bytes.length !== 8 && bytes.length !== 32) return false;
+  let zeros = false;
+  for (const octet of bytes.subarray(bytes.length / 2)) {
+    for (let bit = 7; bit >= 0; bit--) {
+      const one = ((octet >> bit) & 1) === 1;
+      if (one && zeros) return false;
+      if (!one) zeros = true;
+    }
+  }
+  return true;
 }

@@ -35,7 +35,7 @@
 import { type ParsedCertificate, validityStatus } from './certificate.js';
 import { type ChainFailure, chainFailure } from './chain-result.js';
 import type { ParsedCrl } from './crl.js';
-import { extensionOids, hasKeyUsage, keyPurposeOids } from './extensions.js';
+import { extensionOids, hasKeyUsage, keyPurposeOids, netscapeCertTypeBits } from './extensions.js';
 import { type KeyPolicy, spkiPolicyViolation } from './key-policy.js';
 import { nameConstraintViolation } from './name-constraints.js';
 
@@ -147,6 +147,10 @@ function profileOf(certificate: ParsedCertificate, role: PathRole): ProfileProbl
     if (name.type === 'email' && !isMailbox(name.value)) {
       return { check: 'name_form', detail: 'rfc822Name is not a mailbox (local@domain)' };
     }
+    // RFC 5280 §4.2.1.6: an iPAddress SAN is exactly four (IPv4) or sixteen (IPv6) octets.
+    if (name.type === 'ip' && name.bytes.length !== 4 && name.bytes.length !== 16) {
+      return { check: 'name_form', detail: 'iPAddress SAN is not 4 or 16 octets' };
+    }
   }
   if (
     critical.has(extensionOids.authorityKeyIdentifier) ||
@@ -194,6 +198,20 @@ function profileOf(certificate: ParsedCertificate, role: PathRole): ProfileProbl
   }
   if (role === 'anchor' && extensions.extKeyUsage !== undefined) {
     return { check: 'profile', detail: 'extended key usage in a trust anchor' };
+  }
+  if (role === 'anchor' && certificate.selfIssued) {
+    // A self-signed anchor's AKI names itself; OpenSSL does not take one that names another key
+    // or certificate as self-signed, and no path can end there.
+    const aki = extensions.authorityKeyIdentifier;
+    const ski = extensions.subjectKeyIdentifier;
+    if (aki !== undefined && ski !== undefined && Buffer.compare(aki, ski) !== 0) {
+      return {
+        check: 'key_identifier',
+        detail: 'self-issued trust anchor whose authority key identifier names another key',
+      };
+    }
+    const mismatch = akiIssuerSerialMismatch(certificate, certificate);
+    if (mismatch !== undefined) return { check: 'key_identifier', detail: mismatch };
   }
   return undefined;
 }
@@ -246,6 +264,36 @@ export function checkProfile(path: readonly ParsedCertificate[]): ChainFailure |
         `${roleOf(path, index)}: authority key identifier does not match its issuer's`,
       );
     }
+    const mismatch =
+      issuer === undefined ? undefined : akiIssuerSerialMismatch(certificate, issuer);
+    if (mismatch !== undefined) {
+      return chainFailure('untrusted', 'key_identifier', `${roleOf(path, index)}: ${mismatch}`);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An AKI that names its issuer by issuer and serial number (besides or instead of a key
+ * identifier) must name this issuer: its serial number and its issuer's name. OpenSSL's
+ * `X509_check_akid` refuses the issuer otherwise, and a path through a CA the child says is not
+ * its issuer is not one the CA meant.
+ *
+ * @see RFC 5280 §4.2.1.1
+ */
+function akiIssuerSerialMismatch(
+  certificate: ParsedCertificate,
+  issuer: ParsedCertificate,
+): string | undefined {
+  const { authorityCertSerialNumber, authorityCertIssuer } = certificate.extensions;
+  if (
+    authorityCertSerialNumber !== undefined &&
+    authorityCertSerialNumber !== issuer.serialNumber
+  ) {
+    return "authority key identifier names another serial number than its issuer's";
+  }
+  if (authorityCertIssuer !== undefined && authorityCertIssuer.key !== issuer.issuer.key) {
+    return "authority key identifier names another issuer than its issuer's";
   }
   return undefined;
 }
@@ -277,7 +325,8 @@ export function checkValidity(
 
 /**
  * No certificate, the anchor included, has a critical extension we do not process (a
- * constraint on the anchor we cannot honour is a reason not to use it).
+ * constraint on the anchor we cannot honour is a reason not to use it), nor, critical or not, a
+ * proxy-certificate or RFC 3779 resource extension (see extensions.ts).
  *
  * @see RFC 5280 §4.2
  */
@@ -285,7 +334,14 @@ export function checkCriticalExtensions(
   path: readonly ParsedCertificate[],
 ): ChainFailure | undefined {
   for (let index = 0; index < path.length; index++) {
-    const unhandled = (path[index] as ParsedCertificate).extensions.unhandledCritical;
+    const { unhandledCritical: unhandled, refused } = (path[index] as ParsedCertificate).extensions;
+    if (refused.length > 0) {
+      return chainFailure(
+        'untrusted',
+        'critical_extension',
+        `${roleOf(path, index)} has ${refused.join(', ')}, which Tollgate does not accept`,
+      );
+    }
     if (unhandled.length > 0) {
       return chainFailure(
         'untrusted',
@@ -356,13 +412,27 @@ export function checkKeyUsage(path: readonly ParsedCertificate[]): ChainFailure 
   return undefined;
 }
 
-/** clientAuth on every leaf and intermediate that has an EKU. @see RFC 5280 §4.2.1.12 */
+/**
+ * clientAuth on every leaf and intermediate that has an EKU; SSL client on a leaf that has a
+ * Netscape certificate type (as OpenSSL's sslclient purpose demands).
+ *
+ * @see RFC 5280 §4.2.1.12
+ */
 export function checkExtendedKeyUsage(
   path: readonly ParsedCertificate[],
 ): ChainFailure | undefined {
-  const leafPurposes = (path[0] as ParsedCertificate).extensions.extKeyUsage;
+  const leafExtensions = (path[0] as ParsedCertificate).extensions;
+  const leafPurposes = leafExtensions.extKeyUsage;
   if (leafPurposes !== undefined && !leafPurposes.includes(keyPurposeOids.clientAuth)) {
     return chainFailure('eku', 'extended_key_usage', 'leaf extended key usage lacks clientAuth');
+  }
+  const certType = leafExtensions.netscapeCertType;
+  if (certType !== undefined && (certType & (1 << netscapeCertTypeBits.sslClient)) === 0) {
+    return chainFailure(
+      'eku',
+      'extended_key_usage',
+      'leaf Netscape certificate type lacks SSL client',
+    );
   }
   for (let index = 1; index < path.length - 1; index++) {
     const purposes = (path[index] as ParsedCertificate).extensions.extKeyUsage;
@@ -390,7 +460,7 @@ export function checkNameConstraints(path: readonly ParsedCertificate[]): ChainF
     for (let below = 0; below < index; below++) {
       const certificate = path[below] as ParsedCertificate;
       if (below > 0 && certificate.selfIssued) continue;
-      const violation = nameConstraintViolation(constraints, certificate);
+      const violation = nameConstraintViolation(constraints, certificate, below === 0);
       if (violation !== undefined) {
         return chainFailure(
           'untrusted',
@@ -428,6 +498,18 @@ export function checkRevocation(
     }
     if (crl.revokedSerials.has(certificate.serialNumber)) {
       return chainFailure('revoked', 'revocation', `${roleOf(path, index)} is revoked`);
+    }
+    // A CRL dated in the future is not in force yet (as OpenSSL rules): its status for now is
+    // unknown, like a stale one's.
+    if (
+      policy.staleness === 'fail' &&
+      Math.floor(now.getTime() / 1000) * 1000 + policy.graceMilliseconds < crl.thisUpdate.getTime()
+    ) {
+      return chainFailure(
+        'untrusted',
+        'crl_stale',
+        `CRL for the issuer of the ${roleOf(path, index)} is not valid before ${crl.thisUpdate.toISOString()}`,
+      );
     }
     if (
       policy.staleness === 'fail' &&

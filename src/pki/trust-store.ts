@@ -508,6 +508,12 @@ function prepare(
           kind === 'anchors' ? 'anchor' : 'intermediate',
         );
         if (profile !== undefined) throw new TrustStoreError(field, profile.detail);
+        if (certificate.extensions.refused.length > 0) {
+          throw new TrustStoreError(
+            field,
+            `${certificate.extensions.refused.join(', ')} is not accepted`,
+          );
+        }
         if (certificate.extensions.unhandledCritical.length > 0) {
           throw new TrustStoreError(
             field,

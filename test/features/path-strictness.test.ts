@@ -1,7 +1,9 @@
 /**
  * Issue 13, path validation over real mutual TLS: the key policy applies to the client's own
  * certificate (an RSA-1024 leaf issued by a trusted CA used to get a token), a long but legal
- * chain is no longer refused (9 intermediates, the cap is 10), and the cap still holds at 11.
+ * chain is no longer refused (9 intermediates, the cap is 10), and the cap still holds at 11; a
+ * leaf whose host-name CN lies outside its CA's name constraints (and that has no dNSName SAN)
+ * gets no token, as OpenSSL refuses it (round 19).
  * Certificates are built at test time with the dev CA's certificate builder and keys.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -59,15 +61,35 @@ describe('certificate path validation over mutual TLS (issue 13)', () => {
       });
       identities.set(name, { cert: `${leaf.pem}${ca.intermediate.certPem}`, key: leaf.keyPem });
     }
+    // The dev CA's CAs permit only localhost, .localhost, .test and loopback addresses. A leaf
+    // without a dNSName SAN whose CN is a host name outside them is outside the constraints
+    // (OpenSSL checks such a CN, issue 13 round 19); one inside them is fine.
+    for (const [name, cn] of [
+      ['cn-outside', 'admin.corp.example'],
+      ['cn-inside', 'svc.partner.test'],
+    ] as const) {
+      const leaf = await leafSignedBy(ca.intermediate, now, { subject: `CN=${cn},${suffix}` });
+      identities.set(name, { cert: `${leaf.pem}${ca.intermediate.certPem}`, key: leaf.keyPem });
+    }
     identities.set('deep-9', await deepChain(9, 'deep-9'));
     identities.set('deep-11', await deepChain(11, 'deep-11'));
     server = await startMtlsTollgate({
       ca,
-      clients: ['rsa-1024', 'rsa-2052', 'rsa-2048', 'deep-9', 'deep-11'].map((name) => ({
-        client_id: name,
-        token_endpoint_auth_method: 'tls_client_auth',
-        tls_client_auth_subject_dn: `CN=${name},${suffix}`,
-      })),
+      clients: [
+        ...['rsa-1024', 'rsa-2052', 'rsa-2048', 'deep-9', 'deep-11'].map((name) => ({
+          client_id: name,
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: `CN=${name},${suffix}`,
+        })),
+        ...[
+          ['cn-outside', 'admin.corp.example'],
+          ['cn-inside', 'svc.partner.test'],
+        ].map(([name, cn]) => ({
+          client_id: name,
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: `CN=${cn},${suffix}`,
+        })),
+      ],
     });
   });
   afterAll(async () => {
@@ -107,5 +129,19 @@ describe('certificate path validation over mutual TLS (issue 13)', () => {
     const result = await token('deep-11');
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toBe('invalid_client');
+  });
+
+  it('refuses a host-name CN outside the CA name constraints when there is no dNSName SAN', async () => {
+    const result = await token('cn-outside');
+    expect(result.ok, JSON.stringify(result)).toBe(false);
+    if (result.ok) return;
+    expect(result.status).toBe(401);
+    expect(result.error).toBe('invalid_client');
+  });
+
+  it('accepts a host-name CN inside the name constraints', async () => {
+    const result = await token('cn-inside');
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    if (result.ok) expect(claimsOf(result.accessToken).client_id).toBe('cn-inside');
   });
 });

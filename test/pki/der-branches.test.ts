@@ -189,7 +189,11 @@ describe('readExtensions', () => {
       nameConstraints: undefined,
       subjectKeyIdentifier: undefined,
       authorityKeyIdentifier: undefined,
+      authorityCertIssuer: undefined,
+      authorityCertSerialNumber: undefined,
+      netscapeCertType: undefined,
       unhandledCritical: [],
+      refused: [],
       critical: new Set(),
     });
   });

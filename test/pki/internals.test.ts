@@ -294,8 +294,8 @@ describe('name constraints', () => {
 
 describe('critical extensions', () => {
   it('refuses an unprocessed critical extension anywhere, the trust anchor included', () => {
-    const cert = (unhandledCritical: string[]) =>
-      ({ extensions: { unhandledCritical } }) as unknown as ParsedCertificate;
+    const cert = (unhandledCritical: string[], refused: string[] = []) =>
+      ({ extensions: { unhandledCritical, refused } }) as unknown as ParsedCertificate;
     const failure = checkCriticalExtensions([cert(['1.2.3']), cert([])]);
     expect(failure?.check).toBe('critical_extension');
     expect(checkCriticalExtensions([cert([]), cert(['1.2.3'])])).toMatchObject({
@@ -303,6 +303,12 @@ describe('critical extensions', () => {
       detail: 'trust anchor has unsupported critical extension 1.2.3',
     });
     expect(checkCriticalExtensions([cert([]), cert([])])).toBeUndefined();
+    expect(
+      checkCriticalExtensions([cert([], ['a proxy certificate extension']), cert([])]),
+    ).toMatchObject({
+      check: 'critical_extension',
+      detail: 'leaf has a proxy certificate extension, which Tollgate does not accept',
+    });
   });
 });
 

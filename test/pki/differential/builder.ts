@@ -5,12 +5,13 @@
  * issue: versions, serials, critical flags, malformed extension values, foreign key types,
  * SHA-1 signatures.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { encodeDn } from '../../../src/dev-ca/index.js';
 import { keyIdentifier, timeOf } from '../../../src/dev-ca/x509.js';
 import { encodePem as toPem } from '../../../src/pki/index.js';
+import { bits, childrenOf, ctx, int, nul, oid, seq } from '../der-builder.js';
 
 /** A key pair of any type node:crypto makes (or an SPKI it cannot, such as explicit curves). */
 export interface KeyEntry {
@@ -40,7 +41,24 @@ export interface Ext {
 }
 
 /** How a certificate is signed. */
-export type SignatureVariant = 'default' | 'sha1' | 'md5' | 'bad-signature' | 'mismatch';
+export type SignatureVariant =
+  | 'default'
+  | 'sha1'
+  | 'md5'
+  | 'bad-signature'
+  | 'mismatch'
+  /** RSASSA-PSS (RSA signers only): SHA-256, MGF1-SHA-256, salt 32. */
+  | 'pss-sha256'
+  /** RSASSA-PSS SHA-256 with a zero-length salt. */
+  | 'pss-sha256-salt0'
+  /** RSASSA-PSS SHA-256 whose MGF1 hashes with SHA-1. */
+  | 'pss-mgf1-sha1'
+  /** RSASSA-PSS with every parameter at its default (SHA-1, MGF1-SHA-1, salt 20). */
+  | 'pss-defaults'
+  /** ECDSA (EC signers only) with a NULL parameter, which RFC 5758 §3.2 says MUST be absent. */
+  | 'ecdsa-null-params'
+  /** The outer signatureAlgorithm differs from the inner only in an absent vs NULL parameter. */
+  | 'outer-params-differ';
 
 /** Everything that goes into one certificate. */
 export interface CertOptions {
@@ -53,6 +71,10 @@ export interface CertOptions {
   key: KeyEntry;
   extensions: Ext[];
   signature: SignatureVariant;
+  /** Raw edits of the TBSCertificate's fields before signing (encodings pkijs never writes). */
+  tbsEdit?: (fields: Uint8Array[]) => Uint8Array[];
+  /** Raw edit of the signed certificate. */
+  derEdit?: (der: Buffer) => Buffer;
 }
 
 export interface Built {
@@ -186,12 +208,41 @@ interface SignPlan {
   readonly oid: string;
   readonly nullParams: boolean;
   readonly hash: string | null;
+  /** RSASSA-PSS: the salt length, and the parameters' DER. */
+  readonly pssSaltLength?: number;
+  readonly pssParams?: Uint8Array;
+}
+
+const hashOids: Readonly<Record<string, string>> = {
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+};
+
+/** RSASSA-PSS-params (RFC 4055 §3.1); defaults (SHA-1, salt 20) are left out, as DER wants. */
+function pssParams(hash: string, mgfHash: string, salt: number): Uint8Array {
+  const algorithm = (name: string) => seq(oid(hashOids[name] as string), nul());
+  return seq(
+    ...(hash === 'sha1' ? [] : [ctx(0, algorithm(hash))]),
+    ...(mgfHash === 'sha1' ? [] : [ctx(1, seq(oid('1.2.840.113549.1.1.8'), algorithm(mgfHash)))]),
+    ...(salt === 20 ? [] : [ctx(2, int(salt))]),
+  );
 }
 
 function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
   const type = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (type === 'rsa') {
+    const pss = (hash: string, mgfHash: string, salt: number): SignPlan => ({
+      oid: '1.2.840.113549.1.1.10',
+      nullParams: false,
+      hash,
+      pssSaltLength: salt,
+      pssParams: pssParams(hash, mgfHash, salt),
+    });
+    if (variant === 'pss-sha256') return pss('sha256', 'sha256', 32);
+    if (variant === 'pss-sha256-salt0') return pss('sha256', 'sha256', 0);
+    if (variant === 'pss-mgf1-sha1') return pss('sha256', 'sha1', 32);
+    if (variant === 'pss-defaults') return pss('sha1', 'sha1', 20);
     if (variant === 'sha1') return { oid: '1.2.840.113549.1.1.5', nullParams: true, hash: 'sha1' };
     if (variant === 'md5') return { oid: '1.2.840.113549.1.1.4', nullParams: true, hash: 'md5' };
     return { oid: '1.2.840.113549.1.1.11', nullParams: true, hash: 'sha256' };
@@ -200,6 +251,8 @@ function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
     if (variant === 'sha1' || variant === 'md5') {
       return { oid: '1.2.840.10045.4.1', nullParams: false, hash: 'sha1' };
     }
+    if (variant === 'ecdsa-null-params')
+      return { oid: '1.2.840.10045.4.3.2', nullParams: true, hash: 'sha256' };
     if (curve === 'secp384r1')
       return { oid: '1.2.840.10045.4.3.3', nullParams: false, hash: 'sha384' };
     if (curve === 'secp521r1')
@@ -210,6 +263,12 @@ function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
   if (type === 'ed448') return { oid: '1.3.101.113', nullParams: false, hash: null };
   if (type === 'dsa') return { oid: '2.16.840.1.101.3.4.3.2', nullParams: false, hash: 'sha256' };
   throw new TypeError(`cannot sign with ${type}`);
+}
+
+/** The AlgorithmIdentifier DER of a plan. */
+function algorithmDer(plan: SignPlan): Uint8Array {
+  if (plan.pssParams !== undefined) return seq(oid(plan.oid), plan.pssParams);
+  return plan.nullParams ? seq(oid(plan.oid), nul()) : seq(oid(plan.oid));
 }
 
 function algorithmIdentifier(plan: SignPlan): pkijs.AlgorithmIdentifier {
@@ -243,18 +302,29 @@ export function buildCert(options: CertOptions, signer: KeyEntry): Built {
     );
   }
   const plan = planFor(signer.privateKey, options.signature);
-  certificate.signature = algorithmIdentifier(plan);
-  certificate.signatureAlgorithm =
-    options.signature === 'mismatch'
-      ? algorithmIdentifier({ ...plan, oid: '1.2.840.113549.1.1.12', nullParams: true })
-      : algorithmIdentifier(plan);
-  certificate.tbsView = new Uint8Array(certificate.encodeTBS().toBER(false));
-  const signature = sign(plan.hash, certificate.tbsView, signer.privateKey);
+  const algorithm = algorithmDer(plan);
+  certificate.signature = pkijs.AlgorithmIdentifier.fromBER(toArrayBuffer(algorithm));
+  let tbs: Uint8Array = new Uint8Array(certificate.encodeTBS().toBER(false));
+  if (options.tbsEdit !== undefined) tbs = seq(...options.tbsEdit(childrenOf(tbs)));
+  const signature =
+    plan.pssSaltLength === undefined
+      ? sign(plan.hash, tbs, signer.privateKey)
+      : sign(plan.hash, tbs, {
+          key: signer.privateKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: plan.pssSaltLength,
+        });
   if (options.signature === 'bad-signature') {
     signature[signature.length - 1] = (signature[signature.length - 1] as number) ^ 0x01;
   }
-  certificate.signatureValue = new asn1js.BitString({ valueHex: toArrayBuffer(signature) });
-  const der = Buffer.from(certificate.toSchema(false).toBER(false));
+  const outer =
+    options.signature === 'mismatch'
+      ? algorithmDer({ oid: '1.2.840.113549.1.1.12', nullParams: true, hash: null })
+      : options.signature === 'outer-params-differ'
+        ? algorithmDer({ oid: plan.oid, nullParams: !plan.nullParams, hash: null })
+        : algorithm;
+  let der: Buffer = Buffer.from(seq(tbs, outer, bits(0, signature)));
+  if (options.derEdit !== undefined) der = options.derEdit(der);
   return { der, pem: toPem('CERTIFICATE', der) };
 }
 

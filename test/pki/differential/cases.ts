@@ -8,6 +8,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { bits, bool, childrenOf, ctx, int, nul, oid, seq, set, tlv, utf8 } from '../der-builder.js';
 import {
   type Built,
   buildCert,
@@ -21,6 +22,7 @@ import {
   keyEntry,
   keyIdOf,
   oids,
+  type SignatureVariant,
 } from './builder.js';
 
 /** Small seeded PRNG (mulberry32): cases are reproducible from the seed. */
@@ -809,24 +811,32 @@ function keyMutations(): Mutation[] {
   list.push({
     name: 'sig:md5@leaf',
     apply: (plan, _rng, pool) => {
-      // MD5 needs an RSA signer: make the leaf's issuer RSA.
-      const top = roleCert(plan, 'ca');
-      if (top.key.privateKey.asymmetricKeyType !== 'rsa') {
-        const rsa = pool.byName.get('rsa2048-0') as KeyEntry;
-        const other = pool.byName.get('rsa2048-1') as KeyEntry;
-        const chosen = plan.cas.some((ca) => ca.key === rsa) || plan.leaf.key === rsa ? other : rsa;
-        rekey(plan, plan.cas.length === 1 ? 'root' : 'ca', chosen);
-        if (plan.cas.length === 1)
-          setExt(
-            top,
-            oids.authorityKeyIdentifier,
-            (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(chosen.spki)) },
-          );
-      }
+      leafIssuerKeyType(plan, pool, 'rsa');
       plan.leaf.signature = 'md5';
     },
   });
   return list;
+}
+
+/** Re-keys the leaf's issuer (the top CA, or the root) to a key of `type` (RSA for MD5/PSS). */
+function leafIssuerKeyType(plan: Plan, pool: KeyPool, type: 'rsa' | 'ec'): void {
+  const top = roleCert(plan, 'ca');
+  if (top.key.privateKey.asymmetricKeyType === type) return;
+  // More candidates than a chain has keys, so one is always free.
+  const names =
+    type === 'rsa'
+      ? ['rsa2048-0', 'rsa2048-1', 'rsa3072']
+      : ['p256-0', 'p256-1', 'p256-2', 'p256-3', 'p384', 'p521'];
+  const chosen = names
+    .map((name) => pool.byName.get(name) as KeyEntry)
+    .find((key) => !plan.cas.some((ca) => ca.key === key) && plan.leaf.key !== key) as KeyEntry;
+  rekey(plan, plan.cas.length === 1 ? 'root' : 'ca', chosen);
+  if (plan.cas.length === 1)
+    setExt(
+      top,
+      oids.authorityKeyIdentifier,
+      (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(chosen.spki)) },
+    );
 }
 
 function validityMutations(): Mutation[] {
@@ -1024,6 +1034,10 @@ function crlMutations(): Mutation[] {
     crl('leaf-revoked', (p) => {
       caCrl(p).revokedSerials = [p.leaf.serial];
     }),
+    crl('leaf-revoked-padded-serial', (p) => {
+      // The leaf's serial with a leading zero octet: not DER, the same number.
+      caCrl(p).revokedSerials = [Uint8Array.from([0x00, ...p.leaf.serial])];
+    }),
     crl('other-revoked', (p) => {
       caCrl(p).revokedSerials = [Uint8Array.of(0x55, 0x01)];
     }),
@@ -1073,6 +1087,752 @@ function crlMutations(): Mutation[] {
   ];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Encodings pkijs never writes, edited into the TBSCertificate before signing (round 19)
+
+/** Index of a TBSCertificate field by name, whether or not the version field is present. */
+function tbsIndex(
+  fields: readonly Uint8Array[],
+  name: 'serial' | 'signature' | 'issuer' | 'validity' | 'subject' | 'spki' | 'extensions',
+): number {
+  const offset = fields[0]?.[0] === 0xa0 ? 1 : 0;
+  const order = ['serial', 'signature', 'issuer', 'validity', 'subject', 'spki'];
+  if (name === 'extensions') return fields.findIndex((field) => field[0] === 0xa3);
+  return offset + order.indexOf(name);
+}
+
+/** A DER TLV's tag and content octets. */
+function splitTlv(bytes: Uint8Array): { tag: number; content: Uint8Array } {
+  const lengthOctet = bytes[1] as number;
+  const headerLength = lengthOctet < 0x80 ? 2 : 2 + (lengthOctet & 0x7f);
+  return { tag: bytes[0] as number, content: bytes.subarray(headerLength) };
+}
+
+const pad2 = (value: number) => String(value).padStart(2, '0');
+
+/** Time text in the shapes RFC 5280 §4.1.2.5 allows and the ones it does not. */
+function timeText(
+  date: Date,
+  form: 'utc' | 'generalized',
+  options: { seconds?: boolean; zone?: string; fraction?: string } = {},
+): string {
+  const year = date.getUTCFullYear();
+  const head = form === 'utc' ? pad2(year % 100) : String(year);
+  return `${head}${pad2(date.getUTCMonth() + 1)}${pad2(date.getUTCDate())}${pad2(date.getUTCHours())}${pad2(date.getUTCMinutes())}${options.seconds === false ? '' : pad2(date.getUTCSeconds())}${options.fraction ?? ''}${options.zone ?? 'Z'}`;
+}
+
+const timeTlv = (form: 'utc' | 'generalized', text: string) =>
+  tlv(form === 'utc' ? 0x17 : 0x18, Buffer.from(text, 'latin1'));
+
+/** Rewrites every extension of a TBS's extensions field: `edit` gets [oid, critical?, value]. */
+function editExtensions(
+  fields: Uint8Array[],
+  edit: (extension: Uint8Array[]) => Uint8Array[],
+): Uint8Array[] {
+  const index = tbsIndex(fields, 'extensions');
+  if (index < 0) return fields;
+  const list = childrenOf(splitTlv(fields[index] as Uint8Array).content);
+  const next = [...fields];
+  next[index] = ctx(3, seq(...list.map((extension) => seq(...edit(childrenOf(extension))))));
+  return next;
+}
+
+const hasOid = (extension: Uint8Array[], dotted: string) =>
+  Buffer.compare(Buffer.from(extension[0] as Uint8Array), Buffer.from(oid(dotted))) === 0;
+
+function rawMutations(): Mutation[] {
+  const leafTbs = (name: string, edit: (fields: Uint8Array[], plan: Plan) => Uint8Array[]) => ({
+    name,
+    apply: (plan: Plan) => {
+      plan.leaf.tbsEdit = (fields) => edit(fields, plan);
+    },
+  });
+  const onRole = (
+    name: string,
+    role: Role,
+    edit: (fields: Uint8Array[], plan: Plan) => Uint8Array[],
+  ): Mutation => ({
+    name,
+    apply: (plan: Plan) => {
+      roleCert(plan, role).tbsEdit = (fields) => edit(fields, plan);
+      // A CA OpenSSL cannot load would fail the whole shared untrusted bundle.
+      plan.isolated = true;
+    },
+  });
+  const replaceField = (fields: Uint8Array[], index: number, value: Uint8Array) => {
+    const next = [...fields];
+    next[index] = value;
+    return next;
+  };
+  const validity = (fields: Uint8Array[], change: (tlvBytes: Uint8Array) => Uint8Array) => {
+    const index = tbsIndex(fields, 'validity');
+    return replaceField(fields, index, change(fields[index] as Uint8Array));
+  };
+  const withTimes = (
+    fields: Uint8Array[],
+    notBefore: Uint8Array | undefined,
+    notAfter: Uint8Array | undefined,
+  ) =>
+    validity(fields, (old) => {
+      const [before, after] = childrenOf(old) as [Uint8Array, Uint8Array];
+      return seq(notBefore ?? before, notAfter ?? after);
+    });
+  const list: Mutation[] = [
+    // Lengths: DER wants the shortest definite form (X.690 §10.1).
+    leafTbs('der:long-form-length@leaf', (fields) =>
+      validity(fields, (old) => {
+        const { tag, content } = splitTlv(old);
+        return Uint8Array.from([tag, 0x81, content.length, ...content]);
+      }),
+    ),
+    leafTbs('der:length-leading-zero@leaf', (fields) =>
+      validity(fields, (old) => {
+        const { tag, content } = splitTlv(old);
+        return Uint8Array.from([tag, 0x82, 0x00, content.length, ...content]);
+      }),
+    ),
+    leafTbs('der:indefinite-length@leaf', (fields) =>
+      validity(fields, (old) => {
+        const { tag, content } = splitTlv(old);
+        return Uint8Array.from([tag, 0x80, ...content, 0x00, 0x00]);
+      }),
+    ),
+    onRole('der:long-form-length@ca', 'ca', (fields) =>
+      validity(fields, (old) => {
+        const { tag, content } = splitTlv(old);
+        return Uint8Array.from([tag, 0x81, content.length, ...content]);
+      }),
+    ),
+    // BOOLEAN: DER TRUE is 0xFF; FALSE is the DEFAULT and must be left out (X.690 §11.1, §11.5).
+    leafTbs('der:boolean-true-01@leaf', (fields) =>
+      editExtensions(fields, (extension) =>
+        extension.length === 3
+          ? ([extension[0], tlv(0x01, Uint8Array.of(0x01)), extension[2]] as Uint8Array[])
+          : extension,
+      ),
+    ),
+    leafTbs('der:critical-false-explicit@leaf', (fields) =>
+      editExtensions(fields, (extension) =>
+        extension.length === 2 && hasOid(extension, oids.subjectKeyIdentifier)
+          ? ([extension[0], bool(false), extension[1]] as Uint8Array[])
+          : extension,
+      ),
+    ),
+    // INTEGER: minimal two's complement (X.690 §8.3.2); RFC 5280 §4.1.2.2 wants a positive serial.
+    leafTbs('der:serial-leading-zero@leaf', (fields, plan) =>
+      replaceField(
+        fields,
+        tbsIndex(fields, 'serial'),
+        tlv(0x02, Uint8Array.from([0x00, ...plan.leaf.serial])),
+      ),
+    ),
+    leafTbs('der:serial-empty@leaf', (fields) =>
+      replaceField(fields, tbsIndex(fields, 'serial'), tlv(0x02)),
+    ),
+    // Versions: extensions only in v3, unique identifiers only in v2 and v3 (RFC 5280 §4.1.2.1).
+    leafTbs('der:v1-with-extensions@leaf', (fields) =>
+      fields[0]?.[0] === 0xa0 ? fields.slice(1) : fields,
+    ),
+    leafTbs('der:v2-with-extensions@leaf', (fields) =>
+      fields[0]?.[0] === 0xa0 ? [ctx(0, int(1)), ...fields.slice(1)] : fields,
+    ),
+    onRole('der:v1-with-extensions@ca', 'ca', (fields) =>
+      fields[0]?.[0] === 0xa0 ? fields.slice(1) : fields,
+    ),
+    leafTbs('der:version-explicit-v4@leaf', (fields) =>
+      fields[0]?.[0] === 0xa0 ? [ctx(0, int(3)), ...fields.slice(1)] : fields,
+    ),
+    leafTbs('der:unique-ids@leaf', (fields) => {
+      const index = tbsIndex(fields, 'extensions');
+      return [
+        ...fields.slice(0, index),
+        tlv(0x81, Uint8Array.of(0x00, 0x01, 0x02)),
+        tlv(0x82, Uint8Array.of(0x00, 0x03, 0x04)),
+        ...fields.slice(index),
+      ];
+    }),
+    leafTbs('der:extensions-empty@leaf', (fields) =>
+      replaceField(fields, tbsIndex(fields, 'extensions'), ctx(3, seq())),
+    ),
+    leafTbs('der:tbs-trailing-field@leaf', (fields) => [...fields, nul()]),
+    leafTbs('der:spki-unused-bits@leaf', (fields) => {
+      const index = tbsIndex(fields, 'spki');
+      const [algorithm, key] = childrenOf(fields[index] as Uint8Array) as [Uint8Array, Uint8Array];
+      const { content } = splitTlv(key);
+      return replaceField(fields, index, seq(algorithm, bits(1, content.subarray(1))));
+    }),
+    {
+      name: 'der:trailing-byte@leaf',
+      apply: (plan) => {
+        plan.leaf.derEdit = (der) => Buffer.concat([der, Buffer.of(0x00)]);
+      },
+    },
+    {
+      name: 'der:signature-unused-bits@leaf',
+      apply: (plan) => {
+        plan.leaf.derEdit = (der) => {
+          const [tbs, algorithm, signature] = childrenOf(der) as [
+            Uint8Array,
+            Uint8Array,
+            Uint8Array,
+          ];
+          const { content } = splitTlv(signature);
+          return Buffer.from(seq(tbs, algorithm, bits(1, content.subarray(1))));
+        };
+      },
+    },
+    // Times: RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, seconds, `Z`.
+    leafTbs('time:utc-no-seconds@leaf', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('utc', timeText(plan.leaf.notBefore, 'utc', { seconds: false })),
+        undefined,
+      ),
+    ),
+    leafTbs('time:utc-no-zone@leaf', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('utc', timeText(plan.leaf.notBefore, 'utc', { zone: '' })),
+        undefined,
+      ),
+    ),
+    leafTbs('time:utc-offset@leaf', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('utc', timeText(plan.leaf.notBefore, 'utc', { zone: '+0000' })),
+        undefined,
+      ),
+    ),
+    leafTbs('time:generalized-fraction-2051@leaf', (fields) =>
+      withTimes(
+        fields,
+        undefined,
+        timeTlv(
+          'generalized',
+          timeText(new Date(Date.UTC(2051, 0, 1)), 'generalized', { fraction: '.5' }),
+        ),
+      ),
+    ),
+    leafTbs('time:generalized-no-zone-2051@leaf', (fields) =>
+      withTimes(
+        fields,
+        undefined,
+        timeTlv(
+          'generalized',
+          timeText(new Date(Date.UTC(2051, 0, 1)), 'generalized', { zone: '' }),
+        ),
+      ),
+    ),
+    leafTbs('time:generalized-before-2050@leaf', (fields, plan) =>
+      withTimes(
+        fields,
+        undefined,
+        timeTlv('generalized', timeText(plan.leaf.notAfter, 'generalized')),
+      ),
+    ),
+    onRole('time:generalized-before-2050@ca', 'ca', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('generalized', timeText(roleCert(plan, 'ca').notBefore, 'generalized')),
+        undefined,
+      ),
+    ),
+    leafTbs('time:utc-impossible-date@leaf', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('utc', `${timeText(plan.leaf.notBefore, 'utc').slice(0, 2)}0230000000Z`),
+        undefined,
+      ),
+    ),
+  ];
+  // Signature algorithms the dev CA never writes.
+  const algorithm = (name: string, variant: SignatureVariant, type: 'rsa' | 'ec'): Mutation => ({
+    name: `alg:${name}@leaf`,
+    apply: (plan, _rng, pool) => {
+      leafIssuerKeyType(plan, pool, type);
+      plan.leaf.signature = variant;
+    },
+  });
+  list.push(
+    algorithm('pss-sha256', 'pss-sha256', 'rsa'),
+    algorithm('pss-sha256-salt0', 'pss-sha256-salt0', 'rsa'),
+    algorithm('pss-mgf1-sha1', 'pss-mgf1-sha1', 'rsa'),
+    algorithm('pss-defaults', 'pss-defaults', 'rsa'),
+    algorithm('ecdsa-null-params', 'ecdsa-null-params', 'ec'),
+    algorithm('outer-params-differ-rsa', 'outer-params-differ', 'rsa'),
+    algorithm('outer-params-differ-ec', 'outer-params-differ', 'ec'),
+  );
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extensions OpenSSL reads and the dev CA never writes, key identifiers, and name-constraint
+// forms (round 19)
+
+const extOids = {
+  crlDistributionPoints: '2.5.29.31',
+  freshestCrl: '2.5.29.46',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  issuerAltName: '2.5.29.18',
+  policyMappings: '2.5.29.33',
+  netscapeCertType: '2.16.840.1.113730.1.1',
+  proxyCertInfo: '1.3.6.1.5.5.7.1.14',
+  ipAddrBlocks: '1.3.6.1.5.5.7.1.7',
+  autonomousSysIds: '1.3.6.1.5.5.7.1.8',
+} as const;
+
+/** AuthorityKeyIdentifier with the issuer-and-serial form (RFC 5280 §4.2.1.1). */
+function akiValue(
+  keyId: Uint8Array | undefined,
+  issuer: Uint8Array | undefined,
+  serial: Uint8Array | undefined,
+): Uint8Array {
+  return seq(
+    ...(keyId === undefined ? [] : [tlv(0x80, keyId)]),
+    ...(issuer === undefined ? [] : [ctx(1, ctx(4, issuer))]),
+    ...(serial === undefined ? [] : [tlv(0x82, serial)]),
+  );
+}
+
+function extensionMutations2(): Mutation[] {
+  const push =
+    (role: Role, oidText: string, critical: boolean, value: Uint8Array) => (plan: Plan) =>
+      roleCert(plan, role).extensions.push({ oid: oidText, critical, value });
+  const crlDp = seq(seq(ctx(0, ctx(0, tlv(0x86, Buffer.from('http://crl.diff.test/ca.crl'))))));
+  const aki = (
+    name: string,
+    role: 'leaf' | 'ca',
+    shape: (issuer: CertOptions) => Uint8Array,
+  ): Mutation => ({
+    name: `aki:${name}@${role}`,
+    apply: (plan) => {
+      const cert = roleCert(plan, role);
+      const issuer =
+        role === 'leaf'
+          ? roleCert(plan, 'ca')
+          : ((plan.cas[plan.cas.length - 2] ?? plan.cas[0]) as CertOptions);
+      setExt(cert, oids.authorityKeyIdentifier, (ext) => ext && { ...ext, value: shape(issuer) });
+    },
+  });
+  const otherSerial = Uint8Array.of(0x12, 0x34);
+  return [
+    {
+      name: 'san:empty-sequence',
+      apply: (plan) =>
+        setExt(plan.leaf, oids.subjectAltName, (ext) => ext && { ...ext, value: seq() }),
+    },
+    {
+      name: 'ext:inhibit-any-policy-critical@ca',
+      apply: push('ca', oids.inhibitAnyPolicy, true, int(0)),
+    },
+    { name: 'ext:inhibit-any-policy@ca', apply: push('ca', oids.inhibitAnyPolicy, false, int(0)) },
+    {
+      name: 'ext:policy-mappings-critical@ca',
+      apply: push(
+        'ca',
+        extOids.policyMappings,
+        true,
+        seq(seq(oid('1.3.6.1.4.1.55555.2.1'), oid('1.3.6.1.4.1.55555.2.2'))),
+      ),
+    },
+    {
+      name: 'ext:policies-malformed@leaf',
+      apply: push('leaf', oids.certificatePolicies, false, encode.garbage()),
+    },
+    { name: 'ext:crldp@leaf', apply: push('leaf', extOids.crlDistributionPoints, false, crlDp) },
+    {
+      name: 'ext:crldp-critical@leaf',
+      apply: push('leaf', extOids.crlDistributionPoints, true, crlDp),
+    },
+    {
+      name: 'ext:crldp-malformed@leaf',
+      apply: push('leaf', extOids.crlDistributionPoints, false, encode.garbage()),
+    },
+    {
+      name: 'ext:crldp-malformed@ca',
+      apply: push('ca', extOids.crlDistributionPoints, false, encode.garbage()),
+    },
+    {
+      name: 'ext:crldp-empty@leaf',
+      apply: push('leaf', extOids.crlDistributionPoints, false, seq()),
+    },
+    {
+      name: 'ext:freshest-crl-malformed@leaf',
+      apply: push('leaf', extOids.freshestCrl, false, encode.garbage()),
+    },
+    {
+      name: 'ext:crldp-empty-point@leaf',
+      apply: push('leaf', extOids.crlDistributionPoints, false, seq(seq())),
+    },
+    {
+      name: 'ext:proxy-cert-info@leaf',
+      apply: (plan) => {
+        // RFC 3820 §3.8: a proxy certificate has no subjectAltName.
+        setExt(plan.leaf, oids.subjectAltName, () => undefined);
+        plan.leaf.extensions.push({
+          oid: extOids.proxyCertInfo,
+          critical: false,
+          value: seq(seq(oid('1.3.6.1.5.5.7.21.1'))),
+        });
+      },
+    },
+    {
+      name: 'ext:proxy-cert-info-malformed@leaf',
+      apply: push('leaf', extOids.proxyCertInfo, false, encode.garbage()),
+    },
+    {
+      name: 'ext:ip-addr-blocks@leaf',
+      apply: push(
+        'leaf',
+        extOids.ipAddrBlocks,
+        false,
+        seq(seq(tlv(0x04, Uint8Array.of(0, 1)), seq(tlv(0x03, Uint8Array.of(0x00, 0x0a))))),
+      ),
+    },
+    {
+      name: 'ext:ip-addr-blocks-malformed@leaf',
+      apply: push('leaf', extOids.ipAddrBlocks, false, encode.garbage()),
+    },
+    {
+      name: 'ext:as-ids-malformed@leaf',
+      apply: push('leaf', extOids.autonomousSysIds, false, encode.garbage()),
+    },
+    {
+      name: 'ext:aia-malformed@leaf',
+      apply: push('leaf', extOids.authorityInfoAccess, false, encode.garbage()),
+    },
+    {
+      name: 'ext:ian-malformed@leaf',
+      apply: push('leaf', extOids.issuerAltName, false, encode.garbage()),
+    },
+    // Netscape certificate type: OpenSSL's sslclient purpose reads it (bit 0 SSL client).
+    {
+      name: 'ext:nscerttype-sslclient@leaf',
+      apply: push('leaf', extOids.netscapeCertType, false, encode.keyUsage([0])),
+    },
+    {
+      name: 'ext:nscerttype-sslserver@leaf',
+      apply: push('leaf', extOids.netscapeCertType, false, encode.keyUsage([1])),
+    },
+    {
+      name: 'ext:nscerttype-objsign@leaf',
+      apply: push('leaf', extOids.netscapeCertType, false, encode.keyUsage([3])),
+    },
+    {
+      name: 'ext:nscerttype-critical-sslclient@leaf',
+      apply: push('leaf', extOids.netscapeCertType, true, encode.keyUsage([0])),
+    },
+    {
+      name: 'ext:nscerttype-malformed@leaf',
+      apply: push('leaf', extOids.netscapeCertType, false, encode.garbage()),
+    },
+    {
+      name: 'ext:nscerttype-objsign-ca@ca',
+      apply: push('ca', extOids.netscapeCertType, false, encode.keyUsage([7])),
+    },
+    {
+      name: 'ext:nscerttype-malformed@ca',
+      apply: push('ca', extOids.netscapeCertType, false, encode.garbage()),
+    },
+    // Key identifiers with the issuer-and-serial form.
+    aki('issuer-serial-ok', 'leaf', (issuer) =>
+      akiValue(keyIdOf(issuer.key.spki), issuer.issuer, issuer.serial),
+    ),
+    aki('serial-mismatch', 'leaf', (issuer) =>
+      akiValue(keyIdOf(issuer.key.spki), issuer.issuer, otherSerial),
+    ),
+    aki('issuer-mismatch', 'leaf', (issuer) =>
+      akiValue(keyIdOf(issuer.key.spki), encode.name('CN=Elsewhere,O=Diff'), issuer.serial),
+    ),
+    aki('serial-only-mismatch', 'leaf', (issuer) =>
+      akiValue(keyIdOf(issuer.key.spki), undefined, otherSerial),
+    ),
+    aki('issuer-serial-without-keyid', 'leaf', (issuer) =>
+      akiValue(undefined, issuer.issuer, issuer.serial),
+    ),
+    aki('serial-mismatch', 'ca', (issuer) =>
+      akiValue(keyIdOf(issuer.key.spki), issuer.issuer, otherSerial),
+    ),
+    aki('empty', 'leaf', () => seq()),
+    {
+      name: 'aki:mismatch@root',
+      apply: (plan) =>
+        setExt(
+          roleCert(plan, 'root'),
+          oids.authorityKeyIdentifier,
+          (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(Buffer.alloc(20, 0x17)) },
+        ),
+    },
+    {
+      name: 'aki:serial-mismatch@root',
+      apply: (plan) => {
+        const root = roleCert(plan, 'root');
+        setExt(
+          root,
+          oids.authorityKeyIdentifier,
+          (ext) =>
+            ext && { ...ext, value: akiValue(keyIdOf(root.key.spki), root.issuer, otherSerial) },
+        );
+      },
+    },
+    {
+      // A multi-valued RDN written in one order in the CA's subject, in the other in the
+      // leaf's issuer: the same set (RFC 5280 §7.1), other bytes.
+      name: 'name:multi-valued-rdn-reordered',
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        const label = `CA ${plan.cas.length - 1} c${plan.id}`;
+        ca.subject = encode.name(`CN=${label}+O=Diff`);
+        plan.leaf.issuer = encode.name(`O=Diff+CN=${label}`);
+      },
+    },
+    {
+      name: 'name:multi-valued-rdn',
+      apply: (plan) => {
+        const ca = roleCert(plan, 'ca');
+        ca.subject = encode.name(`CN=CA ${plan.cas.length - 1} c${plan.id}+O=Diff`);
+        plan.leaf.issuer = ca.subject;
+      },
+    },
+    {
+      // A key-rollover certificate: the root's name, a new key, signed by the root, and a root
+      // pathLenConstraint that only holds when self-issued intermediates are not counted (RFC
+      // 5280 §6.1.4 (l)).
+      name: 'shape:self-issued-intermediate-root-pathlen',
+      apply: (plan) => {
+        const root = plan.cas[0] as CertOptions;
+        const first = plan.cas[1] as CertOptions;
+        const old = first.subject;
+        first.subject = root.subject;
+        for (const cert of [...plan.cas.slice(2), plan.leaf]) {
+          if (Buffer.compare(cert.issuer, old) === 0) cert.issuer = root.subject;
+        }
+        setExt(root, oids.basicConstraints, () => ({
+          oid: oids.basicConstraints,
+          critical: true,
+          value: encode.basicConstraints(true, plan.cas.length - 2),
+        }));
+      },
+    },
+    {
+      // The leaf's issuing intermediate configured as the trust anchor (no root at all).
+      name: 'anchor:intermediate',
+      apply: (plan) => {
+        plan.anchors = (built) => [built.cas[built.cas.length - 1] as Built];
+        plan.sent = () => [];
+      },
+    },
+  ];
+}
+
+function constraintMutations2(): Mutation[] {
+  const constrained = (
+    name: string,
+    options: {
+      permitted?: string[];
+      excluded?: string[];
+      names?: string[];
+      subject?: (id: string) => string;
+      subjectDer?: (id: string) => Uint8Array;
+      on?: 'ca' | 'root';
+      raw?: Uint8Array;
+    },
+  ): Mutation => ({
+    name: `nc:${name}`,
+    apply: (plan) => {
+      roleCert(plan, options.on ?? 'ca').extensions.push({
+        oid: oids.nameConstraints,
+        critical: true,
+        value:
+          options.raw ?? encode.nameConstraints(options.permitted ?? [], options.excluded ?? []),
+      });
+      if (options.names !== undefined)
+        setExt(plan.leaf, oids.subjectAltName, () => ({
+          oid: oids.subjectAltName,
+          critical: false,
+          value: encode.generalNames(options.names as string[]),
+        }));
+      if (options.subject !== undefined) plan.leaf.subject = encode.name(options.subject(plan.id));
+      if (options.subjectDer !== undefined)
+        plan.leaf.subject = Buffer.from(options.subjectDer(plan.id));
+    },
+  });
+  return [
+    constrained('uri-excluded', {
+      excluded: ['uri:.bad.test'],
+      names: ['uri:https://x.bad.test/'],
+    }),
+    constrained('uri-excluded-urn', { excluded: ['uri:.bad.test'], names: ['uri:urn:diff:x'] }),
+    constrained('uri-permitted-urn', { permitted: ['uri:diff.test'], names: ['uri:urn:diff:x'] }),
+    constrained('uri-permitted-ok', {
+      permitted: ['uri:.diff.test'],
+      names: ['uri:https://a.diff.test/x'],
+    }),
+    constrained('uri-permitted-port', {
+      permitted: ['uri:diff.test'],
+      names: ['uri:https://diff.test:8443/a'],
+    }),
+    constrained('uri-permitted-userinfo', {
+      permitted: ['uri:diff.test'],
+      names: ['uri:https://evil.test@diff.test/'],
+    }),
+    constrained('uri-excluded-userinfo', {
+      excluded: ['uri:bad.test'],
+      names: ['uri:https://evil@bad.test/'],
+    }),
+    constrained('uri-permitted-percent', {
+      permitted: ['uri:diff.test'],
+      names: ['uri:https://diff%2etest/'],
+    }),
+    constrained('uri-excluded-percent', {
+      excluded: ['uri:bad.test'],
+      names: ['uri:https://bad%2etest/'],
+    }),
+    constrained('uri-permitted-query', {
+      permitted: ['uri:diff.test'],
+      names: ['uri:https://diff.test?x=1'],
+    }),
+    constrained('uri-excluded-uppercase', {
+      excluded: ['uri:bad.test'],
+      names: ['uri:https://BAD.test/'],
+    }),
+    constrained('email-excluded', { excluded: ['email:bad.test'], names: ['email:a@bad.test'] }),
+    constrained('email-excluded-subdomain', {
+      excluded: ['email:.bad.test'],
+      names: ['email:a@x.bad.test'],
+    }),
+    constrained('email-excluded-at-host', {
+      excluded: ['email:@bad.test'],
+      names: ['email:a@bad.test'],
+    }),
+    constrained('email-permitted-at-host', {
+      permitted: ['email:@diff.test'],
+      names: ['email:a@diff.test'],
+    }),
+    constrained('email-mailbox-case', {
+      permitted: ['email:a@diff.test'],
+      names: ['email:A@diff.test'],
+    }),
+    constrained('email-subject-outside', {
+      permitted: ['email:diff.test'],
+      names: ['dns:a.diff.test'],
+      subject: (id) => `CN=leaf c${id},O=Diff,emailAddress=a@other.test`,
+    }),
+    constrained('email-subject-excluded', {
+      excluded: ['email:bad.test'],
+      names: ['dns:a.diff.test'],
+      subject: (id) => `CN=leaf c${id},O=Diff,emailAddress=a@bad.test`,
+    }),
+    constrained('email-subject-utf8', {
+      permitted: ['dns:diff.test'],
+      names: ['dns:a.diff.test'],
+      // emailAddress as a UTF8String (dev-ca writes IA5String, as RFC 5280 Appendix A wants).
+      subjectDer: (id) =>
+        seq(
+          set(seq(oid('2.5.4.10'), utf8('Diff'))),
+          set(seq(oid('2.5.4.3'), utf8(`leaf c${id}`))),
+          set(seq(oid('1.2.840.113549.1.9.1'), utf8('a@diff.test'))),
+        ),
+    }),
+    constrained('dn-excluded', { excluded: ['dn:O=Diff'] }),
+    constrained('dn-permitted-ok', { permitted: ['dn:O=Diff'] }),
+    constrained('dn-permitted-case', { permitted: ['dn:O=DIFF'] }),
+    constrained('cn-hostname-outside', {
+      permitted: ['dns:diff.test'],
+      names: ['uri:spiffe://diff.test/cn'],
+      subject: (id) => `CN=c${id}.other.test,O=Diff`,
+    }),
+    constrained('cn-hostname-inside', {
+      permitted: ['dns:diff.test'],
+      names: ['uri:spiffe://diff.test/cn'],
+      subject: (id) => `CN=c${id}.diff.test,O=Diff`,
+    }),
+    constrained('cn-hostname-excluded', {
+      excluded: ['dns:bad.test'],
+      names: ['uri:spiffe://diff.test/cn'],
+      subject: (id) => `CN=c${id}.bad.test,O=Diff`,
+    }),
+    constrained('cn-hostname-with-dns-san', {
+      permitted: ['dns:diff.test'],
+      names: ['dns:a.diff.test'],
+      subject: (id) => `CN=c${id}.other.test,O=Diff`,
+    }),
+    constrained('cn-hostname-underscore', {
+      permitted: ['dns:diff.test'],
+      names: ['uri:spiffe://diff.test/cn'],
+      subject: (id) => `CN=c_${id}.other.test,O=Diff`,
+    }),
+    constrained('cn-not-hostname', {
+      permitted: ['dns:diff.test'],
+      names: ['uri:spiffe://diff.test/cn'],
+      subject: (id) => `CN=leaf c${id} other.test,O=Diff`,
+    }),
+    constrained('ip-excluded', { excluded: ['ip:7f000000ff000000'], names: ['ip:7f000001'] }),
+    constrained('ip-constraint-4-octets-excluded', {
+      excluded: ['ip:0a000000'],
+      names: ['ip:7f000001'],
+    }),
+    constrained('ip-constraint-4-octets-no-ip', {
+      excluded: ['ip:0a000000'],
+      names: ['dns:a.diff.test'],
+    }),
+    constrained('ip-mask-noncontiguous', {
+      permitted: ['ip:7f000000ff00ff00'],
+      names: ['ip:7f000001'],
+    }),
+    constrained('ip-v6-constraint-v4-name', {
+      permitted: [`ip:${'00'.repeat(16)}${'ff'.repeat(12)}${'00'.repeat(4)}`],
+      names: ['ip:7f000001'],
+    }),
+    constrained('ip-san-5-octets-excluded', {
+      excluded: ['ip:0a000000ff000000'],
+      names: ['ip:7f00000101'],
+    }),
+    constrained('dns-trailing-dot-excluded', {
+      excluded: ['dns:bad.test'],
+      names: ['dns:x.bad.test.'],
+    }),
+    constrained('dns-trailing-dot-permitted', {
+      permitted: ['dns:diff.test'],
+      names: ['dns:x.diff.test.'],
+    }),
+    constrained('dns-excluded-case', { excluded: ['dns:bad.test'], names: ['dns:X.BAD.test'] }),
+    constrained('dns-permitted-suffix-not-label', {
+      permitted: ['dns:diff.test'],
+      names: ['dns:adiff.test'],
+    }),
+    constrained('on-root-violation', {
+      on: 'root',
+      permitted: ['dns:other.test'],
+      names: ['dns:a.diff.test'],
+    }),
+    constrained('minimum-1', {
+      raw: seq(ctx(0, seq(tlv(0x82, Buffer.from('diff.test')), tlv(0x80, Uint8Array.of(1))))),
+      names: ['dns:a.diff.test'],
+    }),
+    constrained('maximum-present', {
+      raw: seq(ctx(0, seq(tlv(0x82, Buffer.from('diff.test')), tlv(0x81, Uint8Array.of(1))))),
+      names: ['dns:a.diff.test'],
+    }),
+    {
+      name: 'nc:on-root-cn-outside',
+      apply: (plan) => {
+        roleCert(plan, 'root').extensions.push({
+          oid: oids.nameConstraints,
+          critical: true,
+          value: encode.nameConstraints(['dns:diff.test']),
+        });
+        setExt(plan.leaf, oids.subjectAltName, () => ({
+          oid: oids.subjectAltName,
+          critical: false,
+          value: encode.generalNames([`uri:spiffe://diff.test/c${plan.id}`]),
+        }));
+        plan.leaf.subject = encode.name(`CN=c${plan.id}.other.test,O=Diff`);
+      },
+    },
+  ];
+}
+
 /** Every mutation, in a fixed order. */
 export function allMutations(): Mutation[] {
   return [
@@ -1084,6 +1844,9 @@ export function allMutations(): Mutation[] {
     ...validityMutations(),
     ...shapeMutations(),
     ...crlMutations(),
+    ...rawMutations(),
+    ...extensionMutations2(),
+    ...constraintMutations2(),
   ];
 }
 
