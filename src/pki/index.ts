@@ -73,6 +73,7 @@ export {
   defaultKeyPolicy,
   keyPolicyViolation,
   maxRsaBits,
+  maxRsaExponentBits,
   resolveKeyPolicy,
   signatureAlgorithmViolation,
   spkiPolicyViolation,

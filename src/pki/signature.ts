@@ -5,8 +5,8 @@
  * the dev CA issues Ed25519 certificates and chain validation runs on the hot path of new TLS
  * connections, so signatures are checked here with `crypto.verify` on the exact TBS bytes.
  *
- * Policy: SHA-1 and MD5 signatures, RSA keys under 2048 bits, and curves other than P-256,
- * P-384 and P-521 are `unsupported`, which path validation treats as a signature that does not
+ * Policy: SHA-1 and MD5 signatures, RSA keys under 2048 or over 16384 bits or with a public
+ * exponent over 33 bits, and curves other than P-256, P-384 and P-521 are `unsupported`, which path validation treats as a signature that does not
  * verify. This is a second line behind the key policy (key-policy.ts), which every certificate
  * of a path and every configured CA must pass and which reports the precise reason.
  *
@@ -23,6 +23,7 @@ import {
   type Tlv,
   universalTag,
 } from './der.js';
+import { maxRsaBits, maxRsaExponentBits } from './key-policy.js';
 
 /** Outcome of a signature check. */
 export type SignatureCheck = 'valid' | 'invalid' | 'unsupported';
@@ -141,7 +142,13 @@ function keyAcceptable(key: KeyObject, plan: VerifyPlan): boolean {
   const type = key.asymmetricKeyType;
   if (type === undefined || !plan.keyTypes.includes(type)) return false;
   const details = key.asymmetricKeyDetails;
-  if (type === 'rsa' || type === 'rsa-pss') return (details?.modulusLength ?? 0) >= 2048;
+  if (type === 'rsa' || type === 'rsa-pss') {
+    // The key policy's RSA size bounds, before the verification: path building verifies with the
+    // keys of certificates a client sent before the policy runs on the path they form.
+    const bits = details?.modulusLength ?? 0;
+    const exponent = details?.publicExponent ?? 0n;
+    return bits >= 2048 && bits <= maxRsaBits && exponent < 1n << BigInt(maxRsaExponentBits);
+  }
   if (type === 'ec') return allowedCurves.has(details?.namedCurve ?? '');
   return true;
 }

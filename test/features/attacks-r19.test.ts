@@ -10,7 +10,10 @@
  * - Refusals made before any route (bytes Node's parser refuses, a path with malformed
  *   percent-encoding) were answered in Fastify's JSON shape, echoing the path, not in OAuth form.
  * - A failed request's audit line carried the whole client_id it claimed (kilobytes).
+ * - RSA keys with a public exponent of any length passed the key policy: a DPoP proof key (chosen
+ *   by whoever sends the proof) with a 3072-bit exponent costs 7 ms per verification, not 0.05.
  */
+import type { KeyObject } from 'node:crypto';
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
@@ -18,8 +21,10 @@ import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { isSafeDescription } from '../../src/errors/index.js';
 import { maxPipelinedRequests } from '../../src/http/connections.js';
 import { rawJws, signAssertion } from '../helpers/assertions.js';
-import { capturingLogger } from '../helpers/dpop.js';
+import { capturingLogger, rawProof } from '../helpers/dpop.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { rsaKeyWithExponent } from '../helpers/rsa.js';
+import { sources } from '../helpers/sources.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 /** How long a test waits for the server to close a connection it must close: generous. */
@@ -245,5 +250,37 @@ describe('attacks on the running server (round 19)', () => {
     expect(logged.length).toBeLessThanOrEqual(255);
     expect(logged.startsWith('svc-xxxx')).toBe(true);
     expect(logged).toContain(`(${sub.length} characters)`);
+  });
+
+  it('attack: a DPoP proof key with a 41-bit RSA public exponent is refused by the key policy', async () => {
+    const net = sources(ca.root.certPem);
+    try {
+      const request = async (key: KeyObject) =>
+        net.post(
+          '127.0.0.46',
+          `${server.base}/token`,
+          {
+            grant_type: 'client_credentials',
+            client_assertion_type: jwtBearerAssertionType,
+            client_assertion: await signAssertion(
+              client.key.privateJwk,
+              client.clientId,
+              server.issuer,
+            ),
+          },
+          { headers: { DPoP: rawProof(key, 'PS256', { htu: `${server.issuer}/token` }) } },
+        );
+      // A correctly signed proof: before the fix it got a DPoP-bound token.
+      const refused = await request(rsaKeyWithExponent((1n << 40n) + 1n));
+      expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+      expect(refused.body.error).toBe('invalid_dpop_proof');
+      expect(refused.body.error_description).toMatch(/RSA public exponent over 33 bits/);
+      // Control: the same construction with 65537 gets its token.
+      const accepted = await request(rsaKeyWithExponent(65537n));
+      expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+      expect(accepted.body.token_type).toBe('DPoP');
+    } finally {
+      net.close();
+    }
   });
 });

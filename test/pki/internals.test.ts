@@ -2,7 +2,7 @@
  * Unit tests of the internal building blocks where the certificate-level tests cannot reach every
  * branch: string types, DER strictness, signature algorithm policy, name-constraint forms.
  */
-import { constants, generateKeyPairSync, sign } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ParsedCertificate } from '../../src/pki/certificate.js';
 import { decodeOid, readSingle, readTime, readTlv } from '../../src/pki/der.js';
@@ -12,6 +12,7 @@ import { dnEquals, PkiError, parseDn, parseIpAddress } from '../../src/pki/index
 import { nameConstraintViolation } from '../../src/pki/name-constraints.js';
 import { checkCriticalExtensions } from '../../src/pki/path-checks.js';
 import { verifySignature } from '../../src/pki/signature.js';
+import { rsaKeyWithExponent } from '../helpers/rsa.js';
 
 const hex = (text: string): Uint8Array =>
   Uint8Array.from(Buffer.from(text.replace(/ /g, ''), 'hex'));
@@ -109,6 +110,22 @@ describe('signature policy', () => {
     expect(verifySignature(algorithm(ecdsaSha256), data, signature, secp256k1.publicKey)).toBe(
       'unsupported',
     );
+  });
+
+  it('refuses an RSA key with a public exponent over 33 bits before verifying with it', () => {
+    // A presented intermediate's key is used before the key policy runs on the path; a long
+    // exponent makes each verification cost up to 140 times as much.
+    const long = rsaKeyWithExponent((1n << 40n) + 1n);
+    const longest = rsaKeyWithExponent((1n << 32n) + 1n);
+    for (const [key, expected] of [
+      [long, 'unsupported'],
+      [longest, 'valid'],
+    ] as const) {
+      const signature = sign('sha256', data, key);
+      expect(verifySignature(algorithm(rsaSha256), data, signature, createPublicKey(key))).toBe(
+        expected,
+      );
+    }
   });
 
   it('verifies RSASSA-PSS and refuses SHA-1, small keys and odd parameters', () => {

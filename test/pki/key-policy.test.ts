@@ -136,6 +136,13 @@ describe('key policy: keys', () => {
       'RSA public exponent must be odd and at least 3',
     );
     expect(spkiPolicyViolation(rsaSpki(modulusOfBits(2048), Uint8Array.of(3)))).toBeUndefined();
+    // 2^32 + 1 (33 bits) is the longest exponent accepted; 2^33 + 1 is refused.
+    expect(
+      spkiPolicyViolation(rsaSpki(modulusOfBits(2048), Uint8Array.of(1, 0, 0, 0, 1))),
+    ).toBeUndefined();
+    expect(spkiPolicyViolation(rsaSpki(modulusOfBits(2048), Uint8Array.of(2, 0, 0, 0, 1)))).toBe(
+      'RSA public exponent over 33 bits is not accepted',
+    );
     expect(spkiPolicyViolation(rsaSpki(Uint8Array.of(0x80, 0), e65537))).toBe(
       'malformed RSA key (negative integer)',
     );
