@@ -379,7 +379,8 @@ export class TrustStore {
         if (!ok) continue;
         const next = [...path, issuer];
         if (candidate.anchor) paths.push(next);
-        else if (next.length - 1 < this.#options.maxIntermediates) visit(next);
+        // `next` holds next.length - 1 intermediates: up to the cap, look further up.
+        else if (next.length - 1 <= this.#options.maxIntermediates) visit(next);
       }
     };
     visit([leaf]);

@@ -72,11 +72,12 @@ describe('certificate path validation over mutual TLS (issue 13)', () => {
       identities.set(name, { cert: `${leaf.pem}${ca.intermediate.certPem}`, key: leaf.keyPem });
     }
     identities.set('deep-9', await deepChain(9, 'deep-9'));
+    identities.set('deep-10', await deepChain(10, 'deep-10'));
     identities.set('deep-11', await deepChain(11, 'deep-11'));
     server = await startMtlsTollgate({
       ca,
       clients: [
-        ...['rsa-1024', 'rsa-2052', 'rsa-2048', 'deep-9', 'deep-11'].map((name) => ({
+        ...['rsa-1024', 'rsa-2052', 'rsa-2048', 'deep-9', 'deep-10', 'deep-11'].map((name) => ({
           client_id: name,
           token_endpoint_auth_method: 'tls_client_auth',
           tls_client_auth_subject_dn: `CN=${name},${suffix}`,
@@ -123,6 +124,12 @@ describe('certificate path validation over mutual TLS (issue 13)', () => {
     const result = await token('deep-9');
     expect(result.ok, JSON.stringify(result)).toBe(true);
     if (result.ok) expect(claimsOf(result.accessToken).client_id).toBe('deep-9');
+  });
+
+  it('accepts exactly 10 intermediates, the cap (round 19: the cap was off by one)', async () => {
+    const result = await token('deep-10');
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    if (result.ok) expect(claimsOf(result.accessToken).client_id).toBe('deep-10');
   });
 
   it('refuses 11 intermediates: the cap is 10', async () => {

@@ -300,10 +300,14 @@ describe('TrustStore bounds and reload', () => {
     const leaf = await ca.issueClient({ clientId: 'long-path', now });
     const input = { anchors: [ca.root.certPem], intermediates: [ca.intermediate.certPem] };
     expect(TrustStore.fromPem(input).validate(leaf.certDer, [], { now }).ok).toBe(true);
-    // leaf, intermediate, root has one intermediate: a bound of zero leaves no path.
+    // leaf, intermediate, root has one intermediate: a bound of zero leaves no path, a bound of
+    // one allows it (the cap is the most intermediates a path may have, inclusive).
     expect(
       TrustStore.fromPem(input, { maxIntermediates: 0 }).validate(leaf.certDer, [], { now }),
     ).toMatchObject({ ok: false, reason: 'untrusted', check: 'path' });
+    expect(
+      TrustStore.fromPem(input, { maxIntermediates: 1 }).validate(leaf.certDer, [], { now }).ok,
+    ).toBe(true);
   });
 
   it('keeps one copy of an anchor listed twice', async () => {
