@@ -50,6 +50,11 @@ export interface ParsedCertificate {
   readonly subject: DistinguishedName;
   readonly notBefore: Date;
   readonly notAfter: Date;
+  /**
+   * Whether a validity date from 1950 through 2049 is written as GeneralizedTime, which RFC 5280
+   * §4.1.2.5 forbids (UTCTime through 2049); the path profile refuses such certificates.
+   */
+  readonly generalizedTimeBefore2050: boolean;
   /** SubjectPublicKeyInfo DER. */
   readonly spki: Uint8Array;
   /** TBSCertificate DER: what the issuer signed. */
@@ -125,6 +130,13 @@ function decode(der: Buffer): ParsedCertificate {
   if (validity.length !== 2) throw new DerError('bad Validity');
   const notBefore = readTime(validity[0], 'notBefore');
   const notAfter = readTime(validity[1], 'notAfter');
+  // UTCTime covers 1950-2049; GeneralizedTime is right only outside that range.
+  const generalizedBefore2050 = (index: 0 | 1, date: Date) =>
+    validity[index]?.tagNumber === universalTag.generalizedTime &&
+    date.getUTCFullYear() >= 1950 &&
+    date.getUTCFullYear() < 2050;
+  const generalizedTimeBefore2050 =
+    generalizedBefore2050(0, notBefore) || generalizedBefore2050(1, notAfter);
   // issuerUniqueID [1] and subjectUniqueID [2] (v2/v3 only), then extensions [3] (v3 only).
   for (const tag of [1, 2]) {
     const field = tbsFields[index];
@@ -165,6 +177,7 @@ function decode(der: Buffer): ParsedCertificate {
     subject,
     notBefore,
     notAfter,
+    generalizedTimeBefore2050,
     spki: spkiTlv.raw,
     tbs,
     signatureAlgorithm: outer.raw,

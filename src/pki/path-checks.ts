@@ -119,6 +119,11 @@ function profileOf(certificate: ParsedCertificate, role: PathRole): ProfileProbl
   if (certificate.version !== 3) {
     return { check: 'version', detail: `a version ${certificate.version} certificate` };
   }
+  if (role !== 'anchor' && certificate.generalizedTimeBefore2050) {
+    // RFC 5280 §4.1.2.5: validity dates 1950-2049 MUST be UTCTime (anchors exempt, as for
+    // serial numbers: an operator's legacy root is trusted by choice).
+    return { check: 'profile', detail: 'validity date before 2050 encoded as GeneralizedTime' };
+  }
   if (role !== 'anchor') {
     const serial = certificate.serialNumber;
     if (serial.length > 40) {

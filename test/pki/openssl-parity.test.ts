@@ -155,6 +155,21 @@ describe('classes OpenSSL refuses and Tollgate now refuses too (issue 13, round 
   });
 
   it.each([
+    // RFC 5280 §4.1.2.5: validity dates through 2049 are UTCTime. OpenSSL accepts these;
+    // Tollgate holds leaves and intermediates to the profile, as pyca/cryptography does.
+    [
+      'time:generalized-before-2050@leaf',
+      /^profile: leaf: validity date before 2050 encoded as GeneralizedTime/,
+    ],
+    [
+      'time:generalized-before-2050@ca',
+      /^profile: intermediate 1: validity date before 2050 encoded as GeneralizedTime/,
+    ],
+  ])('refuses %s, which RFC 5280 forbids although OpenSSL accepts it', (mutation, reason) => {
+    for (const verdict of verdicts(mutation)) expect(verdict).toMatch(reason);
+  });
+
+  it.each([
     'control:good',
     'aki:issuer-serial-ok@leaf',
     'ext:nscerttype-sslclient@leaf',
@@ -163,6 +178,8 @@ describe('classes OpenSSL refuses and Tollgate now refuses too (issue 13, round 
     'nc:email-permitted-at-host',
     'ext:crldp@leaf',
     'crl:clean',
+    'time:utc-2049@leaf',
+    'time:generalized-before-2050@root',
     'shape:self-issued-intermediate-root-pathlen',
     'name:multi-valued-rdn-reordered',
     'nc:cn-hostname-inside',

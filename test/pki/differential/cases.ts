@@ -1337,6 +1337,20 @@ function rawMutations(): Mutation[] {
         undefined,
       ),
     ),
+    leafTbs('time:utc-2049@leaf', (fields) =>
+      withTimes(
+        fields,
+        undefined,
+        timeTlv('utc', timeText(new Date(Date.UTC(2049, 11, 31, 23, 59, 59)), 'utc')),
+      ),
+    ),
+    onRole('time:generalized-before-2050@root', 'root', (fields, plan) =>
+      withTimes(
+        fields,
+        timeTlv('generalized', timeText(roleCert(plan, 'root').notBefore, 'generalized')),
+        undefined,
+      ),
+    ),
     leafTbs('time:utc-impossible-date@leaf', (fields, plan) =>
       withTimes(
         fields,
