@@ -75,8 +75,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   };
   const app = Fastify(serverOptions) as unknown as FastifyInstance;
 
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     connections.requestStarted(request.raw.socket);
+    // RFC 9112 §3.2: a request with two Host fields, or an HTTP/1.1 request with none, is
+    // refused with 400 (proxies in front may route by one and forward the other).
+    const hosts = hostFields(request.raw.rawHeaders);
+    if (hosts > 1 || (hosts === 0 && request.raw.httpVersion === '1.1')) {
+      reply.header('connection', 'close');
+      sendOAuthError(
+        reply,
+        new OAuthError(
+          'invalid_request',
+          'malformed_request',
+          'the request must carry exactly one Host header',
+        ),
+      );
+      return;
+    }
     done();
   });
   app.addHook('preHandler', (request, reply, done) => {
@@ -194,6 +209,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }
   healthRoutes(app, runtime);
   return app;
+}
+
+/** How many Host fields a request carries (Node keeps only the first in `headers`). */
+function hostFields(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (
+      (rawHeaders[i] as string).length === 4 &&
+      (rawHeaders[i] as string).toLowerCase() === 'host'
+    )
+      count++;
+  }
+  return count;
 }
 
 /** Maps Fastify's own errors (body too large, bad content length, ...) to OAuth errors. */

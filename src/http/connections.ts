@@ -33,6 +33,7 @@ import {
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { addressKey } from './rate-limits.js';
+import { answerExpectation } from './reply.js';
 
 /** After the listener closed, a connection that carried no request for this long is closed. */
 export const idleGraceMs = 1000;
@@ -90,6 +91,9 @@ export class ListenerConnections {
       headersTimeout: this.#limits.requestTimeoutMs,
       keepAliveTimeout: this.#limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: checkIntervalMs,
+      // Host is checked in the app (src/http/app.ts), which refuses in OAuth form; Node's own
+      // refusal has no body and lets a request with two Host fields through.
+      requireHostHeader: false,
     };
     const serve: RequestListener = (request, response) => this.#serve(request, response, handler);
     const server =
@@ -101,6 +105,8 @@ export class ListenerConnections {
     // request racing the close on a fresh connection is answered, not reset.
     server.closeIdleConnections = () => {};
     server.on('connection', (socket: Socket) => this.#accept(socket));
+    // An `Expect` other than 100-continue: 417 in OAuth form (Node's own answer has no body).
+    server.on('checkExpectation', answerExpectation);
     this.#server = server;
     return server;
   }

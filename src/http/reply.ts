@@ -3,7 +3,7 @@
  *
  * @see RFC 6749 §5.2, RFC 6750 §3
  */
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { OAuthError, toOAuthErrorBody } from '../errors/index.js';
@@ -74,6 +74,30 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
       body,
     () => socket.destroy(),
   );
+}
+
+/**
+ * Node's `checkExpectation`: a request whose `Expect` is not `100-continue` gets 417 in OAuth
+ * form, and its connection is closed (its body, if any, is not read).
+ *
+ * @see RFC 9110 §10.1.1
+ */
+export function answerExpectation(_request: IncomingMessage, response: ServerResponse): void {
+  const refusal = new OAuthError(
+    'invalid_request',
+    'malformed_request',
+    'the only Expect this server meets is 100-continue',
+    { status: 417 },
+  );
+  const body = JSON.stringify(toOAuthErrorBody(refusal));
+  response.writeHead(refusal.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    connection: 'close',
+  });
+  response.end(body);
 }
 
 function clientErrorRefusal(code: string | undefined): OAuthError {

@@ -8,7 +8,9 @@
  *   at once, where docs/security.md promised one per connection; Fastify then answered only the
  *   first of them and closed the connection.
  * - Refusals made before any route (bytes Node's parser refuses, a path with malformed
- *   percent-encoding) were answered in Fastify's JSON shape, echoing the path, not in OAuth form.
+ *   percent-encoding) were answered in Fastify's JSON shape, echoing the path, not in OAuth form;
+ *   Node answered a request without Host, and an unknown `Expect`, with an empty body, and let a
+ *   request with two Host fields through.
  * - A failed request's audit line carried the whole client_id it claimed (kilobytes).
  * - RSA keys with a public exponent of any length passed the key policy: a DPoP proof key (chosen
  *   by whoever sends the proof) with a 3072-bit exponent costs 7 ms per verification, not 0.05.
@@ -210,6 +212,17 @@ describe('attacks on the running server (round 19)', () => {
       ],
       ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400],
       ['a header with a NUL byte', 'GET /healthz HTTP/1.1\r\nHost: local\u0000host\r\n\r\n', 400],
+      ['an HTTP/1.1 request without Host', 'GET /healthz HTTP/1.1\r\n\r\n', 400],
+      [
+        'two Host headers (RFC 9112 section 3.2)',
+        'GET /healthz HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n',
+        400,
+      ],
+      [
+        'an Expect other than 100-continue',
+        'POST /token HTTP/1.1\r\nHost: localhost\r\nExpect: gimme\r\nContent-Length: 0\r\n\r\n',
+        417,
+      ],
       [
         'headers over the 16 KiB limit',
         `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: ${'a'.repeat(20_000)}\r\n\r\n`,
