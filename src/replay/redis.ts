@@ -671,6 +671,7 @@ export class RedisReplayStore implements ReplayStore {
 
   /** Maps a Redis failure to `ReplayStoreError`; a timeout also distrusts the connection. */
   #failure(error: unknown): ReplayStoreError {
+    refreshIfMoved(this.#client, error);
     if (isCommandTimeout(error)) markStuck(this.#client);
     if (isCommandTimeout(error) && !this.#degraded) {
       this.#degraded = true;
@@ -737,6 +738,7 @@ export class RedisReplayStore implements ReplayStore {
         ) {
           this.#verified[slice] = false;
           failure ??= result.status === 'rejected' ? result.reason : new Error('bad reply');
+          if (result.status === 'rejected') refreshIfMoved(this.#client, result.reason);
           return;
         }
         const { known, fenceMs } = result.value;
@@ -779,6 +781,19 @@ export class RedisReplayStore implements ReplayStore {
     this.#lastReported = ready;
     this.#onStateChange?.(ready);
   }
+}
+
+/**
+ * After a Redis Cluster failover, asks ioredis for a fresh slot map when a MOVED answer reaches
+ * us. ioredis follows MOVED itself only when every command of an auto-pipelined batch got the
+ * same one; a batch spanning several slots of the shard that moved gets a different MOVED per
+ * command, and ioredis then neither redirects nor updates its slot map, so every later batch went
+ * to the old node again and those slices stayed unavailable for good. (ioredis refreshes at most
+ * one map at a time; extra calls return at once.)
+ */
+function refreshIfMoved(client: RedisConnection, error: unknown): void {
+  if (!(client instanceof Cluster) || !(error instanceof Error)) return;
+  if (error.message.startsWith('MOVED ')) client.refreshSlotsCache();
 }
 
 /** The name the claim script is registered under (also called inside pipelines). */

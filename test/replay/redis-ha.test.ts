@@ -211,4 +211,96 @@ describe.skipIf(!enabled)('RedisReplayStore on a Redis Cluster', () => {
     expect(holders.size).toBeGreaterThanOrEqual(2);
     await store.close();
   }, 150_000);
+
+  it('recovers every slice after a shard moves under batched claims (manual failover)', async () => {
+    const moved = await startCluster();
+    const movedClient = createRedisClient({
+      url: 'redis://127.0.0.1',
+      clusterNodes: moved.nodes.map((node) => `127.0.0.1:${node.port}`),
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 1_000,
+    });
+    try {
+      const store = new RedisReplayStore({
+        url: 'redis://unused',
+        connectTimeoutMs: 500,
+        commandTimeoutMs: 1_000,
+        client: movedClient,
+        keyPrefix: `ha:${randomUUID()}:`,
+        replicaAcks: 1,
+        replicaAckTimeoutMs: 500,
+        healthCheckIntervalMs: 250,
+      });
+      expect(await store.whenReady(15_000)).toBe(true);
+      // 32 claims acknowledged by a replica (the replicas of a new cluster may still be syncing:
+      // a claim refused for that is left behind, fail closed, and a fresh jti is tried).
+      const before: string[] = [];
+      for (let tries = 0; before.length < 32 && tries < 1_000; tries++) {
+        const jti = randomUUID();
+        try {
+          if (await store.claim('svc', jti, Date.now() + 120_000)) before.push(jti);
+        } catch (error) {
+          if (!(error instanceof ReplayStoreError)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      expect(before).toHaveLength(32);
+
+      // CLUSTER FAILOVER on a replica of slot 0's shard: the shard moves to another node while the
+      // client's slot map still names the old one. Batches of claims (and the store's own health
+      // checks) then reach the old primary as one pipeline with a different MOVED per slot, which
+      // ioredis neither follows nor learns from.
+      const primary = await moved.primaryOf(0);
+      const replica = await replicaOf(moved, primary);
+      await replica.client.call('CLUSTER', 'FAILOVER');
+      await waitFor(async () => (await moved.primaryOf(0)) === replica.node, 20_000);
+
+      // Every slice answers again on its own, within a bound: rounds of 64 concurrent claims.
+      let recovered = false;
+      const deadline = Date.now() + 20_000;
+      while (!recovered && Date.now() < deadline) {
+        const round = await Promise.allSettled(
+          Array.from({ length: 64 }, () => store.claim('svc', randomUUID(), Date.now() + 120_000)),
+        );
+        recovered = round.every((one) => one.status === 'fulfilled' && one.value === true);
+        if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(recovered).toBe(true);
+      // And nothing claimed before the move is claimable again.
+      expect(await replaysOfAll(store, before)).toBe(0);
+      replica.client.disconnect();
+      await store.close();
+    } finally {
+      movedClient.disconnect();
+      await moved.dispose();
+    }
+  }, 150_000);
 });
+
+/** A replica of `primary` (ROLE names its primary's port), with a connection to it. */
+async function replicaOf(
+  setup: ClusterSetup,
+  primary: TestRedis,
+): Promise<{ node: TestRedis; client: RedisConnection }> {
+  for (const node of setup.nodes) {
+    if (node === primary) continue;
+    const client = createRedisClient({
+      url: `redis://127.0.0.1:${node.port}`,
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 5_000,
+    });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const role = (await client.call('ROLE')) as [string, string, number];
+    if (role[0] === 'slave' && Number(role[2]) === primary.port) return { node, client };
+    client.disconnect();
+  }
+  throw new Error(`no replica of 127.0.0.1:${primary.port}`);
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
