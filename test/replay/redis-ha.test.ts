@@ -194,13 +194,8 @@ describe.skipIf(!enabled)('RedisReplayStore on a Redis Cluster', () => {
     const holders = new Set<number>();
     for (const node of cluster.nodes) {
       if (node === victim) continue;
-      const raw = createRedisClient({
-        url: `redis://127.0.0.1:${node.port}`,
-        connectTimeoutMs: 500,
-        commandTimeoutMs: 1_000,
-      });
+      const raw = await readyClient(node, 1_000);
       try {
-        await new Promise((resolve) => raw.once('ready', resolve));
         const role = (await raw.call('ROLE')) as [string];
         const keys = (await raw.call('KEYS', `${keyPrefix}*jti:*`)) as string[];
         if (role[0] === 'master' && keys.length > 0) holders.add(node.port);
@@ -284,17 +279,23 @@ async function replicaOf(
 ): Promise<{ node: TestRedis; client: RedisConnection }> {
   for (const node of setup.nodes) {
     if (node === primary) continue;
-    const client = createRedisClient({
-      url: `redis://127.0.0.1:${node.port}`,
-      connectTimeoutMs: 500,
-      commandTimeoutMs: 5_000,
-    });
-    await new Promise((resolve) => client.once('ready', resolve));
+    const client = await readyClient(node, 5_000);
     const role = (await client.call('ROLE')) as [string, string, number];
     if (role[0] === 'slave' && Number(role[2]) === primary.port) return { node, client };
     client.disconnect();
   }
   throw new Error(`no replica of 127.0.0.1:${primary.port}`);
+}
+
+/** A plain connection to one node, once it is ready. */
+async function readyClient(node: TestRedis, commandTimeoutMs: number): Promise<RedisConnection> {
+  const client = createRedisClient({
+    url: `redis://127.0.0.1:${node.port}`,
+    connectTimeoutMs: 500,
+    commandTimeoutMs,
+  });
+  await new Promise((resolve) => client.once('ready', resolve));
+  return client;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
