@@ -128,7 +128,7 @@ export function verifyWith(
       'assertion_key_not_found',
       kid === undefined
         ? `no key of the trust source fits ${alg}`
-        : `no key of the trust source matches the ${what} kid`,
+        : `no key of the trust source matches the kid of ${what}`,
     );
   }
   if (!candidates.some((key) => verifyJwsSignature(jws, alg, key.key))) {
