@@ -3,6 +3,8 @@
  * long it waits (injected sleep, nothing really waits), the clock offset from `Date`, discovery.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
@@ -211,6 +213,74 @@ describe('TokenClient retries', () => {
     await expect(client.getToken()).rejects.toMatchObject({ error: 'invalid_response' });
     await client.close();
   });
+});
+
+describe('TokenClient against a server that trickles its answer', () => {
+  /** Answers 200 at once, then one byte of body every 20 ms, never ending. */
+  async function startTrickle() {
+    const identity = await ca.issueServer();
+    const paths: string[] = [];
+    const server = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
+      paths.push(req.url ?? '');
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"access_token":"');
+      const timer = setInterval(() => res.write('a'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      paths,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  // Regression: undici's bodyTimeout limits only the silence between two chunks, so a token
+  // endpoint or metadata document sending a byte every 20 ms held getToken() (and every caller
+  // sharing its request) forever. timeoutMs now bounds each exchange as a whole.
+  it.each([
+    ['the token endpoint', true],
+    ['the metadata document', false],
+  ])(
+    'gives up on %s after timeoutMs, as a network error',
+    async (_what, explicitEndpoint) => {
+      const trickle = await startTrickle();
+      try {
+        const client = new TokenClient({
+          issuer: trickle.origin,
+          ...(explicitEndpoint ? { tokenEndpoint: `${trickle.origin}/token` } : {}),
+          auth: { method: 'private_key_jwt', clientId: 'svc-retry', key: key.privateJwk },
+          ca: ca.root.certPem,
+          timeoutMs: 300,
+          retry: { maxAttempts: 2 },
+          sleep: async () => undefined,
+        });
+        const error = await client.getToken().catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(TokenClientError);
+        expect(error).toMatchObject({ error: 'network_error', attempts: 2 });
+        expect((error as TokenClientError).errorDescription).toMatch(
+          /^ETIMEDOUT: no complete answer from https:\/\/127\.0\.0\.1:\d+\/\S+ within 300 ms$/,
+        );
+        expect(trickle.paths).toEqual(
+          explicitEndpoint
+            ? ['/token', '/token']
+            : [
+                '/.well-known/oauth-authorization-server',
+                '/.well-known/oauth-authorization-server',
+              ],
+        );
+        await client.close();
+      } finally {
+        await trickle.close();
+      }
+    },
+    30_000,
+  );
 });
 
 describe('TokenClient renewal failures', () => {
