@@ -204,6 +204,33 @@ describe('TokenClient retries', () => {
     await client.close();
   });
 
+  // Regression: the error and its description went as sent into TokenClientError messages and
+  // tollgate token's terminal output, so a server could write escape sequences (clear the screen,
+  // forge a line) there. RFC 6749 §5.2 limits both to printable ASCII.
+  it('never passes control characters of an error response on (RFC 6749 §5.2)', async () => {
+    stub = await startStub(ca, (_request, index) =>
+      index === 0
+        ? oauthError(400, 'invalid_client\u001b[2J\r\ntoken issued: yes', 'ok')
+        : oauthError(
+            400,
+            'invalid_scope',
+            'scope \u001b[31mread\u001b[0m\r\n\u202egnp.\u0007 unknown',
+          ),
+    );
+    const { client } = clientFor(stub.origin);
+    const forged = await client.getToken().catch((thrown: unknown) => thrown);
+    expect(forged).toMatchObject({ error: 'invalid_response', status: 400 });
+    expect((forged as Error).message).toBe(
+      'invalid_response: HTTP 400 with an error code that is not RFC 6749 §5.2 ASCII',
+    );
+    const coloured = await client.getToken().catch((thrown: unknown) => thrown);
+    expect(coloured).toMatchObject({ error: 'invalid_scope', status: 400 });
+    expect((coloured as TokenClientError).errorDescription).toBe(
+      'scope \uFFFD[31mread\uFFFD[0m\uFFFD\uFFFD\uFFFDgnp.\uFFFD unknown',
+    );
+    await client.close();
+  });
+
   it('refuses a token type other than Bearer', async () => {
     stub = await startStub(ca, () => ({
       status: 200,
