@@ -2,6 +2,11 @@
  * Suite-wide log audit: every test server writes its logs to a shared folder, and after the
  * whole suite the folder is searched for things that must never be logged: client assertions,
  * access tokens, private key material. A finding fails the run.
+ *
+ * Suite-wide scratch: `TMPDIR` points every test process (and everything it spawns: Tollgate,
+ * redis-server, nginx, haproxy) at one folder of this run, removed at the end, so a run leaves
+ * no certificates, keys or sockets behind in the machine's temporary folder, even from a test
+ * that failed before its own cleanup.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +32,10 @@ const forbidden: readonly { name: string; pattern: RegExp }[] = [
 ];
 
 export function setup(project: TestProject): () => void {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-logs-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'tollgate-suite-'));
+  // Read by os.tmpdir() at every call, and inherited by the test workers forked after setup.
+  process.env.TMPDIR = scratch;
+  const dir = mkdtempSync(join(scratch, 'logs-'));
   project.provide('tollgateLogDir', dir);
   return () => {
     const files = readdirSync(dir);
@@ -42,7 +50,7 @@ export function setup(project: TestProject): () => void {
         }
       });
     }
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
     if (findings.length > 0) {
       throw new Error(
         `secrets found in the logs of the test suite:\n${findings.slice(0, 20).join('\n')}`,

@@ -3,7 +3,7 @@
  * intermediate and CRLs written to a temporary folder, plus a client that presents certificates.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postTokenRequest, type TokenResult } from '../../src/client/token-request.js';
@@ -117,7 +117,10 @@ export async function startMtlsTollgate(options: {
         ca: ca.root.certPem,
         ...(identity === undefined ? {} : { cert: identity.cert, key: identity.key }),
       }),
-    dispose: () => tg.dispose(),
+    dispose: async () => {
+      await tg.dispose();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 
