@@ -26,14 +26,15 @@ import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   freePort,
   hasTaskset,
   jwtBearer,
+  parseScriptArgs,
   procCpuSeconds,
   sleep,
   spawnPinned,
+  usageError,
   waitForTls,
 } from './lib.mjs';
 import { presignBodies } from './presign.mjs';
@@ -96,53 +97,34 @@ Tollgate server / the load generator (e.g. --trace-gc).
 Scenarios: ${allScenarios.join(' ')}
 `;
 
-/** A mistake on the command line: say what and where to look, exit 2, no stack trace. */
-function usageError(message) {
-  process.stderr.write(`bench: ${message}\nSee: npm run bench -- --help\n`);
-  process.exit(2);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      help: { type: 'boolean', short: 'h', default: false },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      connections: { type: 'string', default: '16' },
-      only: { type: 'string' },
-      profile: { type: 'boolean', default: false },
-      'memory-entries': { type: 'string' },
-      'f3-variant': { type: 'string' },
-      json: { type: 'string' },
-      'no-build': { type: 'boolean', default: false },
-      dist: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      'leaf-only': { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-} catch (error) {
-  usageError(error.message);
-}
-const args = parsed.values;
-if (args.help) {
-  process.stdout.write(usage);
-  process.exit(0);
-}
+const args = parseScriptArgs('bench', usage, {
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  connections: { type: 'string', default: '16' },
+  only: { type: 'string' },
+  profile: { type: 'boolean', default: false },
+  'memory-entries': { type: 'string' },
+  'f3-variant': { type: 'string' },
+  json: { type: 'string' },
+  'no-build': { type: 'boolean', default: false },
+  dist: { type: 'string' },
+  keep: { type: 'boolean', default: false },
+  'leaf-only': { type: 'boolean', default: false },
+});
 const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
 const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
 const connections = Number(args.connections);
 const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
 if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
-  usageError('--duration must be in (0, 600] s and --warmup in [0, 60] s');
+  usageError('bench', '--duration must be in (0, 600] s and --warmup in [0, 60] s');
 }
-if (!(connections >= 1 && connections <= 1024)) usageError('--connections must be 1..1024');
+if (!(connections >= 1 && connections <= 1024))
+  usageError('bench', '--connections must be 1..1024');
 const selected = new Set(args.only === undefined ? allScenarios : args.only.split(','));
 for (const name of selected) {
   if (!allScenarios.includes(name)) {
-    usageError(`unknown scenario ${name} (scenarios: ${allScenarios.join(', ')})`);
+    usageError('bench', `unknown scenario ${name} (scenarios: ${allScenarios.join(', ')})`);
   }
 }
 if (['S2', 'S7', 'S8', 'L80', 'W2'].some((name) => selected.has(name))) selected.add('S1');

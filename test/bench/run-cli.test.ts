@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- --help` (README.md, docs/benchmarks.md) and command-line mistakes: usage on
+ * `npm run bench -- --help` (README.md, docs/benchmarks.md), `npm run overload -- --help`
+ * (docs/security.md) and command-line mistakes: usage on
  * stdout, or one line naming the mistake and exit 2, never a Node stack trace. Nothing here runs
  * a benchmark: every case stops before the build.
  */
@@ -8,9 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const runMjs = fileURLToPath(new URL('../../scripts/bench/run.mjs', import.meta.url));
+const overloadMjs = fileURLToPath(new URL('../../scripts/bench/overload.mjs', import.meta.url));
 
 function bench(...args: string[]) {
-  const result = spawnSync(process.execPath, [runMjs, ...args], {
+  return script(runMjs, args);
+}
+
+function script(file: string, args: string[]) {
+  const result = spawnSync(process.execPath, [file, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -41,5 +47,19 @@ describe('npm run bench: the command line', () => {
     expect(result.stderr).toMatch(/\nSee: npm run bench -- --help\n$/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stdout).toBe('');
+  });
+
+  it('npm run overload: --help and mistakes the same way', () => {
+    const help = script(overloadMjs, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run overload -- \[options\]/);
+    for (const [args, message] of [
+      [['--bogus'], "Unknown option '--bogus'"],
+      [['--after', '999'], '--after must be in [0, 300] s'],
+    ] as const) {
+      const result = script(overloadMjs, [...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`overload: ${message}\nSee: npm run overload -- --help\n`);
+    }
   });
 });
