@@ -6,6 +6,7 @@ import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from
 import {
   candidateKeys,
   checkJtiPolicy,
+  checkReplayRecordCovers,
   checkSoleAudience,
   checkTokenTimes,
   decodeAssertion,
@@ -91,7 +92,7 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
     }
     checkKubernetesClaims(payload, identity.namespace, identity.serviceAccountUid);
     checkSoleAudience(payload.aud, this.#options.issuer, what);
-    const { exp } = checkTokenTimes(payload, source.policy, request.nowMs / 1000, what);
+    const times = checkTokenTimes(payload, source.policy, request.nowMs / 1000, what);
 
     let keys: readonly ClientKey[];
     try {
@@ -108,11 +109,12 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
     verifyWith(jws, alg, candidates, kid, what);
 
     const decision = checkJtiPolicy(payload, source.policy, what);
+    checkReplayRecordCovers(decision, times, this.#options.replayStore, what);
     // The token is verified: the caller's checks that need an authenticated client (a DPoP proof)
     // run before its jti is spent, so a request refused for them can be sent again with the same
     // token (RFC 9449 §5).
     await request.beforeSideEffects?.(client);
-    await spendJti(decision, source.policy, this.#options.replayStore, client.clientId, exp, what);
+    await spendJti(decision, times, this.#options.replayStore, client.clientId, what);
     return {
       client,
       method: this.method,

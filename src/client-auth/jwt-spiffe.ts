@@ -11,6 +11,7 @@ import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from
 import {
   candidateKeys,
   checkJtiPolicy,
+  checkReplayRecordCovers,
   checkSoleAudience,
   checkTokenTimes,
   decodeAssertion,
@@ -80,7 +81,7 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     }
     checkSoleAudience(jws.payload.aud, this.#options.issuer, what);
     const nowSeconds = request.nowMs / 1000;
-    const { exp } = checkTokenTimes(jws.payload, source.policy, nowSeconds, what);
+    const times = checkTokenTimes(jws.payload, source.policy, nowSeconds, what);
 
     const bundle = await usableBundle(source);
     const kid = jws.header.kid as string | undefined;
@@ -93,11 +94,12 @@ export class JwtSvidAuthenticator implements ClientAuthenticator {
     verifyWith(jws, alg, candidates, kid, what);
 
     const decision = checkJtiPolicy(jws.payload, source.policy, what);
+    checkReplayRecordCovers(decision, times, this.#options.replayStore, what);
     // The token is verified: the caller's checks that need an authenticated client (a DPoP proof)
     // run before its jti is spent, so a request refused for them can be sent again with the same
     // token (RFC 9449 §5).
     await request.beforeSideEffects?.(client);
-    await spendJti(decision, source.policy, this.#options.replayStore, client.clientId, exp, what);
+    await spendJti(decision, times, this.#options.replayStore, client.clientId, what);
     return {
       client,
       method: this.method,

@@ -22,7 +22,7 @@ import {
 import type { ClientKey, RegisteredClient } from '../registry/index.js';
 import type { ReplayStore } from '../replay/index.js';
 import type { AuthenticatedClient, ClientAuthenticator, ClientAuthRequest } from './types.js';
-import { candidateKeys, claimOnce, isNumericDate } from './workload-claims.js';
+import { candidateKeys, claimOnce, isNumericDate, replayRecordCovers } from './workload-claims.js';
 
 /** @see RFC 7523 §2.2 */
 export const jwtBearerAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -167,8 +167,7 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
    * recover by themselves.
    */
   #checkReplayRecordCovers(issuedAtSeconds: number): void {
-    const since = this.#options.replayStore.rememberedSinceMs?.();
-    if (since === undefined || issuedAtSeconds >= Math.floor(since / 1000)) return;
+    if (replayRecordCovers(this.#options.replayStore, issuedAtSeconds)) return;
     throw fail(
       'assertion_predates_replay_record',
       'client_assertion was issued before this server started its replay record (a restart) and cannot be checked for replay: send a freshly signed assertion',

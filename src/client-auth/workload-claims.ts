@@ -43,6 +43,21 @@ export function checkSoleAudience(aud: unknown, issuer: string, what: string): v
   }
 }
 
+/** What {@link checkTokenTimes} found out about a token's time window, in epoch seconds. */
+export interface TokenWindow {
+  readonly exp: number;
+  /**
+   * When the token was issued: its `iat`, or without one the earliest instant the age cap let it
+   * in (`exp` minus the cap and the tolerance). Nothing issued later can have been used before.
+   */
+  readonly issuedAt: number;
+  /**
+   * The last instant the token is accepted: `exp` plus tolerance, or sooner when the age cap ends
+   * it first (`iat` plus the cap plus tolerance). A single-use `jti` needs holding until then only.
+   */
+  readonly acceptedUntil: number;
+}
+
 /**
  * `exp` required and not passed; `nbf`/`iat` not ahead; age within the source's cap: `now - iat`,
  * or without `iat` the remaining lifetime `exp - now`, so a token without `iat` cannot dodge it.
@@ -52,7 +67,7 @@ export function checkTokenTimes(
   policy: WorkloadTokenPolicy,
   nowSeconds: number,
   what: string,
-): { exp: number } {
+): TokenWindow {
   const { exp, nbf, iat } = payload;
   const tolerance = policy.clockToleranceSeconds;
   if (exp === undefined) throw fail('assertion_exp_missing', `${what} must have an exp claim`);
@@ -75,7 +90,14 @@ export function checkTokenTimes(
       `${what} is older than this source accepts (${policy.maxTokenAgeSeconds} s)`,
     );
   }
-  return { exp };
+  const cap = policy.maxTokenAgeSeconds + tolerance;
+  return iat === undefined
+    ? { exp, issuedAt: exp - cap, acceptedUntil: exp + tolerance }
+    : {
+        exp,
+        issuedAt: iat as number,
+        acceptedUntil: Math.min(exp + tolerance, (iat as number) + cap),
+      };
 }
 
 /** The keys that may verify: matching `kid` when one is named, fitting `alg`, verify-capable. */
@@ -106,7 +128,7 @@ export function verifyWith(
       'assertion_key_not_found',
       kid === undefined
         ? `no key of the trust source fits ${alg}`
-        : `no key of the trust source matches the ${what} kid`,
+        : `no key of the trust source matches the kid of ${what}`,
     );
   }
   if (!candidates.some((key) => verifyJwsSignature(jws, alg, key.key))) {
@@ -202,16 +224,45 @@ export function checkJtiPolicy(
 }
 
 /**
- * Spends a verified token's `jti` once, until `exp` plus tolerance, when the policy asks for it.
- * The side effect of workload authentication: callers run it last, after the signature verified
- * (so a forged token burns no `jti`) and after the request's own checks (`beforeSideEffects`).
+ * The restart fence of a single-use `jti`: a replay store that forgets on restart (the memory
+ * store) can only vouch for tokens issued after it started, as for private_key_jwt. Stateless, so
+ * callers run it with the other checks, before the request's own (a DPoP proof) and the spend.
+ */
+export function checkReplayRecordCovers(
+  decision: JtiDecision,
+  window: TokenWindow,
+  replayStore: ReplayStore,
+  what: string,
+): void {
+  if (!decision.spend || replayRecordCovers(replayStore, window.issuedAt)) return;
+  throw fail(
+    'assertion_predates_replay_record',
+    `${what} was issued before this server started its replay record (a restart) and cannot be checked for replay: send a fresh one`,
+  );
+}
+
+/**
+ * Whether `replayStore` remembers every claim since `issuedAtSeconds`. Compared in whole seconds,
+ * as `iat` is usually written, so a token issued after the restart by a right clock always passes.
+ * Shared with private_key_jwt.
+ */
+export function replayRecordCovers(replayStore: ReplayStore, issuedAtSeconds: number): boolean {
+  const since = replayStore.rememberedSinceMs?.();
+  return since === undefined || issuedAtSeconds >= Math.floor(since / 1000);
+}
+
+/**
+ * Spends a verified token's `jti` once, when the policy asks for it, for as long as the token can
+ * be accepted (`exp`, or its age cap when that ends it sooner: a token minted with a far `exp`
+ * must not hold a claim for what the cap already refuses). The side effect of workload
+ * authentication: callers run it last, after the signature verified (so a forged token burns no
+ * `jti`) and after the request's own checks (`beforeSideEffects`).
  */
 export async function spendJti(
   decision: JtiDecision,
-  policy: WorkloadTokenPolicy,
+  window: TokenWindow,
   replayStore: ReplayStore,
   clientId: string,
-  exp: number,
   what: string,
 ): Promise<void> {
   if (!decision.spend) return;
@@ -219,7 +270,7 @@ export async function spendJti(
     replayStore,
     clientId,
     decision.jti,
-    Math.ceil((exp + policy.clockToleranceSeconds) * 1000),
+    Math.ceil(window.acceptedUntil * 1000),
   );
   if (!claimed)
     throw fail('assertion_replayed', `${what} was replayed: its jti has already been used`);
