@@ -10,7 +10,10 @@ export interface HttpExchange {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly dispatcher: Dispatcher;
-  /** Headers and body timeouts, each. */
+  /**
+   * The whole exchange, from connecting to the last byte of the answer (and, as undici's
+   * headers and body timeouts, the longest silence).
+   */
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
   readonly signal?: AbortSignal | undefined;
@@ -25,34 +28,59 @@ export interface HttpAnswer {
   readonly serverDateMs: number | undefined;
 }
 
+/** No complete answer within the exchange's deadline (a server that trickles its answer). */
+export class ExchangeTimeoutError extends Error {
+  override readonly name = 'ExchangeTimeoutError';
+  /** As Node's socket timeouts, so callers treat it as one (a network failure, retryable). */
+  readonly code = 'ETIMEDOUT';
+}
+
 /**
  * Sends one request and reads the whole (capped) answer. Network and TLS failures reject.
  * Redirects are not followed (undici's `request` does not without an interceptor): a token
  * endpoint or metadata document that moves is a configuration change, not something to chase
  * with a client assertion in hand.
+ *
+ * The deadline covers the whole exchange: undici's `bodyTimeout` only limits the silence between
+ * two chunks, so a server sending a byte every few seconds would otherwise hold the caller (and,
+ * in the TokenClient, every caller waiting on the same token request) for days.
  */
 export async function exchange(options: HttpExchange): Promise<HttpAnswer> {
-  const response = await request(options.url, {
-    method: options.method,
-    headers: options.headers,
-    ...(options.body === undefined ? {} : { body: options.body }),
-    dispatcher: options.dispatcher,
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const signal =
+    options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]);
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-    size += buffer.length;
-    if (size > options.maxResponseBytes) {
-      response.body.destroy();
-      throw new Error(
-        `the response from ${options.url} is larger than ${options.maxResponseBytes} bytes`,
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(options.url, {
+      method: options.method,
+      headers: options.headers,
+      ...(options.body === undefined ? {} : { body: options.body }),
+      dispatcher: options.dispatcher,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      signal,
+    });
+    let size = 0;
+    for await (const chunk of response.body) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      size += buffer.length;
+      if (size > options.maxResponseBytes) {
+        response.body.destroy();
+        throw new Error(
+          `the response from ${options.url} is larger than ${options.maxResponseBytes} bytes`,
+        );
+      }
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    if (deadline.aborted && options.signal?.aborted !== true) {
+      throw new ExchangeTimeoutError(
+        `no complete answer from ${options.url} within ${options.timeoutMs} ms`,
+        { cause: error },
       );
     }
-    chunks.push(buffer);
+    throw error;
   }
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(response.headers)) {

@@ -128,7 +128,10 @@ export interface TokenClientOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Assertion lifetime, 1 to 60 s (rfc7523bis asks for short-lived assertions). Default 60. */
   readonly assertionLifetimeSeconds?: number;
-  /** Per HTTP request (connect, headers, body each). Default 10 s. */
+  /**
+   * Per HTTP request of the SDK (metadata, token), from connecting to the last byte of the
+   * answer; also the connect timeout of API calls through fetch(). Default 10 s.
+   */
   readonly timeoutMs?: number;
   /** Certificate and CA files are checked at every token request and at most this often otherwise. Default 5 s. */
   readonly fileCheckIntervalMs?: number;

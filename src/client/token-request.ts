@@ -171,22 +171,57 @@ export function parseTokenResponse(
       dpopNonce: nonceOf(headers['dpop-nonce']),
     };
   }
+  const { error, errorDescription } = errorOf(status, record);
   return {
     ok: false,
     status,
-    error:
-      typeof record.error === 'string'
-        ? record.error
-        : status === 200
-          ? 'invalid_response'
-          : `http_${status}`,
-    errorDescription:
-      typeof record.error_description === 'string' ? record.error_description : undefined,
+    error,
+    errorDescription,
     retryAfterSeconds: parseRetryAfter(headers['retry-after'], serverDateMs),
     body,
     serverDateMs,
     dpopNonce: nonceOf(headers['dpop-nonce']),
   };
+}
+
+/** RFC 6749 §5.2: `error` is `1*( %x20-21 / %x23-5B / %x5D-7E )`; longer than this is no code. */
+const errorCodePattern = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+/** Longest `error_description` kept; the rest is cut. */
+const maxErrorDescriptionLength = 1024;
+
+/**
+ * The `error` and `error_description` of a refusal, as far as they can be shown. They end up in
+ * TokenClientError messages, logs and `tollgate token`'s terminal output, so a server (or anything
+ * answering in its place) must not be able to write control sequences there: an `error` outside
+ * the §5.2 grammar is no OAuth error (`invalid_response`), and a description has its control and
+ * format characters (C0, DEL, C1, bidirectional overrides) replaced and its length capped.
+ */
+function errorOf(
+  status: number,
+  record: Record<string, unknown>,
+): { error: string; errorDescription: string | undefined } {
+  const description =
+    typeof record.error_description === 'string' ? printable(record.error_description) : undefined;
+  if (typeof record.error !== 'string') {
+    return {
+      error: status === 200 ? 'invalid_response' : `http_${status}`,
+      errorDescription: description,
+    };
+  }
+  if (!errorCodePattern.test(record.error)) {
+    return {
+      error: 'invalid_response',
+      errorDescription: `HTTP ${status} with an error code that is not RFC 6749 §5.2 ASCII`,
+    };
+  }
+  return { error: record.error, errorDescription: description };
+}
+
+function printable(value: string): string {
+  const cleaned = value.replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
+  return cleaned.length > maxErrorDescriptionLength
+    ? `${cleaned.slice(0, maxErrorDescriptionLength)}…`
+    : cleaned;
 }
 
 /** RFC 9449 §8: `DPoP-Nonce = 1*NQCHAR`; anything else (or something huge) is ignored. */

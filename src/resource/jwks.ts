@@ -3,6 +3,14 @@
  * refetches, so an unknown `kid` triggers at most one fetch per cooldown), fetched with undici so
  * a private CA (the dev CA) can be trusted without touching the process-wide trust store.
  *
+ * Bound on fetches: jose's cooldown only counts from a fetch that succeeded, so while the issuer
+ * fails (down, 5xx, garbage) every request of the API would start a new fetch: an API under load
+ * would hammer an issuer that is trying to recover, and anyone sending tokens with made-up `kid`s
+ * could drive that. After a failed fetch, none starts again for `failureCooldownSeconds` (default
+ * 5 s): requests in between get the same failure (503) at once. So an API sends its issuer at most
+ * one JWKS fetch per `failureCooldownSeconds` while it fails, and one per `cooldownSeconds` for
+ * unknown `kid`s while it works. A 200 that is not a JWK Set counts as a failure too.
+ *
  * Trust material has the same names as everywhere in the SDK (`TokenClient` too): `ca` for PEM
  * text, `caFile` for a PEM file. A failed fetch is a {@link JwksFetchError} whose message names the
  * cause and the fix (an untrusted certificate, a refused connection, a status), because that
@@ -32,6 +40,10 @@ export interface RemoteJwksOptions extends TrustMaterial {
   readonly cacheMaxAgeSeconds?: number;
   /** Largest JWKS accepted; default 64 KiB (a hostile or broken endpoint cannot fill memory). */
   readonly maxBytes?: number;
+  /** After a failed fetch, no new one for this long (requests get the failure); default 5 s. */
+  readonly failureCooldownSeconds?: number;
+  /** Wall clock, epoch ms, for the failure cooldown (tests); default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** A remote key set: a key resolver, and `reload()` to fetch now (a start-up check). */
@@ -121,7 +133,12 @@ export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {
   const agent = ca === undefined ? undefined : new Agent({ connect: { ca } });
   const maxBytes = options.maxBytes ?? 65_536;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const fetchWithCa: FetchImplementation = async (target, init) => {
+  const failureCooldownMs = (options.failureCooldownSeconds ?? 5) * 1000;
+  if (!(failureCooldownMs >= 0 && failureCooldownMs <= 300_000)) {
+    throw new TypeError('failureCooldownSeconds must be between 0 and 300');
+  }
+  const now = options.now ?? Date.now;
+  const fetchOnce: FetchImplementation = async (target, init) => {
     let response: Awaited<ReturnType<typeof undiciFetch>>;
     try {
       response = await undiciFetch(target, {
@@ -141,7 +158,29 @@ export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {
     } catch (error) {
       throw new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), { cause: error });
     }
+    // Checked here rather than left to jose, so that a broken document is a failure like any other.
+    if (!isJwkSet(body)) {
+      throw new JwksFetchError(url.href, 'it answered something else than a JSON JWK Set');
+    }
     return new Response(body, { status: response.status, headers: response.headers });
+  };
+  let lastFailure: { readonly atMs: number; readonly error: JwksFetchError } | undefined;
+  const fetchWithCa: FetchImplementation = async (target, init) => {
+    if (lastFailure !== undefined && now() - lastFailure.atMs < failureCooldownMs) {
+      throw lastFailure.error;
+    }
+    try {
+      const response = await fetchOnce(target, init);
+      lastFailure = undefined;
+      return response;
+    } catch (error) {
+      const failure =
+        error instanceof JwksFetchError
+          ? error
+          : new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), { cause: error });
+      lastFailure = { atMs: now(), error: failure };
+      throw failure;
+    }
   };
   return createRemoteJWKSet(url, {
     timeoutDuration: timeoutMs,
@@ -149,6 +188,22 @@ export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {
     cacheMaxAge: (options.cacheMaxAgeSeconds ?? 600) * 1000,
     [customFetch]: fetchWithCa,
   });
+}
+
+/** RFC 7517 §5: a JSON object whose `keys` is an array of objects (what jose would accept). */
+function isJwkSet(body: Uint8Array): boolean {
+  let document: unknown;
+  try {
+    document = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return false;
+  const keys = (document as { keys?: unknown }).keys;
+  return (
+    Array.isArray(keys) &&
+    keys.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))
+  );
 }
 
 /** Reads a response body, giving up past `maxBytes`. */

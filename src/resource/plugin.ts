@@ -42,6 +42,7 @@ import { JwksFetchError, type RemoteJwks, remoteJwks } from './jwks.js';
 import {
   type AccessTokenKeyResolver,
   checkAlgorithms,
+  checkIdentifiers,
   defaultDpopAlgorithms,
   type VerifiedAccessToken,
   type VerifyAccessTokenOptions,
@@ -272,12 +273,10 @@ interface Settings {
 
 /** Checks the options once, at registration: bad configuration stops start-up. */
 function prepare(options: TollgateResourceOptions): Settings {
-  if (typeof options.issuer !== 'string' || options.issuer === '') {
-    throw new TypeError('tollgateResource: issuer is required');
-  }
-  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
-  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => a === '')) {
-    throw new TypeError('tollgateResource: audience is required');
+  try {
+    checkIdentifiers(options.issuer, options.audience);
+  } catch (error) {
+    throw new TypeError(`tollgateResource: ${(error as Error).message}`);
   }
   if (options.algorithms !== undefined) checkAlgorithms(options.algorithms);
   if (options.ca !== undefined && options.jwksCa !== undefined) {

@@ -170,13 +170,15 @@ export interface VerifiedAccessToken {
  *
  * @throws ResourceError `invalid_token` (bad, expired, foreign or stolen token),
  *   `insufficient_scope`, or `temporarily_unavailable` when the issuer's keys cannot be fetched.
- * @throws TypeError for bad options (an allowlist naming `none` or HMAC, a bad tolerance).
+ * @throws TypeError for bad options (no issuer or audience, an allowlist naming `none` or HMAC,
+ *   a bad tolerance).
  * @see RFC 9068 §4, RFC 8705 §3
  */
 export async function verifyAccessToken(
   token: unknown,
   options: VerifyAccessTokenOptions,
 ): Promise<VerifiedAccessToken> {
+  checkIdentifiers(options.issuer, options.audience);
   const algorithms = checkAlgorithms(options.algorithms ?? defaultAccessTokenAlgorithms);
   const tolerance = options.clockToleranceSeconds ?? defaultClockToleranceSeconds;
   if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > maxClockToleranceSeconds) {
@@ -365,6 +367,25 @@ function checkProof(
       error.description,
       { scheme: 'DPoP', cause: error, ...(nonce === undefined ? {} : { dpopNonce: nonce }) },
     );
+  }
+}
+
+/**
+ * Checks the issuer and audience options (internal; the plugin checks at start-up): jose skips the
+ * `iss` check when its option is undefined, so an issuer from an unset variable would accept
+ * tokens from any issuer. Misuse, so a TypeError, never a pass.
+ */
+export function checkIdentifiers(issuer: unknown, audience: unknown): void {
+  if (typeof issuer !== 'string' || issuer === '') {
+    throw new TypeError('issuer is required: the issuer identifier tokens must carry as iss');
+  }
+  const audiences = typeof audience === 'string' ? [audience] : audience;
+  if (
+    !Array.isArray(audiences) ||
+    audiences.length === 0 ||
+    audiences.some((one) => typeof one !== 'string' || one === '')
+  ) {
+    throw new TypeError('audience is required: the identifier(s) of this resource, non-empty');
   }
 }
 

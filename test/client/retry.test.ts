@@ -3,6 +3,8 @@
  * long it waits (injected sleep, nothing really waits), the clock offset from `Date`, discovery.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
@@ -202,6 +204,33 @@ describe('TokenClient retries', () => {
     await client.close();
   });
 
+  // Regression: the error and its description went as sent into TokenClientError messages and
+  // tollgate token's terminal output, so a server could write escape sequences (clear the screen,
+  // forge a line) there. RFC 6749 §5.2 limits both to printable ASCII.
+  it('never passes control characters of an error response on (RFC 6749 §5.2)', async () => {
+    stub = await startStub(ca, (_request, index) =>
+      index === 0
+        ? oauthError(400, 'invalid_client\u001b[2J\r\ntoken issued: yes', 'ok')
+        : oauthError(
+            400,
+            'invalid_scope',
+            'scope \u001b[31mread\u001b[0m\r\n\u202egnp.\u0007 unknown',
+          ),
+    );
+    const { client } = clientFor(stub.origin);
+    const forged = await client.getToken().catch((thrown: unknown) => thrown);
+    expect(forged).toMatchObject({ error: 'invalid_response', status: 400 });
+    expect((forged as Error).message).toBe(
+      'invalid_response: HTTP 400 with an error code that is not RFC 6749 §5.2 ASCII',
+    );
+    const coloured = await client.getToken().catch((thrown: unknown) => thrown);
+    expect(coloured).toMatchObject({ error: 'invalid_scope', status: 400 });
+    expect((coloured as TokenClientError).errorDescription).toBe(
+      'scope \uFFFD[31mread\uFFFD[0m\uFFFD\uFFFD\uFFFDgnp.\uFFFD unknown',
+    );
+    await client.close();
+  });
+
   it('refuses a token type other than Bearer', async () => {
     stub = await startStub(ca, () => ({
       status: 200,
@@ -211,6 +240,74 @@ describe('TokenClient retries', () => {
     await expect(client.getToken()).rejects.toMatchObject({ error: 'invalid_response' });
     await client.close();
   });
+});
+
+describe('TokenClient against a server that trickles its answer', () => {
+  /** Answers 200 at once, then one byte of body every 20 ms, never ending. */
+  async function startTrickle() {
+    const identity = await ca.issueServer();
+    const paths: string[] = [];
+    const server = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
+      paths.push(req.url ?? '');
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"access_token":"');
+      const timer = setInterval(() => res.write('a'), 20);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      paths,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  // Regression: undici's bodyTimeout limits only the silence between two chunks, so a token
+  // endpoint or metadata document sending a byte every 20 ms held getToken() (and every caller
+  // sharing its request) forever. timeoutMs now bounds each exchange as a whole.
+  it.each([
+    ['the token endpoint', true],
+    ['the metadata document', false],
+  ])(
+    'gives up on %s after timeoutMs, as a network error',
+    async (_what, explicitEndpoint) => {
+      const trickle = await startTrickle();
+      try {
+        const client = new TokenClient({
+          issuer: trickle.origin,
+          ...(explicitEndpoint ? { tokenEndpoint: `${trickle.origin}/token` } : {}),
+          auth: { method: 'private_key_jwt', clientId: 'svc-retry', key: key.privateJwk },
+          ca: ca.root.certPem,
+          timeoutMs: 300,
+          retry: { maxAttempts: 2 },
+          sleep: async () => undefined,
+        });
+        const error = await client.getToken().catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(TokenClientError);
+        expect(error).toMatchObject({ error: 'network_error', attempts: 2 });
+        expect((error as TokenClientError).errorDescription).toMatch(
+          /^ETIMEDOUT: no complete answer from https:\/\/127\.0\.0\.1:\d+\/\S+ within 300 ms$/,
+        );
+        expect(trickle.paths).toEqual(
+          explicitEndpoint
+            ? ['/token', '/token']
+            : [
+                '/.well-known/oauth-authorization-server',
+                '/.well-known/oauth-authorization-server',
+              ],
+        );
+        await client.close();
+      } finally {
+        await trickle.close();
+      }
+    },
+    30_000,
+  );
 });
 
 describe('TokenClient renewal failures', () => {

@@ -30,6 +30,8 @@ describe('remoteJwks', () => {
   let base: string;
   let served: string;
   let fetches = 0;
+  const fetchesByPath = new Map<string, number>();
+  let flakyFails = false;
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: 'k1', alg: 'ES256' };
 
@@ -51,6 +53,17 @@ describe('remoteJwks', () => {
     served = JSON.stringify({ keys: [jwk] });
     server = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
       fetches += 1;
+      const path = req.url ?? '';
+      fetchesByPath.set(path, (fetchesByPath.get(path) ?? 0) + 1);
+      if (path === '/failing' || (path === '/flaky' && flakyFails)) {
+        res.statusCode = 500;
+        res.end('{"error":"server_error"}');
+        return;
+      }
+      if (path === '/garbage') {
+        res.end('<html>a login page</html>');
+        return;
+      }
       if (req.url === '/huge') {
         res.end(JSON.stringify({ keys: [jwk], pad: 'x'.repeat(100_000) }));
         return;
@@ -106,6 +119,56 @@ describe('remoteJwks', () => {
     await expect(
       verifyAccessToken(await mint(), { issuer, audience, jwks: roomy }),
     ).resolves.toBeDefined();
+  });
+
+  // Regression: jose's cooldown counts only from a successful fetch, so every request to an API
+  // whose issuer failed (or any token with a made-up kid) started a new JWKS fetch.
+  it.each([
+    ['answers 500', '/failing'],
+    ['answers 200 with something else than a JWK Set', '/garbage'],
+  ])('an issuer that %s is asked at most once per failureCooldownSeconds', async (_what, path) => {
+    let nowMs = 1_000_000;
+    const jwks = remoteJwks(`${base}${path}`, {
+      ca: ca.root.certPem,
+      failureCooldownSeconds: 5,
+      now: () => nowMs,
+    });
+    for (let i = 0; i < 20; i += 1) {
+      const kid = i % 2 === 0 ? 'k1' : `made-up-${i}`;
+      const error = await verifyAccessToken(await mint(kid), { issuer, audience, jwks }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: 'temporarily_unavailable', reason: 'jwks_unavailable' });
+      expect((error as ResourceError).cause).toBeInstanceOf(JwksFetchError);
+    }
+    expect(fetchesByPath.get(path)).toBe(1);
+    nowMs += 5_000;
+    await expect(jwks.reload()).rejects.toBeInstanceOf(JwksFetchError);
+    expect(fetchesByPath.get(path)).toBe(2);
+  });
+
+  it('serves the keys again once the failure cooldown has passed', async () => {
+    let nowMs = 1_000_000;
+    const jwks = remoteJwks(`${base}/flaky`, { ca: ca.root.certPem, now: () => nowMs });
+    flakyFails = true;
+    await expect(verifyAccessToken(await mint(), { issuer, audience, jwks })).rejects.toMatchObject(
+      {
+        code: 'temporarily_unavailable',
+      },
+    );
+    flakyFails = false;
+    nowMs += 4_999;
+    await expect(verifyAccessToken(await mint(), { issuer, audience, jwks })).rejects.toMatchObject(
+      {
+        code: 'temporarily_unavailable',
+      },
+    );
+    expect(fetchesByPath.get('/flaky')).toBe(1);
+    nowMs += 1;
+    await expect(
+      verifyAccessToken(await mint(), { issuer, audience, jwks }),
+    ).resolves.toBeDefined();
+    expect(fetchesByPath.get('/flaky')).toBe(2);
   });
 
   it('refuses a jwks_uri that is not https', () => {

@@ -317,6 +317,22 @@ describe('verifyAccessToken', () => {
     },
   );
 
+  // Regression: jose skips the iss check when its option is undefined, so a caller whose issuer
+  // came from an unset variable (JavaScript, or a cast) accepted tokens from any issuer.
+  it.each([
+    ['an undefined issuer', { issuer: undefined }],
+    ['an empty issuer', { issuer: '' }],
+    ['an undefined audience', { audience: undefined }],
+    ['an empty audience', { audience: '' }],
+    ['an empty audience list', { audience: [] }],
+    ['an audience list with an empty value', { audience: [audience, ''] }],
+  ])('refuses %s as a programming error, whatever the token', async (_what, override) => {
+    const foreignToken = await mint(signer, claims({ iss: 'https://evil.test' }));
+    await expect(
+      verifyAccessToken(foreignToken, { ...options, ...override } as VerifyAccessTokenOptions),
+    ).rejects.toThrow(TypeError);
+  });
+
   it('refuses an absurd clock tolerance', async () => {
     await expect(
       verifyAccessToken('x', { ...options, clockToleranceSeconds: 3600 }),
