@@ -752,7 +752,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       const addresses: string[] = [];
       for (const [name, one, { host, port }, secure] of planned) {
         try {
-          const address = await one.listen({ host, port });
+          const address = await one.listen({
+            host,
+            port,
+            // Fastify's own "Server listening at" line would say http:// for a TLS listener.
+            listenTextResolver: (at) => `Server listening at ${secure ? tls(at) : at}`,
+          });
           addresses.push(secure ? tls(address) : address);
         } catch (error) {
           // Fail closed at start-up: one listener that cannot bind (a port in use) must not
