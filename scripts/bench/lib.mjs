@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connect } from 'node:tls';
+import { parseArgs } from 'node:util';
 
 /** BCP 195, exactly as src/http/server.ts configures Tollgate's listeners. */
 export const bcp195Ciphers = [
@@ -177,3 +178,27 @@ export async function waitForTls(port, timeoutMs, isAlive = () => true) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A command-line mistake in `npm run <script>`: one line and exit 2, never a stack trace. */
+export function usageError(script, message) {
+  process.stderr.write(`${script}: ${message}\nSee: npm run ${script} -- --help\n`);
+  process.exit(2);
+}
+
+/** parseArgs (strict) with `-h, --help` printing `usage` (exit 0); a mistake is a usageError. */
+export function parseScriptArgs(script, usage, options) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: { help: { type: 'boolean', short: 'h', default: false }, ...options },
+      strict: true,
+    });
+  } catch (error) {
+    usageError(script, error.message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  return parsed.values;
+}

@@ -11,41 +11,63 @@
  * 4. Samples the server's RSS before, during (peak) and 60 s after the load.
  *
  * Prints the share of 503s, the p50/p99 of successes from scheduled send, and RSS before / peak
- * / after; `--json FILE` writes them. Options: `--duration SEC` (open-loop window, default 20),
- * `--peak-duration SEC` (closed loop, default 10), `--connections N` (open loop, default 512),
- * `--after SEC` (idle time before the last RSS sample, default 60), `--no-build`.
+ * / after; `--json FILE` writes them. Options: `usage` below (`npm run overload -- --help`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { freePort, hasTaskset, procRssBytes, sleep, spawnPinned, waitForTls } from './lib.mjs';
+import {
+  freePort,
+  hasTaskset,
+  parseScriptArgs,
+  procRssBytes,
+  sleep,
+  spawnPinned,
+  usageError,
+  waitForTls,
+} from './lib.mjs';
 import { presignBodies } from './presign.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '20' },
-    'peak-duration': { type: 'string', default: '10' },
-    connections: { type: 'string', default: '512' },
-    after: { type: 'string', default: '60' },
-    json: { type: 'string' },
-    'no-build': { type: 'boolean', default: false },
-  },
-  strict: true,
+const usage = `Usage: npm run overload -- [options]     (node scripts/bench/overload.mjs [options])
+
+Starts Tollgate from dist/ with production settings, measures the closed-loop peak of
+private_key_jwt token requests, drives an open loop at twice that peak, and prints the share
+of 503s, latency of successes and RSS before / peak / after (docs/security.md). Not part of
+npm test; it takes a few minutes.
+
+  --duration SEC        open-loop window (default 20, at most 120)
+  --peak-duration SEC   closed-loop peak measurement (default 10, at most 60)
+  --connections N       open-loop keep-alive connections (default 512, at most 2048)
+  --after SEC           idle time before the last RSS sample (default 60, at most 300)
+  --json FILE           write the results as JSON
+  --no-build            use the existing dist/ (default: npm run build first)
+  -h, --help            this help
+`;
+const args = parseScriptArgs('overload', usage, {
+  duration: { type: 'string', default: '20' },
+  'peak-duration': { type: 'string', default: '10' },
+  connections: { type: 'string', default: '512' },
+  after: { type: 'string', default: '60' },
+  json: { type: 'string' },
+  'no-build': { type: 'boolean', default: false },
 });
 const openSeconds = Number(args.duration);
 const peakSeconds = Number(args['peak-duration']);
 const openConnections = Number(args.connections);
 const afterSeconds = Number(args.after);
 if (!(openSeconds > 0 && openSeconds <= 120) || !(peakSeconds > 0 && peakSeconds <= 60)) {
-  throw new Error('--duration must be in (0, 120] s and --peak-duration in (0, 60] s');
+  usageError('overload', '--duration must be in (0, 120] s and --peak-duration in (0, 60] s');
 }
-if (!(openConnections >= 1 && openConnections <= 2048)) throw new Error('--connections: 1..2048');
-if (!(afterSeconds >= 0 && afterSeconds <= 300)) throw new Error('--after must be in [0, 300] s');
+if (!(openConnections >= 1 && openConnections <= 2048)) {
+  usageError('overload', '--connections must be 1..2048');
+}
+if (!(afterSeconds >= 0 && afterSeconds <= 300)) {
+  usageError('overload', '--after must be in [0, 300] s');
+}
 const warmupSeconds = 2;
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;

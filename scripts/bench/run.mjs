@@ -7,26 +7,9 @@
  * to core 0 and the load generator (loadgen.mjs, a separate process) to core 1 when `taskset`
  * works. Every server is started fresh per scenario on 127.0.0.1 and always killed afterwards.
  *
- * Options:
- *   --duration SEC     timed window per scenario (default 10)
- *   --warmup SEC       warm-up before each window (default 2)
- *   --quick            smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
- *   --connections N    keep-alive connections / concurrent loops (default 16)
- *   --only LIST        comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
- *                      W2 or L80 do)
- *   --profile          run the Tollgate and floor servers with --cpu-prof; summaries printed, profiles kept
- *                      in bench-results/profiles (throughput of profiled runs is lower)
- *   --memory-entries N replay-store entries for the memory measurement (default 1,000,000)
- *   --json FILE        write all results as JSON
- *   --no-build         use the existing dist/ (default: npm run build first)
- *   --dist DIR         run the Tollgate server from another build (A/B runs of a patch; keep the
- *                      copy inside the repo, e.g. bench-results/patched/dist, so that
- *                      node_modules resolves); fixtures still come from dist/
- *   --keep             keep the temporary fixture folder and the servers' audit logs
+ * Options: `usage` below (`npm run bench -- --help`).
  * Environment: BENCH_SERVER_NODE_FLAGS / BENCH_GENERATOR_NODE_FLAGS add node flags to the Tollgate
  * server / the load generator (e.g. --trace-gc).
- *   --leaf-only        mTLS clients send only their leaf certificate, not leaf + intermediate
- *                      (Tollgate completes the chain from configured intermediates)
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -43,14 +26,15 @@ import { createServer as createHttpsServer } from 'node:https';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   freePort,
   hasTaskset,
   jwtBearer,
+  parseScriptArgs,
   procCpuSeconds,
   sleep,
   spawnPinned,
+  usageError,
   waitForTls,
 } from './lib.mjs';
 import { presignBodies } from './presign.mjs';
@@ -58,32 +42,7 @@ import { formatSummary, summarizeProfile } from './profile-summary.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    connections: { type: 'string', default: '16' },
-    only: { type: 'string' },
-    profile: { type: 'boolean', default: false },
-    'memory-entries': { type: 'string' },
-    'f3-variant': { type: 'string' },
-    json: { type: 'string' },
-    'no-build': { type: 'boolean', default: false },
-    dist: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    'leaf-only': { type: 'boolean', default: false },
-  },
-  strict: true,
-});
-const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
-const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
-const connections = Number(args.connections);
-const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
-if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
-  throw new Error('--duration must be in (0, 600] s and --warmup in [0, 60] s');
-}
-if (!(connections >= 1 && connections <= 1024)) throw new Error('--connections must be 1..1024');
+
 const allScenarios = [
   'S1',
   'S2',
@@ -105,9 +64,68 @@ const allScenarios = [
   'MEM',
   'IPC',
 ];
+
+/** `--help`: the options of this file's header comment, as the reader of README.md types them. */
+const usage = `Usage: npm run bench -- [options]     (node scripts/bench/run.mjs [options])
+
+Builds Tollgate, then measures every scenario against its floors and node-oidc-provider
+(docs/benchmarks.md). A full run takes several minutes and wants a quiet machine.
+
+  --duration SEC       timed window per scenario (default 10)
+  --warmup SEC         warm-up before each window (default 2)
+  --quick              smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
+  --connections N      keep-alive connections / concurrent loops (default 16)
+  --only LIST          comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
+                       W2 or L80 do)
+  --profile            run the Tollgate and floor servers with --cpu-prof; summaries printed,
+                       profiles kept in bench-results/profiles (profiled throughput is lower)
+  --memory-entries N   replay-store entries for the memory measurement (default 1,000,000)
+  --f3-variant NAME    a variant of the F3 floor
+  --json FILE          write all results as JSON
+  --no-build           use the existing dist/ (default: npm run build first)
+  --dist DIR           run the Tollgate server from another build (A/B runs of a patch; keep
+                       the copy inside the repo, e.g. bench-results/patched/dist, so that
+                       node_modules resolves); fixtures still come from dist/
+  --keep               keep the temporary fixture folder and the servers' audit logs
+  --leaf-only          mTLS clients send only their leaf certificate, not leaf + intermediate
+                       (Tollgate completes the chain from configured intermediates)
+  -h, --help           this help
+
+Environment: BENCH_SERVER_NODE_FLAGS / BENCH_GENERATOR_NODE_FLAGS add node flags to the
+Tollgate server / the load generator (e.g. --trace-gc).
+
+Scenarios: ${allScenarios.join(' ')}
+`;
+
+const args = parseScriptArgs('bench', usage, {
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  connections: { type: 'string', default: '16' },
+  only: { type: 'string' },
+  profile: { type: 'boolean', default: false },
+  'memory-entries': { type: 'string' },
+  'f3-variant': { type: 'string' },
+  json: { type: 'string' },
+  'no-build': { type: 'boolean', default: false },
+  dist: { type: 'string' },
+  keep: { type: 'boolean', default: false },
+  'leaf-only': { type: 'boolean', default: false },
+});
+const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
+const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
+const connections = Number(args.connections);
+const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
+if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
+  usageError('bench', '--duration must be in (0, 600] s and --warmup in [0, 60] s');
+}
+if (!(connections >= 1 && connections <= 1024))
+  usageError('bench', '--connections must be 1..1024');
 const selected = new Set(args.only === undefined ? allScenarios : args.only.split(','));
 for (const name of selected) {
-  if (!allScenarios.includes(name)) throw new Error(`unknown scenario ${name}`);
+  if (!allScenarios.includes(name)) {
+    usageError('bench', `unknown scenario ${name} (scenarios: ${allScenarios.join(', ')})`);
+  }
 }
 if (['S2', 'S7', 'S8', 'L80', 'W2'].some((name) => selected.has(name))) selected.add('S1');
 const serverCore = hasTaskset() ? 0 : null;

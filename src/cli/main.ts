@@ -4,6 +4,8 @@
  *
  * Every command answers `--help` (exit 0) and uses the same exit codes (see {@link exitCodes}).
  */
+// First, so that an old Node.js is named before anything else loads (see node-version.ts).
+import './node-version.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';

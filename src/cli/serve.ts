@@ -125,6 +125,12 @@ export async function serveCommand(
     );
     const created = await ensureDevPki(config.devPkiDir, { issuer: config.issuer });
     if (created.length > 0) logger.info({ created }, 'dev PKI created');
+    // A restart says so too: the same CA, clients and keys as before, nothing regenerated.
+    else
+      logger.info(
+        { devPkiDir: config.devPkiDir },
+        'dev PKI reused: every file present and valid, nothing generated (npm run dev-ca -- doctor checks it, dev-ca init --force starts over)',
+      );
     const keysFile = config.signingKeys.file;
     if (
       keysFile !== null &&
@@ -205,6 +211,9 @@ export async function serveCommand(
     if (!(error instanceof ListenError)) throw error;
     // The listeners that did open are closed again: nothing serves without signal handling.
     io.stderr.write(`${error.message}\n`);
+    if (dev && error.listener === 'tls' && isAddressInUse(error.cause)) {
+      io.stderr.write(devPortInUseHint(config.tls.port));
+    }
     await tollgate.close();
     return exitCodes.failed;
   }
@@ -256,6 +265,21 @@ export async function serveCommand(
 function sinceOf(value: string | undefined): number | undefined {
   const ms = Number(value);
   return value !== undefined && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+function isAddressInUse(cause: unknown): boolean {
+  return (cause as { code?: unknown } | undefined)?.code === 'EADDRINUSE';
+}
+
+/**
+ * `npm start` twice: the first server (or another program) holds the port. Moving only the port
+ * would leave the issuer, and so every URL in the metadata, on the old one; the admin port too.
+ */
+export function devPortInUseHint(port: number): string {
+  const other = port === 8543 ? 8643 : 8543;
+  return `Is another server (an earlier npm start?) running? Stop it, or run this one elsewhere with its issuer to match:
+  TOLLGATE_PORT=${other} TOLLGATE_ISSUER=https://localhost:${other} TOLLGATE_ADMIN_PORT=0 npm start
+`;
 }
 
 function quickstart(config: Config): string {

@@ -179,6 +179,11 @@ function authFrom(values: TokenArgs): ClientAuthentication {
   if (clientId === undefined) throw new TypeError('--client-id is required');
   if (values.issuer === undefined && values['token-endpoint'] === undefined)
     throw new TypeError('--issuer or --token-endpoint is required');
+  // curl's habit (--cert with --key) is the likely mistake: say which option is which.
+  if (values.cert !== undefined && values['cert-key'] === undefined && values.key !== undefined)
+    throw new TypeError(
+      "--cert needs --cert-key FILE, the certificate's private key (PEM); --key is the private_key_jwt signing key (a JWK)",
+    );
   if ((values.cert === undefined) !== (values['cert-key'] === undefined))
     throw new TypeError('--cert and --cert-key go together');
   const tokenFiles = [values['spiffe-jwt'], values['federated-token']].filter(

@@ -184,8 +184,11 @@ function unknownVariable(variable: string): EnvProblem | undefined {
   };
 }
 
-/** Levenshtein distance, for "did you mean" (variable names are short: O(n*m) is nothing). */
-function editDistance(a: string, b: string): number {
+/**
+ * Levenshtein distance, for "did you mean" (variable and setting names are short, and come from
+ * the operator's own environment or file: O(n*m) is nothing).
+ */
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

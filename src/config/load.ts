@@ -16,7 +16,7 @@ import {
   oidcIssuerSourceDefaults,
   spiffeSourceDefaults,
 } from './defaults.js';
-import { readEnvOverrides } from './env.js';
+import { editDistance, readEnvOverrides } from './env.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
@@ -75,7 +75,8 @@ const pathFields = [
   ['dpop', 'nonce', 'secretFile'],
 ] as const;
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// verbose: an error carries its schema (the settings a typo was meant as) and the value found.
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 const validateSchema = ajv.compile(configSchema);
 
 /**
@@ -455,7 +456,29 @@ function toProblem(error: ErrorObject): ConfigProblem {
   const path = error.instancePath.split('/').slice(1).join('.') || '(root)';
   if (error.keyword === 'additionalProperties') {
     const key = String((error.params as { additionalProperty?: unknown }).additionalProperty);
-    return { path: path === '(root)' ? key : `${path}.${key}`, message: 'unknown setting' };
+    const at = (name: string) => (path === '(root)' ? name : `${path}.${name}`);
+    const known = Object.keys(
+      (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ??
+        {},
+    );
+    const nearest = known
+      .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    return {
+      path: at(key),
+      message:
+        nearest !== undefined && nearest.distance <= 2
+          ? `unknown setting; did you mean ${at(nearest.name)}?`
+          : 'unknown setting',
+    };
+  }
+  if (error.keyword === 'type') {
+    // The kind of value found, never the value (a misplaced secret must not reach the output).
+    const data: unknown = error.data;
+    const found = Array.isArray(data) ? 'an array' : data === null ? 'null' : `a ${typeof data}`;
+    const wanted = (error.params as { type?: unknown }).type;
+    const kinds = (Array.isArray(wanted) ? wanted : [wanted]).map(String).join(' or ');
+    return { path, message: `must be ${kinds}, not ${found}` };
   }
   if (error.keyword === 'enum') {
     const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];

@@ -165,7 +165,8 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
     '```sh',
     `npm run dev-ca -- doctor${dirFlag}     # verify chains, modes, expiry, CRL freshness, registry`,
     `npm run dev-ca -- crl${dirFlag}        # re-sign the CRLs (nextUpdate)`,
-    `npm run dev-ca -- revoke demo-mtls --reason keyCompromise${dirFlag}`,
+    // A client made to be revoked: revoking demo-mtls would break every guide that uses it.
+    `npm run dev-ca -- client demo-revoked${dirFlag} && npm run dev-ca -- revoke demo-revoked --reason keyCompromise${dirFlag}`,
     '```',
     '',
   );

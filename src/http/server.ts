@@ -54,6 +54,7 @@ import {
 import { AccessTokenIssuer, TokenIntrospector } from '../tokens/index.js';
 import {
   createWorkloadTrust,
+  longestWorkloadClaimSeconds,
   type WorkloadTrust,
   type WorkloadTrustOptions,
 } from '../workload/index.js';
@@ -751,7 +752,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       const addresses: string[] = [];
       for (const [name, one, { host, port }, secure] of planned) {
         try {
-          const address = await one.listen({ host, port });
+          const address = await one.listen({
+            host,
+            port,
+            // Fastify's own "Server listening at" line would say http:// for a TLS listener.
+            listenTextResolver: (at) => `Server listening at ${secure ? tls(at) : at}`,
+          });
           addresses.push(secure ? tls(address) : address);
         } catch (error) {
           // Fail closed at start-up: one listener that cannot bind (a port in use) must not
@@ -876,12 +882,14 @@ function normalizedPeer(address: string | undefined): [string, 'ipv4' | 'ipv6'] 
 
 /**
  * The longest a replay claim can need to live: the longest accepted assertion lifetime (server
- * or any client's override), the clock tolerance and the 10 s always-accepted `iat` skew. After a
- * Redis data loss, assertions are refused for this long (RedisReplayStore's fence).
+ * or any client's override), the clock tolerance and the 10 s always-accepted `iat` skew, or a
+ * single-use workload token's claim (its source's age cap and tolerance) when that is longer.
+ * After a Redis data loss, assertions are refused for this long (RedisReplayStore's fence).
  */
 function longestClaimMs(config: Config, registry: ClientRegistry): number {
   let lifetime = config.clientAuth.maxAssertionLifetimeSeconds;
   for (const client of registry.clients())
     lifetime = Math.max(lifetime, client.maxAssertionLifetimeSeconds ?? 0);
-  return (lifetime + config.clientAuth.clockToleranceSeconds + 10) * 1000;
+  const assertions = lifetime + config.clientAuth.clockToleranceSeconds + 10;
+  return Math.max(assertions, longestWorkloadClaimSeconds(config.workloadIdentity.sources)) * 1000;
 }

@@ -7,7 +7,13 @@ export { BundleError, maxBundleKeys, parseSpiffeBundle, type SpiffeBundle } from
 export { WorkloadSourceUnavailable } from './errors.js';
 export { maxTrustFileBytes } from './file-watch.js';
 export { OidcIssuerSource, type OidcIssuerSourceOptions } from './oidc-issuer-source.js';
-export { type JtiPolicy, jtiPolicies, jwtSvidAlgs, type WorkloadTokenPolicy } from './policy.js';
+export {
+  type JtiPolicy,
+  jtiPolicies,
+  jwtSvidAlgs,
+  longestWorkloadClaimSeconds,
+  type WorkloadTokenPolicy,
+} from './policy.js';
 export {
   createWorkloadTrust,
   type WorkloadSource,

@@ -40,3 +40,24 @@ export interface WorkloadTokenPolicy {
   readonly clockToleranceSeconds: number;
   readonly jti: JtiPolicy;
 }
+
+/**
+ * The longest a single-use `jti` claim of a workload token lives in the replay store, in seconds:
+ * until the token can no longer be accepted, which is at most the age cap plus the clock tolerance
+ * twice (an `iat` up to the tolerance ahead, then the cap and the tolerance after it); 0 when no
+ * source spends `jti`s. A Redis data-loss fence shorter than this would let a token spent before
+ * the loss be used again once the fence lifts.
+ */
+export function longestWorkloadClaimSeconds(
+  policies: readonly Pick<
+    WorkloadTokenPolicy,
+    'maxTokenAgeSeconds' | 'clockToleranceSeconds' | 'jti'
+  >[],
+): number {
+  let longest = 0;
+  for (const policy of policies) {
+    if (policy.jti === 'reuse-allowed') continue;
+    longest = Math.max(longest, policy.maxTokenAgeSeconds + 2 * policy.clockToleranceSeconds);
+  }
+  return longest;
+}

@@ -7,9 +7,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
+
+/** Any readable file: the usage checks come before the contents are judged. */
+const readableFile = fileURLToPath(new URL('../../package.json', import.meta.url));
 
 async function run(...argv: string[]) {
   let out = '';
@@ -117,6 +121,16 @@ describe('tollgate CLI', () => {
       ],
       [['token', '--client-id', 'a', '--client-id', 'b'], /--client-id may be given once/],
       [['token', '--bogus'], /unknown option --bogus/],
+      [
+        // curl's names for mutual TLS (both files exist: the names are judged first)
+        ['token', '--client-id', 'x', '--issuer', 'https://localhost:1'].concat([
+          '--cert',
+          readableFile,
+          '--key',
+          readableFile,
+        ]),
+        /--cert needs --cert-key FILE, the certificate's private key \(PEM\); --key is the private_key_jwt signing key \(a JWK\)/,
+      ],
       [['thumbprint', 'a.pem', 'b.pem'], /unexpected argument "b.pem"/],
       [['dev-ca', 'client', 'x', '--bogus'], /unknown option --bogus/],
       [['dev-ca', 'init', '--dir'], /--dir needs a value/],

@@ -92,7 +92,7 @@ describe('loadConfig', () => {
     ]);
     expect(
       problemsOf(() => loadConfig({ env: {}, overrides: { admin: { port: 'x' as never } } })),
-    ).toEqual(['admin.port: must be integer']);
+    ).toEqual(['admin.port: must be integer, not a string']);
   });
 
   it('names the field and the reason for each bad value', () => {
@@ -112,8 +112,34 @@ describe('loadConfig', () => {
         'accessToken.lifetimeSeconds: must be >= 1',
         expect.stringMatching(/^accessToken\.signingAlg: must be one of "ES256"/),
         'clientAuth.clockToleranceSeconds: must be <= 60',
-        'tls.prot: unknown setting',
+        'tls.prot: unknown setting; did you mean tls.port?',
         expect.stringMatching(/^profile: must be one of "default", "fapi2"/),
+      ]),
+    );
+  });
+
+  it('names the setting a typo was meant as, and the kind of value a wrong type had (never the value)', () => {
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          env: {},
+          overrides: {
+            isuer: 'https://as.example',
+            Issuer: 'https://as.example',
+            somethingElse: 1,
+            tls: { port: '8443', certFile: 5 },
+            redis: { url: ['redis://:secret-password@localhost'] },
+          },
+        }),
+      ),
+    ).toEqual(
+      expect.arrayContaining([
+        'isuer: unknown setting; did you mean issuer?',
+        'Issuer: unknown setting; did you mean issuer?',
+        'somethingElse: unknown setting',
+        'tls.port: must be integer, not a string',
+        'tls.certFile: must be string or null, not a number',
+        expect.stringMatching(/^redis\.url: must be string( or null)?, not an array$/),
       ]),
     );
   });

@@ -7,7 +7,8 @@
  * - a config that omits `clientCertificates`, started where a dev PKI sits under certs/ (where
  *   `npm start` once ran), is refused at start naming the client, instead of trusting the dev CA
  *   (the code before this change trusted certs/ca/root.pem and issued the token);
- * - `serve --dev` (what `npm start` runs) still generates the dev PKI and serves in one command.
+ * - `serve --dev` (what `npm start` runs) still generates the dev PKI and serves in one command;
+ *   restarted, it reuses that PKI and says so; a second one on the same port says what to do.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -291,8 +292,35 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
         ca: root as string,
       });
       expect(result.ok, serve.output()).toBe(true);
+      expect(serve.output()).toMatch(/"msg":"dev PKI created"/);
       serve.kill('SIGTERM');
       expect(await exitOf(serve)).toBe(0);
+
+      // Restarted, it keeps the same PKI and says so (before, it said nothing about it).
+      const env = {
+        TOLLGATE_PORT: String(port),
+        TOLLGATE_ISSUER: issuer,
+        TOLLGATE_ADMIN_PORT: '0',
+      };
+      const again = start(['serve', '--dev'], dir, env);
+      await waitForHttps(`${issuer}/healthz`, root as string, 60_000);
+      for (let i = 0; i < 50 && !/dev PKI reused/.test(again.output()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(again.output()).toMatch(/"msg":"dev PKI reused: every file present and valid/);
+      expect(again.output()).not.toMatch(/dev PKI created|signing key generated/);
+      expect(readFileSync(join(dir, 'certs/ca/root.pem'), 'utf8')).toBe(root);
+
+      // npm start a second time while the first runs: the port is taken; the hint says by what
+      // (probably) and how to run elsewhere without leaving the issuer on the old port.
+      const third = start(['serve', '--dev'], dir, env);
+      expect(await exitOf(third)).toBe(1);
+      expect(third.output()).toContain(`the tls listener cannot listen on localhost:${port}`);
+      expect(third.output()).toMatch(
+        /Is another server \(an earlier npm start\?\) running\? Stop it, or run this one elsewhere with its issuer to match:\n {2}TOLLGATE_PORT=8543 TOLLGATE_ISSUER=https:\/\/localhost:8543 TOLLGATE_ADMIN_PORT=0 npm start\n/,
+      );
+      again.kill('SIGTERM');
+      expect(await exitOf(again)).toBe(0);
     },
     processTestTimeoutMs,
   );

@@ -135,7 +135,9 @@ async function startDocumentedNginx(
         ['listen 443 ssl;', `listen 127.0.0.1:${port} ssl;`],
         ['/etc/nginx/tls/server.pem', join(dir, 'server.pem')],
         ['/etc/nginx/tls/server-key.pem', join(dir, 'server-key.pem')],
-        ['http://tollgate_plain', `http://127.0.0.1:${upstreamPort}`],
+        // The upstream block is part of the documented config: nginx refuses a proxy_pass to
+        // an upstream name that no block defines ("host not found in upstream").
+        ['10.0.1.10:8080', `127.0.0.1:${upstreamPort}`],
       ]),
   });
 }

@@ -11,9 +11,13 @@
  * - long-lived tokens: a token whose `exp` is far beyond what the source's age cap lets it be used
  *   for held its `jti` in the replay store until `exp` (30 days here), so a client's share of the
  *   store filled with claims of tokens that could never be accepted again, and the client was
- *   refused long after the age cap had made them worthless.
+ *   refused long after the age cap had made them worthless;
+ * - a Redis data loss: the store fences claims for the longest time a lost claim could matter,
+ *   which counted private_key_jwt assertions only (340 s by default), while a spent
+ *   service-account token stays acceptable for its source's age cap (an hour by default): once
+ *   the fence lifted, a token spent before the loss could be used again for the rest of the hour.
  *
- * The clock is injected and moved; nothing sleeps. A restart is a second Tollgate with a fresh
+ * The clock is injected and moved; the only waits are bounded polls while Redis connects. A restart is a second Tollgate with a fresh
  * memory replay store, as a new process has (test/features/restart-replay.test.ts runs real
  * processes for private_key_jwt).
  *
@@ -22,11 +26,16 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenResult } from '../../src/client/token-request.js';
 import type { ConfigInput } from '../../src/config/index.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import { signAssertion } from '../helpers/assertions.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
+import { makeJwtClient } from '../helpers/tollgate.js';
 import {
   createTrustDomain,
   createWorkloadIssuer,
@@ -78,10 +87,14 @@ describe('single-use workload tokens and the memory replay store', () => {
     await fixtures?.close();
   });
 
-  async function start(config: ConfigInput = {}): Promise<MtlsTollgate> {
+  async function start(
+    config: ConfigInput = {},
+    extraClients: unknown[] = [],
+  ): Promise<MtlsTollgate> {
     const tg = await startMtlsTollgate({
       ca: serverCa,
       clients: [
+        ...extraClients,
         {
           client_id: 'api',
           token_endpoint_auth_method: 'spiffe_jwt',
@@ -195,4 +208,76 @@ describe('single-use workload tokens and the memory replay store', () => {
     nowMs += 3_700_000;
     expectIssued(await send(tg, 'ledger', jwtBearer, await saToken(monthSeconds)));
   });
+  it.skipIf(!redisAvailable({ needBinary: true }))(
+    'fences a Redis data loss, on every instance, for as long as a spent workload token is acceptable',
+    async () => {
+      const redis: TestRedis = await startRedis();
+      const instances: MtlsTollgate[] = [];
+      try {
+        // Two instances sharing one Redis, as behind a load balancer.
+        const shared = {
+          replay: { store: 'redis' as const },
+          redis: { url: redis.url, keyPrefix: `wl-fence:${crypto.randomUUID()}:` },
+        };
+        // A private_key_jwt client probes the fence: its 60 s assertions add nothing to it.
+        const batch = await makeJwtClient('batch');
+        instances.push(
+          await start(shared, [batch.metadata]),
+          await start(shared, [batch.metadata]),
+        );
+        const [a, b] = instances as [MtlsTollgate, MtlsTollgate];
+        const sa = await saToken();
+        // Bounded: the store connects and checks its epoch before it decides claims.
+        let first = await send(a, 'ledger', jwtBearer, sa);
+        for (let i = 0; i < 100 && !first.ok && first.status === 503; i++) {
+          await sleep(50);
+          first = await send(a, 'ledger', jwtBearer, sa);
+        }
+        expectIssued(first);
+        // A goes away (a rolling deploy) and B, which has checked the record's epoch but
+        // claimed nothing, is left to notice the loss: no claim of its own stretches its fence
+        // (A's would have, had A still been running).
+        await a.dispose();
+        instances.splice(instances.indexOf(a), 1);
+        running.splice(running.indexOf(a), 1);
+        let ready = 0;
+        for (let i = 0; i < 100 && ready !== 200; i++) {
+          ready = (await b.tg.app.inject({ method: 'GET', url: '/readyz' })).statusCode;
+          if (ready !== 200) await sleep(50);
+        }
+        expect(ready).toBe(200);
+
+        const admin = new Redis(redis.url);
+        try {
+          await admin.flushall();
+        } finally {
+          admin.disconnect();
+        }
+        // B notices the loss at its next claim (any client's) and fences every part of the record
+        // it has no claim of its own in, the spent token's included. That token is accepted by
+        // its source until iat + 3600 s + 30 s, so the fence must last at least that long, or the
+        // token is good again at B once it lifts (the code before this change fenced 340 s).
+        let retryAfter = 0;
+        for (let i = 0; i < 100 && retryAfter <= 1; i++) {
+          const fenced = await b.token({
+            grant_type: 'client_credentials',
+            client_assertion_type: jwtBearer,
+            client_assertion: await signAssertion(batch.key.privateJwk, 'batch', issuer, {
+              nowSeconds: Math.floor(nowSeconds()),
+            }),
+          });
+          expect(fenced.ok, JSON.stringify(fenced)).toBe(false);
+          if (!fenced.ok) retryAfter = fenced.retryAfterSeconds ?? 0;
+          if (retryAfter <= 1) await sleep(50);
+        }
+        expect(retryAfter).toBeGreaterThanOrEqual(3_600 + 30);
+      } finally {
+        for (const tg of instances) {
+          await tg.dispose();
+          running.splice(running.indexOf(tg), 1);
+        }
+        await redis.dispose();
+      }
+    },
+  );
 });

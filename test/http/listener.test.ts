@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import { capturingLogger } from '../helpers/dpop.js';
 import { freePort } from '../helpers/net.js';
 import {
   type JwtClient,
@@ -42,6 +43,7 @@ describe('HTTPS listener', () => {
   let client: JwtClient;
   let base: string;
   let issuer: string;
+  const log = capturingLogger();
 
   beforeAll(async () => {
     ca = await createDevCa();
@@ -57,12 +59,27 @@ describe('HTTPS listener', () => {
     tg = await makeTollgate({
       clients: [client.metadata],
       config: { issuer, tls: { host: '127.0.0.1', port, certFile, keyFile } },
-      tollgate: { tls: true },
+      tollgate: { tls: true, logger: log.logger },
     });
     await tg.listen();
     base = `https://127.0.0.1:${port}`;
   });
   afterAll(() => tg?.dispose());
+
+  it('logs the TLS listener as https:// (Fastify alone says http://), the admin one as http://', () => {
+    const listening = log.lines
+      .map((line) => line.msg)
+      .filter((msg) => typeof msg === 'string' && msg.startsWith('Server listening at '));
+    expect(listening).toContain(`Server listening at ${base}`);
+    expect(listening.filter((msg) => (msg as string).includes(`:${new URL(base).port}`))).toEqual([
+      `Server listening at ${base}`,
+    ]);
+    expect(
+      listening.some((msg) =>
+        /^Server listening at http:\/\/127\.0\.0\.1:\d+$/.test(msg as string),
+      ),
+    ).toBe(true);
+  });
 
   it('issues a token over TLS that verifies against the served JWKS', async () => {
     const assertion = await createClientAssertion({

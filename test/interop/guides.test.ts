@@ -156,6 +156,8 @@ describe('client guides (docs/clients.md) in other languages', () => {
       mode: 0o600,
     });
     await writeFile(join(dir, 'rsa.jwk.json'), JSON.stringify(rsa.privateJwk), { mode: 0o600 });
+    // The CA bundle $REQUESTS_CA_BUNDLE names on many machines: it does not hold the dev root.
+    await writeFile(join(dir, 'unrelated-ca.pem'), (await createDevCa()).root.certPem);
     const password = 'guide-test-password';
     await writeFile(
       join(dir, 'client.p12'),
@@ -174,6 +176,10 @@ describe('client guides (docs/clients.md) in other languages', () => {
     HOME: process.env.HOME ?? dir,
     TOLLGATE_ISSUER: server.issuer,
     TOLLGATE_CA: server.files.root,
+    // Set on many machines (Debian and CI images, corporate proxies): requests lets them override
+    // a session's `verify`, so a guide that trusts the dev CA must say so per request.
+    REQUESTS_CA_BUNDLE: join(dir, 'unrelated-ca.pem'),
+    CURL_CA_BUNDLE: join(dir, 'unrelated-ca.pem'),
     ...extra,
   });
 

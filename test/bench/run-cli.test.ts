@@ -1,0 +1,65 @@
+/**
+ * `npm run bench -- --help` (README.md, docs/benchmarks.md), `npm run overload -- --help`
+ * (docs/security.md) and command-line mistakes: usage on
+ * stdout, or one line naming the mistake and exit 2, never a Node stack trace. Nothing here runs
+ * a benchmark: every case stops before the build.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const runMjs = fileURLToPath(new URL('../../scripts/bench/run.mjs', import.meta.url));
+const overloadMjs = fileURLToPath(new URL('../../scripts/bench/overload.mjs', import.meta.url));
+
+function bench(...args: string[]) {
+  return script(runMjs, args);
+}
+
+function script(file: string, args: string[]) {
+  const result = spawnSync(process.execPath, [file, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('npm run bench: the command line', () => {
+  it('--help prints every option and the scenarios, exit 0', () => {
+    const result = bench('--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: npm run bench -- \[options\]/);
+    for (const option of ['--quick', '--only LIST', '--json FILE', '--no-build', '--profile']) {
+      expect(result.stdout).toContain(option);
+    }
+    expect(result.stdout).toMatch(/Scenarios: S1 .* IPC\n/);
+    expect(result.stderr).toBe('');
+  });
+
+  it.each([
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['--only', 'S9'], 'unknown scenario S9 (scenarios: S1, '],
+    [['--duration', '0'], '--duration must be in (0, 600] s'],
+    [['--connections', '0'], '--connections must be 1..1024'],
+  ])('%j: one line naming the mistake, exit 2, no stack trace', (args, message) => {
+    const result = bench(...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr.startsWith(`bench: ${message}`)).toBe(true);
+    expect(result.stderr).toMatch(/\nSee: npm run bench -- --help\n$/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe('');
+  });
+
+  it('npm run overload: --help and mistakes the same way', () => {
+    const help = script(overloadMjs, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run overload -- \[options\]/);
+    for (const [args, message] of [
+      [['--bogus'], "Unknown option '--bogus'"],
+      [['--after', '999'], '--after must be in [0, 300] s'],
+    ] as const) {
+      const result = script(overloadMjs, [...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`overload: ${message}\nSee: npm run overload -- --help\n`);
+    }
+  });
+});
