@@ -13,6 +13,7 @@ import {
   jwksMaxAgeSeconds,
   KeyRotationError,
   keyStatus,
+  longestTokenLifetimeSeconds,
   type RotatingKeyFile,
   removeKey,
   retireKey,
@@ -29,16 +30,20 @@ Actions:
   add [--alg ALG]                  add a key: published at the next reload, not signing yet
   activate KID [--force]           make KID the signing key (refused until ${jwksMaxAgeSeconds} s after add)
   retire KID                       stop KID from ever signing; it stays published so its tokens verify
-  remove KID                       stop publishing a retired key (after its tokens have expired)
+  remove KID [--token-lifetime S]  stop publishing a retired key (refused until S seconds after retire)
   list                             show every key and its status
 
 Options:
   --file FILE    the key file (default: ${devDefaults.signingKeys.file}, the one serve --dev uses)
   --alg ALG      ${accessTokenAlgs.join(', ')} (default ${defaults.accessToken.signingAlg})
   --now ISO      the current time (for scripted rotations and tests)
+  --token-lifetime S
+                 remove: the longest lifetime of a token the key may have signed, seconds
+                 (default ${longestTokenLifetimeSeconds}, the most any configuration allows; set it to your
+                 longest accessToken.lifetimeSeconds / access_token_lifetime)
 
 Rotation without downtime: add, wait ${jwksMaxAgeSeconds} s (verifiers' JWKS caches), activate,
-retire the old key, wait the access-token lifetime, remove it.
+retire the old key, wait the access-token lifetime (remove refuses earlier), remove it.
 
 A KID is the key's RFC 7638 thumbprint (base64url); one that begins with "-" can be given as it
 is (tollgate keys retire -AbC...) or after "--" (tollgate keys retire -- -AbC...).
@@ -52,9 +57,8 @@ const actionHelp: Readonly<Record<string, string>> = {
   add: 'tollgate keys add [--alg ALG] [--file FILE] [--now ISO]\n  Adds a key: published at the next reload, not signing yet.',
   activate: `tollgate keys activate KID [--file FILE] [--force] [--now ISO]\n  Makes KID the signing key; refused until ${jwksMaxAgeSeconds} s after it was added (verifiers' JWKS caches), unless --force.`,
   retire:
-    'tollgate keys retire KID [--file FILE]\n  Stops KID from ever signing; it stays published so the tokens it signed still verify.',
-  remove:
-    'tollgate keys remove KID [--file FILE]\n  Stops publishing a retired key (once its tokens have expired).',
+    'tollgate keys retire KID [--file FILE] [--now ISO]\n  Stops KID from ever signing; it stays published so the tokens it signed still verify.',
+  remove: `tollgate keys remove KID [--file FILE] [--token-lifetime S] [--force] [--now ISO]\n  Stops publishing a retired key; refused until S seconds (default ${longestTokenLifetimeSeconds}) after it was retired, while tokens it signed may be valid, unless --force.`,
   list: 'tollgate keys list [--file FILE]\n  Shows every key, its algorithm, status and when it was added.',
 };
 
@@ -74,7 +78,13 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       ),
     );
   }
-  let values: { alg?: string; file?: string; force?: boolean; now?: string };
+  let values: {
+    alg?: string;
+    file?: string;
+    force?: boolean;
+    now?: string;
+    'token-lifetime'?: string;
+  };
   let kid: string | undefined;
   try {
     const line = parse(rest, ['activate', 'retire', 'remove'].includes(action));
@@ -86,6 +96,9 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     kid = line.positionals[0];
     if (values.now !== undefined && Number.isNaN(new Date(values.now).getTime()))
       throw new UsageError(`--now must be an ISO 8601 date-time, got ${values.now}`);
+    const lifetime = values['token-lifetime'];
+    if (lifetime !== undefined && !/^[1-9][0-9]{0,5}$/.test(lifetime))
+      throw new UsageError(`--token-lifetime must be a whole number of seconds, got ${lifetime}`);
     const algValue = values.alg ?? defaults.accessToken.signingAlg;
     if (!(accessTokenAlgs as readonly string[]).includes(algValue))
       throw new UsageError(`--alg must be one of ${accessTokenAlgs.join(', ')}`);
@@ -139,13 +152,22 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
         return exitCodes.ok;
       }
       case 'retire':
-        writeSigningKeyFile(file, retireKey(read(file), needKid()));
+        writeSigningKeyFile(file, retireKey(read(file), needKid(), now));
         io.stdout.write(
           `${kid} retired: still published until removed.\nnext: once its tokens have expired, tollgate keys remove ${kid}\n`,
         );
         return exitCodes.ok;
       case 'remove':
-        writeSigningKeyFile(file, removeKey(read(file), needKid()));
+        writeSigningKeyFile(
+          file,
+          removeKey(
+            read(file),
+            needKid(),
+            now,
+            Number(values['token-lifetime'] ?? longestTokenLifetimeSeconds),
+            values.force === true,
+          ),
+        );
         io.stdout.write(`${kid} removed: no longer published.\n`);
         return exitCodes.ok;
       case 'list': {
@@ -178,6 +200,7 @@ function parse(args: string[], takesKid: boolean) {
       file: { type: 'string' },
       force: { type: 'boolean' },
       now: { type: 'string' },
+      'token-lifetime': { type: 'string' },
     },
     maxPositionals: takesKid ? 1 : 0,
     idPositionals: takesKid,

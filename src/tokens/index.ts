@@ -18,6 +18,7 @@ export {
   KeyRotationError,
   type KeyStatus,
   keyStatus,
+  longestTokenLifetimeSeconds,
   type RotatingKeyFile,
   removeKey,
   retireKey,

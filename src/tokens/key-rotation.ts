@@ -21,7 +21,21 @@ export interface RotatingKeyFile extends SigningKeyFile {
   retired_kids?: string[];
   /** When each key was added (ISO 8601), to refuse activating a key verifiers may not know yet. */
   added_at?: Record<string, string>;
+  /**
+   * When each key was retired (ISO 8601), to refuse removing it while tokens it signed may still
+   * be valid. A key can only be retired once another one signs, so this is no earlier than its
+   * last signature as the file sees it.
+   */
+  retired_at?: Record<string, string>;
 }
+
+/**
+ * The default `--token-lifetime` of `keys remove`, seconds: the longest access-token lifetime
+ * the server can issue (`accessToken.lifetimeSeconds` and a client's `access_token_lifetime`
+ * are both bounded at 86 400 s), so removal is refused until no token the key signed can be
+ * valid whatever the configuration.
+ */
+export const longestTokenLifetimeSeconds = 86_400;
 
 export type KeyStatus = 'active' | 'next' | 'retired';
 
@@ -78,36 +92,75 @@ export function activateKey(
       );
     }
   }
+  const { [kid]: _unretired, ...retiredAt } = file.retired_at ?? {};
   return {
     ...file,
     active_kid: kid,
     retired_kids: (file.retired_kids ?? []).filter((retired) => retired !== kid),
+    ...(file.retired_at === undefined ? {} : { retired_at: retiredAt }),
   };
 }
 
-/** Marks a non-active key retired: still published, never signing. */
-export function retireKey(file: RotatingKeyFile, kid: string): RotatingKeyFile {
+/**
+ * Marks a non-active key retired: still published, never signing. Records when, so
+ * {@link removeKey} can wait for its tokens to expire; retiring a key retired without a recorded
+ * time (by hand, or by an older Tollgate) records it now.
+ */
+export function retireKey(file: RotatingKeyFile, kid: string, now: Date): RotatingKeyFile {
   findKey(file, kid);
   if (file.active_kid === kid)
     throw new KeyRotationError(`${kid} is the active key; activate another key first`);
-  if (file.retired_kids?.includes(kid) === true) return file;
-  return { ...file, retired_kids: [...(file.retired_kids ?? []), kid] };
+  const retired = file.retired_kids?.includes(kid) === true;
+  if (retired && file.retired_at?.[kid] !== undefined) return file;
+  return {
+    ...file,
+    retired_kids: retired ? (file.retired_kids ?? []) : [...(file.retired_kids ?? []), kid],
+    retired_at: { ...file.retired_at, [kid]: now.toISOString() },
+  };
 }
 
-/** Removes a retired key: it stops being published (tokens it signed stop verifying). */
-export function removeKey(file: RotatingKeyFile, kid: string): RotatingKeyFile {
+/**
+ * Removes a retired key: it stops being published, so tokens it signed stop verifying (RFC 9068
+ * §4: verifiers find the key by `kid` in the JWKS). Refused, unless `force`, until
+ * `tokenLifetimeSeconds` after it was retired: a token it signed just before may still be valid.
+ */
+export function removeKey(
+  file: RotatingKeyFile,
+  kid: string,
+  now: Date,
+  tokenLifetimeSeconds: number,
+  force = false,
+): RotatingKeyFile {
   findKey(file, kid);
   if (keyStatus(file, kid) !== 'retired') {
     throw new KeyRotationError(
       `${kid} is not retired; retire it and wait until its tokens expire before removing it`,
     );
   }
+  const retiredAt = file.retired_at?.[kid];
+  if (!force) {
+    // A missing or unreadable time is unknown, not long ago: refuse (fail closed).
+    if (retiredAt === undefined || Number.isNaN(Date.parse(retiredAt))) {
+      throw new KeyRotationError(
+        `${kid} has no valid recorded retirement time; run tollgate keys retire ${kid} to record it, then wait until its tokens expire (or --force)`,
+      );
+    }
+    const safeAt = Date.parse(retiredAt) + tokenLifetimeSeconds * 1000;
+    if (now.getTime() < safeAt) {
+      throw new KeyRotationError(
+        `${kid} was retired at ${retiredAt}; tokens it signed may be valid for ${tokenLifetimeSeconds} s (--token-lifetime). ` +
+          `Remove it after ${new Date(safeAt).toISOString()} (or --force)`,
+      );
+    }
+  }
   const { [kid]: _dropped, ...added } = file.added_at ?? {};
+  const { [kid]: _retiredAt, ...retiredTimes } = file.retired_at ?? {};
   return {
     ...file,
     keys: file.keys.filter((key) => key.kid !== kid),
     retired_kids: (file.retired_kids ?? []).filter((retired) => retired !== kid),
     added_at: added,
+    ...(file.retired_at === undefined ? {} : { retired_at: retiredTimes }),
   };
 }
 

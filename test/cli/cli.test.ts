@@ -202,7 +202,19 @@ describe('tollgate CLI', () => {
     expect(activateB.code, activateB.err).toBe(0);
     const retireA = await run('keys', 'retire', '--file', file, '--', kidA);
     expect(retireA.code, retireA.err).toBe(0);
-    const removeA = await run('keys', 'remove', kidA, '--file', file);
+    // Removal waits until tokens the key signed have expired (default: the longest lifetime).
+    const early = await run('keys', 'remove', kidA, '--file', file);
+    expect(early.code).toBe(1);
+    expect(early.err).toMatch(/tokens it signed may be valid for 86400 s .* \(or --force\)/);
+    const removeA = await run(
+      'keys',
+      'remove',
+      kidA,
+      '--file',
+      file,
+      '--now',
+      '2999-01-01T00:00:00Z',
+    );
     expect(removeA.code, removeA.err).toBe(0);
     const list = await run('keys', 'list', '--file', file);
     expect(list.out).toContain(`${kidB}  ES256  active`);

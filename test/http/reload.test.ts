@@ -1,7 +1,7 @@
 /**
  * Hot reload and signing-key rotation without a restart: the whole add, activate, retire,
- * remove cycle while a verifier with a cached JWKS keeps checking tokens, and bad files that
- * keep the old state.
+ * remove cycle while a verifier with a cached JWKS keeps checking tokens (a retired key stays
+ * published until every token it signed has expired), and bad files that keep the old state.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -114,8 +114,19 @@ describe('hot reload and key rotation', () => {
     expect(await verifyWith(await jwks(), tokenA)).toBe(true);
     expect(await keys('activate', keyA as string, '--now', at(10_000))).toBe(1);
 
-    // remove A: no longer published; its tokens stop verifying, B's keep verifying.
-    expect(await keys('remove', keyA as string)).toBe(0);
+    // remove A while tokenA (600 s) is still valid: refused (the default wait is the longest
+    // lifetime any configuration allows), A stays published, tokenA verifies.
+    expect(await keys('remove', keyA as string)).toBe(1);
+    await tg.reload(false);
+    expect(await kids()).toEqual([keyA, keyB].sort());
+    expect(await verifyWith(await jwks(), tokenA)).toBe(true);
+
+    // remove A once every token it signed has expired: no longer published; its tokens stop
+    // verifying, B's keep verifying.
+    const expired = new Date(Date.now() + 601 * 1000).toISOString();
+    expect(await keys('remove', keyA as string, '--token-lifetime', '600', '--now', expired)).toBe(
+      0,
+    );
     await tg.reload(false);
     expect(await kids()).toEqual([keyB]);
     expect(await verifyWith(await jwks(), tokenA)).toBe(false);

@@ -10,6 +10,7 @@ import {
   jwksMaxAgeSeconds,
   KeyRotationError,
   keyStatus,
+  longestTokenLifetimeSeconds,
   type RotatingKeyFile,
   removeKey,
   retireKey,
@@ -32,7 +33,7 @@ describe('key rotation', () => {
     const { file, kid } = await addKey(base, 'ES256', now);
     expect(keyStatus(file, activeKid)).toBe('active');
     expect(keyStatus(file, kid)).toBe('next');
-    expect(keyStatus(retireKey(activateKey(file, kid, later), activeKid), activeKid)).toBe(
+    expect(keyStatus(retireKey(activateKey(file, kid, later), activeKid, later), activeKid)).toBe(
       'retired',
     );
   });
@@ -50,41 +51,78 @@ describe('key rotation', () => {
   });
 
   it('refuses to retire the active key', () => {
-    expect(() => retireKey(base, activeKid)).toThrow(
+    expect(() => retireKey(base, activeKid, now)).toThrow(
       new KeyRotationError(`${activeKid} is the active key; activate another key first`),
     );
   });
 
   it('retires a key of a file without retired_kids, and retiring twice changes nothing', async () => {
     const { file, kid } = await addKey(base, 'ES256', now);
-    const retired = retireKey(file, kid);
+    const retired = retireKey(file, kid, now);
     expect(retired.retired_kids).toEqual([kid]);
-    expect(retireKey(retired, kid)).toBe(retired);
+    expect(retired.retired_at).toEqual({ [kid]: now.toISOString() });
+    expect(retireKey(retired, kid, later)).toBe(retired);
   });
 
   it('refuses to remove a key that is not retired', async () => {
     const { file, kid } = await addKey(base, 'ES256', now);
-    expect(() => removeKey(file, kid)).toThrow(
+    expect(() => removeKey(file, kid, now, 600)).toThrow(
       new KeyRotationError(
         `${kid} is not retired; retire it and wait until its tokens expire before removing it`,
       ),
     );
-    expect(() => removeKey(file, activeKid)).toThrow(KeyRotationError);
+    expect(() => removeKey(file, activeKid, now, 600)).toThrow(KeyRotationError);
   });
 
-  it('removes a retired key from a file without added_at', async () => {
+  it('refuses to remove a retired key until the token lifetime has passed since it was retired', async () => {
     const { file, kid } = await addKey(base, 'ES256', now);
-    const { added_at: _added, ...handWritten } = retireKey(file, kid);
-    const removed = removeKey(handWritten, kid);
+    const retired = retireKey(file, kid, now);
+    const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+    expect(() => removeKey(retired, kid, at(599), 600)).toThrow(
+      new KeyRotationError(
+        `${kid} was retired at ${now.toISOString()}; tokens it signed may be valid for 600 s (--token-lifetime). ` +
+          `Remove it after ${at(600).toISOString()} (or --force)`,
+      ),
+    );
+    // The default wait is the longest lifetime any configuration allows.
+    expect(() => removeKey(retired, kid, at(600), longestTokenLifetimeSeconds)).toThrow(
+      KeyRotationError,
+    );
+    expect(removeKey(retired, kid, at(599), 600, true).keys).toHaveLength(1);
+    const removed = removeKey(retired, kid, at(600), 600);
     expect(removed.keys.map((key) => key.kid)).toEqual([activeKid]);
     expect(removed.retired_kids).toEqual([]);
+    expect(removed.retired_at).toEqual({});
     expect(removed.added_at).toEqual({});
+  });
+
+  it('refuses to remove a key retired without a readable time until it is retired again', async () => {
+    const { file, kid } = await addKey(base, 'ES256', now);
+    // Retired by hand (or by an older Tollgate): when is unknown, so not "long ago".
+    const handWritten: RotatingKeyFile = { ...file, retired_kids: [kid] };
+    const distant = new Date(now.getTime() + 10 * longestTokenLifetimeSeconds * 1000);
+    const message = `${kid} has no valid recorded retirement time; run tollgate keys retire ${kid} to record it, then wait until its tokens expire (or --force)`;
+    expect(() => removeKey(handWritten, kid, distant, 600)).toThrow(new KeyRotationError(message));
+    const garbled = { ...handWritten, retired_at: { [kid]: 'yesterday' } };
+    expect(() => removeKey(garbled, kid, distant, 600)).toThrow(new KeyRotationError(message));
+    const recorded = retireKey(handWritten, kid, now);
+    expect(recorded.retired_at).toEqual({ [kid]: now.toISOString() });
+    expect(removeKey(recorded, kid, distant, 600).keys).toHaveLength(1);
+    expect(removeKey(handWritten, kid, now, 600, true).keys).toHaveLength(1);
+  });
+
+  it('re-activating a retired key (--force) forgets its retirement time', async () => {
+    const { file, kid } = await addKey(base, 'ES256', now);
+    const retired = retireKey(file, kid, now);
+    const back = activateKey(retired, kid, later, true);
+    expect(back.retired_kids).toEqual([]);
+    expect(back.retired_at).toEqual({});
   });
 
   it('refuses every step for a kid that is not in the file', () => {
     const message = 'no key missing-kid in the key file';
     expect(() => activateKey(base, 'missing-kid', now)).toThrow(new KeyRotationError(message));
-    expect(() => retireKey(base, 'missing-kid')).toThrow(new KeyRotationError(message));
-    expect(() => removeKey(base, 'missing-kid')).toThrow(new KeyRotationError(message));
+    expect(() => retireKey(base, 'missing-kid', now)).toThrow(new KeyRotationError(message));
+    expect(() => removeKey(base, 'missing-kid', now, 600)).toThrow(new KeyRotationError(message));
   });
 });
