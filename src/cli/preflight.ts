@@ -7,6 +7,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Config, ConfigProblem } from '../config/index.js';
+import { describeServerIdentityError } from '../http/server-identity.js';
 import { describeFileError } from './args.js';
 
 /** Every file setting of `config` that names a file (an unset one is servingMaterialProblems'). */
@@ -67,12 +68,8 @@ export function serverIdentityProblems(config: Config): ConfigProblem[] {
     createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
     return [];
   } catch (error) {
-    const text = (error as Error).message;
-    const message = /key values mismatch/i.test(text)
-      ? `${keyFile} is not the private key of ${certFile}`
-      : /no start line|bad base64|PEM|ASN1|DECODER/i.test(text)
-        ? `${certFile} and ${keyFile} must be PEM: a certificate chain (leaf first) and its private key`
-        : `the server certificate and key cannot be used together (${text.replace(/^error:[0-9A-F]+:/, '')})`;
-    return [{ path: 'tls.certFile', message }];
+    return [
+      { path: 'tls.certFile', message: describeServerIdentityError(error, certFile, keyFile) },
+    ];
   }
 }

@@ -94,7 +94,7 @@ export class TollgateMetrics {
     });
     this.reloads = new Counter({
       name: 'tollgate_reloads_total',
-      help: 'Reloads of the registry, trust store and signing keys that changed something (reloaded) or failed; checks that found nothing new are not counted.',
+      help: 'Reloads of the registry, trust store, signing keys and server certificate that changed something (reloaded) or failed; checks that found nothing new are not counted.',
       labelNames: ['part', 'outcome'],
       registers,
     });

@@ -5,7 +5,7 @@
  * requests only look things up.
  */
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   ClientAuthDispatcher,
@@ -65,6 +65,7 @@ import { ListenerConnections } from './connections.js';
 import { DependencyState } from './dependency-state.js';
 import { type CertificateExpirySource, instrumentReplayStore, TollgateMetrics } from './metrics.js';
 import { TokenRateLimits } from './rate-limits.js';
+import { loadServerIdentity, type ServerIdentity } from './server-identity.js';
 import { type ReloadOutcome, type ReloadPart, ServerState } from './state.js';
 import { TokenDpop } from './token-dpop.js';
 import { TokenEndpoint } from './token-endpoint.js';
@@ -281,7 +282,7 @@ export function offeredAuthMethods(config: Config): string[] {
 }
 
 /** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
-function readServerIdentity(config: Config): { cert: Buffer; key: Buffer } {
+function readServerIdentity(config: Config): ServerIdentity {
   const { certFile, keyFile } = config.tls;
   if (certFile === null || keyFile === null) {
     throw new ConfigError(
@@ -319,6 +320,16 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     registry: loadConfiguredRegistry,
     trustStore: loadTrustStore,
     check: (registry, trustStore) => deploymentProblems(config, registry, trustStore),
+    ...(options.tls === false || config.tls.certFile === null || config.tls.keyFile === null
+      ? {}
+      : {
+          serverIdentity: () =>
+            loadServerIdentity(
+              config.tls.certFile as string,
+              config.tls.keyFile as string,
+              new Date(now()),
+            ),
+        }),
   });
   const metrics = config.metrics.enabled
     ? new TollgateMetrics({
@@ -625,7 +636,9 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           },
   };
 
-  const serverIdentity = options.tls === false ? undefined : readServerIdentity(config);
+  // Replaced by a reload that renews the certificate (see the reload loop below).
+  let serverIdentity: ServerIdentity | undefined =
+    options.tls === false ? undefined : readServerIdentity(config);
   const httpsOptions = (requestCert: boolean) =>
     serverIdentity === undefined
       ? undefined
@@ -697,6 +710,11 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   // so /metrics can be exercised without listening.
   const adminApp = config.admin.enabled ? await makeApp(undefined, 'admin') : undefined;
   const apps = [app, mtlsApp, plainApp, adminApp].filter((one) => one !== undefined);
+  // The TLS listeners and whether each asks for a client certificate, to renew their context.
+  const tlsApps: Array<readonly [FastifyInstance, boolean]> = [
+    [app, config.tls.requestClientCert],
+    ...(mtlsApp === undefined ? [] : [[mtlsApp, true] as const]),
+  ];
 
   const reload = async (force: boolean) => {
     const outcomes = await state.reload(force);
@@ -705,6 +723,15 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       // A check that found nothing new is not an event: counting it would grow the counter
       // every poll interval while nothing changes.
       if (outcome !== 'unchanged') metrics?.reloads.inc({ part, outcome });
+      if (part === 'server_certificate' && outcome === 'reloaded' && serverIdentity !== undefined) {
+        serverIdentity = state.serverIdentity ?? serverIdentity;
+        // New handshakes get the new pair; connections already open keep theirs (Node's
+        // setSecureContext), as a restart would leave them until they close.
+        for (const [one, requestCert] of tlsApps) {
+          const context = httpsOptions(requestCert);
+          if (context !== undefined) (one.server as unknown as TlsServer).setSecureContext(context);
+        }
+      }
       if (part === 'registry' && outcome === 'reloaded') {
         metrics?.retainClients((clientId) => state.registry.get(clientId) !== undefined);
         // A client may now use longer assertions: a later Redis data loss must fence that long.

@@ -1,7 +1,7 @@
 /**
  * The parts of a running Tollgate that files define and that reload without a restart: the
- * client registry, the client-certificate trust store (anchors, intermediates, CRLs) and the
- * signing keys. Each part is rebuilt whole and swapped in one assignment, so a request sees
+ * client registry, the client-certificate trust store (anchors, intermediates, CRLs), the
+ * signing keys and the TLS listeners' certificate and key. Each part is rebuilt whole and swapped in one assignment, so a request sees
  * either the old or the new state, never a mix; a new file that does not load keeps the old
  * state and is reported.
  *
@@ -18,8 +18,9 @@ import {
 import type { TrustStore } from '../pki/index.js';
 import type { ClientRegistry } from '../registry/index.js';
 import { loadSigningKeys, type SigningKeySet } from '../tokens/index.js';
+import type { ServerIdentity } from './server-identity.js';
 
-export type ReloadPart = 'registry' | 'trust_store' | 'signing_keys';
+export type ReloadPart = 'registry' | 'trust_store' | 'signing_keys' | 'server_certificate';
 
 /** What one part's reload did. */
 export interface ReloadOutcome {
@@ -33,6 +34,11 @@ export interface ServerStateLoaders {
   readonly trustStore: (config: Config) => Promise<TrustStore | undefined>;
   /** Cross-checks a candidate registry against the trust store; problems refuse the reload. */
   readonly check: (registry: ClientRegistry, trustStore: TrustStore | undefined) => ConfigProblem[];
+  /**
+   * Reads and checks the TLS certificate and key (absent: no TLS listener, as in `inject()`
+   * tests). Called on reload when `tls.certFile` or `tls.keyFile` changed.
+   */
+  readonly serverIdentity?: (config: Config) => ServerIdentity;
 }
 
 export class ServerState {
@@ -41,6 +47,7 @@ export class ServerState {
   #registry: ClientRegistry;
   #trustStore: TrustStore | undefined;
   #keys: SigningKeySet;
+  #serverIdentity: ServerIdentity | undefined;
   #jwksJson: string;
   #fingerprints: Map<string, string>;
   #reloading: Promise<ReloadOutcome[]> | undefined;
@@ -87,6 +94,11 @@ export class ServerState {
 
   get keys(): SigningKeySet {
     return this.#keys;
+  }
+
+  /** The TLS certificate and key last reloaded (undefined until one is: start-up reads its own). */
+  get serverIdentity(): ServerIdentity | undefined {
+    return this.#serverIdentity;
   }
 
   /** The public JWKS, serialized once per key set. */
@@ -155,6 +167,19 @@ export class ServerState {
       outcomes.push({ part: 'signing_keys', outcome: 'unchanged' });
     }
 
+    const loadIdentity = this.#loaders.serverIdentity;
+    const { certFile, keyFile } = this.#config.tls;
+    if (loadIdentity !== undefined && (changed(certFile) || changed(keyFile))) {
+      try {
+        this.#serverIdentity = loadIdentity(this.#config);
+        outcomes.push({ part: 'server_certificate', outcome: 'reloaded' });
+      } catch (error) {
+        outcomes.push({ part: 'server_certificate', outcome: 'failed', error });
+      }
+    } else {
+      outcomes.push({ part: 'server_certificate', outcome: 'unchanged' });
+    }
+
     // Remember what was seen even when loading failed: a broken file is reported once, not on
     // every poll, and the next edit is noticed.
     this.#fingerprints = fingerprints;
@@ -162,9 +187,13 @@ export class ServerState {
   }
 
   #currentFingerprints(): Map<string, string> {
-    const files = [this.#config.registry.file, this.#config.signingKeys.file].filter(
-      (file) => file !== null,
-    );
+    const files = [
+      this.#config.registry.file,
+      this.#config.signingKeys.file,
+      ...(this.#loaders.serverIdentity === undefined
+        ? []
+        : [this.#config.tls.certFile, this.#config.tls.keyFile]),
+    ].filter((file) => file !== null);
     return new Map(files.map((file) => [file, fingerprint(file)]));
   }
 }
