@@ -299,12 +299,28 @@ export function describeNetworkFailure(description: string | undefined): string 
   return description;
 }
 
+/**
+ * JSON for a terminal: what the server sent (the token response, the token's claims) is printed
+ * as it came, and JSON.stringify escapes only C0 controls. DEL, C1 controls (U+009B is CSI to
+ * xterm) and format characters (bidirectional overrides) are escaped too, so a response cannot
+ * drive or disguise the terminal; the output stays JSON with the same value.
+ */
+export function terminalJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(/[\u007f-\u009f\p{Cf}]/gu, (char) => {
+    let escaped = '';
+    for (let i = 0; i < char.length; i++) {
+      escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    }
+    return escaped;
+  });
+}
+
 /** Prints an issued token; returns exit code 0. */
 export function printToken(token: AccessToken, decode: boolean, json: boolean, io: Io): number {
   const decoded = decode ? decodeToken(token.accessToken) : undefined;
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({
+      `${terminalJson({
         response: token.response,
         ...(token.certificateThumbprint === undefined
           ? {}
@@ -315,13 +331,13 @@ export function printToken(token: AccessToken, decode: boolean, json: boolean, i
     );
     return exitCodes.ok;
   }
-  io.stdout.write(`${JSON.stringify(token.response, null, 2)}\n`);
+  io.stdout.write(`${terminalJson(token.response, 2)}\n`);
   if (token.certificateThumbprint !== undefined)
     io.stdout.write(`presented certificate x5t#S256: ${token.certificateThumbprint}\n`);
   if (token.dpopJkt !== undefined) io.stdout.write(`DPoP key jkt: ${token.dpopJkt}\n`);
   if (decoded !== undefined) {
     io.stdout.write(
-      `header: ${JSON.stringify(decoded.header, null, 2)}\nclaims: ${JSON.stringify(decoded.claims, null, 2)}\n`,
+      `header: ${terminalJson(decoded.header, 2)}\nclaims: ${terminalJson(decoded.claims, 2)}\n`,
     );
   }
   return exitCodes.ok;
@@ -341,7 +357,7 @@ export function printError(error: TokenClientError, json: boolean, io: Io): numb
   const code = error.isNetworkError ? exitCodes.unreachable : exitCodes.failed;
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({
+      `${terminalJson({
         error: error.error,
         ...(error.errorDescription === undefined
           ? {}

@@ -62,6 +62,15 @@ export class FederatedJwtAuthenticator implements ClientAuthenticator {
       throw fail('assertion_malformed', 'the workload token kid must be a string');
     }
 
+    // A token whose sub is a SPIFFE ID is a JWT-SVID (JWT-SVID §3.1), whoever signed it (SPIRE's
+    // OIDC discovery provider publishes the same keys as an issuer): it authenticates only as
+    // jwt-spiffe, under its trust domain's bundle and policy, never as a workload token.
+    if (typeof payload.sub === 'string' && /^spiffe:\/\//i.test(payload.sub)) {
+      throw fail(
+        'assertion_profile_mismatch',
+        'a JWT-SVID (its sub is a SPIFFE ID) authenticates only with client_assertion_type jwt-spiffe, for a spiffe_jwt client',
+      );
+    }
     // The token's iss only selects among configured issuers: nothing is fetched for an unknown one.
     const source =
       typeof payload.iss === 'string' ? this.#options.trust().issuer(payload.iss) : undefined;

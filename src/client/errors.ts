@@ -9,14 +9,12 @@
  * Codes the SDK raises itself, beside the server's RFC 6749 §5.2 codes:
  * - `network_error`: no HTTP answer (connection refused, TLS handshake failure, timeout);
  * - `invalid_response`: an answer that is not a usable token response or error response;
- * - `invalid_metadata`: RFC 8414 metadata that is missing, malformed or for another issuer;
- * - `retry_budget_exhausted`: the server asked to wait longer than the retry budget allows.
+ * - `invalid_metadata`: RFC 8414 metadata that is missing, malformed or for another issuer.
+ *
+ * When the server asks to wait (`Retry-After`) longer than the retry budget allows, the error is
+ * the server's own (`temporarily_unavailable`, `http_429`, ...) with its status, at once.
  */
-export type TokenClientErrorLocalCode =
-  | 'network_error'
-  | 'invalid_response'
-  | 'invalid_metadata'
-  | 'retry_budget_exhausted';
+export type TokenClientErrorLocalCode = 'network_error' | 'invalid_response' | 'invalid_metadata';
 
 export interface TokenClientErrorOptions {
   /** RFC 6749 §5.2 code from the server, or a {@link TokenClientErrorLocalCode}. */

@@ -35,6 +35,18 @@ export class ExchangeTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
 }
 
+/** An answer larger than the exchange accepts: an unusable answer, not a network failure. */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  /** The status of the answer that was too large. */
+  readonly status: number;
+
+  constructor(url: string, maxBytes: number, status: number) {
+    super(`the response from ${url} is larger than ${maxBytes} bytes`);
+    this.status = status;
+  }
+}
+
 /**
  * Sends one request and reads the whole (capped) answer. Network and TLS failures reject.
  * Redirects are not followed (undici's `request` does not without an interceptor): a token
@@ -67,9 +79,7 @@ export async function exchange(options: HttpExchange): Promise<HttpAnswer> {
       size += buffer.length;
       if (size > options.maxResponseBytes) {
         response.body.destroy();
-        throw new Error(
-          `the response from ${options.url} is larger than ${options.maxResponseBytes} bytes`,
-        );
+        throw new ResponseTooLargeError(options.url, options.maxResponseBytes, response.statusCode);
       }
       chunks.push(buffer);
     }

@@ -21,6 +21,7 @@ import {
 } from './credentials.js';
 import { type AuthorizationServerMetadata, assertHttpsUrl, discover } from './discovery.js';
 import { TokenClientError } from './errors.js';
+import { ResponseTooLargeError } from './http.js';
 import {
   type AttemptFailure,
   isReplayRejection,
@@ -796,8 +797,21 @@ function positive(value: number, name: string): number {
 const certificateErrorCodes =
   /^(?:CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
 
-/** No HTTP answer: connection, TLS, timeout. Retryable, except a server certificate verdict. */
+/**
+ * No HTTP answer: connection, TLS, timeout. Retryable, except a server certificate verdict. An
+ * answer past `maxResponseBytes` did arrive: `invalid_response`, retried only if its status is.
+ */
 function networkFailure(error: unknown): Failure {
+  if (error instanceof ResponseTooLargeError) {
+    return {
+      network: false,
+      status: error.status,
+      error: 'invalid_response',
+      description: error.message,
+      retryAfterSeconds: undefined,
+      cause: error,
+    };
+  }
   const code = errorCode(error);
   const certificate = code !== undefined && certificateErrorCodes.test(code);
   const message = error instanceof Error ? error.message : String(error);

@@ -102,6 +102,7 @@ export function createWorkloadTrust(
         caPem,
         defaultRefreshHintSeconds: source.defaultRefreshHintSeconds,
         maxStalenessSeconds: source.maxStalenessSeconds,
+        timeoutMs: config.remoteJwks.timeoutMs,
         trustStoreOptions,
         ...(options.poll === undefined ? {} : { poll: options.poll }),
         ...common(source.name),

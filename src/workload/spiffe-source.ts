@@ -32,6 +32,8 @@ export interface SpiffeSourceOptions {
   readonly caPem?: string | undefined;
   readonly defaultRefreshHintSeconds: number;
   readonly maxStalenessSeconds: number;
+  /** Whole-exchange timeout of an endpoint fetch (`remoteJwks.timeoutMs`); 3 s when absent. */
+  readonly timeoutMs?: number | undefined;
   readonly trustStoreOptions?: TrustStoreOptions;
   readonly clock?: () => number;
   /** Transport for the endpoint (default: node:https with `caPem` or the system store). */
@@ -107,6 +109,7 @@ export class SpiffeTrustSource {
       fetch:
         options.fetch ?? createHttpsFetch(options.caPem === undefined ? {} : { ca: options.caPem }),
       clock,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       allowEmptyKeys: true,
       maxKeys: maxBundleKeys,
       minCacheMs,

@@ -12,6 +12,7 @@ import {
 import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { type RunningTollgate, startTollgate, thumbprintOf, writeIdentity } from './harness.js';
+import { startStub } from './stub-server.js';
 
 function capture() {
   const out: string[] = [];
@@ -176,6 +177,30 @@ describe('tollgate token', () => {
       status: 401,
       attempts: 1,
     });
+  });
+
+  // Regression: the token response (and --decode's claims) went out through JSON.stringify
+  // alone, which leaves DEL, C1 controls (U+009B is CSI to xterm) and bidi overrides raw.
+  it('prints what the server sent without terminal controls, as the same JSON', async () => {
+    const scope = 'read\u009b2J\u202egnp.exe\u007f';
+    const stub = await startStub(ca, () => ({
+      status: 200,
+      body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 60, scope },
+    }));
+    try {
+      for (const json of [false, true]) {
+        const out = capture();
+        const argv = ['--client-id', 'svc-cli', '--key', keyFile, '--issuer', stub.origin];
+        argv.push('--token-endpoint', `${stub.origin}/token`, '--ca', server.files.root);
+        if (json) argv.push('--json');
+        expect(await tokenCommand(argv, out.io), out.stderr()).toBe(0);
+        expect(out.stdout()).not.toMatch(/[\u007f-\u009f\u202e]/);
+        const printed = JSON.parse(out.stdout()) as { response?: unknown; scope?: unknown };
+        expect(json ? printed.response : printed).toMatchObject({ scope });
+      }
+    } finally {
+      await stub.close();
+    }
   });
 
   it('exit 2 on usage errors and unreadable credentials', async () => {

@@ -231,6 +231,30 @@ describe('TokenClient retries', () => {
     await client.close();
   });
 
+  // Regression: an answer past maxResponseBytes was a network_error ("no HTTP answer"), fetched
+  // again up to maxAttempts times, and tollgate token called the server unreachable (exit 3).
+  it('an answer past maxResponseBytes is invalid_response, retried only for a 5xx', async () => {
+    const huge = 'x'.repeat(2 * 1024 * 1024);
+    stub = await startStub(ca, (_request, index) =>
+      index === 0 ? { status: 200, body: huge } : { status: 502, body: huge },
+    );
+    const { client } = clientFor(stub.origin, { retry: { maxAttempts: 2 } });
+    await expect(client.getToken()).rejects.toMatchObject({
+      error: 'invalid_response',
+      status: 200,
+      attempts: 1,
+      message: expect.stringMatching(/is larger than 1048576 bytes$/),
+    });
+    expect(stub.requests).toHaveLength(1);
+    await expect(client.getToken()).rejects.toMatchObject({
+      error: 'invalid_response',
+      status: 502,
+      attempts: 2,
+    });
+    expect(stub.requests).toHaveLength(3);
+    await client.close();
+  });
+
   it('refuses a token type other than Bearer', async () => {
     stub = await startStub(ca, () => ({
       status: 200,

@@ -105,6 +105,17 @@ describe('workload identity over real HTTPS', () => {
           scope: 'read',
         },
         {
+          // A federated client whose subject is a SPIFFE ID: what an operator writes when an
+          // oidc-issuer source is SPIRE's OIDC discovery provider (the bundle's keys, as a JWKS).
+          client_id: 'svid-via-issuer',
+          token_endpoint_auth_method: 'federated_jwt',
+          federated_identity: {
+            source: 'cluster-a',
+            subject: 'spiffe://example.org/ns/prod/sa/api',
+          },
+          scope: 'read',
+        },
+        {
           client_id: 'pkjwt',
           token_endpoint_auth_method: 'private_key_jwt',
           jwks: { keys: [(await generateSigningJwk('ES256')).publicJwk] },
@@ -487,6 +498,26 @@ describe('workload identity over real HTTPS', () => {
         401,
         'invalid_client',
         /client_id must equal the client_assertion sub/,
+      );
+    });
+
+    it('refuses a JWT-SVID as a jwt-bearer workload token, even from a configured issuer', async () => {
+      // The attack: a JWT-SVID signed with keys an oidc-issuer source trusts (SPIRE's OIDC
+      // discovery provider serves the trust domain's JWT keys), sent as jwt-bearer. It escaped
+      // the jwt-spiffe profile: the trust domain's bundle and policy (algorithms, age cap, jti).
+      // The code before this change issued a token.
+      const svid = await cluster.token({
+        namespace: 'unused',
+        serviceAccount: 'unused',
+        aud: tg.issuer,
+        nowSeconds: nowSeconds(),
+        claims: { sub: 'spiffe://example.org/ns/prod/sa/api', 'kubernetes.io': undefined },
+      });
+      expectError(
+        await saRequest(svid, 'svid-via-issuer'),
+        401,
+        'invalid_client',
+        /a JWT-SVID \(its sub is a SPIFFE ID\) authenticates only with client_assertion_type jwt-spiffe/,
       );
     });
   });
