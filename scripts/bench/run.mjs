@@ -80,7 +80,7 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
   --profile            run the Tollgate and floor servers with --cpu-prof; summaries printed,
                        profiles kept in bench-results/profiles (profiled throughput is lower)
   --memory-entries N   replay-store entries for the memory measurement (default 1,000,000)
-  --f3-variant NAME    a variant of the F3 floor
+  --f3-variant V       no-tickets | no-client-cert | with-ca (TLS experiments on the F3 floor)
   --json FILE          write all results as JSON
   --no-build           use the existing dist/ (default: npm run build first)
   --dist DIR           run the Tollgate server from another build (A/B runs of a patch; keep

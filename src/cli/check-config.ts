@@ -100,6 +100,12 @@ export async function checkConfigCommand(
     !missing.has('tls.keyFile')
   )
     problems.push(...serverIdentityProblems(config).map(describeProblem));
+  // Valid, but a first production config that forgot its registry would refuse every client.
+  if (registry !== undefined && registry.size === 0) {
+    notes.push(
+      'no client is registered: every token request will be refused (invalid_client); set registry.file or registry.clients (docs/configuration.md)',
+    );
+  }
   if (problems.length > 0) return report(io, problems, notes);
   io.stdout.write(
     `configuration OK: issuer ${config.issuer}, ${registry?.size ?? 0} client(s), ${trustStore?.anchors.length ?? 0} trust anchor(s)\n`,

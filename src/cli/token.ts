@@ -255,10 +255,13 @@ function credentialProblem(error: unknown, values: TokenArgs): string {
     (name) =>
       values[name] !== undefined && path !== undefined && resolve(values[name]) === resolve(path),
   );
-  return (
+  const message =
     describeFileError(error, option === undefined ? 'file' : `--${option}`) ??
-    (error as Error).message
-  );
+    (error as Error).message;
+  // A PEM key given as --key (curl's name for it) is the likely mistake: say where it goes.
+  return values.key !== undefined && message === `${values.key} is not JSON`
+    ? `${message}: --key wants the client's private JWK (e.g. certs/clients/demo-jwt/private.jwk.json); a PEM private key goes with --cert, as --cert-key`
+    : message;
 }
 
 // OpenSSL's verdicts on the server certificate, in words. The codes stay out of the text a

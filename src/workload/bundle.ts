@@ -12,6 +12,7 @@
  * @see SPIFFE Trust Domain and Bundle §4, SPIFFE Federation §4, JWT-SVID §3, X509-SVID §4
  */
 
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { TrustStore, type TrustStoreOptions } from '../pki/index.js';
 import { type ClientKey, importClientJwks, KeySetError } from '../registry/index.js';
 
@@ -124,22 +125,32 @@ function importJwtSvidKey(jwk: Record<string, unknown>): ClientKey | undefined {
   }
 }
 
-/** X509-SVID §4: one CA certificate in `x5c`; it must pass the TrustStore's CA checks alone. */
+/**
+ * X509-SVID §4: one CA certificate in `x5c`; it must pass the TrustStore's CA checks alone. The
+ * entry is a JWK of a known `kty` (Trust Domain and Bundle §4.2.1) whose key members are the
+ * certificate's key (RFC 7517 §4.7: they MUST match); an entry that says two things is ignored.
+ */
 function x509Authority(
   jwk: Record<string, unknown>,
   trustStoreOptions: TrustStoreOptions,
 ): Buffer | undefined {
-  const x5c = jwk.x5c;
+  const { use: _use, x5c, ...members } = jwk;
   if (!Array.isArray(x5c) || x5c.length !== 1 || typeof x5c[0] !== 'string') return undefined;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(x5c[0])) return undefined;
+  if (!knownKeyTypes.has(members.kty as string)) return undefined;
   const der = Buffer.from(x5c[0], 'base64');
   try {
     TrustStore.fromPem({ anchors: [der] }, trustStoreOptions);
+    const stated = createPublicKey({ key: members as never, format: 'jwk' });
+    if (!stated.equals(new X509Certificate(der).publicKey)) return undefined;
   } catch {
     return undefined;
   }
   return der;
 }
+
+/** RFC 7518 §6.1 and RFC 8037 §2: the key types a certificate's key can be written as. */
+const knownKeyTypes: ReadonlySet<string> = new Set(['EC', 'RSA', 'OKP']);
 
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -52,6 +52,18 @@ describe('tollgate check-config', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
+  it('passes a configuration without clients, with a note that every request will be refused', async () => {
+    const { registry: _registry, ...noRegistry } = base;
+    const { code, out, err } = await run('--config', await config('no-clients.json', noRegistry));
+    expect(code, err).toBe(0);
+    expect(out).toMatch(/^configuration OK: issuer https:\/\/localhost:8443, 0 client\(s\)/);
+    expect(out).toContain(
+      'note: no client is registered: every token request will be refused (invalid_client); set registry.file or registry.clients (docs/configuration.md)\n',
+    );
+    const good = await run('--config', await config('good.json', base));
+    expect(good.out).not.toContain('no client is registered');
+  });
+
   it('passes a sound deployment (exit 0)', async () => {
     const { code, out, err } = await run('--config', await config('good.json', base));
     expect(code, err).toBe(0);

@@ -4,7 +4,7 @@
  * codes, and key ids that begin with "-" (one thumbprint in 32 does; this is what made
  * test/http/reload.test.ts fail now and then).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +147,11 @@ describe('tollgate CLI', () => {
 
   it('file errors name the option or setting and the file, never a bare errno code', async () => {
     const missing = join(dir, 'missing.pem');
+    const pemKey = join(dir, 'pem-key.pem');
+    await writeFile(
+      pemKey,
+      '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n',
+    );
     const cases: Array<[string[], number, RegExp]> = [
       [['thumbprint', missing], 2, /certificate file .*missing\.pem: no such file/],
       [['keys', 'list', '--file', missing], 1, /key file .*missing\.pem: no such file/],
@@ -162,6 +167,15 @@ describe('tollgate CLI', () => {
       ],
       [['serve', '--config', missing], 1, /cannot read .*missing\.pem: no such file/],
       [['thumbprint', 'package.json'], 1, /package\.json holds no certificate/],
+      [
+        // A PEM key where the JWK goes (no discovery: the key is read before any request).
+        ['token', '--client-id', 'x', '--issuer', 'https://localhost:1', '--key', pemKey].concat([
+          '--token-endpoint',
+          'https://localhost:1/token',
+        ]),
+        2,
+        /pem-key\.pem is not JSON: --key wants the client's private JWK \(e\.g\. certs\/clients\/demo-jwt\/private\.jwk\.json\); a PEM private key goes with --cert, as --cert-key/,
+      ],
     ];
     for (const [argv, exit, message] of cases) {
       const { code, err } = await run(...argv);

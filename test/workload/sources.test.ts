@@ -1,4 +1,5 @@
 /** Trust source configuration: kind-specific fields, defaults, and files resolved and read. */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,19 +91,29 @@ describe('SPIFFE bundles', () => {
   it('keeps each use apart and ignores what it does not know', async () => {
     const td = await createTrustDomain('example.org');
     const document = td.bundle({ sequence: 7, refreshHint: 60 });
+    const authority = (document.keys as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const { x, y } = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+      format: 'jwk',
+    });
+    const otherKey = { x, y };
+    expect(authority).toMatchObject({ use: 'x509-svid', kty: 'EC' });
     const keys: unknown[] = [
       ...(document.keys as Record<string, unknown>[]),
       { ...(document.keys as Record<string, unknown>[])[1], use: 'sig', kid: 'generic' },
       { ...(document.keys as Record<string, unknown>[])[1], kid: undefined },
       'not a key',
       { use: 'x509-svid', x5c: ['AAAA'] },
+      // RFC 7517 §4.7: the key members must be the certificate's key; §4.2.1: kty is required.
+      { ...authority, ...otherKey },
+      { ...authority, kty: undefined },
+      { ...authority, kty: 'oct' },
     ];
     const bundle = parseSpiffeBundle({ ...document, keys }, 'example.org');
     expect(bundle).toMatchObject({
       sequence: 7,
       refreshHintSeconds: 60,
       empty: false,
-      ignoredKeys: 4,
+      ignoredKeys: 7,
     });
     expect(bundle.jwtKeys.map((key) => key.kid)).toEqual([td.jwtKey.kid]);
     expect(bundle.x509Authorities?.anchors).toHaveLength(1);
