@@ -8,7 +8,11 @@
  * - forwards SIGHUP (reload) and SIGTERM/SIGINT (drain) to every worker, and exits 0 only when
  *   every worker drained cleanly;
  * - replaces a worker that dies unexpectedly (after a second), and gives up, stopping the
- *   others, when a worker dies before it ever listened (a configuration that cannot start).
+ *   others, when a worker dies before it ever listened at start-up (a configuration that cannot
+ *   start). A replacement that cannot start (a file broken since start-up, which the running
+ *   workers refused on reload and serve without) leaves the running workers serving and is
+ *   retried, backing off to {@link maxRestartDelayMs}; only when no worker is left serving does
+ *   the primary stop (exit 1).
  *
  * Connections are distributed by node:cluster's default round-robin (the primary accepts and
  * hands each connection to the next worker): even spread, at a small per-connection cost in the
@@ -46,6 +50,9 @@ export const replaySinceVariable = 'TG_WORKER_REPLAY_SINCE_MS';
 /** A worker that dies unexpectedly is replaced after this. */
 const restartDelayMs = 1_000;
 
+/** The longest wait between tries of a replacement that keeps failing to start. */
+const maxRestartDelayMs = 30_000;
+
 /** What a worker sends the primary once all its listeners are up. */
 export const workerReadyMessage = 'tollgate:worker-ready';
 
@@ -66,6 +73,10 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const stops = new Map<number, () => void>();
   let closing = false;
   let failed = false;
+  // Start-up is over once every first worker has listened; until then any failure stops all.
+  let started = false;
+  // Replacements in a row that died before listening: the backoff's exponent.
+  let failedStarts = 0;
 
   return new Promise((resolve) => {
     const fork = () => {
@@ -90,6 +101,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       worker.on('message', (message: unknown) => {
         if ((message as { type?: unknown } | null)?.type === workerReadyMessage) {
           listening.add(worker.id);
+          if (listening.size === count) started = true;
+          log('info', { pid: worker.process.pid }, 'worker ready');
+          failedStarts = 0;
         }
       });
     };
@@ -101,20 +115,35 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       const clean = code === 0 && signal === null;
       if (!clean) failed = true;
       if (!closing) {
+        const replace = (delayMs: number) => {
+          failed = false;
+          setTimeout(() => {
+            if (!closing) fork();
+          }, delayMs).unref();
+        };
         if (!wasListening) {
+          if (!started || listening.size === 0) {
+            log(
+              'error',
+              { pid: worker.process.pid, code, signal },
+              'worker failed to start: stopping',
+            );
+            stopAll('worker failed to start');
+            return;
+          }
+          // The others still serve the state they loaded: stopping them would turn one broken
+          // file and one crash into an outage. Retry, backing off, until the file is fixed.
+          const delayMs = Math.min(restartDelayMs * 2 ** ++failedStarts, maxRestartDelayMs);
           log(
             'error',
-            { pid: worker.process.pid, code, signal },
-            'worker failed to start: stopping',
+            { pid: worker.process.pid, code, signal, retryInMs: delayMs, serving: listening.size },
+            'replacement worker failed to start: the other workers keep serving; retrying',
           );
-          stopAll('worker failed to start');
+          replace(delayMs);
           return;
         }
         log('error', { pid: worker.process.pid, code, signal }, 'worker died: replacing it');
-        failed = false;
-        setTimeout(() => {
-          if (!closing) fork();
-        }, restartDelayMs).unref();
+        replace(restartDelayMs);
         return;
       }
       if (Object.keys(cluster.workers ?? {}).length === 0) finish();

@@ -316,19 +316,23 @@ const bcp195Ciphers = [
 export async function createTollgate(config: Config, options: TollgateOptions): Promise<Tollgate> {
   const now = options.now ?? Date.now;
   const logger = options.logger;
+  const initialIdentity = options.tls === false ? undefined : readServerIdentity(config);
   const state = await ServerState.load(config, {
     registry: loadConfiguredRegistry,
     trustStore: loadTrustStore,
     check: (registry, trustStore) => deploymentProblems(config, registry, trustStore),
-    ...(options.tls === false || config.tls.certFile === null || config.tls.keyFile === null
+    ...(initialIdentity === undefined
       ? {}
       : {
-          serverIdentity: () =>
-            loadServerIdentity(
-              config.tls.certFile as string,
-              config.tls.keyFile as string,
-              new Date(now()),
-            ),
+          serverIdentity: {
+            initial: initialIdentity,
+            load: () =>
+              loadServerIdentity(
+                config.tls.certFile as string,
+                config.tls.keyFile as string,
+                new Date(now()),
+              ),
+          },
         }),
   });
   const metrics = config.metrics.enabled
@@ -636,14 +640,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           },
   };
 
-  // Replaced by a reload that renews the certificate (see the reload loop below).
-  let serverIdentity: ServerIdentity | undefined =
-    options.tls === false ? undefined : readServerIdentity(config);
-  const httpsOptions = (requestCert: boolean) =>
-    serverIdentity === undefined
+  // The pair being served: the one read at start, or the last good renewal (state.ts).
+  const httpsOptions = (requestCert: boolean, identity = state.serverIdentity) =>
+    identity === undefined
       ? undefined
       : {
-          ...serverIdentity,
+          ...identity,
           minVersion: 'TLSv1.2' as const,
           // Node's default is 120 s; a handshake that has not finished in 10 s is not coming.
           handshakeTimeout: 10_000,
@@ -698,12 +700,12 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
   };
   const app = await makeApp(httpsOptions(config.tls.requestClientCert));
   const mtlsApp =
-    config.mtls.enabled && serverIdentity !== undefined
+    config.mtls.enabled && initialIdentity !== undefined
       ? await makeApp(httpsOptions(true), 'oauth', false, mtlsTokenEndpoint ?? tokenEndpointUrl)
       : undefined;
   // The plain listener sits behind a proxy that serves the issuer's URL.
   const plainApp =
-    config.plain.enabled && serverIdentity !== undefined
+    config.plain.enabled && initialIdentity !== undefined
       ? await makeApp(undefined, 'oauth', true)
       : undefined;
   // The admin listener is plain HTTP on loopback by default; in `inject()` tests it exists too,
@@ -723,13 +725,15 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       // A check that found nothing new is not an event: counting it would grow the counter
       // every poll interval while nothing changes.
       if (outcome !== 'unchanged') metrics?.reloads.inc({ part, outcome });
-      if (part === 'server_certificate' && outcome === 'reloaded' && serverIdentity !== undefined) {
-        serverIdentity = state.serverIdentity ?? serverIdentity;
+      if (part === 'server_certificate' && outcome === 'reloaded') {
         // New handshakes get the new pair; connections already open keep theirs (Node's
-        // setSecureContext), as a restart would leave them until they close.
+        // setSecureContext). The session ticket keys are kept: a session made under the old
+        // certificate was authenticated when it was made, as an open connection was.
         for (const [one, requestCert] of tlsApps) {
+          const server = one.server as unknown as TlsServer;
           const context = httpsOptions(requestCert);
-          if (context !== undefined) (one.server as unknown as TlsServer).setSecureContext(context);
+          if (context !== undefined)
+            server.setSecureContext({ ...context, ticketKeys: server.getTicketKeys() });
         }
       }
       if (part === 'registry' && outcome === 'reloaded') {

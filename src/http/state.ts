@@ -35,10 +35,14 @@ export interface ServerStateLoaders {
   /** Cross-checks a candidate registry against the trust store; problems refuse the reload. */
   readonly check: (registry: ClientRegistry, trustStore: TrustStore | undefined) => ConfigProblem[];
   /**
-   * Reads and checks the TLS certificate and key (absent: no TLS listener, as in `inject()`
-   * tests). Called on reload when `tls.certFile` or `tls.keyFile` changed.
+   * The TLS certificate and key read at start, and how to read and check them again (absent:
+   * no TLS listener, as in `inject()` tests). `load` runs on reload when `tls.certFile` or
+   * `tls.keyFile` changed.
    */
-  readonly serverIdentity?: (config: Config) => ServerIdentity;
+  readonly serverIdentity?: {
+    readonly initial: ServerIdentity;
+    readonly load: (config: Config) => ServerIdentity;
+  };
 }
 
 export class ServerState {
@@ -64,6 +68,7 @@ export class ServerState {
     this.#registry = registry;
     this.#trustStore = trustStore;
     this.#keys = keys;
+    this.#serverIdentity = loaders.serverIdentity?.initial;
     this.#jwksJson = JSON.stringify(keys.publicJwks);
     this.#fingerprints = this.#currentFingerprints();
   }
@@ -96,7 +101,7 @@ export class ServerState {
     return this.#keys;
   }
 
-  /** The TLS certificate and key last reloaded (undefined until one is: start-up reads its own). */
+  /** The TLS certificate and key being served (undefined without a TLS listener). */
   get serverIdentity(): ServerIdentity | undefined {
     return this.#serverIdentity;
   }
@@ -171,8 +176,16 @@ export class ServerState {
     const { certFile, keyFile } = this.#config.tls;
     if (loadIdentity !== undefined && (changed(certFile) || changed(keyFile))) {
       try {
-        this.#serverIdentity = loadIdentity(this.#config);
-        outcomes.push({ part: 'server_certificate', outcome: 'reloaded' });
+        const next = loadIdentity.load(this.#config);
+        const previous = this.#serverIdentity;
+        // The same bytes (a SIGHUP, a touched file): keep the TLS context, and with it the
+        // session ticket keys, so clients keep resuming.
+        const same =
+          previous !== undefined &&
+          next.cert.equals(previous.cert) &&
+          next.key.equals(previous.key);
+        if (!same) this.#serverIdentity = next;
+        outcomes.push({ part: 'server_certificate', outcome: same ? 'unchanged' : 'reloaded' });
       } catch (error) {
         outcomes.push({ part: 'server_certificate', outcome: 'failed', error });
       }

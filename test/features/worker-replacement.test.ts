@@ -1,0 +1,137 @@
+/**
+ * `serve --workers 2` when a worker dies: it is replaced and the other keeps serving, and a
+ * replacement that cannot start (a file broken since start-up: the running workers refused it on
+ * reload and keep their loaded state) leaves the other worker serving and is retried, instead
+ * of stopping every worker.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { createDevCa } from '../../src/dev-ca/index.js';
+import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
+import { freePort } from '../helpers/net.js';
+import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { form, makeJwtClient } from '../helpers/tollgate.js';
+
+/** Worker pids the primary logged as ready that are still alive. */
+function liveWorkers(output: string): number[] {
+  const pids = [...output.matchAll(/"pid":(\d+),"msg":"worker ready"/g)].map((m) => Number(m[1]));
+  return [...new Set(pids)].filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('serve --workers 2: a worker that dies', () => {
+  let serve: ServeProcess | undefined;
+  afterAll(() => serve?.kill());
+
+  it('is replaced while the other keeps serving, and a replacement that cannot start is retried without stopping the other', async () => {
+    const ca = await createDevCa();
+    const server = await ca.issueServer();
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-worker-replacement-'));
+    const client = await makeJwtClient('svc-replacement');
+    const port = await freePort();
+    const issuer = `https://localhost:${port}`;
+    const key = await generateSigningJwk('ES256');
+    writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
+    await writeFile(join(dir, 'server.pem'), server.chainPem);
+    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
+    const registry = JSON.stringify({ clients: [client.metadata] });
+    await writeFile(join(dir, 'registry.json'), registry);
+    await writeFile(
+      join(dir, 'tollgate.json'),
+      JSON.stringify({
+        issuer,
+        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
+        signingKeys: { file: 'keys.json' },
+        registry: { file: 'registry.json' },
+        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+        reload: { pollIntervalSeconds: 3600 },
+        admin: { port: 0 },
+        underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
+        log: { level: 'info' },
+      }),
+    );
+    const running = spawnServe(join(dir, 'tollgate.json'), {}, ['--workers', '2']);
+    serve = running;
+    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, 60_000);
+    const readyWorkers = () => (running.output().match(/"msg":"worker ready"/g) ?? []).length;
+    for (let i = 0; i < 600 && readyWorkers() < 2; i++) await pause(100);
+    expect(readyWorkers(), running.output()).toBe(2);
+
+    /** A token request on a connection of its own, so the cluster may hand it to any worker. */
+    const token = async () =>
+      new Promise<number>((resolve) => {
+        const req = request(
+          `https://127.0.0.1:${port}/token`,
+          {
+            method: 'POST',
+            ca: ca.root.certPem,
+            agent: false,
+            headers: { 'content-type': 'application/x-www-form-urlencoded', connection: 'close' },
+          },
+          (res) => {
+            res.resume();
+            res.once('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.once('error', () => resolve(0));
+        createClientAssertion({
+          clientId: client.clientId,
+          audience: issuer,
+          key: client.key.privateJwk,
+        })
+          .then((assertion) =>
+            req.end(
+              form({
+                grant_type: 'client_credentials',
+                client_assertion_type: jwtBearerAssertionType,
+                client_assertion: assertion,
+              }),
+            ),
+          )
+          .catch(() => resolve(0));
+      });
+    const waitFor = async (pattern: RegExp, count: number, bound = 600) => {
+      const seen = () => (running.output().match(pattern) ?? []).length;
+      for (let i = 0; i < bound && seen() < count; i++) await pause(100);
+      expect(seen(), running.output()).toBe(count);
+    };
+
+    // 1. A worker dies: it is replaced; the other answers meanwhile.
+    const [victim] = liveWorkers(running.output());
+    process.kill(victim as number, 'SIGKILL');
+    await waitFor(/worker died: replacing it/g, 1);
+    expect(await token()).toBe(200);
+    await waitFor(/"msg":"worker ready"/g, 3);
+    expect(liveWorkers(running.output()).length).toBe(2);
+
+    // 2. The registry is broken on disk (running workers would refuse it on reload and keep
+    // their state), then a worker dies: its replacement cannot start. The other keeps serving.
+    await writeFile(join(dir, 'registry.json'), '{"clients": [');
+    const [second] = liveWorkers(running.output());
+    process.kill(second as number, 'SIGKILL');
+    await waitFor(/replacement worker failed to start/g, 1);
+    expect(running.child.exitCode, running.output()).toBeNull();
+    expect(running.output()).not.toMatch(/stopping every worker/);
+    const answers = await Promise.all(Array.from({ length: 4 }, () => token()));
+    expect(answers).toEqual([200, 200, 200, 200]);
+
+    // 3. Fixed on disk: the next retry starts a worker; SIGTERM then drains both, exit 0.
+    await writeFile(join(dir, 'registry.json'), registry);
+    await waitFor(/"msg":"worker ready"/g, 4);
+    expect(liveWorkers(running.output()).length).toBe(2);
+    running.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
+  }, 180_000);
+});
