@@ -7,10 +7,11 @@
  *      (assertions), RFC 8705 (mutual TLS, bound tokens), RFC 8414 (discovery), RFC 8707
  *      (resource indicators), RFC 6750 §2.1 (Bearer)
  */
-import { createPrivateKey, generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Headers, type RequestInit, type Response, fetch as undiciFetch } from 'undici';
 import { DpopSigner } from '../dpop/index.js';
+import { generateKeyPairFor } from '../jws/keygen.js';
 import { createClientAssertion, jwtBearerAssertionType } from './assertion.js';
 import {
   type SigningKeyInput,
@@ -846,7 +847,7 @@ function isUseDpopNonce(response: Response): boolean {
 
 /** The DPoP private key from a file, a JWK, a KeyObject, or a new P-256 key. */
 function dpopKeyOf(input: DpopKeyInput): KeyObject {
-  if (input === true) return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  if (input === true) return generateKeyPairFor('ES256').privateKey;
   if (typeof input === 'string') {
     const jwk = JSON.parse(readFileSync(input, 'utf8')) as Record<string, unknown>;
     return createPrivateKey({ key: jwk as never, format: 'jwk' });

@@ -5,8 +5,9 @@
  * @see RFC 7517 (JWK), RFC 7638 (thumbprint used as `kid`), RFC 7523 §3, RFC 8037 (OKP keys)
  */
 
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { asymmetricAlgs } from '../jws/index.js';
+import { generateKeyPairFor } from '../jws/keygen.js';
 
 /** JWS algorithms a client signing key can be made for. */
 export const signingJwkAlgs = asymmetricAlgs;
@@ -34,13 +35,7 @@ export async function generateSigningJwk(alg: SigningJwkAlg = 'ES256'): Promise<
       `dev-ca: unsupported signing alg ${String(alg)}; use one of ${signingJwkAlgs.join(', ')}`,
     );
   }
-  const rsa = alg.startsWith('RS') || alg.startsWith('PS');
-  const pair = await generateKeyPair(alg, {
-    extractable: true,
-    // RSA: 2048 bits, the minimum Tollgate accepts.
-    ...(rsa ? { modulusLength: 2048 } : {}),
-    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
-  });
+  const pair = generateKeyPairFor(alg);
   const publicKeyJwk = await exportJWK(pair.publicKey);
   const privateKeyJwk = await exportJWK(pair.privateKey);
   const kid = await calculateJwkThumbprint(publicKeyJwk, 'sha256');

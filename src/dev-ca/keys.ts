@@ -17,6 +17,8 @@ import {
 import { promisify } from 'node:util';
 
 const generateKeyPairAsync = promisify(generateKeyPairCallback);
+const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
+const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
 
 /** Key types the dev CA can issue; EC P-256 is the default because it is fast and small. */
 export const devKeyTypes = ['p256', 'p384', 'rsa2048', 'rsa3072', 'ed25519'] as const;
@@ -56,13 +58,22 @@ export function isDevKeyType(value: unknown): value is DevKeyType {
 /** Generates a key pair of the given type with node:crypto. */
 export async function generateDevKeyPair(keyType: DevKeyType = 'p256'): Promise<DevKeyPair> {
   const { kind, size } = keyTypes[keyType];
+  // As PEM, read back into a key of its own (see src/jws/keygen.ts: the Node 20 deadlock).
   const { privateKey } =
     kind === 'ec'
-      ? await generateKeyPairAsync('ec', { namedCurve: size })
+      ? await generateKeyPairAsync('ec', {
+          namedCurve: size,
+          publicKeyEncoding,
+          privateKeyEncoding,
+        })
       : kind === 'rsa'
-        ? await generateKeyPairAsync('rsa', { modulusLength: size })
-        : await generateKeyPairAsync('ed25519');
-  return describeKeyPair(keyType, privateKey);
+        ? await generateKeyPairAsync('rsa', {
+            modulusLength: size,
+            publicKeyEncoding,
+            privateKeyEncoding,
+          })
+        : await generateKeyPairAsync('ed25519', { publicKeyEncoding, privateKeyEncoding });
+  return describeKeyPair(keyType, createPrivateKey(privateKey));
 }
 
 /** Wraps an existing private key (PEM), detecting its type. */

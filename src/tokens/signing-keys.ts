@@ -7,12 +7,7 @@
  *
  * @see RFC 7517, RFC 7638, RFC 9068 §4
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -24,6 +19,7 @@ import {
   type JwsSigner,
   keyMismatch,
 } from '../jws/index.js';
+import { generateKeyPairFor } from '../jws/keygen.js';
 
 /** A signing key file could not be used; the message says which key and why. */
 export class SigningKeyError extends Error {
@@ -112,26 +108,10 @@ export function prepareSigningKeys(
 
 /** Generates a private signing JWK for `alg`, with `kid` = RFC 7638 thumbprint. */
 export async function generateSigningJwk(alg: AccessTokenAlg): Promise<JWK> {
-  const { privateKey } = generateFor(alg);
+  const { privateKey } = generateKeyPairFor(alg);
   const jwk = privateKey.export({ format: 'jwk' }) as JWK;
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
   return { ...jwk, kid, alg, use: 'sig' };
-}
-
-function generateFor(alg: AccessTokenAlg) {
-  switch (alg) {
-    case 'ES256':
-      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    case 'ES384':
-      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
-    case 'ES512':
-      return generateKeyPairSync('ec', { namedCurve: 'P-521' });
-    case 'EdDSA':
-      return generateKeyPairSync('ed25519');
-    case 'PS256':
-    case 'RS256':
-      return generateKeyPairSync('rsa', { modulusLength: 2048 });
-  }
 }
 
 /** Writes a private JWKS atomically with mode 0600 (the folder 0700 if created). */

@@ -14,16 +14,11 @@ import {
 } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JWK,
-  SignJWT,
-} from 'jose';
+import { calculateJwkThumbprint, exportJWK, importJWK, type JWK, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { inject } from 'vitest';
+import type { AsymmetricAlg } from '../../src/jws/index.js';
+import { generateKeyPairFor } from '../../src/jws/keygen.js';
 
 let captures = 0;
 
@@ -36,7 +31,8 @@ export interface ProofKey {
 }
 
 export async function makeProofKey(alg = 'ES256'): Promise<ProofKey> {
-  const pair = await generateKeyPair(alg, { extractable: true });
+  // Not jose's generateKeyPair: see src/jws/keygen.ts (a Node 20 deadlock on JWK export).
+  const pair = generateKeyPairFor(alg as AsymmetricAlg);
   const { kty, crv, x, y, n, e } = await exportJWK(pair.publicKey);
   const publicJwk = Object.fromEntries(
     Object.entries({ kty, crv, x, y, n, e }).filter(([, value]) => value !== undefined),

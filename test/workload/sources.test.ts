@@ -1,10 +1,10 @@
 /** Trust source configuration: kind-specific fields, defaults, and files resolved and read. */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { generateKeyPairFor } from '../../src/jws/keygen.js';
 import { parseSpiffeBundle } from '../../src/workload/index.js';
 import { createTrustDomain } from '../helpers/workload.js';
 
@@ -92,9 +92,7 @@ describe('SPIFFE bundles', () => {
     const td = await createTrustDomain('example.org');
     const document = td.bundle({ sequence: 7, refreshHint: 60 });
     const authority = (document.keys as Record<string, unknown>[])[0] as Record<string, unknown>;
-    const { x, y } = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
-      format: 'jwk',
-    });
+    const { x, y } = generateKeyPairFor('ES256').publicKey.export({ format: 'jwk' });
     const otherKey = { x, y };
     expect(authority).toMatchObject({ use: 'x509-svid', kty: 'EC' });
     const keys: unknown[] = [
