@@ -2,7 +2,7 @@
  * private_key_jwt, one test per accept/reject rule of DESIGN.md §3 (RFC 7523, RFC 8725,
  * rfc7523bis), through the real Fastify app with `inject()`.
  */
-import { createHmac, createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, sign } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
@@ -11,6 +11,7 @@ import { generateSigningJwk } from '../../src/dev-ca/index.js';
 import { MemoryReplayStore } from '../../src/replay/index.js';
 import { rawJws, signAssertion, standardClaims } from '../helpers/assertions.js';
 import { makeProof, makeProofKey } from '../helpers/dpop.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 import {
   form,
   formHeaders,

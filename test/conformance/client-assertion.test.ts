@@ -5,7 +5,7 @@
  * RFC 7521 §4.2.1: for a client assertion that is not valid, "The value of the "error" parameter
  * MUST be the "invalid_client" error code."
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -17,6 +17,7 @@ import {
   generateSigningJwk,
 } from '../../src/dev-ca/index.js';
 import { rawJws, signAssertion, standardClaims } from '../helpers/assertions.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient, makeTollgate } from '../helpers/tollgate.js';
 import {

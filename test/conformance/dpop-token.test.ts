@@ -6,7 +6,7 @@
  * the assertion's jti), bindings (DPoP wins, dpop_bound_access_tokens, fapi2), introspection
  * (§6.2) and metadata (§5.1).
  */
-import { createHmac, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
@@ -22,6 +22,7 @@ import {
   rawEs256,
   rawProof,
 } from '../helpers/dpop.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { encode, expectOAuthError, formType, type RawResponse, rawRequest } from './support.js';

@@ -2,7 +2,6 @@
  * The proof-key cache: one import per key, keyed by the RFC 7638 thumbprint; bounded, and when
  * full it evicts the oldest key instead of refusing a new one.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jwkThumbprint } from '../../src/dpop/jkt.js';
 import {
@@ -12,6 +11,7 @@ import {
   proofKeyCacheSize,
 } from '../../src/dpop/proof-keys.js';
 import { defaultKeyPolicy } from '../../src/pki/key-policy.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 const publicJwk = () =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as Record<

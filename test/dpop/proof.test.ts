@@ -2,7 +2,6 @@
  * src/dpop unit tests: the §4.3 verifier's reasons and bounds, htu normalisation, RFC 7638
  * thumbprints against jose, nonces, the per-instance jti cache and the proof signer.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
@@ -18,6 +17,7 @@ import {
   verifyDpopProof,
 } from '../../src/dpop/index.js';
 import { athOf, makeProof, makeProofKey } from '../helpers/dpop.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 const uri = 'https://as.test/token';
 const nowMs = 1_800_000_000_000;

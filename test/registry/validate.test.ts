@@ -1,5 +1,4 @@
 /** Registry validation: one clear message per problem, keys imported once at load. */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk, type SigningJwk } from '../../src/dev-ca/index.js';
 import { resolveKeyPolicy } from '../../src/pki/index.js';
 import { loadRegistry, RegistryError } from '../../src/registry/index.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 const options = {
   allowedAssertionAlgs: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'],

@@ -2,7 +2,7 @@
  * remoteJwks: fetched over https with the dev CA trusted, cached with a cooldown, size-capped;
  * a fetch failure is 503 `temporarily_unavailable` at verification, never `invalid_token`.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +19,7 @@ import {
   tollgateResource,
   verifyAccessToken,
 } from '../../src/resource/index.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 import { freePort } from '../helpers/net.js';
 
 const issuer = 'https://tollgate.test';

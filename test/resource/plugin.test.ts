@@ -3,12 +3,13 @@
  * gets, and the RFC 6750 answers. Keys are local and the certificate source is injected; the
  * real-socket and proxy paths are in tls.test.ts.
  */
-import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PkiError, type PresentedCertificate } from '../../src/pki/index.js';
 import { tollgateResource } from '../../src/resource/index.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 const issuer = 'https://tollgate.test';
 const audience = 'https://api.test/orders';

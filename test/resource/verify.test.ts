@@ -2,7 +2,7 @@
  * verifyAccessToken, one test per check (RFC 9068 §4, RFC 8705 §3, RFC 6750 §3.1), with keys and
  * tokens made here so every field can be wrong on purpose.
  */
-import { createHmac, generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHmac, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { createLocalJWKSet, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +12,7 @@ import {
   verifyAccessToken,
 } from '../../src/resource/index.js';
 import { rawJws } from '../helpers/assertions.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 const issuer = 'https://tollgate.test';
 const audience = 'https://api.test/orders';

@@ -2,7 +2,6 @@
  * The signing key file: every way a document can be unusable gets a message naming the key and
  * the problem, keys are generated for every supported alg, and the file is created only once.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import {
   prepareSigningKeys,
   SigningKeyError,
 } from '../../src/tokens/index.js';
+import { generateKeyPairSync } from '../helpers/keys.js';
 
 describe('generateSigningJwk', () => {
   it.each([
