@@ -5,9 +5,8 @@
  * published and signing, and the log says why. `tollgate keys remove --force` (it names the kid in
  * `forced_kids`) still withdraws a key at once, as a compromised key needs.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,25 +15,27 @@ import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
-import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
 
 const silent = { stdout: { write: () => true }, stderr: { write: () => true } };
 
 describe('hand edits of the signing-key file on a running server', () => {
   let serve: ServeProcess | undefined;
-  let dir: string | undefined;
-  afterAll(async () => {
-    serve?.kill();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => serve?.kill());
 
   it('refuses drops of keys with valid tokens and reused kids, and applies a forced removal', async () => {
     const ca = await createDevCa();
-    const server = await ca.issueServer();
-    dir = await mkdtemp(join(tmpdir(), 'tollgate-key-guard-'));
     const client = await makeJwtClient('svc-keys');
+    const serveDir = await prepareServeDir({
+      ca,
+      clients: [client.metadata],
+      prefix: 'tollgate-key-guard-',
+      // Reloads happen on the SIGHUPs below, never by a poll in between.
+      config: { reload: { pollIntervalSeconds: 3600 } },
+    });
+    const { port, issuer } = serveDir;
     const [a, b, impostor] = await Promise.all([
       generateSigningJwk('ES256'),
       generateSigningJwk('ES256'),
@@ -42,31 +43,11 @@ describe('hand edits of the signing-key file on a running server', () => {
     ]);
     const kidA = a.kid as string;
     const kidB = b.kid as string;
-    const keyFile = join(dir, 'keys.json');
+    const keyFile = join(serveDir.dir, 'keys.json');
     const writeKeys = (content: Record<string, unknown>) =>
       writeFile(keyFile, JSON.stringify(content), { mode: 0o600 });
     writeSigningKeyFile(keyFile, { active_kid: kidA, keys: [a, b] });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-    await writeFile(join(dir, 'registry.json'), JSON.stringify({ clients: [client.metadata] }));
-    const port = await freePort();
-    const issuer = `https://localhost:${port}`;
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
-        // Reloads happen on the SIGHUPs below, never by a poll in between.
-        reload: { pollIntervalSeconds: 3600 },
-        admin: { port: 0 },
-        underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
-        log: { level: 'warn' },
-      }),
-    );
-    const running = spawnServe(join(dir, 'tollgate.json'));
+    const running = spawnServe(serveDir.configFile);
     serve = running;
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
 
