@@ -7,10 +7,21 @@
  * @see RFC 5280 §4.2.1.9 (basic constraints), §4.2.1.10 (name constraints), §5 (CRLs),
  *      RFC 8705 §2.1 (what a tls_client_auth certificate must carry)
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
-import { encodeDnString, formatDnDer, parseCertificate } from '../pki/index.js';
+import {
+  constrainedNames,
+  encodeDnString,
+  formatDn,
+  type GeneralName,
+  type NameConstraints,
+  nameViolation,
+  type ParsedCertificate,
+  parseCertificate,
+  parseIpAddress,
+  spkiSha256,
+} from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import {
   type DevKeyPair,
@@ -26,7 +37,6 @@ import {
   ekuOids,
   formatIp,
   fromPem,
-  isPermitted,
   type KeyUsageName,
   randomSerial,
   type SubjectAltNames,
@@ -234,7 +244,6 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
     // pathLen 0: the intermediate issues leaves only.
     intermediatePem: caCertificate(encodeDnString(intermediateSubject), intermediateKey, 0),
     intermediateKey,
-    permitted,
   });
 }
 
@@ -272,15 +281,9 @@ export async function openDevCa(options: OpenDevCaOptions): Promise<DevCa> {
     rootKey,
     intermediatePem: options.intermediateCertPem,
     intermediateKey,
-    permitted: permittedSubtreesOf(intermediateCert),
     rootCrlPem: options.rootCrlPem,
     intermediateCrlPem: options.intermediateCrlPem,
   });
-}
-
-/** base64url SHA-256 of a DER certificate: the RFC 8705 §3.1 `x5t#S256`. */
-export function x5tS256(certDer: Uint8Array): string {
-  return createHash('sha256').update(certDer).digest('base64url');
 }
 
 interface DevCaParts {
@@ -290,7 +293,6 @@ interface DevCaParts {
   readonly rootKey: DevKeyPair | undefined;
   readonly intermediatePem: string;
   readonly intermediateKey: DevKeyPair;
-  readonly permitted: readonly string[];
   readonly rootCrlPem?: string | undefined;
   readonly intermediateCrlPem?: string | undefined;
 }
@@ -307,6 +309,8 @@ export class DevCa {
   readonly permittedSubtrees: readonly string[];
   readonly profile: DevCaProfile;
   readonly #parts: DevCaParts;
+  /** The intermediate's name constraints, as chain validation reads them. */
+  readonly #constraints: NameConstraints | undefined;
   readonly #names: Record<Which, Buffer>;
   readonly #spki: Record<Which, Buffer>;
   readonly #revoked: Record<Which, Map<string, RevocationEntry>>;
@@ -323,10 +327,11 @@ export class DevCa {
       keyPem: parts.intermediateKey.privateKeyPem,
     };
     this.chainPem = `${this.intermediate.certPem}${this.root.certPem}`;
-    this.permittedSubtrees = [...parts.permitted];
     this.profile = parts.profile;
     const root = new X509Certificate(parts.rootPem);
     const intermediate = new X509Certificate(parts.intermediatePem);
+    this.#constraints = parseCertificate(intermediate.raw).extensions.nameConstraints;
+    this.permittedSubtrees = permittedSubtreesOf(this.#constraints);
     this.#names = { root: subjectDerOf(root), intermediate: subjectDerOf(intermediate) };
     this.#spki = {
       root: root.publicKey.export({ type: 'spki', format: 'der' }),
@@ -347,6 +352,17 @@ export class DevCa {
   /** The CA's clock. */
   now(): Date {
     return this.#parts.clock();
+  }
+
+  /**
+   * True when a leaf may carry the DNS name or IP address `san`: the rule chain validation
+   * applies (src/pki), so the CA refuses exactly what Tollgate and OpenSSL would refuse.
+   * @see RFC 5280 §4.2.1.10
+   */
+  permits(san: string): boolean {
+    const name: GeneralName =
+      isIP(san) === 0 ? { type: 'dns', value: san } : { type: 'ip', bytes: parseIpAddress(san) };
+    return this.#constraints === undefined || nameViolation(this.#constraints, name) === undefined;
   }
 
   /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
@@ -454,7 +470,6 @@ export class DevCa {
     readonly validity: ValidityOptions;
   }): Omit<IssuedCertificate, 'keyPem'> {
     const { validity, sans } = leaf;
-    checkSans(sans, leaf.subject, this.permittedSubtrees);
     const now = truncate(validity.now ?? this.now());
     const notBefore = truncate(validity.notBefore ?? now);
     const validityMs =
@@ -479,6 +494,7 @@ export class DevCa {
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: sans,
     });
+    this.#checkNames(parseCertificate(cert.der));
     return {
       ...describeCert(new X509Certificate(cert.der)),
       chainPem: `${cert.pem}${this.intermediate.certPem}`,
@@ -492,22 +508,43 @@ export class DevCa {
       eku: (leaf.ekuOids ?? []).map(ekuName),
     };
   }
+
+  /**
+   * Refuses a leaf with a name outside the CA's name constraints before anyone sees it: checked
+   * on the signed certificate with src/pki's rule (SANs, and a host-like CN when there is no DNS
+   * SAN, as OpenSSL does), so a bad `--san` fails here with a clear message, not in a handshake.
+   */
+  #checkNames(leaf: ParsedCertificate): void {
+    const constraints = this.#constraints;
+    if (constraints === undefined) return;
+    const sans: readonly GeneralName[] = leaf.extensions.subjectAltName ?? [];
+    const outside = constrainedNames(leaf, true)
+      .filter((name) => nameViolation(constraints, name) !== undefined)
+      .map((name) => {
+        const text = name.type === 'ip' ? formatIp(name.bytes) : 'value' in name ? name.value : '';
+        return sans.includes(name as GeneralName) ? text : `CN=${text}`;
+      });
+    if (outside.length > 0) {
+      throw new TypeError(
+        `dev-ca: ${outside.join(', ')} outside the CA's name constraints (${this.permittedSubtrees.join(', ')}); widen them with --permit`,
+      );
+    }
+  }
 }
 
 /** Describes a CA certificate (PEM) and its key, if any. */
 function describeCaCertificate(certPem: string, keyPem?: string): CaCertificate {
   const cert = new X509Certificate(certPem);
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return {
     ...describeCert(cert),
     ...(keyPem === undefined ? {} : { keyPem }),
-    spkiSha256: createHash('sha256').update(spki).digest('base64url'),
+    spkiSha256: spkiSha256(cert.raw),
   };
 }
 
 /** A certificate as the dev CA reports it. */
 export function describeCert(cert: X509Certificate): CertificateInfo {
-  const parsed = pkijs.Certificate.fromBER(cert.raw);
+  const parsed = parseCertificate(cert.raw);
   let keyType: DevKeyType;
   try {
     keyType = keyTypeOf(cert.publicKey);
@@ -518,12 +555,12 @@ export function describeCert(cert: X509Certificate): CertificateInfo {
   return {
     certPem: cert.toString(),
     certDer: cert.raw,
-    subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
+    subject: formatDn(parsed.subject),
     serialHex: cert.serialNumber.toUpperCase(),
-    notBefore: parsed.notBefore.value,
-    notAfter: parsed.notAfter.value,
+    notBefore: parsed.notBefore,
+    notAfter: parsed.notAfter,
     keyType,
-    x5tS256: x5tS256(cert.raw),
+    x5tS256: parsed.x5tS256,
   };
 }
 
@@ -532,9 +569,8 @@ export function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 
-/** A CA's permitted subtrees in the `--permit` notation (DNS names, IP/prefix), read by src/pki. */
-function permittedSubtreesOf(cert: X509Certificate): string[] {
-  const constraints = parseCertificate(cert.raw).extensions.nameConstraints;
+/** Permitted subtrees in the `--permit` notation (DNS names, IP/prefix). */
+function permittedSubtreesOf(constraints: NameConstraints | undefined): string[] {
   return (constraints?.permitted ?? []).flatMap((name) => {
     if (name.type === 'dns') return [name.value];
     if (name.type !== 'ip') return [];
@@ -622,24 +658,6 @@ function resolveEku(eku: EkuOption): string[] | undefined {
 
 function ekuName(oid: string): string {
   return Object.entries(ekuOids).find(([, value]) => value === oid)?.[0] ?? oid;
-}
-
-function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly string[]): void {
-  if (permitted.length === 0) return;
-  const outside = [...(sans.dns ?? []), ...(sans.ip ?? [])].filter(
-    (name) => !isPermitted(name, permitted),
-  );
-  // OpenSSL also checks a host-like CN against DNS constraints when there is no DNS SAN.
-  const cn = /(?:^|,)\s*CN=([^,+]+)/i.exec(subject)?.[1]?.trim();
-  const hostLike = cn !== undefined && /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(cn);
-  if ((sans.dns ?? []).length === 0 && hostLike && !isPermitted(cn, permitted)) {
-    outside.push(`CN=${cn}`);
-  }
-  if (outside.length > 0) {
-    throw new TypeError(
-      `dev-ca: ${outside.join(', ')} outside the CA's name constraints (${permitted.join(', ')}); widen them with --permit`,
-    );
-  }
 }
 
 /** A clock function from a {@link Clock}; the system clock when absent. */

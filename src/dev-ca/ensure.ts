@@ -32,7 +32,7 @@ import {
   planServerFiles,
   Workspace,
 } from './workspace.js';
-import { fromPem, isPermitted } from './x509.js';
+import { fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
 /** Renew a CA when less than this remains (a third of its 90 days). */
@@ -141,7 +141,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
       ...(options.serverSans ?? []),
       ...(server === undefined ? [] : [...server.sans.dns, ...server.sans.ip]),
     ]);
-    const permitted = sans.filter((san) => isPermitted(san, ca.permittedSubtrees));
+    const permitted = sans.filter((san) => ca.permits(san));
     plan.merge(await planServerFiles(ca, permitted, options.keyType));
   }
 

@@ -78,6 +78,8 @@ export {
   signatureAlgorithmViolation,
   spkiPolicyViolation,
 } from './key-policy.js';
+export type { ConstrainedName } from './name-constraints.js';
+export { constrainedNames, nameViolation } from './name-constraints.js';
 export type { PemOptions } from './pem.js';
 export { decodePem, encodePem } from './pem.js';
 export type { ForwardedCertificate, ProxyHeaderLimits, XfccOptions } from './proxy-headers.js';
