@@ -565,7 +565,7 @@ export function describeCert(cert: X509Certificate): CertificateInfo {
 }
 
 /** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
-export function subjectDerOf(cert: X509Certificate): Buffer {
+function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 

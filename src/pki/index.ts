@@ -44,7 +44,7 @@ export type {
   PeerCertificates,
 } from './connection-cache.js';
 export { PeerCertificateCache } from './connection-cache.js';
-export type { ParsedCrl } from './crl.js';
+export type { CrlEntry, ParsedCrl } from './crl.js';
 export { parseCrl } from './crl.js';
 export type { DistinguishedName, DnAttribute, DnValue } from './dn.js';
 export { dnEquals, dnFromDer, formatDn, maxDnStringLength, parseDn } from './dn.js';
