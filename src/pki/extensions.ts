@@ -126,6 +126,14 @@ export function hasKeyUsage(mask: number, name: KeyUsageName): boolean {
   return (mask & (1 << keyUsageBits[name])) !== 0;
 }
 
+/**
+ * Decodes a DER `Extensions` SEQUENCE on its own, e.g. a PKCS#10 extensionRequest (RFC 2985
+ * §5.4.2), with the rules a certificate's extensions are read by; throws `DerError`.
+ */
+export function parseExtensions(der: Uint8Array): CertificateExtensions {
+  return readExtensions(readSingle(der));
+}
+
 /** Decodes the `extensions` SEQUENCE of a v3 TBSCertificate (or `undefined` for none). */
 export function readExtensions(extensions: Tlv | undefined): CertificateExtensions {
   const result: {

@@ -57,7 +57,13 @@ export type {
   KeyUsageName,
   NameConstraints,
 } from './extensions.js';
-export { extensionOids, hasKeyUsage, keyPurposeOids, keyUsageBits } from './extensions.js';
+export {
+  extensionOids,
+  hasKeyUsage,
+  keyPurposeOids,
+  keyUsageBits,
+  parseExtensions,
+} from './extensions.js';
 export type { GeneralName } from './general-name.js';
 export type { CertificateIdentity, IdentityType, SubjectAltNames } from './identity.js';
 export {
