@@ -25,13 +25,8 @@ import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
  */
 export type KeyUsageName = Exclude<PkiKeyUsageName, 'encipherOnly' | 'decipherOnly'>;
 
-/** Extended key usage OIDs (RFC 5280 §4.2.1.12). */
-export const ekuOids = {
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  codeSigning: '1.3.6.1.5.5.7.3.3',
-  emailProtection: '1.3.6.1.5.5.7.3.4',
-} as const;
+/** Extended key usage OIDs by name (RFC 5280 §4.2.1.12), as src/pki checks them. */
+export { keyPurposeOids as ekuOids } from '../pki/index.js';
 
 /** Subject alternative names, by RFC 5280 §4.2.1.6 name form. */
 export interface SubjectAltNames {

@@ -64,6 +64,8 @@ export const keyPurposeOids = {
   anyExtendedKeyUsage: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
 } as const;
 
 /** Key usage bit numbers. @see RFC 5280 §4.2.1.3 */
