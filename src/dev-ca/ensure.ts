@@ -6,8 +6,9 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
+import { dnEquals, parseCertificate } from '../pki/index.js';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { type Clock, createDevCa, type DevCa, subjectDerOf } from './ca.js';
+import { type Clock, createDevCa, type DevCa } from './ca.js';
 import { type ClientSpec, demoClients, planClient } from './clients.js';
 import { parseCrl } from './crl.js';
 import { defaultIssuer } from './examples.js';
@@ -32,7 +33,7 @@ import {
   planServerFiles,
   Workspace,
 } from './workspace.js';
-import { fromPem, isPermitted } from './x509.js';
+import { fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
 /** Renew a CA when less than this remains (a third of its 90 days). */
@@ -141,7 +142,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
       ...(options.serverSans ?? []),
       ...(server === undefined ? [] : [...server.sans.dns, ...server.sans.ip]),
     ]);
-    const permitted = sans.filter((san) => isPermitted(san, ca.permittedSubtrees));
+    const permitted = sans.filter((san) => ca.permits(san));
     plan.merge(await planServerFiles(ca, permitted, options.keyType));
   }
 
@@ -341,7 +342,7 @@ async function crlStale(ws: Workspace, ca: DevCa, now: Date): Promise<string | u
     const der = fromPem('X509 CRL', pem)[0];
     if (der === undefined) return `${path} unreadable`;
     const crl = parseCrl(der);
-    if (!crl.issuer.equals(subjectDerOf(new X509Certificate(caCert.certPem))))
+    if (!dnEquals(crl.issuer, parseCertificate(caCert.certDer).subject))
       return `${path} is not from the current CA`;
     const remaining = (crl.nextUpdate?.getTime() ?? 0) - now.getTime();
     // The root CRL cannot be re-signed without the root key; it was made to last as the root.

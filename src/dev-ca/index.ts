@@ -5,7 +5,7 @@
  * @see RFC 5280, RFC 8705, RFC 7523, RFC 7517
  */
 
-export { encodeDnString as encodeDn } from '../pki/index.js';
+export { encodeDnString as encodeDn, x5tS256 } from '../pki/index.js';
 export {
   type CaCertificate,
   type CertificateInfo,
@@ -25,7 +25,6 @@ export {
   type OpenDevCaOptions,
   openDevCa,
   type RevocationTarget,
-  x5tS256,
 } from './ca.js';
 export { type DevCaIo, runDevCaCli } from './cli.js';
 export { parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
