@@ -14,6 +14,7 @@ import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
 import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
 import { isRevocationReason, revocationReasons } from './crl.js';
+import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
 import { generateSigningJwk, isSigningJwkAlg, signingJwkAlgs } from './jwk.js';
@@ -25,7 +26,6 @@ import {
   foreignCaFolder,
   layout,
   negativeFolder,
-  privateMode,
 } from './layout.js';
 import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
@@ -35,6 +35,7 @@ import { commitFiles, defined, json, jsonFile, Plan } from './store.js';
 import {
   type CommandResult,
   defaultServerSans,
+  type Printed,
   planCrlFiles,
   planServerFiles,
   readCert,
@@ -92,7 +93,7 @@ export interface CommandLine {
 export interface Command {
   /** The flags it takes beyond {@link globalFlags}, space-separated. */
   readonly flags: string;
-  run(line: CommandLine): Promise<CommandResult>;
+  run(line: CommandLine): Promise<CommandResult | Printed>;
 }
 
 const certificateFlags = 'subject san-dns san-uri san-ip san-email bind scope days spiffe-id';
@@ -100,7 +101,7 @@ const certificateFlags = 'subject san-dns san-uri san-ip san-email bind scope da
 const crlReloadNote =
   'a running Tollgate picks up the new CRLs by itself within reload.pollIntervalSeconds (default 5 s), or at once on SIGHUP';
 
-/** The dev-ca commands by name (`doctor` is the CLI's own: it prints checks, not files). */
+/** The dev-ca commands by name. */
 export const commands: Readonly<Record<string, Command>> = {
   init: {
     flags: 'key-type permit san keep-root-key p12 issuer',
@@ -123,13 +124,9 @@ export const commands: Readonly<Record<string, Command>> = {
       const ca = await ws.loadCa();
       const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
       const plan = await planServerFiles(ca, sans, keyType(values));
-      return ws.report(
-        'server',
-        `issued a server certificate for ${sans.join(', ')}`,
-        plan.made,
-        await ws.commit(plan.files),
-        ['npm start (restart it if it is running)'],
-      );
+      return ws.apply('server', plan, `issued a server certificate for ${sans.join(', ')}`, [
+        'npm start (restart it if it is running)',
+      ]);
     },
   },
   client: {
@@ -177,16 +174,12 @@ export const commands: Readonly<Record<string, Command>> = {
     flags: '',
     async run({ ws, args }) {
       none(args);
-      const ca = await ws.loadCa();
+      const bundle = json(await spiffeBundle((await ws.loadCa()).root.certPem));
       const role = 'SPIFFE bundle (JWKS, use x509-svid)';
-      const written = await ws.commit([
-        jsonFile(layout.spiffeBundle, await spiffeBundle(ca.root.certPem)),
-      ]);
-      return ws.report(
+      return ws.apply(
         'spiffe-bundle',
+        new Plan().add(layout.spiffeBundle, bundle, role, { kind: 'update' }),
         'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
-        [{ path: layout.spiffeBundle, role }],
-        written,
         ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
       );
     },
@@ -242,19 +235,17 @@ export const commands: Readonly<Record<string, Command>> = {
       const { kid: _kid, use: _use, ...privateJwk } = generated.privateJwk;
       const jkt = jwkThumbprint(generated.publicJwk as Record<string, unknown>) as string;
       const path = join(clientsFolder, clientId, 'dpop.jwk.json');
-      const file = { path, content: json(privateJwk), mode: privateMode, kind: 'create' } as const;
+      const plan = new Plan().add(path, json(privateJwk), 'DPoP private JWK (0600)', {
+        secret: true,
+      });
       // Not a file of the PKI: EXAMPLES.md and manifest.json do not change.
-      const written = await commitFiles(ws.dir, [file], { force: ws.force });
+      const written = await commitFiles(ws.dir, plan.files, { force: ws.force });
+      const summary = `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`;
       return {
-        command: 'dpop-key',
-        dir: ws.dir,
-        summary: `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`,
-        files: [{ path, role: 'DPoP private JWK (0600)' }],
-        written,
+        ...ws.report('dpop-key', summary, plan.made, written, []),
         next: [
           `tollgate token --client-id ${clientId} ... --dpop-key ${join(ws.dir, path)} --decode`,
         ],
-        warnings: [],
       };
     },
   },
@@ -268,13 +259,11 @@ export const commands: Readonly<Record<string, Command>> = {
       const ca = await ws.loadCa();
       const target = await revocationTarget(ws, ca, targetArg);
       const entry = ca.revoke(target.value, reason);
-      const plan = await planCrlFiles(ca, { kind: 'update' });
       const crl = entry.serialHex === ca.intermediate.serialHex ? 'root' : 'intermediate';
-      return ws.report(
+      return ws.apply(
         'revoke',
+        await planCrlFiles(ca, { kind: 'update' }),
         `revoked ${target.label} (serial ${entry.serialHex}, reason ${entry.reason}) on the ${crl} CRL`,
-        plan.made,
-        await ws.commit(plan.files),
         [
           `openssl crl -in ${join(ws.displayDir, layout.intermediateCrl)} -noout -text`,
           crlReloadNote,
@@ -295,8 +284,7 @@ export const commands: Readonly<Record<string, Command>> = {
               'no root key (ca/root-key.pem): the root CRL was kept as signed at init, valid until the root expires',
             ]
           : [];
-      const written = await ws.commit(plan.files);
-      return ws.report('crl', 'refreshed the CRLs', plan.made, written, [crlReloadNote], warnings);
+      return ws.apply('crl', plan, 'refreshed the CRLs', [crlReloadNote], warnings);
     },
   },
   negative: {
@@ -328,13 +316,19 @@ export const commands: Readonly<Record<string, Command>> = {
         .merge(await planCrlFiles(ca, { kind: 'update' }));
       plan.files.push(jsonFile(layout.registry, registry));
       const count = Object.keys(set.fixtures).length;
-      return ws.report(
+      return ws.apply(
         'negative',
+        plan,
         `created ${count} negative fixtures in ${join(ws.displayDir, negativeFolder)} and registered them`,
-        plan.made,
-        await ws.commit(plan.files),
         [`see "Negative fixtures" in ${join(ws.displayDir, layout.examples)}`],
       );
+    },
+  },
+  doctor: {
+    flags: '',
+    run({ ws, args }) {
+      none(args);
+      return doctor(ws);
     },
   },
   assertion: {
@@ -358,16 +352,8 @@ export const commands: Readonly<Record<string, Command>> = {
         nowSeconds: Math.floor(ws.now().getTime() / 1000),
         ...defined({ lifetimeSeconds: lifetime === undefined ? undefined : Math.floor(lifetime) }),
       });
-      return {
-        command: 'assertion',
-        dir: ws.dir,
-        summary: `client assertion for ${clientId}, aud ${issuer}`,
-        files: [],
-        written: [],
-        next: [],
-        warnings: [],
-        data: { assertion, client_id: clientId, aud: issuer },
-      };
+      const data = { assertion, client_id: clientId, aud: issuer };
+      return { text: `${assertion}\n`, json: `${JSON.stringify(data)}\n`, code: 0 };
     },
   },
 };
@@ -398,17 +384,18 @@ async function addClients(
     path: layout.registry,
     role: `registered ${specs.map((s) => `${s.clientId} (${s.method})`).join(', ')}`,
   });
-  return ws.report(
+  return ws.apply(
     command,
+    plan,
     command === 'sign'
       ? `signed the CSR of ${ids} (the key stays with the client)`
       : `created ${specs.length} client(s): ${ids}`,
-    plan.made,
-    await ws.commit(plan.files, taken),
     [
       'restart npm start (or let registry hot-reload pick it up)',
       `see ${join(ws.displayDir, layout.examples)}`,
     ],
+    [],
+    taken,
   );
 }
 

@@ -15,7 +15,7 @@ import { describeCert } from './ca.js';
 import { parseCrl } from './crl.js';
 import { readCertificateRequest } from './csr.js';
 import { clientPath, clientsFolder, folderMode, layout, negativeFolder } from './layout.js';
-import { type CertOnDisk, issuedBy, Workspace } from './workspace.js';
+import { type CertOnDisk, issuedBy, type Printed, type Workspace } from './workspace.js';
 import { ekuOids, fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
@@ -41,9 +41,32 @@ const identityMatches: Readonly<
 /** Key-like files, wherever they are: 0600. */
 const secretFile = /(^|[/-])key\.pem$|private\.jwk\.json$|\.p12$|\.p12\.password$/;
 
+/** `doctor`: every check, one line each (or JSON), and exit 1 when one fails. */
+export async function doctor(ws: Workspace): Promise<Printed> {
+  const checks = await runChecks(ws);
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  const warned = checks.filter((c) => c.status === 'warn').length;
+  const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+  const lines = checks.map(
+    (check) => `${mark[check.status]}  ${check.subject}: ${check.message}\n`,
+  );
+  lines.push(
+    failed === 0
+      ? `\ndev-ca doctor: ${ws.dir} is healthy (${checks.length} checks, ${warned} warnings).\nNext: npm start\n`
+      : `\ndev-ca doctor: ${failed} problem(s) in ${ws.dir}.\nNext: npm run dev-ca -- ensure${ws.dirFlag} (or fix the files named above)\n`,
+  );
+  const report = { command: 'doctor', dir: ws.dir, ok: failed === 0, checks };
+  return {
+    text: lines.join(''),
+    json: `${JSON.stringify(report, null, 2)}\n`,
+    code: failed === 0 ? 0 : 1,
+  };
+}
+
 /** Runs every check; the PKI is healthy when none fails. */
-export async function runDoctor(dir: string, now: Date): Promise<DoctorCheck[]> {
-  const ws = new Workspace({ dir, now });
+async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
+  const { dir } = ws;
+  const now = ws.now();
   const checks: DoctorCheck[] = [];
   const report =
     (status: DoctorCheck['status']) =>

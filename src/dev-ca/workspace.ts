@@ -51,8 +51,13 @@ export interface CommandResult {
   readonly written: readonly string[];
   readonly next: readonly string[];
   readonly warnings: readonly string[];
-  /** Command-specific output (an assertion). */
-  readonly data?: unknown;
+}
+
+/** What `assertion` and `doctor` print instead of a list of files: text, or JSON with --json. */
+export interface Printed {
+  readonly text: string;
+  readonly json: string;
+  readonly code: number;
 }
 
 /** A PKI directory and how the command at hand may change it. */
@@ -163,6 +168,19 @@ export class Workspace {
     const manifest = await buildManifest(this.dir, resolved);
     written.push(...(await commitFiles(this.dir, [manifest], { force: true })));
     return written;
+  }
+
+  /** Commits `plan` (see {@link commit}) and reports it: how most commands end. */
+  async apply(
+    command: string,
+    plan: Plan,
+    summary: string,
+    next: readonly string[],
+    warnings: readonly string[] = [],
+    also: readonly string[] = [],
+  ): Promise<CommandResult> {
+    const written = await this.commit(plan.files, also);
+    return this.report(command, summary, plan.made, written, next, warnings);
   }
 
   /** A command's report; every one ends by suggesting `doctor`. */
