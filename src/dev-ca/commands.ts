@@ -31,7 +31,7 @@ import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
 import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
-import { commitFiles, defined, json, jsonFile, Plan } from './store.js';
+import { defined, json, jsonFile, Plan, refuseConflicts, writeFiles } from './store.js';
 import {
   type CommandResult,
   defaultServerSans,
@@ -239,7 +239,8 @@ export const commands: Readonly<Record<string, Command>> = {
         secret: true,
       });
       // Not a file of the PKI: EXAMPLES.md and manifest.json do not change.
-      const written = await commitFiles(ws.dir, plan.files, { force: ws.force });
+      if (!ws.force) await refuseConflicts(ws.dir, plan.files);
+      const written = await writeFiles(ws.dir, plan.files);
       const summary = `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`;
       return {
         ...ws.report('dpop-key', summary, plan.made, written, []),
@@ -300,19 +301,17 @@ export const commands: Readonly<Record<string, Command>> = {
           clientPath(fixture.clientId, file, negativeFolder);
         const role = `negative fixture ${fixture.kind}: ${fixture.reason}`;
         plan
-          .add(path('cert'), fixture.cert.certPem, role, { cert: fixture.cert })
-          .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
-          .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
+          .add(path('cert'), fixture.cert.certPem, role, { about: fixture.cert })
+          .add(path('key'), fixture.cert.keyPem, '', { secret: true })
+          .add(path('chain'), fixture.presentedChainPem, '');
         registry = upsertClient(registry, fixture.registration);
       }
       const foreign = set.foreignCa;
       const foreignRole = 'foreign CA with our subject DNs (for foreign-ca)';
       plan
         .add(join(foreignCaFolder, 'root.pem'), foreign.root.certPem, foreignRole)
-        .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
-          quiet: true,
-        })
-        .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true })
+        .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '')
+        .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '')
         .merge(await planCrlFiles(ca, { kind: 'update' }));
       plan.files.push(jsonFile(layout.registry, registry));
       const count = Object.keys(set.fixtures).length;
@@ -379,11 +378,8 @@ async function addClients(
     registry = upsertClient(registry, client.entry);
   }
   const ids = specs.map((s) => s.clientId).join(', ');
-  plan.files.push(jsonFile(layout.registry, registry));
-  plan.made.push({
-    path: layout.registry,
-    role: `registered ${specs.map((s) => `${s.clientId} (${s.method})`).join(', ')}`,
-  });
+  const registered = specs.map((s) => `${s.clientId} (${s.method})`).join(', ');
+  plan.add(layout.registry, json(registry), `registered ${registered}`, { kind: 'update' });
   return ws.apply(
     command,
     plan,

@@ -21,7 +21,7 @@ import {
   tlsClientAuthEntry,
   upsertClient,
 } from './registry.js';
-import { defined, jsonFile, Plan, refuseConflicts } from './store.js';
+import { defined, json, Plan, refuseConflicts } from './store.js';
 import {
   type CertOnDisk,
   type CommandResult,
@@ -64,15 +64,11 @@ export async function initDevPki(ws: Workspace, options: DevPkiOptions): Promise
     registry = upsertClient(registry, client.entry);
   }
   plan.merge(await planCrlFiles(ca, { kind: 'create' }));
-  plan.files.push(jsonFile(layout.registry, registry, 'create'));
-  plan.made.push({
-    path: layout.registry,
-    role: `client registry (${registry.clients.length} clients)`,
-  });
+  plan.add(layout.registry, json(registry), registryRole(registry));
   if (!ws.force) {
     // Checked before the old root key goes, so a refused init changes nothing.
-    const derived = [layout.manifest, layout.examples].map((path) => jsonFile(path, '', 'create'));
-    await refuseConflicts(ws.dir, [...plan.files, ...derived]);
+    const derived = new Plan().add(layout.manifest, '', '').add(layout.examples, '', '');
+    await refuseConflicts(ws.dir, [...plan.files, ...derived.files]);
   }
   if (!keepRootKey) await rm(join(ws.dir, layout.rootKey), { force: true });
   const written = await ws.commit(plan.files, [], ws.issuer ?? defaultIssuer);
@@ -246,11 +242,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
     plan.merge(await planCrlFiles(ca, { kind: 'update' }));
   }
   if (JSON.stringify(registry) !== registryBefore || !(await ws.has(layout.registry))) {
-    plan.files.push(jsonFile(layout.registry, registry));
-    plan.made.push({
-      path: layout.registry,
-      role: `client registry (${registry.clients.length} clients)`,
-    });
+    plan.add(layout.registry, json(registry), registryRole(registry), { kind: 'update' });
   }
 
   const written = await ws.commit(plan.files);
@@ -265,6 +257,10 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
     reasons,
   );
   return written.length === 0 ? { ...report, next: ['npm start'] } : report;
+}
+
+function registryRole(registry: RegistryFile): string {
+  return `client registry (${registry.clients.length} clients)`;
 }
 
 function newCa(ws: Workspace, options: DevPkiOptions): Promise<DevCa> {
