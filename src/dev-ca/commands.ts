@@ -13,12 +13,12 @@ import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
 import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
-import { isRevocationReason, revocationReasons } from './crl.js';
+import { type RevocationReason, revocationReasons } from './crl.js';
 import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
-import { generateSigningJwk, isSigningJwkAlg, signingJwkAlgs } from './jwk.js';
-import { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
+import { generateSigningJwk, signingJwkAlgs } from './jwk.js';
+import { type DevKeyType, devKeyTypes } from './keys.js';
 import {
   assertSafeClientId,
   clientPath,
@@ -31,7 +31,7 @@ import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
 import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
-import { defined, json, jsonFile, Plan, refuseConflicts, writeFiles } from './store.js';
+import { defined, json, Plan, refuseConflicts, writeFiles } from './store.js';
 import {
   type CommandResult,
   defaultServerSans,
@@ -203,9 +203,7 @@ export const commands: Readonly<Record<string, Command>> = {
   jwk: {
     flags: 'alg scope',
     run({ ws, args, values }) {
-      const alg = values.alg ?? 'ES256';
-      if (!isSigningJwkAlg(alg))
-        throw new UsageError(`--alg is one of ${signingJwkAlgs.join(', ')}`);
+      const alg = pick(values.alg ?? 'ES256', signingJwkAlgs, '--alg');
       const clientId = one(args, 'client_id');
       const scope = defined({ scope: values.scope });
       return addClients(ws, [{ clientId, method: 'private_key_jwt', alg, ...scope }]);
@@ -224,13 +222,10 @@ export const commands: Readonly<Record<string, Command>> = {
      */
     async run({ ws, args, values }) {
       // What Tollgate's fapi2 profile also accepts.
-      const algs = ['ES256', 'EdDSA', 'PS256'] as const;
-      const alg = values.alg ?? 'ES256';
-      if (!(algs as readonly string[]).includes(alg))
-        throw new UsageError(`--alg is one of ${algs.join(', ')}`);
+      const alg = pick(values.alg ?? 'ES256', ['ES256', 'EdDSA', 'PS256'] as const, '--alg');
       const clientId = one(args, 'client_id');
       assertSafeClientId(clientId);
-      const generated = await generateSigningJwk(alg as (typeof algs)[number]);
+      const generated = await generateSigningJwk(alg);
       // No kid or use: the proof's jwk header carries the public members only.
       const { kid: _kid, use: _use, ...privateJwk } = generated.privateJwk;
       const jkt = jwkThumbprint(generated.publicJwk as Record<string, unknown>) as string;
@@ -253,9 +248,8 @@ export const commands: Readonly<Record<string, Command>> = {
   revoke: {
     flags: 'reason',
     async run({ ws, args, values }) {
-      const reason = values.reason ?? 'unspecified';
-      if (!isRevocationReason(reason))
-        throw new UsageError(`--reason is one of ${Object.keys(revocationReasons).join(', ')}`);
+      const reasons = Object.keys(revocationReasons) as RevocationReason[];
+      const reason = pick(values.reason ?? 'unspecified', reasons, '--reason');
       const targetArg = one(args, 'target (client_id, server, serial or .pem)');
       const ca = await ws.loadCa();
       const target = await revocationTarget(ws, ca, targetArg);
@@ -313,7 +307,7 @@ export const commands: Readonly<Record<string, Command>> = {
         .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '')
         .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '')
         .merge(await planCrlFiles(ca, { kind: 'update' }));
-      plan.files.push(jsonFile(layout.registry, registry));
+      plan.add(layout.registry, json(registry), '', { kind: 'update' });
       const count = Object.keys(set.fixtures).length;
       return ws.apply(
         'negative',
@@ -473,9 +467,14 @@ function none(args: readonly string[]): void {
 
 function keyType(values: Values): DevKeyType | undefined {
   const value = values['key-type'];
-  if (value === undefined) return undefined;
-  if (!isDevKeyType(value)) throw new UsageError(`--key-type is one of ${devKeyTypes.join(', ')}`);
-  return value;
+  return value === undefined ? undefined : pick(value, devKeyTypes, '--key-type');
+}
+
+/** `value` when it is one of `allowed`; else a usage error that lists them. */
+function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`${flag} is one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 function positive(value: string | undefined, flag: string): number | undefined {
