@@ -5,15 +5,11 @@
  * kept serving tokens on the port it had opened, without a SIGTERM handler).
  */
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDevCa } from '../../src/dev-ca/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
-import { freePort } from '../helpers/net.js';
 import { spawnServe } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
 
 /** Bounds for starting a TypeScript process, never measurements. */
@@ -35,34 +31,23 @@ describe('a listener that cannot bind', () => {
     'stops start-up: exit 1, the listener and the fix named (%s)',
     async (_name: string, extraArgs: string[]) => {
       const ca = await createDevCa();
-      const server = await ca.issueServer();
       const client = await makeJwtClient('svc-listen');
-      const dir = await mkdtemp(join(tmpdir(), 'tollgate-listen-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
       // Another process's socket on the admin port.
       const squatter: Server = createServer();
       squatter.listen(0, '127.0.0.1');
       await once(squatter, 'listening');
       cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
       const adminPort = (squatter.address() as { port: number }).port;
-      const port = await freePort();
-      const key = await generateSigningJwk('ES256');
-      writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-      await writeFile(join(dir, 'server.pem'), server.chainPem);
-      await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-      await writeFile(
-        join(dir, 'tollgate.json'),
-        JSON.stringify({
-          issuer: `https://localhost:${port}`,
-          tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-          signingKeys: { file: 'keys.json' },
+      const { configFile } = await prepareServeDir({
+        ca,
+        config: {
           registry: { file: null, clients: [client.metadata] },
           admin: { host: '127.0.0.1', port: adminPort },
-          log: { level: 'warn' },
-        }),
-      );
+        },
+        prefix: 'tollgate-listen-',
+      });
 
-      const serve = spawnServe(join(dir, 'tollgate.json'), {}, extraArgs);
+      const serve = spawnServe(configFile, {}, extraArgs);
       cleanups.push(() => serve.kill());
       const timer = setTimeout(() => serve.kill(), 120_000);
       const code = await serve.exited;

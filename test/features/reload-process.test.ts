@@ -3,16 +3,12 @@
  * once (polling itself is tested in-process, test/http/reload.test.ts); an invalid registry
  * keeps the old one.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
-import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 describe('hot reload of a running process', () => {
@@ -21,36 +17,17 @@ describe('hot reload of a running process', () => {
 
   it('picks up a registry change on SIGHUP, and keeps the old registry when the new one is invalid', async () => {
     const ca: DevCa = await createDevCa();
-    const server = await ca.issueServer();
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-reload-'));
     const first = await makeJwtClient('svc-first');
     const second = await makeJwtClient('svc-second');
     const third = await makeJwtClient('svc-third');
-    const port = await freePort();
-    const issuer = `https://localhost:${port}`;
-    const key = await generateSigningJwk('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-    const registry = join(dir, 'registry.json');
-    const writeRegistry = (clients: unknown[]) => writeFile(registry, JSON.stringify({ clients }));
-    await writeRegistry([first.metadata]);
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
-        // Long enough that the SIGHUP step cannot be mistaken for a poll.
-        reload: { pollIntervalSeconds: 3600 },
-        admin: { port: 0 },
-        underPressure: { maxEventLoopDelayMs: 0 },
-        log: { level: 'warn' },
-      }),
-    );
-    serve = spawnServe(join(dir, 'tollgate.json'));
+    const { port, issuer, configFile, writeRegistry } = await prepareServeDir({
+      ca,
+      clients: [first.metadata],
+      // Long enough that the SIGHUP step cannot be mistaken for a poll.
+      config: { reload: { pollIntervalSeconds: 3600 } },
+      prefix: 'tollgate-reload-',
+    });
+    serve = spawnServe(configFile);
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
 
     const token = async (client: JwtClient) =>

@@ -4,19 +4,15 @@
  * (the code before this change accepted it again, up to exp + tolerance), and a client that
  * retries a replay rejection once with a fresh assertion (the SDK) carries on by itself.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { TokenClient } from '../../src/client/index.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { MemoryReplayStore } from '../../src/replay/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import { startMtlsTollgate } from '../helpers/mtls.js';
-import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
 
 /** Bounds for starting and stopping TypeScript processes, never measurements. */
@@ -42,34 +38,17 @@ describe('replay protection across a restart (memory store)', () => {
     'an assertion used, the server restarted, the same assertion refused; a fresh one accepted',
     async () => {
       const ca = await createDevCa();
-      const server = await ca.issueServer();
       const client = await makeJwtClient('svc-restart');
-      const dir = await mkdtemp(join(tmpdir(), 'tollgate-restart-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const port = await freePort();
-      const issuer = `https://localhost:${port}`;
-      const key = await generateSigningJwk('ES256');
-      writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-      await writeFile(join(dir, 'server.pem'), server.chainPem);
-      await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-      await writeFile(
-        join(dir, 'tollgate.json'),
-        JSON.stringify({
-          issuer,
-          tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-          signingKeys: { file: 'keys.json' },
+      const { port, issuer, configFile } = await prepareServeDir({
+        ca,
+        config: {
           registry: { file: null, clients: [client.metadata] },
           replay: { store: 'memory' },
-          log: { level: 'warn' },
-          // A free admin port (the default 9464 may be another test's), and no load shedding:
-          // on a loaded machine the event-loop trigger would answer 503 instead of the verdicts
-          // this test reads.
-          admin: { port: 0 },
-          underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
-        }),
-      );
+        },
+        prefix: 'tollgate-restart-',
+      });
       const start = async () => {
-        const serve = spawnServe(join(dir, 'tollgate.json'));
+        const serve = spawnServe(configFile);
         cleanups.push(() => serve.kill());
         await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
         return serve;

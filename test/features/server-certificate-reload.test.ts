@@ -5,16 +5,15 @@
  * keeps the old pair serving, with a log line and `tollgate_reloads_total` saying so.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDevCa } from '../../src/dev-ca/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
@@ -32,34 +31,23 @@ describe('server certificate renewal of a running process', () => {
       notBefore: new Date(Date.now() - 3 * dayMs),
       notAfter: new Date(Date.now() - dayMs),
     });
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-server-cert-'));
-    const port = await freePort();
     const adminPort = await freePort();
-    const key = await generateSigningJwk('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-    const install = async (chainPem: string, keyPem: string) => {
-      await writeFile(join(dir, 'server.pem'), chainPem);
-      await writeFile(join(dir, 'server-key.pem'), keyPem, { mode: 0o600 });
-    };
-    await install(first.chainPem, first.keyPem);
-    await writeFile(join(dir, 'registry.json'), JSON.stringify({ clients: [] }));
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer: `https://localhost:${port}`,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+    const { dir, port, configFile } = await prepareServeDir({
+      ca,
+      server: first,
+      config: {
         // Long enough that only SIGHUP reloads in this test.
         reload: { pollIntervalSeconds: 3600 },
         admin: { enabled: true, host: '127.0.0.1', port: adminPort },
         metrics: { enabled: true, allowedCidrs: ['127.0.0.1/32'] },
-        underPressure: { maxEventLoopDelayMs: 0 },
-        log: { level: 'warn' },
-      }),
-    );
-    const running = spawnServe(join(dir, 'tollgate.json'));
+      },
+      prefix: 'tollgate-server-cert-',
+    });
+    const install = async (chainPem: string, keyPem: string) => {
+      await writeFile(join(dir, 'server.pem'), chainPem);
+      await writeFile(join(dir, 'server-key.pem'), keyPem, { mode: 0o600 });
+    };
+    const running = spawnServe(configFile);
     serve = running;
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
 

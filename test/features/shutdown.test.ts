@@ -7,23 +7,18 @@
  * connection, answer `Connection: keep-alive` during the drain, and let half-sent connections
  * keep the process alive until the shutdown timeout (exit 1).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, generateSigningJwk } from '../../src/dev-ca/index.js';
-import {
-  generateSigningJwk as generateServerKey,
-  writeSigningKeyFile,
-} from '../../src/tokens/index.js';
 import { getJson } from '../helpers/instances.js';
-import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 
 describe('graceful shutdown', () => {
   let serve: ServeProcess | undefined;
@@ -41,7 +36,6 @@ describe('graceful shutdown', () => {
     const ca = await createDevCa();
     const server = await ca.issueServer();
     const clientKey = await generateSigningJwk('ES256');
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-shutdown-'));
 
     // A jwks_uri that answers after 1.5 s: the token request that needs it stays in flight.
     let jwksRequests = 0;
@@ -56,44 +50,22 @@ describe('graceful shutdown', () => {
     cleanups.push(() => slowJwks.close());
     const jwksPort = (slowJwks.address() as AddressInfo).port;
 
-    const port = await freePort();
-    const issuer = `https://localhost:${port}`;
-    const serverKey = await generateServerKey('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), {
-      active_kid: serverKey.kid as string,
-      keys: [serverKey],
+    const { dir, port, issuer, configFile } = await prepareServeDir({
+      ca,
+      server,
+      clients: [
+        {
+          client_id: 'svc-slow',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks_uri: `https://localhost:${jwksPort}/jwks`,
+        },
+      ],
+      config: { shutdownDrainSeconds: 1 },
+      prefix: 'tollgate-shutdown-',
     });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
     await writeFile(join(dir, 'root.pem'), ca.root.certPem);
-    await writeFile(
-      join(dir, 'registry.json'),
-      JSON.stringify({
-        clients: [
-          {
-            client_id: 'svc-slow',
-            token_endpoint_auth_method: 'private_key_jwt',
-            jwks_uri: `https://localhost:${jwksPort}/jwks`,
-          },
-        ],
-      }),
-    );
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
-        admin: { port: 0 },
-        shutdownDrainSeconds: 1,
-        underPressure: { maxEventLoopDelayMs: 0 },
-        log: { level: 'warn' },
-      }),
-    );
     // The jwks_uri fetch trusts the system store; the dev root is added the standard Node way.
-    serve = spawnServe(join(dir, 'tollgate.json'), { NODE_EXTRA_CA_CERTS: join(dir, 'root.pem') });
+    serve = spawnServe(configFile, { NODE_EXTRA_CA_CERTS: join(dir, 'root.pem') });
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, 40_000);
 
     const assertion = await createClientAssertion({
@@ -135,55 +107,26 @@ describe('graceful shutdown', () => {
 
   it('under keep-alive load: readyz 503 and Connection: close while draining, 0 resets, half-sent connections closed, exit 0', async () => {
     const ca = await createDevCa();
-    const server = await ca.issueServer();
     const client = await ca.issueClient({ clientId: 'svc-load' });
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-drain-'));
-    const port = await freePort();
-    const issuer = `https://localhost:${port}`;
-    const serverKey = await generateServerKey('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), {
-      active_kid: serverKey.kid as string,
-      keys: [serverKey],
-    });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-    await writeFile(join(dir, 'root.pem'), ca.root.certPem);
-    await writeFile(join(dir, 'intermediate.pem'), ca.intermediate.certPem);
-    await writeFile(
-      join(dir, 'registry.json'),
-      JSON.stringify({
-        clients: [
-          {
-            client_id: 'svc-load',
-            token_endpoint_auth_method: 'tls_client_auth',
-            tls_client_auth_subject_dn: client.subject,
-          },
-        ],
-      }),
-    );
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        unsafeDevDefaults: false,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: {
-          trustAnchorFiles: ['root.pem'],
-          intermediateFiles: ['intermediate.pem'],
-          crlFiles: [],
+    const { port, configFile } = await prepareServeDir({
+      ca,
+      trustDevCa: true,
+      clients: [
+        {
+          client_id: 'svc-load',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: client.subject,
         },
-        admin: { port: 0 },
+      ],
+      config: {
+        unsafeDevDefaults: false,
         rateLimits: { perClient: 1_000_000, perAddress: 1_000_000 },
         shutdownDrainSeconds: 2,
         shutdownTimeoutSeconds: 10,
-        // Shutdown is under test, not load shedding (which a busy test machine may trigger).
-        underPressure: { maxEventLoopDelayMs: 0 },
-        log: { level: 'warn' },
-      }),
-    );
-    serve = spawnServe(join(dir, 'tollgate.json'));
+      },
+      prefix: 'tollgate-drain-',
+    });
+    serve = spawnServe(configFile);
     const base = `https://127.0.0.1:${port}`;
     await waitForHttps(`${base}/healthz`, ca.root.certPem, 40_000);
 

@@ -4,16 +4,14 @@
  * reload and keep their loaded state) leaves the other worker serving and is retried, instead
  * of stopping every worker.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
-import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { form, makeJwtClient } from '../helpers/tollgate.js';
 
 /** Worker pids the primary logged as ready that are still alive. */
@@ -37,32 +35,14 @@ describe('serve --workers 2: a worker that dies', () => {
 
   it('is replaced while the other keeps serving, and a replacement that cannot start is retried without stopping the other', async () => {
     const ca = await createDevCa();
-    const server = await ca.issueServer();
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-worker-replacement-'));
     const client = await makeJwtClient('svc-replacement');
-    const port = await freePort();
-    const issuer = `https://localhost:${port}`;
-    const key = await generateSigningJwk('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-    const registry = JSON.stringify({ clients: [client.metadata] });
-    await writeFile(join(dir, 'registry.json'), registry);
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
-        reload: { pollIntervalSeconds: 3600 },
-        admin: { port: 0 },
-        underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
-        log: { level: 'info' },
-      }),
-    );
-    const running = spawnServe(join(dir, 'tollgate.json'), {}, ['--workers', '2']);
+    const { dir, port, issuer, configFile, writeRegistry } = await prepareServeDir({
+      ca,
+      clients: [client.metadata],
+      config: { reload: { pollIntervalSeconds: 3600 }, log: { level: 'info' } },
+      prefix: 'tollgate-worker-replacement-',
+    });
+    const running = spawnServe(configFile, {}, ['--workers', '2']);
     serve = running;
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, 60_000);
     const readyWorkers = () => (running.output().match(/"msg":"worker ready"/g) ?? []).length;
@@ -128,7 +108,7 @@ describe('serve --workers 2: a worker that dies', () => {
     expect(answers).toEqual([200, 200, 200, 200]);
 
     // 3. Fixed on disk: the next retry starts a worker; SIGTERM then drains both, exit 0.
-    await writeFile(join(dir, 'registry.json'), registry);
+    await writeRegistry([client.metadata]);
     await waitFor(/"msg":"worker ready"/g, 4);
     expect(liveWorkers(running.output()).length).toBe(2);
     running.kill('SIGTERM');

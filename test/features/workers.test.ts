@@ -4,17 +4,14 @@
  * exactly one token), a scrape of /metrics sums every worker, SIGHUP reloads every worker, and
  * SIGTERM drains them all and exits 0.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
-import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir, type ServeDir } from '../helpers/serve-dir.js';
 import { form, type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 /** One POST on a connection of its own (no agent), so the cluster hands each to a worker. */
@@ -64,7 +61,7 @@ function getPlain(url: string): Promise<string> {
 describe('serve --workers 2', () => {
   let serve: ServeProcess;
   let ca: DevCa;
-  let dir: string;
+  let serveDir: ServeDir;
   let issuer: string;
   let base: string;
   /** The admin listener (plain HTTP on loopback), where /metrics lives. */
@@ -75,42 +72,26 @@ describe('serve --workers 2', () => {
 
   beforeAll(async () => {
     ca = await createDevCa();
-    const server = await ca.issueServer();
-    dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
     client = await makeJwtClient('svc-workers');
     bursts = await Promise.all(
       Array.from({ length: 8 }, (_, i) => makeJwtClient(`svc-burst-${i}`)),
     );
-    const port = await freePort();
     const adminPort = await freePort();
     admin = `http://127.0.0.1:${adminPort}`;
-    issuer = `https://localhost:${port}`;
-    base = `https://127.0.0.1:${port}`;
-    const key = await generateSigningJwk('ES256');
-    writeSigningKeyFile(join(dir, 'keys.json'), { active_kid: key.kid as string, keys: [key] });
-    await writeFile(join(dir, 'server.pem'), server.chainPem);
-    await writeFile(join(dir, 'server-key.pem'), server.keyPem, { mode: 0o600 });
-    await writeFile(
-      join(dir, 'registry.json'),
-      JSON.stringify({ clients: [client.metadata, ...bursts.map((one) => one.metadata)] }),
-    );
-    await writeFile(
-      join(dir, 'tollgate.json'),
-      JSON.stringify({
-        issuer,
-        tls: { host: '127.0.0.1', port, certFile: 'server.pem', keyFile: 'server-key.pem' },
-        signingKeys: { file: 'keys.json' },
-        registry: { file: 'registry.json' },
-        clientCertificates: { trustAnchorFiles: [], intermediateFiles: [], crlFiles: [] },
+    serveDir = await prepareServeDir({
+      ca,
+      clients: [client.metadata, ...bursts.map((one) => one.metadata)],
+      config: {
         reload: { pollIntervalSeconds: 3600 },
         admin: { enabled: true, host: '127.0.0.1', port: adminPort },
         metrics: { enabled: true, allowedCidrs: ['127.0.0.1/32'] },
-        // Correctness under test, not load shedding: the machine running the suite is busy.
-        underPressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
         log: { level: 'info' },
-      }),
-    );
-    serve = spawnServe(join(dir, 'tollgate.json'), {}, ['--workers', '2']);
+      },
+      prefix: 'tollgate-workers-',
+    });
+    issuer = serveDir.issuer;
+    base = `https://127.0.0.1:${serveDir.port}`;
+    serve = spawnServe(serveDir.configFile, {}, ['--workers', '2']);
     // Two workers compile through tsx at once: slow on a busy machine, hence the long bound.
     await waitForHttps(`${base}/healthz`, ca.root.certPem, 60_000);
   }, 90_000);
@@ -192,10 +173,7 @@ describe('serve --workers 2', () => {
 
   it('reloads every worker on SIGHUP, and drains every worker on SIGTERM (exit 0)', async () => {
     const second = await makeJwtClient('svc-workers-second');
-    await writeFile(
-      join(dir, 'registry.json'),
-      JSON.stringify({ clients: [client.metadata, second.metadata] }),
-    );
+    await serveDir.writeRegistry([client.metadata, second.metadata]);
     serve.kill('SIGHUP');
     let reloaded = 0;
     for (let i = 0; i < 100 && reloaded < 2; i++) {
