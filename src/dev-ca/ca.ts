@@ -7,10 +7,21 @@
  * @see RFC 5280 §4.2.1.9 (basic constraints), §4.2.1.10 (name constraints), §5 (CRLs),
  *      RFC 8705 §2.1 (what a tls_client_auth certificate must carry)
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as pkijs from 'pkijs';
-import { encodeDnString, formatDnDer, parseCertificate } from '../pki/index.js';
+import {
+  constrainedNames,
+  encodeDnString,
+  formatDn,
+  type GeneralName,
+  type NameConstraints,
+  nameViolation,
+  type ParsedCertificate,
+  parseCertificate,
+  parseIpAddress,
+  spkiSha256,
+} from '../pki/index.js';
 import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import {
   type DevKeyPair,
@@ -26,7 +37,6 @@ import {
   ekuOids,
   formatIp,
   fromPem,
-  isPermitted,
   type KeyUsageName,
   randomSerial,
   type SubjectAltNames,
@@ -107,11 +117,7 @@ interface ValidityOptions {
 export interface IssueServerOptions extends ValidityOptions {
   /** DNS names and IP addresses. Default `localhost`, `127.0.0.1`, `::1`. */
   readonly sans?: readonly string[];
-  /** Default `CN=<first DNS SAN>,O=Tollgate Dev,C=US`. */
-  readonly subject?: string;
   readonly keyType?: DevKeyType;
-  /** Default `serverAuth`. */
-  readonly eku?: EkuOption;
 }
 
 export interface IssueClientOptions extends ValidityOptions {
@@ -184,9 +190,9 @@ export interface CrlOptions {
   readonly rootNextUpdateDays?: number;
 }
 
+/** A serial number in hex (colons allowed), an issued certificate, or `{ certPem }`. */
 export type RevocationTarget =
   | string
-  | Uint8Array
   | { readonly serialHex: string }
   | { readonly certPem: string };
 
@@ -227,14 +233,13 @@ export async function createDevCa(options: CreateDevCaOptions = {}): Promise<Dev
   const intermediateSubject =
     like?.intermediate.subject ?? `CN=Tollgate Dev Intermediate CA,${subjectSuffix}`;
   return new DevCa({
-    clock,
+    now: clock,
     profile,
-    rootPem: caCertificate(rootName, rootKey),
-    rootKey,
+    rootCertPem: caCertificate(rootName, rootKey),
+    rootKeyPem: rootKey.privateKeyPem,
     // pathLen 0: the intermediate issues leaves only.
-    intermediatePem: caCertificate(encodeDnString(intermediateSubject), intermediateKey, 0),
-    intermediateKey,
-    permitted,
+    intermediateCertPem: caCertificate(encodeDnString(intermediateSubject), intermediateKey, 0),
+    intermediateKeyPem: intermediateKey.privateKeyPem,
   });
 }
 
@@ -253,46 +258,7 @@ export interface OpenDevCaOptions {
 
 /** Re-opens a CA from its PEM files (what the CLI does for every command after `init`). */
 export async function openDevCa(options: OpenDevCaOptions): Promise<DevCa> {
-  const intermediateKey = loadDevKeyPair(options.intermediateKeyPem);
-  const intermediateCert = new X509Certificate(options.intermediateCertPem);
-  if (!intermediateCert.checkPrivateKey(intermediateKey.privateKey)) {
-    throw new TypeError('dev-ca: the intermediate key does not match the intermediate certificate');
-  }
-  const rootKey = options.rootKeyPem === undefined ? undefined : loadDevKeyPair(options.rootKeyPem);
-  if (
-    rootKey !== undefined &&
-    !new X509Certificate(options.rootCertPem).checkPrivateKey(rootKey.privateKey)
-  ) {
-    throw new TypeError('dev-ca: the root key does not match the root certificate');
-  }
-  return new DevCa({
-    clock: clockOf(options.now),
-    profile: options.profile ?? 'dev',
-    rootPem: options.rootCertPem,
-    rootKey,
-    intermediatePem: options.intermediateCertPem,
-    intermediateKey,
-    permitted: permittedSubtreesOf(intermediateCert),
-    rootCrlPem: options.rootCrlPem,
-    intermediateCrlPem: options.intermediateCrlPem,
-  });
-}
-
-/** base64url SHA-256 of a DER certificate: the RFC 8705 §3.1 `x5t#S256`. */
-export function x5tS256(certDer: Uint8Array): string {
-  return createHash('sha256').update(certDer).digest('base64url');
-}
-
-interface DevCaParts {
-  readonly clock: () => Date;
-  readonly profile: DevCaProfile;
-  readonly rootPem: string;
-  readonly rootKey: DevKeyPair | undefined;
-  readonly intermediatePem: string;
-  readonly intermediateKey: DevKeyPair;
-  readonly permitted: readonly string[];
-  readonly rootCrlPem?: string | undefined;
-  readonly intermediateCrlPem?: string | undefined;
+  return new DevCa({ ...options, profile: options.profile ?? 'dev' });
 }
 
 type Which = 'root' | 'intermediate';
@@ -306,7 +272,11 @@ export class DevCa {
   /** The permitted subtrees both CAs carry. */
   readonly permittedSubtrees: readonly string[];
   readonly profile: DevCaProfile;
-  readonly #parts: DevCaParts;
+  readonly #clock: () => Date;
+  readonly #rootKey: DevKeyPair | undefined;
+  readonly #intermediateKey: DevKeyPair;
+  /** The intermediate's name constraints, as chain validation reads them. */
+  readonly #constraints: NameConstraints | undefined;
   readonly #names: Record<Which, Buffer>;
   readonly #spki: Record<Which, Buffer>;
   readonly #revoked: Record<Which, Map<string, RevocationEntry>>;
@@ -315,38 +285,64 @@ export class DevCa {
   readonly #loadedRootCrl: EncodedCrl | undefined;
 
   /** @internal Use {@link createDevCa} or {@link openDevCa}. */
-  constructor(parts: DevCaParts) {
-    this.#parts = parts;
-    this.root = describeCaCertificate(parts.rootPem, parts.rootKey?.privateKeyPem);
+  constructor(options: OpenDevCaOptions & { readonly profile: DevCaProfile }) {
+    this.#clock = clockOf(options.now);
+    this.profile = options.profile;
+    const root = new X509Certificate(options.rootCertPem);
+    const intermediate = new X509Certificate(options.intermediateCertPem);
+    this.#intermediateKey = loadDevKeyPair(options.intermediateKeyPem);
+    if (!intermediate.checkPrivateKey(this.#intermediateKey.privateKey)) {
+      throw new TypeError(
+        'dev-ca: the intermediate key does not match the intermediate certificate',
+      );
+    }
+    const rootKey =
+      options.rootKeyPem === undefined ? undefined : loadDevKeyPair(options.rootKeyPem);
+    if (rootKey !== undefined && !root.checkPrivateKey(rootKey.privateKey)) {
+      throw new TypeError('dev-ca: the root key does not match the root certificate');
+    }
+    this.#rootKey = rootKey;
+    this.root = describeCaCertificate(root, rootKey?.privateKeyPem);
     this.intermediate = {
-      ...describeCaCertificate(parts.intermediatePem),
-      keyPem: parts.intermediateKey.privateKeyPem,
+      ...describeCaCertificate(intermediate),
+      keyPem: this.#intermediateKey.privateKeyPem,
     };
     this.chainPem = `${this.intermediate.certPem}${this.root.certPem}`;
-    this.permittedSubtrees = [...parts.permitted];
-    this.profile = parts.profile;
-    const root = new X509Certificate(parts.rootPem);
-    const intermediate = new X509Certificate(parts.intermediatePem);
+    this.#constraints = parseCertificate(intermediate.raw).extensions.nameConstraints;
+    this.permittedSubtrees = permittedSubtreesOf(this.#constraints);
     this.#names = { root: subjectDerOf(root), intermediate: subjectDerOf(intermediate) };
     this.#spki = {
       root: root.publicKey.export({ type: 'spki', format: 'der' }),
-      intermediate: parts.intermediateKey.spkiDer,
+      intermediate: this.#intermediateKey.spkiDer,
     };
-    const rootCrl = firstCrl(parts.rootCrlPem);
-    const intermediateCrl = firstCrl(parts.intermediateCrlPem);
-    const byRoot = (rootCrl?.entries ?? []).map((e) => [e.serialHex, e] as const);
-    const byIntermediate = (intermediateCrl?.entries ?? []).map((e) => [e.serialHex, e] as const);
-    this.#revoked = { root: new Map(byRoot), intermediate: new Map(byIntermediate) };
+    const loaded = {
+      root: firstCrl(options.rootCrlPem),
+      intermediate: firstCrl(options.intermediateCrlPem),
+    };
+    const revoked = (crl: EncodedCrl | undefined) =>
+      new Map((crl?.entries ?? []).map((entry) => [entry.serialHex, entry]));
+    this.#revoked = { root: revoked(loaded.root), intermediate: revoked(loaded.intermediate) };
     this.#crlNumber = {
-      root: rootCrl?.crlNumber ?? 0,
-      intermediate: intermediateCrl?.crlNumber ?? 0,
+      root: loaded.root?.crlNumber ?? 0,
+      intermediate: loaded.intermediate?.crlNumber ?? 0,
     };
-    this.#loadedRootCrl = rootCrl;
+    this.#loadedRootCrl = loaded.root;
   }
 
   /** The CA's clock. */
   now(): Date {
-    return this.#parts.clock();
+    return this.#clock();
+  }
+
+  /**
+   * True when a leaf may carry the DNS name or IP address `san`: the rule chain validation
+   * applies (src/pki), so the CA refuses exactly what Tollgate and OpenSSL would refuse.
+   * @see RFC 5280 §4.2.1.10
+   */
+  permits(san: string): boolean {
+    const name: GeneralName =
+      isIP(san) === 0 ? { type: 'dns', value: san } : { type: 'ip', bytes: parseIpAddress(san) };
+    return this.#constraints === undefined || nameViolation(this.#constraints, name) === undefined;
   }
 
   /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
@@ -357,9 +353,9 @@ export class DevCa {
     const keyType = options.keyType ?? this.intermediate.keyType;
     const key = await generateDevKeyPair(keyType);
     const issued = this.#issueLeaf({
-      subject: options.subject ?? `CN=${dns[0] ?? ip[0] ?? 'localhost'},${subjectSuffix}`,
+      subject: `CN=${dns[0] ?? ip[0] ?? 'localhost'},${subjectSuffix}`,
       sans: { dns, ip },
-      ekuOids: resolveEku(options.eku ?? 'serverAuth'),
+      ekuOids: [ekuOids.serverAuth],
       spkiDer: key.spkiDer,
       // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
       // for RSA server keys so TLS 1.2 RSA suites still work.
@@ -388,8 +384,9 @@ export class DevCa {
   }
 
   /**
-   * Revokes a certificate (serial hex, PEM, DER, or an issued certificate). The intermediate's own
-   * serial goes on the root CRL; anything else on the intermediate CRL. Idempotent per serial.
+   * Revokes a certificate (serial hex, `{ certPem }`, or an issued certificate). The
+   * intermediate's own serial goes on the root CRL, anything else on the intermediate CRL.
+   * Idempotent per serial.
    */
   revoke(
     target: RevocationTarget,
@@ -401,7 +398,7 @@ export class DevCa {
     const map = this.#revoked[byRoot ? 'root' : 'intermediate'];
     const existing = map.get(serialHex);
     if (existing !== undefined) return existing;
-    if (byRoot && this.#parts.rootKey === undefined) {
+    if (byRoot && this.#rootKey === undefined) {
       throw new TypeError('dev-ca: revoking the intermediate needs the root key (--keep-root-key)');
     }
     const entry: RevocationEntry = { serialHex, revokedAt: truncate(at ?? this.now()), reason };
@@ -413,7 +410,7 @@ export class DevCa {
   async crls(options: CrlOptions = {}): Promise<DevCaCrls> {
     const intermediate = this.#crl('intermediate', options.nextUpdateDays, options.now);
     let root = this.#loadedRootCrl;
-    if (this.#parts.rootKey !== undefined) {
+    if (this.#rootKey !== undefined) {
       const days = options.rootNextUpdateDays ?? options.nextUpdateDays;
       root = this.#crl('root', days, options.now);
     }
@@ -431,7 +428,7 @@ export class DevCa {
     const nextUpdate = new Date(Math.min(now.getTime() + validityMs, caNotAfter));
     const entries = [...this.#revoked[which].values()];
     const crlNumber = ++this.#crlNumber[which];
-    const signer = which === 'root' ? this.#parts.rootKey : this.#parts.intermediateKey;
+    const signer = which === 'root' ? this.#rootKey : this.#intermediateKey;
     if (signer === undefined) throw new TypeError('dev-ca: no root key to sign the root CRL with');
     const built = buildCrl({
       issuer: this.#names[which],
@@ -454,7 +451,6 @@ export class DevCa {
     readonly validity: ValidityOptions;
   }): Omit<IssuedCertificate, 'keyPem'> {
     const { validity, sans } = leaf;
-    checkSans(sans, leaf.subject, this.permittedSubtrees);
     const now = truncate(validity.now ?? this.now());
     const notBefore = truncate(validity.notBefore ?? now);
     const validityMs =
@@ -474,11 +470,12 @@ export class DevCa {
       notAfter,
       subjectSpki: leaf.spkiDer,
       issuerSpki: this.#spki.intermediate,
-      signer: this.#parts.intermediateKey,
+      signer: this.#intermediateKey,
       keyUsage: leaf.keyUsage,
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: sans,
     });
+    this.#checkNames(parseCertificate(cert.der));
     return {
       ...describeCert(new X509Certificate(cert.der)),
       chainPem: `${cert.pem}${this.intermediate.certPem}`,
@@ -492,22 +489,42 @@ export class DevCa {
       eku: (leaf.ekuOids ?? []).map(ekuName),
     };
   }
+
+  /**
+   * Refuses a leaf with a name outside the CA's name constraints before anyone sees it: checked
+   * on the signed certificate with src/pki's rule (SANs, and a host-like CN when there is no DNS
+   * SAN, as OpenSSL does), so a bad `--san` fails here with a clear message, not in a handshake.
+   */
+  #checkNames(leaf: ParsedCertificate): void {
+    const constraints = this.#constraints;
+    if (constraints === undefined) return;
+    const sans: readonly GeneralName[] = leaf.extensions.subjectAltName ?? [];
+    const outside = constrainedNames(leaf, true)
+      .filter((name) => nameViolation(constraints, name) !== undefined)
+      .map((name) => {
+        const text = name.type === 'ip' ? formatIp(name.bytes) : 'value' in name ? name.value : '';
+        return sans.includes(name as GeneralName) ? text : `CN=${text}`;
+      });
+    if (outside.length > 0) {
+      throw new TypeError(
+        `dev-ca: ${outside.join(', ')} outside the CA's name constraints (${this.permittedSubtrees.join(', ')}); widen them with --permit`,
+      );
+    }
+  }
 }
 
-/** Describes a CA certificate (PEM) and its key, if any. */
-function describeCaCertificate(certPem: string, keyPem?: string): CaCertificate {
-  const cert = new X509Certificate(certPem);
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+/** Describes a CA certificate and its key, if any. */
+function describeCaCertificate(cert: X509Certificate, keyPem?: string): CaCertificate {
   return {
     ...describeCert(cert),
     ...(keyPem === undefined ? {} : { keyPem }),
-    spkiSha256: createHash('sha256').update(spki).digest('base64url'),
+    spkiSha256: spkiSha256(cert.raw),
   };
 }
 
 /** A certificate as the dev CA reports it. */
 export function describeCert(cert: X509Certificate): CertificateInfo {
-  const parsed = pkijs.Certificate.fromBER(cert.raw);
+  const parsed = parseCertificate(cert.raw);
   let keyType: DevKeyType;
   try {
     keyType = keyTypeOf(cert.publicKey);
@@ -518,23 +535,22 @@ export function describeCert(cert: X509Certificate): CertificateInfo {
   return {
     certPem: cert.toString(),
     certDer: cert.raw,
-    subject: formatDnDer(new Uint8Array(parsed.subject.toSchema().toBER(false))),
+    subject: formatDn(parsed.subject),
     serialHex: cert.serialNumber.toUpperCase(),
-    notBefore: parsed.notBefore.value,
-    notAfter: parsed.notAfter.value,
+    notBefore: parsed.notBefore,
+    notAfter: parsed.notAfter,
     keyType,
-    x5tS256: x5tS256(cert.raw),
+    x5tS256: parsed.x5tS256,
   };
 }
 
 /** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
-export function subjectDerOf(cert: X509Certificate): Buffer {
+function subjectDerOf(cert: X509Certificate): Buffer {
   return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
 }
 
-/** A CA's permitted subtrees in the `--permit` notation (DNS names, IP/prefix), read by src/pki. */
-function permittedSubtreesOf(cert: X509Certificate): string[] {
-  const constraints = parseCertificate(cert.raw).extensions.nameConstraints;
+/** Permitted subtrees in the `--permit` notation (DNS names, IP/prefix). */
+function permittedSubtreesOf(constraints: NameConstraints | undefined): string[] {
   return (constraints?.permitted ?? []).flatMap((name) => {
     if (name.type === 'dns') return [name.value];
     if (name.type !== 'ip') return [];
@@ -562,15 +578,13 @@ function firstCrl(pem: string | undefined): EncodedCrl | undefined {
 }
 
 function serialOf(target: RevocationTarget): string {
-  if (typeof target === 'string' && !target.includes('-----BEGIN')) {
-    const hex = target.replace(/[:\s]/g, '').toUpperCase();
-    if (!/^[0-9A-F]+$/.test(hex)) throw new TypeError(`dev-ca: not a serial number: ${target}`);
-    return hex;
+  if (typeof target !== 'string' && 'certPem' in target) {
+    return new X509Certificate(target.certPem).serialNumber.toUpperCase();
   }
-  if (typeof target === 'string' || target instanceof Uint8Array)
-    return new X509Certificate(target).serialNumber.toUpperCase();
-  if ('serialHex' in target) return target.serialHex.replace(/[:\s]/g, '').toUpperCase();
-  return new X509Certificate(target.certPem).serialNumber.toUpperCase();
+  const serial = typeof target === 'string' ? target : target.serialHex;
+  const hex = serial.replace(/[:\s]/g, '').toUpperCase();
+  if (!/^[0-9A-F]+$/.test(hex)) throw new TypeError(`dev-ca: not a serial number: ${serial}`);
+  return hex;
 }
 
 /** Subject, SANs, EKU and key usage of a client leaf; an X.509-SVID when `spiffeId` is set. */
@@ -622,24 +636,6 @@ function resolveEku(eku: EkuOption): string[] | undefined {
 
 function ekuName(oid: string): string {
   return Object.entries(ekuOids).find(([, value]) => value === oid)?.[0] ?? oid;
-}
-
-function checkSans(sans: SubjectAltNames, subject: string, permitted: readonly string[]): void {
-  if (permitted.length === 0) return;
-  const outside = [...(sans.dns ?? []), ...(sans.ip ?? [])].filter(
-    (name) => !isPermitted(name, permitted),
-  );
-  // OpenSSL also checks a host-like CN against DNS constraints when there is no DNS SAN.
-  const cn = /(?:^|,)\s*CN=([^,+]+)/i.exec(subject)?.[1]?.trim();
-  const hostLike = cn !== undefined && /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/.test(cn);
-  if ((sans.dns ?? []).length === 0 && hostLike && !isPermitted(cn, permitted)) {
-    outside.push(`CN=${cn}`);
-  }
-  if (outside.length > 0) {
-    throw new TypeError(
-      `dev-ca: ${outside.join(', ')} outside the CA's name constraints (${permitted.join(', ')}); widen them with --permit`,
-    );
-  }
 }
 
 /** A clock function from a {@link Clock}; the system clock when absent. */

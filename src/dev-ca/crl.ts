@@ -7,7 +7,7 @@
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { encodePem } from '../pki/index.js';
+import { type DistinguishedName, encodePem, parseCrl as parsePkiCrl } from '../pki/index.js';
 import { type DevKeyPair, signTbs } from './keys.js';
 import { algorithmIdentifier, authorityKeyIdentifier, extension, timeOf } from './x509.js';
 
@@ -39,9 +39,9 @@ export interface RevocationEntry {
   readonly reason: RevocationReason;
 }
 
-/** What a CRL says, read back. */
+/** What a CRL says, in the dev CA's terms. */
 export interface CrlContents {
-  readonly issuer: Buffer;
+  readonly issuer: DistinguishedName;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date | undefined;
   readonly crlNumber: number;
@@ -100,35 +100,23 @@ export function buildCrl(template: CrlTemplate): { der: Buffer; pem: string } {
   return { der, pem: encodePem('X509 CRL', der) };
 }
 
-/** Reads back what {@link buildCrl} wrote (or any v2 CRL). Does not verify the signature. */
-export function parseCrl(der: Buffer): CrlContents {
-  const crl = pkijs.CertificateRevocationList.fromBER(der);
-  const reasonNames = Object.fromEntries(
-    Object.entries(revocationReasons).map(([name, code]) => [code, name as RevocationReason]),
-  );
-  const entries = (crl.revokedCertificates ?? []).map((revoked) => {
-    const code = extensionValue(revoked.crlEntryExtensions, pkijs.id_CRLReason);
-    const reason =
-      code instanceof asn1js.Enumerated ? reasonNames[code.valueBlock.valueDec] : undefined;
-    const serial = Buffer.from(revoked.userCertificate.valueBlock.valueHexView);
-    return {
-      serialHex: serial.toString('hex').toUpperCase(),
-      revokedAt: revoked.revocationDate.value,
-      reason: reason ?? 'unspecified',
-    };
-  });
-  const crlNumber = extensionValue(crl.crlExtensions, pkijs.id_CRLNumber);
+/**
+ * Reads a CRL with src/pki's parser (the one the server loads CRLs with), reason codes by name.
+ * Does not verify the signature.
+ */
+export function parseCrl(der: Uint8Array): CrlContents {
+  const crl = parsePkiCrl(der);
+  const reasons = Object.entries(revocationReasons);
   return {
-    issuer: Buffer.from(crl.issuer.toSchema().toBER(false)),
-    thisUpdate: crl.thisUpdate.value,
-    nextUpdate: crl.nextUpdate?.value,
-    crlNumber: crlNumber instanceof asn1js.Integer ? crlNumber.valueBlock.valueDec : 0,
-    entries,
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    crlNumber: Number(crl.crlNumber),
+    entries: crl.entries.map((entry) => ({
+      serialHex: entry.serial.toUpperCase(),
+      revokedAt: entry.revocationDate,
+      reason: (reasons.find(([, code]) => code === entry.reasonCode)?.[0] ??
+        'unspecified') as RevocationReason,
+    })),
   };
-}
-
-/** The decoded value of the extension `oid`, if present. */
-function extensionValue(extensions: pkijs.Extensions | undefined, oid: string): unknown {
-  const found = extensions?.extensions.find((extension) => extension.extnID === oid);
-  return found && asn1js.fromBER(found.extnValue.valueBlock.valueHexView).result;
 }

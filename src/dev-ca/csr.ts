@@ -17,10 +17,12 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import {
+  type CertificateExtensions,
   decodePem,
   defaultKeyPolicy,
   formatDnDer,
   maxRsaBits,
+  parseExtensions,
   spkiPolicyViolation,
   verifySignature,
 } from '../pki/index.js';
@@ -87,59 +89,43 @@ export function readCertificateRequest(input: string | Uint8Array): CertificateR
   if (check !== 'valid') {
     throw new TypeError('the CSR signature does not verify (not signed by its own key)');
   }
-  const subjectDer = csr.subject.toSchema().toBER(false);
-  const request = {
-    der,
-    subject:
-      csr.subject.typesAndValues.length === 0 ? undefined : formatDnDer(new Uint8Array(subjectDer)),
-    spkiDer,
-    publicKey,
-    sans: { dns: [] as string[], uri: [] as string[], ip: [] as string[], email: [] as string[] },
-    requestsCa: false,
-    eku: undefined as string[] | undefined,
-  };
-  for (const attribute of csr.attributes ?? []) {
-    if (attribute.type !== extensionRequestOid) continue;
-    for (const value of attribute.values) {
-      let extensions: pkijs.Extensions;
-      try {
-        extensions = new pkijs.Extensions({ schema: value });
-      } catch {
-        throw new TypeError('the CSR has a malformed extensionRequest');
-      }
-      for (const extension of extensions.extensions) readExtension(extension, request);
-    }
-  }
-  return request;
-}
-
-function readExtension(
-  extension: pkijs.Extension,
-  request: { sans: CertificateRequest['sans']; requestsCa: boolean; eku: string[] | undefined },
-): void {
-  const parsed: unknown = extension.parsedValue;
-  if (extension.extnID === pkijs.id_BasicConstraints && parsed instanceof pkijs.BasicConstraints) {
-    request.requestsCa = parsed.cA === true;
-  } else if (extension.extnID === pkijs.id_ExtKeyUsage && parsed instanceof pkijs.ExtKeyUsage) {
-    request.eku = [...parsed.keyPurposes];
-  } else if (extension.extnID === pkijs.id_SubjectAltName && parsed instanceof pkijs.AltName) {
-    for (const name of parsed.altNames) {
-      if (name.type === 1) request.sans.email.push(String(name.value));
-      else if (name.type === 2) request.sans.dns.push(String(name.value));
-      else if (name.type === 6) request.sans.uri.push(String(name.value));
-      else if (name.type === 7) {
-        const view = (name.value as { valueBlock: { valueHexView: Uint8Array } }).valueBlock;
-        request.sans.ip.push(formatIp(view.valueHexView));
-      } else throw new TypeError(`the CSR asks for a SAN form the dev CA does not issue`);
-    }
-  } else if (
-    extension.extnID === pkijs.id_BasicConstraints ||
-    extension.extnID === pkijs.id_ExtKeyUsage ||
-    extension.extnID === pkijs.id_SubjectAltName
-  ) {
-    throw new TypeError('the CSR has a malformed requested extension');
+  const extensions = requestedExtensions(csr);
+  const sans: CertificateRequest['sans'] = { dns: [], uri: [], ip: [], email: [] };
+  for (const name of extensions?.subjectAltName ?? []) {
+    if (name.type === 'ip') sans.ip.push(formatIp(name.bytes));
+    else if (name.type === 'dns' || name.type === 'uri' || name.type === 'email') {
+      sans[name.type].push(name.value);
+    } else throw new TypeError('the CSR asks for a SAN form the dev CA does not issue');
   }
   // Anything else requested (key usage, policies...) is not copied: the CA's profile decides.
+  return {
+    der,
+    subject:
+      csr.subject.typesAndValues.length === 0
+        ? undefined
+        : formatDnDer(new Uint8Array(csr.subject.toSchema().toBER(false))),
+    spkiDer,
+    publicKey,
+    sans,
+    requestsCa: extensions?.basicConstraints?.cA === true,
+    eku: extensions?.extKeyUsage,
+  };
+}
+
+/**
+ * The extensionRequest attribute (RFC 2985 §5.4.2: a single Extensions value), read by the rules
+ * src/pki reads a certificate's extensions with.
+ */
+function requestedExtensions(csr: pkijs.CertificationRequest): CertificateExtensions | undefined {
+  const requests = (csr.attributes ?? []).filter((a) => a.type === extensionRequestOid);
+  const [value, ...more] = requests.flatMap((attribute) => attribute.values);
+  if (value === undefined) return undefined;
+  try {
+    if (more.length === 0) return parseExtensions(new Uint8Array(value.toBER(false)));
+  } catch {
+    // fall through to the one message below
+  }
+  throw new TypeError('the CSR has a malformed extensionRequest');
 }
 
 function toDer(input: string | Uint8Array): Uint8Array {

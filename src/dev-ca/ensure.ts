@@ -31,7 +31,6 @@ import {
   planServerFiles,
   Workspace,
 } from './workspace.js';
-import { isPermitted } from './x509.js';
 
 const dayMs = 86_400_000;
 
@@ -140,7 +139,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
       ...(options.serverSans ?? []),
       ...(server === undefined ? [] : [...server.sans.dns, ...server.sans.ip]),
     ]);
-    const permitted = sans.filter((san) => isPermitted(san, ca.permittedSubtrees));
+    const permitted = sans.filter((san) => ca.permits(san));
     plan.merge(await planServerFiles(ca, permitted, options.keyType));
   }
 

@@ -5,7 +5,7 @@
  * @see RFC 5280, RFC 8705, RFC 7523, RFC 7517
  */
 
-export { encodeDnString as encodeDn } from '../pki/index.js';
+export { encodeDnString as encodeDn, x5tS256 } from '../pki/index.js';
 export {
   type CrlOptions,
   createDevCa,
@@ -15,7 +15,6 @@ export {
   type IssuedCertificate,
   type IssuedClientCertificate,
   openDevCa,
-  x5tS256,
 } from './ca.js';
 export { runDevCaCli } from './cli.js';
 export { parseCrl } from './crl.js';

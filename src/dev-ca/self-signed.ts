@@ -36,16 +36,8 @@ export interface SelfSignedClient extends CertificateInfo {
 }
 
 const hourMs = 3_600_000;
-// The attribute types the selfsigned package maps (through @peculiar/x509) one-to-one, by OID.
-const selfsignedTypes: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '0.9.2342.19200300.100.1.25': 'DC',
-};
+/** The attribute types the selfsigned package maps (through @peculiar/x509) one-to-one. */
+const selfsignedTypes = new Set(['CN', 'O', 'OU', 'C', 'L', 'ST', 'DC']);
 
 /** Makes a self-signed clientAuth certificate and its registry JWK. @see RFC 8705 §2.2.2 */
 export async function createSelfSignedClient(
@@ -58,40 +50,37 @@ export async function createSelfSignedClient(
     options.validityDays === undefined ? hourMs : options.validityDays * 24 * hourMs;
   const notAfter = truncate(options.notAfter ?? new Date(notBefore.getTime() + validityMs));
   const key = await generateDevKeyPair(keyType);
-  const dn = parseDn(subject);
-  const attributes = dn.rdns.map((rdn) => (rdn.length === 1 ? rdn[0] : undefined));
-  const simple = attributes.every(
-    (a) => a !== undefined && a.value.kind === 'string' && selfsignedTypes[a.type] !== undefined,
-  );
+  // selfsigned joins these into a string that @peculiar/x509 parses back, in the order given
+  // (ASN.1 order, as parseDn keeps it): each attribute as src/pki prints it, escaped per RFC 4514.
+  const attributes = parseDn(subject).rdns.map((rdn) => {
+    const [attribute] = rdn;
+    if (rdn.length !== 1 || attribute?.value.kind !== 'string') return undefined;
+    const printed = formatDn({ rdns: [[attribute]], rdnKeys: [], key: '' });
+    const shortName = printed.slice(0, printed.indexOf('='));
+    const value = printed.slice(shortName.length + 1);
+    return selfsignedTypes.has(shortName) ? { shortName, value } : undefined;
+  });
   let certPem: string;
-  if (simple && keyType !== 'ed25519') {
-    const generated = await generate(
-      // selfsigned joins these into a string that @peculiar/x509 parses back, in the order given
-      // (ASN.1 order, as parseDn keeps it): each value goes escaped as RFC 4514 prints it.
-      attributes.map((a) => {
-        const printed = formatDn({ rdns: [a ? [a] : []], rdnKeys: [], key: '' });
-        return {
-          shortName: selfsignedTypes[a?.type ?? ''],
-          value: printed.slice(printed.indexOf('=') + 1),
-        };
-      }),
-      {
-        keyType: keyType.startsWith('rsa') ? 'rsa' : 'ec',
-        ...(keyType === 'p384' ? { curve: 'P-384' as const } : {}),
-        algorithm: keyType === 'p384' ? 'sha384' : 'sha256',
-        keyPair: {
-          privateKey: key.privateKeyPem,
-          publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        },
-        notBeforeDate: notBefore,
-        notAfterDate: notAfter,
-        extensions: [
-          { name: 'basicConstraints', cA: false, critical: true },
-          { name: 'keyUsage', digitalSignature: true, critical: true },
-          { name: 'extKeyUsage', clientAuth: true },
-        ],
+  if (
+    keyType !== 'ed25519' &&
+    attributes.every((a): a is NonNullable<typeof a> => a !== undefined)
+  ) {
+    const generated = await generate(attributes, {
+      keyType: keyType.startsWith('rsa') ? 'rsa' : 'ec',
+      ...(keyType === 'p384' ? { curve: 'P-384' as const } : {}),
+      algorithm: keyType === 'p384' ? 'sha384' : 'sha256',
+      keyPair: {
+        privateKey: key.privateKeyPem,
+        publicKey: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       },
-    );
+      notBeforeDate: notBefore,
+      notAfterDate: notAfter,
+      extensions: [
+        { name: 'basicConstraints', cA: false, critical: true },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', clientAuth: true },
+      ],
+    });
     certPem = generated.cert;
   } else {
     const name = encodeDnString(subject);

@@ -8,6 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { exportJWK, type JWK } from 'jose';
+import { parseSpiffeId as parseWorkloadSpiffeId } from '../workload/spiffe-id.js';
 import { fromPem } from './x509.js';
 
 /** A SPIFFE ID split into its parts. */
@@ -18,35 +19,19 @@ export interface SpiffeId {
   readonly path: string;
 }
 
-/** Longest SPIFFE ID (SPIFFE-ID §2.3: URIs up to 2048 bytes). */
-const maxSpiffeIdBytes = 2048;
-
 /**
- * Parses a workload SPIFFE ID `spiffe://<trust-domain>/<path>` (a non-empty path: X.509-SVID
- * leaves identify workloads, not trust domains); throws TypeError naming what is wrong.
+ * Parses a workload SPIFFE ID `spiffe://<trust-domain>/<path>` with the grammar the server
+ * checks SVIDs with (src/workload), so the dev CA never issues an ID Tollgate would refuse; a
+ * non-empty path, since X.509-SVID leaves identify workloads. Throws TypeError naming the fault.
  *
- * @see SPIFFE-ID §2.1 (trust domain: lowercase letters, digits, `.`, `-`, `_`), §2.2 (path
- *      segments of letters, digits, `.`, `-`, `_`; no empty, `.` or `..` segment), §2.3
+ * @see SPIFFE-ID §2
  */
 export function parseSpiffeId(id: string): SpiffeId {
-  const fail = (why: string): never => {
-    throw new TypeError(`not a SPIFFE ID (${why}): ${JSON.stringify(id.slice(0, 100))}`);
-  };
-  if (Buffer.byteLength(id) > maxSpiffeIdBytes) fail('longer than 2048 bytes');
-  const match = /^spiffe:\/\/([^/]*)(\/.*)?$/.exec(id);
-  if (match === null) fail('must start with spiffe:// in lowercase');
-  const trustDomain = match?.[1] ?? '';
-  const path = match?.[2] ?? '';
-  if (!/^[a-z0-9._-]+$/.test(trustDomain)) {
-    fail('the trust domain is lowercase letters, digits, ".", "-" and "_" (no port or user)');
+  const parsed = parseWorkloadSpiffeId(id);
+  if (typeof parsed === 'string') {
+    throw new TypeError(`not a SPIFFE ID (${parsed}): ${JSON.stringify(id.slice(0, 100))}`);
   }
-  if (path === '') fail('an X.509-SVID needs a workload path after the trust domain');
-  for (const segment of path.slice(1).split('/')) {
-    if (!/^[A-Za-z0-9._-]+$/.test(segment) || segment === '.' || segment === '..') {
-      fail('path segments are letters, digits, ".", "-", "_"; none empty, "." or ".."');
-    }
-  }
-  return { id, trustDomain, path };
+  return { id, trustDomain: parsed.trustDomain, path: parsed.path };
 }
 
 /** Options for {@link spiffeBundle}. */

@@ -1,7 +1,7 @@
 /**
  * X.509 v3 certificates for the dev CA, built with pkijs (whose ASN.1 model also backs src/pki)
  * and signed with node:crypto: one builder, one profile, for every key type. Name constraints
- * (encoded, and checked before signing), key identifiers and IP addresses are handled here once.
+ * are encoded here and checked with src/pki's rule (ca.ts).
  *
  * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions), §4.2.1.10 (name constraints)
  */
@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import {
+  decodePem,
   encodePem,
   formatIpAddress,
   keyUsageBits,
@@ -24,13 +25,8 @@ import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
  */
 export type KeyUsageName = Exclude<PkiKeyUsageName, 'encipherOnly' | 'decipherOnly'>;
 
-/** Extended key usage OIDs (RFC 5280 §4.2.1.12). */
-export const ekuOids = {
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-  codeSigning: '1.3.6.1.5.5.7.3.3',
-  emailProtection: '1.3.6.1.5.5.7.3.4',
-} as const;
+/** Extended key usage OIDs by name (RFC 5280 §4.2.1.12), as src/pki checks them. */
+export { keyPurposeOids as ekuOids } from '../pki/index.js';
 
 /** Subject alternative names, by RFC 5280 §4.2.1.6 name form. */
 export interface SubjectAltNames {
@@ -165,12 +161,16 @@ export function timeOf(date: Date): pkijs.Time {
   return new pkijs.Time({ type: date.getUTCFullYear() < 2050 ? 0 : 1, value: date });
 }
 
-/** Every PEM block with the given label, as DER. */
+/**
+ * Every PEM block of `pem`, as DER, read by src/pki's decoder; none when the text is not PEM of
+ * that label (the dev CA then reports the file as missing or unreadable).
+ */
 export function fromPem(label: string, pem: string): Buffer[] {
-  const pattern = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, 'g');
-  return [...pem.matchAll(pattern)].map((match) =>
-    Buffer.from((match[1] ?? '').replace(/\s+/g, ''), 'base64'),
-  );
+  try {
+    return decodePem(pem, label);
+  } catch {
+    return [];
+  }
 }
 
 /** 4- or 16-octet network form to text; IPv6 with its longest zero run compressed (RFC 5952). */
@@ -191,55 +191,26 @@ export const defaultPermittedSubtrees: readonly string[] = [
   '::1/128',
 ];
 
-/**
- * True when the DNS name or IP address `value` lies inside one of `permitted`: checked before
- * signing, so a bad `--san` fails with a clear message instead of as a handshake error later.
- */
-export function isPermitted(value: string, permitted: readonly string[]): boolean {
-  const ip = isIP(value) === 0 ? undefined : ipBytes(value);
-  const name = value.toLowerCase().replace(/\.$/, '');
-  return permitted.map(subtree).some((tree) => {
-    if (tree.dns === undefined)
-      return (
-        ip?.length === tree.mask.length &&
-        ip.every((b, i) => (b & (tree.mask[i] ?? 0)) === tree.network[i])
-      );
-    // RFC 5280: "host.example.com" covers itself and its subdomains; OpenSSL and Go read a
-    // leading dot as "subdomains only".
-    if (ip !== undefined) return false;
-    return tree.dns.startsWith('.')
-      ? name.endsWith(tree.dns)
-      : name === tree.dns || name.endsWith(`.${tree.dns}`);
-  });
-}
-
-/** A permitted subtree (`--permit`): a DNS name or `.suffix`, or an IP network and its mask. */
-function subtree(
-  entry: string,
-): { dns: string; network?: never; mask?: never } | { dns?: never; network: Buffer; mask: Buffer } {
+/** A `--permit` entry as a permitted subtree: a DNS name or `.suffix`, or an IP network. */
+function constraintName(entry: string): pkijs.GeneralName {
   const slash = entry.indexOf('/');
   const address = slash < 0 ? entry : entry.slice(0, slash);
   if (isIP(address) === 0) {
     if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(entry)) {
       throw new TypeError(`dev-ca: name constraint must be a DNS name or IP/prefix, got ${entry}`);
     }
-    return { dns: entry.toLowerCase() };
+    return new pkijs.GeneralName({ type: 2, value: entry.toLowerCase() });
   }
-  const bytes = ipBytes(address);
+  const bytes = parseIpAddress(address);
   const bits = slash < 0 ? bytes.length * 8 : Number(entry.slice(slash + 1));
   if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) {
     throw new TypeError(`dev-ca: bad prefix length in ${entry}`);
   }
   const mask = Buffer.alloc(bytes.length);
   for (let i = 0; i < bits; i += 1) mask[i >> 3] = (mask[i >> 3] as number) | (0x80 >> (i & 7));
-  return { network: Buffer.from(bytes.map((byte, i) => byte & (mask[i] as number))), mask };
-}
-
-function constraintName(entry: string): pkijs.GeneralName {
-  const tree = subtree(entry);
-  if (tree.dns !== undefined) return new pkijs.GeneralName({ type: 2, value: tree.dns });
+  const network = bytes.map((byte, i) => byte & (mask[i] as number));
   // RFC 5280 §4.2.1.10: an iPAddress constraint is the address followed by the mask.
-  const value = new asn1js.OctetString({ valueHex: Buffer.concat([tree.network, tree.mask]) });
+  const value = new asn1js.OctetString({ valueHex: Buffer.concat([network, mask]) });
   return new pkijs.GeneralName({ type: 7, value });
 }
 
@@ -251,7 +222,7 @@ function generalNames(names: SubjectAltNames | undefined): pkijs.GeneralName[] {
       (value) =>
         new pkijs.GeneralName({
           type: 7,
-          value: new asn1js.OctetString({ valueHex: ipBytes(value) }),
+          value: new asn1js.OctetString({ valueHex: parseIpAddress(value) }),
         }),
     ),
     ...(names.uri ?? []).map((value) => new pkijs.GeneralName({ type: 6, value })),
@@ -283,9 +254,4 @@ export function authorityKeyIdentifier(issuerSpki: Buffer): pkijs.Extension {
   const keyId = new asn1js.OctetString({ valueHex: keyIdentifier(issuerSpki) });
   const value = new pkijs.AuthorityKeyIdentifier({ keyIdentifier: keyId }).toSchema();
   return extension(pkijs.id_AuthorityKeyIdentifier, false, value);
-}
-
-/** IP address text to its 4- or 16-octet network form (src/pki's parser). */
-export function ipBytes(ip: string): Buffer {
-  return Buffer.from(parseIpAddress(ip));
 }

@@ -11,6 +11,7 @@
  *
  * @see RFC 5280 §5, §6.3
  */
+import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import {
   DerError,
@@ -34,12 +35,26 @@ export interface ParsedCrl {
   readonly nextUpdate: Date | undefined;
   /** Serial numbers (lower-case hex of the INTEGER content octets, as in ParsedCertificate). */
   readonly revokedSerials: ReadonlySet<string>;
+  /** The revoked certificates as listed, for tools that show or re-issue the CRL. */
+  readonly entries: readonly CrlEntry[];
+  /** The cRLNumber (RFC 5280 §5.2.3). */
+  readonly crlNumber: bigint;
   readonly tbs: Uint8Array;
   readonly signatureAlgorithm: Uint8Array;
   readonly signature: Uint8Array;
 }
 
+/** One revokedCertificates entry. @see RFC 5280 §5.1.2.6, §5.3.1 */
+export interface CrlEntry {
+  /** As in {@link ParsedCrl.revokedSerials}. */
+  readonly serial: string;
+  readonly revocationDate: Date;
+  /** The CRLReason code; undefined when the entry has no reasonCode extension. */
+  readonly reasonCode: number | undefined;
+}
+
 const crlNumberOid = '2.5.29.20';
+const reasonCodeOid = '2.5.29.21';
 const handledCrlExtensions = new Set([
   crlNumberOid,
   '2.5.29.35', // authorityKeyIdentifier
@@ -77,6 +92,8 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   const crlNumber = crl.crlExtensions?.extensions.find((one) => one.extnID === crlNumberOid);
   if (crlNumber === undefined) throw new PkiError('malformed', 'CRL without a cRLNumber');
   if (crlNumber.critical) throw new PkiError('malformed', 'critical cRLNumber');
+  const number: unknown = crlNumber.parsedValue;
+  if (!(number instanceof asn1js.Integer)) throw new PkiError('malformed', 'malformed cRLNumber');
   for (const extension of crl.crlExtensions?.extensions ?? []) {
     if (unsupportedCrlExtensions.has(extension.extnID)) {
       throw new PkiError('malformed', `unsupported CRL extension ${extension.extnID}`);
@@ -86,8 +103,14 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
     }
   }
   const revokedSerials = new Set<string>();
+  const entries: CrlEntry[] = [];
   for (const entry of crl.revokedCertificates ?? []) {
+    let reasonCode: number | undefined;
     for (const extension of entry.crlEntryExtensions?.extensions ?? []) {
+      const value: unknown = extension.parsedValue;
+      if (extension.extnID === reasonCodeOid && value instanceof asn1js.Enumerated) {
+        reasonCode = value.valueBlock.valueDec;
+      }
       if (extension.critical && !handledEntryExtensions.has(extension.extnID)) {
         throw new PkiError(
           'malformed',
@@ -95,7 +118,9 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
         );
       }
     }
-    revokedSerials.add(revokedSerial(entry.userCertificate.valueBlock.valueHexView));
+    const serial = revokedSerial(entry.userCertificate.valueBlock.valueHexView);
+    revokedSerials.add(serial);
+    entries.push({ serial, revocationDate: entry.revocationDate.value, reasonCode });
   }
   let issuer: DistinguishedName;
   try {
@@ -109,6 +134,8 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
     thisUpdate: crl.thisUpdate.value,
     nextUpdate: crl.nextUpdate?.value,
     revokedSerials,
+    entries,
+    crlNumber: number.toBigInt(),
     ...skeleton,
   });
 }

@@ -64,6 +64,8 @@ export const keyPurposeOids = {
   anyExtendedKeyUsage: '2.5.29.37.0',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
 } as const;
 
 /** Key usage bit numbers. @see RFC 5280 §4.2.1.3 */
@@ -124,6 +126,14 @@ const noExtensions: ReadonlySet<string> = new Set();
 /** True when the key usage mask asserts `name`. */
 export function hasKeyUsage(mask: number, name: KeyUsageName): boolean {
   return (mask & (1 << keyUsageBits[name])) !== 0;
+}
+
+/**
+ * Decodes a DER `Extensions` SEQUENCE on its own, e.g. a PKCS#10 extensionRequest (RFC 2985
+ * §5.4.2), with the rules a certificate's extensions are read by; throws `DerError`.
+ */
+export function parseExtensions(der: Uint8Array): CertificateExtensions {
+  return readExtensions(readSingle(der));
 }
 
 /** Decodes the `extensions` SEQUENCE of a v3 TBSCertificate (or `undefined` for none). */

@@ -44,7 +44,7 @@ export type {
   PeerCertificates,
 } from './connection-cache.js';
 export { PeerCertificateCache } from './connection-cache.js';
-export type { ParsedCrl } from './crl.js';
+export type { CrlEntry, ParsedCrl } from './crl.js';
 export { parseCrl } from './crl.js';
 export type { DistinguishedName, DnAttribute, DnValue } from './dn.js';
 export { dnEquals, dnFromDer, formatDn, maxDnStringLength, parseDn } from './dn.js';
@@ -57,7 +57,13 @@ export type {
   KeyUsageName,
   NameConstraints,
 } from './extensions.js';
-export { extensionOids, hasKeyUsage, keyPurposeOids, keyUsageBits } from './extensions.js';
+export {
+  extensionOids,
+  hasKeyUsage,
+  keyPurposeOids,
+  keyUsageBits,
+  parseExtensions,
+} from './extensions.js';
 export type { GeneralName } from './general-name.js';
 export type { CertificateIdentity, IdentityType, SubjectAltNames } from './identity.js';
 export {
@@ -78,6 +84,8 @@ export {
   signatureAlgorithmViolation,
   spkiPolicyViolation,
 } from './key-policy.js';
+export type { ConstrainedName } from './name-constraints.js';
+export { constrainedNames, nameViolation } from './name-constraints.js';
 export type { PemOptions } from './pem.js';
 export { decodePem, encodePem } from './pem.js';
 export type { ForwardedCertificate, ProxyHeaderLimits, XfccOptions } from './proxy-headers.js';

@@ -35,32 +35,51 @@ export function nameConstraintViolation(
   certificate: ParsedCertificate,
   leaf = false,
 ): string | undefined {
-  const constrained = [...constraints.permitted, ...constraints.excluded];
-  for (const name of namesOf(certificate, leaf)) {
-    if (!checkable(name)) {
-      // A constrained form we cannot evaluate: refuse rather than guess.
-      if (constrained.some((base) => sameForm(base, name))) {
-        return `${describe(name)} is constrained but cannot be checked`;
-      }
-      continue;
-    }
-    const permitted = constraints.permitted.filter((base) => sameForm(base, name));
-    if (permitted.length > 0 && !permitted.some((base) => within(name, base))) {
-      return `${describe(name)} is outside the permitted subtrees`;
-    }
-    if (constraints.excluded.some((base) => sameForm(base, name) && within(name, base))) {
-      return `${describe(name)} is inside an excluded subtree`;
-    }
+  for (const name of constrainedNames(certificate, leaf)) {
+    const violation = nameViolation(constraints, name);
+    if (violation !== undefined) return violation;
   }
   return undefined;
 }
 
-type Name = GeneralName | { readonly type: 'unchecked'; readonly what: string };
+/**
+ * Checks one name against one CA's constraints; returns the violation or `undefined`. The dev CA
+ * calls it before signing, so it refuses exactly the names validation would refuse.
+ *
+ * @see RFC 5280 §6.1.3 (b), (c)
+ */
+export function nameViolation(
+  constraints: NameConstraints,
+  name: ConstrainedName,
+): string | undefined {
+  if (!checkable(name)) {
+    // A constrained form we cannot evaluate: refuse rather than guess.
+    const constrained = [...constraints.permitted, ...constraints.excluded];
+    return constrained.some((base) => sameForm(base, name))
+      ? `${describe(name)} is constrained but cannot be checked`
+      : undefined;
+  }
+  const permitted = constraints.permitted.filter((base) => sameForm(base, name));
+  if (permitted.length > 0 && !permitted.some((base) => within(name, base))) {
+    return `${describe(name)} is outside the permitted subtrees`;
+  }
+  if (constraints.excluded.some((base) => sameForm(base, name) && within(name, base))) {
+    return `${describe(name)} is inside an excluded subtree`;
+  }
+  return undefined;
+}
 
-/** Every name of the certificate that constraints apply to. */
-function namesOf(certificate: ParsedCertificate, leaf: boolean): Name[] {
+/** A name that constraints apply to, or an emailAddress attribute that cannot be compared. */
+export type ConstrainedName = GeneralName | { readonly type: 'unchecked'; readonly what: string };
+
+/**
+ * Every name of the certificate that constraints apply to: its SANs (the same objects), its
+ * subject, emailAddress attributes and, for a `leaf`, a host-like commonName (see
+ * {@link nameConstraintViolation}).
+ */
+export function constrainedNames(certificate: ParsedCertificate, leaf: boolean): ConstrainedName[] {
   const sans = certificate.extensions.subjectAltName ?? [];
-  const names: Name[] = [...sans];
+  const names: ConstrainedName[] = [...sans];
   if (certificate.subject.rdns.length > 0)
     names.push({ type: 'directory', dn: certificate.subject });
   const hasDnsSan = sans.some((name) => name.type === 'dns');
@@ -106,7 +125,7 @@ function commonNameHost(text: string): string | undefined {
  * exclusion); an rfc822Name without `@`; an iPAddress that is not 4 or 16 octets; a URI
  * without a plain `scheme://host[:port]` authority (see {@link uriHost}).
  */
-function checkable(name: Name): name is GeneralName {
+function checkable(name: ConstrainedName): name is GeneralName {
   switch (name.type) {
     case 'other':
     case 'unchecked':
@@ -124,7 +143,7 @@ function checkable(name: Name): name is GeneralName {
   }
 }
 
-function sameForm(base: GeneralName, name: Name): boolean {
+function sameForm(base: GeneralName, name: ConstrainedName): boolean {
   // An emailAddress we cannot read is refused under any constraint, as OpenSSL does.
   if (name.type === 'unchecked') return true;
   if (base.type !== name.type) return false;
@@ -220,7 +239,7 @@ function ipWithin(address: Uint8Array, range: Uint8Array): boolean {
   return true;
 }
 
-function describe(name: Name): string {
+function describe(name: ConstrainedName): string {
   switch (name.type) {
     case 'unchecked':
       return name.what;

@@ -231,6 +231,24 @@ describe('CRL structure', () => {
     ).toEqual(new Set([revokedSerial]));
   });
 
+  it('lists the entries with their reason codes, and the cRLNumber', () => {
+    const parsed = parseCrl(crl);
+    expect(parsed.crlNumber).toBe(1n);
+    expect(parsed.entries).toEqual([
+      { serial: revokedSerial, revocationDate: expect.any(Date), reasonCode: undefined },
+    ]);
+    const keyCompromise = tlv(0x0a, Uint8Array.of(1));
+    const withReason = parseCrl(withEntryExtension(extension('2.5.29.21', keyCompromise)));
+    expect(withReason.entries.map((entry) => entry.reasonCode)).toEqual([1]);
+    expect(parseCrl(withExtensions(crlNumber)).crlNumber).toBe(7n);
+  });
+
+  it('refuses a cRLNumber that is not an INTEGER (RFC 5280 §5.2.3)', () => {
+    expect(() => parseCrl(withExtensions(extension('2.5.29.20', nul())))).toThrow(
+      malformed('malformed cRLNumber'),
+    );
+  });
+
   it('refuses a fourth top-level field, a mismatched algorithm and a padded signature', () => {
     expect(() =>
       parseCrl(
