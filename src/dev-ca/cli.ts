@@ -3,9 +3,9 @@
  * call {@link runDevCaCli}. Parsing and printing live here; the commands are in commands.ts.
  */
 import { parseArgs } from 'node:util';
-import { describeParseArgsError } from '../cli/args.js';
+import { describeParseArgsError, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
-import { commands, globalFlags, options, UsageError, type Values } from './commands.js';
+import { commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
 import { ConflictError } from './store.js';
 import { type CommandResult, Workspace } from './workspace.js';

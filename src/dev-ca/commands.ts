@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
+import { UsageError } from '../cli/args.js';
 import { createClientAssertion } from '../client/assertion.js';
 import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
@@ -79,9 +80,6 @@ export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
 
 /** Parsed option values, typed by {@link options}. */
 export type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
-
-/** A command line that cannot run as written: exit 2 with the usage text. */
-export class UsageError extends Error {}
 
 /** What a command gets: the workspace, its positional arguments and its option values. */
 export interface CommandLine {

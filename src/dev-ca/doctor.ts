@@ -8,16 +8,22 @@
  * @see RFC 5280 §6.1 (path validation), §6.3 (CRL processing), RFC 8705 §2
  */
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { verifySignature } from '../pki/index.js';
+import { parseCrl, verifySignature } from '../pki/index.js';
 import type { TlsClientAuthIdentityField } from '../registry/metadata.js';
 import { describeCert } from './ca.js';
-import { parseCrl } from './crl.js';
 import { readCertificateRequest } from './csr.js';
-import { clientPath, clientsFolder, folderMode, layout, negativeFolder } from './layout.js';
+import {
+  clientPath,
+  clientsFolder,
+  folderMode,
+  layout,
+  negativeFolder,
+  privateMode,
+} from './layout.js';
 import type { RegistryFile } from './registry.js';
+import { listTree } from './store.js';
 import { type CertOnDisk, issuedBy, type Printed, type Workspace } from './workspace.js';
 import { ekuOids, fromPem } from './x509.js';
 
@@ -162,10 +168,18 @@ export async function inspectCrls(
       continue;
     }
     const by = describeCert(issuer).subject;
-    const signed = crlSignedBy(der, issuer);
-    checks.push(check(signed, path, `signed by ${by}`, 'signature does not verify with its CA'));
-    const { nextUpdate, entries } = parseCrl(der);
-    if (issuer === intermediate) for (const entry of entries) revoked.add(entry.serialHex);
+    const crl = parseCrl(der);
+    const verdict = verifySignature(
+      crl.signatureAlgorithm,
+      crl.tbs,
+      crl.signature,
+      issuer.publicKey,
+    );
+    const no = 'signature does not verify with its CA';
+    checks.push(check(verdict === 'valid', path, `signed by ${by}`, no));
+    const { nextUpdate, entries } = crl;
+    if (issuer === intermediate)
+      for (const { serial } of entries) revoked.add(serial.toUpperCase());
     const left = (nextUpdate?.getTime() ?? now) - now;
     const until = nextUpdate?.toISOString();
     if (nextUpdate === undefined) checks.push(warn(path, 'no nextUpdate'));
@@ -328,28 +342,13 @@ async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
   }
 
   // Key-like files 0600 and the folders we create 0700, wherever they are.
-  const walk = async (relative: string): Promise<void> => {
-    const entries = await readdir(join(ws.dir, relative), { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      const mode = (await stat(join(ws.dir, path))).mode & 0o777;
-      if (entry.isDirectory()) {
-        if (mode !== folderMode)
-          checks.push(fail(`${path}/`, `folder mode 0${mode.toString(8)}, want 0700`));
-        await walk(path);
-      } else if (secretFile.test(path) && mode !== 0o600) {
-        checks.push(fail(path, `mode 0${mode.toString(8)}, want 0600 (chmod 600 ${path})`));
-      }
+  for (const { path, folder, mode } of await listTree(ws.dir)) {
+    const octal = `0${mode.toString(8)}`;
+    if (folder && mode !== folderMode) {
+      checks.push(fail(`${path}/`, `folder mode ${octal}, want 0700`));
+    } else if (!folder && secretFile.test(path) && mode !== privateMode) {
+      checks.push(fail(path, `mode ${octal}, want 0600 (chmod 600 ${path})`));
     }
-  };
-  await walk('');
+  }
   return checks;
-}
-
-/** Verifies a CRL signature with src/pki's verifier (node:crypto, no pkijs engine needed). */
-function crlSignedBy(der: Buffer, issuer: X509Certificate): boolean {
-  const crl = pkijs.CertificateRevocationList.fromBER(der);
-  const algorithm = new Uint8Array(crl.signatureAlgorithm.toSchema().toBER(false));
-  const signature = crl.signatureValue.valueBlock.valueHexView;
-  return verifySignature(algorithm, crl.tbsView, signature, issuer.publicKey) === 'valid';
 }

@@ -5,7 +5,7 @@
  * (a server hot-reloading the registry) never see half a file.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { folderMode, privateMode, publicMode } from './layout.js';
 
@@ -139,6 +139,26 @@ export async function writeFiles(dir: string, files: readonly PlannedFile[]): Pr
     written.push(file.path);
   }
   return written;
+}
+
+/** Every folder and file under `dir`: its path (relative, `/`-separated), kind and mode; sorted. */
+export async function listTree(
+  dir: string,
+): Promise<{ readonly path: string; readonly folder: boolean; readonly mode: number }[]> {
+  const found: { path: string; folder: boolean; mode: number }[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await readdir(join(dir, relative), { withFileTypes: true }).catch(
+      () => [],
+    )) {
+      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      const folder = entry.isDirectory();
+      if (!folder && !entry.isFile()) continue;
+      found.push({ path, folder, mode: (await stat(join(dir, path))).mode & 0o777 });
+      if (folder) await walk(path);
+    }
+  };
+  await walk('');
+  return found.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 /** True when the path exists (file or folder). */
