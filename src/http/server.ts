@@ -321,6 +321,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     registry: loadConfiguredRegistry,
     trustStore: loadTrustStore,
     check: (registry, trustStore) => deploymentProblems(config, registry, trustStore),
+    now,
     ...(initialIdentity === undefined
       ? {}
       : {
@@ -508,7 +509,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
     dpop: tokenDpop,
     requireSenderConstraint: config.profile === 'fapi2',
     dispatcher,
-    tokens: new AccessTokenIssuer({ issuer, signer: () => state.keys.signer }),
+    tokens: new AccessTokenIssuer({ issuer, signer: () => state.signer }),
     issuer,
     defaultAudience: config.accessToken.defaultAudience,
     scopeResources: scopeResourceMap(config.accessToken.resourceScopes),

@@ -15,9 +15,16 @@ import {
   type ConfigProblem,
   servingMaterialProblems,
 } from '../config/index.js';
+import type { JwsSigner } from '../jws/index.js';
 import type { TrustStore } from '../pki/index.js';
 import type { ClientRegistry } from '../registry/index.js';
-import { loadSigningKeys, type SigningKeySet } from '../tokens/index.js';
+import {
+  checkKeyReload,
+  KeyReloadRefusedError,
+  KeyUse,
+  loadSigningKeys,
+  type SigningKeySet,
+} from '../tokens/index.js';
 import type { ServerIdentity } from './server-identity.js';
 
 export type ReloadPart = 'registry' | 'trust_store' | 'signing_keys' | 'server_certificate';
@@ -43,6 +50,8 @@ export interface ServerStateLoaders {
     readonly initial: ServerIdentity;
     readonly load: (config: Config) => ServerIdentity;
   };
+  /** Wall clock, epoch ms (default `Date.now`): judges whether a dropped key's tokens expired. */
+  readonly now?: () => number;
 }
 
 export class ServerState {
@@ -51,6 +60,11 @@ export class ServerState {
   #registry: ClientRegistry;
   #trustStore: TrustStore | undefined;
   #keys: SigningKeySet;
+  /** The active key's signer, recording what it signed (see `key-reload.ts`). */
+  #signer: JwsSigner;
+  readonly #keyUse = new KeyUse();
+  /** When a key file change refused only until tokens expire is tried again, epoch ms. */
+  #keysRetryAtMs: number | undefined;
   #serverIdentity: ServerIdentity | undefined;
   #jwksJson: string;
   #fingerprints: Map<string, string>;
@@ -68,6 +82,7 @@ export class ServerState {
     this.#registry = registry;
     this.#trustStore = trustStore;
     this.#keys = keys;
+    this.#signer = this.#keyUse.track(keys.signer);
     this.#serverIdentity = loaders.serverIdentity?.initial;
     this.#jwksJson = JSON.stringify(keys.publicJwks);
     this.#fingerprints = this.#currentFingerprints();
@@ -99,6 +114,11 @@ export class ServerState {
 
   get keys(): SigningKeySet {
     return this.#keys;
+  }
+
+  /** Signs with the active key; use it rather than `keys.signer`, so reloads know what it signed. */
+  get signer(): JwsSigner {
+    return this.#signer;
   }
 
   /** The TLS certificate and key being served (undefined without a TLS listener). */
@@ -159,13 +179,25 @@ export class ServerState {
     }
 
     const keysFile = this.#config.signingKeys.file;
-    if (keysFile !== null && changed(keysFile)) {
+    const nowMs = (this.#loaders.now ?? Date.now)();
+    const retryKeys = this.#keysRetryAtMs !== undefined && nowMs >= this.#keysRetryAtMs;
+    if (keysFile !== null && (changed(keysFile) || retryKeys)) {
+      this.#keysRetryAtMs = undefined;
       try {
         const keys = loadSigningKeys(keysFile, this.#config.accessToken.signingAlg);
+        checkKeyReload(this.#keys, keys, {
+          nowMs,
+          longestLifetimeSeconds: this.#longestTokenLifetimeSeconds(),
+          use: this.#keyUse,
+        });
         this.#jwksJson = JSON.stringify(keys.publicJwks);
         this.#keys = keys;
+        this.#signer = this.#keyUse.track(keys.signer);
+        this.#keyUse.retain(new Set(keys.publicKeys.keys()));
         outcomes.push({ part: 'signing_keys', outcome: 'reloaded' });
       } catch (error) {
+        // Refused only until tokens expire: try the same file again then, without a SIGHUP.
+        if (error instanceof KeyReloadRefusedError) this.#keysRetryAtMs = error.retryAtMs;
         outcomes.push({ part: 'signing_keys', outcome: 'failed', error });
       }
     } else {
@@ -197,6 +229,14 @@ export class ServerState {
     // every poll, and the next edit is noticed.
     this.#fingerprints = fingerprints;
     return outcomes;
+  }
+
+  /** The longest access-token lifetime the current configuration and registry issue, seconds. */
+  #longestTokenLifetimeSeconds(): number {
+    let longest = this.#config.accessToken.lifetimeSeconds;
+    for (const client of this.#registry.clients())
+      longest = Math.max(longest, client.accessTokenLifetimeSeconds ?? 0);
+    return longest;
   }
 
   #currentFingerprints(): Map<string, string> {

@@ -12,6 +12,12 @@ export {
   type TokenIntrospectorOptions,
 } from './introspect.js';
 export {
+  checkKeyReload,
+  type KeyReloadCheckOptions,
+  KeyReloadRefusedError,
+  KeyUse,
+} from './key-reload.js';
+export {
   activateKey,
   addKey,
   jwksMaxAgeSeconds,
@@ -26,6 +32,7 @@ export {
 export {
   ensureSigningKeyFile,
   generateSigningJwk,
+  type KeyFileRotation,
   loadSigningKeys,
   prepareSigningKeys,
   SigningKeyError,

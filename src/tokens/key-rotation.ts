@@ -27,6 +27,11 @@ export interface RotatingKeyFile extends SigningKeyFile {
    * last signature as the file sees it.
    */
   retired_at?: Record<string, string>;
+  /**
+   * Kids whose removal (or replacement) the operator forced, with when (ISO 8601): a running
+   * server refuses to drop a key whose tokens may be valid unless its kid is here.
+   */
+  forced_kids?: Record<string, string>;
 }
 
 /**
@@ -123,6 +128,7 @@ export function retireKey(file: RotatingKeyFile, kid: string, now: Date): Rotati
  * Removes a retired key: it stops being published, so tokens it signed stop verifying (RFC 9068
  * §4: verifiers find the key by `kid` in the JWKS). Refused, unless `force`, until
  * `tokenLifetimeSeconds` after it was retired: a token it signed just before may still be valid.
+ * A forced removal is recorded in `forced_kids`, so running servers apply it too.
  */
 export function removeKey(
   file: RotatingKeyFile,
@@ -161,6 +167,8 @@ export function removeKey(
     retired_kids: (file.retired_kids ?? []).filter((retired) => retired !== kid),
     added_at: added,
     ...(file.retired_at === undefined ? {} : { retired_at: retiredTimes }),
+    // Tells running servers the removal is wanted now, tokens or not (src/tokens/key-reload.ts).
+    ...(force ? { forced_kids: { ...file.forced_kids, [kid]: now.toISOString() } } : {}),
   };
 }
 

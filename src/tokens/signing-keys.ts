@@ -36,6 +36,16 @@ export interface SigningKeySet {
     string,
     { readonly alg: AsymmetricAlg; readonly key: KeyObject }
   >;
+  /** The rotation bookkeeping a reload is checked with (see `key-reload.ts`). */
+  readonly rotation: KeyFileRotation;
+}
+
+/** What the key file records about rotation, as far as a reload needs it. */
+export interface KeyFileRotation {
+  /** When each retired key was retired, epoch ms (`retired_at`; unreadable times left out). */
+  readonly retiredAtMs: ReadonlyMap<string, number>;
+  /** Kids the operator forced a change of (`forced_kids`, written by `keys remove --force`). */
+  readonly forcedKids: ReadonlySet<string>;
 }
 
 /** The on-disk private JWKS. */
@@ -103,7 +113,44 @@ export function prepareSigningKeys(
     }
   });
   if (signer === undefined) throw fail(`active_kid ${activeKid} is not among the keys`);
-  return { signer, publicJwks: { keys: publicJwks }, publicKeys };
+  return {
+    signer,
+    publicJwks: { keys: publicJwks },
+    publicKeys,
+    rotation: rotationOf(document as Record<string, unknown>, fail),
+  };
+}
+
+/**
+ * Reads `retired_at` (informational: an unreadable time is left out, never read as "long ago")
+ * and `forced_kids` (an override, so it must be exactly a record of kid to ISO time).
+ */
+function rotationOf(
+  document: Record<string, unknown>,
+  fail: (message: string) => SigningKeyError,
+): KeyFileRotation {
+  const retiredAtMs = new Map<string, number>();
+  const retired = document.retired_at;
+  if (typeof retired === 'object' && retired !== null && !Array.isArray(retired)) {
+    for (const [kid, at] of Object.entries(retired)) {
+      const ms = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+      if (!Number.isNaN(ms)) retiredAtMs.set(kid, ms);
+    }
+  }
+  const forcedKids = new Set<string>();
+  const forced = document.forced_kids;
+  if (forced !== undefined) {
+    if (typeof forced !== 'object' || forced === null || Array.isArray(forced)) {
+      throw fail('forced_kids must be {"<kid>": "<ISO 8601 time>"}');
+    }
+    for (const [kid, at] of Object.entries(forced)) {
+      if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) {
+        throw fail(`forced_kids.${kid} must be an ISO 8601 time`);
+      }
+      forcedKids.add(kid);
+    }
+  }
+  return { retiredAtMs, forcedKids };
 }
 
 /** Generates a private signing JWK for `alg`, with `kid` = RFC 7638 thumbprint. */

@@ -28,6 +28,7 @@ describe('hot reload and key rotation', () => {
   let client: JwtClient;
   let registryFile: string;
   let keyFile: string;
+  let clockOffsetMs = 0;
 
   const token = async (who: JwtClient = client) => {
     const response = await tg.app.inject({
@@ -63,7 +64,12 @@ describe('hot reload and key rotation', () => {
     const tmp = await dir(join((await import('node:os')).tmpdir(), 'tollgate-reload-'));
     registryFile = join(tmp, 'registry.json');
     await writeFile(registryFile, JSON.stringify({ clients: [client.metadata] }));
-    tg = await makeTollgate({ clients: [], registryFile });
+    // The server's clock, moved ahead only for the last rotation step (see there).
+    tg = await makeTollgate({
+      clients: [],
+      registryFile,
+      tollgate: { now: () => Date.now() + clockOffsetMs },
+    });
     keyFile = join(tg.dir, 'signing-keys.json');
   });
   afterAll(() => tg.dispose());
@@ -121,21 +127,29 @@ describe('hot reload and key rotation', () => {
     expect(await kids()).toEqual([keyA, keyB].sort());
     expect(await verifyWith(await jwks(), tokenA)).toBe(true);
 
-    // remove A once every token it signed has expired: no longer published; its tokens stop
-    // verifying, B's keep verifying.
-    const expired = new Date(Date.now() + 601 * 1000).toISOString();
-    expect(await keys('remove', keyA as string, '--token-lifetime', '600', '--now', expired)).toBe(
-      0,
-    );
-    await tg.reload(false);
-    expect(await kids()).toEqual([keyB]);
-    expect(await verifyWith(await jwks(), tokenA)).toBe(false);
-    expect(await verifyWith(await jwks(), tokenB)).toBe(true);
-
     running = false;
     await background;
     expect(checked).toBeGreaterThan(0);
     expect(failures).toBe(0);
+
+    // remove A once every token it signed has expired: no longer published; its tokens stop
+    // verifying, B's keep verifying. The server checks this too (it signed tokenA and knows its
+    // exp), so its clock moves past tokenA's exp along with the CLI's --now.
+    const expired = new Date(Date.now() + 601 * 1000).toISOString();
+    expect(await keys('remove', keyA as string, '--token-lifetime', '600', '--now', expired)).toBe(
+      0,
+    );
+    expect(await tg.reload(false)).toContainEqual(
+      expect.objectContaining({ part: 'signing_keys', outcome: 'failed' }),
+    );
+    expect(await kids()).toEqual([keyA, keyB].sort());
+    // Once tokenA has expired the refused file is applied by the next poll, without a SIGHUP.
+    clockOffsetMs = 601 * 1000;
+    expect(await tg.reload(false)).toContainEqual({ part: 'signing_keys', outcome: 'reloaded' });
+    clockOffsetMs = 0;
+    expect(await kids()).toEqual([keyB]);
+    expect(await verifyWith(await jwks(), tokenA)).toBe(false);
+    expect(await verifyWith(await jwks(), tokenB)).toBe(true);
   });
 
   it('keeps the old keys when the new key file is invalid', async () => {

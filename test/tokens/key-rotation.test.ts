@@ -88,8 +88,12 @@ describe('key rotation', () => {
     expect(() => removeKey(retired, kid, at(600), longestTokenLifetimeSeconds)).toThrow(
       KeyRotationError,
     );
-    expect(removeKey(retired, kid, at(599), 600, true).keys).toHaveLength(1);
+    const forced = removeKey(retired, kid, at(599), 600, true);
+    expect(forced.keys).toHaveLength(1);
+    // Running servers would refuse to drop a key with valid tokens: the file says it is wanted.
+    expect(forced.forced_kids).toEqual({ [kid]: at(599).toISOString() });
     const removed = removeKey(retired, kid, at(600), 600);
+    expect(removed.forced_kids).toBeUndefined();
     expect(removed.keys.map((key) => key.kid)).toEqual([activeKid]);
     expect(removed.retired_kids).toEqual([]);
     expect(removed.retired_at).toEqual({});

@@ -9,6 +9,9 @@
  * "is it live" oracle for other clients' tokens. Unauthenticated callers get 401
  * `invalid_client` and learn nothing, not even whether the token parameter was missing.
  *
+ * A token is active only while its client is registered: a client removed from the registry (a
+ * reload) has its unexpired tokens answered `{"active": false}` from then on.
+ *
  * `token_type_hint` is accepted and ignored: only access tokens exist here (no refresh tokens).
  *
  * @see RFC 7662 §2 and §4, RFC 8705 §3.2 and RFC 9449 §6.2 (`cnf` and `token_type` in the response)
@@ -103,7 +106,11 @@ export function introspectionRoutes(app: FastifyInstance, runtime: HttpRuntime):
               throw new OAuthError('invalid_request', 'missing_parameter', 'token is required');
             }
             const answer = runtime.introspection.introspector.introspect(token, nowMs);
-            return answer.active && !mayIntrospect(client, answer) ? inactive : answer;
+            if (!answer.active || !mayIntrospect(client, answer)) return inactive;
+            // A token of a client no longer registered is not active (RFC 7662 §2.2 leaves
+            // "active" to what the server knows): removing a client withdraws its tokens at
+            // once for resource servers that introspect, not only at their `exp`.
+            return runtime.isRegistered(answer.client_id) ? answer : inactive;
           },
         );
         if (response.active) audit.tokenJti = response.jti;
