@@ -3,10 +3,9 @@
  * call {@link runDevCaCli}. Parsing and printing live here; the commands are in commands.ts.
  */
 import { parseArgs } from 'node:util';
-import { describeParseArgsError } from '../cli/args.js';
+import { describeParseArgsError, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
-import { commands, globalFlags, options, UsageError, type Values } from './commands.js';
-import { runDoctor } from './doctor.js';
+import { commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
 import { ConflictError } from './store.js';
 import { type CommandResult, Workspace } from './workspace.js';
@@ -84,14 +83,12 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
       force: values.force === true,
       issuer: values.issuer === undefined ? undefined : parseIssuer(values.issuer),
     });
-    if (command === 'doctor') return await doctor(ws, json, io);
     const run = commands[command]?.run;
     if (run === undefined) throw new UsageError(`unknown command ${command}`);
     const result = await run({ ws, args, values });
-    if (command === 'assertion') {
-      const data = result.data as { assertion: string };
-      io.stdout.write(json ? `${JSON.stringify(result.data)}\n` : `${data.assertion}\n`);
-      return exit.ok;
+    if ('text' in result) {
+      io.stdout.write(json ? result.json : result.text);
+      return result.code;
     }
     io.stdout.write(json ? `${JSON.stringify(toJson(result), null, 2)}\n` : render(result));
     return exit.ok;
@@ -122,7 +119,7 @@ function parse(argv: string[]): { command?: string; args: string[]; values: Valu
   const values: Values = parsed.values;
   const [command, ...args] = parsed.positionals;
   if (command !== undefined && command !== 'help') {
-    const flags = command === 'doctor' ? '' : commands[command]?.flags;
+    const flags = commands[command]?.flags;
     if (flags === undefined) throw new Error(`unknown command ${command}`);
     for (const key of Object.keys(values)) {
       if (!globalFlags.includes(key) && !flags.split(' ').includes(key))
@@ -130,27 +127,6 @@ function parse(argv: string[]): { command?: string; args: string[]; values: Valu
     }
   }
   return { ...(command === undefined ? {} : { command }), args, values };
-}
-
-async function doctor(ws: Workspace, json: boolean, io: DevCaIo): Promise<number> {
-  const checks = await runDoctor(ws.dir, ws.now());
-  const failed = checks.filter((c) => c.status === 'fail').length;
-  const warned = checks.filter((c) => c.status === 'warn').length;
-  if (json) {
-    io.stdout.write(
-      `${JSON.stringify({ command: 'doctor', dir: ws.dir, ok: failed === 0, checks }, null, 2)}\n`,
-    );
-  } else {
-    const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
-    for (const check of checks)
-      io.stdout.write(`${mark[check.status]}  ${check.subject}: ${check.message}\n`);
-    io.stdout.write(
-      failed === 0
-        ? `\ndev-ca doctor: ${ws.dir} is healthy (${checks.length} checks, ${warned} warnings).\nNext: npm start\n`
-        : `\ndev-ca doctor: ${failed} problem(s) in ${ws.dir}.\nNext: npm run dev-ca -- ensure${ws.dirFlag} (or fix the files named above)\n`,
-    );
-  }
-  return failed === 0 ? exit.ok : exit.failed;
 }
 
 function render(result: CommandResult): string {
@@ -172,9 +148,8 @@ function render(result: CommandResult): string {
 }
 
 function toJson(result: CommandResult): unknown {
-  const { data: _data, ...rest } = result;
   const files = result.files.map((f) => ({ ...f, notAfter: f.notAfter?.toISOString() }));
-  return { ...rest, files };
+  return { ...result, files };
 }
 
 function parseNow(value: string | undefined): () => Date {

@@ -131,7 +131,7 @@ export async function planClient(
       });
       plan
         .add(path('cert'), client.certPem, 'self-signed client certificate (clientAuth)', {
-          cert: client,
+          about: client,
         })
         .add(path('key'), client.keyPem, 'client key (0600)', { secret: true })
         .add(path('publicJwk'), json(client.jwk), 'JWK with x5c (registered in registry.json)');
@@ -157,7 +157,7 @@ export async function planClient(
       const what =
         spec.spiffeId === undefined ? 'client certificate' : `X.509-SVID ${spec.spiffeId}`;
       plan
-        .add(path('cert'), cert.certPem, `${what} (${cert.eku.join(', ')})`, { cert })
+        .add(path('cert'), cert.certPem, `${what} (${cert.eku.join(', ')})`, { about: cert })
         .add(path('chain'), cert.chainPem, `${what} + intermediate (for curl --cert)`);
       if (issued !== undefined) {
         plan.add(path('key'), issued.keyPem, 'client key (0600)', { secret: true });
@@ -295,24 +295,12 @@ export async function readClientSpecs(path: string, cwd: string): Promise<Client
   return list.map((item, index) => clientSpecFromJson(item, `${path}: clients[${index}]`));
 }
 
-/** The file's field names (the registry's snake_case) and the {@link ClientSpec} field of each. */
-const specFields: Readonly<Record<string, keyof ClientSpec>> = {
-  client_id: 'clientId',
-  method: 'method',
-  subject: 'subject',
-  san_dns: 'sanDns',
-  san_uri: 'sanUri',
-  san_ip: 'sanIp',
-  san_email: 'sanEmail',
-  bind: 'bind',
-  p12: 'p12',
-  key_type: 'keyType',
-  alg: 'alg',
-  scope: 'scope',
-  validity_days: 'validityDays',
-  spiffe_id: 'spiffeId',
-};
-const listFields = new Set(['san_dns', 'san_uri', 'san_ip', 'san_email']);
+/** The file's field names: the registry's snake_case for the {@link ClientSpec} fields. */
+const listFields = ['san_dns', 'san_uri', 'san_ip', 'san_email'];
+const specFields = [
+  ...'client_id method subject bind p12 key_type alg scope validity_days spiffe_id'.split(' '),
+  ...listFields,
+];
 const keyMethods = supportedAuthMethods.filter(
   (one) => !(workloadAuthMethods as readonly string[]).includes(one),
 );
@@ -321,18 +309,15 @@ const keyMethods = supportedAuthMethods.filter(
 function clientSpecFromJson(item: unknown, where: string): ClientSpec {
   if (typeof item !== 'object' || item === null || Array.isArray(item))
     throw new TypeError(`${where}: must be an object`);
-  const unknown = Object.keys(item).find((key) => !Object.hasOwn(specFields, key));
-  if (unknown !== undefined) {
-    throw new TypeError(
-      `${where}: unknown field ${unknown} (known: ${Object.keys(specFields).join(', ')})`,
-    );
-  }
+  const unknown = Object.keys(item).find((key) => !specFields.includes(key));
+  if (unknown !== undefined)
+    throw new TypeError(`${where}: unknown field ${unknown} (known: ${specFields.join(', ')})`);
   const spec: Record<string, unknown> = { method: 'tls_client_auth' };
   for (const [key, value] of Object.entries(item)) {
-    const field = specFields[key] as keyof ClientSpec;
+    const field = key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
     if (value === undefined || key === 'p12' || key === 'validity_days') {
       spec[field] = value;
-    } else if (listFields.has(key)) {
+    } else if (listFields.includes(key)) {
       const values = typeof value === 'string' ? [value] : value;
       if (!Array.isArray(values) || !values.every((v) => typeof v === 'string'))
         throw new TypeError(`${where}.${key}: must be a string or an array of strings`);

@@ -8,16 +8,18 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
+import { UsageError } from '../cli/args.js';
 import { createClientAssertion } from '../client/assertion.js';
 import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
 import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
-import { isRevocationReason, revocationReasons } from './crl.js';
+import { type RevocationReason, revocationReasons } from './crl.js';
+import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
-import { generateSigningJwk, isSigningJwkAlg, signingJwkAlgs } from './jwk.js';
-import { type DevKeyType, devKeyTypes, isDevKeyType } from './keys.js';
+import { generateSigningJwk, signingJwkAlgs } from './jwk.js';
+import { type DevKeyType, devKeyTypes } from './keys.js';
 import {
   assertSafeClientId,
   clientPath,
@@ -25,16 +27,16 @@ import {
   foreignCaFolder,
   layout,
   negativeFolder,
-  privateMode,
 } from './layout.js';
 import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
 import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
-import { commitFiles, defined, json, jsonFile, Plan } from './store.js';
+import { defined, json, Plan, refuseConflicts, writeFiles } from './store.js';
 import {
   type CommandResult,
   defaultServerSans,
+  type Printed,
   planCrlFiles,
   planServerFiles,
   readCert,
@@ -79,9 +81,6 @@ export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
 /** Parsed option values, typed by {@link options}. */
 export type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
 
-/** A command line that cannot run as written: exit 2 with the usage text. */
-export class UsageError extends Error {}
-
 /** What a command gets: the workspace, its positional arguments and its option values. */
 export interface CommandLine {
   readonly ws: Workspace;
@@ -92,7 +91,7 @@ export interface CommandLine {
 export interface Command {
   /** The flags it takes beyond {@link globalFlags}, space-separated. */
   readonly flags: string;
-  run(line: CommandLine): Promise<CommandResult>;
+  run(line: CommandLine): Promise<CommandResult | Printed>;
 }
 
 const certificateFlags = 'subject san-dns san-uri san-ip san-email bind scope days spiffe-id';
@@ -100,7 +99,7 @@ const certificateFlags = 'subject san-dns san-uri san-ip san-email bind scope da
 const crlReloadNote =
   'a running Tollgate picks up the new CRLs by itself within reload.pollIntervalSeconds (default 5 s), or at once on SIGHUP';
 
-/** The dev-ca commands by name (`doctor` is the CLI's own: it prints checks, not files). */
+/** The dev-ca commands by name. */
 export const commands: Readonly<Record<string, Command>> = {
   init: {
     flags: 'key-type permit san keep-root-key p12 issuer',
@@ -123,13 +122,9 @@ export const commands: Readonly<Record<string, Command>> = {
       const ca = await ws.loadCa();
       const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
       const plan = await planServerFiles(ca, sans, keyType(values));
-      return ws.report(
-        'server',
-        `issued a server certificate for ${sans.join(', ')}`,
-        plan.made,
-        await ws.commit(plan.files),
-        ['npm start (restart it if it is running)'],
-      );
+      return ws.apply('server', plan, `issued a server certificate for ${sans.join(', ')}`, [
+        'npm start (restart it if it is running)',
+      ]);
     },
   },
   client: {
@@ -177,16 +172,12 @@ export const commands: Readonly<Record<string, Command>> = {
     flags: '',
     async run({ ws, args }) {
       none(args);
-      const ca = await ws.loadCa();
+      const bundle = json(await spiffeBundle((await ws.loadCa()).root.certPem));
       const role = 'SPIFFE bundle (JWKS, use x509-svid)';
-      const written = await ws.commit([
-        jsonFile(layout.spiffeBundle, await spiffeBundle(ca.root.certPem)),
-      ]);
-      return ws.report(
+      return ws.apply(
         'spiffe-bundle',
+        new Plan().add(layout.spiffeBundle, bundle, role, { kind: 'update' }),
         'wrote the SPIFFE bundle of the dev root (one x509-svid key with x5c)',
-        [{ path: layout.spiffeBundle, role }],
-        written,
         ['issue X.509-SVIDs with: npm run dev-ca -- client ID --spiffe-id spiffe://TD/PATH'],
       );
     },
@@ -210,9 +201,7 @@ export const commands: Readonly<Record<string, Command>> = {
   jwk: {
     flags: 'alg scope',
     run({ ws, args, values }) {
-      const alg = values.alg ?? 'ES256';
-      if (!isSigningJwkAlg(alg))
-        throw new UsageError(`--alg is one of ${signingJwkAlgs.join(', ')}`);
+      const alg = pick(values.alg ?? 'ES256', signingJwkAlgs, '--alg');
       const clientId = one(args, 'client_id');
       const scope = defined({ scope: values.scope });
       return addClients(ws, [{ clientId, method: 'private_key_jwt', alg, ...scope }]);
@@ -231,50 +220,43 @@ export const commands: Readonly<Record<string, Command>> = {
      */
     async run({ ws, args, values }) {
       // What Tollgate's fapi2 profile also accepts.
-      const algs = ['ES256', 'EdDSA', 'PS256'] as const;
-      const alg = values.alg ?? 'ES256';
-      if (!(algs as readonly string[]).includes(alg))
-        throw new UsageError(`--alg is one of ${algs.join(', ')}`);
+      const alg = pick(values.alg ?? 'ES256', ['ES256', 'EdDSA', 'PS256'] as const, '--alg');
       const clientId = one(args, 'client_id');
       assertSafeClientId(clientId);
-      const generated = await generateSigningJwk(alg as (typeof algs)[number]);
+      const generated = await generateSigningJwk(alg);
       // No kid or use: the proof's jwk header carries the public members only.
       const { kid: _kid, use: _use, ...privateJwk } = generated.privateJwk;
       const jkt = jwkThumbprint(generated.publicJwk as Record<string, unknown>) as string;
       const path = join(clientsFolder, clientId, 'dpop.jwk.json');
-      const file = { path, content: json(privateJwk), mode: privateMode, kind: 'create' } as const;
+      const plan = new Plan().add(path, json(privateJwk), 'DPoP private JWK (0600)', {
+        secret: true,
+      });
       // Not a file of the PKI: EXAMPLES.md and manifest.json do not change.
-      const written = await commitFiles(ws.dir, [file], { force: ws.force });
+      if (!ws.force) await refuseConflicts(ws.dir, plan.files);
+      const written = await writeFiles(ws.dir, plan.files);
+      const summary = `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`;
       return {
-        command: 'dpop-key',
-        dir: ws.dir,
-        summary: `DPoP key for ${clientId} (${alg}); tokens bound to it carry cnf.jkt ${jkt}`,
-        files: [{ path, role: 'DPoP private JWK (0600)' }],
-        written,
+        ...ws.report('dpop-key', summary, plan.made, written, []),
         next: [
           `tollgate token --client-id ${clientId} ... --dpop-key ${join(ws.dir, path)} --decode`,
         ],
-        warnings: [],
       };
     },
   },
   revoke: {
     flags: 'reason',
     async run({ ws, args, values }) {
-      const reason = values.reason ?? 'unspecified';
-      if (!isRevocationReason(reason))
-        throw new UsageError(`--reason is one of ${Object.keys(revocationReasons).join(', ')}`);
+      const reasons = Object.keys(revocationReasons) as RevocationReason[];
+      const reason = pick(values.reason ?? 'unspecified', reasons, '--reason');
       const targetArg = one(args, 'target (client_id, server, serial or .pem)');
       const ca = await ws.loadCa();
       const target = await revocationTarget(ws, ca, targetArg);
       const entry = ca.revoke(target.value, reason);
-      const plan = await planCrlFiles(ca, { kind: 'update' });
       const crl = entry.serialHex === ca.intermediate.serialHex ? 'root' : 'intermediate';
-      return ws.report(
+      return ws.apply(
         'revoke',
+        await planCrlFiles(ca, { kind: 'update' }),
         `revoked ${target.label} (serial ${entry.serialHex}, reason ${entry.reason}) on the ${crl} CRL`,
-        plan.made,
-        await ws.commit(plan.files),
         [
           `openssl crl -in ${join(ws.displayDir, layout.intermediateCrl)} -noout -text`,
           crlReloadNote,
@@ -295,8 +277,7 @@ export const commands: Readonly<Record<string, Command>> = {
               'no root key (ca/root-key.pem): the root CRL was kept as signed at init, valid until the root expires',
             ]
           : [];
-      const written = await ws.commit(plan.files);
-      return ws.report('crl', 'refreshed the CRLs', plan.made, written, [crlReloadNote], warnings);
+      return ws.apply('crl', plan, 'refreshed the CRLs', [crlReloadNote], warnings);
     },
   },
   negative: {
@@ -312,29 +293,33 @@ export const commands: Readonly<Record<string, Command>> = {
           clientPath(fixture.clientId, file, negativeFolder);
         const role = `negative fixture ${fixture.kind}: ${fixture.reason}`;
         plan
-          .add(path('cert'), fixture.cert.certPem, role, { cert: fixture.cert })
-          .add(path('key'), fixture.cert.keyPem, '', { secret: true, quiet: true })
-          .add(path('chain'), fixture.presentedChainPem, '', { quiet: true });
+          .add(path('cert'), fixture.cert.certPem, role, { about: fixture.cert })
+          .add(path('key'), fixture.cert.keyPem, '', { secret: true })
+          .add(path('chain'), fixture.presentedChainPem, '');
         registry = upsertClient(registry, fixture.registration);
       }
       const foreign = set.foreignCa;
       const foreignRole = 'foreign CA with our subject DNs (for foreign-ca)';
       plan
         .add(join(foreignCaFolder, 'root.pem'), foreign.root.certPem, foreignRole)
-        .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '', {
-          quiet: true,
-        })
-        .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '', { quiet: true })
+        .add(join(foreignCaFolder, 'intermediate.pem'), foreign.intermediate.certPem, '')
+        .add(join(foreignCaFolder, 'chain.pem'), foreign.chainPem, '')
         .merge(await planCrlFiles(ca, { kind: 'update' }));
-      plan.files.push(jsonFile(layout.registry, registry));
+      plan.add(layout.registry, json(registry), '', { kind: 'update' });
       const count = Object.keys(set.fixtures).length;
-      return ws.report(
+      return ws.apply(
         'negative',
+        plan,
         `created ${count} negative fixtures in ${join(ws.displayDir, negativeFolder)} and registered them`,
-        plan.made,
-        await ws.commit(plan.files),
         [`see "Negative fixtures" in ${join(ws.displayDir, layout.examples)}`],
       );
+    },
+  },
+  doctor: {
+    flags: '',
+    run({ ws, args }) {
+      none(args);
+      return doctor(ws);
     },
   },
   assertion: {
@@ -358,16 +343,8 @@ export const commands: Readonly<Record<string, Command>> = {
         nowSeconds: Math.floor(ws.now().getTime() / 1000),
         ...defined({ lifetimeSeconds: lifetime === undefined ? undefined : Math.floor(lifetime) }),
       });
-      return {
-        command: 'assertion',
-        dir: ws.dir,
-        summary: `client assertion for ${clientId}, aud ${issuer}`,
-        files: [],
-        written: [],
-        next: [],
-        warnings: [],
-        data: { assertion, client_id: clientId, aud: issuer },
-      };
+      const data = { assertion, client_id: clientId, aud: issuer };
+      return { text: `${assertion}\n`, json: `${JSON.stringify(data)}\n`, code: 0 };
     },
   },
 };
@@ -393,22 +370,20 @@ async function addClients(
     registry = upsertClient(registry, client.entry);
   }
   const ids = specs.map((s) => s.clientId).join(', ');
-  plan.files.push(jsonFile(layout.registry, registry));
-  plan.made.push({
-    path: layout.registry,
-    role: `registered ${specs.map((s) => `${s.clientId} (${s.method})`).join(', ')}`,
-  });
-  return ws.report(
+  const registered = specs.map((s) => `${s.clientId} (${s.method})`).join(', ');
+  plan.add(layout.registry, json(registry), `registered ${registered}`, { kind: 'update' });
+  return ws.apply(
     command,
+    plan,
     command === 'sign'
       ? `signed the CSR of ${ids} (the key stays with the client)`
       : `created ${specs.length} client(s): ${ids}`,
-    plan.made,
-    await ws.commit(plan.files, taken),
     [
       'restart npm start (or let registry hot-reload pick it up)',
       `see ${join(ws.displayDir, layout.examples)}`,
     ],
+    [],
+    taken,
   );
 }
 
@@ -490,9 +465,14 @@ function none(args: readonly string[]): void {
 
 function keyType(values: Values): DevKeyType | undefined {
   const value = values['key-type'];
-  if (value === undefined) return undefined;
-  if (!isDevKeyType(value)) throw new UsageError(`--key-type is one of ${devKeyTypes.join(', ')}`);
-  return value;
+  return value === undefined ? undefined : pick(value, devKeyTypes, '--key-type');
+}
+
+/** `value` when it is one of `allowed`; else a usage error that lists them. */
+function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`${flag} is one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 function positive(value: string | undefined, flag: string): number | undefined {

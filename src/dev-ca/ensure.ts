@@ -2,15 +2,14 @@
  * `init` (make a whole dev PKI, refusing to overwrite) and `ensure` (make or renew only what is
  * missing or expiring soon; idempotent, called by `tollgate serve` and by test setup).
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
-import { dnEquals, parseCertificate } from '../pki/index.js';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { type Clock, createDevCa, type DevCa } from './ca.js';
+import { createDevCa, type DevCa } from './ca.js';
 import { type ClientSpec, demoClients, planClient } from './clients.js';
-import { parseCrl } from './crl.js';
+import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
 import { defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
 import { clientPath, clientsFolder, layout } from './layout.js';
@@ -22,30 +21,20 @@ import {
   tlsClientAuthEntry,
   upsertClient,
 } from './registry.js';
-import { defined, jsonFile, Plan, refuseConflicts } from './store.js';
+import { defined, json, Plan, refuseConflicts } from './store.js';
 import {
   type CertOnDisk,
   type CommandResult,
   defaultServerSans,
-  issuedBy,
   planCaFiles,
   planCrlFiles,
   planServerFiles,
   Workspace,
 } from './workspace.js';
-import { fromPem } from './x509.js';
 
 const dayMs = 86_400_000;
-/** Renew a CA when less than this remains (a third of its 90 days). */
-const renewCaMs = 30 * dayMs;
-/** Renew a leaf when less than this remains (a third of its 30 days). */
-const renewLeafMs = 10 * dayMs;
-/** Re-sign a CRL when less than half of its 7-day period remains. */
-const refreshCrlMs = 3.5 * dayMs;
 
 export interface DevPkiOptions {
-  /** Current time (`--now`); default the system clock. */
-  readonly now?: Clock;
   /** Key type of the CAs and leaves. Default `p256`. */
   readonly keyType?: DevKeyType;
   /** Extra permitted name-constraint subtrees (`--permit`). */
@@ -58,8 +47,6 @@ export interface DevPkiOptions {
   readonly p12?: boolean;
   /** Issuer identifier used in EXAMPLES.md and assertions. Default https://localhost:8443. */
   readonly issuer?: string;
-  /** The directory as the user typed it, for EXAMPLES.md. Default: `dir`. */
-  readonly displayDir?: string;
 }
 
 /** Makes a complete dev PKI. Without `--force`, any existing file aborts it untouched. */
@@ -76,15 +63,11 @@ export async function initDevPki(ws: Workspace, options: DevPkiOptions): Promise
     registry = upsertClient(registry, client.entry);
   }
   plan.merge(await planCrlFiles(ca, { kind: 'create' }));
-  plan.files.push(jsonFile(layout.registry, registry, 'create'));
-  plan.made.push({
-    path: layout.registry,
-    role: `client registry (${registry.clients.length} clients)`,
-  });
+  plan.add(layout.registry, json(registry), registryRole(registry));
   if (!ws.force) {
     // Checked before the old root key goes, so a refused init changes nothing.
-    const derived = [layout.manifest, layout.examples].map((path) => jsonFile(path, '', 'create'));
-    await refuseConflicts(ws.dir, [...plan.files, ...derived]);
+    const derived = new Plan().add(layout.manifest, '', '').add(layout.examples, '', '');
+    await refuseConflicts(ws.dir, [...plan.files, ...derived.files]);
   }
   if (!keepRootKey) await rm(join(ws.dir, layout.rootKey), { force: true });
   const written = await ws.commit(plan.files, [], ws.issuer ?? defaultIssuer);
@@ -116,28 +99,42 @@ export async function ensureDevPki(dir: string, options: DevPkiOptions = {}): Pr
 export async function ensure(at: Workspace, options: DevPkiOptions): Promise<CommandResult> {
   // Everything ensure replaces is missing, broken or expiring: it needs no --force.
   const ws = new Workspace({ ...at, force: true });
-  const now = ws.now();
   const plan = new Plan();
   const reasons: string[] = [];
   let loaded = await ws.loadCa().catch((error: Error) => {
     reasons.push(`CA: ${error.message}`);
     return undefined;
   });
-  const caEnd = (ca: DevCa): number =>
+  const caEnd = (ca: DevCa) =>
     Math.min(ca.root.notAfter.getTime(), ca.intermediate.notAfter.getTime());
-  if (loaded !== undefined && caEnd(loaded) - now.getTime() < renewCaMs) {
-    reasons.push('CA: expires within 30 days, replacing it and everything it issued');
+  if (loaded !== undefined && caEnd(loaded) - ws.now().getTime() < caRenewDays * dayMs) {
+    reasons.push(`CA: expires within ${caRenewDays} days, replacing it and everything it issued`);
     loaded = undefined;
   }
   const caFresh = loaded === undefined;
   const ca = loaded ?? (await newCa(ws, options));
   if (caFresh) plan.merge(planCaFiles(ca, options.keepRootKey ?? false));
   const intermediate = new X509Certificate(ca.intermediate.certPem);
+  /** Why a leaf needs replacing (doctor's first check of it that is not ok), or undefined. */
+  const leafProblem = async (
+    subject: string,
+    cert: CertOnDisk | undefined,
+    files: Parameters<typeof inspectLeaf>[3],
+    selfSigned = false,
+  ): Promise<string | undefined> => {
+    if (cert === undefined) return `${subject}: missing`;
+    if (caFresh && !selfSigned) return `${subject}: the CA was replaced`;
+    const issuer = selfSigned ? undefined : intermediate;
+    const bad = (await inspectLeaf(ws, subject, cert, files, issuer)).find(
+      (c) => c.status !== 'ok',
+    );
+    return bad && `${bad.subject}: ${bad.message}`;
+  };
 
   const server = await ws.cert(layout.serverCert);
-  const serverProblem = await leafProblem(ws, server, layout.serverKey, intermediate, caFresh, now);
+  const serverProblem = await leafProblem(layout.serverCert, server, { key: layout.serverKey });
   if (serverProblem !== undefined) {
-    reasons.push(`server: ${serverProblem}`);
+    reasons.push(serverProblem);
     const sans = serverSans([
       ...(options.serverSans ?? []),
       ...(server === undefined ? [] : [...server.sans.dns, ...server.sans.ip]),
@@ -149,11 +146,44 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
   let registry = await ws.registry();
   const registryBefore = JSON.stringify(registry);
   for (const spec of demoClients) {
-    const problem = await demoClientProblem(ws, spec, intermediate, caFresh, now, registry);
-    if (problem === undefined) continue;
-    reasons.push(`${spec.clientId}: ${problem.reason}`);
-    if (problem.entry !== undefined) {
-      registry = upsertClient(registry, problem.entry);
+    const id = spec.clientId;
+    const registered = registry.clients.find((c) => c.client_id === id);
+    const sameMethod = registered?.token_endpoint_auth_method === spec.method;
+    const publicText = await ws.text(clientPath(id, 'publicJwk'));
+    const subject = `${clientsFolder}/${id}`;
+    // Either new files, or only the registration rebuilt from the files the client has.
+    let entry: ClientMetadata | undefined;
+    if (spec.method === 'private_key_jwt') {
+      if (!(await ws.has(clientPath(id, 'privateJwk'))) || publicText === undefined) {
+        reasons.push(`${subject}: signing key missing`);
+      } else {
+        const publicJwk = JSON.parse(publicText) as JWK;
+        const kids = registered?.jwks?.keys.map((k) => k.kid) ?? [];
+        if (sameMethod && kids.includes(publicJwk.kid)) continue;
+        entry = privateKeyJwtEntry(id, publicJwk);
+      }
+    } else {
+      const selfSigned = spec.method === 'self_signed_tls_client_auth';
+      const cert = await ws.cert(clientPath(id, 'cert'));
+      const x5c = registered?.jwks?.keys.flatMap((k) => k.x5c ?? []) ?? [];
+      const problem = await leafProblem(subject, cert, { key: clientPath(id, 'key') }, selfSigned);
+      if (problem !== undefined) reasons.push(problem);
+      else if (!selfSigned && !(await ws.has(clientPath(id, 'chain')))) {
+        reasons.push(`${subject}: chain.pem missing`);
+      } else if (selfSigned && publicText === undefined) {
+        reasons.push(`${subject}: public.jwk.json missing`);
+      } else if (
+        !sameMethod ||
+        (selfSigned && !x5c.includes(cert?.x509.raw.toString('base64') ?? ''))
+      ) {
+        entry = selfSigned
+          ? selfSignedEntry(id, JSON.parse(publicText ?? ''))
+          : tlsClientAuthEntry(id, cert as CertOnDisk, spec.bind ?? 'subject_dn');
+      } else continue;
+    }
+    if (entry !== undefined) {
+      reasons.push(`${subject}: registry entry missing or stale`);
+      registry = upsertClient(registry, entry);
       continue;
     }
     const client = await planClient(ca, withP12(spec, options.p12));
@@ -174,15 +204,14 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
     const cert = (await ws.has(join(clientsFolder, id)))
       ? await ws.cert(clientPath(id, 'cert'))
       : undefined;
-    if (cert === undefined) continue;
     const selfSigned = method === 'self_signed_tls_client_auth';
-    // A client signed from its CSR has no key here: renew by signing the same request again.
-    const csrPem = selfSigned ? undefined : await ws.text(clientPath(id, 'csr'));
-    const keyPath = csrPem === undefined ? clientPath(id, 'key') : undefined;
-    const issuer = selfSigned ? undefined : intermediate;
-    const problem = await leafProblem(ws, cert, keyPath, issuer, caFresh && !selfSigned, now);
+    const files = { key: clientPath(id, 'key'), csr: clientPath(id, 'csr') };
+    if (cert === undefined) continue;
+    const problem = await leafProblem(`${clientsFolder}/${id}`, cert, files, selfSigned);
     if (problem === undefined) continue;
-    reasons.push(`${id}: ${problem}`);
+    reasons.push(problem);
+    // A client signed from its CSR has no key here: renew by signing the same request again.
+    const csrPem = selfSigned || (await ws.has(files.key)) ? undefined : await ws.text(files.csr);
     const client = await planClient(ca, {
       clientId: id,
       method,
@@ -203,17 +232,16 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
       registry = upsertClient(registry, { ...entry, ...defined({ jwks: client.entry.jwks }) });
   }
 
-  const crlProblem = caFresh ? 'new CA' : await crlStale(ws, ca, now);
-  if (crlProblem !== undefined) {
-    reasons.push(`CRLs: ${crlProblem}`);
+  const root = new X509Certificate(ca.root.certPem);
+  const crl = caFresh
+    ? undefined
+    : (await inspectCrls(ws, root, intermediate)).checks.find((c) => c.status !== 'ok');
+  if (caFresh || crl !== undefined) {
+    reasons.push(crl === undefined ? 'CRLs: new CA' : `${crl.subject}: ${crl.message}`);
     plan.merge(await planCrlFiles(ca, { kind: 'update' }));
   }
   if (JSON.stringify(registry) !== registryBefore || !(await ws.has(layout.registry))) {
-    plan.files.push(jsonFile(layout.registry, registry));
-    plan.made.push({
-      path: layout.registry,
-      role: `client registry (${registry.clients.length} clients)`,
-    });
+    plan.add(layout.registry, json(registry), registryRole(registry), { kind: 'update' });
   }
 
   const written = await ws.commit(plan.files);
@@ -228,6 +256,10 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
     reasons,
   );
   return written.length === 0 ? { ...report, next: ['npm start'] } : report;
+}
+
+function registryRole(registry: RegistryFile): string {
+  return `client registry (${registry.clients.length} clients)`;
 }
 
 function newCa(ws: Workspace, options: DevPkiOptions): Promise<DevCa> {
@@ -251,107 +283,4 @@ async function p12FormOnDisk(path: string): Promise<boolean | 'legacy'> {
   const der = await readFile(path).catch(() => undefined);
   if (der === undefined) return false;
   return isLegacyPkcs12(der) ? 'legacy' : true;
-}
-
-/** Why a leaf needs replacing, or undefined when it is fine. */
-async function leafProblem(
-  ws: Workspace,
-  cert: CertOnDisk | undefined,
-  keyPath: string | undefined,
-  issuer: X509Certificate | undefined,
-  caReplaced: boolean,
-  now: Date,
-): Promise<string | undefined> {
-  if (cert === undefined) return 'missing';
-  if (caReplaced) return 'the CA was replaced';
-  if (keyPath !== undefined) {
-    const keyPem = await ws.text(keyPath);
-    if (keyPem === undefined) return `${keyPath} missing`;
-    try {
-      if (!cert.x509.checkPrivateKey(createPrivateKey(keyPem)))
-        return 'key does not match certificate';
-    } catch {
-      return `${keyPath} unreadable`;
-    }
-  }
-  if (issuer !== undefined && !issuedBy(cert.x509, issuer))
-    return 'not issued by the current intermediate';
-  if (cert.notAfter.getTime() - now.getTime() < renewLeafMs) return 'expires within 10 days';
-  return undefined;
-}
-
-/**
- * Why a demo client needs attention: new files (no `entry`), or only the registration `entry`
- * rebuilt from the files it has. Undefined when it is fine.
- */
-async function demoClientProblem(
-  ws: Workspace,
-  spec: ClientSpec,
-  intermediate: X509Certificate,
-  caFresh: boolean,
-  now: Date,
-  registry: RegistryFile,
-): Promise<{ readonly reason: string; readonly entry?: ClientMetadata } | undefined> {
-  const id = spec.clientId;
-  const registered = registry.clients.find((c) => c.client_id === id);
-  const sameMethod = registered?.token_endpoint_auth_method === spec.method;
-  const publicText = await ws.text(clientPath(id, 'publicJwk'));
-  if (spec.method === 'private_key_jwt') {
-    if ((await ws.text(clientPath(id, 'privateJwk'))) === undefined || publicText === undefined)
-      return { reason: 'signing key missing' };
-    const publicJwk = JSON.parse(publicText) as JWK;
-    const registeredKids = registered?.jwks?.keys.map((k) => k.kid) ?? [];
-    return sameMethod && registeredKids.includes(publicJwk.kid)
-      ? undefined
-      : { reason: 'registry entry missing or stale', entry: privateKeyJwtEntry(id, publicJwk) };
-  }
-  const selfSigned = spec.method === 'self_signed_tls_client_auth';
-  const cert = await ws.cert(clientPath(id, 'cert'));
-  const issuer = selfSigned ? undefined : intermediate;
-  const problem = await leafProblem(
-    ws,
-    cert,
-    clientPath(id, 'key'),
-    issuer,
-    caFresh && !selfSigned,
-    now,
-  );
-  if (problem !== undefined || cert === undefined) return { reason: problem ?? 'missing' };
-  if (!selfSigned) {
-    if (!(await ws.has(clientPath(id, 'chain')))) return { reason: 'chain.pem missing' };
-    const entry = tlsClientAuthEntry(id, cert, spec.bind ?? 'subject_dn');
-    return sameMethod ? undefined : { reason: 'registry entry missing', entry };
-  }
-  if (publicText === undefined) return { reason: 'public.jwk.json missing' };
-  const x5c = registered?.jwks?.keys.flatMap((k) => k.x5c ?? []) ?? [];
-  return sameMethod && x5c.includes(cert.x509.raw.toString('base64'))
-    ? undefined
-    : {
-        reason: 'registry entry missing or stale',
-        entry: selfSignedEntry(id, JSON.parse(publicText)),
-      };
-}
-
-async function crlStale(ws: Workspace, ca: DevCa, now: Date): Promise<string | undefined> {
-  for (const [path, caCert] of [
-    [layout.intermediateCrl, ca.intermediate],
-    [layout.rootCrl, ca.root],
-  ] as const) {
-    const pem = await ws.text(path);
-    if (pem === undefined) return `${path} missing`;
-    const der = fromPem('X509 CRL', pem)[0];
-    if (der === undefined) return `${path} unreadable`;
-    const crl = parseCrl(der);
-    if (!dnEquals(crl.issuer, parseCertificate(caCert.certDer).subject))
-      return `${path} is not from the current CA`;
-    const remaining = (crl.nextUpdate?.getTime() ?? 0) - now.getTime();
-    // The root CRL cannot be re-signed without the root key; it was made to last as the root.
-    if (
-      remaining < refreshCrlMs &&
-      (path === layout.intermediateCrl || ca.root.keyPem !== undefined)
-    ) {
-      return `${path} nextUpdate is near`;
-    }
-  }
-  return (await ws.has(layout.crlChain)) ? undefined : `${layout.crlChain} missing`;
 }

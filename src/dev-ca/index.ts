@@ -7,57 +7,28 @@
 
 export { encodeDnString as encodeDn, x5tS256 } from '../pki/index.js';
 export {
-  type CaCertificate,
-  type CertificateInfo,
-  type Clock,
-  type CreateDevCaOptions,
   type CrlOptions,
   createDevCa,
   type DevCa,
   type DevCaCrls,
-  type DevCaProfile,
-  type EkuOption,
-  type EncodedCrl,
   type IssueClientOptions,
   type IssuedCertificate,
   type IssuedClientCertificate,
-  type IssueServerOptions,
-  type OpenDevCaOptions,
   openDevCa,
-  type RevocationTarget,
 } from './ca.js';
-export { type DevCaIo, runDevCaCli } from './cli.js';
-export { parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
-export { type DevPkiOptions, ensureDevPki } from './ensure.js';
+export { runDevCaCli } from './cli.js';
+export { parseCrl } from './crl.js';
+export { ensureDevPki } from './ensure.js';
 export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './jwk.js';
-export type { DevKeyType } from './keys.js';
 export { layout } from './layout.js';
-export {
-  createNegativeFixtures,
-  type NegativeFixture,
-  type NegativeFixtureOptions,
-  type NegativeFixtureSet,
-  type NegativeKind,
-  negativeKinds,
-} from './negative.js';
-export { createPkcs12, type Pkcs12Options } from './pkcs12.js';
+export { createNegativeFixtures, type NegativeFixtureSet, negativeKinds } from './negative.js';
+export { createPkcs12 } from './pkcs12.js';
 export { createLegacyPkcs12, isLegacyPkcs12 } from './pkcs12-legacy.js';
-export {
-  type MtlsBinding,
-  privateKeyJwtEntry,
-  type RegistryFile,
-  selfSignedEntry,
-  tlsClientAuthEntry,
-} from './registry.js';
-export {
-  createSelfSignedClient,
-  type SelfSignedClient,
-  type SelfSignedClientOptions,
-} from './self-signed.js';
+export { privateKeyJwtEntry, selfSignedEntry, tlsClientAuthEntry } from './registry.js';
+export { createSelfSignedClient, type SelfSignedClient } from './self-signed.js';
 export {
   createJwtSvidIssuer,
   createServiceAccountIssuer,
   type JwtSvidIssuer,
   jwtSvidBundleKey,
-  type ServiceAccountIssuer,
 } from './workload.js';

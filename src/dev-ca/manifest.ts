@@ -5,12 +5,12 @@
  * command that changes nothing leaves it byte-identical.
  */
 import { X509Certificate } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describeCert } from './ca.js';
 import { parseCrl } from './crl.js';
 import { clientRoles, layout, roles } from './layout.js';
-import { jsonFile, type PlannedFile } from './store.js';
+import { jsonFile, listTree, type PlannedFile } from './store.js';
 import { fromPem } from './x509.js';
 
 export interface ManifestEntry {
@@ -44,13 +44,12 @@ const ignored = new Set(['README.md', '.gitignore', layout.manifest]);
 /** Builds manifest.json from the directory as it is now. */
 export async function buildManifest(dir: string, issuer: string): Promise<PlannedFile> {
   const entries: ManifestEntry[] = [];
-  for (const path of await listFiles(dir)) {
-    if (ignored.has(path) || path.includes('.tmp-')) continue;
+  for (const { path, folder, mode } of await listTree(dir)) {
+    if (folder || ignored.has(path) || path.includes('.tmp-')) continue;
     const role = roleOf(path);
     if (role === undefined) continue;
     const absolute = join(dir, path);
-    const mode = `0${((await stat(absolute)).mode & 0o777).toString(8)}`;
-    const entry: ManifestEntry = { path, role, mode };
+    const entry: ManifestEntry = { path, role, mode: `0${mode.toString(8)}` };
     try {
       if (path.endsWith('.crl.pem')) {
         const der = fromPem('X509 CRL', await readFile(absolute, 'utf8'))[0];
@@ -101,18 +100,4 @@ function roleOf(path: string): string | undefined {
     return role === undefined ? undefined : `${prefix}${role}`;
   }
   return undefined;
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (current: string): Promise<void> => {
-    const entries = await readdir(current, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const full = join(current, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) out.push(relative(dir, full).split(sep).join('/'));
-    }
-  };
-  await walk(dir);
-  return out.sort();
 }

@@ -17,15 +17,11 @@ export function isMtlsBinding(value: unknown): value is MtlsBinding {
   return typeof value === 'string' && (mtlsBindings as readonly string[]).includes(value);
 }
 
-/** Fields every dev client gets: the demo scopes and the only grant Tollgate implements. */
+/** What a dev client may ask for beyond the defaults: its scope, its RFC 8707 resources. */
 export interface CommonClientFields {
   readonly scope?: string;
-  readonly clientName?: string;
-  /** RFC 8707 `allowed_resources`. */
   readonly allowedResources?: readonly string[];
 }
-
-const defaultScope = 'read write';
 
 /** A private_key_jwt registration with an inline `jwks`. @see RFC 7523 §2.2 */
 export function privateKeyJwtEntry(
@@ -96,20 +92,14 @@ export function upsertClient(registry: RegistryFile, entry: ClientMetadata): Reg
   return { clients };
 }
 
-function base(
-  clientId: string,
-  common: CommonClientFields,
-): Pick<
-  ClientMetadata,
-  'client_id' | 'client_name' | 'grant_types' | 'scope' | 'allowed_resources'
-> {
+/** Fields every dev client gets: the demo scopes and the only grant Tollgate implements. */
+function base(clientId: string, common: CommonClientFields) {
+  const { scope = 'read write', allowedResources } = common;
   return {
     client_id: clientId,
-    client_name: common.clientName ?? `${clientId} (Tollgate dev CA)`,
+    client_name: `${clientId} (Tollgate dev CA)`,
     grant_types: ['client_credentials'],
-    scope: common.scope ?? defaultScope,
-    ...(common.allowedResources === undefined
-      ? {}
-      : { allowed_resources: [...common.allowedResources] }),
+    scope,
+    ...(allowedResources === undefined ? {} : { allowed_resources: [...allowedResources] }),
   };
 }

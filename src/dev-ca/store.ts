@@ -5,7 +5,7 @@
  * (a server hot-reloading the registry) never see half a file.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { folderMode, privateMode, publicMode } from './layout.js';
 
@@ -38,27 +38,25 @@ export interface AddOptions {
   readonly secret?: boolean;
   /** Default `create`. */
   readonly kind?: PlannedFile['kind'];
-  /** A certificate to report (subject, serial, notAfter). */
-  readonly cert?: { readonly subject: string; readonly serialHex: string; readonly notAfter: Date };
-  /** Write it without reporting it. */
-  readonly quiet?: boolean;
+  /** What the report shows of it: a certificate's subject, serial and notAfter, a CRL's nextUpdate. */
+  readonly about?: {
+    readonly subject?: string;
+    readonly serialHex?: string;
+    readonly notAfter: Date;
+  };
 }
 
-/** The files a command will write and the report line of each. */
+/** The files a command will write and the report line of each (none for an empty role). */
 export class Plan {
   readonly files: PlannedFile[] = [];
   readonly made: MadeFile[] = [];
 
   add(path: string, content: string | Buffer, role: string, options: AddOptions = {}): this {
-    const mode = options.secret === true ? privateMode : publicMode;
-    this.files.push({ path, content, mode, kind: options.kind ?? 'create' });
-    const { cert } = options;
-    if (options.quiet === true) return this;
-    this.made.push(
-      cert === undefined
-        ? { path, role }
-        : { path, role, subject: cert.subject, serial: cert.serialHex, notAfter: cert.notAfter },
-    );
+    const { secret = false, kind = 'create', about } = options;
+    this.files.push({ path, content, mode: secret ? privateMode : publicMode, kind });
+    if (role === '') return this;
+    const { subject, serialHex: serial, notAfter } = about ?? {};
+    this.made.push({ path, role, ...defined({ subject, serial, notAfter }) });
     return this;
   }
 
@@ -75,13 +73,9 @@ export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** A shared JSON file the dev CA maintains (registry.json, the SPIFFE bundle): 0644. */
-export function jsonFile(
-  path: string,
-  value: unknown,
-  kind: PlannedFile['kind'] = 'update',
-): PlannedFile {
-  return { path, content: json(value), mode: publicMode, kind };
+/** A shared JSON file the dev CA maintains (manifest.json, the SPIFFE bundle): 0644. */
+export function jsonFile(path: string, value: unknown): PlannedFile {
+  return { path, content: json(value), mode: publicMode, kind: 'update' };
 }
 
 /**
@@ -121,15 +115,10 @@ export async function refuseConflicts(
 }
 
 /**
- * Writes `files` under `dir` and returns the paths actually written. Without `force`, any
- * existing `create` target aborts the whole set before anything is touched.
+ * Writes `files` under `dir` (in 0700 folders) and returns the paths actually written; an
+ * `update` file whose content is unchanged is left alone. Callers refuse conflicts first.
  */
-export async function commitFiles(
-  dir: string,
-  files: readonly PlannedFile[],
-  options: { readonly force: boolean },
-): Promise<string[]> {
-  if (!options.force) await refuseConflicts(dir, files);
+export async function writeFiles(dir: string, files: readonly PlannedFile[]): Promise<string[]> {
   const written: string[] = [];
   for (const file of files) {
     const target = join(dir, file.path);
@@ -141,7 +130,7 @@ export async function commitFiles(
       await chmod(target, file.mode);
       continue;
     }
-    await ensureFolder(dir, dirname(file.path));
+    await mkdir(dirname(target), { recursive: true, mode: folderMode });
     const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     // Create with the final mode so a key is never readable by others, not even briefly.
     await writeFile(temp, content, { mode: file.mode, flag: 'wx' });
@@ -152,18 +141,24 @@ export async function commitFiles(
   return written;
 }
 
-/** Creates `relative` under `dir` (and its parents) as 0700 folders, whatever the umask. */
-async function ensureFolder(dir: string, relative: string): Promise<void> {
-  if (!(await exists(dir))) await mkdir(dir, { recursive: true, mode: folderMode });
-  if (relative === '.' || relative === '') return;
-  let current = dir;
-  for (const part of relative.split(/[\\/]/)) {
-    current = join(current, part);
-    if (!(await exists(current))) {
-      await mkdir(current, { mode: folderMode });
-      await chmod(current, folderMode);
+/** Every folder and file under `dir`: its path (relative, `/`-separated), kind and mode; sorted. */
+export async function listTree(
+  dir: string,
+): Promise<{ readonly path: string; readonly folder: boolean; readonly mode: number }[]> {
+  const found: { path: string; folder: boolean; mode: number }[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await readdir(join(dir, relative), { withFileTypes: true }).catch(
+      () => [],
+    )) {
+      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
+      const folder = entry.isDirectory();
+      if (!folder && !entry.isFile()) continue;
+      found.push({ path, folder, mode: (await stat(join(dir, path))).mode & 0o777 });
+      if (folder) await walk(path);
     }
-  }
+  };
+  await walk('');
+  return found.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 /** True when the path exists (file or folder). */

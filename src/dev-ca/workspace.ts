@@ -13,7 +13,6 @@ import {
   type Clock,
   clockOf,
   type DevCa,
-  type DevCaCrls,
   describeCert,
   openDevCa,
 } from './ca.js';
@@ -24,7 +23,6 @@ import { buildManifest, readManifestIssuer } from './manifest.js';
 import type { RegistryFile } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
 import {
-  commitFiles,
   defined,
   exists,
   jsonFile,
@@ -33,6 +31,7 @@ import {
   type PlannedFile,
   readText,
   refuseConflicts,
+  writeFiles,
 } from './store.js';
 import { formatIp } from './x509.js';
 
@@ -51,8 +50,13 @@ export interface CommandResult {
   readonly written: readonly string[];
   readonly next: readonly string[];
   readonly warnings: readonly string[];
-  /** Command-specific output (an assertion). */
-  readonly data?: unknown;
+}
+
+/** What `assertion` and `doctor` print instead of a list of files: text, or JSON with --json. */
+export interface Printed {
+  readonly text: string;
+  readonly json: string;
+  readonly code: number;
 }
 
 /** A PKI directory and how the command at hand may change it. */
@@ -142,7 +146,7 @@ export class Workspace {
     issuer?: string,
   ): Promise<string[]> {
     if (!this.force) await refuseConflicts(this.dir, files, also);
-    const written = await commitFiles(this.dir, files, { force: true });
+    const written = await writeFiles(this.dir, files);
     const resolved = issuer ?? this.issuer ?? (await readManifestIssuer(this.dir)) ?? defaultIssuer;
     const registry = await this.registry();
     const derived = [
@@ -158,11 +162,24 @@ export class Workspace {
     if (rootPem !== undefined && (await this.has(layout.spiffeBundle))) {
       derived.push(jsonFile(layout.spiffeBundle, await spiffeBundle(rootPem)));
     }
-    written.push(...(await commitFiles(this.dir, derived, { force: true })));
+    written.push(...(await writeFiles(this.dir, derived)));
     // The manifest lists EXAMPLES.md, so it goes last.
     const manifest = await buildManifest(this.dir, resolved);
-    written.push(...(await commitFiles(this.dir, [manifest], { force: true })));
+    written.push(...(await writeFiles(this.dir, [manifest])));
     return written;
+  }
+
+  /** Commits `plan` (see {@link commit}) and reports it: how most commands end. */
+  async apply(
+    command: string,
+    plan: Plan,
+    summary: string,
+    next: readonly string[],
+    warnings: readonly string[] = [],
+    also: readonly string[] = [],
+  ): Promise<CommandResult> {
+    const written = await this.commit(plan.files, also);
+    return this.report(command, summary, plan.made, written, next, warnings);
   }
 
   /** A command's report; every one ends by suggesting `doctor`. */
@@ -189,9 +206,9 @@ function displayDirOf(dir: string): string {
 /** The CA files: certificates, chain, intermediate key, and the root key only when kept. */
 export function planCaFiles(ca: DevCa, keepRootKey: boolean): Plan {
   const plan = new Plan()
-    .add(layout.rootCert, ca.root.certPem, 'root CA', { cert: ca.root })
+    .add(layout.rootCert, ca.root.certPem, 'root CA', { about: ca.root })
     .add(layout.intermediateCert, ca.intermediate.certPem, 'intermediate CA (issues every leaf)', {
-      cert: ca.intermediate,
+      about: ca.intermediate,
     })
     .add(layout.caChain, ca.chainPem, 'CA chain (intermediate, root)')
     .add(layout.intermediateKey, ca.intermediate.keyPem, 'intermediate CA key (0600)', {
@@ -209,7 +226,7 @@ export function planCaFiles(ca: DevCa, keepRootKey: boolean): Plan {
 export async function planCrlFiles(
   ca: DevCa,
   options: { readonly kind: PlannedFile['kind']; readonly nextUpdateDays?: number | undefined },
-): Promise<Plan & { crls: DevCaCrls }> {
+): Promise<Plan> {
   // The root only ever revokes the intermediate, and without --keep-root-key nothing can re-sign
   // its CRL later, so the root CRL always lasts as long as the root certificate.
   const rootDays = Math.floor((ca.root.notAfter.getTime() - ca.now().getTime()) / dayMs);
@@ -219,24 +236,19 @@ export async function planCrlFiles(
   });
   const { root, intermediate } = crls;
   const { kind } = options;
-  const plan = new Plan();
-  plan.made.push(
-    {
-      path: layout.rootCrl,
-      role: `root CRL (#${root.crlNumber}, next update)`,
-      notAfter: root.nextUpdate,
-    },
-    {
-      path: layout.intermediateCrl,
-      role: `intermediate CRL (#${intermediate.crlNumber}, ${intermediate.entries.length} revoked, next update)`,
-      notAfter: intermediate.nextUpdate,
-    },
-  );
-  plan
-    .add(layout.rootCrl, root.pem, '', { kind, quiet: true })
-    .add(layout.intermediateCrl, intermediate.pem, '', { kind, quiet: true })
+  const revoked = `${intermediate.entries.length} revoked`;
+  return new Plan()
+    .add(layout.rootCrl, root.pem, `root CRL (#${root.crlNumber}, next update)`, {
+      kind,
+      about: { notAfter: root.nextUpdate },
+    })
+    .add(
+      layout.intermediateCrl,
+      intermediate.pem,
+      `intermediate CRL (#${intermediate.crlNumber}, ${revoked}, next update)`,
+      { kind, about: { notAfter: intermediate.nextUpdate } },
+    )
     .add(layout.crlChain, crls.combinedPem, 'both CRLs (for Node `crl`)', { kind });
-  return Object.assign(plan, { crls });
 }
 
 /** The server certificate (full chain) and key. */
@@ -251,7 +263,7 @@ export async function planServerFiles(
       layout.serverCert,
       server.chainPem,
       `server certificate + intermediate (serverAuth; ${sans.join(', ')})`,
-      { cert: server },
+      { about: server },
     )
     .add(layout.serverKey, server.keyPem, 'server key (0600)', { secret: true });
 }
