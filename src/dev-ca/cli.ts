@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { describeParseArgsError, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
-import { commands, globalFlags, options, type Values } from './commands.js';
+import { type Command, commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
 import { ConflictError } from './store.js';
 import { type CommandResult, Workspace } from './workspace.js';
@@ -83,9 +83,8 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
       force: values.force === true,
       issuer: values.issuer === undefined ? undefined : parseIssuer(values.issuer),
     });
-    const run = commands[command]?.run;
-    if (run === undefined) throw new UsageError(`unknown command ${command}`);
-    const result = await run({ ws, args, values });
+    // parse() refused unknown commands.
+    const result = await (commands[command] as Command).run({ ws, args, values });
     if ('text' in result) {
       io.stdout.write(json ? result.json : result.text);
       return result.code;
