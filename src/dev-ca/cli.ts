@@ -84,7 +84,8 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
       issuer: values.issuer === undefined ? undefined : parseIssuer(values.issuer),
     });
     // parse() refused unknown commands.
-    const result = await (commands[command] as Command).run({ ws, args, values });
+    const spec = commands[command] as Command;
+    const result = await spec.run({ ws, arg: argumentOf(spec, args, values), values });
     if ('text' in result) {
       io.stdout.write(json ? result.json : result.text);
       return result.code;
@@ -126,6 +127,17 @@ function parse(argv: string[]): { command?: string; args: string[]; values: Valu
     }
   }
   return { ...(command === undefined ? {} : { command }), args, values };
+}
+
+/** The command's argument, checked against its {@link Command.argument} (`--file` replaces it). */
+function argumentOf(command: Command, args: readonly string[], values: Values): string {
+  if (command.argument === undefined || values.file !== undefined) {
+    if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`);
+    return '';
+  }
+  if (args.length !== 1 || args[0] === undefined)
+    throw new UsageError(`expects exactly one ${command.argument}`);
+  return args[0];
 }
 
 function render(result: CommandResult): string {
