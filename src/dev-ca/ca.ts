@@ -104,10 +104,11 @@ export interface CaCertificate extends CertificateInfo {
 /** Extended key usage: a named profile, `none` (no EKU extension), or names / OIDs. */
 export type EkuOption = 'clientAuth' | 'serverAuth' | 'none' | readonly string[];
 
-interface ValidityOptions {
+/** When a leaf is valid; see {@link validityOf}. */
+export interface ValidityOptions {
   /** Default: now. */
   readonly notBefore?: Date;
-  /** Default: notBefore + validity, clamped to the intermediate's notAfter. */
+  /** Default: notBefore + validity, clamped to the issuer's notAfter. */
   readonly notAfter?: Date;
   readonly validityDays?: number;
   /** Overrides the CA's clock for this certificate. */
@@ -450,18 +451,12 @@ export class DevCa {
     readonly keyUsage: KeyUsageName[];
     readonly validity: ValidityOptions;
   }): Omit<IssuedCertificate, 'keyPem'> {
-    const { validity, sans } = leaf;
-    const now = truncate(validity.now ?? this.now());
-    const notBefore = truncate(validity.notBefore ?? now);
-    const validityMs =
-      validity.validityDays === undefined
-        ? profiles[this.profile].leafValidityMs
-        : validity.validityDays * dayMs;
-    // A leaf never outlives its issuer unless asked to explicitly.
-    const notAfter =
-      validity.notAfter === undefined
-        ? new Date(Math.min(notBefore.getTime() + validityMs, this.intermediate.notAfter.getTime()))
-        : truncate(validity.notAfter);
+    const { sans } = leaf;
+    const { notBefore, notAfter } = validityOf(
+      { ...leaf.validity, now: leaf.validity.now ?? this.now() },
+      profiles[this.profile].leafValidityMs,
+      this.intermediate.notAfter,
+    );
     const cert = buildCertificate({
       serial: randomSerial(),
       subject: encodeDnString(leaf.subject),
@@ -636,6 +631,22 @@ function resolveEku(eku: EkuOption): string[] | undefined {
 
 function ekuName(oid: string): string {
   return Object.entries(ekuOids).find(([, value]) => value === oid)?.[0] ?? oid;
+}
+
+/**
+ * A leaf's validity: from `notBefore` (default `now`, default the system clock) for
+ * `validityDays` (default `defaultMs`), never past `issuerNotAfter` unless `notAfter` is given.
+ */
+export function validityOf(
+  options: ValidityOptions,
+  defaultMs: number,
+  issuerNotAfter?: Date,
+): { notBefore: Date; notAfter: Date } {
+  const notBefore = truncate(options.notBefore ?? options.now ?? new Date());
+  if (options.notAfter !== undefined) return { notBefore, notAfter: truncate(options.notAfter) };
+  const validityMs = options.validityDays === undefined ? defaultMs : options.validityDays * dayMs;
+  const end = Math.min(notBefore.getTime() + validityMs, issuerNotAfter?.getTime() ?? Infinity);
+  return { notBefore, notAfter: truncate(new Date(end)) };
 }
 
 /** A clock function from a {@link Clock}; the system clock when absent. */

@@ -10,15 +10,17 @@
 import {
   createPrivateKey,
   createPublicKey,
-  generateKeyPair as generateKeyPairCallback,
+  generateKeyPair,
   type KeyObject,
   sign,
 } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const generateKeyPairAsync = promisify(generateKeyPairCallback);
-const publicKeyEncoding = { type: 'spki', format: 'pem' } as const;
-const privateKeyEncoding = { type: 'pkcs8', format: 'pem' } as const;
+/** `generateKeyPair` with PEM output under one signature (node's typings have one per kind). */
+const generatePemPair = promisify(generateKeyPair) as (
+  kind: 'ec' | 'rsa' | 'ed25519',
+  options: object,
+) => Promise<{ privateKey: string; publicKey: string }>;
 
 /** Key types the dev CA can issue; EC P-256 is the default because it is fast and small. */
 export const devKeyTypes = ['p256', 'p384', 'rsa2048', 'rsa3072', 'ed25519'] as const;
@@ -55,24 +57,17 @@ export function isDevKeyType(value: unknown): value is DevKeyType {
   return typeof value === 'string' && (devKeyTypes as readonly string[]).includes(value);
 }
 
-/** Generates a key pair of the given type with node:crypto. */
+/** Generates a key pair of the given type with node:crypto, off the main thread. */
 export async function generateDevKeyPair(keyType: DevKeyType = 'p256'): Promise<DevKeyPair> {
   const { kind, size } = keyTypes[keyType];
+  const parameters =
+    kind === 'ec' ? { namedCurve: size } : kind === 'rsa' ? { modulusLength: size } : {};
   // As PEM, read back into a key of its own (see src/jws/keygen.ts: the Node 20 deadlock).
-  const { privateKey } =
-    kind === 'ec'
-      ? await generateKeyPairAsync('ec', {
-          namedCurve: size,
-          publicKeyEncoding,
-          privateKeyEncoding,
-        })
-      : kind === 'rsa'
-        ? await generateKeyPairAsync('rsa', {
-            modulusLength: size,
-            publicKeyEncoding,
-            privateKeyEncoding,
-          })
-        : await generateKeyPairAsync('ed25519', { publicKeyEncoding, privateKeyEncoding });
+  const { privateKey } = await generatePemPair(kind, {
+    ...parameters,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   return describeKeyPair(keyType, createPrivateKey(privateKey));
 }
 

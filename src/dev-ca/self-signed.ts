@@ -11,21 +11,17 @@ import { X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { generate } from 'selfsigned';
 import { encodeDnString, formatDn, parseDn } from '../pki/index.js';
-import { type CertificateInfo, describeCert, truncate } from './ca.js';
+import { type CertificateInfo, describeCert, type ValidityOptions, validityOf } from './ca.js';
 import { type DevKeyType, generateDevKeyPair } from './keys.js';
 import { buildCertificate, ekuOids, randomSerial } from './x509.js';
 
-export interface SelfSignedClientOptions {
+/** Validity as for CA-issued leaves; default 1 hour (fixtures), the CLI passes 30 days. */
+export interface SelfSignedClientOptions extends ValidityOptions {
   readonly clientId: string;
   /** RFC 4514 DN. Default `CN=<clientId>,O=Tollgate Dev,C=US`. */
   readonly subject?: string;
   /** Default `p256`. */
   readonly keyType?: DevKeyType;
-  readonly now?: Date;
-  readonly notBefore?: Date;
-  readonly notAfter?: Date;
-  /** Default 1 hour (fixtures); the CLI passes 30 days. */
-  readonly validityDays?: number;
 }
 
 export interface SelfSignedClient extends CertificateInfo {
@@ -35,7 +31,6 @@ export interface SelfSignedClient extends CertificateInfo {
   readonly jwk: JWK;
 }
 
-const hourMs = 3_600_000;
 /** The attribute types the selfsigned package maps (through @peculiar/x509) one-to-one. */
 const selfsignedTypes = new Set(['CN', 'O', 'OU', 'C', 'L', 'ST', 'DC']);
 
@@ -45,10 +40,7 @@ export async function createSelfSignedClient(
 ): Promise<SelfSignedClient> {
   const keyType = options.keyType ?? 'p256';
   const subject = options.subject ?? `CN=${options.clientId},O=Tollgate Dev,C=US`;
-  const notBefore = truncate(options.notBefore ?? options.now ?? new Date());
-  const validityMs =
-    options.validityDays === undefined ? hourMs : options.validityDays * 24 * hourMs;
-  const notAfter = truncate(options.notAfter ?? new Date(notBefore.getTime() + validityMs));
+  const { notBefore, notAfter } = validityOf(options, 3_600_000);
   const key = await generateDevKeyPair(keyType);
   // selfsigned joins these into a string that @peculiar/x509 parses back, in the order given
   // (ASN.1 order, as parseDn keeps it): each attribute as src/pki prints it, escaped per RFC 4514.

@@ -69,11 +69,17 @@ export async function spiffeBundle(
   );
   if (x509Authorities.length === 0) throw new TypeError('a SPIFFE bundle needs a CA certificate');
   return {
-    keys: [
-      ...x509Authorities,
-      ...(options.jwtAuthorities ?? []).map((jwk) => ({ ...jwk, use: 'jwt-svid' })),
-    ],
+    keys: [...x509Authorities, ...(options.jwtAuthorities ?? []).map(jwtSvidEntry)],
     spiffe_refresh_hint: options.refreshHintSeconds ?? 300,
     ...(options.sequence === undefined ? {} : { spiffe_sequence: options.sequence }),
   };
+}
+
+/**
+ * A `jwt-svid` bundle entry: the public JWK with `use: "jwt-svid"` and no `alg`.
+ * @see SPIFFE Trust Domain and Bundle §4.2.2
+ */
+export function jwtSvidEntry(jwk: JWK): JWK {
+  const { alg: _alg, use: _use, ...rest } = jwk;
+  return { ...rest, use: 'jwt-svid' };
 }

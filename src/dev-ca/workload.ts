@@ -12,11 +12,11 @@ import { createPrivateKey, randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { createJwsSigner } from '../jws/index.js';
 import { generateSigningJwk, type SigningJwk, type SigningJwkAlg } from './jwk.js';
+import { jwtSvidEntry } from './spiffe.js';
 
 /** The JWK of a JWT-SVID signing key as a SPIFFE bundle carries it (`use: jwt-svid`, no `alg`). */
 export function jwtSvidBundleKey(key: SigningJwk): JWK {
-  const { alg: _alg, use: _use, ...rest } = key.publicJwk;
-  return { ...rest, use: 'jwt-svid' };
+  return jwtSvidEntry(key.publicJwk);
 }
 
 export interface JwtSvidIssuer {
