@@ -13,7 +13,14 @@ import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../h
 import { RegistryError } from '../registry/index.js';
 import { loadSigningKeys } from '../tokens/index.js';
 import { parseCommandLine } from './args.js';
-import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import {
+  configProblemsReport,
+  exitCodes,
+  exitCodesHelp,
+  type Io,
+  isConfigurationError,
+  usageError,
+} from './io.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
 import { noConfigurationHint } from './serve.js';
 
@@ -60,7 +67,7 @@ export async function checkConfigCommand(
     config = loadConfig({ file, env, dev });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return report(io, error.problems.map(describeProblem), []);
+    return report(io, file, error.problems.map(describeProblem), []);
   }
   const problems: string[] = servingMaterialProblems(config).map(describeProblem);
   const notes: string[] = [];
@@ -106,7 +113,7 @@ export async function checkConfigCommand(
       'no client is registered: every token request will be refused (invalid_client); set registry.file or registry.clients (docs/configuration.md)',
     );
   }
-  if (problems.length > 0) return report(io, problems, notes);
+  if (problems.length > 0) return report(io, file, problems, notes);
   io.stdout.write(
     `configuration OK: issuer ${config.issuer}, ${registry?.size ?? 0} client(s), ${trustStore?.anchors.length ?? 0} trust anchor(s)\n`,
   );
@@ -115,10 +122,13 @@ export async function checkConfigCommand(
 }
 
 /** Prints every problem (exit 1). */
-function report(io: Io, problems: readonly string[], notes: readonly string[]): number {
-  io.stderr.write(
-    `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}\n`).join('')}`,
-  );
+function report(
+  io: Io,
+  file: string | undefined,
+  problems: readonly string[],
+  notes: readonly string[],
+): number {
+  io.stderr.write(configProblemsReport(file, problems));
   for (const note of notes) io.stderr.write(`note: ${note}\n`);
   return exitCodes.failed;
 }

@@ -39,6 +39,20 @@ export function usageError(io: Io, command: string, error: unknown): number {
   return exitCodes.usage;
 }
 
+/**
+ * The report of configuration problems, the same for `serve` and `check-config`: a header that
+ * names the config file (`--config` or `$TOLLGATE_CONFIG`, as given) and counts the problems,
+ * then one line each.
+ */
+export function configProblemsReport(
+  file: string | undefined,
+  problems: readonly string[],
+): string {
+  const source = file === undefined || file === '' ? '' : ` in ${file}`;
+  const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  return `invalid configuration${source} (${count}):\n${problems.map((p) => `  - ${p}\n`).join('')}`;
+}
+
 /** A configuration problem (config, registry, keys, trust store): its message names the field. */
 export function isConfigurationError(error: unknown): error is Error {
   return (

@@ -2,12 +2,15 @@
  * What `check-config` and `serve` verify about the files a configuration names before anything
  * loads them: each missing or unreadable file is a problem naming the setting and the fix (never
  * a bare ENOENT), and the server's certificate and key are tried together so an OpenSSL verdict
- * ("key values mismatch") becomes a sentence.
+ * ("key values mismatch") becomes a sentence, and the certificate must be valid now.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { accessSync, constants } from 'node:fs';
 import type { Config, ConfigProblem } from '../config/index.js';
-import { describeServerIdentityError } from '../http/server-identity.js';
+import {
+  describeServerIdentityError,
+  loadServerIdentity,
+  ServerIdentityError,
+} from '../http/server-identity.js';
 import { describeFileError } from './args.js';
 
 /** Every file setting of `config` that names a file (an unset one is servingMaterialProblems'). */
@@ -60,16 +63,23 @@ export function fileProblems(config: Config, optional: readonly string[] = []): 
   return problems;
 }
 
-/** The server certificate and key must load together (TLS would refuse them at start). */
-export function serverIdentityProblems(config: Config): ConfigProblem[] {
+/**
+ * The server certificate and key must load together (TLS would refuse them at start), and the
+ * leaf must be valid at `now`: an expired or not-yet-valid certificate fails every client's
+ * handshake, so starting with it is an outage that looks like a running server. The same check
+ * as a reload's (src/http/server-identity.ts), which keeps the old pair instead.
+ */
+export function serverIdentityProblems(config: Config, now = new Date()): ConfigProblem[] {
   const { certFile, keyFile } = config.tls;
   if (certFile === null || keyFile === null) return [];
   try {
-    createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+    loadServerIdentity(certFile, keyFile, now);
     return [];
   } catch (error) {
-    return [
-      { path: 'tls.certFile', message: describeServerIdentityError(error, certFile, keyFile) },
-    ];
+    const message =
+      error instanceof ServerIdentityError
+        ? error.message.replace(/^tls\.certFile: /, '')
+        : describeServerIdentityError(error, certFile, keyFile);
+    return [{ path: 'tls.certFile', message }];
   }
 }

@@ -9,7 +9,13 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { pino } from 'pino';
-import { type Config, ConfigError, loadConfig, servingMaterialProblems } from '../config/index.js';
+import {
+  type Config,
+  ConfigError,
+  describeProblem,
+  loadConfig,
+  servingMaterialProblems,
+} from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
 import { createTollgate } from '../http/index.js';
 import { ListenError, withClientShare } from '../http/server.js';
@@ -17,7 +23,14 @@ import { MemoryReplayStore } from '../replay/index.js';
 import { IpcReplayStore } from '../replay/ipc.js';
 import { ensureSigningKeyFile } from '../tokens/index.js';
 import { parseCommandLine } from './args.js';
-import { exitCodes, exitCodesHelp, type Io, isConfigurationError, usageError } from './io.js';
+import {
+  configProblemsReport,
+  exitCodes,
+  exitCodesHelp,
+  type Io,
+  isConfigurationError,
+  usageError,
+} from './io.js';
 import { createServerLogger } from './logger.js';
 import { fileProblems, serverIdentityProblems } from './preflight.js';
 import { replaySinceVariable, runPrimary, workerReadyMessage } from './workers.js';
@@ -105,7 +118,7 @@ export async function serveCommand(
     if (!dev) throwIfAny(servingMaterialProblems(config));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    io.stderr.write(`${error.message}\n`);
+    io.stderr.write(configProblemsReport(file, error.problems.map(describeProblem)));
     return exitCodes.failed;
   }
   // Logging must not block the event loop: lines are buffered and written asynchronously,
@@ -140,7 +153,7 @@ export async function serveCommand(
     }
     const problems = servingMaterialProblems(config);
     if (problems.length > 0) {
-      io.stderr.write(`${new ConfigError(problems).message}\n`);
+      io.stderr.write(configProblemsReport(file, problems.map(describeProblem)));
       return exitCodes.failed;
     }
   }
@@ -150,7 +163,7 @@ export async function serveCommand(
   const missingFiles = fileProblems(config);
   const preflight = missingFiles.length > 0 ? missingFiles : serverIdentityProblems(config);
   if (preflight.length > 0) {
-    io.stderr.write(`${new ConfigError(preflight).message}\n`);
+    io.stderr.write(configProblemsReport(file, preflight.map(describeProblem)));
     return exitCodes.failed;
   }
 
@@ -199,7 +212,11 @@ export async function serveCommand(
     });
   } catch (error) {
     if (isConfigurationError(error)) {
-      io.stderr.write(`${error.message}\n`);
+      io.stderr.write(
+        error instanceof ConfigError
+          ? configProblemsReport(file, error.problems.map(describeProblem))
+          : `${error.message}\n`,
+      );
       return exitCodes.failed;
     }
     throw error;

@@ -131,6 +131,17 @@ export interface TokenClientOptions {
   /** Assertion lifetime, 1 to 60 s (rfc7523bis asks for short-lived assertions). Default 60. */
   readonly assertionLifetimeSeconds?: number;
   /**
+   * The lifetime assumed for a token whose response has no `expires_in` (or one that is not a
+   * non-negative number), 1 to 86400 s. Default 60. RFC 6749 §5.1 makes `expires_in`
+   * RECOMMENDED and asks a server that omits it to document its default: set that here. The
+   * token itself is never read for an `exp` (RFC 9068 §6: it is opaque to the client). A short
+   * default errs towards an extra token request rather than a token the API refuses; `fetch()`
+   * renews once on `invalid_token` either way. Tollgate always sends `expires_in`.
+   *
+   * @see RFC 6749 §5.1
+   */
+  readonly defaultTokenLifetimeSeconds?: number;
+  /**
    * Per HTTP request of the SDK (metadata, token), from connecting to the last byte of the
    * answer; also the connect timeout of API calls through fetch(). Default 10 s.
    */
@@ -223,6 +234,8 @@ export class TokenClient {
   readonly #refresh: RefreshPolicy;
   readonly #retry: RetryPolicy;
   readonly #assertionLifetimeSeconds: number;
+  readonly #defaultTokenLifetimeSeconds: number;
+  #warnedNoExpiresIn = false;
   readonly #timeoutMs: number;
   readonly #discoveryTtlMs: number;
   readonly #maxCacheEntries: number;
@@ -286,6 +299,12 @@ export class TokenClient {
     if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > 60)
       throw new TypeError('TokenClient: assertionLifetimeSeconds must be an integer from 1 to 60');
     this.#assertionLifetimeSeconds = lifetime;
+    const assumed = options.defaultTokenLifetimeSeconds ?? 60;
+    if (!Number.isInteger(assumed) || assumed < 1 || assumed > 86_400)
+      throw new TypeError(
+        'TokenClient: defaultTokenLifetimeSeconds must be an integer from 1 to 86400',
+      );
+    this.#defaultTokenLifetimeSeconds = assumed;
     this.#refresh = { ...defaultRefresh, ...options.refresh };
     const { ratio, jitterRatio, minValiditySeconds } = this.#refresh;
     if (
@@ -618,7 +637,7 @@ export class TokenClient {
       });
     }
     // Counted from when the request left: the server started the lifetime no earlier than that.
-    const lifetimeMs = (result.expiresIn ?? 0) * 1000;
+    const lifetimeMs = (result.expiresIn ?? this.#assumedLifetimeSeconds()) * 1000;
     const expiresAtMs = sentAtMs + lifetimeMs;
     const { ratio, jitterRatio, minValiditySeconds } = this.#refresh;
     const entry: CacheEntry = {
@@ -639,6 +658,18 @@ export class TokenClient {
     this.#cache.set(params.key, entry);
     this.#evict();
     return entry;
+  }
+
+  /** The lifetime of a token that came without `expires_in` (said once per client). */
+  #assumedLifetimeSeconds(): number {
+    if (!this.#warnedNoExpiresIn) {
+      this.#warnedNoExpiresIn = true;
+      this.#onWarning(
+        `token response without a usable expires_in (RFC 6749 §5.1); assuming ${this.#defaultTokenLifetimeSeconds} s (defaultTokenLifetimeSeconds)`,
+        undefined,
+      );
+    }
+    return this.#defaultTokenLifetimeSeconds;
   }
 
   #evict(): void {

@@ -82,7 +82,7 @@ describe('tollgate check-config', () => {
     });
     const { code, err } = await run('--config', file);
     expect(code).toBe(1);
-    expect(err).toMatch(/^invalid configuration \(4 problems\):\n/);
+    expect(err.startsWith(`invalid configuration in ${file} (4 problems):\n`)).toBe(true);
     expect(err).toContain('  - tls.port: must be integer');
     expect(err).toContain('  - rateLimits.perClinet: unknown setting');
     expect(err).toContain('  - issuer: must use the https scheme (RFC 8414 §2)');
@@ -108,7 +108,7 @@ describe('tollgate check-config', () => {
     });
     const { code, err } = await run('--config', file);
     expect(code).toBe(1);
-    expect(err).toMatch(/^invalid configuration \(4 problems\):\n/);
+    expect(err.startsWith(`invalid configuration in ${file} (4 problems):\n`)).toBe(true);
     expect(err).toMatch(/ - signingKeys\.file: .*no-such-keys\.json: no such file/);
     expect(err).toMatch(/ - clientCertificates\.crlFiles\.0: .*gone\.crl\.pem: no such file/);
     expect(err).toMatch(

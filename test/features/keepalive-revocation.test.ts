@@ -19,7 +19,7 @@ describe('a change reloaded while a client keeps its connection open', () => {
     await server?.dispose();
   });
 
-  async function setUp(): Promise<{
+  async function setUp(pollIntervalSeconds = 3600): Promise<{
     ca: DevCa;
     client: IssuedClientCertificate;
     server: MtlsTollgate;
@@ -37,8 +37,8 @@ describe('a change reloaded while a client keeps its connection open', () => {
           scope: 'read',
         },
       ],
-      // Only SIGHUP-style reloads below: no poll may run the reload before the test does.
-      config: { reload: { pollIntervalSeconds: 3600 } },
+      // By default only SIGHUP-style reloads: no poll may run before the test does.
+      config: { reload: { pollIntervalSeconds } },
     });
     connection = await KeepAliveConnection.open(server.base, ca, client);
     const first = await connection.token('svc-kept');
@@ -77,5 +77,21 @@ describe('a change reloaded while a client keeps its connection open', () => {
       error: 'invalid_client',
       error_description: 'the client certificate or its chain has been revoked',
     });
+  });
+
+  it('refuses it after the next poll, without a SIGHUP (staleness: reload.pollIntervalSeconds)', async () => {
+    const { ca, client, server, connection } = await setUp(1);
+    ca.revoke({ certPem: client.certPem }, 'keyCompromise');
+    await writeFile(server.files.crls, (await ca.crls()).combinedPem);
+    // Bounded: the poll runs every second; 100 tries of 100 ms leave it ten chances.
+    let answer = await connection.token('svc-kept');
+    for (let i = 0; i < 100 && answer.status === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer = await connection.token('svc-kept');
+    }
+    expect(answer.status).toBe(401);
+    expect(answer.body.error_description).toBe(
+      'the client certificate or its chain has been revoked',
+    );
   });
 });
