@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { describeParseArgsError, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
-import { commands, globalFlags, options, type Values } from './commands.js';
+import { type Command, commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
 import { ConflictError } from './store.js';
 import { type CommandResult, Workspace } from './workspace.js';
@@ -83,9 +83,9 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
       force: values.force === true,
       issuer: values.issuer === undefined ? undefined : parseIssuer(values.issuer),
     });
-    const run = commands[command]?.run;
-    if (run === undefined) throw new UsageError(`unknown command ${command}`);
-    const result = await run({ ws, args, values });
+    // parse() refused unknown commands.
+    const spec = commands[command] as Command;
+    const result = await spec.run({ ws, arg: argumentOf(spec, args, values), values });
     if ('text' in result) {
       io.stdout.write(json ? result.json : result.text);
       return result.code;
@@ -127,6 +127,17 @@ function parse(argv: string[]): { command?: string; args: string[]; values: Valu
     }
   }
   return { ...(command === undefined ? {} : { command }), args, values };
+}
+
+/** The command's argument, checked against its {@link Command.argument} (`--file` replaces it). */
+function argumentOf(command: Command, args: readonly string[], values: Values): string {
+  if (command.argument === undefined || values.file !== undefined) {
+    if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`);
+    return '';
+  }
+  if (args.length !== 1 || args[0] === undefined)
+    throw new UsageError(`expects exactly one ${command.argument}`);
+  return args[0];
 }
 
 function render(result: CommandResult): string {

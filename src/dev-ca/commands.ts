@@ -81,16 +81,18 @@ export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
 /** Parsed option values, typed by {@link options}. */
 export type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
 
-/** What a command gets: the workspace, its positional arguments and its option values. */
+/** What a command gets: the workspace, its argument ('' when it takes none) and option values. */
 export interface CommandLine {
   readonly ws: Workspace;
-  readonly args: readonly string[];
+  readonly arg: string;
   readonly values: Values;
 }
 
 export interface Command {
   /** The flags it takes beyond {@link globalFlags}, space-separated. */
   readonly flags: string;
+  /** Its one positional argument, as the usage error names it; none when absent. */
+  readonly argument?: string;
   run(line: CommandLine): Promise<CommandResult | Printed>;
 }
 
@@ -103,22 +105,19 @@ const crlReloadNote =
 export const commands: Readonly<Record<string, Command>> = {
   init: {
     flags: 'key-type permit san keep-root-key p12 issuer',
-    async run({ ws, args, values }) {
-      none(args);
+    async run({ ws, values }) {
       return initDevPki(ws, pkiOptions(values));
     },
   },
   ensure: {
     flags: 'key-type permit san keep-root-key p12 issuer',
-    async run({ ws, args, values }) {
-      none(args);
+    async run({ ws, values }) {
       return ensure(ws, pkiOptions(values));
     },
   },
   server: {
     flags: 'key-type san',
-    async run({ ws, args, values }) {
-      none(args);
+    async run({ ws, values }) {
       const ca = await ws.loadCa();
       const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
       const plan = await planServerFiles(ca, sans, keyType(values));
@@ -129,16 +128,16 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   client: {
     flags: `key-type ${certificateFlags} file p12 p12-legacy`,
-    async run({ ws, args, values }) {
+    argument: 'client_id (or --file)',
+    async run({ ws, arg, values }) {
       if (values.file !== undefined) {
-        none(args);
         if (values['p12-legacy'] === true)
           throw new UsageError('with --file, set "p12": "legacy" per client in the file');
         return addClients(ws, await readClientSpecs(values.file, process.cwd()));
       }
       const spec: ClientSpec = {
         ...certificateOptions(values),
-        clientId: one(args, 'client_id (or --file)'),
+        clientId: arg,
         // --p12-legacy replaces the modern bundle (one client.p12 either way).
         ...defined({ p12: values['p12-legacy'] === true ? 'legacy' : values.p12 }),
         ...defined({ keyType: keyType(values) }),
@@ -148,8 +147,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   sign: {
     flags: `csr client-id ${certificateFlags} eku`,
-    async run({ ws, args, values }) {
-      none(args);
+    async run({ ws, values }) {
       const { csr: file, 'client-id': clientId } = values;
       if (file === undefined || clientId === undefined)
         throw new UsageError('needs --csr FILE and --client-id ID');
@@ -170,8 +168,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   'spiffe-bundle': {
     flags: '',
-    async run({ ws, args }) {
-      none(args);
+    async run({ ws }) {
       const bundle = json(await spiffeBundle((await ws.loadCa()).root.certPem));
       const role = 'SPIFFE bundle (JWKS, use x509-svid)';
       return ws.apply(
@@ -184,10 +181,11 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   'self-signed': {
     flags: 'key-type subject scope days',
-    run: ({ ws, args, values }) =>
+    argument: 'client_id',
+    run: ({ ws, arg, values }) =>
       addClients(ws, [
         {
-          clientId: one(args, 'client_id'),
+          clientId: arg,
           method: 'self_signed_tls_client_auth',
           ...defined({
             subject: values.subject,
@@ -200,15 +198,16 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   jwk: {
     flags: 'alg scope',
-    run({ ws, args, values }) {
+    argument: 'client_id',
+    run({ ws, arg: clientId, values }) {
       const alg = pick(values.alg ?? 'ES256', signingJwkAlgs, '--alg');
-      const clientId = one(args, 'client_id');
       const scope = defined({ scope: values.scope });
       return addClients(ws, [{ clientId, method: 'private_key_jwt', alg, ...scope }]);
     },
   },
   'dpop-key': {
     flags: 'alg',
+    argument: 'client_id',
     /**
      * A DPoP (RFC 9449) key pair for a client, written as a private JWK (0600) under
      * `clients/<ID>/dpop.jwk.json`, for `tollgate token --dpop-key` and the client SDK. It is not
@@ -218,10 +217,9 @@ export const commands: Readonly<Record<string, Command>> = {
      *
      * @see RFC 9449 §4.1, §5.2
      */
-    async run({ ws, args, values }) {
+    async run({ ws, arg: clientId, values }) {
       // What Tollgate's fapi2 profile also accepts.
       const alg = pick(values.alg ?? 'ES256', ['ES256', 'EdDSA', 'PS256'] as const, '--alg');
-      const clientId = one(args, 'client_id');
       assertSafeClientId(clientId);
       const generated = await generateSigningJwk(alg);
       // No kid or use: the proof's jwk header carries the public members only.
@@ -245,12 +243,12 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   revoke: {
     flags: 'reason',
-    async run({ ws, args, values }) {
+    argument: 'target (client_id, server, serial or .pem)',
+    async run({ ws, arg, values }) {
       const reasons = Object.keys(revocationReasons) as RevocationReason[];
       const reason = pick(values.reason ?? 'unspecified', reasons, '--reason');
-      const targetArg = one(args, 'target (client_id, server, serial or .pem)');
       const ca = await ws.loadCa();
-      const target = await revocationTarget(ws, ca, targetArg);
+      const target = await revocationTarget(ws, ca, arg);
       const entry = ca.revoke(target.value, reason);
       const crl = entry.serialHex === ca.intermediate.serialHex ? 'root' : 'intermediate';
       return ws.apply(
@@ -266,8 +264,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   crl: {
     flags: 'days',
-    async run({ ws, args, values }) {
-      none(args);
+    async run({ ws, values }) {
       const nextUpdateDays = positive(values.days, '--days');
       const ca = await ws.loadCa();
       const plan = await planCrlFiles(ca, { kind: 'update', nextUpdateDays });
@@ -282,8 +279,7 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   negative: {
     flags: '',
-    async run({ ws, args }) {
-      none(args);
+    async run({ ws }) {
       const ca = await ws.loadCa();
       const set = await createNegativeFixtures(ca);
       let registry = await ws.registry();
@@ -317,15 +313,14 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   doctor: {
     flags: '',
-    run({ ws, args }) {
-      none(args);
+    run({ ws }) {
       return doctor(ws);
     },
   },
   assertion: {
     flags: 'issuer lifetime',
-    async run({ ws, args, values }) {
-      const clientId = one(args, 'client_id');
+    argument: 'client_id',
+    async run({ ws, arg: clientId, values }) {
       const lifetime = positive(values.lifetime, '--lifetime');
       assertSafeClientId(clientId);
       const path = clientPath(clientId, 'privateJwk');
@@ -450,17 +445,6 @@ async function revocationTarget(
   throw new TypeError(
     `cannot find what to revoke: ${target} (give a client_id, "server", a serial, or a .pem path)`,
   );
-}
-
-/** The one positional argument, named `what` in the usage error. */
-function one(args: readonly string[], what: string): string {
-  if (args.length !== 1 || args[0] === undefined)
-    throw new UsageError(`expects exactly one ${what}`);
-  return args[0];
-}
-
-function none(args: readonly string[]): void {
-  if (args.length > 0) throw new UsageError(`unexpected argument ${args[0]}`);
 }
 
 function keyType(values: Values): DevKeyType | undefined {

@@ -7,7 +7,7 @@
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { type DistinguishedName, encodePem, parseCrl as parsePkiCrl } from '../pki/index.js';
+import { encodePem, parseCrl as parsePkiCrl } from '../pki/index.js';
 import { type DevKeyPair, signTbs } from './keys.js';
 import { algorithmIdentifier, authorityKeyIdentifier, extension, timeOf } from './x509.js';
 
@@ -26,11 +26,6 @@ export const revocationReasons = {
 } as const;
 export type RevocationReason = keyof typeof revocationReasons;
 
-/** True when `value` names a CRL reason. */
-export function isRevocationReason(value: unknown): value is RevocationReason {
-  return typeof value === 'string' && Object.hasOwn(revocationReasons, value);
-}
-
 /** One revoked certificate. */
 export interface RevocationEntry {
   /** Serial number, upper-case hex without separators (as `openssl crl -text` prints it). */
@@ -41,7 +36,6 @@ export interface RevocationEntry {
 
 /** What a CRL says, in the dev CA's terms. */
 export interface CrlContents {
-  readonly issuer: DistinguishedName;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date | undefined;
   readonly crlNumber: number;
@@ -108,7 +102,6 @@ export function parseCrl(der: Uint8Array): CrlContents {
   const crl = parsePkiCrl(der);
   const reasons = Object.entries(revocationReasons);
   return {
-    issuer: crl.issuer,
     thisUpdate: crl.thisUpdate,
     nextUpdate: crl.nextUpdate,
     crlNumber: Number(crl.crlNumber),

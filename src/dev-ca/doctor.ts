@@ -10,8 +10,15 @@
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { parseCrl, verifySignature } from '../pki/index.js';
-import type { TlsClientAuthIdentityField } from '../registry/metadata.js';
+import {
+  compileIdentity,
+  type IdentityType,
+  identityMatches,
+  parseCertificate,
+  parseCrl,
+  verifySignature,
+} from '../pki/index.js';
+import { tlsClientAuthIdentityFields } from '../registry/metadata.js';
 import { describeCert } from './ca.js';
 import { readCertificateRequest } from './csr.js';
 import {
@@ -52,18 +59,6 @@ const check = (
   no: string,
   bad: DoctorCheck['status'] = 'fail',
 ): DoctorCheck => ({ status: good ? 'ok' : bad, subject, message: good ? yes : no });
-
-/** The registered identity of a tls_client_auth client, as the certificate must show it. */
-const identityMatches: Readonly<
-  Record<TlsClientAuthIdentityField, (cert: CertOnDisk, value: string) => boolean>
-> = {
-  tls_client_auth_subject_dn: (cert, value) => value === cert.subject,
-  tls_client_auth_san_dns: (cert, value) =>
-    cert.sans.dns.some((d) => d.toLowerCase() === value.toLowerCase()),
-  tls_client_auth_san_uri: (cert, value) => cert.sans.uri.includes(value),
-  tls_client_auth_san_ip: (cert, value) => cert.sans.ip.includes(value),
-  tls_client_auth_san_email: (cert, value) => cert.sans.email.includes(value),
-};
 
 /** Key-like files, wherever they are: 0600. */
 const secretFile = /(^|[/-])key\.pem$|private\.jwk\.json$|\.p12$|\.p12\.password$/;
@@ -323,19 +318,26 @@ async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
       if (crls.revoked.has(cert.serialHex)) {
         checks.push(warn(subject, `revoked (serial ${cert.serialHex}); it will be refused`));
       }
-      const fields = Object.keys(identityMatches).filter(
-        (field) => client[field as TlsClientAuthIdentityField] !== undefined,
-      ) as TlsClientAuthIdentityField[];
+      const fields = tlsClientAuthIdentityFields.filter((field) => client[field] !== undefined);
       const [field] = fields;
       if (fields.length !== 1 || field === undefined) {
         const count = `registers ${fields.length} tls_client_auth identity fields`;
         checks.push(fail(subject, `${count}; RFC 8705 wants exactly one`));
         continue;
       }
-      const value = client[field] as string;
-      const no = `${field} ${JSON.stringify(value)} does not match the certificate (${cert.subject})`;
-      const yes = `${field} matches the certificate`;
-      checks.push(check(identityMatches[field](cert, value), subject, yes, no));
+      // The server's own rule (RFC 4514/4518 for DNs), so doctor and authentication agree.
+      const value = client[field];
+      try {
+        const identity = compileIdentity(
+          field.slice('tls_client_auth_'.length) as IdentityType,
+          value,
+        );
+        const matches = identityMatches(identity, parseCertificate(cert.x509.raw));
+        const no = `${field} ${JSON.stringify(value)} does not match the certificate (${cert.subject})`;
+        checks.push(check(matches, subject, `${field} matches the certificate`, no));
+      } catch (error) {
+        checks.push(fail(subject, `${field}: ${(error as Error).message}`));
+      }
     } else {
       checks.push(fail(subject, `unsupported token_endpoint_auth_method ${String(method)}`));
     }

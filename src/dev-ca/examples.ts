@@ -42,12 +42,14 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
   const negatives: ClientMetadata[] = [];
   for (const client of options.registry.clients) {
     const id = client.client_id;
-    const inNegative = await exists(join(options.dir, negativeFolder, id));
-    if (inNegative) {
+    if (await exists(join(options.dir, negativeFolder, id))) {
       negatives.push(client);
       continue;
     }
-    const file = (name: Parameters<typeof clientPath>[1]): string => `${d}/${clientPath(id, name)}`;
+    type ClientFile = Parameters<typeof clientPath>[1];
+    const file = (name: ClientFile): string => `${d}/${clientPath(id, name)}`;
+    const has = (name: ClientFile): Promise<boolean> =>
+      exists(join(options.dir, clientPath(id, name)));
     const scope = client.scope?.split(' ')[0];
     const scopeLine = scope === undefined ? '' : `  -d scope=${scope} \\\n`;
     // A token request over mutual TLS: `credentials` are curl's certificate options.
@@ -62,7 +64,7 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
     ];
     switch (client.token_endpoint_auth_method) {
       case 'private_key_jwt': {
-        if (!(await exists(join(options.dir, clientPath(id, 'privateJwk'))))) continue;
+        if (!(await has('privateJwk'))) continue;
         lines.push(
           `## ${id}: private_key_jwt (${client.token_endpoint_auth_signing_alg ?? 'JWS'})`,
           '',
@@ -84,10 +86,10 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
         break;
       }
       case 'tls_client_auth': {
-        if (!(await exists(join(options.dir, clientPath(id, 'chain'))))) continue;
+        if (!(await has('chain'))) continue;
         const bound = Object.entries(client).find(([key]) => key.startsWith('tls_client_auth_'));
         // Signed from a CSR: the key is wherever the request was made, never in this folder.
-        const signed = !(await exists(join(options.dir, clientPath(id, 'key'))));
+        const signed = !(await has('key'));
         // `client --spiffe-id`: an X.509-SVID, still registered as tls_client_auth by its URI SAN.
         const svid = String(bound?.[1]).startsWith('spiffe://');
         lines.push(
@@ -109,14 +111,14 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
             : ['']),
           ...mtls(`--cert ${file('chain')} --key ${signed ? 'client-key.pem' : file('key')}`),
         );
-        if (await exists(join(options.dir, clientPath(id, 'p12')))) {
+        if (await has('p12')) {
           const p12 = `--cert-type P12 --cert "${file('p12')}:$(cat ${file('p12Password')})"`;
           lines.push('The same with the PKCS#12 bundle:', '', ...mtls(p12, ''));
         }
         break;
       }
       case 'self_signed_tls_client_auth': {
-        if (!(await exists(join(options.dir, clientPath(id, 'cert'))))) continue;
+        if (!(await has('cert'))) continue;
         lines.push(
           `## ${id}: self_signed_tls_client_auth (mutual TLS, self-signed certificate)`,
           '',

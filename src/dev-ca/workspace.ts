@@ -148,14 +148,9 @@ export class Workspace {
     if (!this.force) await refuseConflicts(this.dir, files, also);
     const written = await writeFiles(this.dir, files);
     const resolved = issuer ?? this.issuer ?? (await readManifestIssuer(this.dir)) ?? defaultIssuer;
-    const registry = await this.registry();
+    const { dir, displayDir } = this;
     const derived = [
-      await buildExamples({
-        dir: this.dir,
-        displayDir: this.displayDir,
-        issuer: resolved,
-        registry,
-      }),
+      await buildExamples({ dir, displayDir, issuer: resolved, registry: await this.registry() }),
     ];
     // The SPIFFE bundle, once written, follows the root (a replaced CA gets a new bundle).
     const rootPem = await this.text(layout.rootCert);
