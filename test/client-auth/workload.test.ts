@@ -30,7 +30,15 @@ import {
   WorkloadTrust,
 } from '../../src/workload/index.js';
 import { createTrustDomain, signJwt, type TrustDomain } from '../helpers/workload.js';
-import { clientOf, issuer, presented, privateKeyJwtOf, registryOf, requestOf } from './support.js';
+import {
+  clientOf,
+  issuer,
+  presented,
+  privateKeyJwtOf,
+  registryOf,
+  requestOf,
+  upForAnHour,
+} from './support.js';
 
 const policy = (over: Partial<WorkloadTokenPolicy> = {}): WorkloadTokenPolicy => ({
   algorithms: ['ES256', 'RS256'],
@@ -162,9 +170,9 @@ describe('workload client authentication', () => {
       issuer,
       trust: () => over.trust ?? trust,
       maxAssertionBytes: 4096,
-      replayStore: over.replay ?? new MemoryReplayStore({ maxEntries: 100 }),
+      replayStore: over.replay ?? upForAnHour(),
     });
-  const federated = (replay = new MemoryReplayStore({ maxEntries: 100 })) =>
+  const federated = (replay = upForAnHour()) =>
     new FederatedJwtAuthenticator({
       issuer,
       trust: () => trust,
@@ -451,7 +459,7 @@ describe('workload client authentication', () => {
     ) => reason(auth.authenticate(assertionRequest(await token), clientOf(registry, client)));
 
     it('accepts the registered service account, and applies unique-when-present', async () => {
-      const replay = new MemoryReplayStore({ maxEntries: 10 });
+      const replay = upForAnHour(10);
       const token = await saToken({ jti: 'sa-1' });
       expect(await run(token, 'ledger', federated(replay))).toBe('accepted');
       expect(await run(token, 'ledger', federated(replay))).toBe('assertion_replayed');
