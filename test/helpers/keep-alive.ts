@@ -16,9 +16,11 @@ export class KeepAliveConnection {
   #buffer = Buffer.alloc(0);
   #waiting: (() => void) | undefined;
   #closed = false;
+  readonly #tickets: { last: Buffer | undefined };
 
-  private constructor(socket: TLSSocket) {
+  private constructor(socket: TLSSocket, tickets: { last: Buffer | undefined }) {
     this.socket = socket;
+    this.#tickets = tickets;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = Buffer.concat([this.#buffer, chunk]);
       this.#waiting?.();
@@ -29,7 +31,18 @@ export class KeepAliveConnection {
     });
   }
 
-  static open(base: string, ca: DevCa, client: IssuedClientCertificate) {
+  /** The last session ticket the server sent, to resume this session on a new connection. */
+  get sessionTicket(): Buffer | undefined {
+    return this.#tickets.last;
+  }
+
+  /** Whether the handshake resumed an earlier session (TLS 1.3 PSK) instead of a full one. */
+  get resumed(): boolean {
+    return this.socket.isSessionReused();
+  }
+
+  /** Connects presenting `client`'s certificate, resuming `session` when given. */
+  static open(base: string, ca: DevCa, client: IssuedClientCertificate, session?: Buffer) {
     const url = new URL(base);
     return new Promise<KeepAliveConnection>((resolve, reject) => {
       const socket = connect(
@@ -40,9 +53,16 @@ export class KeepAliveConnection {
           ca: ca.root.certPem,
           cert: client.chainPem,
           key: client.keyPem,
+          ...(session === undefined ? {} : { session }),
         },
-        () => resolve(new KeepAliveConnection(socket)),
+        () => resolve(new KeepAliveConnection(socket, tickets)),
       );
+      // TLS 1.3 tickets may arrive as soon as the handshake ends: listen from the start. The
+      // last one resumes this session on a later connection.
+      const tickets: { last: Buffer | undefined } = { last: undefined };
+      socket.on('session', (ticket: Buffer) => {
+        tickets.last = ticket;
+      });
       socket.once('error', reject);
     });
   }
