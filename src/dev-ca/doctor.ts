@@ -9,9 +9,9 @@
  */
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import * as pkijs from 'pkijs';
 import {
   compileIdentity,
+  extensionOids,
   type IdentityType,
   identityMatches,
   parseCertificate,
@@ -219,13 +219,10 @@ async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
     [layout.intermediateCert, intermediate],
   ] as const) {
     checks.push(expiry(path, cert.notAfter, ws.now(), caRenewDays));
-    const constraints = pkijs.Certificate.fromBER(cert.x509.raw).extensions?.find(
-      (e) => e.extnID === pkijs.id_NameConstraints,
-    );
+    const { critical } = parseCertificate(cert.x509.raw).extensions;
     const yes = 'name constraints present and critical';
-    checks.push(
-      check(constraints?.critical === true, path, yes, 'no critical name constraints', 'warn'),
-    );
+    const constrained = critical.has(extensionOids.nameConstraints);
+    checks.push(check(constrained, path, yes, 'no critical name constraints', 'warn'));
   }
   const chain = await ws.text(layout.caChain);
   const chainOk = chain === `${intermediate.x509.toString()}${root.x509.toString()}`;

@@ -64,21 +64,17 @@ export async function initDevPki(ws: Workspace, options: DevPkiOptions): Promise
   }
   plan.merge(await planCrlFiles(ca, { kind: 'create' }));
   plan.add(layout.registry, json(registry), registryRole(registry));
-  if (!ws.force) {
-    // Checked before the old root key goes, so a refused init changes nothing.
-    const derived = new Plan().add(layout.manifest, '', '').add(layout.examples, '', '');
-    await refuseConflicts(ws.dir, [...plan.files, ...derived.files]);
-  }
+  // Written by commit; refused (before the old root key goes) like the rest when they exist.
+  const derived = new Plan()
+    .add(layout.examples, '', 'curl examples')
+    .add(layout.manifest, '', 'manifest');
+  if (!ws.force) await refuseConflicts(ws.dir, [...plan.files, ...derived.files]);
   if (!keepRootKey) await rm(join(ws.dir, layout.rootKey), { force: true });
   const written = await ws.commit(plan.files, [], ws.issuer ?? defaultIssuer);
   return ws.report(
     'init',
     `created a development PKI (root, intermediate, server, ${registry.clients.length} demo clients, CRLs) in ${ws.dir}`,
-    [
-      ...plan.made,
-      { path: layout.examples, role: 'curl examples' },
-      { path: layout.manifest, role: 'manifest' },
-    ],
+    [...plan.made, ...derived.made],
     written,
     ['npm start', `then follow ${join(ws.displayDir, layout.examples)}`],
     keepRootKey
