@@ -22,7 +22,7 @@ import { buildCertificate, randomSerial } from '../../src/dev-ca/x509.js';
 import { OAuthError } from '../../src/errors/index.js';
 import { parseCertificate } from '../../src/pki/index.js';
 import type { ClientRegistry } from '../../src/registry/index.js';
-import { MemoryReplayStore } from '../../src/replay/index.js';
+import type { MemoryReplayStore } from '../../src/replay/index.js';
 import {
   OidcIssuerSource,
   SpiffeTrustSource,
