@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,6 +10,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 90_000,
     pool: 'forks',
+    // Most test files wait on processes, sockets and child servers rather than compute, so one
+    // file more than the cores keeps the machine busy. Vitest's default (cores - 1) ran the
+    // suite one file at a time on a two-core machine: 572 s against 343 s with 3 (clean clone).
+    // At most 8: every file may start servers of its own.
+    maxWorkers: Math.min(availableParallelism() + 1, 8),
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
