@@ -677,6 +677,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         ? { exempt: (address: string) => isTrustedAddress(trustedProxies, address) }
         : {}),
       onRefused: () => metrics?.connectionsRefused.inc(),
+      onEvicted: () => metrics?.connectionsEvicted.inc(),
     });
     listeners.push(connections);
     const app = await buildApp({

@@ -1,0 +1,93 @@
+/**
+ * An attacker's pass over availability on the current main (round 22): each attack is performed
+ * over real sockets on 127.0.0.0/8 against a Tollgate started from the project's own code, and
+ * each failed on the code before its fix.
+ *
+ * - A full listener refused every newcomer: `limits.maxConnections` connections that never send
+ *   a byte (plain TCP, not even a TLS ClientHello), from `maxConnections / connectionsPerAddress`
+ *   addresses, each held until the handshake timeout and then simply reopened, switched the
+ *   listener off for everyone. Now the quietest connection with no request in a handler makes
+ *   room for the newcomer.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
+import { signAssertion } from '../helpers/assertions.js';
+import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
+
+const maxConnections = 16;
+const connectionsPerAddress = 4;
+
+describe('a full listener (round 22)', () => {
+  let ca: DevCa;
+  let client: JwtClient;
+  let mtlsCert: IssuedClientCertificate;
+  let server: MtlsTollgate;
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    client = await makeJwtClient('svc-r22-victim');
+    mtlsCert = await ca.issueClient({ clientId: 'svc-r22-victim-mtls' });
+    server = await startMtlsTollgate({
+      ca,
+      clients: [
+        client.metadata,
+        {
+          client_id: 'svc-r22-victim-mtls',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: mtlsCert.subject,
+        },
+      ],
+      config: { limits: { maxConnections, connectionsPerAddress } },
+    });
+  });
+  afterAll(() => server?.dispose());
+
+  /** A TCP connection from `localAddress` that never sends anything. */
+  const silent = (localAddress: string) =>
+    new Promise<Socket>((resolve, reject) => {
+      const port = Number(new URL(server.base).port);
+      const socket = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+
+  it('takes in a legitimate client while silent connections from four addresses hold every slot', async () => {
+    // Accepted in order: every silent connection is in the server's hands before the victims'.
+    const held: Socket[] = [];
+    for (let source = 2; source < 2 + maxConnections / connectionsPerAddress; source++) {
+      for (let i = 0; i < connectionsPerAddress; i++) held.push(await silent(`127.0.22.${source}`));
+    }
+    const closedByServer = held.map(
+      (socket) =>
+        new Promise<boolean>((resolve) => {
+          socket.on('error', () => {});
+          socket.once('close', () => resolve(true));
+        }),
+    );
+    try {
+      const jwt = await server.token({
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await signAssertion(
+          client.key.privateJwk,
+          client.clientId,
+          server.issuer,
+        ),
+      });
+      expect(jwt.ok).toBe(true);
+      const mtls = await server.token(
+        { grant_type: 'client_credentials', client_id: 'svc-r22-victim-mtls' },
+        { cert: mtlsCert.chainPem, key: mtlsCert.keyPem },
+      );
+      expect(mtls.ok).toBe(true);
+      // Room was made by closing the oldest silent connections, first come first out.
+      expect(await closedByServer[0]).toBe(true);
+      expect(await closedByServer[1]).toBe(true);
+      expect(held.at(-1)?.destroyed).toBe(false);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+  });
+});
