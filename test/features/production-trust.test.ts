@@ -292,6 +292,10 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
         ca: root as string,
       });
       expect(result.ok, serve.output()).toBe(true);
+      // Buffered like the warning, and flushed on its own schedule: wait for it too (bounded).
+      for (let i = 0; i < 50 && !/"msg":"dev PKI created"/.test(serve.output()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(serve.output()).toMatch(/"msg":"dev PKI created"/);
       serve.kill('SIGTERM');
       expect(await exitOf(serve)).toBe(0);
