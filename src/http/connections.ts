@@ -15,7 +15,7 @@
  *   further one closed at once; trusted proxies are exempt (every client arrives through them).
  * - Full listener: `maxConnections` bounds the listener as a whole, and when it is reached a new
  *   connection is taken in by closing the one that has been quiet longest among those with no
- *   request in a handler (idle keep-alive, a handshake or request still trickling in), never by
+ *   request in a handler (idle keep-alive, a handshake, headers or body still trickling in), never by
  *   refusing the newcomer: refusing let anyone with `maxConnections / perAddress` addresses hold
  *   every slot with connections that never send a byte (each held until the handshake or request
  *   timeout, then simply reopened) and switch the listener off for everyone. A newcomer is refused
@@ -146,14 +146,16 @@ export class ListenerConnections {
 
   /**
    * Closes the connection quiet for longest among those with no request in a handler (see the
-   * header); false when every connection is serving. Linear in the open connections, and run
+   * header); false when every connection has one. Linear in the open connections, and run
    * only when the listener is full.
    */
   #evictQuietest(): boolean {
     let quietest: [Socket, Connection] | undefined;
     for (const entry of this.#open) {
       const connection = entry[1];
-      if (connection.busy > 0 || connection.serving) continue;
+      // `busy`, not `serving`: a request whose headers came but whose body is still trickling
+      // holds its connection as much as a silent one, and is no more entitled to the slot.
+      if (connection.busy > 0) continue;
       if (quietest === undefined || connection.lastActivity < quietest[1].lastActivity)
         quietest = entry;
     }

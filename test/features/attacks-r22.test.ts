@@ -4,12 +4,13 @@
  * each failed on the code before its fix.
  *
  * - A full listener refused every newcomer: `limits.maxConnections` connections that never send
- *   a byte (plain TCP, not even a TLS ClientHello), from `maxConnections / connectionsPerAddress`
- *   addresses, each held until the handshake timeout and then simply reopened, switched the
- *   listener off for everyone. Now the quietest connection with no request in a handler makes
- *   room for the newcomer.
+ *   a byte (plain TCP, not even a TLS ClientHello) or send headers and no body, from
+ *   `maxConnections / connectionsPerAddress` addresses, each held until the handshake or request
+ *   timeout and then simply reopened, switched the listener off for everyone. Now the quietest
+ *   connection with no request in a handler makes room for the newcomer.
  */
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
@@ -45,6 +46,26 @@ describe('a full listener (round 22)', () => {
   });
   afterAll(() => server?.dispose());
 
+  /** A TLS connection from `localAddress` that sends request headers and never the body. */
+  const headersOnly = (localAddress: string) =>
+    new Promise<Socket>((resolve, reject) => {
+      const options = {
+        host: '127.0.0.1',
+        port: Number(new URL(server.base).port),
+        localAddress,
+        ca: ca.root.certPem,
+        servername: 'localhost',
+      };
+      // localAddress is a net option that tls.connect passes on (its type omits it).
+      const socket = tlsConnect(options as ConnectionOptions, () => {
+        socket.write(
+          'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\n',
+          () => resolve(socket),
+        );
+      });
+      socket.once('error', reject);
+    });
+
   /** A TCP connection from `localAddress` that never sends anything. */
   const silent = (localAddress: string) =>
     new Promise<Socket>((resolve, reject) => {
@@ -53,11 +74,15 @@ describe('a full listener (round 22)', () => {
       socket.once('error', reject);
     });
 
-  it('takes in a legitimate client while silent connections from four addresses hold every slot', async () => {
-    // Accepted in order: every silent connection is in the server's hands before the victims'.
+  /**
+   * Fills every slot with `attack` connections from four addresses, then asks for a token with
+   * private_key_jwt and with tls_client_auth: both must get one on the first try.
+   */
+  const fillThenServe = async (attack: (from: string) => Promise<Socket>) => {
+    // Accepted in order: every attacking connection is in the server's hands before the victims'.
     const held: Socket[] = [];
     for (let source = 2; source < 2 + maxConnections / connectionsPerAddress; source++) {
-      for (let i = 0; i < connectionsPerAddress; i++) held.push(await silent(`127.0.22.${source}`));
+      for (let i = 0; i < connectionsPerAddress; i++) held.push(await attack(`127.0.22.${source}`));
     }
     const closedByServer = held.map(
       (socket) =>
@@ -82,12 +107,20 @@ describe('a full listener (round 22)', () => {
         { cert: mtlsCert.chainPem, key: mtlsCert.keyPem },
       );
       expect(mtls.ok).toBe(true);
-      // Room was made by closing the oldest silent connections, first come first out.
+      // Room was made by closing the oldest attacking connections, first come first out.
       expect(await closedByServer[0]).toBe(true);
       expect(await closedByServer[1]).toBe(true);
       expect(held.at(-1)?.destroyed).toBe(false);
     } finally {
       for (const socket of held) socket.destroy();
     }
+  };
+
+  it('takes in legitimate clients while connections that never send a byte hold every slot', async () => {
+    await fillThenServe(silent);
+  });
+
+  it('takes in legitimate clients while connections that sent headers and no body hold every slot', async () => {
+    await fillThenServe(headersOnly);
   });
 });
