@@ -8,6 +8,10 @@
  *   `maxConnections / connectionsPerAddress` addresses, each held until the handshake or request
  *   timeout and then simply reopened, switched the listener off for everyone. Now the quietest
  *   connection with no request in a handler makes room for the newcomer.
+ * - A refused flood flooded the log: a source blocked for its failed authentications (a Map lookup
+ *   per request) or over its request limit still wrote one audit line per request, at whatever
+ *   rate it sent them. Now the first refusal of a source by a limit in its window is audited and
+ *   the rest are only counted (`tollgate_rate_limited_total`).
  */
 import { connect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
@@ -15,7 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
+import { capturingLogger } from '../helpers/dpop.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { sources } from '../helpers/sources.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 const maxConnections = 16;
@@ -122,5 +128,80 @@ describe('a full listener (round 22)', () => {
 
   it('takes in legitimate clients while connections that sent headers and no body hold every slot', async () => {
     await fillThenServe(headersOnly);
+  });
+});
+
+describe('a refused flood (round 22)', () => {
+  let ca: DevCa;
+  let client: JwtClient;
+  let server: MtlsTollgate;
+  let log: ReturnType<typeof capturingLogger>;
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    client = await makeJwtClient('svc-r22-logged');
+    log = capturingLogger();
+    server = await startMtlsTollgate({
+      ca,
+      clients: [client.metadata],
+      tollgate: { logger: log.logger },
+      config: { rateLimits: { failedAuthPerAddress: 3, perAddress: 6 } },
+    });
+  });
+  afterAll(() => server?.dispose());
+
+  const auditLinesOf = (peer: string) =>
+    log.lines.filter((line) => line.audit === 'token' && String(line.peer).endsWith(peer));
+
+  it('audits the first refusal of a blocked or over-limit source, then only counts the rest', async () => {
+    const from = sources(ca.root.certPem);
+    const url = `${server.base}/token`;
+    try {
+      // A: fails authentication until blocked, then floods.
+      const forged = {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: 'e30.e30.AA',
+      };
+      // The failure that passes the limit (the fourth) sets the block; the next is refused.
+      for (let i = 0; i < 4; i++)
+        expect((await from.post('127.0.22.30', url, forged)).status).toBe(401);
+      for (let i = 0; i < 30; i++)
+        expect((await from.post('127.0.22.30', url, forged)).status).toBe(429);
+      // B: malformed requests (no failed authentication) past the per-address limit.
+      const malformed = {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+      };
+      for (let i = 0; i < 6; i++)
+        expect((await from.post('127.0.22.31', url, malformed)).status).toBe(400);
+      for (let i = 0; i < 30; i++)
+        expect((await from.post('127.0.22.31', url, malformed)).status).toBe(429);
+      // The victim is untouched, and audited as always.
+      const victim = await from.post('127.0.22.32', url, {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await signAssertion(
+          client.key.privateJwk,
+          client.clientId,
+          server.issuer,
+        ),
+      });
+      expect(victim.status).toBe(200);
+    } finally {
+      from.close();
+    }
+    const a = auditLinesOf('127.0.22.30');
+    expect(a.map((line) => line.reason)).toEqual([
+      'assertion_malformed',
+      'assertion_malformed',
+      'assertion_malformed',
+      'assertion_malformed',
+      'rate_limited',
+    ]);
+    const b = auditLinesOf('127.0.22.31');
+    expect(b).toHaveLength(7);
+    expect(b.at(-1)?.reason).toBe('rate_limited');
+    expect(auditLinesOf('127.0.22.32').map((line) => line.outcome)).toEqual(['issued']);
   });
 });
