@@ -14,7 +14,10 @@
 import type { ConfigInput } from './types.js';
 
 export const defaults = {
-  /** Issuer identifier (RFC 8414 §2): https, no query or fragment. Endpoints hang off it. */
+  /**
+   * Issuer identifier (RFC 8414 §2): https, no query or fragment. Endpoints hang off it. Unless a
+   * layer sets it, it follows `tls.port` (../config/load.ts).
+   */
   issuer: 'https://localhost:8443',
   /** `default`, or `fapi2`, which narrows assertion algorithms to PS256, ES256 and EdDSA. */
   profile: 'default',
@@ -133,7 +136,11 @@ export const defaults = {
    * (`token_type` DPoP, `cnf.jkt`) instead of a certificate-bound or bearer one.
    */
   dpop: {
-    /** Accept DPoP proofs at the token endpoint (off: a `DPoP` header is refused). */
+    /**
+     * Accept DPoP proofs at the token endpoint. Off: a `DPoP` header is ignored and the token is a
+     * Bearer (or certificate-bound) one, as RFC 9449 §5 allows, except for clients registered with
+     * `dpop_bound_access_tokens`, which are refused (`dpop_unavailable`).
+     */
     enabled: true,
     /** Proof algorithm allowlist (subset of the profile's); null for the profile default. */
     signingAlgs: null,
