@@ -299,6 +299,9 @@ describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
       dpop: await makeProof(key, { htm: 'GET', htu, accessToken: token, nonce: nonce as string }),
     });
     expect(second.status, second.text).toBe(200);
+    // §8.2 (which §9 applies to resource servers): a response with a nonce is not cacheable.
+    expect(second.headers['dpop-nonce'] as string).toMatch(nqchars);
+    expect(second.headers['cache-control']).toBe('no-store');
   });
 
   it('Figure 16: a failed key binding answers only a DPoP challenge, with the error and algs', async () => {
