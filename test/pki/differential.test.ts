@@ -40,6 +40,9 @@ const deviations: Readonly<Record<string, string>> = {
 
 const seed = Number(process.env.TOLLGATE_DIFF_SEED ?? 13);
 const caseCount = Number(process.env.TOLLGATE_DIFF_CASES ?? 1000);
+/** Development aids: mutation name prefixes to run alone, and one line per disagreement. */
+const only = (process.env.TOLLGATE_DIFF_ONLY ?? '').split(',').filter((one) => one !== '');
+const verbose = process.env.TOLLGATE_DIFF_VERBOSE === '1';
 
 interface Outcome {
   readonly case: DiffCase;
@@ -56,7 +59,7 @@ describe('path validation agrees with openssl verify -x509_strict (issue 13)', (
     dir = await mkdtemp(join(tmpdir(), 'tollgate-diff-'));
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
     const pool = makeKeyPool();
-    const cases = generateCases(seed, caseCount, pool, now);
+    const cases = generateCases(seed, caseCount, pool, now, only);
     const openssl = await opensslVerdicts(cases, dir, now.getTime() / 1000);
     outcomes = cases.map((one) => {
       const tollgate = tollgateVerdict(one, now);
@@ -103,6 +106,13 @@ describe('path validation agrees with openssl verify -x509_strict (issue 13)', (
         1,
       ),
     );
+    if (verbose) {
+      for (const one of [...stricter, ...laxer]) {
+        console.info(
+          `${one.tollgate ? 'LAXER' : 'STRICTER'} ${one.case.id} ${one.case.mutation}: ${one.tollgateReason}`,
+        );
+      }
+    }
     expect(
       undocumented.map((one) => `${one.case.id} ${one.case.mutation}`),
       'Tollgate accepted chains OpenSSL refuses',
