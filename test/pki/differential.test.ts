@@ -12,7 +12,13 @@
  * odd AlgorithmIdentifier parameters, the extensions OpenSSL reads that the dev CA never writes
  * (CRL distribution points, Netscape certificate type, proxy certificates, RFC 3779, policy
  * mappings, inhibitAnyPolicy), AKIs by issuer and serial, and name-constraint forms (URI
- * authorities, `@host` and subject emailAddress, host-name CNs, IP masks). The run is seeded
+ * authorities, `@host` and subject emailAddress, host-name CNs, IP masks). Round 22
+ * (differential/cases-r22.ts) added leaf keys no CA would sign, RSASSA-PSS, compressed and
+ * Brainpool CA keys, signature parameters, time and key-usage encodings, lower intermediates,
+ * non-critical policy extensions, otherName/registeredID/ediPartyName/x400 SANs and their
+ * constraints, BER in the outer SEQUENCE, TBS, extension values and names, cross-certified
+ * loops, and whole real-issuer profiles (step-ca, cert-manager, SPIRE, AWS Private CA, AD CS,
+ * a Let's Encrypt-style chain). The run is seeded
  * (`TOLLGATE_DIFF_SEED`, default 13) and sized by `TOLLGATE_DIFF_CASES` (default 1000; a nightly
  * run can ask for far more).
  *
