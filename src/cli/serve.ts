@@ -289,13 +289,13 @@ function isAddressInUse(cause: unknown): boolean {
 }
 
 /**
- * `npm start` twice: the first server (or another program) holds the port. Moving only the port
- * would leave the issuer, and so every URL in the metadata, on the old one; the admin port too.
+ * `npm start` twice: the first server (or another program) holds the port, and the admin port
+ * too. The issuer follows `tls.port` unless it was set (../config/load.ts).
  */
 export function devPortInUseHint(port: number): string {
   const other = port === 8543 ? 8643 : 8543;
-  return `Is another server (an earlier npm start?) running? Stop it, or run this one elsewhere with its issuer to match:
-  TOLLGATE_PORT=${other} TOLLGATE_ISSUER=https://localhost:${other} TOLLGATE_ADMIN_PORT=0 npm start
+  return `Is another server (an earlier npm start?) running? Stop it, or run this one on other ports (the issuer follows):
+  TOLLGATE_PORT=${other} TOLLGATE_ADMIN_PORT=0 npm start
 `;
 }
 

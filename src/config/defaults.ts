@@ -14,7 +14,10 @@
 import type { ConfigInput } from './types.js';
 
 export const defaults = {
-  /** Issuer identifier (RFC 8414 §2): https, no query or fragment. Endpoints hang off it. */
+  /**
+   * Issuer identifier (RFC 8414 §2): https, no query or fragment. Endpoints hang off it. Unless a
+   * layer sets it, it follows `tls.port` (../config/load.ts).
+   */
   issuer: 'https://localhost:8443',
   /** `default`, or `fapi2`, which narrows assertion algorithms to PS256, ES256 and EdDSA. */
   profile: 'default',

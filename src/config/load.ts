@@ -89,19 +89,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const file = options.file ?? env.TOLLGATE_CONFIG;
 
-  let merged: unknown = resolvePaths(structuredClone(defaults) as unknown, cwd);
-  if (options.dev === true) {
-    merged = deepMerge(merged, resolvePaths(structuredClone(devDefaults) as unknown, cwd));
-  }
+  const layers: unknown[] = [];
+  if (options.dev === true) layers.push(resolvePaths(structuredClone(devDefaults) as unknown, cwd));
   if (file !== undefined && file !== '') {
     const absolute = resolve(cwd, file);
-    merged = deepMerge(merged, resolvePaths(readJsonFile(absolute), dirname(absolute)));
+    layers.push(resolvePaths(readJsonFile(absolute), dirname(absolute)));
   }
   if (options.overrides !== undefined) {
-    merged = deepMerge(merged, resolvePaths(structuredClone(options.overrides), cwd));
+    layers.push(resolvePaths(structuredClone(options.overrides), cwd));
   }
   const fromEnv = readEnvOverrides(env);
-  merged = deepMerge(merged, resolvePaths(fromEnv.values, cwd));
+  layers.push(resolvePaths(fromEnv.values, cwd));
+  let merged: unknown = resolvePaths(structuredClone(defaults) as unknown, cwd);
+  for (const layer of layers) merged = deepMerge(merged, layer);
+  if (!layers.some((layer) => isPlainObject(layer) && 'issuer' in layer)) {
+    merged = withIssuerOnListenerPort(merged);
+  }
   return validateConfig(withWorkloadSourceDefaults(merged), {
     sources: fromEnv.sources,
     problems: fromEnv.problems,
@@ -516,6 +519,22 @@ function readJsonFile(file: string): unknown {
 const workloadSourcePathFields = ['bundleFile', 'jwksFile', 'caFile'] as const;
 
 /** Each workload source over the defaults of its kind (unknown kinds are left to the schema). */
+/**
+ * The issuer nobody set follows the TLS listener's port: `TOLLGATE_PORT=8543 npm start` serves
+ * metadata whose every URL names 8543 (the default issuer is `https://localhost:<tls.port>`; 443
+ * is left out, RFC 3986 §6.2.3). Port 0 (the OS picks one) has no URL before listening: the
+ * issuer stays the documented default, and such a setup names its issuer.
+ */
+function withIssuerOnListenerPort(merged: unknown): unknown {
+  const port = isPlainObject(merged) && isPlainObject(merged.tls) ? merged.tls.port : undefined;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    return merged;
+  }
+  const url = new URL(defaults.issuer);
+  url.port = String(port);
+  return { ...(merged as object), issuer: url.origin };
+}
+
 function withWorkloadSourceDefaults(merged: unknown): unknown {
   const workload = isPlainObject(merged) ? merged.workloadIdentity : undefined;
   const sources = isPlainObject(workload) ? workload.sources : undefined;

@@ -83,6 +83,31 @@ describe('loadConfig', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it('moves the issuer nobody set with tls.port, and never one that was set', async () => {
+    // TOLLGATE_PORT alone: the metadata would otherwise name 8443 while serving elsewhere.
+    expect(loadConfig({ env: { TOLLGATE_PORT: '8543' }, dev: true }).issuer).toBe(
+      'https://localhost:8543',
+    );
+    expect(loadConfig({ env: {}, overrides: { tls: { port: 443 } } }).issuer).toBe(
+      'https://localhost',
+    );
+    // Port 0 has no URL before the OS picks one: the documented default stays.
+    expect(loadConfig({ env: { TOLLGATE_PORT: '0' } }).issuer).toBe(defaults.issuer);
+    // Set by any layer, even to the default's value, the issuer is what was set.
+    expect(
+      loadConfig({ env: { TOLLGATE_PORT: '8543', TOLLGATE_ISSUER: 'https://localhost:8443' } })
+        .issuer,
+    ).toBe('https://localhost:8443');
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-config-'));
+    const file = join(dir, 'tollgate.json');
+    await writeFile(file, JSON.stringify({ issuer: 'https://as.example' }));
+    expect(loadConfig({ file, env: { TOLLGATE_PORT: '8543' } }).issuer).toBe('https://as.example');
+    // A bad port is the schema's to report, once, and the issuer is not made from it.
+    expect(problemsOf(() => loadConfig({ env: {}, overrides: { tls: { port: 70_000 } } }))).toEqual(
+      [expect.stringMatching(/^tls\.port: /)],
+    );
+  });
+
   it('keeps the admin listener off the token listeners (TOLLGATE_ADMIN_PORT too)', () => {
     expect(loadConfig({ env: { TOLLGATE_ADMIN_PORT: '0' } }).admin.port).toBe(0);
     expect(

@@ -19,6 +19,7 @@ import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, ensureDevPki } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
+import { getJson } from '../helpers/instances.js';
 import { freePort } from '../helpers/net.js';
 import { type ServeProcess, spawnTollgate, waitForHttps } from '../helpers/process.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
@@ -296,14 +297,16 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
       serve.kill('SIGTERM');
       expect(await exitOf(serve)).toBe(0);
 
-      // Restarted, it keeps the same PKI and says so (before, it said nothing about it).
-      const env = {
-        TOLLGATE_PORT: String(port),
-        TOLLGATE_ISSUER: issuer,
-        TOLLGATE_ADMIN_PORT: '0',
-      };
+      // Restarted, it keeps the same PKI and says so (before, it said nothing about it). Only the
+      // port is given this time: the issuer follows it, so every metadata URL names this port.
+      const env = { TOLLGATE_PORT: String(port), TOLLGATE_ADMIN_PORT: '0' };
       const again = start(['serve', '--dev'], dir, env);
       await waitForHttps(`${issuer}/healthz`, root as string, 60_000);
+      const metadata = await getJson(
+        `${issuer}/.well-known/oauth-authorization-server`,
+        root as string,
+      );
+      expect(metadata.body).toMatchObject({ issuer, token_endpoint: `${issuer}/token` });
       for (let i = 0; i < 50 && !/dev PKI reused/.test(again.output()); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -317,7 +320,7 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
       expect(await exitOf(third)).toBe(1);
       expect(third.output()).toContain(`the tls listener cannot listen on localhost:${port}`);
       expect(third.output()).toMatch(
-        /Is another server \(an earlier npm start\?\) running\? Stop it, or run this one elsewhere with its issuer to match:\n {2}TOLLGATE_PORT=8543 TOLLGATE_ISSUER=https:\/\/localhost:8543 TOLLGATE_ADMIN_PORT=0 npm start\n/,
+        /Is another server \(an earlier npm start\?\) running\? Stop it, or run this one on other ports \(the issuer follows\):\n {2}TOLLGATE_PORT=8543 TOLLGATE_ADMIN_PORT=0 npm start\n/,
       );
       again.kill('SIGTERM');
       expect(await exitOf(again)).toBe(0);
