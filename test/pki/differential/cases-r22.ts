@@ -97,6 +97,28 @@ export function round22Mutations(): Mutation[] {
     ...encodingMutations(),
     ...loopMutations(),
     ...profileMutations(),
+    ...crlMutations(),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRL extensions real issuers write (AD CS publishes delta CRLs by default)
+
+function crlMutations(): Mutation[] {
+  const onCaCrl = (name: string, extensions: Ext[]): Mutation => ({
+    name: `crl:${name}`,
+    crl: true,
+    apply: (plan) => {
+      plan.crls?.[plan.cas.length - 1]?.extensions.push(...extensions);
+    },
+  });
+  return [
+    onCaCrl('freshest-crl', [ext('2.5.29.46', crlDp('http://crl.diff.test/delta.crl'))]),
+    onCaCrl('adcs-extensions', [
+      ext(msOids.caVersion, int(0)),
+      // Next CRL Publish (AD CS): a UTCTime.
+      ext('1.3.6.1.4.1.311.21.4', timeTlv('utc', '491231235959Z')),
+    ]),
   ];
 }
 
