@@ -13,6 +13,7 @@ import { Headers, type RequestInit, type Response, fetch as undiciFetch } from '
 import { DpopSigner } from '../dpop/index.js';
 import { generateKeyPairFor } from '../jws/keygen.js';
 import { createClientAssertion, jwtBearerAssertionType } from './assertion.js';
+import { parseChallenges } from './challenges.js';
 import {
   type SigningKeyInput,
   SigningKeySource,
@@ -44,6 +45,13 @@ export interface DpopClientOptions {
   readonly key: DpopKeyInput;
   /** Proof algorithm; default ES256 for P-256 (ES384/ES512 for larger curves), EdDSA, PS256. */
   readonly alg?: string;
+  /**
+   * Accept a `token_type: Bearer` answer to a DPoP token request (a server that does not
+   * DPoP-bind, RFC 9449 §5) and use that token as a Bearer token. Default false: such an answer
+   * is refused with `invalid_response`, since a client that configured DPoP deems its protection
+   * important, and RFC 9449 §5 says the client MUST then discard the response.
+   */
+  readonly allowBearer?: boolean;
 }
 
 /** private_key_jwt; with `certFile`/`keyFile` the TLS connection also presents a certificate, which binds the token (RFC 8705 §3). */
@@ -246,6 +254,7 @@ export class TokenClient {
   readonly #randomId: () => string;
   readonly #onWarning: (message: string, error: unknown) => void;
   readonly #dpop: DpopSigner | undefined;
+  readonly #dpopAllowsBearer: boolean;
   /** The last `DPoP-Nonce` of each origin (RFC 9449 §8, §9); bounded like the token cache. */
   readonly #dpopNonces = new Map<string, string>();
 
@@ -347,6 +356,7 @@ export class TokenClient {
       options.dpop === undefined
         ? undefined
         : new DpopSigner(dpopKeyOf(options.dpop.key), options.dpop.alg);
+    this.#dpopAllowsBearer = options.dpop?.allowBearer === true;
     this.#tokenFile =
       auth.method === 'spiffe_jwt' || auth.method === 'federated_jwt'
         ? new TokenFileSource(auth.tokenFile, warn)
@@ -449,7 +459,7 @@ export class TokenClient {
       headers.set(
         'dpop',
         dpop.proof({
-          method: (init.method ?? 'GET').toUpperCase(),
+          method: fetchMethod(init.method),
           url,
           nowSeconds: this.#proofTime(),
           nonce: this.#dpopNonces.get(url.origin),
@@ -626,13 +636,23 @@ export class TokenClient {
     material: TlsMaterial,
     sentAtMs: number,
   ): CacheEntry {
+    // RFC 6749 §5.1: token_type is case-insensitive.
     const type = result.tokenType.toLowerCase();
-    // A DPoP token only when this client asked for one (RFC 9449 §5); a server that ignored the
-    // proof answers Bearer, and the token is then used as a Bearer token.
+    // A DPoP token only when this client asked for one (RFC 9449 §5).
     if (type !== 'bearer' && !(type === 'dpop' && this.#dpop !== undefined)) {
       throw new TokenClientError({
         error: 'invalid_response',
         errorDescription: `token_type ${result.tokenType} is not supported (${this.#dpop === undefined ? 'Bearer' : 'Bearer or DPoP'} only)`,
+        status: result.status,
+      });
+    }
+    // RFC 9449 §5: a server that did not DPoP-bind answers Bearer; a client that needs the
+    // protection MUST discard that response, and one that configured DPoP is taken to need it.
+    if (type === 'bearer' && this.#dpop !== undefined && !this.#dpopAllowsBearer) {
+      throw new TokenClientError({
+        error: 'invalid_response',
+        errorDescription:
+          'the server answered a DPoP token request with token_type Bearer: the token is not DPoP-bound (set dpop.allowBearer to accept it)',
         status: result.status,
       });
     }
@@ -870,10 +890,27 @@ function isInvalidToken(response: Response): boolean {
   return /error\s*=\s*"?invalid_token/i.test(response.headers.get('www-authenticate') ?? '');
 }
 
+/**
+ * Whether a 401 carries a DPoP challenge with `error="use_dpop_nonce"` (RFC 9449 §9), wherever
+ * that challenge stands among the others (RFC 9449 §7.2 lets an API send Bearer and DPoP
+ * challenges together, in one header or several, which `Headers.get` joins with commas).
+ */
 function isUseDpopNonce(response: Response): boolean {
-  return /^DPoP\b.*error\s*=\s*"?use_dpop_nonce/i.test(
-    response.headers.get('www-authenticate') ?? '',
+  return parseChallenges(response.headers.get('www-authenticate') ?? '').some(
+    (challenge) =>
+      challenge.scheme === 'dpop' && challenge.params.get('error') === 'use_dpop_nonce',
   );
+}
+
+/**
+ * The method as fetch sends it (WHATWG Fetch "normalize a method": only DELETE, GET, HEAD,
+ * OPTIONS, POST and PUT are upper-cased), so a proof's `htm` is the method on the wire (RFC 9449
+ * §4.2; methods are case-sensitive, RFC 9110 §9.1).
+ */
+function fetchMethod(method: string | undefined): string {
+  if (method === undefined) return 'GET';
+  const upper = method.toUpperCase();
+  return ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(upper) ? upper : method;
 }
 
 /** The DPoP private key from a file, a JWK, a KeyObject, or a new P-256 key. */

@@ -136,7 +136,11 @@ export const defaults = {
    * (`token_type` DPoP, `cnf.jkt`) instead of a certificate-bound or bearer one.
    */
   dpop: {
-    /** Accept DPoP proofs at the token endpoint (off: a `DPoP` header is refused). */
+    /**
+     * Accept DPoP proofs at the token endpoint. Off: a `DPoP` header is ignored and the token is a
+     * Bearer (or certificate-bound) one, as RFC 9449 §5 allows, except for clients registered with
+     * `dpop_bound_access_tokens`, which are refused (`dpop_unavailable`).
+     */
     enabled: true,
     /** Proof algorithm allowlist (subset of the profile's); null for the profile default. */
     signingAlgs: null,

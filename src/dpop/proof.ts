@@ -144,8 +144,11 @@ export function verifyDpopProof(
   // Check 3: the claims of §4.2 (and ath when a token is presented), present and typed.
   const claims = checkClaims(payload, expect.accessToken !== undefined);
 
-  // Check 4: typ, compared exactly (RFC 9449 §4.2 registers "dpop+jwt").
-  if (header.typ !== dpopProofTyp) {
+  // Check 4: typ is the media type application/dpop+jwt (RFC 9449 §4.2, §11.5). RFC 7515 §4.1.9
+  // says a recipient MUST read a typ without '/' as if "application/" were prepended, and media
+  // types are case-insensitive (RFC 6838 §4.2): so "application/dpop+jwt" and "DPoP+JWT" name the
+  // same type, as they do for assertions and access tokens here (and in jose).
+  if (!isDpopTyp(header.typ)) {
     throw new DpopProofError('dpop_typ_invalid', 'the DPoP proof typ must be dpop+jwt');
   }
   // Check 5: an asymmetric alg this server accepts; never none or HMAC (not in the JWS table).
@@ -325,6 +328,13 @@ function importProofKey(
     );
   }
   return { key, jkt };
+}
+
+/** Whether a `typ` names the media type application/dpop+jwt. @see RFC 7515 §4.1.9 */
+function isDpopTyp(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const type = typ.toLowerCase();
+  return type === dpopProofTyp || type === `application/${dpopProofTyp}`;
 }
 
 /** Equal strings, compared without an early exit. */

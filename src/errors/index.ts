@@ -99,6 +99,7 @@ export const reasonCodes = [
   'binding_certificate_required',
   // RFC 9449 DPoP (one reason per §4.3 check, shared with the resource verifier)
   ...dpopReasonCodes,
+  'dpop_unavailable',
   'sender_constraint_required',
   // grant checks
   'grant_not_allowed',

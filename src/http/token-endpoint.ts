@@ -103,7 +103,18 @@ export class TokenEndpoint {
     const checkProof = async (client: RegisteredClient) => {
       proofChecked = true;
       const dpop = this.#options.dpop;
-      if (dpop === undefined) return;
+      if (dpop === undefined) {
+        // RFC 9449 §5.2: a dpop_bound_access_tokens client MUST NOT get a token without a proof,
+        // and with DPoP off no proof can be checked: fail closed rather than issue a Bearer token.
+        if (client.dpopBound) {
+          throw new OAuthError(
+            'invalid_request',
+            'dpop_unavailable',
+            'this client is registered with dpop_bound_access_tokens, but this server does not accept DPoP proofs',
+          );
+        }
+        return;
+      }
       proof = await dpop.proofFor(
         { proofs: context.dpop?.proofs ?? [], uri: context.dpop?.uri ?? '', nowMs: context.nowMs },
         client,
@@ -136,8 +147,13 @@ export class TokenEndpoint {
     audit.scope = scopes.join(' ');
     const audience = this.#audience(params, client, scopes);
     audit.aud = audience;
-    const dpopProof = proof as VerifiedDpopProof | undefined;
-    // One binding per token: a DPoP proof wins; otherwise the certificate, as before.
+    // One binding per token: a DPoP proof wins; otherwise the certificate, as before. Except for
+    // a client registered with tls_client_certificate_bound_access_tokens: true, whose tokens are
+    // all certificate-bound: its proof (checked in full and spent above, as RFC 9449 §5 wants of
+    // any DPoP header) does not bind, and the token is a Bearer one (RFC 9449 §5 lets the server
+    // decline DPoP binding), so a proof can never stand in for the certificate it requires.
+    const certificateFirst = client.binding === 'required';
+    const dpopProof = certificateFirst ? undefined : (proof as VerifiedDpopProof | undefined);
     const thumbprint =
       dpopProof === undefined ? this.#binding(authenticated, context.certificate) : undefined;
     if (dpopProof !== undefined) audit.jkt = dpopProof.jkt;

@@ -148,11 +148,15 @@ export function bearerChallenge(error: ResourceError, realm?: string): string | 
 
 /**
  * Every `WWW-Authenticate` challenge for an error (one header value each), or none for a 503.
- * With DPoP accepted (`dpopAlgs` given): a request that used DPoP (or sent a DPoP-bound token as
- * Bearer) gets a DPoP challenge with the error and `algs`; one that used Bearer gets its Bearer
- * challenge; one that sent no token gets both, so it learns DPoP is accepted here.
+ * With DPoP accepted (`dpopAlgs` given), RFC 9449 §7.2's rules: a request that used DPoP (or sent
+ * a DPoP-bound token as Bearer) gets a DPoP challenge with the error and `algs`; one that used
+ * Bearer and was refused with 401 gets its Bearer challenge with the error and a bare `DPoP algs`
+ * challenge beside it (Figure 18), so it still learns DPoP is accepted here (a 403 or a 400 for a
+ * Bearer request keeps the Bearer challenge alone); one that sent no token gets both without
+ * an error (Figure 17); and one whose scheme is ambiguous (two `Authorization` headers) gets the
+ * error in both (Figure 19).
  *
- * @see RFC 6750 §3, RFC 9449 §7.1
+ * @see RFC 6750 §3, RFC 9449 §7.1 and §7.2
  */
 export function resourceChallenges(
   error: ResourceError,
@@ -163,28 +167,26 @@ export function resourceChallenges(
 ): string[] {
   if (error.code === 'temporarily_unavailable') return [];
   const algs = options.dpopAlgs;
-  if (algs === undefined) {
-    const bearer = bearerChallenge(error, options.realm);
+  const bearer = bearerChallenge(error, options.realm);
+  if (algs === undefined) return bearer === undefined ? [] : [bearer];
+  const ambiguous = error.reason === 'authorization_duplicate';
+  // A Bearer token that authenticated but may not do this (403), or a malformed Bearer header
+  // (400): the client used the right scheme, so only its challenge says what is wrong.
+  if (error.scheme === 'Bearer' && error.status !== 401 && !ambiguous) {
     return bearer === undefined ? [] : [bearer];
   }
-  const algsAttribute = `algs=${quoted(algs.join(' '))}`;
-  if (error.scheme === 'DPoP') {
-    const attributes: string[] = [];
-    if (options.realm !== undefined) attributes.push(`realm=${quoted(options.realm)}`);
+  const attributes: string[] = [];
+  if (options.realm !== undefined) attributes.push(`realm=${quoted(options.realm)}`);
+  // The error goes in the DPoP challenge when DPoP was used, or when the scheme is ambiguous.
+  if (error.scheme === 'DPoP' || ambiguous) {
     attributes.push(`error="${error.code}"`, `error_description=${quoted(error.description)}`);
     if (error.scopes !== undefined && error.scopes.length > 0) {
       attributes.push(`scope=${quoted(error.scopes.join(' '))}`);
     }
-    attributes.push(algsAttribute);
-    return [`DPoP ${attributes.join(', ')}`];
   }
-  const bearer = bearerChallenge(error, options.realm);
-  // A Bearer error stays a Bearer challenge; a request with no token at all learns both schemes.
-  if (!error.isMissingToken) return bearer === undefined ? [] : [bearer];
-  const dpop =
-    options.realm === undefined
-      ? `DPoP ${algsAttribute}`
-      : `DPoP realm=${quoted(options.realm)}, ${algsAttribute}`;
+  attributes.push(`algs=${quoted(algs.join(' '))}`);
+  const dpop = `DPoP ${attributes.join(', ')}`;
+  if (error.scheme === 'DPoP') return [dpop];
   return bearer === undefined ? [dpop] : [bearer, dpop];
 }
 

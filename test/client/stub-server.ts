@@ -2,6 +2,7 @@
  * A scripted HTTPS server on 127.0.0.1 (dev CA certificate) for the SDK's failure paths: each
  * request gets the next scripted answer and is recorded, form body decoded.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DevCa } from '../../src/dev-ca/index.js';
@@ -16,6 +17,8 @@ export interface StubRequest {
   readonly method: string;
   readonly url: string;
   readonly form: URLSearchParams;
+  /** The request headers as Node parsed them (names in lower case). */
+  readonly headers: IncomingHttpHeaders;
 }
 
 export interface Stub {
@@ -41,6 +44,7 @@ export async function startStub(
           method: req.method ?? '',
           url: req.url ?? '',
           form: new URLSearchParams(Buffer.concat(chunks).toString()),
+          headers: req.headers,
         };
         requests.push(request);
         const answer = script(request, requests.length - 1);

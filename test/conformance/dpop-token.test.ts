@@ -132,8 +132,16 @@ describe('DPoP at the token endpoint (RFC 9449 §4.3, §5, §6.2, §8)', () => {
     }
 
     it('4: typ other than dpop+jwt (JWT, absent, at+jwt)', async () => {
-      for (const typ of ['JWT', undefined, 'at+jwt', 'DPOP+JWT']) {
+      for (const typ of ['JWT', undefined, 'at+jwt', 'dpop+jwt+x', 'application/jwt', 'dpop']) {
         expectRefused(await post(await proof({ header: { typ } })), 'dpop_typ_invalid');
+      }
+    });
+
+    it('4: typ is a media type: application/dpop+jwt and other cases name dpop+jwt (RFC 7515 §4.1.9)', async () => {
+      for (const typ of ['application/dpop+jwt', 'DPOP+JWT', 'Application/DPoP+JWT']) {
+        const res = await post(await proof({ header: { typ } }));
+        expect(res.status, `${typ}: ${res.text}`).toBe(200);
+        expect(res.json?.token_type).toBe('DPoP');
       }
     });
 

@@ -115,9 +115,11 @@ describe('tollgateResource (inject)', () => {
   it('a bad token: 401 invalid_token with a challenge and a JSON body', async () => {
     const res = await get('/orders', await mint({ aud: 'https://api.test/billing' }));
     expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toBe(
+    // RFC 9449 §7.2 (Figure 18): the error in the Bearer challenge, DPoP's algs beside it.
+    expect(res.headers['www-authenticate']).toEqual([
       'Bearer realm="orders", error="invalid_token", error_description="the access token is not meant for this resource"',
-    );
+      'DPoP realm="orders", algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"',
+    ]);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.json()).toEqual({
       error: 'invalid_token',

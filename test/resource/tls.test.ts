@@ -162,7 +162,7 @@ describe('resource plugin over real TLS', () => {
       const res = await viaTls('/orders', { headers: bearer(boundToken), ...withCert(thief) });
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe(
-        'Bearer error="invalid_token", error_description="the access token is bound to a different client certificate"',
+        'Bearer error="invalid_token", error_description="the access token is bound to a different client certificate", DPoP algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"',
       );
     });
 
