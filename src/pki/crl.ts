@@ -70,6 +70,21 @@ const unsupportedCrlExtensions = new Set([
 ]);
 
 /**
+ * An extension's decoded value. pkijs decodes it lazily, on first read, with asn1js, which throws
+ * its own errors (a RangeError for a BMPString of odd length, for one) on bytes the outer parse
+ * let through: those are a malformed CRL like any other.
+ */
+function parsedValueOf(extension: pkijs.Extension): unknown {
+  try {
+    return extension.parsedValue as unknown;
+  } catch (error) {
+    throw new PkiError('malformed', `malformed CRL extension ${extension.extnID}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
  * Parses a DER CRL; throws {@link PkiError} `malformed` for bad encodings and for CRLs outside the
  * supported profile.
  *
@@ -92,7 +107,7 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   const crlNumber = crl.crlExtensions?.extensions.find((one) => one.extnID === crlNumberOid);
   if (crlNumber === undefined) throw new PkiError('malformed', 'CRL without a cRLNumber');
   if (crlNumber.critical) throw new PkiError('malformed', 'critical cRLNumber');
-  const number: unknown = crlNumber.parsedValue;
+  const number = parsedValueOf(crlNumber);
   if (!(number instanceof asn1js.Integer)) throw new PkiError('malformed', 'malformed cRLNumber');
   for (const extension of crl.crlExtensions?.extensions ?? []) {
     if (unsupportedCrlExtensions.has(extension.extnID)) {
@@ -107,7 +122,7 @@ export function parseCrl(der: Uint8Array): ParsedCrl {
   for (const entry of crl.revokedCertificates ?? []) {
     let reasonCode: number | undefined;
     for (const extension of entry.crlEntryExtensions?.extensions ?? []) {
-      const value: unknown = extension.parsedValue;
+      const value = parsedValueOf(extension);
       if (extension.extnID === reasonCodeOid && value instanceof asn1js.Enumerated) {
         reasonCode = value.valueBlock.valueDec;
       }

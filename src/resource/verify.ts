@@ -535,10 +535,14 @@ function fromJoseError(error: unknown): ResourceError {
   return invalidToken('token_malformed', 'the access token is malformed', error);
 }
 
-/** Types of the claims the resource reads, and `iat` not in the future. */
+/**
+ * Types of the claims the resource reads, and `iat` not in the future. `sub`, `client_id` and
+ * `jti` are identifiers (RFC 9068 §2.2, RFC 6749 §2.2 makes a client_id at least one character):
+ * an empty one would reach the application as "no client" or "no subject", so it is refused.
+ */
 function checkClaimTypes(payload: JWTPayload, nowMs: number, tolerance: number): AccessTokenClaims {
   const { sub, client_id: clientId, jti, scope, cnf, iat } = payload as Record<string, unknown>;
-  if (typeof sub !== 'string' || typeof clientId !== 'string' || typeof jti !== 'string') {
+  if (![sub, clientId, jti].every((value) => typeof value === 'string' && value !== '')) {
     throw invalidToken('claims_invalid', 'the access token claims are invalid');
   }
   if (scope !== undefined && typeof scope !== 'string') {

@@ -249,6 +249,18 @@ describe('CRL structure', () => {
     );
   });
 
+  it('refuses extension values asn1js cannot decode as malformed, not with its own errors', () => {
+    // A BMPString of odd length: asn1js throws a RangeError from its UTF-16 decoder when pkijs
+    // decodes the value on first read (found by test/pki/fuzz.test.ts).
+    const oddBmp = tlv(0x1e, Uint8Array.of(0x41));
+    expect(() => parseCrl(withExtensions(extension('2.5.29.20', oddBmp)))).toThrow(
+      malformed('malformed CRL extension 2.5.29.20'),
+    );
+    expect(() => parseCrl(withEntryExtension(extension('2.5.29.21', oddBmp)))).toThrow(
+      malformed('malformed CRL extension 2.5.29.21'),
+    );
+  });
+
   it('refuses a fourth top-level field, a mismatched algorithm and a padded signature', () => {
     expect(() =>
       parseCrl(

@@ -137,6 +137,9 @@ describe('verifyAccessToken', () => {
     ['no client_id', { client_id: undefined }, 'claims_invalid'],
     ['no jti', { jti: undefined }, 'claims_invalid'],
     ['a numeric sub', { sub: 42 }, 'claims_invalid'],
+    ['an empty client_id', { client_id: '' }, 'claims_invalid'],
+    ['an empty sub', { sub: '' }, 'claims_invalid'],
+    ['an empty jti', { jti: '' }, 'claims_invalid'],
     ['a scope array', { scope: ['read'] }, 'claims_invalid'],
   ])('refuses a token with %s', async (_name, extra, reason) => {
     const error = await refusal(verifyAccessToken(await mint(signer, claims(extra)), options));
