@@ -8,7 +8,8 @@
  * directoryName; the end entity's subject commonName counts as a dNSName when it reads as a host
  * name and no dNSName SAN exists (as OpenSSL does). A certificate carrying a name that is
  * constrained but that we cannot evaluate fails, since we cannot prove it is permitted: forms not
- * supported (otherName, x400Address, ediPartyName, registeredID), a URI without a plain
+ * supported (otherName, x400Address, ediPartyName, registeredID; an SmtpUTF8Mailbox otherName
+ * is also held to rfc822Name constraints, as OpenSSL does), a URI without a plain
  * `scheme://host[:port]` authority, an absolute dNSName (final dot), an rfc822Name without a
  * local part, an iPAddress SAN that is not 4 or 16 octets, and (under any constraint) an
  * emailAddress attribute that is not an IA5String.
@@ -18,7 +19,7 @@
 import type { ParsedCertificate } from './certificate.js';
 import { dnIsWithin } from './dn.js';
 import type { NameConstraints } from './extensions.js';
-import type { GeneralName } from './general-name.js';
+import { type GeneralName, smtpUtf8MailboxOid } from './general-name.js';
 
 const emailAddressOid = '1.2.840.113549.1.9.1';
 
@@ -70,7 +71,14 @@ export function nameViolation(
 }
 
 /** A name that constraints apply to, or an emailAddress attribute that cannot be compared. */
-export type ConstrainedName = GeneralName | { readonly type: 'unchecked'; readonly what: string };
+export type ConstrainedName =
+  | GeneralName
+  | {
+      readonly type: 'unchecked';
+      readonly what: string;
+      /** The only constraint form it is refused under; any form when absent. */
+      readonly form?: 'email';
+    };
 
 /**
  * Every name of the certificate that constraints apply to: its SANs (the same objects), its
@@ -80,6 +88,18 @@ export type ConstrainedName = GeneralName | { readonly type: 'unchecked'; readon
 export function constrainedNames(certificate: ParsedCertificate, leaf: boolean): ConstrainedName[] {
   const sans = certificate.extensions.subjectAltName ?? [];
   const names: ConstrainedName[] = [...sans];
+  for (const name of sans) {
+    // RFC 9598 §6 (and OpenSSL): an SmtpUTF8Mailbox is held to rfc822Name constraints. An ASCII
+    // one compares as an rfc822Name; one with non-ASCII characters (which would need IDNA to
+    // compare) or not a UTF8String cannot be compared and is refused under them.
+    if (name.type !== 'other' || name.typeId !== smtpUtf8MailboxOid) continue;
+    const mailbox = name.mailbox;
+    names.push(
+      mailbox !== undefined && /^[\x21-\x7e]+$/.test(mailbox)
+        ? { type: 'email', value: mailbox }
+        : { type: 'unchecked', what: 'SmtpUTF8Mailbox that cannot be compared', form: 'email' },
+    );
+  }
   if (certificate.subject.rdns.length > 0)
     names.push({ type: 'directory', dn: certificate.subject });
   const hasDnsSan = sans.some((name) => name.type === 'dns');
@@ -144,8 +164,9 @@ function checkable(name: ConstrainedName): name is GeneralName {
 }
 
 function sameForm(base: GeneralName, name: ConstrainedName): boolean {
-  // An emailAddress we cannot read is refused under any constraint, as OpenSSL does.
-  if (name.type === 'unchecked') return true;
+  // An emailAddress we cannot read is refused under any constraint, as OpenSSL does; an
+  // SmtpUTF8Mailbox we cannot compare under rfc822Name constraints only.
+  if (name.type === 'unchecked') return name.form === undefined || base.type === name.form;
   if (base.type !== name.type) return false;
   if (base.type === 'other' && name.type === 'other') return base.tag === name.tag;
   return true;

@@ -32,7 +32,7 @@
  * @see RFC 5280 §6.1.3–§6.1.5, §4.2.1.3, §4.2.1.9, §4.2.1.12
  */
 
-import { type ParsedCertificate, validityStatus } from './certificate.js';
+import { certificatePublicKey, type ParsedCertificate, validityStatus } from './certificate.js';
 import { type ChainFailure, chainFailure } from './chain-result.js';
 import type { ParsedCrl } from './crl.js';
 import { extensionOids, hasKeyUsage, keyPurposeOids, netscapeCertTypeBits } from './extensions.js';
@@ -57,9 +57,11 @@ export function roleOf(path: readonly ParsedCertificate[], index: number): strin
 }
 
 /**
- * Every key on the path, the anchor's included, meets the key policy.
+ * Every key on the path, the anchor's included, meets the key policy and decodes. The leaf's key
+ * verifies no signature on the path, so without the second check an EC point off its curve (or
+ * any key OpenSSL cannot load) would pass; OpenSSL refuses such a leaf (round 22).
  *
- * @see key-policy.ts
+ * @see key-policy.ts, SEC 1 §3.2.2.1 (public key validation)
  */
 export function checkKeyPolicy(
   path: readonly ParsedCertificate[],
@@ -69,6 +71,13 @@ export function checkKeyPolicy(
     const problem = spkiPolicyViolation(certificate.spki, policy);
     if (problem !== undefined) {
       return chainFailure('untrusted', 'key_policy', `${roleOf(path, index)}: ${problem}`);
+    }
+    if (certificatePublicKey(certificate) === undefined) {
+      return chainFailure(
+        'untrusted',
+        'key_policy',
+        `${roleOf(path, index)}: public key does not decode (e.g. an EC point not on its curve)`,
+      );
     }
   }
   return undefined;

@@ -12,7 +12,13 @@
  * odd AlgorithmIdentifier parameters, the extensions OpenSSL reads that the dev CA never writes
  * (CRL distribution points, Netscape certificate type, proxy certificates, RFC 3779, policy
  * mappings, inhibitAnyPolicy), AKIs by issuer and serial, and name-constraint forms (URI
- * authorities, `@host` and subject emailAddress, host-name CNs, IP masks). The run is seeded
+ * authorities, `@host` and subject emailAddress, host-name CNs, IP masks). Round 22
+ * (differential/cases-r22.ts) added leaf keys no CA would sign, RSASSA-PSS, compressed and
+ * Brainpool CA keys, signature parameters, time and key-usage encodings, lower intermediates,
+ * non-critical policy extensions, otherName/registeredID/ediPartyName/x400 SANs and their
+ * constraints, BER in the outer SEQUENCE, TBS, extension values and names, cross-certified
+ * loops, and whole real-issuer profiles (step-ca, cert-manager, SPIRE, AWS Private CA, AD CS,
+ * a Let's Encrypt-style chain). The run is seeded
  * (`TOLLGATE_DIFF_SEED`, default 13) and sized by `TOLLGATE_DIFF_CASES` (default 1000; a nightly
  * run can ask for far more).
  *
@@ -40,6 +46,9 @@ const deviations: Readonly<Record<string, string>> = {
 
 const seed = Number(process.env.TOLLGATE_DIFF_SEED ?? 13);
 const caseCount = Number(process.env.TOLLGATE_DIFF_CASES ?? 1000);
+/** Development aids: mutation name prefixes to run alone, and one line per disagreement. */
+const only = (process.env.TOLLGATE_DIFF_ONLY ?? '').split(',').filter((one) => one !== '');
+const verbose = process.env.TOLLGATE_DIFF_VERBOSE === '1';
 
 interface Outcome {
   readonly case: DiffCase;
@@ -56,7 +65,7 @@ describe('path validation agrees with openssl verify -x509_strict (issue 13)', (
     dir = await mkdtemp(join(tmpdir(), 'tollgate-diff-'));
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
     const pool = makeKeyPool();
-    const cases = generateCases(seed, caseCount, pool, now);
+    const cases = generateCases(seed, caseCount, pool, now, only);
     const openssl = await opensslVerdicts(cases, dir, now.getTime() / 1000);
     outcomes = cases.map((one) => {
       const tollgate = tollgateVerdict(one, now);
@@ -103,6 +112,13 @@ describe('path validation agrees with openssl verify -x509_strict (issue 13)', (
         1,
       ),
     );
+    if (verbose) {
+      for (const one of [...stricter, ...laxer]) {
+        console.info(
+          `${one.tollgate ? 'LAXER' : 'STRICTER'} ${one.case.id} ${one.case.mutation}: ${one.tollgateReason}`,
+        );
+      }
+    }
     expect(
       undocumented.map((one) => `${one.case.id} ${one.case.mutation}`),
       'Tollgate accepted chains OpenSSL refuses',

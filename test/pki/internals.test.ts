@@ -315,7 +315,11 @@ describe('critical extensions', () => {
 describe('GeneralNames', () => {
   it('decodes directoryName and keeps unsupported forms as other', () => {
     const names = readGeneralNames(
-      readSingle(hex('30 15 a4 0e 30 0c 31 0a 30 08 06 03 55 04 03 0c 01 61 88 01 2a a0 00')),
+      readSingle(
+        hex(
+          '30 1f a4 0e 30 0c 31 0a 30 08 06 03 55 04 03 0c 01 61 88 01 2a a0 0a 06 03 2a 03 04 a0 03 0c 01 78',
+        ),
+      ),
     );
     expect(names.map((name) => name.type)).toEqual(['directory', 'other', 'other']);
     const [directory] = names;
@@ -329,6 +333,7 @@ describe('GeneralNames', () => {
     ['a universal tag', '30 02 04 00'],
     ['a constructed iPAddress', '30 02 a7 00'],
     ['a primitive otherName', '30 02 80 00'],
+    ['an empty otherName (OpenSSL cannot decode it either)', '30 02 a0 00'],
     ['a constructed registeredID', '30 02 a8 00'],
     ['an empty sequence', '30 00'],
     ['8-bit IA5String', '30 03 82 01 80'],

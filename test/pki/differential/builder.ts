@@ -58,7 +58,21 @@ export type SignatureVariant =
   /** ECDSA (EC signers only) with a NULL parameter, which RFC 5758 §3.2 says MUST be absent. */
   | 'ecdsa-null-params'
   /** The outer signatureAlgorithm differs from the inner only in an absent vs NULL parameter. */
-  | 'outer-params-differ';
+  | 'outer-params-differ'
+  /** RSA PKCS#1 v1.5 SHA-256 with the parameters absent (RFC 4055 §5 wants NULL), both places. */
+  | 'rsa-params-absent'
+  /** RSA PKCS#1 v1.5 SHA-256 with an INTEGER where the NULL parameter goes, both places. */
+  | 'rsa-params-integer'
+  /** EdDSA with a NULL parameter, which RFC 8410 §3 says MUST be absent. */
+  | 'eddsa-null-params'
+  /** ecdsa-with-SHA224. */
+  | 'ecdsa-sha224'
+  /** RSASSA-PSS SHA-384 whose MGF1 hashes with SHA-256 (salt 48). */
+  | 'pss-sha384-mgf1-sha256'
+  /** RSASSA-PSS SHA-512, MGF1-SHA-512, salt 64. */
+  | 'pss-sha512'
+  /** RSASSA-PSS with no parameters at all (signed with the defaults: SHA-1, salt 20). */
+  | 'pss-no-params';
 
 /** Everything that goes into one certificate. */
 export interface CertOptions {
@@ -73,6 +87,8 @@ export interface CertOptions {
   signature: SignatureVariant;
   /** Raw edits of the TBSCertificate's fields before signing (encodings pkijs never writes). */
   tbsEdit?: (fields: Uint8Array[]) => Uint8Array[];
+  /** Raw edit of the whole TBSCertificate encoding before signing (after `tbsEdit`). */
+  tbsRawEdit?: (tbs: Uint8Array) => Uint8Array;
   /** Raw edit of the signed certificate. */
   derEdit?: (der: Buffer) => Buffer;
 }
@@ -211,11 +227,15 @@ interface SignPlan {
   /** RSASSA-PSS: the salt length, and the parameters' DER. */
   readonly pssSaltLength?: number;
   readonly pssParams?: Uint8Array;
+  /** Parameters of any other DER (odd encodings). */
+  readonly rawParams?: Uint8Array;
 }
 
 const hashOids: Readonly<Record<string, string>> = {
   sha1: '1.3.14.3.2.26',
   sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
 };
 
 /** RSASSA-PSS-params (RFC 4055 §3.1); defaults (SHA-1, salt 20) are left out, as DER wants. */
@@ -231,14 +251,29 @@ function pssParams(hash: string, mgfHash: string, salt: number): Uint8Array {
 function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
   const type = key.asymmetricKeyType;
   const curve = key.asymmetricKeyDetails?.namedCurve;
+  const pss = (hash: string, mgfHash: string, salt: number): SignPlan => ({
+    oid: '1.2.840.113549.1.1.10',
+    nullParams: false,
+    hash,
+    pssSaltLength: salt,
+    pssParams: pssParams(hash, mgfHash, salt),
+  });
+  // An RSASSA-PSS key (id-RSASSA-PSS SPKI) signs with PSS only.
+  if (type === 'rsa-pss') return pss('sha256', 'sha256', 32);
   if (type === 'rsa') {
-    const pss = (hash: string, mgfHash: string, salt: number): SignPlan => ({
-      oid: '1.2.840.113549.1.1.10',
-      nullParams: false,
-      hash,
-      pssSaltLength: salt,
-      pssParams: pssParams(hash, mgfHash, salt),
-    });
+    if (variant === 'pss-sha384-mgf1-sha256') return pss('sha384', 'sha256', 48);
+    if (variant === 'pss-sha512') return pss('sha512', 'sha512', 64);
+    if (variant === 'pss-no-params')
+      return { oid: '1.2.840.113549.1.1.10', nullParams: false, hash: 'sha1', pssSaltLength: 20 };
+    if (variant === 'rsa-params-absent')
+      return { oid: '1.2.840.113549.1.1.11', nullParams: false, hash: 'sha256' };
+    if (variant === 'rsa-params-integer')
+      return {
+        oid: '1.2.840.113549.1.1.11',
+        nullParams: false,
+        hash: 'sha256',
+        rawParams: int(0),
+      };
     if (variant === 'pss-sha256') return pss('sha256', 'sha256', 32);
     if (variant === 'pss-sha256-salt0') return pss('sha256', 'sha256', 0);
     if (variant === 'pss-mgf1-sha1') return pss('sha256', 'sha1', 32);
@@ -253,14 +288,17 @@ function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
     }
     if (variant === 'ecdsa-null-params')
       return { oid: '1.2.840.10045.4.3.2', nullParams: true, hash: 'sha256' };
+    if (variant === 'ecdsa-sha224')
+      return { oid: '1.2.840.10045.4.3.1', nullParams: false, hash: 'sha224' };
     if (curve === 'secp384r1')
       return { oid: '1.2.840.10045.4.3.3', nullParams: false, hash: 'sha384' };
     if (curve === 'secp521r1')
       return { oid: '1.2.840.10045.4.3.4', nullParams: false, hash: 'sha512' };
     return { oid: '1.2.840.10045.4.3.2', nullParams: false, hash: 'sha256' };
   }
-  if (type === 'ed25519') return { oid: '1.3.101.112', nullParams: false, hash: null };
-  if (type === 'ed448') return { oid: '1.3.101.113', nullParams: false, hash: null };
+  const edNull = variant === 'eddsa-null-params';
+  if (type === 'ed25519') return { oid: '1.3.101.112', nullParams: edNull, hash: null };
+  if (type === 'ed448') return { oid: '1.3.101.113', nullParams: edNull, hash: null };
   if (type === 'dsa') return { oid: '2.16.840.1.101.3.4.3.2', nullParams: false, hash: 'sha256' };
   throw new TypeError(`cannot sign with ${type}`);
 }
@@ -268,6 +306,7 @@ function planFor(key: KeyObject, variant: SignatureVariant): SignPlan {
 /** The AlgorithmIdentifier DER of a plan. */
 function algorithmDer(plan: SignPlan): Uint8Array {
   if (plan.pssParams !== undefined) return seq(oid(plan.oid), plan.pssParams);
+  if (plan.rawParams !== undefined) return seq(oid(plan.oid), plan.rawParams);
   return plan.nullParams ? seq(oid(plan.oid), nul()) : seq(oid(plan.oid));
 }
 
@@ -306,8 +345,9 @@ export function buildCert(options: CertOptions, signer: KeyEntry): Built {
   certificate.signature = pkijs.AlgorithmIdentifier.fromBER(toArrayBuffer(algorithm));
   let tbs: Uint8Array = new Uint8Array(certificate.encodeTBS().toBER(false));
   if (options.tbsEdit !== undefined) tbs = seq(...options.tbsEdit(childrenOf(tbs)));
+  if (options.tbsRawEdit !== undefined) tbs = options.tbsRawEdit(tbs);
   const signature =
-    plan.pssSaltLength === undefined
+    plan.pssSaltLength === undefined && signer.privateKey.asymmetricKeyType !== 'rsa-pss'
       ? sign(plan.hash, tbs, signer.privateKey)
       : sign(plan.hash, tbs, {
           key: signer.privateKey,

@@ -24,6 +24,7 @@ import {
   oids,
   type SignatureVariant,
 } from './builder.js';
+import { round22Mutations } from './cases-r22.js';
 
 /** Small seeded PRNG (mulberry32): cases are reproducible from the seed. */
 export function prng(seed: number): () => number {
@@ -77,6 +78,32 @@ export function makeKeyPool(): KeyPool {
     },
   );
   entries.push(keyEntry('p256-explicit', named.privateKey, explicit));
+  // Round 22: keys real CAs use that the pool lacked.
+  add('rsa-pss', () => generateKeyPairSync('rsa-pss', { modulusLength: 2048 }));
+  add('rsa-pss-restricted', () =>
+    generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+    }),
+  );
+  add('brainpoolP256r1', () => generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1' }));
+  // A P-256 key whose SPKI carries the compressed point (SEC 1 §2.3.3), as some HSMs write.
+  const plain = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const point = plain.publicKey.export({ type: 'spki', format: 'der' }).subarray(-65);
+  const compressed = Buffer.concat([
+    Buffer.of(((point[64] as number) & 1) === 1 ? 0x03 : 0x02),
+    point.subarray(1, 33),
+  ]);
+  entries.push(
+    keyEntry(
+      'p256-compressed',
+      plain.privateKey,
+      Buffer.from(
+        seq(seq(oid('1.2.840.10045.2.1'), oid('1.2.840.10045.3.1.7')), bits(0, compressed)),
+      ),
+    ),
+  );
   const byName = new Map(entries.map((entry) => [entry.name, entry]));
   const good = [
     'p256-0',
@@ -128,8 +155,8 @@ export interface DiffCase {
   readonly isolated: boolean;
 }
 
-const hour = 3_600_000;
-const day = 24 * hour;
+export const hour = 3_600_000;
+export const day = 24 * hour;
 
 function serialFor(rng: Rng): Uint8Array {
   const bytes = new Uint8Array(16);
@@ -288,15 +315,19 @@ export interface Mutation {
   apply(plan: Plan, rng: Rng, pool: KeyPool): void;
 }
 
-type Role = 'leaf' | 'ca' | 'root';
-const roleCert = (plan: Plan, role: Role): CertOptions =>
+export type Role = 'leaf' | 'ca' | 'root';
+export const roleCert = (plan: Plan, role: Role): CertOptions =>
   role === 'leaf'
     ? plan.leaf
     : role === 'root'
       ? (plan.cas[0] as CertOptions)
       : (plan.cas[plan.cas.length - 1] as CertOptions);
 
-function setExt(cert: CertOptions, oid: string, change: (ext: Ext | undefined) => Ext | undefined) {
+export function setExt(
+  cert: CertOptions,
+  oid: string,
+  change: (ext: Ext | undefined) => Ext | undefined,
+) {
   const index = cert.extensions.findIndex((ext) => ext.oid === oid);
   const next = change(index < 0 ? undefined : cert.extensions[index]);
   if (index < 0) {
@@ -306,7 +337,7 @@ function setExt(cert: CertOptions, oid: string, change: (ext: Ext | undefined) =
 }
 
 /** Re-keys a certificate and fixes the key identifiers and issuer links that depend on it. */
-function rekey(plan: Plan, role: Role, key: KeyEntry): void {
+export function rekey(plan: Plan, role: Role, key: KeyEntry): void {
   const cert = roleCert(plan, role);
   cert.key = key;
   setExt(cert, oids.subjectKeyIdentifier, (ext) =>
@@ -737,52 +768,51 @@ const keyNames = [
   'p256-explicit',
 ];
 
+/** Puts `key` on the certificate in `role`, keeping keys distinct along the chain and fixing every key identifier. */
+export function useKey(plan: Plan, role: Role, key: KeyEntry, pool: KeyPool): void {
+  // Keep keys distinct along the chain: a parent that already has this key is re-keyed.
+  for (const ca of plan.cas)
+    if (ca.key === key)
+      ca.key = pool.good.find(
+        (one) => !plan.cas.some((c) => c.key === one) && plan.leaf.key !== one,
+      ) as KeyEntry;
+  if (plan.leaf.key === key && role !== 'leaf')
+    plan.leaf.key = pool.good.find((one) => !plan.cas.some((c) => c.key === one)) as KeyEntry;
+  rekey(plan, role, key);
+  // Refresh the SKIs and AKIs of the whole chain after the reshuffle.
+  plan.cas.forEach((ca, level) => {
+    setExt(
+      ca,
+      oids.subjectKeyIdentifier,
+      (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(ca.key.spki)) },
+    );
+    const issuerKey = (plan.cas[Math.max(0, level - 1)] as CertOptions).key;
+    setExt(
+      ca,
+      oids.authorityKeyIdentifier,
+      (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(issuerKey.spki)) },
+    );
+  });
+  const top = plan.cas[plan.cas.length - 1] as CertOptions;
+  setExt(
+    plan.leaf,
+    oids.subjectKeyIdentifier,
+    (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(plan.leaf.key.spki)) },
+  );
+  setExt(
+    plan.leaf,
+    oids.authorityKeyIdentifier,
+    (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(top.key.spki)) },
+  );
+}
+
 function keyMutations(): Mutation[] {
   const list: Mutation[] = [];
   for (const role of ['leaf', 'ca', 'root'] as const) {
     for (const name of keyNames) {
       list.push({
         name: `key:${name}@${role}`,
-        apply: (plan, _rng, pool) => {
-          const key = pool.byName.get(name) as KeyEntry;
-          // Keep keys distinct along the chain: a parent that already has this key is re-keyed.
-          for (const ca of plan.cas)
-            if (ca.key === key)
-              ca.key = pool.good.find(
-                (one) => !plan.cas.some((c) => c.key === one) && plan.leaf.key !== one,
-              ) as KeyEntry;
-          if (plan.leaf.key === key && role !== 'leaf')
-            plan.leaf.key = pool.good.find(
-              (one) => !plan.cas.some((c) => c.key === one),
-            ) as KeyEntry;
-          rekey(plan, role, key);
-          // Refresh the SKIs and AKIs of the whole chain after the reshuffle.
-          plan.cas.forEach((ca, level) => {
-            setExt(
-              ca,
-              oids.subjectKeyIdentifier,
-              (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(ca.key.spki)) },
-            );
-            const issuerKey = (plan.cas[Math.max(0, level - 1)] as CertOptions).key;
-            setExt(
-              ca,
-              oids.authorityKeyIdentifier,
-              (ext) =>
-                ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(issuerKey.spki)) },
-            );
-          });
-          const top = plan.cas[plan.cas.length - 1] as CertOptions;
-          setExt(
-            plan.leaf,
-            oids.subjectKeyIdentifier,
-            (ext) => ext && { ...ext, value: encode.keyIdentifier(keyIdOf(plan.leaf.key.spki)) },
-          );
-          setExt(
-            plan.leaf,
-            oids.authorityKeyIdentifier,
-            (ext) => ext && { ...ext, value: encode.authorityKeyIdentifier(keyIdOf(top.key.spki)) },
-          );
-        },
+        apply: (plan, _rng, pool) => useKey(plan, role, pool.byName.get(name) as KeyEntry, pool),
       });
     }
   }
@@ -819,7 +849,7 @@ function keyMutations(): Mutation[] {
 }
 
 /** Re-keys the leaf's issuer (the top CA, or the root) to a key of `type` (RSA for MD5/PSS). */
-function leafIssuerKeyType(plan: Plan, pool: KeyPool, type: 'rsa' | 'ec'): void {
+export function leafIssuerKeyType(plan: Plan, pool: KeyPool, type: 'rsa' | 'ec'): void {
   const top = roleCert(plan, 'ca');
   if (top.key.privateKey.asymmetricKeyType === type) return;
   // More candidates than a chain has keys, so one is always free.
@@ -1091,7 +1121,7 @@ function crlMutations(): Mutation[] {
 // Encodings pkijs never writes, edited into the TBSCertificate before signing (round 19)
 
 /** Index of a TBSCertificate field by name, whether or not the version field is present. */
-function tbsIndex(
+export function tbsIndex(
   fields: readonly Uint8Array[],
   name: 'serial' | 'signature' | 'issuer' | 'validity' | 'subject' | 'spki' | 'extensions',
 ): number {
@@ -1102,7 +1132,7 @@ function tbsIndex(
 }
 
 /** A DER TLV's tag and content octets. */
-function splitTlv(bytes: Uint8Array): { tag: number; content: Uint8Array } {
+export function splitTlv(bytes: Uint8Array): { tag: number; content: Uint8Array } {
   const lengthOctet = bytes[1] as number;
   const headerLength = lengthOctet < 0x80 ? 2 : 2 + (lengthOctet & 0x7f);
   return { tag: bytes[0] as number, content: bytes.subarray(headerLength) };
@@ -1111,7 +1141,7 @@ function splitTlv(bytes: Uint8Array): { tag: number; content: Uint8Array } {
 const pad2 = (value: number) => String(value).padStart(2, '0');
 
 /** Time text in the shapes RFC 5280 §4.1.2.5 allows and the ones it does not. */
-function timeText(
+export function timeText(
   date: Date,
   form: 'utc' | 'generalized',
   options: { seconds?: boolean; zone?: string; fraction?: string } = {},
@@ -1121,11 +1151,11 @@ function timeText(
   return `${head}${pad2(date.getUTCMonth() + 1)}${pad2(date.getUTCDate())}${pad2(date.getUTCHours())}${pad2(date.getUTCMinutes())}${options.seconds === false ? '' : pad2(date.getUTCSeconds())}${options.fraction ?? ''}${options.zone ?? 'Z'}`;
 }
 
-const timeTlv = (form: 'utc' | 'generalized', text: string) =>
+export const timeTlv = (form: 'utc' | 'generalized', text: string) =>
   tlv(form === 'utc' ? 0x17 : 0x18, Buffer.from(text, 'latin1'));
 
 /** Rewrites every extension of a TBS's extensions field: `edit` gets [oid, critical?, value]. */
-function editExtensions(
+export function editExtensions(
   fields: Uint8Array[],
   edit: (extension: Uint8Array[]) => Uint8Array[],
 ): Uint8Array[] {
@@ -1383,7 +1413,7 @@ function rawMutations(): Mutation[] {
 // Extensions OpenSSL reads and the dev CA never writes, key identifiers, and name-constraint
 // forms (round 19)
 
-const extOids = {
+export const extOids = {
   crlDistributionPoints: '2.5.29.31',
   freshestCrl: '2.5.29.46',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
@@ -1396,7 +1426,7 @@ const extOids = {
 } as const;
 
 /** AuthorityKeyIdentifier with the issuer-and-serial form (RFC 5280 §4.2.1.1). */
-function akiValue(
+export function akiValue(
   keyId: Uint8Array | undefined,
   issuer: Uint8Array | undefined,
   serial: Uint8Array | undefined,
@@ -1861,16 +1891,28 @@ export function allMutations(): Mutation[] {
     ...rawMutations(),
     ...extensionMutations2(),
     ...constraintMutations2(),
+    ...round22Mutations(),
   ];
 }
 
 /**
  * Generates `count` cases (at least one per mutation): each mutation in turn on a fresh random
- * base chain, round after round.
+ * base chain, round after round. `only` (name prefixes) narrows the catalogue while developing.
  */
-export function generateCases(seed: number, count: number, pool: KeyPool, now: Date): DiffCase[] {
+export function generateCases(
+  seed: number,
+  count: number,
+  pool: KeyPool,
+  now: Date,
+  only: readonly string[] = [],
+): DiffCase[] {
   const rng = prng(seed);
-  const mutations = allMutations();
+  const mutations = allMutations().filter(
+    (mutation) =>
+      only.length === 0 ||
+      mutation.name === 'control:good' ||
+      only.some((prefix) => mutation.name.startsWith(prefix)),
+  );
   const cases: DiffCase[] = [];
   while (cases.length < Math.max(count, mutations.length)) {
     for (const mutation of mutations) {
