@@ -20,6 +20,12 @@
  *   every slot with connections that never send a byte (each held until the handshake or request
  *   timeout, then simply reopened) and switch the listener off for everyone. A newcomer is refused
  *   only when every connection has a request in its handler.
+ * - Open files: each connection holds a file descriptor, and a process that runs out of them
+ *   cannot accept, read a file or even sample its memory (Node throws EMFILE from timers, which
+ *   ended the process). So `maxConnections` is lowered to what the open-file limit leaves
+ *   ({@link connectionFileBudget}): the eviction above then keeps a full listener serving, instead
+ *   of connections from a few dozen addresses exhausting the descriptors. An accept that fails all
+ *   the same is reported (`onAcceptError`), never left to crash the process.
  * - Shutdown: {@link ListenerConnections.close} stops accepting, lets every request that reached
  *   its handler finish (its response says `Connection: close`), and closes a connection as soon
  *   as it has carried no request for {@link idleGraceMs}: idle keep-alive connections, and
@@ -29,6 +35,8 @@
  * {@link maxPipelinedRequests} waiting requests), at most `maxConnections`; the per-address
  * counts hold at most one entry per open connection too.
  */
+
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -62,6 +70,30 @@ export interface ConnectionLimits {
   readonly onRefused?: () => void;
   /** A quiet connection was closed to take in a new one (the listener was full). */
   readonly onEvicted?: () => void;
+  /** Accepting a connection failed (EMFILE, ENFILE...): the listener goes on. */
+  readonly onAcceptError?: (error: Error) => void;
+  /** A connection was accepted (lets the caller notice that accept errors are over). */
+  readonly onAccepted?: () => void;
+}
+
+/** Descriptors kept free for what the server opens besides connections (files, Redis, fetches). */
+export const fileReserve = 64;
+
+/**
+ * How many connections the process can still open: the soft open-file limit (`ulimit -n`, read
+ * from /proc/self/limits) minus the descriptors open now and {@link fileReserve}; undefined
+ * where it cannot be read (not Linux) or is unlimited.
+ */
+export function connectionFileBudget(): { budget: number; limit: number } | undefined {
+  try {
+    const soft = /^Max open files\s+(\d+)\s/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (soft === undefined) return undefined;
+    const limit = Number(soft);
+    const open = readdirSync('/proc/self/fd').length;
+    return { budget: Math.max(0, limit - open - fileReserve), limit };
+  } catch {
+    return undefined;
+  }
 }
 
 interface Connection {
@@ -113,6 +145,11 @@ export class ListenerConnections {
     // request racing the close on a fresh connection is answered, not reset.
     server.closeIdleConnections = () => {};
     server.on('connection', (socket: Socket) => this.#accept(socket));
+    // Without a listener, an accept error (EMFILE) is an uncaught 'error' event: the process
+    // ends. Listen errors (EADDRINUSE) come before `listening` and are the listen call's.
+    server.on('error', (error: Error) => {
+      if (server.listening) this.#limits.onAcceptError?.(error);
+    });
     // An `Expect` other than 100-continue: 417 in OAuth form (Node's own answer has no body).
     server.on('checkExpectation', answerExpectation);
     this.#server = server;
@@ -133,6 +170,7 @@ export class ListenerConnections {
       socket.destroy();
       return;
     }
+    this.#limits.onAccepted?.();
     this.#perAddress.set(address, count + 1);
     this.#open.set(socket, {
       address,

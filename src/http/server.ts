@@ -61,7 +61,7 @@ import {
 import { buildApp } from './app.js';
 import { createAuditor } from './audit.js';
 import { clientAddress } from './client-address.js';
-import { ListenerConnections } from './connections.js';
+import { connectionFileBudget, ListenerConnections } from './connections.js';
 import { DependencyState } from './dependency-state.js';
 import { type CertificateExpirySource, instrumentReplayStore, TollgateMetrics } from './metrics.js';
 import { TokenRateLimits } from './rate-limits.js';
@@ -682,6 +682,44 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
           rejectUnauthorized: false,
         };
   const listeners: ListenerConnections[] = [];
+  // Every connection holds a descriptor: the listeners share what the open-file limit leaves, so
+  // a flood meets the eviction of a full listener, never EMFILE (which ended the process).
+  const listenerCount =
+    1 +
+    (config.mtls.enabled && initialIdentity !== undefined ? 1 : 0) +
+    (config.plain.enabled && initialIdentity !== undefined ? 1 : 0) +
+    (config.admin.enabled ? 1 : 0);
+  const files = connectionFileBudget();
+  const maxConnections =
+    files === undefined
+      ? config.limits.maxConnections
+      : Math.min(
+          config.limits.maxConnections,
+          Math.max(1, Math.floor(files.budget / listenerCount)),
+        );
+  if (maxConnections < config.limits.maxConnections && logger !== false) {
+    logger.warn(
+      {
+        maxConnections: config.limits.maxConnections,
+        perListener: maxConnections,
+        openFileLimit: files?.limit,
+      },
+      'limits.maxConnections lowered to what the open-file limit allows (raise it: ulimit -n, systemd LimitNOFILE)',
+    );
+  }
+  // Accepting as the logs see it: one line when accepts start failing, one when they work again.
+  const acceptState = new DependencyState({
+    onChange: (up, error) => {
+      metrics?.dependencyStateChanges.inc({ dependency: 'accept', state: up ? 'up' : 'down' });
+      if (logger === false) return;
+      if (up) logger.info({ dependency: 'accept' }, 'accepting connections again');
+      else
+        logger.error(
+          { dependency: 'accept', err: { message: (error as Error | undefined)?.message } },
+          'a listener cannot accept connections (logged once until it can again)',
+        );
+    },
+  });
   // RFC 9449 §4.3 check 9: a proof names the URL the client sent it to, which is this listener's
   // public URL (the issuer's, or the mTLS alias), never one taken from the request's Host header.
   const makeApp = async (
@@ -694,13 +732,15 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       requestTimeoutMs: config.limits.requestTimeoutSeconds * 1000,
       keepAliveTimeoutMs: config.limits.keepAliveTimeoutSeconds * 1000,
       perAddress: config.limits.connectionsPerAddress,
-      maxConnections: config.limits.maxConnections,
+      maxConnections,
       // Behind a proxy every client arrives from the proxy's address.
       ...(proxied
         ? { exempt: (address: string) => isTrustedAddress(trustedProxies, address) }
         : {}),
       onRefused: () => metrics?.connectionsRefused.inc(),
       onEvicted: () => metrics?.connectionsEvicted.inc(),
+      onAcceptError: (error) => acceptState.down(error),
+      onAccepted: () => acceptState.up(),
     });
     listeners.push(connections);
     const app = await buildApp({

@@ -12,15 +12,23 @@
  *   per request) or over its request limit still wrote one audit line per request, at whatever
  *   rate it sent them. Now the first refusal of a source by a limit in its window is audited and
  *   the rest are only counted (`tollgate_rate_limited_total`).
+ * - Connections ended the process: under an open-file limit below the connection limits (a
+ *   systemd service's default soft limit is 1,024; `limits.maxConnections` is 4,096 per
+ *   listener), connections from a few addresses exhausted the descriptors, and the next accept,
+ *   or the load-shedding timer sampling memory, threw EMFILE where nothing caught it. Now the
+ *   listeners share what the limit leaves, and a full listener evicts instead.
  */
 import { connect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
 import { capturingLogger } from '../helpers/dpop.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { spawnServe, waitForHttps } from '../helpers/process.js';
+import { prepareServeDir } from '../helpers/serve-dir.js';
 import { sources } from '../helpers/sources.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
@@ -203,5 +211,64 @@ describe('a refused flood (round 22)', () => {
     expect(b).toHaveLength(7);
     expect(b.at(-1)?.reason).toBe('rate_limited');
     expect(auditLinesOf('127.0.22.32').map((line) => line.outcome)).toEqual(['issued']);
+  });
+});
+
+describe('an open-file limit below the connection limits (round 22)', () => {
+  it('keeps serving, with a full listener, while silent connections would exhaust the descriptors', async () => {
+    const ca = await createDevCa();
+    const victim = await makeJwtClient('svc-r22-files');
+    const dir = await prepareServeDir({
+      ca,
+      clients: [victim.metadata],
+      config: { log: { level: 'info' } },
+      prefix: 'tollgate-files-',
+    });
+    // A soft limit many services run with (systemd's default is 1024), scaled to the test: the
+    // default limits.maxConnections (4,096 per listener) is far above it.
+    const serve = spawnServe(dir.configFile, {}, [], { openFileLimit: 160 });
+    const held: Socket[] = [];
+    try {
+      const base = `https://127.0.0.1:${dir.port}`;
+      await waitForHttps(`${base}/healthz`, ca.root.certPem, 60_000);
+      // 360 connections from six addresses (60 each, under the per-address cap of 64).
+      for (let source = 0; source < 6; source++) {
+        for (let i = 0; i < 60; i++) {
+          const socket = connect({
+            host: '127.0.0.1',
+            port: dir.port,
+            localAddress: `127.0.24.${source + 2}`,
+          });
+          socket.on('error', () => {});
+          held.push(socket);
+          await new Promise<void>((resolve) => {
+            socket.once('connect', () => resolve());
+            socket.once('close', () => resolve());
+          });
+        }
+      }
+      const result = await postTokenRequest({
+        tokenEndpoint: `${base}/token`,
+        params: {
+          grant_type: 'client_credentials',
+          client_assertion_type: jwtBearerAssertionType,
+          client_assertion: await signAssertion(victim.key.privateJwk, victim.clientId, dir.issuer),
+        },
+        ca: ca.root.certPem,
+      }).catch((error: Error) => ({ ok: false as const, error: error.message }));
+      expect(result.ok, serve.output()).toBe(true);
+      expect(serve.child.exitCode, serve.output()).toBe(null);
+      // Log lines are buffered and flushed every second: wait for the warning (bounded).
+      for (let i = 0; i < 50 && !/maxConnections lowered/.test(serve.output()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(serve.output()).toMatch(
+        /limits\.maxConnections lowered to what the open-file limit allows/,
+      );
+      expect(serve.output()).not.toMatch(/EMFILE/);
+    } finally {
+      for (const socket of held) socket.destroy();
+      serve.kill();
+    }
   });
 });

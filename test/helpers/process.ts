@@ -19,9 +19,11 @@ export function spawnServe(
   configFile: string,
   env: NodeJS.ProcessEnv = {},
   extraArgs: readonly string[] = [],
+  options: { openFileLimit?: number } = {},
 ): ServeProcess {
   return spawnTollgate(['serve', '--config', configFile, ...extraArgs], {
     env: { NODE_ENV: 'test', ...env },
+    ...options,
   });
 }
 
@@ -31,10 +33,16 @@ export function spawnServe(
  */
 export function spawnTollgate(
   args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; openFileLimit?: number } = {},
 ): ServeProcess {
   const { NODE_ENV: _unset, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', tsxLoader, mainTs, ...args], {
+  const argv = [process.execPath, '--import', tsxLoader, mainTs, ...args];
+  // `ulimit -n` through sh (POSIX), then exec: the child is the server itself, as without it.
+  const [command, ...rest] =
+    options.openFileLimit === undefined
+      ? argv
+      : ['sh', '-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, ...argv];
+  const child = spawn(command as string, rest, {
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     env: { ...inherited, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
