@@ -29,7 +29,7 @@ import {
   type VerifiedDpopProof,
   verifyDpopProof,
 } from '../dpop/index.js';
-import { asymmetricAlgs } from '../jws/index.js';
+import { asymmetricAlgs, isCanonicalBase64url } from '../jws/index.js';
 import type { KeyPolicy } from '../pki/index.js';
 import { ResourceError } from './errors.js';
 
@@ -413,8 +413,21 @@ function checkStructure(
   if (token.length > maxBytes) {
     throw invalidToken('token_too_large', 'the access token is too large');
   }
-  if (token.split('.').length !== 3) {
+  const parts = token.split('.');
+  if (parts.length !== 3) {
     throw invalidToken('token_malformed', 'the access token is not a signed JWT');
+  }
+  // jose decodes with Node's base64, which skips spaces, tabs and other stray characters and
+  // ignores a last character's unused bits: without this, one token would have many spellings
+  // that all verify (the token endpoint refuses them the same way, ../jws/index.ts). An empty
+  // signature passes here so that `alg: none` is refused by name below.
+  const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
+  if (
+    !isCanonicalBase64url(encodedHeader) ||
+    !isCanonicalBase64url(encodedPayload) ||
+    !(signature === '' || isCanonicalBase64url(signature))
+  ) {
+    throw invalidToken('token_malformed', 'the access token is not canonical base64url');
   }
   let header: Record<string, unknown>;
   try {

@@ -119,6 +119,25 @@ describe('verifyAccessToken', () => {
     ).resolves.toBeDefined();
   });
 
+  it('refuses other spellings of a valid token: stray characters, padding, unused bits set', async () => {
+    const token = await mint(signer);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const last = signature.at(-1) as string;
+    // 64 signature bytes are 86 characters: the last one carries 4 unused bits.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const unusedBitsSet = alphabet[alphabet.indexOf(last) | 1] as string;
+    for (const respelled of [
+      `${header}.${payload}.${signature.slice(0, 10)} ${signature.slice(10)}`,
+      `${header}.${payload}.${signature.slice(0, 10)}\t${signature.slice(10)}`,
+      `${header}.${payload}.${signature}==`,
+      `${header}.${payload}.${signature.slice(0, -1)}${unusedBitsSet}`,
+      `${header}.${payload.slice(0, 5)}\n${payload.slice(5)}.${signature}`,
+    ]) {
+      const error = await refusal(verifyAccessToken(respelled, options));
+      expect(error, JSON.stringify(respelled)).toMatchObject({ reason: 'token_malformed' });
+    }
+  });
+
   it.each([
     ['typ JWT (an ID token or assertion)', { typ: 'JWT' }, 'typ_invalid'],
     ['no typ', { typ: undefined }, 'typ_invalid'],
