@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { OAuthError } from '../errors/index.js';
 import type { TollgateMetrics } from './metrics.js';
+import { isRepeatedRefusal } from './rate-limits.js';
 import type { TokenAudit } from './token-endpoint.js';
 import type { HttpRuntime } from './types.js';
 
@@ -41,7 +42,8 @@ export function createAuditor(
         metrics.legacyAudience.inc({ client_id: audit.clientId });
       }
     }
-    if (logger === false) return;
+    // A refused flood writes one line per source and limit and window, not one per request.
+    if (logger === false || isRepeatedRefusal(error)) return;
     const level = error?.status === 500 ? 'error' : audit.legacyAudience === true ? 'warn' : 'info';
     // Build the line only when it will be written: at a quieter level this request costs nothing.
     if (!levelEnabled(logger, level)) return;

@@ -13,7 +13,13 @@
  *   {@link maxPipelinedRequests} requests waiting is closed.
  * - Per-address cap: a peer address (IPv6 by /64) holding `perAddress` connections has any
  *   further one closed at once; trusted proxies are exempt (every client arrives through them).
- *   `maxConnections` bounds the listener as a whole.
+ * - Full listener: `maxConnections` bounds the listener as a whole, and when it is reached a new
+ *   connection is taken in by closing the one that has been quiet longest among those with no
+ *   request in a handler (idle keep-alive, a handshake, headers or body still trickling in), never by
+ *   refusing the newcomer: refusing let anyone with `maxConnections / perAddress` addresses hold
+ *   every slot with connections that never send a byte (each held until the handshake or request
+ *   timeout, then simply reopened) and switch the listener off for everyone. A newcomer is refused
+ *   only when every connection has a request in its handler.
  * - Shutdown: {@link ListenerConnections.close} stops accepting, lets every request that reached
  *   its handler finish (its response says `Connection: close`), and closes a connection as soon
  *   as it has carried no request for {@link idleGraceMs}: idle keep-alive connections, and
@@ -52,8 +58,10 @@ export interface ConnectionLimits {
   readonly maxConnections: number;
   /** Peers exempt from the per-address cap (trusted proxies, on the plain listener). */
   readonly exempt?: (address: string) => boolean;
-  /** A connection over the per-address cap was closed. */
+  /** A connection over the per-address cap (or to a listener busy to the last slot) was closed. */
   readonly onRefused?: () => void;
+  /** A quiet connection was closed to take in a new one (the listener was full). */
+  readonly onEvicted?: () => void;
 }
 
 interface Connection {
@@ -100,7 +108,7 @@ export class ListenerConnections {
       https === undefined
         ? createHttpServer(timeouts, serve)
         : (createHttpsServer({ ...https, ...timeouts }, serve) as unknown as Server);
-    server.maxConnections = this.#limits.maxConnections;
+    // Not `server.maxConnections`: Node would refuse the newcomer; #accept evicts instead.
     // Node closes idle connections itself on close(); the grace rule below does it instead, so a
     // request racing the close on a fresh connection is answered, not reset.
     server.closeIdleConnections = () => {};
@@ -120,6 +128,11 @@ export class ListenerConnections {
       socket.destroy();
       return;
     }
+    if (this.#open.size >= this.#limits.maxConnections && !this.#evictQuietest()) {
+      this.#limits.onRefused?.();
+      socket.destroy();
+      return;
+    }
     this.#perAddress.set(address, count + 1);
     this.#open.set(socket, {
       address,
@@ -128,12 +141,39 @@ export class ListenerConnections {
       serving: false,
       waiting: [],
     });
-    socket.once('close', () => {
-      this.#open.delete(socket);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
-    });
+    socket.once('close', () => this.#forget(socket));
+  }
+
+  /**
+   * Closes the connection quiet for longest among those with no request in a handler (see the
+   * header); false when every connection has one. Linear in the open connections, and run
+   * only when the listener is full.
+   */
+  #evictQuietest(): boolean {
+    let quietest: [Socket, Connection] | undefined;
+    for (const entry of this.#open) {
+      const connection = entry[1];
+      // `busy`, not `serving`: a request whose headers came but whose body is still trickling
+      // holds its connection as much as a silent one, and is no more entitled to the slot.
+      if (connection.busy > 0) continue;
+      if (quietest === undefined || connection.lastActivity < quietest[1].lastActivity)
+        quietest = entry;
+    }
+    if (quietest === undefined) return false;
+    this.#forget(quietest[0]);
+    quietest[0].destroy();
+    this.#limits.onEvicted?.();
+    return true;
+  }
+
+  /** Stops counting a connection (closed, or evicted before its close event). */
+  #forget(socket: Socket): void {
+    const connection = this.#open.get(socket);
+    if (connection === undefined) return;
+    this.#open.delete(socket);
+    const left = (this.#perAddress.get(connection.address) ?? 1) - 1;
+    if (left <= 0) this.#perAddress.delete(connection.address);
+    else this.#perAddress.set(connection.address, left);
   }
 
   /**

@@ -42,6 +42,7 @@ export class TollgateMetrics {
   readonly workloadAuthentications: Counter<'source' | 'client_id'>;
   readonly dependencyStateChanges: Counter<'dependency' | 'state'>;
   readonly connectionsRefused: Counter<never>;
+  readonly connectionsEvicted: Counter<never>;
   /**
    * The Prometheus text a scrape answers: this registry, or (a worker of `serve --workers N`,
    * after {@link aggregateAcrossWorkers}) every worker's, aggregated by the primary.
@@ -163,7 +164,12 @@ export class TollgateMetrics {
     });
     this.connectionsRefused = new Counter({
       name: 'tollgate_connections_refused_total',
-      help: 'Connections closed at once because their peer address held limits.connectionsPerAddress.',
+      help: 'Connections closed at once because their peer address held limits.connectionsPerAddress (or every connection of a full listener had a request in its handler).',
+      registers,
+    });
+    this.connectionsEvicted = new Counter({
+      name: 'tollgate_connections_evicted_total',
+      help: 'Quiet connections (no request in a handler) closed to take in a new one because the listener held limits.maxConnections.',
       registers,
     });
     const presented = this.#presented;

@@ -16,7 +16,14 @@
  *
  * Bound of the local block list: at most {@link maxBlocks} entries in two generations (a block
  * not looked at since the last turnover is forgotten first), each keyed by at most an address and
- * a 64-character client key: about 200 bytes each, 20 MiB in all.
+ * a 64-character client key: at most about 300 bytes each (measured 277 at the longest key, its
+ * block object included), 30 MiB in all.
+ *
+ * A refused flood must not flood the log: only the first refusal of a source (or client) by a
+ * limit in its window is audited; the rest are marked ({@link isRepeatedRefusal}) and only
+ * counted, in `tollgate_rate_limited_total`. Before, every refused request wrote its audit line,
+ * so a blocked source that costs a Map lookup per request could still write the log at its
+ * request rate.
  */
 import { createHash } from 'node:crypto';
 import { OAuthError } from '../errors/index.js';
@@ -37,6 +44,23 @@ export type LimitName = 'address' | 'client' | 'failed_auth_address' | 'failed_a
 /** Most local blocks held (both generations together). */
 export const maxBlocks = 100_000;
 
+/** A local block: until when, and whether a refusal under it has been audited already. */
+interface Block {
+  readonly until: number;
+  reported: boolean;
+}
+
+/** Refusals that repeat an audited one (same limit, same key, same window): counted, not logged. */
+const repeatedRefusals = new WeakSet<OAuthError>();
+
+/**
+ * Whether `error` is a rate-limit refusal of a source (or client) already refused, and audited,
+ * by the same limit in the same window: the audit line is left out (the refusal is still counted).
+ */
+export function isRepeatedRefusal(error: unknown): boolean {
+  return error instanceof OAuthError && repeatedRefusals.has(error);
+}
+
 export class TokenRateLimits {
   readonly #store: RateLimitStore;
   readonly #settings: RateLimitSettings;
@@ -45,9 +69,9 @@ export class TokenRateLimits {
   readonly #onLimited: (limit: LimitName) => void;
   readonly #onStoreError: (error: unknown) => void;
   readonly #onStoreOk: () => void;
-  /** `limit:key` -> blocked until (epoch ms), in two generations (see the header). */
-  #blocked = new Map<string, number>();
-  #blockedOld = new Map<string, number>();
+  /** `limit:key` -> its block, in two generations (see the header). */
+  #blocked = new Map<string, Block>();
+  #blockedOld = new Map<string, Block>();
 
   constructor(options: {
     store: RateLimitStore;
@@ -109,28 +133,31 @@ export class TokenRateLimits {
 
   #checkBlocked(limit: LimitName, key: string): void {
     const blockKey = `${limit}:${key}`;
-    let until = this.#blocked.get(blockKey);
-    if (until === undefined) {
-      until = this.#blockedOld.get(blockKey);
-      if (until === undefined) return;
+    let block = this.#blocked.get(blockKey);
+    if (block === undefined) {
+      block = this.#blockedOld.get(blockKey);
+      if (block === undefined) return;
       this.#blockedOld.delete(blockKey);
-      this.#setBlock(blockKey, until);
+      this.#setBlock(blockKey, block);
     }
     const now = this.#now();
-    if (until <= now) {
+    if (block.until <= now) {
       this.#blocked.delete(blockKey);
       return;
     }
     this.#onLimited(limit);
-    throw tooMany(Math.max(1, Math.ceil((until - now) / 1000)));
+    const error = tooMany(Math.max(1, Math.ceil((block.until - now) / 1000)));
+    if (block.reported) repeatedRefusals.add(error);
+    block.reported = true;
+    throw error;
   }
 
-  #setBlock(blockKey: string, until: number): void {
+  #setBlock(blockKey: string, block: Block): void {
     if (!this.#blocked.has(blockKey) && this.#blocked.size >= maxBlocks / 2) {
       this.#blockedOld = this.#blocked;
       this.#blocked = new Map();
     }
-    this.#blocked.set(blockKey, until);
+    this.#blocked.set(blockKey, block);
   }
 
   async #count(limit: LimitName, key: string, max: number): Promise<void> {
@@ -144,7 +171,10 @@ export class TokenRateLimits {
     this.#onStoreOk();
     if (!decision.allowed) {
       this.#onLimited(limit);
-      throw tooMany(decision.retryAfterSeconds);
+      const error = tooMany(decision.retryAfterSeconds);
+      // The store counts refused hits too: the first refusal of the window is hit max + 1.
+      if (decision.count > max + 1) repeatedRefusals.add(error);
+      throw error;
     }
   }
 
@@ -158,7 +188,10 @@ export class TokenRateLimits {
     }
     this.#onStoreOk();
     if (!decision.allowed) {
-      this.#setBlock(`${limit}:${key}`, this.#now() + decision.retryAfterSeconds * 1000);
+      this.#setBlock(`${limit}:${key}`, {
+        until: this.#now() + decision.retryAfterSeconds * 1000,
+        reported: false,
+      });
     }
   }
 }

@@ -225,11 +225,7 @@ export function deploymentProblems(
     });
   }
   const certificateClients = idsUsing('tls_client_auth', 'self_signed_tls_client_auth');
-  const canReceive =
-    config.tls.requestClientCert ||
-    config.mtls.enabled ||
-    (config.plain.enabled && config.proxy.trustedCidrs.length > 0);
-  if (certificateClients.length > 0 && !canReceive) {
+  if (certificateClients.length > 0 && !receivesClientCertificates(config)) {
     problems.push({
       path: 'tls.requestClientCert',
       message: `mutual-TLS client(s) ${named(certificateClients)} need a listener that receives client certificates, and none does (tls.requestClientCert, mtls.enabled, or plain.enabled with proxy.trustedCidrs)`,
@@ -274,11 +270,37 @@ function workloadSourceProblems(config: Config, registry: ClientRegistry): Confi
  */
 export function offeredAuthMethods(config: Config): string[] {
   const kinds = new Set(config.workloadIdentity.sources.map((source) => source.kind));
+  const certificates = receivesClientCertificates(config);
   return supportedAuthMethods.filter((method) => {
+    // RFC 8414 §2: methods "supported by this token endpoint"; a certificate method is not,
+    // when no listener can receive a certificate.
+    if (
+      !certificates &&
+      (method === 'tls_client_auth' ||
+        method === 'self_signed_tls_client_auth' ||
+        method === 'spiffe_x509')
+    ) {
+      return false;
+    }
     if (method === 'spiffe_jwt' || method === 'spiffe_x509') return kinds.has('spiffe');
     if (method === 'federated_jwt') return kinds.has('oidc-issuer');
     return true;
   });
+}
+
+/**
+ * Whether any listener receives client certificates: the TLS listener asks for one, a separate
+ * mutual-TLS listener exists, or the plain listener believes a trusted proxy's header. Without
+ * one, no request can carry a certificate, so none can authenticate or bind a token with it.
+ *
+ * @see RFC 8705 §2, §3 and §5
+ */
+export function receivesClientCertificates(config: Config): boolean {
+  return (
+    config.tls.requestClientCert ||
+    config.mtls.enabled ||
+    (config.plain.enabled && config.proxy.trustedCidrs.length > 0)
+  );
 }
 
 /** The TLS listener's certificate chain and key; neither has a default outside `serve --dev`. */
@@ -557,7 +579,8 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       response_types_supported: [],
       token_endpoint_auth_methods_supported: offeredAuthMethods(config),
       token_endpoint_auth_signing_alg_values_supported: [...allowedAlgs],
-      tls_client_certificate_bound_access_tokens: true,
+      // RFC 8705 §3.3: true only when a certificate can reach a listener to bind a token to.
+      tls_client_certificate_bound_access_tokens: receivesClientCertificates(config),
       ...(tokenDpop === undefined ? {} : { dpop_signing_alg_values_supported: [...dpopAlgs] }),
       introspection_endpoint: introspectionEndpointUrl,
       introspection_endpoint_auth_methods_supported: offeredAuthMethods(config),
@@ -677,6 +700,7 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
         ? { exempt: (address: string) => isTrustedAddress(trustedProxies, address) }
         : {}),
       onRefused: () => metrics?.connectionsRefused.inc(),
+      onEvicted: () => metrics?.connectionsEvicted.inc(),
     });
     listeners.push(connections);
     const app = await buildApp({

@@ -211,9 +211,14 @@ const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, opti
     const hook = async function tollgateProtect(request: FastifyRequest, reply: FastifyReply) {
       try {
         request.accessToken = await verifyRequest(request, route);
-        // RFC 9449 §9: keep DPoP clients supplied with the current nonce.
+        // RFC 9449 §9: keep DPoP clients supplied with the current nonce. §8.2: a response that
+        // carries one should not be cached (a stale nonce would be served again); the route may
+        // still set its own Cache-Control.
         const nonce = settings.dpop?.nonces?.current(settings.now());
-        if (nonce !== undefined) reply.header('dpop-nonce', nonce);
+        if (nonce !== undefined) {
+          reply.header('dpop-nonce', nonce);
+          reply.header('cache-control', 'no-store');
+        }
       } catch (thrown) {
         if (!(thrown instanceof ResourceError)) throw thrown;
         logRejection(request, thrown);

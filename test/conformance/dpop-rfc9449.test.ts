@@ -299,6 +299,9 @@ describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
       dpop: await makeProof(key, { htm: 'GET', htu, accessToken: token, nonce: nonce as string }),
     });
     expect(second.status, second.text).toBe(200);
+    // §8.2 (which §9 applies to resource servers): a response with a nonce is not cacheable.
+    expect(second.headers['dpop-nonce'] as string).toMatch(nqchars);
+    expect(second.headers['cache-control']).toBe('no-store');
   });
 
   it('Figure 16: a failed key binding answers only a DPoP challenge, with the error and algs', async () => {
@@ -321,6 +324,90 @@ describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
     expect(challenges(res.headers)).toMatch(
       new RegExp(`^DPoP error="invalid_dpop_proof", error_description="[^"]+", ${algs}$`),
     );
+  });
+
+  /** The API's current nonce, learned the RFC 9449 §9 way (a proof without one). */
+  const apiNonce = async () => {
+    const res = await get({
+      authorization: `DPoP ${token}`,
+      dpop: await makeProof(key, { htm: 'GET', htu: `${base}/orders`, accessToken: token }),
+    });
+    expect(res.status).toBe(401);
+    return res.headers['dpop-nonce'] as string;
+  };
+  const proof = async (spec: Partial<Parameters<typeof makeProof>[1]> = {}, nonce?: string) =>
+    makeProof(key, {
+      htm: 'GET',
+      htu: `${base}/orders`,
+      accessToken: token,
+      nonce: nonce ?? (await apiNonce()),
+      ...spec,
+    });
+  const refusedProof = (res: { status: number; json: Record<string, unknown> | undefined }) => {
+    expect(res.status).toBe(401);
+    expect(res.json?.error).toBe('invalid_dpop_proof');
+  };
+
+  it('§7.1: the DPoP scheme name is case-insensitive (RFC 9110 §11.1); the proof is the same', async () => {
+    const res = await get({ authorization: `dpop ${token}`, dpop: await proof() });
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it('§4.3 check 1: two DPoP headers, each a valid proof, are refused', async () => {
+    const nonce = await apiNonce();
+    const res = await get({
+      authorization: `DPoP ${token}`,
+      dpop: [await proof({}, nonce), await proof({}, nonce)],
+    });
+    refusedProof(res);
+  });
+
+  it('§4.3 checks 5 and 7: alg none, and a jwk carrying the private key, are refused', async () => {
+    const nonce = await apiNonce();
+    const claims = {
+      jti: `none-${Date.now()}`,
+      htm: 'GET',
+      htu: `${base}/orders`,
+      iat: Math.floor(Date.now() / 1000),
+      ath: athOf(token),
+      nonce,
+    };
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const none = `${b64({ typ: 'dpop+jwt', alg: 'none', jwk: key.publicJwk })}.${b64(claims)}.`;
+    refusedProof(await get({ authorization: `DPoP ${token}`, dpop: none }));
+    refusedProof(
+      await get({
+        authorization: `DPoP ${token}`,
+        dpop: await proof({ header: { jwk: key.privateJwk } }, nonce),
+      }),
+    );
+  });
+
+  it('§4.3 check 9: query and fragment are ignored; another path is refused', async () => {
+    const nonce = await apiNonce();
+    for (const htu of [`${base}/orders?page=2`, `${base}/orders#top`]) {
+      const res = await get({ authorization: `DPoP ${token}`, dpop: await proof({ htu }, nonce) });
+      expect(res.status, `${htu}: ${res.text}`).toBe(200);
+    }
+    refusedProof(
+      await get({
+        authorization: `DPoP ${token}`,
+        dpop: await proof({ htu: `${base}/orders/1` }, nonce),
+      }),
+    );
+  });
+
+  it('§4.3 check 12 and §11.1: a proof for another token, and a replayed proof, are refused', async () => {
+    const nonce = await apiNonce();
+    refusedProof(
+      await get({
+        authorization: `DPoP ${token}`,
+        dpop: await proof({ accessToken: `${token}x` }, nonce),
+      }),
+    );
+    const once = await proof({}, nonce);
+    expect((await get({ authorization: `DPoP ${token}`, dpop: once })).status).toBe(200);
+    refusedProof(await get({ authorization: `DPoP ${token}`, dpop: once }));
   });
 });
 

@@ -149,7 +149,7 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
       const before = snapshot(dir);
 
       const serve = start(['serve', '--config', 'prod.json'], dir);
-      await waitForHttps(`https://127.0.0.1:${port}/healthz`, productionCa.root.certPem, 30_000);
+      await waitForHttps(`https://127.0.0.1:${port}/healthz`, productionCa.root.certPem, 60_000);
       const token = (params: Record<string, string>, identity?: { cert: string; key: string }) =>
         postTokenRequest({
           tokenEndpoint: `https://127.0.0.1:${port}/token`,
@@ -270,7 +270,7 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
         }
       }
       expect(root, serve.output()).toBeDefined();
-      await waitForHttps(`${issuer}/healthz`, root as string, 30_000);
+      await waitForHttps(`${issuer}/healthz`, root as string, 60_000);
       // Log lines are buffered and flushed every second: wait for the warning (bounded).
       for (let i = 0; i < 50 && !/DEVELOPMENT MODE \(--dev\)/.test(serve.output()); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -293,6 +293,10 @@ describe('production trusts nothing by default (real processes, NODE_ENV unset)'
         ca: root as string,
       });
       expect(result.ok, serve.output()).toBe(true);
+      // Buffered like the warning, and flushed on its own schedule: wait for it too (bounded).
+      for (let i = 0; i < 50 && !/"msg":"dev PKI created"/.test(serve.output()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(serve.output()).toMatch(/"msg":"dev PKI created"/);
       serve.kill('SIGTERM');
       expect(await exitOf(serve)).toBe(0);

@@ -103,4 +103,52 @@ describe('ListenerConnections.close', () => {
     }
     expect(refused).toBe(1);
   });
+
+  it('when full, closes the quietest connection without a request in its handler, never a serving one', async () => {
+    let evicted = 0;
+    let refused = 0;
+    const connections = new ListenerConnections({
+      ...limits,
+      maxConnections: 2,
+      onEvicted: () => evicted++,
+      onRefused: () => refused++,
+    });
+    const held: Array<() => void> = [];
+    const server = connections.createServer((request, response) => {
+      connections.handlerStarted(request.socket as Socket, (done) => response.once('close', done));
+      held.push(() => response.end('late'));
+    }, undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const open = async () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      return socket;
+    };
+    const serving = await open();
+    serving.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    const quiet = await open();
+    const quietClosed = closed(quiet);
+    // Full: the quiet one makes room, the serving one is kept.
+    const newcomer = await open();
+    await quietClosed;
+    expect(evicted).toBe(1);
+    expect(serving.destroyed).toBe(false);
+    const newcomerClosed = closed(newcomer);
+    newcomer.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    while (held.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Both connections serving now: a newcomer is refused, nothing is evicted.
+    const refusedOne = connect(port, '127.0.0.1');
+    refusedOne.on('error', () => {});
+    await closed(refusedOne);
+    expect(refused).toBe(1);
+    expect(evicted).toBe(1);
+    for (const release of held) release();
+    serving.destroy();
+    newcomer.destroy();
+    await newcomerClosed;
+    await connections.close(Date.now());
+  });
 });

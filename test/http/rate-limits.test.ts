@@ -2,6 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import type { ConfigInput } from '../../src/config/index.js';
+import { isRepeatedRefusal, TokenRateLimits } from '../../src/http/rate-limits.js';
+import { MemoryRateLimitStore } from '../../src/rate-limit/index.js';
 import { signAssertion } from '../helpers/assertions.js';
 import {
   form,
@@ -129,5 +131,47 @@ describe('rate limits', () => {
       config: { rateLimits: { enabled: false, perAddress: 1 } },
     });
     for (let i = 0; i < 3; i++) expect((await request(tg, client)).statusCode).toBe(200);
+  });
+});
+
+describe('refusal audit lines (round 22)', () => {
+  it('marks every refusal but the first of a key and window as repeated, and counts them all', async () => {
+    let now = 1_000_000;
+    const limited: string[] = [];
+    const limits = new TokenRateLimits({
+      store: new MemoryRateLimitStore({ clock: () => now }),
+      settings: {
+        windowSeconds: 60,
+        perClient: 1000,
+        perAddress: 2,
+        failedAuthPerAddress: 1,
+        failedAuthPerClient: 1000,
+      },
+      now: () => now,
+      onLimited: (limit) => limited.push(limit),
+    });
+    const refusals = async (address: string, times: number) => {
+      const repeated: boolean[] = [];
+      for (let i = 0; i < times; i++) {
+        const error = await limits.beforeRequest(address).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
+        if (error !== undefined) repeated.push(isRepeatedRefusal(error));
+      }
+      return repeated;
+    };
+    // Over the address limit: the third request is the first refusal.
+    expect(await refusals('192.0.2.1', 5)).toEqual([false, true, true]);
+    // Another address has its own first refusal.
+    expect(await refusals('192.0.2.2', 3)).toEqual([false]);
+    // A failure block: its first refusal is audited, the rest are not.
+    await limits.authenticationFailed('192.0.2.3', undefined);
+    await limits.authenticationFailed('192.0.2.3', undefined);
+    expect(await refusals('192.0.2.3', 3)).toEqual([false, true, true]);
+    expect(limited).toHaveLength(7);
+    // The next window starts over.
+    now += 60_000;
+    expect(await refusals('192.0.2.1', 4)).toEqual([false, true]);
   });
 });
