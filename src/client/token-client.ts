@@ -183,6 +183,12 @@ export interface GetTokenOptions {
   readonly forceRefresh?: boolean;
 }
 
+/**
+ * The longest lifetime the client believes (`expires_in` beyond it is cut to it): one year, far
+ * past any access token's, and a finite expiry, so a token is always renewed at some point.
+ */
+export const maxExpiresInSeconds = 365 * 86_400;
+
 /** An access token, as the SDK holds it. */
 export interface AccessToken {
   readonly accessToken: string;
@@ -657,7 +663,9 @@ export class TokenClient {
       });
     }
     // Counted from when the request left: the server started the lifetime no earlier than that.
-    const lifetimeMs = (result.expiresIn ?? this.#assumedLifetimeSeconds()) * 1000;
+    // Capped: an `expires_in` of 1e308 made the expiry Infinity, and the token was never renewed.
+    const lifetimeMs =
+      Math.min(result.expiresIn ?? this.#assumedLifetimeSeconds(), maxExpiresInSeconds) * 1000;
     const expiresAtMs = sentAtMs + lifetimeMs;
     const { ratio, jitterRatio, minValiditySeconds } = this.#refresh;
     const entry: CacheEntry = {

@@ -175,7 +175,7 @@ export class OAuthError extends Error {
     this.name = 'OAuthError';
     this.code = code;
     this.reason = reason;
-    this.description = description;
+    this.description = safeDescription(description);
     this.status = options.status ?? statusByCode[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.challengeScheme = options.challengeScheme;
@@ -205,4 +205,19 @@ export function asOAuthError(error: unknown): OAuthError {
 /** `error_description` must be printable ASCII without `"` or `\`. @see RFC 6749 §5.2 */
 export function isSafeDescription(text: string): boolean {
   return /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/.test(text);
+}
+
+/**
+ * A description as RFC 6749 §5.2 allows it on the wire: `"` becomes `'`, `\` becomes `/`, and
+ * any other character outside printable ASCII `?`. Descriptions are written for the wire, but
+ * some quote a rule's own message (a SPIFFE ID parser's, say); this keeps every one of them
+ * inside the grammar a strict client checks.
+ */
+export function safeDescription(text: string): string {
+  return isSafeDescription(text)
+    ? text
+    : text
+        .replaceAll('"', "'")
+        .replaceAll('\\', '/')
+        .replace(/[^\x20-\x7E]/gu, '?');
 }

@@ -54,7 +54,7 @@ export function parseSpiffeId(
     if (segment === '') return 'has an empty path segment (or a trailing /)';
     if (segment === '.' || segment === '..') return 'has a . or .. path segment';
     if (!segmentPattern.test(segment)) {
-      return 'path segments may only contain letters, digits, ".", "-" and "_"';
+      return 'path segments may only contain letters, digits, dots, hyphens and underscores';
     }
   }
   return { value: input, trustDomain, path };
@@ -65,7 +65,7 @@ export function trustDomainProblem(name: string): string | undefined {
   if (name === '') return 'has an empty trust domain';
   if (name.length > maxTrustDomainLength) return 'trust domain is too long';
   if (!trustDomainPattern.test(name)) {
-    return 'trust domain may only contain lower-case letters, digits, ".", "-" and "_"';
+    return 'trust domain may only contain lower-case letters, digits, dots, hyphens and underscores';
   }
   return undefined;
 }

@@ -100,6 +100,19 @@ describe('a token response without expires_in', () => {
     await client.close();
   });
 
+  it('believes at most a year of expires_in, so a token is always renewed some day', async () => {
+    // 1e308 s made the expiry Infinity: the token was cached and never renewed (found by
+    // test/client/fuzz.test.ts).
+    stub = await tokenEndpoint({ expires_in: 1e308 });
+    const clock = { ms: Date.parse('2026-12-06T12:00:00Z') };
+    const { client } = clientFor(stub.origin, clock);
+    const year = 365 * 86_400_000;
+    expect((await client.getToken()).expiresAtMs).toBe(clock.ms + year);
+    clock.ms += year;
+    expect((await client.getToken()).accessToken).toBe('at-1');
+    await client.close();
+  });
+
   it.each([0, -1, 1.5, 86_401, Number.NaN])('refuses defaultTokenLifetimeSeconds %s', (value) => {
     expect(
       () =>

@@ -63,4 +63,21 @@ describe('reason codes and descriptions', () => {
     expect(isSafeDescription('caf\u00e9')).toBe(false);
     expect(isSafeDescription('line\nbreak')).toBe(false);
   });
+
+  it('puts every description on the wire inside the RFC 6749 §5.2 grammar', () => {
+    // A rule's own message quoted into a description (a SPIFFE ID parser's once carried "." and
+    // "-"): what goes on the wire is still a valid error_description.
+    const error = new OAuthError(
+      'invalid_client',
+      'assertion_malformed',
+      'the sub is not a SPIFFE ID: may only contain ".", "-" \\ caf\u00e9\nnext',
+    );
+    expect(error.description).toBe(
+      "the sub is not a SPIFFE ID: may only contain '.', '-' / caf??next",
+    );
+    expect(isSafeDescription(toOAuthErrorBody(error).error_description)).toBe(true);
+    expect(new OAuthError('invalid_client', 'assertion_malformed', 'plain').description).toBe(
+      'plain',
+    );
+  });
 });

@@ -29,7 +29,9 @@ import { isSafeDescription } from '../../src/errors/index.js';
 import { signAssertion } from '../helpers/assertions.js';
 import { capturingLogger, rawEs256 } from '../helpers/dpop.js';
 import { below, fuzzRun, hostileJson, hostileStrings, pick, type Rng } from '../helpers/fuzz.js';
+import { getJson } from '../helpers/instances.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 /** Error codes a client of this server may see (RFC 6749 §5.2, RFC 9449 §5 and §8, RFC 6750 §3.1). */
@@ -66,155 +68,189 @@ interface Answer {
   readonly body: string;
 }
 
-describe('fuzzing the running server', () => {
-  let ca: DevCa;
-  let jwtClient: JwtClient;
-  let signingKey: KeyObject;
-  let certificate: IssuedClientCertificate;
-  let server: MtlsTollgate;
-  let log: ReturnType<typeof capturingLogger>;
-  let plainAgent: Agent;
-  let certificateAgent: Agent;
+/**
+ * The corpus against each store backend: the memory stores, and Redis for the replay and
+ * rate-limit stores (hostile `jti` values and client_ids become Redis keys there). The Redis run
+ * is shorter: the memory one covers the protocol, this one the stores' handling of hostile keys.
+ */
+const backends: readonly { stores: 'memory' | 'redis'; cases: number }[] = [
+  { stores: 'memory', cases: 1200 },
+  ...(redisAvailable({ needBinary: true }) ? [{ stores: 'redis' as const, cases: 300 }] : []),
+];
 
-  beforeAll(async () => {
-    ca = await createDevCa();
-    jwtClient = await makeJwtClient('svc-fuzz-jwt');
-    signingKey = createPrivateKey({ key: jwtClient.key.privateJwk as never, format: 'jwk' });
-    certificate = await ca.issueClient({ clientId: 'svc-fuzz-mtls' });
-    log = capturingLogger();
-    server = await startMtlsTollgate({
-      ca,
-      clients: [
-        jwtClient.metadata,
-        {
-          client_id: 'svc-fuzz-mtls',
-          token_endpoint_auth_method: 'tls_client_auth',
-          tls_client_auth_subject_dn: certificate.subject,
-          scope: 'read write',
+describe.each(backends)(
+  'fuzzing the running server ($stores stores)',
+  ({ stores, cases: fallbackCases }) => {
+    let ca: DevCa;
+    let redis: TestRedis | undefined;
+    let jwtClient: JwtClient;
+    let signingKey: KeyObject;
+    let certificate: IssuedClientCertificate;
+    let server: MtlsTollgate;
+    let log: ReturnType<typeof capturingLogger>;
+    let plainAgent: Agent;
+    let certificateAgent: Agent;
+
+    beforeAll(async () => {
+      if (stores === 'redis') redis = await startRedis();
+      ca = await createDevCa();
+      jwtClient = await makeJwtClient('svc-fuzz-jwt');
+      signingKey = createPrivateKey({ key: jwtClient.key.privateJwk as never, format: 'jwk' });
+      certificate = await ca.issueClient({ clientId: 'svc-fuzz-mtls' });
+      log = capturingLogger();
+      server = await startMtlsTollgate({
+        ca,
+        clients: [
+          jwtClient.metadata,
+          {
+            client_id: 'svc-fuzz-mtls',
+            token_endpoint_auth_method: 'tls_client_auth',
+            tls_client_auth_subject_dn: certificate.subject,
+            scope: 'read write',
+          },
+        ],
+        config: {
+          // Limits would turn most of the corpus into 429s before it reached any deeper check.
+          rateLimits: {
+            failedAuthPerAddress: 1_000_000,
+            failedAuthPerClient: 1_000_000,
+            store: stores,
+          },
+          replay: { store: stores },
+          ...(redis === undefined ? {} : { redis: { url: redis.url } }),
         },
-      ],
-      // Limits would turn most of the corpus into 429s before it reached any deeper check.
-      config: {
-        rateLimits: { failedAuthPerAddress: 1_000_000, failedAuthPerClient: 1_000_000 },
-      },
-      tollgate: { logger: log.logger },
-    });
-    const common = { ca: ca.root.certPem, keepAlive: true, maxSockets: 4, servername: 'localhost' };
-    plainAgent = new Agent(common);
-    certificateAgent = new Agent({
-      ...common,
-      cert: certificate.chainPem,
-      key: certificate.keyPem,
-    });
-  });
-
-  afterAll(async () => {
-    plainAgent?.destroy();
-    certificateAgent?.destroy();
-    await server?.dispose();
-  });
-
-  const send = (sent: Sent) =>
-    new Promise<Answer>((resolve, reject) => {
-      const req = request(
-        `${server.base}${sent.path}`,
-        {
-          method: sent.method,
-          // Node frames a GET, DELETE or OPTIONS body only when told its length; unframed, its
-          // bytes would start the next request on the connection.
-          headers:
-            sent.body === undefined
-              ? sent.headers
-              : { ...sent.headers, 'content-length': String(sent.body.length) },
-          agent: sent.withCertificate ? certificateAgent : plainAgent,
-          timeout: 15_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
-      req.on('error', reject);
-      req.end(sent.body);
+        tollgate: { logger: log.logger },
+      });
+      const common = {
+        ca: ca.root.certPem,
+        keepAlive: true,
+        maxSockets: 4,
+        servername: 'localhost',
+      };
+      plainAgent = new Agent(common);
+      certificateAgent = new Agent({
+        ...common,
+        cert: certificate.chainPem,
+        key: certificate.keyPem,
+      });
+      // Until its stores are connected the server fails assertions closed with 503 (by design,
+      // and /readyz says so): start as a load balancer would, once every check is green.
+      for (let i = 0; i < 100; i++) {
+        const { body } = await getJson(`${server.base}/readyz`, ca.root.certPem);
+        if ((body as { status?: string }).status === 'ready') break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     });
 
-  it('answers every hostile request in form and issues tokens only to key holders', async () => {
-    const { seed, cases, rng } = fuzzRun(1200);
-    const generator = new RequestGenerator(rng, {
-      issuer: server.issuer,
-      tokenEndpoint: `${server.issuer}/token`,
-      clientId: jwtClient.clientId,
-      privateJwk: jwtClient.key.privateJwk as Record<string, unknown>,
-      signingKey,
+    afterAll(async () => {
+      plainAgent?.destroy();
+      certificateAgent?.destroy();
+      await server?.dispose();
+      await redis?.dispose();
     });
-    const issued: string[] = [];
-    const statuses = new Map<number, number>();
-    for (let i = 0; i < cases; i++) {
-      const sent = await generator.next(issued);
-      const label = `seed ${seed} case ${i}: ${sent.method} ${sent.path.slice(0, 80)}`;
-      let answer: Answer;
-      try {
-        answer = await send(sent);
-      } catch (error) {
-        const raw = (error as { rawPacket?: Buffer }).rawPacket;
-        throw new Error(
-          `${label}: ${(error as Error).message}\nsent: ${JSON.stringify(sent.headers)}${raw === undefined ? '' : `\nreceived: ${JSON.stringify(raw.toString('latin1'))}`}`,
-          { cause: error },
+
+    const send = (sent: Sent) =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = request(
+          `${server.base}${sent.path}`,
+          {
+            method: sent.method,
+            // Node frames a GET, DELETE or OPTIONS body only when told its length; unframed, its
+            // bytes would start the next request on the connection.
+            headers:
+              sent.body === undefined
+                ? sent.headers
+                : { ...sent.headers, 'content-length': String(sent.body.length) },
+            agent: sent.withCertificate ? certificateAgent : plainAgent,
+            timeout: 15_000,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+              }),
+            );
+            res.on('error', reject);
+          },
         );
-      }
-      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-      expect(answer.status, `${label}: ${answer.body.slice(0, 300)}`).toBeLessThan(500);
-      const route = sent.path.split('?')[0];
-      if (sent.method === 'POST' && (route === '/token' || route === '/introspect')) {
-        expect(answer.headers['cache-control'], label).toBe('no-store');
-      }
-      if (sent.mustSucceed === true) expect(answer.status, `${label}: ${answer.body}`).toBe(200);
-      if (sent.method === 'POST' && route === '/token') {
-        if (answer.status === 200) {
-          const token = (JSON.parse(answer.body) as { access_token: string }).access_token;
-          expectEarned(sent, claimsOf(token), label, jwtClient.clientId, server.issuer);
-          if (issued.length < 50) issued.push(token);
-        } else {
+        req.on('timeout', () => req.destroy(new Error('no answer within 15 s')));
+        req.on('error', reject);
+        req.end(sent.body);
+      });
+
+    it('answers every hostile request in form and issues tokens only to key holders', async () => {
+      const { seed, cases, rng } = fuzzRun(fallbackCases);
+      const generator = new RequestGenerator(rng, {
+        issuer: server.issuer,
+        tokenEndpoint: `${server.issuer}/token`,
+        clientId: jwtClient.clientId,
+        privateJwk: jwtClient.key.privateJwk as Record<string, unknown>,
+        signingKey,
+      });
+      const issued: string[] = [];
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < cases; i++) {
+        const sent = await generator.next(issued);
+        const label = `seed ${seed} case ${i}: ${sent.method} ${sent.path.slice(0, 80)}`;
+        let answer: Answer;
+        try {
+          answer = await send(sent);
+        } catch (error) {
+          const raw = (error as { rawPacket?: Buffer }).rawPacket;
+          throw new Error(
+            `${label}: ${(error as Error).message}\nsent: ${JSON.stringify(sent.headers)}${raw === undefined ? '' : `\nreceived: ${JSON.stringify(raw.toString('latin1'))}`}`,
+            { cause: error },
+          );
+        }
+        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+        expect(answer.status, `${label}: ${answer.body.slice(0, 300)}`).toBeLessThan(500);
+        const route = sent.path.split('?')[0];
+        if (sent.method === 'POST' && (route === '/token' || route === '/introspect')) {
+          expect(answer.headers['cache-control'], label).toBe('no-store');
+        }
+        if (sent.mustSucceed === true) expect(answer.status, `${label}: ${answer.body}`).toBe(200);
+        if (sent.method === 'POST' && route === '/token') {
+          if (answer.status === 200) {
+            const token = (JSON.parse(answer.body) as { access_token: string }).access_token;
+            expectEarned(sent, claimsOf(token), label, jwtClient.clientId, server.issuer);
+            if (issued.length < 50) issued.push(token);
+          } else {
+            expectOAuthError(answer, label);
+          }
+        }
+        if (sent.method === 'POST' && route === '/introspect' && answer.status !== 200) {
           expectOAuthError(answer, label);
         }
       }
-      if (sent.method === 'POST' && route === '/introspect' && answer.status !== 200) {
-        expectOAuthError(answer, label);
-      }
-    }
-    // The corpus must reach past the front door: some tokens issued, many kinds of refusal.
-    expect(issued.length, JSON.stringify([...statuses])).toBeGreaterThan(0);
-    expect(statuses.size).toBeGreaterThan(3);
+      // The corpus must reach past the front door: some tokens issued, many kinds of refusal.
+      expect(issued.length, JSON.stringify([...statuses])).toBeGreaterThan(0);
+      expect(statuses.size).toBeGreaterThan(3);
 
-    const errors = log.lines.filter((line) => (line.level as number) >= 50);
-    expect(errors, JSON.stringify(errors.slice(0, 3))).toEqual([]);
-    // Still serving both clients.
-    const byJwt = await server.token({
-      grant_type: 'client_credentials',
-      client_assertion_type: jwtBearerAssertionType,
-      client_assertion: await signAssertion(
-        jwtClient.key.privateJwk,
-        jwtClient.clientId,
-        server.issuer,
-      ),
-    });
-    expect(byJwt.ok, JSON.stringify(byJwt)).toBe(true);
-    const byCertificate = await server.token(
-      { grant_type: 'client_credentials', client_id: 'svc-fuzz-mtls' },
-      { cert: certificate.chainPem, key: certificate.keyPem },
-    );
-    expect(byCertificate.ok, JSON.stringify(byCertificate)).toBe(true);
-  }, 600_000); // bounded by the case count; a corpus run by hand may take minutes
-});
+      const errors = log.lines.filter((line) => (line.level as number) >= 50);
+      expect(errors, JSON.stringify(errors.slice(0, 3))).toEqual([]);
+      // Still serving both clients.
+      const byJwt = await server.token({
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await signAssertion(
+          jwtClient.key.privateJwk,
+          jwtClient.clientId,
+          server.issuer,
+        ),
+      });
+      expect(byJwt.ok, JSON.stringify(byJwt)).toBe(true);
+      const byCertificate = await server.token(
+        { grant_type: 'client_credentials', client_id: 'svc-fuzz-mtls' },
+        { cert: certificate.chainPem, key: certificate.keyPem },
+      );
+      expect(byCertificate.ok, JSON.stringify(byCertificate)).toBe(true);
+    }, 600_000); // bounded by the case count; a corpus run by hand may take minutes
+  },
+);
 
 /** An RFC 6749 §5.2 error: JSON, a registered code, a printable description. */
 function expectOAuthError(answer: Answer, label: string): void {

@@ -28,6 +28,7 @@ import {
   nul,
   oid,
   seq,
+  set,
   tlv,
   utf8,
 } from '../der-builder.js';
@@ -98,6 +99,58 @@ export function round22Mutations(): Mutation[] {
     ...loopMutations(),
     ...profileMutations(),
     ...crlMutations(),
+    ...issuerNameMutations(),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name chaining: the leaf's issuer written with other string types, spaces and case than the
+// CA's subject (UTF8String), which RFC 5280 §7.1 compares after RFC 4518 preparation and OpenSSL
+// after its own canonical form
+
+function issuerNameMutations(): Mutation[] {
+  const rdn = (type: string, tag: number, value: Uint8Array) =>
+    set(seq(oid(type), tlv(tag, value)));
+  const utf16 = (text: string) => Buffer.from(text, 'utf16le').swap16();
+  const utf32 = (text: string) =>
+    Buffer.concat(
+      [...text].map((char) => {
+        const out = Buffer.alloc(4);
+        out.writeUInt32BE(char.codePointAt(0) as number);
+        return out;
+      }),
+    );
+  const issuer = (name: string, build: (cn: string) => Uint8Array): Mutation => ({
+    name: `name:issuer-${name}`,
+    apply: (plan) => {
+      plan.leaf.issuer = Buffer.from(build(`CA ${plan.cas.length - 1} c${plan.id}`));
+    },
+  });
+  const both = (tag: number, encode: (text: string) => Uint8Array) => (cn: string) =>
+    seq(rdn('2.5.4.10', tag, encode('Diff')), rdn('2.5.4.3', tag, encode(cn)));
+  const ascii = (text: string) => Buffer.from(text, 'latin1');
+  return [
+    issuer('printablestring', both(0x13, ascii)),
+    issuer('teletexstring', both(0x14, ascii)),
+    issuer('bmpstring', both(0x1e, utf16)),
+    issuer('universalstring', both(0x1c, utf32)),
+    issuer('ia5string', both(0x16, ascii)),
+    issuer('double-inner-space', (cn) => both(0x0c, ascii)(cn.replace(' ', '  '))),
+    issuer('edge-spaces', (cn) => both(0x0c, ascii)(` ${cn} `)),
+    issuer('upper-case-printable', (cn) => both(0x13, ascii)(cn.toUpperCase())),
+    issuer('tab-for-space', (cn) => both(0x0c, ascii)(cn.replace(' ', '\t'))),
+    issuer('nbsp-for-space', (cn) =>
+      both(0x0c, (text) => Buffer.from(text))(cn.replace(' ', '\u00a0')),
+    ),
+    issuer('rdn-order-swapped', (cn) =>
+      seq(rdn('2.5.4.3', 0x0c, ascii(cn)), rdn('2.5.4.10', 0x0c, ascii('Diff'))),
+    ),
+    issuer('extra-rdn', (cn) =>
+      seq(rdn('2.5.4.6', 0x13, ascii('US')), ...childrenOf(both(0x0c, ascii)(cn))),
+    ),
+    issuer('one-multi-valued-rdn', (cn) =>
+      seq(set(seq(oid('2.5.4.10'), utf8('Diff')), seq(oid('2.5.4.3'), utf8(cn)))),
+    ),
   ];
 }
 
