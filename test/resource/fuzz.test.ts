@@ -12,7 +12,7 @@
  *
  * Reproduce or widen: `TOLLGATE_FUZZ_SEED=N TOLLGATE_FUZZ_CASES=N npx vitest run test/resource/fuzz.test.ts`.
  */
-import { createHmac, type KeyObject, sign } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,6 +21,7 @@ import {
   type VerifiedAccessToken,
   verifyAccessToken,
 } from '../../src/resource/index.js';
+import { rawEs256 } from '../helpers/dpop.js';
 import { below, fuzzRun, hostileJson, hostileStrings, pick, type Rng } from '../helpers/fuzz.js';
 import { generateKeyPairSync } from '../helpers/keys.js';
 
@@ -33,12 +34,6 @@ const toleranceSeconds = 30;
 const thumbprint = 'a'.repeat(43);
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-function es256(header: unknown, claims: unknown, key: KeyObject): string {
-  const input = `${encode(header)}.${encode(claims)}`;
-  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
-}
 
 describe('fuzzing verifyAccessToken', () => {
   let issuerKey: KeyObject;
@@ -138,12 +133,12 @@ function build(
   switch (below(rng, 8)) {
     case 0: {
       // Characters changed in the compact form of a valid signature.
-      const token = es256(header, claims, issuerKey);
+      const token = rawEs256(header, claims, issuerKey);
       const changed = mutateToken(rng, token);
       return { token: changed, signedByIssuer: changed === token };
     }
     case 1:
-      return { token: es256(header, claims, strangerKey), signedByIssuer: false };
+      return { token: rawEs256(header, claims, strangerKey), signedByIssuer: false };
     case 2:
       return {
         token: `${encode({ ...header, alg: 'none' })}.${encode(claims)}.`,
@@ -156,7 +151,7 @@ function build(
       return { token: `${input}.${mac}`, signedByIssuer: false };
     }
     default:
-      return { token: es256(header, claims, issuerKey), signedByIssuer: true };
+      return { token: rawEs256(header, claims, issuerKey), signedByIssuer: true };
   }
 }
 
