@@ -382,14 +382,38 @@ function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
 }
 
 /**
- * The URI a DPoP proof must name for this request: the configured public origin, or this server's
- * scheme and `Host`, with the request path (the query is ignored by the comparison anyway).
+ * The URI a DPoP proof must name for this request (RFC 9449 §4.3 check 9): the configured public
+ * origin, or this server's scheme and the request's authority, with the request path (the query
+ * is ignored by the comparison anyway).
+ *
+ * The request target may be in absolute-form (`GET https://api.example.com/orders HTTP/1.1`),
+ * which RFC 9112 §3.2.2 says a server MUST accept; Node passes it through as `request.url`.
+ * Only its path counts towards the public origin, and without one its authority is the
+ * request's (the server MUST ignore `Host` then, RFC 9112 §3.2.2 and §3.3). The scheme is always
+ * the connection's: a request that came over TLS is for an https URI whatever it names.
+ *
+ * @see RFC 9112 §3.2 and §3.3 (the effective target URI)
  */
 function publicUri(request: FastifyRequest, origin: string | undefined): string {
-  const path = request.raw.url ?? '/';
+  const target = request.raw.url ?? '/';
+  const absolute = absoluteForm(target);
+  // Neither origin-form nor an http(s) URI: nothing a proof can name (normalizeHtu refuses it).
+  if (absolute === null) return 'invalid:';
+  const path = absolute === undefined ? target : `${absolute.pathname}${absolute.search}`;
   if (origin !== undefined) return `${origin}${path}`;
   const encrypted = (request.raw.socket as { encrypted?: boolean }).encrypted === true;
-  return `${encrypted ? 'https' : 'http'}://${request.headers.host ?? 'invalid.invalid'}${path}`;
+  const authority = absolute?.host ?? request.headers.host ?? 'invalid.invalid';
+  return `${encrypted ? 'https' : 'http'}://${authority}${path}`;
+}
+
+/**
+ * The request target as a URL when it is in absolute-form (RFC 9112 §3.2.2); undefined for
+ * origin-form (or asterisk-form); null for a scheme-prefixed target that is no http(s) URI.
+ */
+function absoluteForm(target: string): URL | null | undefined {
+  if (target.startsWith('/') || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(target)) return undefined;
+  const url = URL.canParse(target) ? new URL(target) : undefined;
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') ? url : null;
 }
 
 /**
