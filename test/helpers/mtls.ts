@@ -49,6 +49,8 @@ export async function startMtlsTollgate(options: {
   crls?: boolean;
   mtls?: boolean;
   plain?: boolean;
+  /** A path for the issuer (`/tenants/a`): RFC 8414 §3 issuers with a path component. */
+  issuerPath?: string;
   /** Extra Tollgate options (clock, workload transport, a capturing logger). */
   tollgate?: Partial<TollgateOptions>;
 }): Promise<MtlsTollgate> {
@@ -72,7 +74,7 @@ export async function startMtlsTollgate(options: {
   const port = await freePort();
   const mtlsPort = options.mtls === true ? await freePort() : undefined;
   const plainPort = options.plain === true ? await freePort() : undefined;
-  const issuer = `https://localhost:${port}`;
+  const issuer = `https://localhost:${port}${options.issuerPath ?? ''}`;
   const tg = await makeTollgate({
     clients: options.clients,
     ...(options.registryFile === undefined ? {} : { registryFile: options.registryFile }),
