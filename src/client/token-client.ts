@@ -261,7 +261,10 @@ export class TokenClient {
   readonly #onWarning: (message: string, error: unknown) => void;
   readonly #dpop: DpopSigner | undefined;
   readonly #dpopAllowsBearer: boolean;
-  /** The last `DPoP-Nonce` of each origin (RFC 9449 §8, §9); bounded like the token cache. */
+  /**
+   * The last `DPoP-Nonce` of each server, keyed by role and origin (see {@link nonceServer});
+   * bounded like the token cache. @see RFC 9449 §8, §9
+   */
   readonly #dpopNonces = new Map<string, string>();
 
   readonly #cache = new Map<string, CacheEntry>();
@@ -468,7 +471,7 @@ export class TokenClient {
           method: fetchMethod(init.method),
           url,
           nowSeconds: this.#proofTime(),
-          nonce: this.#dpopNonces.get(url.origin),
+          nonce: this.#dpopNonces.get(nonceServer('resource', url)),
           accessToken: token.accessToken,
         }),
       );
@@ -480,7 +483,7 @@ export class TokenClient {
       headers,
       dispatcher: entry.material.dispatcher,
     });
-    this.#rememberNonce(url.origin, nonceOf(response.headers.get('dpop-nonce')));
+    this.#rememberNonce(nonceServer('resource', url), nonceOf(response.headers.get('dpop-nonce')));
     return response;
   }
 
@@ -489,10 +492,10 @@ export class TokenClient {
     return Math.floor((this.#now() + this.#clockOffsetMs) / 1000);
   }
 
-  #rememberNonce(origin: string, nonce: string | undefined): void {
+  #rememberNonce(server: string, nonce: string | undefined): void {
     if (nonce === undefined) return;
-    this.#dpopNonces.delete(origin);
-    this.#dpopNonces.set(origin, nonce);
+    this.#dpopNonces.delete(server);
+    this.#dpopNonces.set(server, nonce);
     // A handful of origins in practice; forgetting one costs one use_dpop_nonce round trip.
     if (this.#dpopNonces.size > this.#maxCacheEntries) {
       const oldest = this.#dpopNonces.keys().next().value;
@@ -600,12 +603,12 @@ export class TokenClient {
       return { failure: networkFailure(error) };
     }
     const form = await this.#form(params);
-    const origin = new URL(endpoint).origin;
+    const server = nonceServer('token', new URL(endpoint));
     const proof = this.#dpop?.proof({
       method: 'POST',
       url: endpoint,
       nowSeconds: this.#proofTime(),
-      nonce: this.#dpopNonces.get(origin),
+      nonce: this.#dpopNonces.get(server),
     });
     const sentAtMs = this.#now();
     this.#requests++;
@@ -623,7 +626,7 @@ export class TokenClient {
       return { failure: networkFailure(error) };
     }
     this.#learnClock(result.serverDateMs);
-    this.#rememberNonce(origin, result.dpopNonce);
+    this.#rememberNonce(server, result.dpopNonce);
     if (result.ok) return this.#store(params, result, material, sentAtMs);
     return {
       failure: {
@@ -896,6 +899,17 @@ function errorCode(error: unknown): string | undefined {
 
 function isInvalidToken(response: Response): boolean {
   return /error\s*=\s*"?invalid_token/i.test(response.headers.get('www-authenticate') ?? '');
+}
+
+/**
+ * Which server a `DPoP-Nonce` belongs to: the token endpoint's or an API's, at an origin. RFC
+ * 9449 §9: "the nonces provided by an authorization server and a resource server are different
+ * and should not be confused with one another since nonces will be only accepted by the server
+ * that issued them". An authorization server and an API behind one gateway share an origin but
+ * not their nonces, so the role is part of the key.
+ */
+function nonceServer(role: 'token' | 'resource', url: URL): string {
+  return `${role} ${url.origin}`;
 }
 
 /**

@@ -26,6 +26,8 @@ import {
   type ProofKey,
 } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
+import { findNginx, type RunningNginx, startNginxServer } from '../helpers/nginx.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { call } from '../resource/http.js';
 import { encode, expectOAuthError, formType, type RawResponse, rawRequest } from './support.js';
@@ -546,6 +548,131 @@ describe('RFC 9449 in the client SDK', () => {
     }
   });
 });
+
+const nginx = findNginx();
+if (nginx === undefined && process.env.CI !== undefined) {
+  throw new Error('nginx is required in CI (.ci/run installs it)');
+}
+
+// RFC 9449 §9: "the nonces provided by an authorization server and a resource server are
+// different and should not be confused with one another since nonces will be only accepted by
+// the server that issued them." Behind one gateway (a real nginx here) the token endpoint and an
+// API share an origin, so the SDK cannot tell them apart by origin alone.
+describe.skipIf(nginx === undefined)(
+  'RFC 9449 §9 in the client SDK: one origin, two servers, two nonces',
+  () => {
+    let ca: DevCa;
+    let server: MtlsTollgate;
+    let gateway: RunningNginx;
+    let api: FastifyInstance;
+    let client: JwtClient;
+    let origin: string;
+    /** What the API saw: the nonce of every proof that reached it, and the nonces it handed out. */
+    const received: (string | undefined)[] = [];
+    const issued = new Set<string>();
+    const statuses: number[] = [];
+
+    beforeAll(async () => {
+      ca = await createDevCa();
+      const plainPort = await freePort();
+      const apiPort = await freePort();
+      const identity = await ca.issueServer();
+      gateway = await startNginxServer({
+        binary: nginx as string,
+        files: { 'server.pem': identity.chainPem, 'server-key.pem': identity.keyPem },
+        server: (dir, port) => `
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/server.pem;
+    ssl_certificate_key ${dir}/server-key.pem;
+    location /api/ {
+      proxy_pass http://127.0.0.1:${apiPort};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+    }
+    location / {
+      proxy_pass http://127.0.0.1:${plainPort};
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+    }
+  }`,
+      });
+      origin = `https://localhost:${gateway.port}`;
+      const resource = `${origin}/api`;
+      client = await makeJwtClient('rfc9449-gateway', 'ES256', {
+        allowed_resources: [resource],
+        default_resource: resource,
+      });
+      // The authorization server requires its nonces too (RFC 9449 §8), behind the gateway.
+      server = await startMtlsTollgate({
+        ca,
+        clients: [client.metadata],
+        config: {
+          issuer: origin,
+          plain: { enabled: true, host: '127.0.0.1', port: plainPort },
+          rateLimits: { enabled: false },
+          dpop: { nonce: { required: true } },
+        },
+      });
+      api = Fastify() as unknown as FastifyInstance;
+      await api.register(tollgateResource, {
+        issuer: origin,
+        audience: resource,
+        jwksUri: `${server.base}/jwks`,
+        ca: ca.root.certPem,
+        dpop: { publicOrigin: origin, nonce: { secret: randomBytes(32) } },
+      });
+      api.addHook('onRequest', async (request) => {
+        const proof = request.headers.dpop;
+        received.push(
+          typeof proof === 'string' ? (claimsOf(proof).nonce as string | undefined) : undefined,
+        );
+      });
+      api.addHook('onSend', async (_request, reply) => {
+        const nonce = reply.getHeader('dpop-nonce');
+        if (typeof nonce === 'string') issued.add(nonce);
+        statuses.push(reply.statusCode);
+      });
+      api.get('/api/orders', { config: { tollgate: {} } }, async () => ({ ok: true }));
+      await api.listen({ host: '127.0.0.1', port: apiPort });
+    });
+    afterAll(async () => {
+      await api?.close();
+      await gateway?.stop();
+      await server?.dispose();
+    });
+
+    it("the token endpoint's nonce never reaches the API, nor the API's the token endpoint", async () => {
+      const sdk = new TokenClient({
+        issuer: origin,
+        auth: { method: 'private_key_jwt', clientId: client.clientId, key: client.key.privateJwk },
+        ca: ca.root.certPem,
+        dpop: { key: true },
+      });
+      try {
+        // A call, a fresh token (the token endpoint again), and two more calls.
+        const first = await sdk.fetch(`${origin}/api/orders`);
+        expect(first.status).toBe(200);
+        await first.body?.cancel();
+        expect((await sdk.getToken({ forceRefresh: true })).tokenType).toBe('DPoP');
+        for (let i = 0; i < 2; i++) {
+          const res = await sdk.fetch(`${origin}/api/orders`);
+          expect(res.status).toBe(200);
+          await res.body?.cancel();
+        }
+      } finally {
+        await sdk.close();
+      }
+      // Every nonce the API received was one it issued (the first proof had none to send).
+      expect(received[0]).toBeUndefined();
+      for (const nonce of received.slice(1)) expect(issued.has(nonce as string), nonce).toBe(true);
+      // One use_dpop_nonce round trip in all: the first call. The renewed token's request, had it
+      // carried the API's nonce, would have cost the token endpoint one too, and the next call
+      // (carrying the token endpoint's nonce) the API another.
+      expect(statuses).toEqual([401, 200, 200, 200]);
+    });
+  },
+);
 
 function proofClaims(proof: string): Record<string, unknown> {
   return claimsOf(proof);
