@@ -113,6 +113,17 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     { parseAs: 'string', bodyLimit: options.bodyLimitBytes },
     (request, body, done) => {
       try {
+        // RFC 9110 §8.4: the body is what Content-Encoding says it is. No coding is decoded here,
+        // and reading coded bytes as a form (or a form labelled as coded) would misread the
+        // request, so anything but identity is refused: 415, RFC 9110 §15.5.16.
+        if (!isIdentityCoding(request.headers['content-encoding'])) {
+          throw new OAuthError(
+            'invalid_request',
+            'unsupported_media_type',
+            'the request body must not be content-encoded (Content-Encoding)',
+            { status: 415 },
+          );
+        }
         const charset = /;\s*charset=("?)([^";\s]+)\1/i.exec(
           request.headers['content-type'] ?? '',
         )?.[2];
@@ -137,9 +148,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   );
 
-  app.setErrorHandler((error: FastifyError, _request, reply) =>
-    sendOAuthError(reply, fromFrameworkError(error)),
-  );
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const refusal = fromFrameworkError(error);
+    // RFC 9110 §15.5.16: a 415 caused by a content coding names the codings that would do.
+    if (refusal.status === 415) reply.header('accept-encoding', 'identity');
+    return sendOAuthError(reply, refusal);
+  });
   app.setNotFoundHandler((_request, reply) =>
     sendOAuthError(
       reply,
@@ -209,6 +223,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }
   healthRoutes(app, runtime);
   return app;
+}
+
+/** Whether a `Content-Encoding` field value names no coding but identity (RFC 9110 §8.4.1). */
+function isIdentityCoding(value: string | string[] | undefined): boolean {
+  if (value === undefined) return true;
+  const codings = (Array.isArray(value) ? value.join(',') : value).split(',');
+  return codings.every((coding) => {
+    const name = coding.trim().toLowerCase();
+    return name === '' || name === 'identity';
+  });
 }
 
 /** How many Host fields a request carries (Node keeps only the first in `headers`). */

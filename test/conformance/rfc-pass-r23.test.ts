@@ -11,6 +11,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
+import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +182,39 @@ describe('RFC pass, round 23 (conformance)', () => {
         `${encode({ grant_type: 'client_credentials', ...(await auth()) })}&grant%5Ftype=client_credentials`,
       );
       expectOAuthError(res, 400, 'invalid_request');
+    });
+  });
+
+  describe('RFC 9110 §8.4 Content-Encoding on the form (no coding is decoded, so none is accepted)', () => {
+    const withCoding = async (coding: string, body: string | Buffer) =>
+      send({
+        path: '/token',
+        headers: { 'content-type': formType, 'content-encoding': coding },
+        body,
+      });
+
+    it('a gzip-coded form: 415 invalid_request naming identity in Accept-Encoding (§15.5.16), no token', async () => {
+      const form = encode({ grant_type: 'client_credentials', ...(await auth()) });
+      const res = await withCoding('gzip', gzipSync(form));
+      expectOAuthError(res, 415, 'invalid_request');
+      expect(String(res.headers['accept-encoding'])).toBe('identity');
+    });
+
+    it('a plain form labelled gzip is not read as if the label were absent', async () => {
+      const res = await withCoding(
+        'gzip',
+        encode({ grant_type: 'client_credentials', ...(await auth()) }),
+      );
+      expectOAuthError(res, 415, 'invalid_request');
+      expect(res.text).not.toMatch(/access_token/);
+    });
+
+    it('Content-Encoding: identity is no coding at all: the token is issued', async () => {
+      const res = await withCoding(
+        'identity',
+        encode({ grant_type: 'client_credentials', ...(await auth()) }),
+      );
+      expect(res.status, res.text).toBe(200);
     });
   });
 
