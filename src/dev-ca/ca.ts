@@ -22,7 +22,6 @@ import {
   parseIpAddress,
   spkiSha256,
 } from '../pki/index.js';
-import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import {
   type DevKeyPair,
   type DevKeyType,
@@ -33,11 +32,17 @@ import {
 import { parseSpiffeId } from './spiffe.js';
 import {
   buildCertificate,
+  buildCrl,
+  type CrlContents,
   defaultPermittedSubtrees,
+  type EncodedCertificate,
   ekuOids,
   formatIp,
   fromPem,
   type KeyUsageName,
+  parseCrl,
+  type RevocationEntry,
+  type RevocationReason,
   randomSerial,
   type SubjectAltNames,
 } from './x509.js';
@@ -164,13 +169,8 @@ export interface SignClientOptions extends Omit<IssueClientOptions, 'keyType'> {
 }
 
 /** One CRL in both encodings. */
-export interface EncodedCrl {
-  readonly pem: string;
-  readonly der: Buffer;
-  readonly thisUpdate: Date;
+export interface EncodedCrl extends CrlContents, EncodedCertificate {
   readonly nextUpdate: Date;
-  readonly crlNumber: number;
-  readonly entries: readonly RevocationEntry[];
 }
 
 export interface DevCaCrls {

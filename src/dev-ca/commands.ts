@@ -14,7 +14,6 @@ import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
 import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
-import { type RevocationReason, revocationReasons } from './crl.js';
 import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
@@ -42,6 +41,7 @@ import {
   readCert,
   type Workspace,
 } from './workspace.js';
+import { type RevocationReason, revocationReasons } from './x509.js';
 
 /** Every option of every command, for `node:util` parseArgs. */
 export const options = {

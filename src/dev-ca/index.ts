@@ -17,7 +17,6 @@ export {
   openDevCa,
 } from './ca.js';
 export { runDevCaCli } from './cli.js';
-export { parseCrl } from './crl.js';
 export { ensureDevPki } from './ensure.js';
 export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './jwk.js';
 export { layout } from './layout.js';
@@ -32,3 +31,4 @@ export {
   type JwtSvidIssuer,
   jwtSvidBundleKey,
 } from './workload.js';
+export { parseCrl } from './x509.js';

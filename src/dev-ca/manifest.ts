@@ -8,10 +8,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeCert } from './ca.js';
-import { parseCrl } from './crl.js';
 import { clientRoles, layout, roles } from './layout.js';
 import { jsonFile, listTree, type PlannedFile } from './store.js';
-import { fromPem } from './x509.js';
+import { fromPem, parseCrl } from './x509.js';
 
 export interface ManifestEntry {
   path: string;
