@@ -20,11 +20,9 @@ import type {
   SignedClientCertificate,
 } from './ca.js';
 import { readCertificateRequest } from './csr.js';
-import { generateSigningJwk, isSigningJwkAlg, type SigningJwkAlg } from './jwk.js';
-import { isDevKeyType } from './keys.js';
+import { generateSigningJwk, isDevKeyType, isSigningJwkAlg, type SigningJwkAlg } from './keys.js';
 import { assertSafeClientId, clientPath, layout } from './layout.js';
-import { createPkcs12 } from './pkcs12.js';
-import { createLegacyPkcs12 } from './pkcs12-legacy.js';
+import { createLegacyPkcs12, createPkcs12 } from './pkcs12.js';
 import {
   isMtlsBinding,
   type MtlsBinding,

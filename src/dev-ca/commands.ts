@@ -17,8 +17,7 @@ import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
 import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
-import { generateSigningJwk, signingJwkAlgs } from './jwk.js';
-import { type DevKeyType, devKeyTypes } from './keys.js';
+import { type DevKeyType, devKeyTypes, generateSigningJwk, signingJwkAlgs } from './keys.js';
 import {
   assertSafeClientId,
   clientPath,

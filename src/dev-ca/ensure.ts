@@ -13,7 +13,7 @@ import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
 import { defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
 import { clientPath, clientsFolder, layout } from './layout.js';
-import { isLegacyPkcs12 } from './pkcs12-legacy.js';
+import { isLegacyPkcs12 } from './pkcs12.js';
 import {
   privateKeyJwtEntry,
   type RegistryFile,
