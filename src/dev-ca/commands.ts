@@ -13,7 +13,14 @@ import { createClientAssertion } from '../client/assertion.js';
 import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
-import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
+import {
+  type ClientSpec,
+  isMtlsBinding,
+  mtlsBindings,
+  planClient,
+  readClientSpecs,
+  upsertClient,
+} from './clients.js';
 import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
@@ -25,10 +32,9 @@ import {
   foreignCaFolder,
   layout,
   negativeFolder,
+  readManifestIssuer,
 } from './layout.js';
-import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
-import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
 import { defined, json, Plan, refuseConflicts, writeFiles } from './store.js';
 import {

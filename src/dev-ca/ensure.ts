@@ -8,19 +8,21 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import type { ClientMetadata } from '../registry/metadata.js';
 import { createDevCa, type DevCa } from './ca.js';
-import { type ClientSpec, demoClients, planClient } from './clients.js';
-import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
-import { defaultIssuer } from './examples.js';
-import type { DevKeyType } from './keys.js';
-import { clientPath, clientsFolder, layout } from './layout.js';
-import { isLegacyPkcs12 } from './pkcs12.js';
 import {
+  type ClientSpec,
+  demoClients,
+  planClient,
   privateKeyJwtEntry,
   type RegistryFile,
   selfSignedEntry,
   tlsClientAuthEntry,
   upsertClient,
-} from './registry.js';
+} from './clients.js';
+import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
+import { defaultIssuer } from './examples.js';
+import type { DevKeyType } from './keys.js';
+import { clientPath, clientsFolder, layout } from './layout.js';
+import { isLegacyPkcs12 } from './pkcs12.js';
 import { defined, json, Plan, refuseConflicts } from './store.js';
 import {
   type CertOnDisk,

@@ -17,12 +17,12 @@ export {
   openDevCa,
 } from './ca.js';
 export { runDevCaCli } from './cli.js';
+export { privateKeyJwtEntry, selfSignedEntry, tlsClientAuthEntry } from './clients.js';
 export { ensureDevPki } from './ensure.js';
 export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './keys.js';
 export { layout } from './layout.js';
 export { createNegativeFixtures, type NegativeFixtureSet, negativeKinds } from './negative.js';
 export { createLegacyPkcs12, createPkcs12, isLegacyPkcs12 } from './pkcs12.js';
-export { privateKeyJwtEntry, selfSignedEntry, tlsClientAuthEntry } from './registry.js';
 export { createSelfSignedClient, type SelfSignedClient } from './self-signed.js';
 export {
   createJwtSvidIssuer,

@@ -7,7 +7,7 @@
  */
 import type { ClientMetadata } from '../registry/metadata.js';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from './ca.js';
-import { tlsClientAuthEntry } from './registry.js';
+import { tlsClientAuthEntry } from './clients.js';
 
 /** The negative cases, by name. */
 export const negativeKinds = [

@@ -7,7 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { folderMode, privateMode, publicMode } from './layout.js';
+
+/** Key files: 0600. Everything else: 0644 inside 0700 folders. */
+export const privateMode = 0o600;
+export const publicMode = 0o644;
+export const folderMode = 0o700;
 
 /** One file a command wants to write. */
 export interface PlannedFile {
@@ -73,9 +77,9 @@ export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** A shared JSON file the dev CA maintains (manifest.json, the SPIFFE bundle): 0644. */
-export function jsonFile(path: string, value: unknown): PlannedFile {
-  return { path, content: json(value), mode: publicMode, kind: 'update' };
+/** A shared file the dev CA maintains (manifest.json, EXAMPLES.md, the SPIFFE bundle): 0644. */
+export function sharedFile(path: string, content: string): PlannedFile {
+  return { path, content, mode: publicMode, kind: 'update' };
 }
 
 /**

@@ -16,21 +16,21 @@ import {
   describeCert,
   openDevCa,
 } from './ca.js';
+import type { RegistryFile } from './clients.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
-import { layout } from './layout.js';
-import { buildManifest, readManifestIssuer } from './manifest.js';
-import type { RegistryFile } from './registry.js';
+import { buildManifest, layout, readManifestIssuer } from './layout.js';
 import { spiffeBundle } from './spiffe.js';
 import {
   defined,
   exists,
-  jsonFile,
+  json,
   type MadeFile,
   Plan,
   type PlannedFile,
   readText,
   refuseConflicts,
+  sharedFile,
   writeFiles,
 } from './store.js';
 import { formatIp } from './x509.js';
@@ -155,7 +155,7 @@ export class Workspace {
     // The SPIFFE bundle, once written, follows the root (a replaced CA gets a new bundle).
     const rootPem = await this.text(layout.rootCert);
     if (rootPem !== undefined && (await this.has(layout.spiffeBundle))) {
-      derived.push(jsonFile(layout.spiffeBundle, await spiffeBundle(rootPem)));
+      derived.push(sharedFile(layout.spiffeBundle, json(await spiffeBundle(rootPem))));
     }
     written.push(...(await writeFiles(this.dir, derived)));
     // The manifest lists EXAMPLES.md, so it goes last.
