@@ -60,6 +60,9 @@ const profiles = {
   dev: { caValidityMs: 90 * dayMs, leafValidityMs: 30 * dayMs, crlValidityMs: 7 * dayMs },
 } as const;
 
+/** The server certificate's default names. */
+export const defaultServerSans: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
 /** Organization and country the dev CA puts in default subjects. */
 const subjectSuffix = 'O=Tollgate Dev,C=US';
 
@@ -348,7 +351,7 @@ export class DevCa {
 
   /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
   async issueServer(options: IssueServerOptions = {}): Promise<IssuedCertificate> {
-    const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
+    const sans = options.sans ?? defaultServerSans;
     const dns = sans.filter((san) => isIP(san) === 0);
     const ip = sans.filter((san) => isIP(san) !== 0);
     const keyType = options.keyType ?? this.intermediate.keyType;

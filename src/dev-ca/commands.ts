@@ -39,11 +39,11 @@ import { spiffeBundle } from './spiffe.js';
 import { defined, json, Plan, refuseConflicts, writeFiles } from './store.js';
 import {
   type CommandResult,
-  defaultServerSans,
   type Printed,
   planCrlFiles,
   planServerFiles,
   readCert,
+  serverSans,
   type Workspace,
 } from './workspace.js';
 import { type RevocationReason, revocationReasons } from './x509.js';
@@ -124,7 +124,7 @@ export const commands: Readonly<Record<string, Command>> = {
     flags: 'key-type san',
     async run({ ws, values }) {
       const ca = await ws.loadCa();
-      const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
+      const sans = serverSans(values.san);
       const plan = await planServerFiles(ca, sans, keyType(values));
       return ws.apply('server', plan, `issued a server certificate for ${sans.join(', ')}`, [
         'npm start (restart it if it is running)',

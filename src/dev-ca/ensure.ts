@@ -27,10 +27,10 @@ import { defined, json, Plan, refuseConflicts } from './store.js';
 import {
   type CertOnDisk,
   type CommandResult,
-  defaultServerSans,
   planCaFiles,
   planCrlFiles,
   planServerFiles,
+  serverSans,
   Workspace,
 } from './workspace.js';
 
@@ -266,10 +266,6 @@ function newCa(ws: Workspace, options: DevPkiOptions): Promise<DevCa> {
     now: ws.now,
     ...defined({ keyType: options.keyType, permit: options.permit }),
   });
-}
-
-function serverSans(extra: readonly string[] | undefined): string[] {
-  return [...new Set([...defaultServerSans, ...(extra ?? [])])];
 }
 
 function withP12(spec: ClientSpec, p12: boolean | undefined): ClientSpec {

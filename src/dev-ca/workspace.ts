@@ -13,6 +13,7 @@ import {
   type Clock,
   clockOf,
   type DevCa,
+  defaultServerSans,
   describeCert,
   openDevCa,
 } from './ca.js';
@@ -37,8 +38,10 @@ import { formatIp } from './x509.js';
 
 const dayMs = 86_400_000;
 
-/** The server certificate's default names. */
-export const defaultServerSans: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+/** The server certificate's names: the defaults, then `extra`, each once. */
+export function serverSans(extra: readonly string[] = []): string[] {
+  return [...new Set([...defaultServerSans, ...extra])];
+}
 
 /** What a command reports: files made, where, until when, and what to run next. */
 export interface CommandResult {
