@@ -66,6 +66,11 @@ export const defaultServerSans: readonly string[] = ['localhost', '127.0.0.1', '
 /** Organization and country the dev CA puts in default subjects. */
 const subjectSuffix = 'O=Tollgate Dev,C=US';
 
+/** A client's default subject DN, for CA-issued and self-signed certificates alike. */
+export function defaultSubject(clientId: string): string {
+  return `CN=${clientId},${subjectSuffix}`;
+}
+
 /** A clock: a fixed instant or a function read at every use. */
 export type Clock = Date | (() => Date);
 
@@ -610,7 +615,7 @@ function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
     }
   }
   return {
-    subject: options.subject ?? `CN=${options.clientId},${subjectSuffix}`,
+    subject: options.subject ?? defaultSubject(options.clientId ?? ''),
     sans: {
       dns: sanDns,
       uri: spiffeId === undefined ? sanUri : [spiffeId],

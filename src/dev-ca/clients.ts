@@ -84,7 +84,6 @@ export const demoClients: readonly ClientSpec[] = [
   {
     clientId: 'demo-mtls',
     method: 'tls_client_auth',
-    subject: 'CN=demo-mtls,O=Tollgate Dev,C=US',
     bind: 'subject_dn',
     allowedResources: [demoApiAudience],
   },
