@@ -11,12 +11,18 @@
  * - `ascii`: only printable ASCII (U+0020–U+007E). Compared ASCII-case-insensitively with RFC 4518
  *   insignificant-space handling (leading and trailing spaces dropped, inner runs of spaces
  *   collapsed to one): what RFC 4518 gives for ASCII text.
- * - `unicode`: some non-ASCII character, already in NFC, and nothing invisible or ambiguous (no
- *   control or format character, nothing RFC 4518 maps to nothing, no space other than U+0020,
- *   no unassigned, private-use or non-character code point). Compared after the same space
- *   handling and Unicode lower-case mapping (the RFC 3454 table B.2 case folding, minus the
- *   foldings that change anything but case), with no NFKC: `ａｄｍｉｎ` stays full-width.
- * - `exact`: everything else (invisible or control characters, non-NFC text, other spaces).
+ * - `unicode`: some non-ASCII character, already in NFC and in NFKC (no compatibility
+ *   character), and nothing invisible or ambiguous (no control or format character, nothing
+ *   RFC 4518 maps to nothing, no space other than U+0020, no unassigned, private-use or
+ *   non-character code point). Compared after the same space handling and a lower-case mapping
+ *   of each code point that maps to exactly one code point (final `ς` taken as `σ`, as case
+ *   folding does); a code point whose lower case is longer (`İ` U+0130, whose lower case is `i`
+ *   and a combining dot) is kept as it is. So case is all that is ignored: JavaScript's
+ *   whole-string `toLowerCase()` also maps compatibility characters onto letters (`ϴ` U+03F4 to
+ *   `θ`) and `İ` onto a two-code-point sequence anyone can write, and such names authenticated
+ *   as the registered `Θ…` and `İ…` ones (round 23).
+ * - `exact`: everything else (invisible or control characters, non-NFC or non-NFKC text, other
+ *   spaces).
  *   Such a value equals only the identical sequence of code points; registrations cannot contain
  *   one (see {@link lookalikeProblem}), so it never authenticates anyone.
  *
@@ -180,7 +186,9 @@ export function valueClass(text: string): ValueClass {
   if (
     firstInvisible(text) !== undefined ||
     hasProhibitedCharacter(text) ||
-    text.normalize('NFC') !== text
+    text.normalize('NFC') !== text ||
+    // A compatibility character may lower-case onto a letter (`ϴ` to `θ`); none can be registered.
+    text.normalize('NFKC') !== text
   ) {
     return 'exact';
   }
@@ -199,10 +207,25 @@ export function comparisonKey(text: string): string {
     case 'ascii':
       return `a${collapseSpaces(text).replace(/[A-Z]/g, (char) => char.toLowerCase())}`;
     case 'unicode':
-      return `u${collapseSpaces(text).toLowerCase()}`;
+      return `u${lowerEachCodePoint(collapseSpaces(text))}`;
     case 'exact':
       return `x${text}`;
   }
+}
+
+/**
+ * Lower case, one code point at a time, only where the mapping is one code point to one: no
+ * context (final sigma) and no expansion (`İ` to `i` + U+0307), so no two strings that differ by
+ * more than letter case get the same key. Final `ς` becomes `σ` (the case folding of both), so
+ * `ΟΔΟΣ` still equals `οδος`.
+ */
+function lowerEachCodePoint(text: string): string {
+  let lowered = '';
+  for (const char of text) {
+    const lower = char === '\u03c2' ? '\u03c3' : char.toLowerCase();
+    lowered += [...lower].length === 1 ? lower : char;
+  }
+  return lowered;
 }
 
 function collapseSpaces(text: string): string {

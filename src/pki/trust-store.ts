@@ -4,9 +4,11 @@
  *
  * Path building starts at the leaf and looks for issuers by normalized subject DN among the
  * anchors, the configured intermediates (so leaf-only clients work) and the certificates the
- * client sent. A candidate is accepted only if the child's signature verifies with the
- * candidate's key: a foreign CA with our CA's name never chains, because names only select
- * candidates and keys decide. Every complete path (a bounded number) is then run through the
+ * client sent. A path of names that ends at an anchor is then verified from the anchor down: a
+ * link counts only if the child's signature verifies with the issuer's key, and an issuer's key is
+ * used only once its own certificate verified. A foreign CA with our CA's name never chains,
+ * because names only select candidates and keys decide; and a stranger's chain of signatures that
+ * leads to no anchor costs no verification with the stranger's keys. Every complete path (a bounded number) is then run through the
  * validators of `path-checks.ts`; the first path that passes wins, otherwise the first failure is
  * reported.
  *
@@ -139,7 +141,11 @@ interface FileSnapshot {
  */
 export const defaultMaxIntermediates = 10;
 
-/** Complete paths examined per validation, and DFS steps: bounds on hostile chains. */
+/**
+ * Verified paths examined per validation, and steps of the search by names: bounds on hostile
+ * chains (the search costs no cryptography; verifications are bounded by the links of the paths
+ * of names it finds, and use only keys a trusted CA certified).
+ */
 const maxPaths = 8;
 const maxSteps = 256;
 
@@ -156,6 +162,8 @@ export class TrustStore {
   readonly #options: ResolvedOptions;
   readonly #revocation: RevocationPolicy;
   readonly #snapshot: FileSnapshot | undefined;
+  /** Signature verifications spent by {@link TrustStore.validate} (a statistic, see its getter). */
+  #signatureVerifications = 0;
 
   private constructor(
     prepared: Prepared,
@@ -263,6 +271,15 @@ export class TrustStore {
     return this.#anchors;
   }
 
+  /**
+   * How many certificate signatures {@link TrustStore.validate} has verified with this store, in
+   * all: the work strangers' chains cost (each verification is the expensive step of path
+   * building). Only counts; nothing depends on it.
+   */
+  get signatureVerifications(): number {
+    return this.#signatureVerifications;
+  }
+
   /** The earliest nextUpdate of the configured CRLs: when to look for fresher ones. */
   get earliestCrlNextUpdate(): Date | undefined {
     let earliest: Date | undefined;
@@ -338,7 +355,16 @@ export class TrustStore {
     return input;
   }
 
-  /** Depth-first search for signature-verified paths from the leaf to an anchor. */
+  /**
+   * Paths from the leaf to an anchor whose every signature verifies, found in two steps so that a
+   * stranger's chain costs no verification with the stranger's keys (round 23):
+   * 1. a depth-first search by names alone (no cryptography) for paths that end at an anchor,
+   *    bounded by {@link maxSteps} and the intermediates cap;
+   * 2. each such path verified from the anchor down, stopping at its first link that fails: a
+   *    key is used only once the certificate carrying it verified under a trusted key, so the
+   *    keys a client chose never verify anything unless a trusted CA certified them.
+   * Links are verified once per validation (several paths share them).
+   */
   #buildPaths(
     leaf: ParsedCertificate,
     chain: readonly ParsedCertificate[],
@@ -349,11 +375,9 @@ export class TrustStore {
       entries.push({ certificate, anchor: false });
       offered.set(certificate.subject.key, entries);
     }
-    const paths: ParsedCertificate[][] = [];
-    const verified = new Map<string, boolean>();
+    const namePaths: ParsedCertificate[][] = [];
     let steps = 0;
     let nameMatches = 0;
-    let weakSignature: string | undefined;
     const visit = (path: ParsedCertificate[]): void => {
       const current = path[path.length - 1] as ParsedCertificate;
       const candidates = [
@@ -361,29 +385,47 @@ export class TrustStore {
         ...(offered.get(current.issuer.key) ?? []),
       ];
       for (const candidate of candidates) {
-        if (paths.length >= maxPaths || ++steps > maxSteps) return;
+        if (++steps > maxSteps) return;
         const issuer = candidate.certificate;
         if (path.some((certificate) => certificate.x5tS256 === issuer.x5tS256)) continue;
         nameMatches++;
-        const weak = signatureAlgorithmViolation(current.signatureAlgorithm);
-        if (weak !== undefined) {
-          weakSignature ??= `${path.length === 1 ? 'leaf' : `intermediate ${path.length - 1}`}: ${weak}`;
-          continue;
-        }
-        const pair = `${current.x5tS256}>${issuer.x5tS256}`;
-        let ok = verified.get(pair);
-        if (ok === undefined) {
-          ok = signedBy(current, issuer);
-          verified.set(pair, ok);
-        }
-        if (!ok) continue;
         const next = [...path, issuer];
-        if (candidate.anchor) paths.push(next);
+        if (candidate.anchor) namePaths.push(next);
         // `next` holds next.length - 1 intermediates: up to the cap, look further up.
         else if (next.length - 1 <= this.#options.maxIntermediates) visit(next);
       }
     };
     visit([leaf]);
+
+    const paths: ParsedCertificate[][] = [];
+    const verified = new Map<string, boolean>();
+    let weakSignature: string | undefined;
+    const linkVerifies = (child: ParsedCertificate, issuer: ParsedCertificate, index: number) => {
+      const weak = signatureAlgorithmViolation(child.signatureAlgorithm);
+      if (weak !== undefined) {
+        weakSignature ??= `${index === 0 ? 'leaf' : `intermediate ${index}`}: ${weak}`;
+        return false;
+      }
+      const pair = `${child.x5tS256}>${issuer.x5tS256}`;
+      let ok = verified.get(pair);
+      if (ok === undefined) {
+        this.#signatureVerifications++;
+        ok = signedBy(child, issuer);
+        verified.set(pair, ok);
+      }
+      return ok;
+    };
+    for (const path of namePaths) {
+      if (paths.length >= maxPaths) break;
+      let index = path.length - 2;
+      while (
+        index >= 0 &&
+        linkVerifies(path[index] as ParsedCertificate, path[index + 1] as ParsedCertificate, index)
+      ) {
+        index--;
+      }
+      if (index < 0) paths.push(path);
+    }
     if (weakSignature !== undefined && paths.length === 0) {
       return { paths, detail: weakSignature, check: 'signature_algorithm' };
     }
