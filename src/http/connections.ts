@@ -29,7 +29,12 @@
  * - Shutdown: {@link ListenerConnections.close} stops accepting, lets every request that reached
  *   its handler finish (its response says `Connection: close`), and closes a connection as soon
  *   as it has carried no request for {@link idleGraceMs}: idle keep-alive connections, and
- *   half-sent ones (headers or body still dribbling) that no handler is waiting for.
+ *   half-sent ones (headers or body still dribbling) that no handler is waiting for. "Carried no
+ *   request" is judged on what the process has read: a connection is closed only when it was
+ *   already idle that long at the sweep before, with the event loop's I/O phase in between. A
+ *   sweep right after a stall of the process (CPU starvation, a long GC pause) runs before the
+ *   stalled reads, and used to reset connections whose request had arrived during the stall,
+ *   within the grace (a client that sent its request right after the handshake saw a reset).
  *
  * Bound: one entry per open connection (a few numbers, about 100 bytes, plus at most
  * {@link maxPipelinedRequests} waiting requests), at most `maxConnections`; the per-address
@@ -277,11 +282,18 @@ export class ListenerConnections {
       server === undefined || !server.listening
         ? Promise.resolve()
         : new Promise<void>((resolve) => server.close(() => resolve()));
+    // The time of the previous sweep: what was idle then, and has read nothing since (the loop
+    // has polled for I/O between two sweeps), is idle; what arrived meanwhile has been read.
+    let previous: number | undefined;
     for (;;) {
       const now = Date.now();
-      for (const [socket, connection] of this.#open) {
-        if (connection.busy === 0 && now - connection.lastActivity >= idleGraceMs) socket.destroy();
+      if (previous !== undefined) {
+        for (const [socket, connection] of this.#open) {
+          if (connection.busy === 0 && previous - connection.lastActivity >= idleGraceMs)
+            socket.destroy();
+        }
       }
+      previous = now;
       if (this.#open.size === 0) break;
       if (now >= deadlineMs) {
         let running = 0;

@@ -267,6 +267,9 @@ describe('TokenClient retries', () => {
 });
 
 describe('TokenClient against a server that trickles its answer', () => {
+  /** Each attempt's timeoutMs: see the regression below. */
+  const trickleTimeoutMs = 2_000;
+
   /** Answers 200 at once, then one byte of body every 20 ms, never ending. */
   async function startTrickle() {
     const identity = await ca.issueServer();
@@ -294,6 +297,12 @@ describe('TokenClient against a server that trickles its answer', () => {
   // Regression: undici's bodyTimeout limits only the silence between two chunks, so a token
   // endpoint or metadata document sending a byte every 20 ms held getToken() (and every caller
   // sharing its request) forever. timeoutMs now bounds each exchange as a whole.
+  //
+  // The whole exchange includes connecting and the TLS handshake with the trickle server, which
+  // runs in this same process. With 300 ms, a busy machine (load average 18) once spent it all
+  // on a handshake: that attempt timed out before its request reached the server, and the test
+  // saw one request instead of two. 2 s is far more than a loopback handshake needs, and the
+  // trickle (a byte every 20 ms) never ends, so the timeout still ends each attempt.
   it.each([
     ['the token endpoint', true],
     ['the metadata document', false],
@@ -307,7 +316,7 @@ describe('TokenClient against a server that trickles its answer', () => {
           ...(explicitEndpoint ? { tokenEndpoint: `${trickle.origin}/token` } : {}),
           auth: { method: 'private_key_jwt', clientId: 'svc-retry', key: key.privateJwk },
           ca: ca.root.certPem,
-          timeoutMs: 300,
+          timeoutMs: trickleTimeoutMs,
           retry: { maxAttempts: 2 },
           sleep: async () => undefined,
         });
@@ -315,7 +324,9 @@ describe('TokenClient against a server that trickles its answer', () => {
         expect(error).toBeInstanceOf(TokenClientError);
         expect(error).toMatchObject({ error: 'network_error', attempts: 2 });
         expect((error as TokenClientError).errorDescription).toMatch(
-          /^ETIMEDOUT: no complete answer from https:\/\/127\.0\.0\.1:\d+\/\S+ within 300 ms$/,
+          new RegExp(
+            `^ETIMEDOUT: no complete answer from https://127\\.0\\.0\\.1:\\d+/\\S+ within ${trickleTimeoutMs} ms$`,
+          ),
         );
         expect(trickle.paths).toEqual(
           explicitEndpoint

@@ -100,6 +100,11 @@ export async function createSandbox(repo: string): Promise<Sandbox> {
   }
   env.PATH = `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
   env.NO_COLOR = '1';
+  // One override all the same: no load shedding for the servers the docs start. With its
+  // default (100 ms of event-loop delay) a busy test machine (load average 18) made a documented
+  // `serve --dev` answer 503 `overloaded` instead of the token the page shows; shedding has its
+  // own test (test/http/load-shedding.test.ts).
+  env.TOLLGATE_UNDER_PRESSURE__MAX_EVENT_LOOP_DELAY_MS = '0';
 
   return {
     root,
