@@ -12,11 +12,23 @@
  *   combining sequence authenticated as `CN=İstanbul …`. Now a presented value with a
  *   compatibility character compares exactly (and so matches no registration), and case is
  *   mapped code point by code point, only where the mapping is one code point to one.
+ *
+ * Attacks the server held, kept where no other test performs them over TLS:
+ * - the trusted intermediate's own certificate and key, presented as a client certificate for a
+ *   client registered with that CA's subject DN (a CA is never a client);
+ * - a chain made by the attacker that copies the trusted intermediate's name (and says the root
+ *   issued it) above a leaf with the victim's subject DN: every name leads to the anchor, no
+ *   signature does (and since round 23 the attacker's key verifies nothing:
+ *   test/pki/path-building-work.test.ts);
+ * - the victim's DNS name carried where a `tls_client_auth_san_dns` match does not look: in the
+ *   commonName, or as the host of a URI SAN.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenResult } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa, type IssueClientOptions } from '../../src/dev-ca/index.js';
+import { generateDevKeyPair } from '../../src/dev-ca/keys.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { leafSignedBy } from '../pki/fixtures.js';
 
 const suffix = 'O=Tollgate Dev,C=US';
 const dn = (cn: string): IssueClientOptions => ({ subject: `CN=${cn},${suffix}` });
@@ -92,5 +104,110 @@ describe('case mapping onto another letter in a subject DN (round 23)', () => {
     expect(result.ok, JSON.stringify(result)).toBe(true);
     if (!result.ok) return;
     expect(claimsOf(result.accessToken).client_id).toBe(clientId);
+  });
+});
+
+describe('identity attacks the server holds (round 23)', () => {
+  let ca: DevCa;
+  let server: MtlsTollgate;
+  const presented = new Map<string, { cert: string; key: string }>();
+  const victimDn = `CN=victim,${suffix}`;
+
+  beforeAll(async () => {
+    ca = await createDevCa({ permittedSubtrees: [] });
+    const now = new Date();
+    presented.set('intermediate', {
+      cert: ca.intermediate.certPem,
+      key: ca.intermediate.keyPem,
+    });
+    // The attacker's "intermediate": the trusted intermediate's name, the root as its issuer, the
+    // attacker's key; and below it a leaf with the victim's DN.
+    const attackerKey = await generateDevKeyPair('p256');
+    const fake = await leafSignedBy(
+      { subject: ca.root.subject, certPem: ca.root.certPem, keyPem: attackerKey.privateKeyPem },
+      now,
+      { subject: ca.intermediate.subject, ca: true, key: attackerKey },
+    );
+    const forged = await leafSignedBy(
+      { subject: ca.intermediate.subject, certPem: fake.pem, keyPem: attackerKey.privateKeyPem },
+      now,
+      { subject: victimDn },
+    );
+    presented.set('copied-name', { cert: `${forged.pem}${fake.pem}`, key: forged.keyPem });
+    for (const [name, options] of [
+      ['dns-in-cn', dn('admin.acme.test')],
+      ['dns-as-uri-host', { subject: `CN=x,${suffix}`, sanUri: ['https://admin.acme.test/'] }],
+      ['dns-genuine', { subject: `CN=x,${suffix}`, sanDns: ['admin.acme.test'] }],
+    ] as const) {
+      const issued = await ca.issueClient(options);
+      presented.set(name, { cert: issued.chainPem, key: issued.keyPem });
+    }
+    server = await startMtlsTollgate({
+      ca,
+      clients: [
+        {
+          client_id: 'issuing-ca',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: ca.intermediate.subject,
+        },
+        {
+          client_id: 'victim',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: victimDn,
+        },
+        {
+          client_id: 'dns',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_san_dns: 'admin.acme.test',
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  const request = (name: string, clientId: string): Promise<TokenResult> =>
+    server.token(
+      { grant_type: 'client_credentials', client_id: clientId },
+      presented.get(name) as { cert: string; key: string },
+    );
+
+  function expectRefused(result: TokenResult, description: string): void {
+    expect(result.ok, JSON.stringify(result)).toBe(false);
+    if (result.ok) return;
+    expect(result.status).toBe(401);
+    expect(result.error).toBe('invalid_client');
+    expect(result.errorDescription).toBe(description);
+  }
+
+  it("refuses the trusted intermediate's own certificate as a client certificate", async () => {
+    expectRefused(
+      await request('intermediate', 'issuing-ca'),
+      'the client certificate does not chain to a trusted CA',
+    );
+  });
+
+  it("refuses a chain that copies the trusted intermediate's name", async () => {
+    expectRefused(
+      await request('copied-name', 'victim'),
+      'the client certificate does not chain to a trusted CA',
+    );
+  });
+
+  it.each([
+    ['the commonName', 'dns-in-cn'],
+    ['the host of a URI SAN', 'dns-as-uri-host'],
+  ])('refuses the registered DNS name in %s', async (_where, name) => {
+    expectRefused(
+      await request(name, 'dns'),
+      "the client certificate does not match the client's registered tls_client_auth_san_dns",
+    );
+  });
+
+  it('authenticates the registered DNS name as a dNSName SAN', async () => {
+    const result = await request('dns-genuine', 'dns');
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    if (result.ok) expect(claimsOf(result.accessToken).client_id).toBe('dns');
   });
 });
