@@ -22,7 +22,6 @@ import {
   parseIpAddress,
   spkiSha256,
 } from '../pki/index.js';
-import { buildCrl, parseCrl, type RevocationEntry, type RevocationReason } from './crl.js';
 import {
   type DevKeyPair,
   type DevKeyType,
@@ -33,11 +32,17 @@ import {
 import { parseSpiffeId } from './spiffe.js';
 import {
   buildCertificate,
+  buildCrl,
+  type CrlContents,
   defaultPermittedSubtrees,
+  type EncodedCertificate,
   ekuOids,
   formatIp,
   fromPem,
   type KeyUsageName,
+  parseCrl,
+  type RevocationEntry,
+  type RevocationReason,
   randomSerial,
   type SubjectAltNames,
 } from './x509.js';
@@ -55,8 +60,16 @@ const profiles = {
   dev: { caValidityMs: 90 * dayMs, leafValidityMs: 30 * dayMs, crlValidityMs: 7 * dayMs },
 } as const;
 
+/** The server certificate's default names. */
+export const defaultServerSans: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
 /** Organization and country the dev CA puts in default subjects. */
 const subjectSuffix = 'O=Tollgate Dev,C=US';
+
+/** A client's default subject DN, for CA-issued and self-signed certificates alike. */
+export function defaultSubject(clientId: string): string {
+  return `CN=${clientId},${subjectSuffix}`;
+}
 
 /** A clock: a fixed instant or a function read at every use. */
 export type Clock = Date | (() => Date);
@@ -164,13 +177,8 @@ export interface SignClientOptions extends Omit<IssueClientOptions, 'keyType'> {
 }
 
 /** One CRL in both encodings. */
-export interface EncodedCrl {
-  readonly pem: string;
-  readonly der: Buffer;
-  readonly thisUpdate: Date;
+export interface EncodedCrl extends CrlContents, EncodedCertificate {
   readonly nextUpdate: Date;
-  readonly crlNumber: number;
-  readonly entries: readonly RevocationEntry[];
 }
 
 export interface DevCaCrls {
@@ -348,7 +356,7 @@ export class DevCa {
 
   /** Issues a serverAuth leaf for loopback names. @see RFC 5280 §4.2.1.12 */
   async issueServer(options: IssueServerOptions = {}): Promise<IssuedCertificate> {
-    const sans = options.sans ?? ['localhost', '127.0.0.1', '::1'];
+    const sans = options.sans ?? defaultServerSans;
     const dns = sans.filter((san) => isIP(san) === 0);
     const ip = sans.filter((san) => isIP(san) !== 0);
     const keyType = options.keyType ?? this.intermediate.keyType;
@@ -607,7 +615,7 @@ function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
     }
   }
   return {
-    subject: options.subject ?? `CN=${options.clientId},${subjectSuffix}`,
+    subject: options.subject ?? defaultSubject(options.clientId ?? ''),
     sans: {
       dns: sanDns,
       uri: spiffeId === undefined ? sanUri : [spiffeId],

@@ -13,13 +13,18 @@ import { createClientAssertion } from '../client/assertion.js';
 import { jwkThumbprint } from '../dpop/index.js';
 import { encodePem } from '../pki/index.js';
 import type { DevCa } from './ca.js';
-import { type ClientSpec, planClient, readClientSpecs } from './clients.js';
-import { type RevocationReason, revocationReasons } from './crl.js';
+import {
+  type ClientSpec,
+  isMtlsBinding,
+  mtlsBindings,
+  planClient,
+  readClientSpecs,
+  upsertClient,
+} from './clients.js';
 import { doctor } from './doctor.js';
 import { ensure, initDevPki } from './ensure.js';
 import { defaultIssuer } from './examples.js';
-import { generateSigningJwk, signingJwkAlgs } from './jwk.js';
-import { type DevKeyType, devKeyTypes } from './keys.js';
+import { type DevKeyType, devKeyTypes, generateSigningJwk, signingJwkAlgs } from './keys.js';
 import {
   assertSafeClientId,
   clientPath,
@@ -27,21 +32,21 @@ import {
   foreignCaFolder,
   layout,
   negativeFolder,
+  readManifestIssuer,
 } from './layout.js';
-import { readManifestIssuer } from './manifest.js';
 import { createNegativeFixtures } from './negative.js';
-import { isMtlsBinding, mtlsBindings, upsertClient } from './registry.js';
 import { spiffeBundle } from './spiffe.js';
 import { defined, json, Plan, refuseConflicts, writeFiles } from './store.js';
 import {
   type CommandResult,
-  defaultServerSans,
   type Printed,
   planCrlFiles,
   planServerFiles,
   readCert,
+  serverSans,
   type Workspace,
 } from './workspace.js';
+import { type RevocationReason, revocationReasons } from './x509.js';
 
 /** Every option of every command, for `node:util` parseArgs. */
 export const options = {
@@ -119,7 +124,7 @@ export const commands: Readonly<Record<string, Command>> = {
     flags: 'key-type san',
     async run({ ws, values }) {
       const ca = await ws.loadCa();
-      const sans = [...new Set([...defaultServerSans, ...(values.san ?? [])])];
+      const sans = serverSans(values.san);
       const plan = await planServerFiles(ca, sans, keyType(values));
       return ws.apply('server', plan, `issued a server certificate for ${sans.join(', ')}`, [
         'npm start (restart it if it is running)',

@@ -20,17 +20,10 @@ import {
 } from '../pki/index.js';
 import { tlsClientAuthIdentityFields } from '../registry/metadata.js';
 import { describeCert } from './ca.js';
+import type { RegistryFile } from './clients.js';
 import { readCertificateRequest } from './csr.js';
-import {
-  clientPath,
-  clientsFolder,
-  folderMode,
-  layout,
-  negativeFolder,
-  privateMode,
-} from './layout.js';
-import type { RegistryFile } from './registry.js';
-import { listTree } from './store.js';
+import { clientPath, clientsFolder, layout, negativeFolder } from './layout.js';
+import { folderMode, listTree, privateMode } from './store.js';
 import { type CertOnDisk, issuedBy, type Printed, type Workspace } from './workspace.js';
 import { ekuOids, fromPem } from './x509.js';
 

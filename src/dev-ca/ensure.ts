@@ -8,27 +8,29 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import type { ClientMetadata } from '../registry/metadata.js';
 import { createDevCa, type DevCa } from './ca.js';
-import { type ClientSpec, demoClients, planClient } from './clients.js';
-import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
-import { defaultIssuer } from './examples.js';
-import type { DevKeyType } from './keys.js';
-import { clientPath, clientsFolder, layout } from './layout.js';
-import { isLegacyPkcs12 } from './pkcs12-legacy.js';
 import {
+  type ClientSpec,
+  demoClients,
+  planClient,
   privateKeyJwtEntry,
   type RegistryFile,
   selfSignedEntry,
   tlsClientAuthEntry,
   upsertClient,
-} from './registry.js';
+} from './clients.js';
+import { caRenewDays, inspectCrls, inspectLeaf } from './doctor.js';
+import { defaultIssuer } from './examples.js';
+import type { DevKeyType } from './keys.js';
+import { clientPath, clientsFolder, layout } from './layout.js';
+import { isLegacyPkcs12 } from './pkcs12.js';
 import { defined, json, Plan, refuseConflicts } from './store.js';
 import {
   type CertOnDisk,
   type CommandResult,
-  defaultServerSans,
   planCaFiles,
   planCrlFiles,
   planServerFiles,
+  serverSans,
   Workspace,
 } from './workspace.js';
 
@@ -264,10 +266,6 @@ function newCa(ws: Workspace, options: DevPkiOptions): Promise<DevCa> {
     now: ws.now,
     ...defined({ keyType: options.keyType, permit: options.permit }),
   });
-}
-
-function serverSans(extra: readonly string[] | undefined): string[] {
-  return [...new Set([...defaultServerSans, ...(extra ?? [])])];
 }
 
 function withP12(spec: ClientSpec, p12: boolean | undefined): ClientSpec {

@@ -7,9 +7,9 @@
  */
 import { join } from 'node:path';
 import type { ClientMetadata } from '../registry/metadata.js';
-import { clientPath, layout, negativeFolder, publicMode } from './layout.js';
-import type { RegistryFile } from './registry.js';
-import { exists, type PlannedFile } from './store.js';
+import type { RegistryFile } from './clients.js';
+import { clientPath, layout, negativeFolder } from './layout.js';
+import { exists, type PlannedFile, sharedFile } from './store.js';
 
 export const defaultIssuer = 'https://localhost:8443';
 
@@ -172,7 +172,7 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
     '```',
     '',
   );
-  return { path: layout.examples, content: lines.join('\n'), mode: publicMode, kind: 'update' };
+  return sharedFile(layout.examples, lines.join('\n'));
 }
 
 function shellQuote(value: string): string {

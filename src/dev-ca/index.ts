@@ -17,14 +17,12 @@ export {
   openDevCa,
 } from './ca.js';
 export { runDevCaCli } from './cli.js';
-export { parseCrl } from './crl.js';
+export { privateKeyJwtEntry, selfSignedEntry, tlsClientAuthEntry } from './clients.js';
 export { ensureDevPki } from './ensure.js';
-export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './jwk.js';
+export { generateSigningJwk, type SigningJwk, type SigningJwkAlg, signingJwkAlgs } from './keys.js';
 export { layout } from './layout.js';
 export { createNegativeFixtures, type NegativeFixtureSet, negativeKinds } from './negative.js';
-export { createPkcs12 } from './pkcs12.js';
-export { createLegacyPkcs12, isLegacyPkcs12 } from './pkcs12-legacy.js';
-export { privateKeyJwtEntry, selfSignedEntry, tlsClientAuthEntry } from './registry.js';
+export { createLegacyPkcs12, createPkcs12, isLegacyPkcs12 } from './pkcs12.js';
 export { createSelfSignedClient, type SelfSignedClient } from './self-signed.js';
 export {
   createJwtSvidIssuer,
@@ -32,3 +30,4 @@ export {
   type JwtSvidIssuer,
   jwtSvidBundleKey,
 } from './workload.js';
+export { parseCrl } from './x509.js';

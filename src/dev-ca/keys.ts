@@ -1,11 +1,13 @@
 /**
- * Key pairs for the development PKI and the signature algorithms that go with them.
+ * Key pairs for the development PKI and the signature algorithms that go with them, and the JWK
+ * signing keys of private_key_jwt clients (the public half goes into the registry's `jwks`).
  *
  * Keys come from node:crypto (fast, native, no WebCrypto engine to share with src/pki), and
  * certificates and CRLs are signed with `crypto.sign`, whose ECDSA output is already the DER
  * `Ecdsa-Sig-Value` that X.509 wants.
  *
- * @see RFC 5480 (EC SubjectPublicKeyInfo), RFC 8410 (Ed25519), RFC 4055 and RFC 8017 (RSA)
+ * @see RFC 5480 (EC SubjectPublicKeyInfo), RFC 8410 (Ed25519), RFC 4055 and RFC 8017 (RSA),
+ *      RFC 7517 (JWK), RFC 7638 (thumbprint used as `kid`), RFC 7523 §3
  */
 import {
   createPrivateKey,
@@ -15,6 +17,9 @@ import {
   sign,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { asymmetricAlgs } from '../jws/index.js';
+import { generateKeyPairFor } from '../jws/keygen.js';
 
 /** `generateKeyPair` with PEM output under one signature (node's typings have one per kind). */
 const generatePemPair = promisify(generateKeyPair) as (
@@ -111,5 +116,43 @@ function describeKeyPair(keyType: DevKeyType, privateKey: KeyObject): DevKeyPair
     publicKey,
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     spkiDer: publicKey.export({ type: 'spki', format: 'der' }),
+  };
+}
+
+/** JWS algorithms a client signing key can be made for. */
+export const signingJwkAlgs = asymmetricAlgs;
+export type SigningJwkAlg = (typeof signingJwkAlgs)[number];
+
+/** True when `value` names a supported signing algorithm. */
+export function isSigningJwkAlg(value: unknown): value is SigningJwkAlg {
+  return typeof value === 'string' && (signingJwkAlgs as readonly string[]).includes(value);
+}
+
+export interface SigningJwk {
+  readonly alg: SigningJwkAlg;
+  /** RFC 7638 SHA-256 thumbprint of the public key. */
+  readonly kid: string;
+  /** `kty`, key members, `kid`, `alg`, `use: "sig"`: ready for a registry `jwks`. */
+  readonly publicJwk: JWK;
+  /** The same plus the private members; keep it 0600. */
+  readonly privateJwk: JWK;
+}
+
+/** Generates a signing key pair and its JWKs; `kid` is the RFC 7638 thumbprint. */
+export async function generateSigningJwk(alg: SigningJwkAlg = 'ES256'): Promise<SigningJwk> {
+  if (!isSigningJwkAlg(alg)) {
+    throw new TypeError(
+      `dev-ca: unsupported signing alg ${String(alg)}; use one of ${signingJwkAlgs.join(', ')}`,
+    );
+  }
+  const pair = generateKeyPairFor(alg);
+  const publicKeyJwk = await exportJWK(pair.publicKey);
+  const privateKeyJwk = await exportJWK(pair.privateKey);
+  const kid = await calculateJwkThumbprint(publicKeyJwk, 'sha256');
+  return {
+    alg,
+    kid,
+    publicJwk: { ...publicKeyJwk, kid, alg, use: 'sig' },
+    privateJwk: { ...privateKeyJwk, kid, alg, use: 'sig' },
   };
 }

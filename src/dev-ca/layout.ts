@@ -1,8 +1,19 @@
 /**
- * The on-disk layout of a dev PKI directory (default `certs/`). Tollgate's server defaults read
- * these paths, so they are a contract: change them only together with src/config.
+ * The on-disk layout of a dev PKI directory (default `certs/`), and manifest.json, which lists it
+ * as it is. Tollgate's server defaults read these paths, so they are a contract: change them only
+ * together with src/config.
+ *
+ * manifest.json holds every file of the dev PKI with its role, mode, and for certificates the
+ * serial, subject, notAfter and `x5t#S256`. It is derived from what is on disk after each command,
+ * so it can never disagree with the files; it carries no timestamp of its own, so re-running a
+ * command that changes nothing leaves it byte-identical.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeCert } from './ca.js';
+import { json, listTree, type PlannedFile, sharedFile } from './store.js';
+import { fromPem, parseCrl } from './x509.js';
 
 /** Every file of the PKI directory: its path (relative to the directory) and its role. */
 const files = {
@@ -60,11 +71,6 @@ export const negativeFolder = 'negative';
 /** The look-alike CA of the `foreign-ca` fixture. */
 export const foreignCaFolder = 'negative/foreign-ca';
 
-/** Key files: 0600. Everything else: 0644 inside 0700 folders. */
-export const privateMode = 0o600;
-export const publicMode = 0o644;
-export const folderMode = 0o700;
-
 /** `clients/<id>/<file>` (or under `negative/`). */
 export function clientPath(
   clientId: string,
@@ -81,4 +87,86 @@ export function assertSafeClientId(clientId: string): void {
       `dev-ca: client_id ${JSON.stringify(clientId)} must be 1-128 of A-Z a-z 0-9 . _ - (it names a folder)`,
     );
   }
+}
+
+export interface ManifestEntry {
+  path: string;
+  role: string;
+  mode: string;
+  subject?: string;
+  serial?: string;
+  notAfter?: string;
+  'x5t#S256'?: string;
+  nextUpdate?: string;
+  revoked?: string[];
+  kid?: string;
+  alg?: string;
+}
+
+/** The issuer recorded by the last command, so later commands keep EXAMPLES.md consistent. */
+export async function readManifestIssuer(dir: string): Promise<string | undefined> {
+  try {
+    const text = await readFile(join(dir, layout.manifest), 'utf8');
+    const issuer = (JSON.parse(text) as { issuer?: unknown }).issuer;
+    return typeof issuer === 'string' ? issuer : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Builds manifest.json from the directory as it is now. */
+export async function buildManifest(dir: string, issuer: string): Promise<PlannedFile> {
+  const entries: ManifestEntry[] = [];
+  for (const { path, folder, mode } of await listTree(dir)) {
+    // Files the dev CA did not make (README.md, .gitignore) have no role; nor does a temp file.
+    const role = folder || path.includes('.tmp-') ? undefined : roleOf(path);
+    if (role === undefined || path === layout.manifest) continue;
+    const absolute = join(dir, path);
+    const entry: ManifestEntry = { path, role, mode: `0${mode.toString(8)}` };
+    try {
+      if (path.endsWith('.crl.pem')) {
+        const der = fromPem('X509 CRL', await readFile(absolute, 'utf8'))[0];
+        if (der !== undefined) {
+          const crl = parseCrl(der);
+          if (crl.nextUpdate !== undefined) entry.nextUpdate = crl.nextUpdate.toISOString();
+          entry.revoked = crl.entries.map((e) => `${e.serialHex} (${e.reason})`);
+        }
+      } else if (path.endsWith('.pem') && !/(key|crl-chain)\.pem$/.test(path)) {
+        const info = describeCert(new X509Certificate(await readFile(absolute)));
+        entry.subject = info.subject;
+        entry.serial = info.serialHex;
+        entry.notAfter = info.notAfter.toISOString();
+        entry['x5t#S256'] = info.x5tS256;
+      } else if (path.endsWith('.jwk.json')) {
+        const jwk = JSON.parse(await readFile(absolute, 'utf8')) as {
+          kid?: unknown;
+          alg?: unknown;
+        };
+        if (typeof jwk.kid === 'string') entry.kid = jwk.kid;
+        if (typeof jwk.alg === 'string') entry.alg = jwk.alg;
+      }
+    } catch {
+      entry.role = `${role} (unreadable)`;
+    }
+    entries.push(entry);
+  }
+  const manifest = { generator: 'tollgate dev-ca', layoutVersion: 1, issuer, files: entries };
+  return sharedFile(layout.manifest, json(manifest));
+}
+
+/** The role of a known file, or undefined for files the dev CA did not make. */
+function roleOf(path: string): string | undefined {
+  const direct = roles.get(path);
+  if (direct !== undefined) return direct;
+  const parts = path.split('/');
+  if (parts[0] === 'negative' && parts[1] === 'foreign-ca') {
+    return `negative fixture: foreign CA with our subject DNs (${parts[2] ?? ''})`;
+  }
+  if ((parts[0] === 'clients' || parts[0] === 'negative') && parts.length === 3) {
+    const prefix =
+      parts[0] === 'negative' ? `negative fixture ${parts[1]}: ` : `client ${parts[1]}: `;
+    const role = clientRoles.get(parts[2] ?? '');
+    return role === undefined ? undefined : `${prefix}${role}`;
+  }
+  return undefined;
 }

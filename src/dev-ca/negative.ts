@@ -6,8 +6,8 @@
  * @see RFC 8705 §2.1 (what must match), RFC 5280 §6.1.3 (validity, revocation), §4.2.1.12 (EKU)
  */
 import type { ClientMetadata } from '../registry/metadata.js';
-import { createDevCa, type DevCa, type IssuedClientCertificate } from './ca.js';
-import { tlsClientAuthEntry } from './registry.js';
+import { createDevCa, type DevCa, defaultSubject, type IssuedClientCertificate } from './ca.js';
+import { tlsClientAuthEntry } from './clients.js';
 
 /** The negative cases, by name. */
 export const negativeKinds = [
@@ -72,7 +72,6 @@ export async function createNegativeFixtures(
     permittedSubtrees: ca.permittedSubtrees,
     profile: ca.profile,
   });
-  const subjectOf = (clientId: string): string => `CN=${clientId},O=Tollgate Dev,C=US`;
   const at = (hours: number): Date => new Date(now.getTime() + hours * hourMs);
   type Made = Omit<NegativeFixture, 'kind' | 'clientId' | 'registration' | 'presentedChainPem'> &
     Partial<Pick<NegativeFixture, 'registration' | 'presentedChainPem'>>;
@@ -102,18 +101,18 @@ export async function createNegativeFixtures(
       opensslError: 'unsuitable certificate purpose',
     }),
     'foreign-ca': async (clientId) => ({
-      cert: await foreignCa.issueClient({ clientId, subject: subjectOf(clientId), now }),
+      cert: await foreignCa.issueClient({ clientId, subject: defaultSubject(clientId), now }),
       reason:
         'issued by a different CA whose subject DNs equal ours; the issuer key does not match',
       opensslError: 'unable to get local issuer certificate',
     }),
     'subject-mismatch': async (clientId) => {
-      const subject = subjectOf(`${clientId}-imposter`);
+      const subject = defaultSubject(`${clientId}-imposter`);
       const cert = await ca.issueClient({ clientId, subject, now });
       return {
         cert,
         registration: tlsClientAuthEntry(clientId, {
-          subject: subjectOf(clientId),
+          subject: defaultSubject(clientId),
           sans: cert.sans,
         }),
         reason: 'the subject DN differs from the registered tls_client_auth_subject_dn',

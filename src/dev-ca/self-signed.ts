@@ -11,7 +11,13 @@ import { X509Certificate } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { generate } from 'selfsigned';
 import { encodeDnString, formatDn, parseDn } from '../pki/index.js';
-import { type CertificateInfo, describeCert, type ValidityOptions, validityOf } from './ca.js';
+import {
+  type CertificateInfo,
+  defaultSubject,
+  describeCert,
+  type ValidityOptions,
+  validityOf,
+} from './ca.js';
 import { type DevKeyType, generateDevKeyPair } from './keys.js';
 import { buildCertificate, ekuOids, randomSerial } from './x509.js';
 
@@ -39,7 +45,7 @@ export async function createSelfSignedClient(
   options: SelfSignedClientOptions,
 ): Promise<SelfSignedClient> {
   const keyType = options.keyType ?? 'p256';
-  const subject = options.subject ?? `CN=${options.clientId},O=Tollgate Dev,C=US`;
+  const subject = options.subject ?? defaultSubject(options.clientId);
   const { notBefore, notAfter } = validityOf(options, 3_600_000);
   const key = await generateDevKeyPair(keyType);
   // selfsigned joins these into a string that @peculiar/x509 parses back, in the order given

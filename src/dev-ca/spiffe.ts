@@ -36,8 +36,6 @@ export function parseSpiffeId(id: string): SpiffeId {
 
 /** Options for {@link spiffeBundle}. */
 export interface SpiffeBundleOptions {
-  /** `spiffe_refresh_hint` in seconds; default 300. */
-  readonly refreshHintSeconds?: number;
   /** `spiffe_sequence`, when the caller tracks one. */
   readonly sequence?: number;
   /** `jwt-svid` entries (with `kid`) to publish beside the X.509 authorities. */
@@ -70,7 +68,7 @@ export async function spiffeBundle(
   if (x509Authorities.length === 0) throw new TypeError('a SPIFFE bundle needs a CA certificate');
   return {
     keys: [...x509Authorities, ...(options.jwtAuthorities ?? []).map(jwtSvidEntry)],
-    spiffe_refresh_hint: options.refreshHintSeconds ?? 300,
+    spiffe_refresh_hint: 300,
     ...(options.sequence === undefined ? {} : { spiffe_sequence: options.sequence }),
   };
 }

@@ -6,8 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { folderMode, privateMode, publicMode } from './layout.js';
+import { dirname, join, relative, sep } from 'node:path';
+
+/** Key files: 0600. Everything else: 0644 inside 0700 folders. */
+export const privateMode = 0o600;
+export const publicMode = 0o644;
+export const folderMode = 0o700;
 
 /** One file a command wants to write. */
 export interface PlannedFile {
@@ -73,9 +77,9 @@ export function json(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
-/** A shared JSON file the dev CA maintains (manifest.json, the SPIFFE bundle): 0644. */
-export function jsonFile(path: string, value: unknown): PlannedFile {
-  return { path, content: json(value), mode: publicMode, kind: 'update' };
+/** A shared file the dev CA maintains (manifest.json, EXAMPLES.md, the SPIFFE bundle): 0644. */
+export function sharedFile(path: string, content: string): PlannedFile {
+  return { path, content, mode: publicMode, kind: 'update' };
 }
 
 /**
@@ -146,18 +150,14 @@ export async function listTree(
   dir: string,
 ): Promise<{ readonly path: string; readonly folder: boolean; readonly mode: number }[]> {
   const found: { path: string; folder: boolean; mode: number }[] = [];
-  const walk = async (relative: string): Promise<void> => {
-    for (const entry of await readdir(join(dir, relative), { withFileTypes: true }).catch(
-      () => [],
-    )) {
-      const path = relative === '' ? entry.name : `${relative}/${entry.name}`;
-      const folder = entry.isDirectory();
-      if (!folder && !entry.isFile()) continue;
-      found.push({ path, folder, mode: (await stat(join(dir, path))).mode & 0o777 });
-      if (folder) await walk(path);
-    }
-  };
-  await walk('');
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const folder = entry.isDirectory();
+    if (!folder && !entry.isFile()) continue;
+    const absolute = join(entry.parentPath, entry.name);
+    const path = relative(dir, absolute).split(sep).join('/');
+    found.push({ path, folder, mode: (await stat(absolute)).mode & 0o777 });
+  }
   return found.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 

@@ -11,7 +11,7 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import type { JWK } from 'jose';
 import { createJwsSigner } from '../jws/index.js';
-import { generateSigningJwk, type SigningJwk, type SigningJwkAlg } from './jwk.js';
+import { generateSigningJwk, type SigningJwk, type SigningJwkAlg } from './keys.js';
 import { jwtSvidEntry } from './spiffe.js';
 
 /** The JWK of a JWT-SVID signing key as a SPIFFE bundle carries it (`use: jwt-svid`, no `alg`). */

@@ -13,32 +13,35 @@ import {
   type Clock,
   clockOf,
   type DevCa,
+  defaultServerSans,
   describeCert,
   openDevCa,
 } from './ca.js';
+import type { RegistryFile } from './clients.js';
 import { buildExamples, defaultIssuer } from './examples.js';
 import type { DevKeyType } from './keys.js';
-import { layout } from './layout.js';
-import { buildManifest, readManifestIssuer } from './manifest.js';
-import type { RegistryFile } from './registry.js';
+import { buildManifest, layout, readManifestIssuer } from './layout.js';
 import { spiffeBundle } from './spiffe.js';
 import {
   defined,
   exists,
-  jsonFile,
+  json,
   type MadeFile,
   Plan,
   type PlannedFile,
   readText,
   refuseConflicts,
+  sharedFile,
   writeFiles,
 } from './store.js';
 import { formatIp } from './x509.js';
 
 const dayMs = 86_400_000;
 
-/** The server certificate's default names. */
-export const defaultServerSans: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+/** The server certificate's names: the defaults, then `extra`, each once. */
+export function serverSans(extra: readonly string[] = []): string[] {
+  return [...new Set([...defaultServerSans, ...extra])];
+}
 
 /** What a command reports: files made, where, until when, and what to run next. */
 export interface CommandResult {
@@ -155,7 +158,7 @@ export class Workspace {
     // The SPIFFE bundle, once written, follows the root (a replaced CA gets a new bundle).
     const rootPem = await this.text(layout.rootCert);
     if (rootPem !== undefined && (await this.has(layout.spiffeBundle))) {
-      derived.push(jsonFile(layout.spiffeBundle, await spiffeBundle(rootPem)));
+      derived.push(sharedFile(layout.spiffeBundle, json(await spiffeBundle(rootPem))));
     }
     written.push(...(await writeFiles(this.dir, derived)));
     // The manifest lists EXAMPLES.md, so it goes last.

@@ -1,9 +1,11 @@
 /**
- * X.509 v3 certificates for the dev CA, built with pkijs (whose ASN.1 model also backs src/pki)
- * and signed with node:crypto: one builder, one profile, for every key type. Name constraints
- * are encoded here and checked with src/pki's rule (ca.ts).
+ * X.509 v3 certificates and v2 CRLs for the dev CA, built with pkijs (whose ASN.1 model also
+ * backs src/pki) and signed with node:crypto: one builder, one profile, for every key type. Name
+ * constraints are encoded here and checked with src/pki's rule (ca.ts). A CRL is the revocation
+ * state on disk, so `revoke` and `crl` re-read it rather than keeping a second database.
  *
- * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions), §4.2.1.10 (name constraints)
+ * @see RFC 5280 §4.1 (certificate fields), §4.2 (extensions), §4.2.1.10 (name constraints),
+ *      §5 (CRL profile), §5.2.3 (CRL number), §5.3.1 (reason code)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -16,6 +18,7 @@ import {
   keyUsageBits,
   type KeyUsageName as PkiKeyUsageName,
   parseIpAddress,
+  parseCrl as parsePkiCrl,
 } from '../pki/index.js';
 import { type DevKeyPair, signatureAlgorithmFor, signTbs } from './keys.js';
 
@@ -143,7 +146,7 @@ function nameConstraints(permittedSubtrees: readonly string[]): asn1js.Sequence 
 }
 
 /** The AlgorithmIdentifier for signatures made with `key`. */
-export function algorithmIdentifier(key: DevKeyPair): pkijs.AlgorithmIdentifier {
+function algorithmIdentifier(key: DevKeyPair): pkijs.AlgorithmIdentifier {
   const { oid, nullParams } = signatureAlgorithmFor(key.keyType);
   return nullParams
     ? new pkijs.AlgorithmIdentifier({ algorithmId: oid, algorithmParams: new asn1js.Null() })
@@ -173,13 +176,13 @@ export function fromPem(label: string, pem: string): Buffer[] {
   }
 }
 
-/** 4- or 16-octet network form to text; IPv6 with its longest zero run compressed (RFC 5952). */
+/**
+ * 4- or 16-octet network form to text. IPv6 in the RFC 5952 form (first longest zero run of two
+ * or more groups compressed), which is how the WHATWG URL parser serialises an IPv6 host.
+ */
 export function formatIp(bytes: Uint8Array): string {
   const text = formatIpAddress(bytes);
-  const runs = [...text.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)].sort(
-    (a, b) => b[0].length - a[0].length,
-  );
-  return bytes.length === 4 || runs[0] === undefined ? text : text.replace(runs[0][0], '::');
+  return bytes.length === 4 ? text : new URL(`http://[${text}]`).hostname.slice(1, -1);
 }
 
 /** The default permitted subtrees: loopback names and addresses, and the RFC 2606/6761 `.test`. */
@@ -241,17 +244,113 @@ function keyUsageBitString(usages: readonly KeyUsageName[]): asn1js.BitString {
 }
 
 /** An extension with the DER of `value`, for certificates, CRLs and CRL entries. */
-export function extension(
-  extnID: string,
-  critical: boolean,
-  value: asn1js.BaseBlock,
-): pkijs.Extension {
+function extension(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 
 /** The authority key identifier of `issuerSpki`'s certificates and CRLs (RFC 5280 §4.2.1.1). */
-export function authorityKeyIdentifier(issuerSpki: Buffer): pkijs.Extension {
+function authorityKeyIdentifier(issuerSpki: Buffer): pkijs.Extension {
   const keyId = new asn1js.OctetString({ valueHex: keyIdentifier(issuerSpki) });
   const value = new pkijs.AuthorityKeyIdentifier({ keyIdentifier: keyId }).toSchema();
   return extension(pkijs.id_AuthorityKeyIdentifier, false, value);
+}
+
+/** RFC 5280 §5.3.1 CRLReason values (7 is unused). */
+export const revocationReasons = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+export type RevocationReason = keyof typeof revocationReasons;
+
+/** One revoked certificate. */
+export interface RevocationEntry {
+  /** Serial number, upper-case hex without separators (as `openssl crl -text` prints it). */
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  readonly reason: RevocationReason;
+}
+
+/** What a CRL says, in the dev CA's terms. */
+export interface CrlContents {
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date | undefined;
+  readonly crlNumber: number;
+  readonly entries: readonly RevocationEntry[];
+}
+
+export interface CrlTemplate extends CrlContents {
+  readonly nextUpdate: Date;
+  /** DER Name of the issuing CA. */
+  readonly issuer: Buffer;
+  readonly issuerSpki: Buffer;
+  readonly signer: DevKeyPair;
+}
+
+/** Builds and signs a v2 CRL with a CRL number, AKI, and per-entry reason codes. */
+export function buildCrl(template: CrlTemplate): EncodedCertificate {
+  const crl = new pkijs.CertificateRevocationList();
+  crl.version = 1;
+  crl.issuer = pkijs.RelativeDistinguishedNames.fromBER(template.issuer);
+  crl.thisUpdate = timeOf(template.thisUpdate);
+  crl.nextUpdate = timeOf(template.nextUpdate);
+  if (template.entries.length > 0) {
+    crl.revokedCertificates = template.entries.map((entry) => {
+      const revoked = new pkijs.RevokedCertificate({
+        userCertificate: new asn1js.Integer({ valueHex: Buffer.from(entry.serialHex, 'hex') }),
+        revocationDate: timeOf(entry.revokedAt),
+      });
+      // RFC 5280 §5.3.1: the reason code SHOULD be absent rather than "unspecified".
+      if (entry.reason !== 'unspecified') {
+        const code = new asn1js.Enumerated({ value: revocationReasons[entry.reason] });
+        const reason = extension(pkijs.id_CRLReason, false, code);
+        revoked.crlEntryExtensions = new pkijs.Extensions({ extensions: [reason] });
+      }
+      return revoked;
+    });
+  }
+  const crlNumber = new asn1js.Integer({ value: template.crlNumber });
+  crl.crlExtensions = new pkijs.Extensions({
+    extensions: [
+      authorityKeyIdentifier(template.issuerSpki),
+      extension(pkijs.id_CRLNumber, false, crlNumber),
+    ],
+  });
+  crl.signature = algorithmIdentifier(template.signer);
+  crl.signatureAlgorithm = algorithmIdentifier(template.signer);
+  // encodeTBS is protected on CRLs (public on certificates) but is the only way to get the TBS.
+  const tbs = (crl as unknown as { encodeTBS(): asn1js.Sequence }).encodeTBS();
+  crl.tbsView = new Uint8Array(tbs.toBER(false));
+  crl.signatureValue = new asn1js.BitString({
+    valueHex: signTbs(template.signer, crl.tbsView),
+  });
+  const der = Buffer.from(crl.toSchema(false).toBER(false));
+  return { der, pem: encodePem('X509 CRL', der) };
+}
+
+/**
+ * Reads a CRL with src/pki's parser (the one the server loads CRLs with), reason codes by name.
+ * Does not verify the signature.
+ */
+export function parseCrl(der: Uint8Array): CrlContents {
+  const crl = parsePkiCrl(der);
+  const reasons = Object.entries(revocationReasons);
+  return {
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    crlNumber: Number(crl.crlNumber),
+    entries: crl.entries.map((entry) => ({
+      serialHex: entry.serial.toUpperCase(),
+      revokedAt: entry.revocationDate,
+      reason: (reasons.find(([, code]) => code === entry.reasonCode)?.[0] ??
+        'unspecified') as RevocationReason,
+    })),
+  };
 }

@@ -16,7 +16,7 @@ import {
   type IssuedCertificate,
   runDevCaCli,
 } from '../../src/dev-ca/index.js';
-import { createLegacyPkcs12, isLegacyPkcs12 } from '../../src/dev-ca/pkcs12-legacy.js';
+import { createLegacyPkcs12, isLegacyPkcs12 } from '../../src/dev-ca/pkcs12.js';
 import { openssl, tempDir } from './helpers.js';
 
 const password = 'correct-horse-battery-staple';

@@ -8,11 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCrl } from '../../src/dev-ca/crl.js';
 import { createDevCa, encodeDn } from '../../src/dev-ca/index.js';
 import { type DevKeyPair, generateDevKeyPair } from '../../src/dev-ca/keys.js';
 import {
   buildCertificate,
+  buildCrl,
   type CertificateTemplate,
   ekuOids,
   randomSerial,
