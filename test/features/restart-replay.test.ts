@@ -125,6 +125,9 @@ describe('replay protection across a restart (memory store)', () => {
     // Refused once at the fence; the SDK learned the server's clock (Date header), signed a
     // fresh assertion and was accepted: exactly two requests.
     expect(sdk.requestCount).toBe(2);
-    expect(Math.abs(sdk.clockOffsetMs - 20_000)).toBeLessThan(2_000);
+    // Learned, not measured: the Date header has one-second resolution and the request's own
+    // latency (any on a busy machine) adds to the error, so the bound only tells "learned the
+    // 20 s" from "did not" (0).
+    expect(Math.abs(sdk.clockOffsetMs - 20_000)).toBeLessThan(10_000);
   });
 });
