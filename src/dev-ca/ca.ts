@@ -272,6 +272,19 @@ export async function openDevCa(options: OpenDevCaOptions): Promise<DevCa> {
 
 type Which = 'root' | 'intermediate';
 
+/** What the CA keeps per issuing certificate: its name and key, and its CRL's state. */
+interface Issuer {
+  /** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
+  readonly name: Buffer;
+  readonly spki: Buffer;
+  /** Absent for a root opened without its key. */
+  readonly key: DevKeyPair | undefined;
+  readonly revoked: Map<string, RevocationEntry>;
+  crlNumber: number;
+  /** The CRL read from disk: without the root key it is the root CRL from then on. */
+  readonly loadedCrl: EncodedCrl | undefined;
+}
+
 /** A development CA held in memory; made by {@link createDevCa} or {@link openDevCa}. */
 export class DevCa {
   readonly root: CaCertificate;
@@ -282,16 +295,12 @@ export class DevCa {
   readonly permittedSubtrees: readonly string[];
   readonly profile: DevCaProfile;
   readonly #clock: () => Date;
-  readonly #rootKey: DevKeyPair | undefined;
-  readonly #intermediateKey: DevKeyPair;
   /** The intermediate's name constraints, as chain validation reads them. */
   readonly #constraints: NameConstraints | undefined;
-  readonly #names: Record<Which, Buffer>;
-  readonly #spki: Record<Which, Buffer>;
-  readonly #revoked: Record<Which, Map<string, RevocationEntry>>;
-  readonly #crlNumber: Record<Which, number>;
-  /** The root CRL read from disk: without the root key it is the root CRL from then on. */
-  readonly #loadedRootCrl: EncodedCrl | undefined;
+  readonly #issuers: {
+    readonly root: Issuer;
+    readonly intermediate: Issuer & { readonly key: DevKeyPair };
+  };
 
   /** @internal Use {@link createDevCa} or {@link openDevCa}. */
   constructor(options: OpenDevCaOptions & { readonly profile: DevCaProfile }) {
@@ -299,8 +308,8 @@ export class DevCa {
     this.profile = options.profile;
     const root = new X509Certificate(options.rootCertPem);
     const intermediate = new X509Certificate(options.intermediateCertPem);
-    this.#intermediateKey = loadDevKeyPair(options.intermediateKeyPem);
-    if (!intermediate.checkPrivateKey(this.#intermediateKey.privateKey)) {
+    const intermediateKey = loadDevKeyPair(options.intermediateKeyPem);
+    if (!intermediate.checkPrivateKey(intermediateKey.privateKey)) {
       throw new TypeError(
         'dev-ca: the intermediate key does not match the intermediate certificate',
       );
@@ -310,32 +319,18 @@ export class DevCa {
     if (rootKey !== undefined && !root.checkPrivateKey(rootKey.privateKey)) {
       throw new TypeError('dev-ca: the root key does not match the root certificate');
     }
-    this.#rootKey = rootKey;
     this.root = describeCaCertificate(root, rootKey?.privateKeyPem);
     this.intermediate = {
       ...describeCaCertificate(intermediate),
-      keyPem: this.#intermediateKey.privateKeyPem,
+      keyPem: intermediateKey.privateKeyPem,
     };
     this.chainPem = `${this.intermediate.certPem}${this.root.certPem}`;
     this.#constraints = parseCertificate(intermediate.raw).extensions.nameConstraints;
     this.permittedSubtrees = permittedSubtreesOf(this.#constraints);
-    this.#names = { root: subjectDerOf(root), intermediate: subjectDerOf(intermediate) };
-    this.#spki = {
-      root: root.publicKey.export({ type: 'spki', format: 'der' }),
-      intermediate: this.#intermediateKey.spkiDer,
+    this.#issuers = {
+      root: issuerOf(root, rootKey, options.rootCrlPem),
+      intermediate: issuerOf(intermediate, intermediateKey, options.intermediateCrlPem),
     };
-    const loaded = {
-      root: firstCrl(options.rootCrlPem),
-      intermediate: firstCrl(options.intermediateCrlPem),
-    };
-    const revoked = (crl: EncodedCrl | undefined) =>
-      new Map((crl?.entries ?? []).map((entry) => [entry.serialHex, entry]));
-    this.#revoked = { root: revoked(loaded.root), intermediate: revoked(loaded.intermediate) };
-    this.#crlNumber = {
-      root: loaded.root?.crlNumber ?? 0,
-      intermediate: loaded.intermediate?.crlNumber ?? 0,
-    };
-    this.#loadedRootCrl = loaded.root;
   }
 
   /** The CA's clock. */
@@ -363,7 +358,7 @@ export class DevCa {
     const key = await generateDevKeyPair(keyType);
     const issued = this.#issueLeaf({
       subject: `CN=${dns[0] ?? ip[0] ?? 'localhost'},${subjectSuffix}`,
-      sans: { dns, ip },
+      sans: { dns, ip, uri: [], email: [] },
       ekuOids: [ekuOids.serverAuth],
       spkiDer: key.spkiDer,
       // keyEncipherment only matters for RSA key transport, which TLS 1.3 dropped; keep it
@@ -404,10 +399,10 @@ export class DevCa {
   ): RevocationEntry {
     const serialHex = serialOf(target);
     const byRoot = serialHex === this.intermediate.serialHex;
-    const map = this.#revoked[byRoot ? 'root' : 'intermediate'];
+    const map = this.#issuers[byRoot ? 'root' : 'intermediate'].revoked;
     const existing = map.get(serialHex);
     if (existing !== undefined) return existing;
-    if (byRoot && this.#rootKey === undefined) {
+    if (byRoot && this.#issuers.root.key === undefined) {
       throw new TypeError('dev-ca: revoking the intermediate needs the root key (--keep-root-key)');
     }
     const entry: RevocationEntry = { serialHex, revokedAt: truncate(at ?? this.now()), reason };
@@ -418,8 +413,8 @@ export class DevCa {
   /** Signs fresh CRLs for both CAs. Without the root key, the loaded root CRL is returned as is. */
   async crls(options: CrlOptions = {}): Promise<DevCaCrls> {
     const intermediate = this.#crl('intermediate', options.nextUpdateDays, options.now);
-    let root = this.#loadedRootCrl;
-    if (this.#rootKey !== undefined) {
+    let root = this.#issuers.root.loadedCrl;
+    if (this.#issuers.root.key !== undefined) {
       const days = options.rootNextUpdateDays ?? options.nextUpdateDays;
       root = this.#crl('root', days, options.now);
     }
@@ -435,14 +430,15 @@ export class DevCa {
     const validityMs = days === undefined ? profiles[this.profile].crlValidityMs : days * dayMs;
     const caNotAfter = this[which].notAfter.getTime();
     const nextUpdate = new Date(Math.min(now.getTime() + validityMs, caNotAfter));
-    const entries = [...this.#revoked[which].values()];
-    const crlNumber = ++this.#crlNumber[which];
-    const signer = which === 'root' ? this.#rootKey : this.#intermediateKey;
-    if (signer === undefined) throw new TypeError('dev-ca: no root key to sign the root CRL with');
+    const issuer = this.#issuers[which];
+    const entries = [...issuer.revoked.values()];
+    const crlNumber = ++issuer.crlNumber;
+    if (issuer.key === undefined)
+      throw new TypeError('dev-ca: no root key to sign the root CRL with');
     const built = buildCrl({
-      issuer: this.#names[which],
-      issuerSpki: this.#spki[which],
-      signer,
+      issuer: issuer.name,
+      issuerSpki: issuer.spki,
+      signer: issuer.key,
       thisUpdate: now,
       nextUpdate,
       crlNumber,
@@ -453,13 +449,14 @@ export class DevCa {
 
   #issueLeaf(leaf: {
     readonly subject: string;
-    readonly sans: SubjectAltNames;
+    readonly sans: IssuedCertificate['sans'];
     readonly ekuOids: readonly string[] | undefined;
     readonly spkiDer: Buffer;
     readonly keyUsage: KeyUsageName[];
     readonly validity: ValidityOptions;
   }): Omit<IssuedCertificate, 'keyPem'> {
     const { sans } = leaf;
+    const { name, spki, key } = this.#issuers.intermediate;
     const { notBefore, notAfter } = validityOf(
       { ...leaf.validity, now: leaf.validity.now ?? this.now() },
       profiles[this.profile].leafValidityMs,
@@ -468,12 +465,12 @@ export class DevCa {
     const cert = buildCertificate({
       serial: randomSerial(),
       subject: encodeDnString(leaf.subject),
-      issuer: this.#names.intermediate,
+      issuer: name,
       notBefore,
       notAfter,
       subjectSpki: leaf.spkiDer,
-      issuerSpki: this.#spki.intermediate,
-      signer: this.#intermediateKey,
+      issuerSpki: spki,
+      signer: key,
       keyUsage: leaf.keyUsage,
       ...(leaf.ekuOids === undefined ? {} : { extKeyUsage: leaf.ekuOids }),
       subjectAltNames: sans,
@@ -483,12 +480,7 @@ export class DevCa {
       ...describeCert(new X509Certificate(cert.der)),
       chainPem: `${cert.pem}${this.intermediate.certPem}`,
       issuer: this.intermediate.subject,
-      sans: {
-        dns: [...(sans.dns ?? [])],
-        uri: [...(sans.uri ?? [])],
-        ip: [...(sans.ip ?? [])],
-        email: [...(sans.email ?? [])],
-      },
+      sans,
       eku: (leaf.ekuOids ?? []).map(ekuName),
     };
   }
@@ -547,9 +539,20 @@ export function describeCert(cert: X509Certificate): CertificateInfo {
   };
 }
 
-/** The subject Name's DER, byte for byte as encoded (what a CRL's issuer must equal). */
-function subjectDerOf(cert: X509Certificate): Buffer {
-  return Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false));
+function issuerOf<K extends DevKeyPair | undefined>(
+  cert: X509Certificate,
+  key: K,
+  crlPem: string | undefined,
+): Issuer & { readonly key: K } {
+  const loadedCrl = firstCrl(crlPem);
+  return {
+    name: Buffer.from(pkijs.Certificate.fromBER(cert.raw).subject.toSchema().toBER(false)),
+    spki: cert.publicKey.export({ type: 'spki', format: 'der' }),
+    key,
+    revoked: new Map((loadedCrl?.entries ?? []).map((entry) => [entry.serialHex, entry])),
+    crlNumber: loadedCrl?.crlNumber ?? 0,
+    loadedCrl,
+  };
 }
 
 /** Permitted subtrees in the `--permit` notation (DNS names, IP/prefix). */
@@ -593,7 +596,7 @@ function serialOf(target: RevocationTarget): string {
 /** Subject, SANs, EKU and key usage of a client leaf; an X.509-SVID when `spiffeId` is set. */
 function clientLeaf(options: Omit<IssueClientOptions, 'keyType'>): {
   subject: string;
-  sans: SubjectAltNames;
+  sans: IssuedCertificate['sans'];
   ekuOids: string[] | undefined;
   keyUsage: KeyUsageName[];
 } {

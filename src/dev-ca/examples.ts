@@ -26,7 +26,7 @@ export interface ExamplesOptions {
 export async function buildExamples(options: ExamplesOptions): Promise<PlannedFile> {
   const d = options.displayDir.replace(/\/$/, '');
   const tokenUrl = `${options.issuer.replace(/\/$/, '')}/token`;
-  const dirFlag = d === 'certs' ? '' : ` --dir ${shellQuote(d)}`;
+  const dirFlag = dirFlagOf(d);
   const issuerFlag =
     options.issuer === defaultIssuer ? '' : ` --issuer ${shellQuote(options.issuer)}`;
   const lines: string[] = [
@@ -173,6 +173,12 @@ export async function buildExamples(options: ExamplesOptions): Promise<PlannedFi
     '',
   );
   return sharedFile(layout.examples, lines.join('\n'));
+}
+
+/** `--dir X` as suggested commands must repeat it; nothing for the default `certs`. */
+export function dirFlagOf(displayDir: string): string {
+  const dir = displayDir.replace(/\/$/, '');
+  return dir === 'certs' ? '' : ` --dir ${shellQuote(dir)}`;
 }
 
 function shellQuote(value: string): string {

@@ -18,7 +18,7 @@ import {
   openDevCa,
 } from './ca.js';
 import type { RegistryFile } from './clients.js';
-import { buildExamples, defaultIssuer } from './examples.js';
+import { buildExamples, defaultIssuer, dirFlagOf } from './examples.js';
 import type { DevKeyType } from './keys.js';
 import { buildManifest, layout, readManifestIssuer } from './layout.js';
 import { spiffeBundle } from './spiffe.js';
@@ -101,9 +101,7 @@ export class Workspace {
 
   /** `--dir X` as it has to be repeated in suggested commands. */
   get dirFlag(): string {
-    return this.displayDir === 'certs' || this.displayDir === 'certs/'
-      ? ''
-      : ` --dir ${this.displayDir}`;
+    return dirFlagOf(this.displayDir);
   }
 
   /** Opens the CA stored here; throws a TypeError naming the missing file. */

@@ -27,7 +27,7 @@ import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src
 import { signAssertion } from '../helpers/assertions.js';
 import { capturingLogger } from '../helpers/dpop.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
-import { spawnServe, waitForHttps } from '../helpers/process.js';
+import { processTestTimeoutMs, spawnServe, waitForHttps } from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
 import { sources } from '../helpers/sources.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
@@ -214,7 +214,9 @@ describe('a refused flood (round 22)', () => {
   });
 });
 
-describe('an open-file limit below the connection limits (round 22)', () => {
+describe('an open-file limit below the connection limits (round 22)', {
+  timeout: processTestTimeoutMs,
+}, () => {
   it('keeps serving, with a full listener, while silent connections would exhaust the descriptors', async () => {
     const ca = await createDevCa();
     const victim = await makeJwtClient('svc-r22-files');
@@ -230,7 +232,7 @@ describe('an open-file limit below the connection limits (round 22)', () => {
     const held: Socket[] = [];
     try {
       const base = `https://127.0.0.1:${dir.port}`;
-      await waitForHttps(`${base}/healthz`, ca.root.certPem, 60_000);
+      await waitForHttps(`${base}/healthz`, ca.root.certPem, undefined, serve);
       // 360 connections from six addresses (60 each, under the per-address cap of 64).
       for (let source = 0; source < 6; source++) {
         for (let i = 0; i < 60; i++) {

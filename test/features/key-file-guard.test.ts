@@ -15,13 +15,20 @@ import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
 
 const silent = { stdout: { write: () => true }, stderr: { write: () => true } };
 
-describe('hand edits of the signing-key file on a running server', () => {
+describe('hand edits of the signing-key file on a running server', {
+  timeout: processTestTimeoutMs,
+}, () => {
   let serve: ServeProcess | undefined;
   afterAll(() => serve?.kill());
 
@@ -49,7 +56,7 @@ describe('hand edits of the signing-key file on a running server', () => {
     writeSigningKeyFile(keyFile, { active_kid: kidA, keys: [a, b] });
     const running = spawnServe(serveDir.configFile);
     serve = running;
-    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, running);
 
     /** The kid that signed a fresh token. */
     const signingKid = async () => {

@@ -7,11 +7,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
-describe('hot reload of a running process', () => {
+describe('hot reload of a running process', { timeout: processTestTimeoutMs }, () => {
   let serve: ServeProcess | undefined;
   afterAll(() => serve?.kill());
 
@@ -28,7 +33,7 @@ describe('hot reload of a running process', () => {
       prefix: 'tollgate-reload-',
     });
     serve = spawnServe(configFile);
-    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, serve);
 
     const token = async (client: JwtClient) =>
       postTokenRequest({

@@ -11,12 +11,14 @@ import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { MemoryReplayStore } from '../../src/replay/index.js';
 import { startMtlsTollgate } from '../helpers/mtls.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
-
-/** Bounds for starting and stopping TypeScript processes, never measurements. */
-const processTestTimeoutMs = 180_000;
 
 async function stop(serve: ServeProcess): Promise<number | null> {
   serve.kill('SIGTERM');
@@ -50,7 +52,7 @@ describe('replay protection across a restart (memory store)', () => {
       const start = async () => {
         const serve = spawnServe(configFile);
         cleanups.push(() => serve.kill());
-        await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+        await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, serve);
         return serve;
       };
       const token = (assertion: string) =>
@@ -125,6 +127,9 @@ describe('replay protection across a restart (memory store)', () => {
     // Refused once at the fence; the SDK learned the server's clock (Date header), signed a
     // fresh assertion and was accepted: exactly two requests.
     expect(sdk.requestCount).toBe(2);
-    expect(Math.abs(sdk.clockOffsetMs - 20_000)).toBeLessThan(2_000);
+    // Learned, not measured: the Date header has one-second resolution and the request's own
+    // latency (any on a busy machine) adds to the error, so the bound only tells "learned the
+    // 20 s" from "did not" (0).
+    expect(Math.abs(sdk.clockOffsetMs - 20_000)).toBeLessThan(10_000);
   });
 });

@@ -12,12 +12,19 @@ import { connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { freePort } from '../helpers/net.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
 
 const fingerprintOf = (pem: string) => new X509Certificate(pem).fingerprint256;
 
-describe('server certificate renewal of a running process', () => {
+describe('server certificate renewal of a running process', {
+  timeout: processTestTimeoutMs,
+}, () => {
   let serve: ServeProcess | undefined;
   afterAll(() => serve?.kill());
 
@@ -49,7 +56,7 @@ describe('server certificate renewal of a running process', () => {
     };
     const running = spawnServe(configFile);
     serve = running;
-    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem);
+    await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, running);
 
     // The certificate a new handshake gets (SNI localhost, verified against the dev root).
     const presented = () =>

@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { freePort } from '../helpers/net.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { prepareServeDir, type ServeDir } from '../helpers/serve-dir.js';
 import { form, type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
@@ -92,9 +97,10 @@ describe('serve --workers 2', () => {
     issuer = serveDir.issuer;
     base = `https://127.0.0.1:${serveDir.port}`;
     serve = spawnServe(serveDir.configFile, {}, ['--workers', '2']);
-    // Two workers compile through tsx at once: slow on a busy machine, hence the long bound.
-    await waitForHttps(`${base}/healthz`, ca.root.certPem, 60_000);
-  }, 90_000);
+    // Two workers compile through tsx at once: slow on a busy machine; the wait ends on the
+    // answer or on the process's exit, the guard only against a hang.
+    await waitForHttps(`${base}/healthz`, ca.root.certPem, undefined, serve);
+  }, processTestTimeoutMs);
   afterAll(() => serve?.kill());
 
   const tokenBody = async (who: JwtClient = client) =>

@@ -17,7 +17,12 @@ import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import { freePort } from '../helpers/net.js';
-import { type ServeProcess, spawnServe, waitForHttps } from '../helpers/process.js';
+import {
+  processTestTimeoutMs,
+  type ServeProcess,
+  spawnServe,
+  waitForHttps,
+} from '../helpers/process.js';
 import { makeJwtClient } from '../helpers/tollgate.js';
 
 const ops = join(import.meta.dirname, '../../docs/ops');
@@ -156,9 +161,11 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
       TOLLGATE_SCOPES_SUPPORTED: 'read,write',
     });
     base = `https://127.0.0.1:${port}`;
-    await waitForHttps(`${base}/healthz`, ca.root.certPem, 90_000).catch((error: Error) => {
-      throw new Error(`${error.message}; output:\n${serve?.output()}`);
-    });
+    await waitForHttps(`${base}/healthz`, ca.root.certPem, undefined, serve).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}; output:\n${serve?.output()}`);
+      },
+    );
 
     const assertion = () =>
       createClientAssertion({
@@ -183,7 +190,7 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
     const scraped = await get(`http://127.0.0.1:${adminPort}/metrics`);
     expect(scraped.status).toBe(200);
     exposition = scraped.body;
-  }, 120_000);
+  }, processTestTimeoutMs);
   afterAll(() => serve?.kill());
 
   it('the dashboard and the alerts name only metrics the server exports', () => {

@@ -216,14 +216,13 @@ describe('RemoteJwksCache', () => {
     });
 
     it('refuses a declared Content-Length above the cap without reading the body', async () => {
-      // Headers only: a cache that waited for the body would time out instead.
+      // Headers only: a cache that waited for the body would time out instead ('timeout', not
+      // 'too_large': the failure says which, no stopwatch needed).
       handler = (_req, res) => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 10_000_000 });
         res.flushHeaders();
       };
-      const started = Date.now();
       expect(await failure(cache({ maxBytes: 1_024, timeoutMs: 10_000 }).get())).toBe('too_large');
-      expect(Date.now() - started).toBeLessThan(5_000);
     });
 
     it('stops reading an endless body at the cap', async () => {
@@ -249,16 +248,16 @@ describe('RemoteJwksCache', () => {
       expect(await failure(cache({ maxBytes: 64 * 1024, timeoutMs: 10_000 }).get())).toBe(
         'too_large',
       );
-      // The server saw the connection go away long before it could send a gigabyte.
-      await expect.poll(() => closed, { timeout: 5_000 }).toBe(true);
+      // The server saw the connection go away long before it could send a gigabyte (the poll's
+      // timeout is a guard against a hang).
+      await expect.poll(() => closed, { timeout: 60_000 }).toBe(true);
       expect(written).toBeLessThan(64 * 1024 * 1024);
     });
 
     it('times out when the server does not answer', async () => {
       handler = () => {};
-      const started = Date.now();
+      // A cache that waited forever would hold the test until its own timeout.
       expect(await failure(cache({ timeoutMs: 200 }).get())).toBe('timeout');
-      expect(Date.now() - started).toBeLessThan(5_000);
     });
 
     it('times out when the body stalls after the headers', async () => {
