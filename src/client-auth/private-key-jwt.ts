@@ -273,11 +273,16 @@ export class PrivateKeyJwtAuthenticator implements ClientAuthenticator {
     const legacyOpen =
       client.legacyAudienceUntilMs !== undefined &&
       nowSeconds * 1000 < client.legacyAudienceUntilMs;
-    if (legacyOpen && typeof value === 'string' && this.#options.legacyAudiences.includes(value))
-      return true;
+    const tokenEndpoint =
+      typeof value === 'string' && this.#options.legacyAudiences.includes(value);
+    if (legacyOpen && tokenEndpoint) return true;
+    // The hint about legacy_audience only where it applies: a list or another server's URL is
+    // not what a library sends by default, and the opt-in would not admit it.
     throw fail(
       'assertion_aud_invalid',
-      `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value, not the token endpoint URL (for a library that sends that, register the client with legacy_audience)`,
+      tokenEndpoint
+        ? `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value, not the token endpoint URL (for a library that sends that, register the client with legacy_audience)`
+        : `client_assertion aud must be the issuer identifier ${this.#options.issuer} as its only value`,
     );
   }
 

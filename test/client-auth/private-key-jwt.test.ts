@@ -310,6 +310,24 @@ describe('private_key_jwt', () => {
       }
     });
 
+    it('names the token endpoint URL and legacy_audience only when aud is that URL', async () => {
+      const sent = async (aud: unknown) =>
+        withAssertion(
+          await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
+            claims: { aud },
+          }),
+        );
+      await expectError(
+        await sent(tokenEndpoint),
+        401,
+        'invalid_client',
+        /as its only value, not the token endpoint URL .*legacy_audience/,
+      );
+      for (const aud of ['https://other.test', [testIssuer, 'https://other.test']]) {
+        await expectError(await sent(aud), 401, 'invalid_client', /as its only value$/);
+      }
+    });
+
     it('iss different from sub', async () => {
       const assertion = await signAssertion(es256.key.privateJwk, es256.clientId, testIssuer, {
         claims: { iss: 'someone-else' },
