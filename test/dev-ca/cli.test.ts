@@ -3,7 +3,7 @@
  * revocation, doctor, PKCS#12, assertions, and the registry passing Tollgate's own validation.
  */
 import { X509Certificate } from 'node:crypto';
-import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -135,6 +135,18 @@ describe('dev-ca CLI', () => {
     expect(again.code).toBe(0);
     expect(again.out).toContain('nothing to do');
     expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it('ensure re-registers the demo clients from their files exactly as init registered them', async () => {
+    expect((await run('init')).code).toBe(0);
+    const path = join(dir, 'registry.json');
+    const registered = await readFile(path, 'utf8');
+    await rm(path);
+    const result = await run('ensure');
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toContain('registry entry missing or stale');
+    // Keys and certificates are kept; the entries (allowed_resources included) come back as they were.
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(JSON.parse(registered));
   });
 
   it('ensure renews leaves that expire soon and keeps the CA', async () => {
