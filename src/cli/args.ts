@@ -189,3 +189,12 @@ export function describeFileError(
       return undefined;
   }
 }
+
+/** `--now ISO` as a date, undefined when absent: a scripted "current time" for keys and dev-ca. */
+export function parseNowOption(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(`--now must be an ISO 8601 date-time, got ${value}`);
+  return date;
+}

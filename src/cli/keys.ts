@@ -19,7 +19,7 @@ import {
   retireKey,
   writeSigningKeyFile,
 } from '../tokens/index.js';
-import { describeFileError, parseCommandLine, UsageError } from './args.js';
+import { describeFileError, parseCommandLine, parseNowOption, UsageError } from './args.js';
 import { exitCodes, exitCodesHelp, type Io, usageError } from './io.js';
 
 const usage = `Usage: tollgate keys <action> [options]
@@ -86,6 +86,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     'token-lifetime'?: string;
   };
   let kid: string | undefined;
+  let now = new Date();
   try {
     const line = parse(rest, ['activate', 'retire', 'remove'].includes(action));
     if (line.help) {
@@ -94,8 +95,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     }
     values = line.values as typeof values;
     kid = line.positionals[0];
-    if (values.now !== undefined && Number.isNaN(new Date(values.now).getTime()))
-      throw new UsageError(`--now must be an ISO 8601 date-time, got ${values.now}`);
+    now = parseNowOption(values.now) ?? now;
     const lifetime = values['token-lifetime'];
     if (lifetime !== undefined && !/^[1-9][0-9]{0,5}$/.test(lifetime))
       throw new UsageError(`--token-lifetime must be a whole number of seconds, got ${lifetime}`);
@@ -106,7 +106,6 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
     return usageError(io, `keys ${action}`, error);
   }
   const file = resolve(values.file ?? devDefaults.signingKeys.file);
-  const now = values.now === undefined ? new Date() : new Date(values.now);
   const alg = (values.alg ?? defaults.accessToken.signingAlg) as AccessTokenAlg;
   const needKid = () => {
     if (kid === undefined)

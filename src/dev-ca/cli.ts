@@ -2,7 +2,7 @@
  * The dev-ca command line: `npm run dev-ca -- <command>` and `tollgate dev-ca <command>` both
  * call {@link runDevCaCli}. Parsing and printing live here; the commands are in commands.ts.
  */
-import { parseCommandLine, UsageError } from '../cli/args.js';
+import { parseCommandLine, parseNowOption, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
 import { type Command, commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
@@ -78,7 +78,7 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
     const ws = new Workspace({
       dir: values.dir ?? 'certs',
       displayDir: values.dir ?? 'certs',
-      now: parseNow(values.now),
+      now: parseNowOption(values.now),
       force: values.force === true,
       issuer: values.issuer === undefined ? undefined : parseIssuer(values.issuer),
     });
@@ -160,14 +160,6 @@ function render(result: CommandResult): string {
 function toJson(result: CommandResult): unknown {
   const files = result.files.map((f) => ({ ...f, notAfter: f.notAfter?.toISOString() }));
   return { ...result, files };
-}
-
-function parseNow(value: string | undefined): () => Date {
-  if (value === undefined) return () => new Date();
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new UsageError(`--now must be an ISO 8601 date-time, got ${value}`);
-  return () => new Date(date.getTime());
 }
 
 function parseIssuer(value: string): string {
