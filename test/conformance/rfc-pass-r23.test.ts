@@ -17,20 +17,17 @@ import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import { tollgateResource } from '../../src/resource/index.js';
-import { signAssertion } from '../helpers/assertions.js';
 import { makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import {
+  assertionType,
   encode,
   expectOAuthError,
   formType,
-  type RawRequest,
   type RawResponse,
-  rawRequest,
+  tokenRequests,
 } from './support.js';
-
-const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
  * Sends `head` (request line and header fields, CRLF-separated, without the final empty line)
@@ -64,14 +61,11 @@ describe('RFC pass, round 23 (conformance)', () => {
   let bearerOnly: JwtClient;
   let mtlsLeaf: IssuedClientCertificate;
 
-  const send = (options: RawRequest, base = server.base): Promise<RawResponse> =>
-    rawRequest(base, ca.root.certPem, options);
-  const auth = async (client: JwtClient = alice, audience = server.issuer) => ({
-    client_assertion_type: assertionType,
-    client_assertion: await signAssertion(client.key.privateJwk, client.clientId, audience),
-  });
-  const post = (body: string, contentType = formType, path = '/token') =>
-    send({ path, body, headers: { 'content-type': contentType } });
+  const { send, post, clientAuth } = tokenRequests(
+    () => server,
+    () => ca.root.certPem,
+  );
+  const auth = (client: JwtClient = alice, audience?: string) => clientAuth(client, audience);
   const mtls = { client_id: 'r23-mtls' };
 
   beforeAll(async () => {
