@@ -10,66 +10,60 @@ import { join } from 'node:path';
  * take a port between the check here and the test's own listen, which the OS-chosen port 0 of
  * the check could (seen as EADDRINUSE in a CI run).
  *
- * Between the check and the listen another test process could take the port too: another vitest
- * worker, or another test run on the same machine (worker ids repeat from one run to the next,
- * so per-worker slices collided when two runs shared the machine: EADDRINUSE again). So a port
- * handed out is first reserved machine-wide with a lock file (created exclusively, holding the
- * pid) and stays this process's until it exits; a lock whose process has exited is taken over.
- * Each process starts at its own place in the range, so processes rarely even meet.
+ * A port is handed out once per machine while its taker lives: a lock file named after it,
+ * holding the taker's pid, is created exclusively first. So two test processes (two vitest
+ * workers, or two suites run at once from two checkouts) never pick the same port, even one
+ * that is checked free minutes before it is listened on (the docs sandbox's). A lock whose pid
+ * is gone is taken over; ours are removed when this process exits.
  */
 const firstPort = 20_000;
-const rangeSize = 12_000;
+const portCount = 12_000;
 const lockDir = join(tmpdir(), 'tollgate-test-ports');
-/** Ports this process has reserved (released when it exits). */
-const held = new Set<number>();
-let next = Math.floor(Math.random() * rangeSize);
-let exitHook = false;
+const held: string[] = [];
+let next = Math.floor(Math.random() * portCount);
 
-/** A TCP port free on 127.0.0.1 right now and reserved for this process (see above). */
+/** A TCP port free on 127.0.0.1 right now, reserved for this process (see above). */
 export async function freePort(): Promise<number> {
-  for (let tried = 0; tried < rangeSize; tried++) {
-    const port = firstPort + (next++ % rangeSize);
+  mkdirSync(lockDir, { recursive: true });
+  for (let tried = 0; tried < portCount; tried++) {
+    const port = firstPort + (next++ % portCount);
     if (reserve(port) && (await canListen(port))) return port;
   }
-  throw new Error(`no free port in ${firstPort}-${firstPort + rangeSize - 1}`);
+  throw new Error(`no free port in ${firstPort}-${firstPort + portCount - 1}`);
 }
 
-/** Whether this process holds (or now takes) the lock on `port`. */
-function reserve(port: number, retry = true): boolean {
-  if (held.has(port)) return true;
-  mkdirSync(lockDir, { recursive: true });
+/** Takes `port`'s lock file, unless a live process holds it. */
+function reserve(port: number): boolean {
   const path = join(lockDir, String(port));
-  try {
-    const fd = openSync(path, 'wx');
-    writeSync(fd, String(process.pid));
-    closeSync(fd);
-    held.add(port);
-    releaseOnExit();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      if (held.length === 0) process.once('exit', release);
+      held.push(path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (holderAlive(path)) return false;
+      // A dead taker's lock: remove it and race the others for it once (`wx` picks one winner).
+      try {
+        unlinkSync(path);
+      } catch {}
+    }
   }
-  if (!retry || isAlive(ownerOf(path))) return false;
-  // Its process has exited: take the port over (one attempt; a process racing us for it wins).
+  return false;
+}
+
+function holderAlive(path: string): boolean {
+  let pid: number;
   try {
-    unlinkSync(path);
+    pid = Number(readFileSync(path, 'utf8'));
   } catch {
     return false;
   }
-  return reserve(port, false);
-}
-
-function ownerOf(path: string): number {
-  try {
-    return Number(readFileSync(path, 'utf8'));
-  } catch {
-    return 0;
-  }
-}
-
-/** An owner still running (a lock being written, pid 0 or unreadable, counts as running). */
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return true;
+  // A lock being written has no pid yet: treat it as held.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
   try {
     process.kill(pid, 0);
     return true;
@@ -78,18 +72,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function releaseOnExit(): void {
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const port of held) {
-      try {
-        unlinkSync(join(lockDir, String(port)));
-      } catch {
-        // Already gone: nothing to release.
-      }
-    }
-  });
+function release(): void {
+  for (const path of held.splice(0)) {
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
 }
 
 function canListen(port: number): Promise<boolean> {
