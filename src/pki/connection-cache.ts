@@ -61,7 +61,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import { defaultMaxChainCertificates } from './certificate.js';
 import { type CachedChain, ChainCache, type PeerCertificates } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
-import { DerError, isContext, isUniversal, readTlv, tagClass, universalTag } from './der.js';
+import { isContext, isUniversal, readTlv, tagClass, universalTag } from './der.js';
 import { PkiError } from './errors.js';
 import type { TrustStore, ValidateOptions } from './trust-store.js';
 
@@ -379,9 +379,9 @@ export function sessionPeerCertificate(session: Buffer | undefined): Buffer | un
       return Buffer.from(certificate.raw);
     }
     return undefined;
-  } catch (error) {
-    if (error instanceof DerError) return undefined;
-    throw error;
+  } catch {
+    // Not DER (the reader throws DerError and nothing else): the connection takes the full read.
+    return undefined;
   } finally {
     session.fill(0);
   }

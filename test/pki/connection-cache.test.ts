@@ -17,7 +17,7 @@ import {
   sessionPeerCertificate,
   TrustStore,
 } from '../../src/pki/index.js';
-import { ctx, int, octets, seq } from './der-builder.js';
+import { ctx, ctxPrimitive, int, octets, seq } from './der-builder.js';
 import { leafSignedBy } from './fixtures.js';
 
 /** An X509Certificate-shaped stand-in: `raw` and `issuerCertificate` links, as Node gives them. */
@@ -443,6 +443,18 @@ describe('PeerCertificateCache', () => {
     }
   });
 
+  it('finds no certificate on a TLS 1.3 connection whose client sent none', async () => {
+    const cache = new PeerCertificateCache();
+    const conn = await connection();
+    try {
+      expect(conn.serverSide.getProtocol()).toBe('TLSv1.3');
+      expect(cache.peer(conn.serverSide)).toBeNull();
+      expect(cache.validate(conn.serverSide, store, { now: new Date() })).toBeNull();
+    } finally {
+      conn.close();
+    }
+  });
+
   it('reads the peer leaf from a TLS 1.2 or 1.3 session, and nothing from a session without one', async () => {
     const client = await ca.issueClient({ clientId: 'session' });
     for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
@@ -471,7 +483,29 @@ describe('PeerCertificateCache', () => {
     expect(sessionPeerCertificate(Buffer.from([0x30, 0x05, 0x02]))).toBeUndefined();
     expect(sessionPeerCertificate(Buffer.from(ctx(3, int(1))))).toBeUndefined();
     expect(sessionPeerCertificate(Buffer.from(seq(ctx(3, int(1)))))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(seq(ctxPrimitive(3, int(1)))))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(seq(int(1), int(2))))).toBeUndefined();
     expect(sessionPeerCertificate(undefined)).toBeUndefined();
+  });
+
+  it('refuses, never serves either, when the session and the socket name different leaves', async () => {
+    // Cannot happen with OpenSSL (both read the session's peer); a stand-in shows it fails closed.
+    const known = await ca.issueClient({ clientId: 'in-session' });
+    const other = await ca.issueClient({ clientId: 'on-socket' });
+    const cache = new PeerCertificateCache();
+    const full = fakeSocket(known.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(full, store, { now: new Date() })?.ok).toBe(true);
+    const mismatched = {
+      ...fakeSocket(other.certDer, [ca.intermediate.certDer], 'TLSv1.3'),
+      getSession: () => Buffer.from(seq(int(1), ctx(3, known.certDer))),
+    };
+    // The session's leaf is known: the shortcut. Under a store its remembered chain does not
+    // reach, the socket is read, names another leaf, and the connection is refused.
+    expect(cache.peer(mismatched)?.leaf.x5tS256).toBe(known.x5tS256);
+    const foreign = TrustStore.fromPem({ anchors: [(await createDevCa()).root.certPem] });
+    const result = cache.validate(mismatched, foreign, { now: new Date() });
+    expect(result?.ok === false && result.reason).toBe('malformed');
+    expect(() => cache.peer(mismatched)).toThrow(/changed/);
   });
 
   it('refuses a certificate that does not parse', async () => {
