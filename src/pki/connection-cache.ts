@@ -101,8 +101,9 @@ export interface PeerCertificateCacheOptions {
   /** Parsed chains and results shared between connections; default a private one. */
   readonly chains?: ChainCache;
   /**
-   * Most leaves whose chain is remembered for resumed sessions, for validated and for merely
-   * presented chains each; default 10,000.
+   * Most leaves whose chain is remembered for resumed sessions (validated chains also serve new
+   * TLS 1.3 connections of the same leaf), for validated and for merely presented chains each;
+   * default 10,000.
    */
   readonly maxSessionChains?: number;
 }
@@ -285,7 +286,10 @@ const defaultMaxSessionChains = 10_000;
 /** Most chain bytes {@link SessionChains} holds (DER shared with the chain cache's entries). */
 const maxSessionChainBytes = 16 * 1024 * 1024;
 
-/** A chain per leaf for resumed sessions, bounded by count and bytes, least recently used out. */
+/**
+ * A chain per leaf for resumed sessions (and new TLS 1.3 connections of a known leaf), bounded by
+ * count and bytes, least recently used out.
+ */
 class SessionChains {
   readonly #chains = new Map<
     string,
