@@ -237,15 +237,17 @@ describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
     api = Fastify({
       https: { cert: identity.chainPem, key: identity.keyPem },
     }) as unknown as FastifyInstance;
+    const port = await freePort();
+    base = `https://127.0.0.1:${port}`;
     await api.register(tollgateResource, {
       issuer: server.issuer,
       audience: orders,
       jwksUri: `${server.issuer}/jwks`,
       ca: ca.root.certPem,
-      dpop: { nonce: { secret: randomBytes(32) } },
+      dpop: { publicOrigin: base, nonce: { secret: randomBytes(32) } },
     });
     api.get('/orders', { config: { tollgate: {} } }, async () => ({ ok: true }));
-    base = (await api.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    await api.listen({ host: '127.0.0.1', port });
     const issued = await tokenRequest(server, ca, client, {
       dpop: await makeProof(key, { htu: `${server.issuer}/token` }),
     });

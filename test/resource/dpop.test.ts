@@ -22,6 +22,7 @@ import {
   rawProof,
 } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { call } from './http.js';
 
@@ -37,11 +38,15 @@ describe('DPoP at the resource plugin over real TLS', () => {
   let proxied: { app: FastifyInstance; base: string };
   let nonced: { app: FastifyInstance; base: string };
   let strictKeys: { app: FastifyInstance; base: string };
+  let twoNames: { app: FastifyInstance; base: string };
   let dpopToken: string;
   const apiLog = capturingLogger();
 
+  /** An API on its own port; its `dpop.publicOrigin` is its own URL unless `options` set one. */
   async function startApi(options: Partial<TollgateResourceOptions>) {
     const apiServer = await ca.issueServer();
+    const port = await freePort();
+    const base = `https://127.0.0.1:${port}`;
     const app = Fastify({
       https: { cert: apiServer.chainPem, key: apiServer.keyPem },
       loggerInstance: apiLog.logger,
@@ -52,14 +57,15 @@ describe('DPoP at the resource plugin over real TLS', () => {
       jwksUri: `${server.base}/jwks`,
       jwksCa: ca.root.certPem,
       ...options,
+      dpop: { publicOrigin: base, ...options.dpop },
     });
     app.get('/orders', { config: { tollgate: { scopes: ['read'] } } }, async (request) => ({
       client: request.accessToken?.clientId,
       jkt: request.accessToken?.dpopJkt ?? null,
     }));
     app.post('/orders', { config: { tollgate: {} } }, async () => ({ created: true }));
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    return { app, base: address.replace('localhost', '127.0.0.1') };
+    await app.listen({ host: '127.0.0.1', port });
+    return { app, base };
   }
 
   /** A token from Tollgate, DPoP-bound to `proofKey` when given. */
@@ -113,6 +119,9 @@ describe('DPoP at the resource plugin over real TLS', () => {
     proxied = await startApi({ dpop: { publicOrigin: 'https://api.example.com' } });
     nonced = await startApi({ dpop: { nonce: { windowSeconds: 60 } } });
     strictKeys = await startApi({ dpop: { minRsaBits: 3072 } });
+    twoNames = await startApi({
+      dpop: { publicOrigin: ['https://api.example.com', 'https://orders.example.net:8443/'] },
+    });
     const issued = await tokenFor(key);
     expect(issued.type).toBe('DPoP');
     dpopToken = issued.token;
@@ -123,6 +132,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
     await proxied?.app.close();
     await nonced?.app.close();
     await strictKeys?.app.close();
+    await twoNames?.app.close();
     await server?.dispose();
   });
 
@@ -309,6 +319,27 @@ describe('DPoP at the resource plugin over real TLS', () => {
     });
     expect(internal.status).toBe(401);
     expect(lastReason()).toBe('dpop_htu_mismatch');
+  });
+
+  it('an API under two public names takes a proof for either, and none for its own address', async () => {
+    for (const htu of [
+      'https://api.example.com/orders',
+      'https://orders.example.net:8443/orders',
+    ]) {
+      const res = await get(twoNames.base, {
+        authorization: `DPoP ${dpopToken}`,
+        dpop: await proofFor({ htu }),
+      });
+      expect(res.status, `${htu}: ${res.text}`).toBe(200);
+    }
+    for (const htu of [`${twoNames.base}/orders`, 'https://orders.example.net/orders']) {
+      const res = await get(twoNames.base, {
+        authorization: `DPoP ${dpopToken}`,
+        dpop: await proofFor({ htu }),
+      });
+      expect(res.status, htu).toBe(401);
+      expect(lastReason()).toBe('dpop_htu_mismatch');
+    }
   });
 
   it('an API that wants nonces: use_dpop_nonce with DPoP-Nonce, then 200 with it (§9)', async () => {
