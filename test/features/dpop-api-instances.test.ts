@@ -13,14 +13,12 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import type { DevCa } from '../../src/dev-ca/index.js';
 import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
-import { encode, formType, rawRequest } from '../conformance/support.js';
-import { capturingLogger, makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
-import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { capturingLogger, makeProof, type ProofKey } from '../helpers/dpop.js';
+import { startDpopIssuer } from '../helpers/dpop-issuer.js';
+import { claimsOf, type MtlsTollgate } from '../helpers/mtls.js';
 import { freePort } from '../helpers/net.js';
-import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { call } from '../resource/http.js';
 
 const orders = 'https://orders.api.test';
@@ -38,7 +36,6 @@ interface Api {
 describe('a DPoP proof for one API instance replayed at another (Host, absolute-form)', () => {
   let ca: DevCa;
   let server: MtlsTollgate;
-  let client: JwtClient;
   let key: ProofKey;
   let token: string;
   let a: Api;
@@ -94,35 +91,7 @@ describe('a DPoP proof for one API instance replayed at another (Host, absolute-
     makeProof(key, { htm: 'GET', htu: `${a.origin}/orders`, accessToken: token });
 
   beforeAll(async () => {
-    ca = await createDevCa();
-    client = await makeJwtClient('svc-orders-dpop', 'ES256', {
-      allowed_resources: [orders],
-      default_resource: orders,
-    });
-    key = await makeProofKey('ES256');
-    server = await startMtlsTollgate({
-      ca,
-      clients: [client.metadata],
-      config: { rateLimits: { enabled: false } },
-    });
-    const res = await rawRequest(server.base, ca.root.certPem, {
-      path: '/token',
-      headers: {
-        'content-type': formType,
-        dpop: await makeProof(key, { htu: `${server.issuer}/token` }),
-      },
-      body: encode({
-        grant_type: 'client_credentials',
-        client_assertion_type: jwtBearerAssertionType,
-        client_assertion: await createClientAssertion({
-          clientId: client.clientId,
-          audience: server.issuer,
-          key: client.key.privateJwk,
-        }),
-      }),
-    });
-    expect(res.json?.token_type, res.text).toBe('DPoP');
-    token = String(res.json?.access_token);
+    ({ ca, server, key, token } = await startDpopIssuer('svc-orders-dpop', orders));
     expect(claimsOf(token)).toMatchObject({ aud: orders, cnf: { jkt: key.jkt } });
     a = await startApi();
     b = await startApi();

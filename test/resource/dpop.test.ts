@@ -10,10 +10,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import type { DevCa } from '../../src/dev-ca/index.js';
 import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
-import { encode, formType, rawRequest } from '../conformance/support.js';
 import {
   capturingLogger,
   makeProof,
@@ -21,9 +19,10 @@ import {
   type ProofKey,
   rawProof,
 } from '../helpers/dpop.js';
-import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { startDpopIssuer, tokenFrom } from '../helpers/dpop-issuer.js';
+import { claimsOf, type MtlsTollgate } from '../helpers/mtls.js';
 import { freePort } from '../helpers/net.js';
-import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
+import type { JwtClient } from '../helpers/tollgate.js';
 import { call } from './http.js';
 
 const orders = 'https://api.test/orders';
@@ -69,28 +68,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
   }
 
   /** A token from Tollgate, DPoP-bound to `proofKey` when given. */
-  async function tokenFor(proofKey?: ProofKey): Promise<{ token: string; type: unknown }> {
-    const res = await rawRequest(server.base, ca.root.certPem, {
-      path: '/token',
-      headers: {
-        'content-type': formType,
-        ...(proofKey === undefined
-          ? {}
-          : { dpop: await makeProof(proofKey, { htu: `${server.issuer}/token` }) }),
-      },
-      body: encode({
-        grant_type: 'client_credentials',
-        client_assertion_type: jwtBearerAssertionType,
-        client_assertion: await createClientAssertion({
-          clientId: client.clientId,
-          audience: server.issuer,
-          key: client.key.privateJwk,
-        }),
-      }),
-    });
-    if (res.status !== 200) throw new Error(res.text);
-    return { token: String(res.json?.access_token), type: res.json?.token_type };
-  }
+  const tokenFor = (proofKey?: ProofKey) => tokenFrom(server, ca, client, proofKey);
 
   const get = (base: string, headers: Record<string, string | string[]>, method = 'GET') =>
     call(`${base}/orders`, { ca: ca.root.certPem, headers, method });
@@ -103,18 +81,8 @@ describe('DPoP at the resource plugin over real TLS', () => {
   const challenges = (headers: IncomingHttpHeaders) => String(headers['www-authenticate']);
 
   beforeAll(async () => {
-    ca = await createDevCa();
-    client = await makeJwtClient('api-dpop', 'ES256', {
-      allowed_resources: [orders],
-      default_resource: orders,
-    });
-    key = await makeProofKey('ES256');
+    ({ ca, server, client, key, token: dpopToken } = await startDpopIssuer('api-dpop', orders));
     thiefKey = await makeProofKey('ES256');
-    server = await startMtlsTollgate({
-      ca,
-      clients: [client.metadata],
-      config: { rateLimits: { enabled: false } },
-    });
     api = await startApi({});
     proxied = await startApi({ dpop: { publicOrigin: 'https://api.example.com' } });
     nonced = await startApi({ dpop: { nonce: { windowSeconds: 60 } } });
@@ -122,9 +90,6 @@ describe('DPoP at the resource plugin over real TLS', () => {
     twoNames = await startApi({
       dpop: { publicOrigin: ['https://api.example.com', 'https://orders.example.net:8443/'] },
     });
-    const issued = await tokenFor(key);
-    expect(issued.type).toBe('DPoP');
-    dpopToken = issued.token;
     expect(claimsOf(dpopToken).cnf).toEqual({ jkt: key.jkt });
   });
   afterAll(async () => {
