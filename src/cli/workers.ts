@@ -23,7 +23,7 @@
  * limit. Use the Redis rate-limit store where that matters (docs/deployment.md).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { serveClusterMetrics } from '../http/cluster-metrics.js';
+import { clusterCollector, serveClusterMetrics } from '../http/cluster-metrics.js';
 import type { ReplayStore } from '../replay/index.js';
 import { type IpcChannel, serveReplayClaims } from '../replay/ipc.js';
 import type { Io } from './io.js';
@@ -78,6 +78,12 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   // Replacements in a row that died before listening: the backoff's exponent.
   let failedStarts = 0;
 
+  const collectMetrics = clusterCollector(() =>
+    Object.values(cluster.workers ?? {})
+      .filter((one): one is Worker => one?.isConnected() === true)
+      .map(channelOf),
+  );
+
   return new Promise((resolve) => {
     const fork = () => {
       const since = replayStore?.rememberedSinceMs?.();
@@ -87,11 +93,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       const channel = channelOf(worker);
       const stopClaims =
         replayStore === undefined ? () => {} : serveReplayClaims(replayStore, channel);
-      const stopMetrics = serveClusterMetrics(channel, () =>
-        Object.values(cluster.workers ?? {})
-          .filter((one): one is Worker => one?.isConnected() === true)
-          .map(channelOf),
-      );
+      const stopMetrics = serveClusterMetrics(channel, collectMetrics);
       stops.set(worker.id, () => {
         stopClaims();
         stopMetrics();

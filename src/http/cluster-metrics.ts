@@ -5,6 +5,12 @@
  * Counters and histograms are summed; gauges follow prom-client's per-metric aggregator (sum
  * unless the metric says otherwise). A worker that does not answer in time is left out, and
  * `tollgate_cluster_workers{reporting}` says so.
+ *
+ * Scrapes that arrive while a collection is running share it, on both sides: a worker asks the
+ * primary once however many scrapes it holds, and the primary collects once however many
+ * workers ask. So N scrapers (several Prometheus replicas, an operator's curl) cost one round of
+ * N-worker messages per collection time, not N rounds: the work is bounded by the worker count
+ * and the collection timeouts, not by how many scrapes the admin listener lets in.
  */
 import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import type { IpcChannel } from '../replay/ipc.js';
@@ -47,21 +53,24 @@ export function clusterMetrics(
     }
   };
   channel.on('message', onMessage);
+  const askPrimary = shared(async () => {
+    const id = nextRequest++;
+    const aggregate = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => done(null), answerTimeoutMs);
+      const done = (text: string | null) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(text);
+      };
+      pending.set(id, done);
+      channel.send?.({ type: 'tollgate:metrics-request', id });
+    });
+    return aggregate ?? registry.metrics();
+  });
   return {
     text: async () => {
       if (channel.connected === false || channel.send === undefined) return registry.metrics();
-      const id = nextRequest++;
-      const aggregate = await new Promise<string | null>((resolve) => {
-        const timer = setTimeout(() => done(null), answerTimeoutMs);
-        const done = (text: string | null) => {
-          clearTimeout(timer);
-          pending.delete(id);
-          resolve(text);
-        };
-        pending.set(id, done);
-        channel.send?.({ type: 'tollgate:metrics-request', id });
-      });
-      return aggregate ?? registry.metrics();
+      return askPrimary();
     },
     stop: () => channel.off('message', onMessage),
   };
@@ -73,12 +82,21 @@ const collectTimeoutMs = 2_000;
 let nextCollection = 1;
 
 /**
- * The primary's side: answers the metrics requests that arrive from `requester` with the
- * aggregate of every channel `workers()` lists. Returns the function that stops listening.
+ * The primary's collector: every call while a collection is running gets that collection's
+ * result, so one is made at a time whoever asks. Make one per primary and give it to every
+ * `serveClusterMetrics`.
+ */
+export function clusterCollector(workers: () => readonly IpcChannel[]): () => Promise<string> {
+  return shared(() => collectClusterMetrics(workers()));
+}
+
+/**
+ * The primary's side: answers the metrics requests that arrive from `requester` with what
+ * `collect` (a {@link clusterCollector}) returns. Returns the function that stops listening.
  */
 export function serveClusterMetrics(
   requester: IpcChannel,
-  workers: () => readonly IpcChannel[],
+  collect: () => Promise<string>,
 ): () => void {
   const onMessage = (message: unknown) => {
     if (!isRecord(message) || message.type !== 'tollgate:metrics-request') return;
@@ -87,7 +105,7 @@ export function serveClusterMetrics(
     const answer = (text: string | null) => {
       if (requester.isOpen()) requester.send({ type: 'tollgate:metrics-answer', id, text });
     };
-    collectClusterMetrics(workers()).then(answer, () => answer(null));
+    collect().then(answer, () => answer(null));
   };
   requester.on('message', onMessage);
   return () => requester.off('message', onMessage);
@@ -126,6 +144,17 @@ export async function collectClusterMetrics(workers: readonly IpcChannel[]): Pro
   gauge.set({ reporting: 'true' }, present.length);
   gauge.set({ reporting: 'false' }, parts.length - present.length);
   return registry.metrics();
+}
+
+/** `run`, with the calls made while one is in flight sharing its promise. */
+function shared<T>(run: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    inFlight ??= run().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,6 +9,7 @@ import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWorkers } from '../../src/cli/serve.js';
 import {
+  clusterCollector,
   clusterMetrics,
   collectClusterMetrics,
   serveClusterMetrics,
@@ -59,7 +60,8 @@ describe('clusterMetrics', () => {
       clusterMetrics(registryCounting(3 + i), channelOf(port2)),
     );
     const primarySide = pairs.map(({ port1 }) => primaryChannel(port1));
-    const stops = primarySide.map((channel) => serveClusterMetrics(channel, () => primarySide));
+    const collect = clusterCollector(() => primarySide);
+    const stops = primarySide.map((channel) => serveClusterMetrics(channel, collect));
     const text = await first?.text();
     expect(text).toMatch(/^demo_total 7$/m);
     expect(text).toMatch(/^tollgate_cluster_workers\{reporting="true"\} 2$/m);
@@ -67,6 +69,44 @@ describe('clusterMetrics', () => {
     for (const stop of stops) stop();
     first?.stop();
     second?.stop();
+  });
+
+  it('asks the primary once for scrapes that arrive while it is asking', async () => {
+    const { port1: primary, port2: worker } = new MessageChannel();
+    ports.push(primary, worker);
+    let requests = 0;
+    primary.on('message', (message: { type: string; id: number }) => {
+      if (message.type !== 'tollgate:metrics-request') return;
+      requests++;
+      primary.postMessage({ type: 'tollgate:metrics-answer', id: message.id, text: 'all 1\n' });
+    });
+    const cluster = clusterMetrics(registryCounting(2), channelOf(worker));
+    const texts = await Promise.all(Array.from({ length: 5 }, () => cluster.text()));
+    expect(texts).toEqual(Array(5).fill('all 1\n'));
+    expect(requests).toBe(1);
+    // Once answered, the next scrape asks again: nothing is cached past its collection.
+    expect(await cluster.text()).toBe('all 1\n');
+    expect(requests).toBe(2);
+    cluster.stop();
+  });
+
+  it('collects once from each worker for requests that arrive while it is collecting', async () => {
+    const pairs = [new MessageChannel(), new MessageChannel()];
+    for (const { port1, port2 } of pairs) ports.push(port1, port2);
+    const collects = [0, 0];
+    const workers = pairs.map(({ port2 }, i) => {
+      port2.on('message', (message: { type: string }) => {
+        if (message.type === 'tollgate:metrics-collect') collects[i] = (collects[i] ?? 0) + 1;
+      });
+      return clusterMetrics(registryCounting(3 + i), channelOf(port2));
+    });
+    const collect = clusterCollector(() => pairs.map(({ port1 }) => primaryChannel(port1)));
+    const texts = await Promise.all(Array.from({ length: 5 }, () => collect()));
+    for (const text of texts) expect(text).toMatch(/^demo_total 7$/m);
+    expect(collects).toEqual([1, 1]);
+    await collect();
+    expect(collects).toEqual([2, 2]);
+    for (const one of workers) one.stop();
   });
 
   it('leaves out a worker that does not answer in time, and says so', async () => {
