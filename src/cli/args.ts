@@ -189,25 +189,3 @@ export function describeFileError(
       return undefined;
   }
 }
-
-/**
- * parseArgs' own error in the words of this CLI: the option and the fix, for the commands that
- * still call `node:util` parseArgs directly (dev-ca).
- */
-export function describeParseArgsError(error: unknown): string {
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  const text = typeof message === 'string' ? message : String(error);
-  const quoted = /'(-[^' ]*)/.exec(text)?.[1];
-  switch (code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${quoted ?? ''} (an argument that begins with "-" goes after "--")`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /ambiguous/.test(text)
-        ? `${quoted} needs a value; one that begins with "-" is written ${quoted}=VALUE`
-        : `${quoted} needs a value`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `unexpected argument ${/'([^']*)'/.exec(text)?.[1] ?? ''}`;
-    default:
-      return text;
-  }
-}

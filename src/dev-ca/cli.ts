@@ -2,8 +2,7 @@
  * The dev-ca command line: `npm run dev-ca -- <command>` and `tollgate dev-ca <command>` both
  * call {@link runDevCaCli}. Parsing and printing live here; the commands are in commands.ts.
  */
-import { parseArgs } from 'node:util';
-import { describeParseArgsError, UsageError } from '../cli/args.js';
+import { parseCommandLine, UsageError } from '../cli/args.js';
 import { PkiError } from '../pki/index.js';
 import { type Command, commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
@@ -66,13 +65,13 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
   try {
     parsed = parse(argv);
   } catch (error) {
-    io.stderr.write(`dev-ca: ${describeParseArgsError(error)}\nSee: dev-ca --help\n`);
+    io.stderr.write(`dev-ca: ${(error as Error).message}\nSee: dev-ca --help\n`);
     return exit.usage;
   }
-  const { command, args, values } = parsed;
-  if (values.help === true || command === undefined || command === 'help') {
+  const { command, args, values, help } = parsed;
+  if (help || command === undefined || command === 'help') {
     io.stdout.write(usage);
-    return command === undefined && values.help !== true ? exit.usage : exit.ok;
+    return command === undefined && !help ? exit.usage : exit.ok;
   }
   const json = values.json === true;
   try {
@@ -113,20 +112,20 @@ export async function runDevCaCli(argv: string[], io: DevCaIo = process): Promis
   }
 }
 
-/** parseArgs, then each option checked against the command's own list. */
-function parse(argv: string[]): { command?: string; args: string[]; values: Values } {
-  const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  const values: Values = parsed.values;
-  const [command, ...args] = parsed.positionals;
+/** src/cli's parser (as every `tollgate` command), then each option against the command's list. */
+function parse(argv: string[]) {
+  const line = parseCommandLine(argv, { options, maxPositionals: Number.POSITIVE_INFINITY });
+  const values = line.values as Values;
+  const [command, ...args] = line.positionals;
   if (command !== undefined && command !== 'help') {
     const flags = commands[command]?.flags;
-    if (flags === undefined) throw new Error(`unknown command ${command}`);
+    if (flags === undefined) throw new UsageError(`unknown command ${command}`);
     for (const key of Object.keys(values)) {
       if (!globalFlags.includes(key) && !flags.split(' ').includes(key))
-        throw new Error(`--${key} does not apply to ${command}`);
+        throw new UsageError(`--${key} does not apply to ${command}`);
     }
   }
-  return { ...(command === undefined ? {} : { command }), args, values };
+  return { command, args, values, help: line.help };
 }
 
 /** The command's argument, checked against its {@link Command.argument} (`--file` replaces it). */

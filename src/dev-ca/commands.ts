@@ -48,13 +48,12 @@ import {
 } from './workspace.js';
 import { type RevocationReason, revocationReasons } from './x509.js';
 
-/** Every option of every command, for `node:util` parseArgs. */
+/** Every option of every command (`-h`/`--help` the parser adds), for src/cli's parser. */
 export const options = {
   dir: { type: 'string' },
   json: { type: 'boolean' },
   force: { type: 'boolean' },
   now: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
   'key-type': { type: 'string' },
   permit: { type: 'string', multiple: true },
   san: { type: 'string', multiple: true },
@@ -81,7 +80,7 @@ export const options = {
 } as const;
 
 /** The options every command takes. */
-export const globalFlags = ['dir', 'json', 'force', 'now', 'help'];
+export const globalFlags = ['dir', 'json', 'force', 'now'];
 
 /** Parsed option values, typed by {@link options}. */
 export type Values = ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];

@@ -9,16 +9,15 @@
  */
 import { createPrivateKey, type X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { asymmetricAlgs } from '../jws/index.js';
 import {
-  compileIdentity,
   extensionOids,
-  type IdentityType,
   identityMatches,
   parseCertificate,
   parseCrl,
   verifySignature,
 } from '../pki/index.js';
-import { tlsClientAuthIdentityFields } from '../registry/metadata.js';
+import { prepareClient, type ValidateOptions } from '../registry/validate.js';
 import { describeCert } from './ca.js';
 import type { RegistryFile } from './clients.js';
 import { readCertificateRequest } from './csr.js';
@@ -52,6 +51,12 @@ const check = (
   no: string,
   bad: DoctorCheck['status'] = 'fail',
 ): DoctorCheck => ({ status: good ? 'ok' : bad, subject, message: good ? yes : no });
+
+/** How doctor validates registry entries: any asymmetric algorithm, and no jwks_uri fetching. */
+const registryRules: ValidateOptions = {
+  allowedAssertionAlgs: asymmetricAlgs,
+  createRemoteKeySet: () => ({ get: async () => [], refreshForUnknownKid: async () => undefined }),
+};
 
 /** Key-like files, wherever they are: 0600. */
 const secretFile = /(^|[/-])key\.pem$|private\.jwk\.json$|\.p12$|\.p12\.password$/;
@@ -261,8 +266,17 @@ async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
   } catch (error) {
     checks.push(fail(layout.registry, (error as Error).message));
   }
-  for (const client of registry.clients) {
-    const id = client.client_id;
+  for (const entry of registry.clients) {
+    const id = entry.client_id;
+    // Each entry as `tollgate serve` loads it: doctor refuses exactly what the server refuses.
+    const prepared = prepareClient(entry, registryRules);
+    if ('problems' in prepared) {
+      checks.push(
+        ...prepared.problems.map((problem) => fail(`${layout.registry} (${id})`, problem)),
+      );
+      continue;
+    }
+    const client = prepared.client.metadata;
     if (await ws.has(join(negativeFolder, id))) {
       const message = 'negative fixture (expected to fail authentication)';
       checks.push(ok(`${negativeFolder}/${id}`, message));
@@ -308,28 +322,12 @@ async function runChecks(ws: Workspace): Promise<DoctorCheck[]> {
       if (crls.revoked.has(cert.serialHex)) {
         checks.push(warn(subject, `revoked (serial ${cert.serialHex}); it will be refused`));
       }
-      const fields = tlsClientAuthIdentityFields.filter((field) => client[field] !== undefined);
-      const [field] = fields;
-      if (fields.length !== 1 || field === undefined) {
-        const count = `registers ${fields.length} tls_client_auth identity fields`;
-        checks.push(fail(subject, `${count}; RFC 8705 wants exactly one`));
-        continue;
-      }
-      // The server's own rule (RFC 4514/4518 for DNs), so doctor and authentication agree.
-      const value = client[field];
-      try {
-        const identity = compileIdentity(
-          field.slice('tls_client_auth_'.length) as IdentityType,
-          value,
-        );
-        const matches = identityMatches(identity, parseCertificate(cert.x509.raw));
-        const no = `${field} ${JSON.stringify(value)} does not match the certificate (${cert.subject})`;
-        checks.push(check(matches, subject, `${field} matches the certificate`, no));
-      } catch (error) {
-        checks.push(fail(subject, `${field}: ${(error as Error).message}`));
-      }
-    } else {
-      checks.push(fail(subject, `unsupported token_endpoint_auth_method ${String(method)}`));
+      // Validation compiled the one identity (RFC 4514/4518 for DNs) that authentication matches.
+      const { field, identity } = prepared.client.tlsIdentity ?? {};
+      if (field === undefined || identity === undefined) continue;
+      const matches = identityMatches(identity, parseCertificate(cert.x509.raw));
+      const no = `${field} ${JSON.stringify(client[field])} does not match the certificate (${cert.subject})`;
+      checks.push(check(matches, subject, `${field} matches the certificate`, no));
     }
   }
 

@@ -151,6 +151,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
     const subject = `${clientsFolder}/${id}`;
     // Either new files, or only the registration rebuilt from the files the client has.
     let entry: ClientMetadata | undefined;
+    const common = defined({ allowedResources: spec.allowedResources });
     if (spec.method === 'private_key_jwt') {
       if (!(await ws.has(clientPath(id, 'privateJwk'))) || publicText === undefined) {
         reasons.push(`${subject}: signing key missing`);
@@ -158,7 +159,7 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
         const publicJwk = JSON.parse(publicText) as JWK;
         const kids = registered?.jwks?.keys.map((k) => k.kid) ?? [];
         if (sameMethod && kids.includes(publicJwk.kid)) continue;
-        entry = privateKeyJwtEntry(id, publicJwk);
+        entry = privateKeyJwtEntry(id, publicJwk, common);
       }
     } else {
       const selfSigned = spec.method === 'self_signed_tls_client_auth';
@@ -175,8 +176,8 @@ export async function ensure(at: Workspace, options: DevPkiOptions): Promise<Com
         (selfSigned && !x5c.includes(cert?.x509.raw.toString('base64') ?? ''))
       ) {
         entry = selfSigned
-          ? selfSignedEntry(id, JSON.parse(publicText ?? ''))
-          : tlsClientAuthEntry(id, cert as CertOnDisk, spec.bind ?? 'subject_dn');
+          ? selfSignedEntry(id, JSON.parse(publicText ?? ''), common)
+          : tlsClientAuthEntry(id, cert as CertOnDisk, spec.bind, common);
       } else continue;
     }
     if (entry !== undefined) {

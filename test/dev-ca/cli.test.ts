@@ -3,7 +3,7 @@
  * revocation, doctor, PKCS#12, assertions, and the registry passing Tollgate's own validation.
  */
 import { X509Certificate } from 'node:crypto';
-import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -137,6 +137,18 @@ describe('dev-ca CLI', () => {
     expect(await snapshot(dir)).toEqual(before);
   });
 
+  it('ensure re-registers the demo clients from their files exactly as init registered them', async () => {
+    expect((await run('init')).code).toBe(0);
+    const path = join(dir, 'registry.json');
+    const registered = await readFile(path, 'utf8');
+    await rm(path);
+    const result = await run('ensure');
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toContain('registry entry missing or stale');
+    // Keys and certificates are kept; the entries (allowed_resources included) come back as they were.
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(JSON.parse(registered));
+  });
+
   it('ensure renews leaves that expire soon and keeps the CA', async () => {
     expect((await run('init')).code).toBe(0);
     const root = await readFile(join(dir, 'ca/root.pem'), 'utf8');
@@ -232,6 +244,35 @@ describe('dev-ca CLI', () => {
     expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.subject)).toContain(
       'clients/demo-mtls/key.pem',
     );
+  });
+
+  it('doctor judges each registry entry by the rules `tollgate serve` loads it with', async () => {
+    expect((await run('init')).code).toBe(0);
+    const path = join(dir, 'registry.json');
+    const registry = JSON.parse(await readFile(path, 'utf8')) as {
+      clients: Record<string, unknown>[];
+    };
+    // A second identity field (the server refuses it) and a workload client (the server takes it).
+    const mtls = registry.clients.find((c) => c.client_id === 'demo-mtls');
+    if (mtls !== undefined) mtls.tls_client_auth_san_dns = 'demo-mtls.test';
+    registry.clients.push({
+      client_id: 'svc-workload',
+      token_endpoint_auth_method: 'spiffe_jwt',
+      spiffe_id: 'spiffe://example.test/svc',
+    });
+    await writeFile(path, JSON.stringify(registry));
+    const { code, out } = await run('doctor', '--json');
+    expect(code).toBe(1);
+    const failed = (
+      JSON.parse(out) as { checks: { status: string; subject: string; message: string }[] }
+    ).checks.filter((c) => c.status === 'fail');
+    expect(failed).toEqual([
+      {
+        status: 'fail',
+        subject: 'registry.json (demo-mtls)',
+        message: expect.stringMatching(/register exactly one tls_client_auth_\* value/),
+      },
+    ]);
   });
 
   it('the registry passes Tollgate registry validation and matches the files', async () => {
