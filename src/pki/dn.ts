@@ -122,6 +122,24 @@ export function dnFromTlv(name: Tlv): DistinguishedName {
   return buildDn(rdns);
 }
 
+/**
+ * True when a value of `dn` is a TeletexString holding a non-ASCII octet. Such values are read
+ * as Latin-1, as OpenSSL reads them and as the CAs that use the type write them (RFC 5280
+ * §4.1.2.4), and compare so for name chaining; but a CA that writes real T.61 means another
+ * name by the same octets (0xC2 0x65 is `é` in T.61 and `Âe` in Latin-1). An identity must not
+ * rest on a guess between the two, so such a subject names no client (fail closed).
+ */
+export function hasAmbiguousText(dn: DistinguishedName): boolean {
+  return dn.rdns.some((rdn) =>
+    rdn.some(
+      ({ value }) =>
+        value.kind === 'string' &&
+        value.tag === universalTag.teletexString &&
+        /[^\0-\x7f]/.test(value.text),
+    ),
+  );
+}
+
 /** True when two normalized DNs are equal (same RDNs, in order, each the same set). */
 export function dnEquals(a: DistinguishedName, b: DistinguishedName): boolean {
   return a.key === b.key;

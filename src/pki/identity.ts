@@ -23,7 +23,7 @@
 import { isIP, isIPv4 } from 'node:net';
 import { attributeTypeName } from './attribute-types.js';
 import { type ParsedCertificate, parseCertificate } from './certificate.js';
-import { type DistinguishedName, parseDn } from './dn.js';
+import { type DistinguishedName, hasAmbiguousText, parseDn } from './dn.js';
 import { bytesEqual } from './encoding.js';
 import { PkiError } from './errors.js';
 import { lookalikeProblem } from './string-prep.js';
@@ -115,7 +115,7 @@ export function identityMatches(
   identity: CertificateIdentity,
   certificate: ParsedCertificate,
 ): boolean {
-  if (identity.type === 'subject_dn') return identity.dn.key === certificate.subject.key;
+  if (identity.type === 'subject_dn') return dnMatches(identity.dn, certificate);
   const names = subjectAltNames(certificate);
   switch (identity.type) {
     case 'san_dns':
@@ -148,7 +148,7 @@ export function dnMatches(
 ): boolean {
   const dn = typeof registered === 'string' ? parseDn(registered) : registered;
   const parsed = certificate instanceof Uint8Array ? parseCertificate(certificate) : certificate;
-  return dn.key === parsed.subject.key;
+  return dn.key === parsed.subject.key && !hasAmbiguousText(parsed.subject);
 }
 
 const sanCache = new WeakMap<ParsedCertificate, SubjectAltNames>();

@@ -19,6 +19,7 @@ import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src
 import { tollgateResource } from '../../src/resource/index.js';
 import { makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import {
   assertionType,
@@ -267,6 +268,7 @@ describe('RFC pass, round 23 (conformance)', () => {
           audience: api,
           jwksUri: `${rsa.base}/jwks`,
           ca: ca.root.certPem,
+          dpop: { enabled: false },
         });
         rs.get('/ping', { config: { tollgate: {} } }, async () => 'pong');
         const ok = await rs.inject({ url: '/ping', headers: { authorization: `Bearer ${token}` } });
@@ -626,16 +628,18 @@ describe('RFC pass, round 23 (conformance)', () => {
       const api = Fastify({
         https: { cert: identity.chainPem, key: identity.keyPem },
       }) as unknown as FastifyInstance;
+      const port = await freePort();
       await api.register(tollgateResource, {
         issuer: tg.issuer,
         audience: orders,
         jwksUri: `${tg.base}/jwks`,
         ca: ca.root.certPem,
-        dpop: publicOrigin === undefined ? {} : { publicOrigin },
+        // Required: the API's own origin unless it is served under another one.
+        dpop: { publicOrigin: publicOrigin ?? `https://127.0.0.1:${port}` },
       });
       api.get('/orders', { config: { tollgate: {} } }, async () => 'ok');
-      const address = await api.listen({ host: '127.0.0.1', port: 0 });
-      return { api, port: Number(new URL(address).port) };
+      await api.listen({ host: '127.0.0.1', port });
+      return { api, port };
     };
     const request = async (port: number, target: string, host: string, htu: string) =>
       rawHttp(

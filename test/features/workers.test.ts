@@ -117,16 +117,15 @@ describe('serve --workers 2', () => {
   it('claims a jti exactly once across workers: one assertion sent to every worker at once gets one token', async () => {
     const copies = 24;
     // Audit lines name the claimed client_id and the worker's pid. Logs are buffered (flushed
-    // every second), so wait until every copy's line is out.
+    // every second, later on a starved machine), so wait for every copy's line to be out: on
+    // the output itself, not a stopwatch (a 5 s poll failed at load 30).
     const pidsThatSaw = async (clientId: string) => {
       const lines = () =>
         serve
           .output()
           .split('\n')
           .filter((line) => line.includes('"audit"') && line.includes(`"${clientId}"`));
-      for (let i = 0; i < 100 && lines().length < copies; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await serve.waitForOutput(new RegExp(`^(?=.*"audit")(?=.*"${clientId}").*$`, 'm'), copies);
       expect(lines()).toHaveLength(copies);
       return new Set(lines().map((line) => (JSON.parse(line) as { pid: number }).pid));
     };
