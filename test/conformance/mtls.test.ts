@@ -183,25 +183,35 @@ describe('RFC 8705 mutual TLS and RFC 9440 (conformance and attacks)', () => {
       // valid; what must not happen is a crash or an unbounded chain walk. The walk is bounded by
       // clientCertificates.maxChainCertificates (10 by default): a longer chain is refused as
       // malformed before a path is built. (Every request is bounded: rawRequest gives up at 10 s.)
+      // Each case presents a leaf the server has not seen: a leaf whose chain was validated
+      // before is served from the connection cache without reading the sent chain.
       const extras = await Promise.all(
         Array.from({ length: 20 }, (_, i) => createSelfSignedClient({ clientId: `pad-${i}` })),
       );
-      const padded = (count: number) =>
-        `${good.certPem}${extras
+      const padded = async (count: number) => {
+        const leaf = await ca.issueClient({ clientId: 'mt-dn' });
+        const chain = extras
           .slice(0, count)
           .map((e) => e.certPem)
-          .join('')}${ca.intermediate.certPem}`;
-      const atBound = await token({ client_id: 'mt-dn' }, { cert: padded(9), key: good.keyPem });
-      expect(atBound.status, atBound.text).toBe(200);
-      expect(claimsOf(String(atBound.json?.access_token)).cnf).toEqual({
-        'x5t#S256': thumbprintOf(good.certPem),
+          .join('');
+        return {
+          leaf,
+          identity: { cert: `${leaf.certPem}${chain}${ca.intermediate.certPem}`, key: leaf.keyPem },
+        };
+      };
+      const atBound = await padded(9);
+      const accepted = await token({ client_id: 'mt-dn' }, atBound.identity);
+      expect(accepted.status, accepted.text).toBe(200);
+      expect(claimsOf(String(accepted.json?.access_token)).cnf).toEqual({
+        'x5t#S256': thumbprintOf(atBound.leaf.certPem),
       });
-      const over = await token({ client_id: 'mt-dn' }, { cert: padded(20), key: good.keyPem });
+      const over = await token({ client_id: 'mt-dn' }, (await padded(20)).identity);
       expectRefused(over);
       expect(over.json?.error_description).toBe('the client certificate cannot be parsed');
       // 20 copies of the same intermediate collapse to one chain: the real path, a token.
-      const copies = `${good.certPem}${ca.intermediate.certPem.repeat(20)}`;
-      const again = await token({ client_id: 'mt-dn' }, { cert: copies, key: good.keyPem });
+      const fresh = await ca.issueClient({ clientId: 'mt-dn' });
+      const copies = `${fresh.certPem}${ca.intermediate.certPem.repeat(20)}`;
+      const again = await token({ client_id: 'mt-dn' }, { cert: copies, key: fresh.keyPem });
       expect(again.status, again.text).toBe(200);
     });
 
