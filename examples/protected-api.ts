@@ -22,6 +22,11 @@ export interface ProtectedApiOptions {
   readonly issuer: string;
   /** This API's identifier: the `aud` its tokens must carry. */
   readonly audience: string;
+  /**
+   * The origin clients call this API at (`https://localhost:9443`): a DPoP proof must name it
+   * (RFC 9449 §4.3), never the `Host` a request claims.
+   */
+  readonly publicOrigin: string;
   /** Tollgate's JWKS; default `${issuer}/jwks`. */
   readonly jwksUri?: string;
   /** The dev CA root (PEM): trusted for fetching the JWKS. */
@@ -54,6 +59,8 @@ export async function buildProtectedApi(options: ProtectedApiOptions): Promise<F
     // Every route of this API wants proof of possession: plain bearer tokens are refused.
     requireBinding: true,
     realm: 'orders-api',
+    // DPoP-bound tokens are sender-constrained too; their proofs must name this origin.
+    dpop: { publicOrigin: options.publicOrigin },
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -82,6 +89,7 @@ async function main(): Promise<void> {
   const app = await buildProtectedApi({
     issuer,
     audience: env.API_AUDIENCE ?? apiUrl.origin,
+    publicOrigin: apiUrl.origin,
     caPem: readFileSync(`${certs}/ca/root.pem`, 'utf8'),
     // The dev server certificate names localhost, which is where this example listens too.
     certPem: readFileSync(`${certs}/server/server.pem`, 'utf8'),

@@ -32,8 +32,16 @@ export function normalizeHtu(value: string): string | undefined {
   return `${url.protocol}//${url.host}${path}`;
 }
 
-/** Whether a proof's `htu` names the same resource as the request's URI. @see RFC 9449 §4.3 */
-export function htuMatches(htu: string, requestUri: string): boolean {
+/**
+ * Whether a proof's `htu` names the same resource as the request's URI, or as one of them (an API
+ * served under several public names): never a URI the request itself names, which its sender
+ * chooses. An empty list matches nothing.
+ *
+ * @see RFC 9449 §4.3 check 9
+ */
+export function htuMatches(htu: string, requestUri: string | readonly string[]): boolean {
   const presented = normalizeHtu(htu);
-  return presented !== undefined && presented === normalizeHtu(requestUri);
+  if (presented === undefined) return false;
+  const uris = typeof requestUri === 'string' ? [requestUri] : requestUri;
+  return uris.some((uri) => presented === normalizeHtu(uri));
 }

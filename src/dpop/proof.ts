@@ -49,8 +49,12 @@ export type NonceVerdict = 'ok' | 'missing' | 'invalid';
 export interface DpopProofExpectations {
   /** The request method (`htm`), e.g. `POST`. */
   readonly method: string;
-  /** The URI the request was sent to (the public one, behind a proxy); query and fragment ignored. */
-  readonly uri: string;
+  /**
+   * The URI the request was sent to, from the server's own configuration (its public origin and
+   * the request's path), never from the request's `Host` or absolute-form target; query and
+   * fragment ignored. A list when the server has several public names: any one matches.
+   */
+  readonly uri: string | readonly string[];
   /** Wall clock of the request, epoch ms. */
   readonly nowMs: number;
   /** Accepted `alg` values (asymmetric only; `none` and HMAC can never be among them). */

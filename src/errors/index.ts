@@ -47,6 +47,7 @@ export const reasonCodes = [
   'no_client_authentication',
   'multiple_client_authentication',
   'client_secret_unsupported',
+  'access_token_not_accepted',
   'unknown_client',
   'auth_method_mismatch',
   'client_id_mismatch',
@@ -141,7 +142,8 @@ export interface OAuthErrorOptions {
   readonly retryAfterSeconds?: number;
   /**
    * The scheme of the `Authorization` header the client used: a 401 then carries a matching
-   * `WWW-Authenticate` challenge (RFC 6749 §5.2).
+   * `WWW-Authenticate` challenge (RFC 6749 §5.2); an `invalid_token` one names its error in it
+   * (RFC 6750 §3).
    */
   readonly challengeScheme?: string;
   /** A fresh server nonce for the `DPoP-Nonce` header (RFC 9449 §8). */

@@ -14,7 +14,9 @@ export type OnIdentified = (clientId: string, method: ClientAuthMethod) => void;
 
 /**
  * Runs `authenticate` (and whatever the endpoint does with the result) under the shared limits.
- * Throws what `authenticate` throws, after counting an `invalid_client` against the source.
+ * Throws what `authenticate` throws, after counting a failed authentication against the source:
+ * `invalid_client`, or `invalid_token` (an access token offered as the credential at /introspect,
+ * RFC 7662 §2.3), so that neither way of failing escapes the failure limits.
  */
 export async function underAuthenticationLimits<T>(
   runtime: HttpRuntime,
@@ -33,7 +35,8 @@ export async function underAuthenticationLimits<T>(
       limits?.checkClient(address, clientId);
     });
   } catch (error) {
-    if (limits !== undefined && (error as { code?: unknown }).code === 'invalid_client') {
+    const code = (error as { code?: unknown }).code;
+    if (limits !== undefined && (code === 'invalid_client' || code === 'invalid_token')) {
       const claimed = audit.claimedClientId;
       // An unknown client_id creates no per-id state: its failures count against the address.
       await limits.authenticationFailed(

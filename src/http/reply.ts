@@ -21,12 +21,25 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
     reply.header('retry-after', String(error.retryAfterSeconds));
   if (error.dpopNonce !== undefined) reply.header('dpop-nonce', error.dpopNonce);
   if (error.status === 401 && error.challengeScheme !== undefined) {
-    reply.header('www-authenticate', `${error.challengeScheme} realm="tollgate"`);
+    reply.header('www-authenticate', challengeOf(error, error.challengeScheme));
   }
   return reply
     .code(error.status)
     .type('application/json; charset=utf-8')
     .send(JSON.stringify(toOAuthErrorBody(error)));
+}
+
+/**
+ * The challenge of a 401 to a client that used an `Authorization` scheme. For `invalid_client`
+ * the scheme alone (RFC 6749 §5.2: "matching the authentication scheme used by the client"); for
+ * an access token refused as a credential, `invalid_token` and its description as RFC 6750 §3
+ * (and RFC 9449 §7.1 for DPoP) put them in the challenge. The description is already in the
+ * RFC 6750 §3 character set (no `"` or `\`), so it is a valid quoted-string as it is.
+ */
+function challengeOf(error: OAuthError, scheme: string): string {
+  const challenge = `${scheme} realm="tollgate"`;
+  if (error.code !== 'invalid_token') return challenge;
+  return `${challenge}, error="invalid_token", error_description="${error.description}"`;
 }
 
 /** Answers every other method on an OAuth endpoint with 405, `Allow: POST` and an OAuth body. */

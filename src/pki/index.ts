@@ -43,7 +43,7 @@ export type {
   PeerCertificateSocket,
   PeerCertificates,
 } from './connection-cache.js';
-export { PeerCertificateCache } from './connection-cache.js';
+export { PeerCertificateCache, sessionPeerCertificate } from './connection-cache.js';
 export type { CrlEntry, ParsedCrl } from './crl.js';
 export { parseCrl } from './crl.js';
 export type { DistinguishedName, DnAttribute, DnValue } from './dn.js';

@@ -11,6 +11,7 @@ import {
   type LuaCommand,
   markStuck,
   type RedisConnection,
+  watchReplies,
 } from '../replay/redis.js';
 import type { RateLimitDecision, RateLimitStore } from './types.js';
 
@@ -73,10 +74,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     // add a command timeout to every token request while Redis is stuck.
     if (isStuck(this.#client)) throw new Error('Redis is not answering (recent command timeout)');
     let count: unknown;
+    const watch = watchReplies(this.#client);
     try {
       count = await this.#hit([redisKey], [leftMs + expiryMarginMs]);
     } catch (error) {
-      if (isCommandTimeout(error)) markStuck(this.#client);
+      // Only a Redis that stayed silent is stuck; a timeout of this process's own stall is not.
+      if (isCommandTimeout(error) && (await watch.silent())) markStuck(this.#client);
       throw error;
     }
     if (typeof count !== 'number') {

@@ -12,8 +12,8 @@
  * pipe, tens of microseconds).
  *
  * Bounds: a worker keeps at most {@link maxPendingClaims} claims in flight (past that it fails
- * closed at once); a claim unanswered for {@link claimTimeoutMs} fails closed (503, as any store
- * failure). The primary keeps no per-worker state beyond the store itself.
+ * closed at once); a claim unanswered for {@link claimTimeoutMs} (and one more turn of this
+ * process's event loop) fails closed (503, as any store failure). The primary keeps no per-worker state beyond the store itself.
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §4 ("--workers N")
  */
@@ -103,9 +103,16 @@ export class IpcReplayStore implements ReplayStore {
     const id = this.#nextId;
     this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     return new Promise<boolean>((resolve, reject) => {
+      // The timer fires in the timers phase, before the poll phase reads the channel: after a
+      // stall of this process (a starved CPU, a long GC pause) the primary's answer may have been
+      // waiting in the pipe all along. So the claim fails only if one more turn of the event loop
+      // (a setImmediate, after the poll phase) brings no answer. Failing then would also burn the
+      // assertion: the primary has recorded the jti, so the client's retry would be a replay.
       const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(unavailable('The replay store (primary process) did not answer in time.'));
+        setImmediate(() => {
+          if (!this.#pending.delete(id)) return;
+          reject(unavailable('The replay store (primary process) did not answer in time.'));
+        });
       }, claimTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       const request: ClaimRequest = {

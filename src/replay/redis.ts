@@ -192,6 +192,46 @@ export function isCommandTimeout(error: unknown): boolean {
 }
 
 /**
+ * Watches the client's connections from the moment a command is sent, so that a command timeout
+ * can be blamed on the right party. ioredis times a command with a timer; when this process
+ * itself stalls (a long synchronous task, a GC pause, a starved CPU) past the timeout, the timer
+ * fires in the timers phase before the poll phase has read a reply that Redis sent long before,
+ * and a healthy Redis looked frozen: the circuit opened and the outage was logged.
+ *
+ * `silent()` is asked after a timeout: it lets the event loop take one more turn (a
+ * `setImmediate`, which runs after the poll phase has read whatever the sockets hold) and then
+ * says whether nothing at all has arrived from Redis since the command was sent. Silence is what
+ * a frozen or partitioned Redis looks like, and only silence opens the circuit; a Redis whose
+ * bytes arrived answered (late for the timer, or a little slow), so the command fails alone (the
+ * caller still fails closed or open, as it decides) and Redis is not declared down.
+ */
+export interface ReplyWatch {
+  silent(): Promise<boolean>;
+}
+
+/**
+ * Starts a {@link ReplyWatch} on `client`; call it just before sending the command. On a Redis
+ * Cluster every timeout counts as silence, as before: bytes from the other nodes would hide one
+ * frozen shard, and which node a command went to is ioredis's to know.
+ */
+export function watchReplies(client: RedisConnection): ReplyWatch {
+  if (client instanceof Cluster) return { silent: async () => true };
+  const before = bytesReceived(client);
+  return {
+    silent: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      // Another count (more bytes, or a new connection counting from zero): Redis spoke.
+      return bytesReceived(client) === before;
+    },
+  };
+}
+
+/** Bytes read so far on the connection to Redis (the primary's, behind Sentinel). */
+function bytesReceived(client: Redis): number {
+  return client.stream?.bytesRead ?? 0;
+}
+
+/**
  * A small circuit shared by the adapters on one client. A connection can stay open while Redis
  * answers nothing (frozen process, partition): ioredis still reports it ready, so each command
  * would wait its full timeout, and a token request would wait once per adapter. After one
@@ -515,11 +555,12 @@ export class RedisReplayStore implements ReplayStore {
     const args = [ttlMs, this.#maxEntriesPerSlice ?? 0, this.#epochs[slice] ?? ''];
     let reply: unknown;
     let acks = Number.POSITIVE_INFINITY;
+    const watch = watchReplies(this.#client);
     try {
       if (this.#replicaAcks === 0) reply = await this.#claim(keys, args);
       else [reply, acks] = await this.#claimAcknowledged(keys, args);
     } catch (error) {
-      throw this.#failure(error);
+      throw await this.#failure(error, watch);
     }
     if (reply === 1) {
       if (acks < this.#replicaAcks) {
@@ -669,11 +710,15 @@ export class RedisReplayStore implements ReplayStore {
     this.#listeners.push([event, listener]);
   }
 
-  /** Maps a Redis failure to `ReplayStoreError`; a timeout also distrusts the connection. */
-  #failure(error: unknown): ReplayStoreError {
+  /**
+   * Maps a Redis failure to `ReplayStoreError`; a timeout in which Redis stayed silent also
+   * distrusts the connection (see {@link watchReplies}).
+   */
+  async #failure(error: unknown, watch: ReplyWatch): Promise<ReplayStoreError> {
     refreshIfMoved(this.#client, error);
-    if (isCommandTimeout(error)) markStuck(this.#client);
-    if (isCommandTimeout(error) && !this.#degraded) {
+    const silent = isCommandTimeout(error) && (await watch.silent());
+    if (silent) markStuck(this.#client);
+    if (silent && !this.#degraded && !this.#closed) {
       this.#degraded = true;
       this.#report();
       this.#schedule(recheckDelayMs);
@@ -709,6 +754,7 @@ export class RedisReplayStore implements ReplayStore {
     }
     this.#checking = true;
     const now = this.#clock();
+    const watch = watchReplies(this.#client);
     const checks = this.#epochs.map((known, slice) => {
       const fenceMs = Math.max(
         this.#dataLossFenceMs,
@@ -721,9 +767,19 @@ export class RedisReplayStore implements ReplayStore {
         [randomUUID(), known ?? '', Math.ceil(fenceMs)],
       ).then((reply) => ({ reply, known: known ?? '', fenceMs }));
     });
-    Promise.allSettled(checks).then((results) => {
+    Promise.allSettled(checks).then(async (results) => {
+      const timedOut = results.some(
+        (result) => result.status === 'rejected' && isCommandTimeout(result.reason),
+      );
+      // A check that timed out while Redis spoke meanwhile proves nothing either way (this
+      // process stalled, or Redis is slow): keep the verdict and check again soon.
+      const inconclusive = timedOut && !(await watch.silent());
       this.#checking = false;
       if (this.#closed) return;
+      if (inconclusive) {
+        this.#schedule(recheckDelayMs);
+        return;
+      }
       let nextWake = this.#healthCheckIntervalMs;
       let failure: unknown;
       results.forEach((result, slice) => {

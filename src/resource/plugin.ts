@@ -10,7 +10,9 @@
  * Authentication runs in `onRequest`, before any body is read.
  *
  * DPoP (RFC 9449 §7): `Authorization: DPoP` with a `DPoP` proof is accepted beside Bearer; the
- * proof's `htu` is checked against `dpop.publicOrigin` (set it behind a proxy) and its `jti` is
+ * proof's `htu` is checked against `dpop.publicOrigin`, which is required while DPoP is on (the
+ * request's `Host` and absolute-form target are the sender's to choose, so an origin taken from
+ * them would let a proof made for another instance of the same API pass here), and its `jti` is
  * remembered per instance in a bounded cache (see src/dpop/jti-cache.ts).
  *
  * @see RFC 6750 §2.1 and §3, RFC 8705 §3, RFC 9440, RFC 9449 §7 and §9
@@ -51,7 +53,10 @@ import {
 
 /** How this resource takes DPoP-bound tokens (RFC 9449 §7). */
 export interface ResourceDpopOptions {
-  /** Accept `Authorization: DPoP`; default true. Off: DPoP-bound tokens cannot be used here. */
+  /**
+   * Accept `Authorization: DPoP`; default true, and then `publicOrigin` is required. Off:
+   * DPoP-bound tokens cannot be used here.
+   */
   readonly enabled?: boolean;
   /** Accepted proof algorithms (the challenge's `algs`); default ES256/384/512, PS256, EdDSA. */
   readonly algorithms?: readonly string[];
@@ -60,11 +65,17 @@ export interface ResourceDpopOptions {
   /** How far ahead `iat` may be; default 10 s. */
   readonly clockToleranceSeconds?: number;
   /**
-   * The API's public origin (`https://api.example.com`), against which proofs' `htu` is checked.
-   * Set it behind a proxy or load balancer: without it the origin is this server's own scheme and
-   * the request's `Host` header, which a proxy may rewrite (and a client may choose).
+   * Required while DPoP is accepted: the origin clients call this API at
+   * (`https://api.example.com`, the scheme, host and port of the URL they sign), or a list of at
+   * most 8 for an API served under several names; a proof's `htu` must be
+   * one of them followed by the request's path. There is no default: the request's `Host` header
+   * and an absolute-form target are the sender's to choose, and a proof made for another instance
+   * of the same API (whose replay cache is not this one's) would pass if either counted. List
+   * only names that reach this instance.
+   *
+   * @see RFC 9449 §4.3 check 9, §7.1
    */
-  readonly publicOrigin?: string;
+  readonly publicOrigin?: string | readonly string[];
   /** Most proof ids remembered for replay checks, per instance; default 100 000. */
   readonly jtiCacheEntries?: number;
   /**
@@ -194,7 +205,7 @@ const plugin: FastifyPluginAsync<TollgateResourceOptions> = async (fastify, opti
             dpop: {
               proofs: dpopHeaderValues(request.raw.rawHeaders),
               method: request.method,
-              uri: publicUri(request, dpop.publicOrigin),
+              uri: publicUris(request, dpop.publicOrigins),
               algorithms: dpop.algorithms,
               maxAgeSeconds: dpop.maxAgeSeconds,
               clockToleranceSeconds: dpop.clockToleranceSeconds,
@@ -268,7 +279,7 @@ interface Settings {
         readonly algorithms: readonly string[];
         readonly maxAgeSeconds: number;
         readonly clockToleranceSeconds: number;
-        readonly publicOrigin: string | undefined;
+        readonly publicOrigins: readonly string[];
         readonly nonces: DpopNonces | undefined;
         readonly jtiCache: DpopJtiCache;
         readonly keyPolicy: KeyPolicy;
@@ -337,20 +348,7 @@ function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
   if (options.enabled === false) return undefined;
   const algorithms = options.algorithms ?? defaultDpopAlgorithms;
   checkAlgorithms(algorithms);
-  let publicOrigin: string | undefined;
-  if (options.publicOrigin !== undefined) {
-    const url = URL.canParse(options.publicOrigin) ? new URL(options.publicOrigin) : undefined;
-    if (
-      url === undefined ||
-      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
-      url.pathname !== '/'
-    ) {
-      throw new TypeError(
-        'tollgateResource: dpop.publicOrigin must be an origin like https://api.example.com',
-      );
-    }
-    publicOrigin = url.origin;
-  }
+  const publicOrigins = resolvePublicOrigins(options.publicOrigin);
   const maxAgeSeconds = options.maxAgeSeconds ?? 60;
   const clockToleranceSeconds = options.clockToleranceSeconds ?? 10;
   if (
@@ -365,7 +363,7 @@ function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
     algorithms,
     maxAgeSeconds,
     clockToleranceSeconds,
-    publicOrigin,
+    publicOrigins,
     nonces:
       options.nonce === undefined
         ? undefined
@@ -381,39 +379,72 @@ function prepareDpop(options: ResourceDpopOptions = {}): Settings['dpop'] {
   };
 }
 
+/** Most origins `dpop.publicOrigin` may list: every DPoP request compares its proof with each. */
+const maxPublicOrigins = 8;
+
 /**
- * The URI a DPoP proof must name for this request (RFC 9449 §4.3 check 9): the configured public
- * origin, or this server's scheme and the request's authority, with the request path (the query
- * is ignored by the comparison anyway).
+ * `dpop.publicOrigin` as a list of origins. Required: no default can come from the request (its
+ * `Host` and absolute-form target are the sender's), and a guess from this server's own address
+ * is wrong behind any proxy, so a missing one stops start-up instead.
  *
- * The request target may be in absolute-form (`GET https://api.example.com/orders HTTP/1.1`),
- * which RFC 9112 §3.2.2 says a server MUST accept; Node passes it through as `request.url`.
- * Only its path counts towards the public origin, and without one its authority is the
- * request's (the server MUST ignore `Host` then, RFC 9112 §3.2.2 and §3.3). The scheme is always
- * the connection's: a request that came over TLS is for an https URI whatever it names.
- *
- * @see RFC 9112 §3.2 and §3.3 (the effective target URI)
+ * @see RFC 9449 §4.3 check 9, §7.1
  */
-function publicUri(request: FastifyRequest, origin: string | undefined): string {
-  const target = request.raw.url ?? '/';
-  const absolute = absoluteForm(target);
-  // Neither origin-form nor an http(s) URI: nothing a proof can name (normalizeHtu refuses it).
-  if (absolute === null) return 'invalid:';
-  const path = absolute === undefined ? target : `${absolute.pathname}${absolute.search}`;
-  if (origin !== undefined) return `${origin}${path}`;
-  const encrypted = (request.raw.socket as { encrypted?: boolean }).encrypted === true;
-  const authority = absolute?.host ?? request.headers.host ?? 'invalid.invalid';
-  return `${encrypted ? 'https' : 'http'}://${authority}${path}`;
+function resolvePublicOrigins(value: string | readonly string[] | undefined): readonly string[] {
+  if (value === undefined) {
+    throw new TypeError(
+      'tollgateResource: dpop.publicOrigin is required while DPoP is accepted: set it to the origin clients call this API at (https://api.example.com, or a list of them), or set dpop.enabled: false',
+    );
+  }
+  const list: readonly unknown[] = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || list.length > maxPublicOrigins) {
+    throw new TypeError(
+      `tollgateResource: dpop.publicOrigin must be one origin or a list of 1 to ${maxPublicOrigins}`,
+    );
+  }
+  const origins = list.map((one) => {
+    const url = typeof one === 'string' && URL.canParse(one) ? new URL(one) : undefined;
+    if (
+      url === undefined ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.username !== '' ||
+      url.password !== '' ||
+      url.pathname !== '/' ||
+      url.search !== '' ||
+      url.hash !== ''
+    ) {
+      throw new TypeError(
+        'tollgateResource: dpop.publicOrigin must be an origin like https://api.example.com',
+      );
+    }
+    return url.origin;
+  });
+  return [...new Set(origins)];
 }
 
 /**
- * The request target as a URL when it is in absolute-form (RFC 9112 §3.2.2); undefined for
- * origin-form (or asterisk-form); null for a scheme-prefixed target that is no http(s) URI.
+ * The URIs a DPoP proof may name for this request (RFC 9449 §4.3 check 9): each configured public
+ * origin with the request's path (the query is ignored by the comparison anyway).
+ *
+ * The request target may be in absolute-form (`GET https://api.example.com/orders HTTP/1.1`),
+ * which RFC 9112 §3.2.2 says a server MUST accept; Node passes it through as `request.url`.
+ * Only its path counts: its authority, like the `Host` header, is the sender's to choose. A
+ * target in neither origin- nor absolute-form names nothing a proof may match (an empty list).
+ *
+ * @see RFC 9112 §3.2 and §3.3 (the effective target URI)
  */
-function absoluteForm(target: string): URL | null | undefined {
-  if (target.startsWith('/') || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(target)) return undefined;
-  const url = URL.canParse(target) ? new URL(target) : undefined;
-  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') ? url : null;
+function publicUris(request: FastifyRequest, origins: readonly string[]): readonly string[] {
+  const target = request.raw.url ?? '/';
+  if (target.startsWith('/')) return origins.map((origin) => `${origin}${target}`);
+  const absolute = absoluteForm(target);
+  if (absolute === undefined) return [];
+  return origins.map((origin) => `${origin}${absolute.pathname}${absolute.search}`);
+}
+
+/** The request target as a URL when it is an absolute-form http(s) URI (RFC 9112 §3.2.2). */
+function absoluteForm(target: string): URL | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(target) || !URL.canParse(target)) return undefined;
+  const url = new URL(target);
+  return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
 }
 
 /**

@@ -53,8 +53,15 @@ export interface DpopRequest {
   readonly proofs: readonly string[];
   /** The request method (`htm`). */
   readonly method: string;
-  /** The request's public URI (`htu`); query and fragment are ignored. Behind a proxy, the external one. */
-  readonly uri: string;
+  /**
+   * The URI the proof's `htu` must name: this API's configured public origin (`https://api.example.com`)
+   * followed by the request's path; query and fragment are ignored. A list when the API is served
+   * under several names (any one matches). Never build it from the request's `Host` header or an
+   * absolute-form target: the sender chooses both, so a proof made for another server of the same
+   * audience (whose replay cache is not this one's) would pass here. The plugin does this for you
+   * (`dpop.publicOrigin`).
+   */
+  readonly uri: string | readonly string[];
   /** Accepted proof algorithms; default {@link defaultDpopAlgorithms}. */
   readonly algorithms?: readonly string[];
   /** How old a proof's `iat` may be; default 60 s. */

@@ -14,6 +14,7 @@ import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { tollgateResource } from '../../src/resource/index.js';
 import { makeProofKey } from '../helpers/dpop.js';
 import { claimsOf } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { type RunningTollgate, startTollgate } from './harness.js';
 
@@ -41,18 +42,20 @@ describe('TokenClient with DPoP', () => {
     api = Fastify({
       https: { cert: apiCert.chainPem, key: apiCert.keyPem },
     }) as unknown as FastifyInstance;
+    const apiPort = await freePort();
+    apiBase = `https://127.0.0.1:${apiPort}`;
     await api.register(tollgateResource, {
       issuer: server.issuer,
       audience: orders,
       jwksUri: `${server.issuer}/jwks`,
       jwksCa: ca.root.certPem,
-      dpop: { nonce: { secret: randomBytes(32) } },
+      dpop: { publicOrigin: apiBase, nonce: { secret: randomBytes(32) } },
     });
     api.get('/orders', { config: { tollgate: { requireBinding: true } } }, async (request) => ({
       jkt: request.accessToken?.dpopJkt,
     }));
     api.post('/orders', { config: { tollgate: {} } }, async (request) => ({ got: request.body }));
-    apiBase = (await api.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    await api.listen({ host: '127.0.0.1', port: apiPort });
   });
   afterAll(async () => {
     await api?.close();

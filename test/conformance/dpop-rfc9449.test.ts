@@ -25,6 +25,7 @@ import {
   makeProofKey,
   type ProofKey,
 } from '../helpers/dpop.js';
+import { startDpopIssuer } from '../helpers/dpop-issuer.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
 import { freePort } from '../helpers/net.js';
 import { findNginx, type RunningNginx, startNginxServer } from '../helpers/nginx.js';
@@ -214,7 +215,6 @@ describe('RFC 9449 at the token endpoint: the duties around the proof', () => {
 describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
   let ca: DevCa;
   let server: MtlsTollgate;
-  let client: JwtClient;
   let key: ProofKey;
   let api: FastifyInstance;
   let base: string;
@@ -222,35 +222,22 @@ describe('RFC 9449 §7 and §9 at the resource-server plugin', () => {
   const algs = 'algs="ES256 ES384 ES512 PS256 EdDSA Ed25519"';
 
   beforeAll(async () => {
-    ca = await createDevCa();
-    client = await makeJwtClient('rfc9449-api', 'ES256', {
-      allowed_resources: [orders],
-      default_resource: orders,
-    });
-    key = await makeProofKey('ES256');
-    server = await startMtlsTollgate({
-      ca,
-      clients: [client.metadata],
-      config: { rateLimits: { enabled: false } },
-    });
+    ({ ca, server, key, token } = await startDpopIssuer('rfc9449-api', orders));
     const identity = await ca.issueServer();
     api = Fastify({
       https: { cert: identity.chainPem, key: identity.keyPem },
     }) as unknown as FastifyInstance;
+    const port = await freePort();
+    base = `https://127.0.0.1:${port}`;
     await api.register(tollgateResource, {
       issuer: server.issuer,
       audience: orders,
       jwksUri: `${server.issuer}/jwks`,
       ca: ca.root.certPem,
-      dpop: { nonce: { secret: randomBytes(32) } },
+      dpop: { publicOrigin: base, nonce: { secret: randomBytes(32) } },
     });
     api.get('/orders', { config: { tollgate: {} } }, async () => ({ ok: true }));
-    base = (await api.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
-    const issued = await tokenRequest(server, ca, client, {
-      dpop: await makeProof(key, { htu: `${server.issuer}/token` }),
-    });
-    expect(issued.json?.token_type, issued.text).toBe('DPoP');
-    token = String(issued.json?.access_token);
+    await api.listen({ host: '127.0.0.1', port });
   });
   afterAll(async () => {
     await api?.close();

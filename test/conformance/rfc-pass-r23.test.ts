@@ -6,8 +6,8 @@
  * RFC 6749 §3.1/§3.2 (empty values, media type parameters, percent-encoded names), §5.2
  * (`unauthorized_client`), RFC 9068 §2.1 (RS256 among the supported algorithms), RFC 8414 §3
  * with an issuer that has a path (every advertised URL answers), RFC 7517 §4-§5 (key set
- * members), RFC 8705 §3.2 (`cnf` in introspection), RFC 7662 §2.1 (who may introspect) and
- * RFC 7009 (not offered, so not advertised).
+ * members), RFC 8705 §3.2 (`cnf` in introspection), RFC 7662 §2.1 and §2.3 (who may introspect,
+ * and what a refused caller sees) and RFC 7009 (not offered, so not advertised).
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
@@ -17,20 +17,18 @@ import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import { tollgateResource } from '../../src/resource/index.js';
-import { signAssertion } from '../helpers/assertions.js';
 import { makeProof, makeProofKey, type ProofKey } from '../helpers/dpop.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import {
+  assertionType,
   encode,
   expectOAuthError,
   formType,
-  type RawRequest,
   type RawResponse,
-  rawRequest,
+  tokenRequests,
 } from './support.js';
-
-const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
  * Sends `head` (request line and header fields, CRLF-separated, without the final empty line)
@@ -64,14 +62,11 @@ describe('RFC pass, round 23 (conformance)', () => {
   let bearerOnly: JwtClient;
   let mtlsLeaf: IssuedClientCertificate;
 
-  const send = (options: RawRequest, base = server.base): Promise<RawResponse> =>
-    rawRequest(base, ca.root.certPem, options);
-  const auth = async (client: JwtClient = alice, audience = server.issuer) => ({
-    client_assertion_type: assertionType,
-    client_assertion: await signAssertion(client.key.privateJwk, client.clientId, audience),
-  });
-  const post = (body: string, contentType = formType, path = '/token') =>
-    send({ path, body, headers: { 'content-type': contentType } });
+  const { send, post, clientAuth } = tokenRequests(
+    () => server,
+    () => ca.root.certPem,
+  );
+  const auth = (client: JwtClient = alice, audience?: string) => clientAuth(client, audience);
   const mtls = { client_id: 'r23-mtls' };
 
   beforeAll(async () => {
@@ -273,6 +268,7 @@ describe('RFC pass, round 23 (conformance)', () => {
           audience: api,
           jwksUri: `${rsa.base}/jwks`,
           ca: ca.root.certPem,
+          dpop: { enabled: false },
         });
         rs.get('/ping', { config: { tollgate: {} } }, async () => 'pong');
         const ok = await rs.inject({ url: '/ping', headers: { authorization: `Bearer ${token}` } });
@@ -443,23 +439,140 @@ describe('RFC pass, round 23 (conformance)', () => {
     });
   });
 
-  describe('RFC 7662 §2.1: "some form of authorization", here client authentication only', () => {
+  describe('RFC 7662 §2.1 and §2.3: "some form of authorization", here client authentication only', () => {
     // RFC 7662 §2.1 asks for "some form of authorization ... such as client authentication ...
     // or a separate OAuth 2.0 access token"; either satisfies it. Tollgate takes client
     // authentication only (DESIGN.md §3: "callers authenticate with the same methods"), so an
-    // access token never doubles as a credential for learning about other tokens. §2.3: a
-    // bearer-authorized call that is not accepted gets a 401 (RFC 6750 §3).
-    it('a valid access token as Authorization: Bearer does not authorize introspection: 401 with a Bearer challenge', async () => {
+    // access token never doubles as a credential for learning about other tokens. §2.3: failed
+    // client authentication is answered as RFC 6749 §5.2 says (as at the token endpoint), an
+    // access token that is "invalid for this request" as RFC 6750 §3 says.
+    const description =
+      'the introspection endpoint takes client authentication, not an access token: authenticate as a registered client with private_key_jwt, mutual TLS or a workload identity';
+    const tokenChallenge = (scheme: string) =>
+      `${scheme} realm="tollgate", error="invalid_token", error_description="${description}"`;
+    const introspect = (headers: Record<string, string>, body: string, base = server.base) =>
+      send({ path: '/introspect', headers: { 'content-type': formType, ...headers }, body }, base);
+    /** What a refused caller sees: status, body and challenge. */
+    const refusal = (res: RawResponse) => ({
+      status: res.status,
+      body: res.json,
+      challenge: res.headers['www-authenticate'],
+    });
+    const issueToken = async () => {
       const issued = await post(encode({ grant_type: 'client_credentials', ...(await auth()) }));
-      const token = String(issued.json?.access_token);
+      expect(issued.status, issued.text).toBe(200);
+      return String(issued.json?.access_token);
+    };
+
+    it('a valid access token as Authorization: Bearer: 401 invalid_token, with error="invalid_token" in the Bearer challenge (RFC 6750 §3)', async () => {
+      const token = await issueToken();
+      const res = await introspect({ authorization: `Bearer ${token}` }, encode({ token }));
+      expectOAuthError(res, 401, 'invalid_token');
+      expect(res.json?.error_description).toBe(description);
+      expect(res.headers['www-authenticate']).toBe(tokenChallenge('Bearer'));
+      expect(res.text).not.toMatch(/active/);
+    });
+
+    it('a bad Bearer token gets the very same answer as a valid one: the refusal is no oracle', async () => {
+      const token = await issueToken();
+      const valid = refusal(
+        await introspect({ authorization: `Bearer ${token}` }, encode({ token })),
+      );
+      for (const presented of ['garbage', `${token.slice(0, -4)}AAAA`, 'a'.repeat(4000)]) {
+        const res = await introspect({ authorization: `Bearer ${presented}` }, encode({ token }));
+        expect(refusal(res), presented.slice(0, 20)).toEqual(valid);
+      }
+      // Schemes are case-insensitive (RFC 9110 §11.1); the challenge names the scheme as RFC 6750 spells it.
+      const lower = await introspect({ authorization: `bearer ${token}` }, encode({ token }));
+      expect(refusal(lower)).toEqual(valid);
+    });
+
+    it('a DPoP-scheme token: 401 invalid_token with a DPoP challenge (RFC 9449 §7.1)', async () => {
+      const token = await issueToken();
+      const res = await introspect({ authorization: `DPoP ${token}` }, encode({ token }));
+      expectOAuthError(res, 401, 'invalid_token');
+      expect(res.headers['www-authenticate']).toBe(tokenChallenge('DPoP'));
+    });
+
+    it('a Bearer token next to valid client authentication is still refused: it is not ignored, and two credentials are never merged', async () => {
+      const token = await issueToken();
+      const res = await send(
+        {
+          path: '/introspect',
+          headers: { 'content-type': formType, authorization: `Bearer ${token}` },
+          body: encode({ token, ...mtls }),
+          cert: mtlsLeaf.chainPem,
+          key: mtlsLeaf.keyPem,
+        },
+        server.mtlsBase,
+      );
+      expectOAuthError(res, 401, 'invalid_token');
+      expect(res.headers['www-authenticate']).toBe(tokenChallenge('Bearer'));
+      expect(res.text).not.toMatch(/active/);
+    });
+
+    /** The same credentials at /token and at /introspect: the same refusal (RFC 6749 §5.2). */
+    const expectSameAsTokenEndpoint = async (
+      headers: Record<string, string>,
+      credentials: () => Promise<Record<string, string>>,
+      base = server.base,
+    ) => {
+      const atIntrospect = await introspect(
+        headers,
+        encode({ token: 'x', ...(await credentials()) }),
+        base,
+      );
+      expectOAuthError(atIntrospect, 401, 'invalid_client');
+      const atToken = await send(
+        {
+          path: '/token',
+          headers: { 'content-type': formType, ...headers },
+          body: encode({ grant_type: 'client_credentials', ...(await credentials()) }),
+        },
+        base,
+      );
+      expect(refusal(atIntrospect)).toEqual(refusal(atToken));
+      return atIntrospect;
+    };
+
+    it('nothing presented: 401 invalid_client and no challenge, as at the token endpoint', async () => {
+      const res = await expectSameAsTokenEndpoint({}, async () => ({}));
+      expect(res.headers).not.toHaveProperty('www-authenticate');
+    });
+
+    it('client authentication that fails (unknown client, wrong key, certificate client without its certificate): 401 invalid_client and no challenge, as at the token endpoint', async () => {
+      const stranger = await makeJwtClient('r23-stranger');
+      const impostor = await makeJwtClient(alice.clientId);
+      for (const credentials of [() => auth(stranger), () => auth(impostor), async () => mtls]) {
+        const res = await expectSameAsTokenEndpoint({}, credentials);
+        expect(res.headers).not.toHaveProperty('www-authenticate');
+      }
+      const noCertificate = await expectSameAsTokenEndpoint({}, async () => mtls, server.mtlsBase);
+      expect(noCertificate.headers).not.toHaveProperty('www-authenticate');
+    });
+
+    it('Authorization: Basic: 401 invalid_client with a Basic challenge and no error code, as at the token endpoint', async () => {
+      const res = await expectSameAsTokenEndpoint(
+        { authorization: `Basic ${Buffer.from('r23-alice:secret').toString('base64')}` },
+        async () => ({}),
+      );
+      expect(res.headers['www-authenticate']).toBe('Basic realm="tollgate"');
+    });
+
+    it('a bare "Bearer" with no token carries no credential: invalid_client, a Bearer challenge with no error code (RFC 6750 §3)', async () => {
+      const res = await expectSameAsTokenEndpoint({ authorization: 'Bearer' }, async () => ({}));
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="tollgate"');
+    });
+
+    it('at the token endpoint (not RFC 7662) a Bearer token stays an unsupported client authentication: invalid_client, the Bearer scheme and no error code', async () => {
+      const token = await issueToken();
       const res = await send({
-        path: '/introspect',
+        path: '/token',
         headers: { 'content-type': formType, authorization: `Bearer ${token}` },
-        body: encode({ token }),
+        body: encode({ grant_type: 'client_credentials' }),
       });
       expectOAuthError(res, 401, 'invalid_client');
-      expect(String(res.headers['www-authenticate'])).toMatch(/^Bearer\b/);
-      expect(res.text).not.toMatch(/active/);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="tollgate"');
     });
   });
 
@@ -515,16 +628,18 @@ describe('RFC pass, round 23 (conformance)', () => {
       const api = Fastify({
         https: { cert: identity.chainPem, key: identity.keyPem },
       }) as unknown as FastifyInstance;
+      const port = await freePort();
       await api.register(tollgateResource, {
         issuer: tg.issuer,
         audience: orders,
         jwksUri: `${tg.base}/jwks`,
         ca: ca.root.certPem,
-        dpop: publicOrigin === undefined ? {} : { publicOrigin },
+        // Required: the API's own origin unless it is served under another one.
+        dpop: { publicOrigin: publicOrigin ?? `https://127.0.0.1:${port}` },
       });
       api.get('/orders', { config: { tollgate: {} } }, async () => 'ok');
-      const address = await api.listen({ host: '127.0.0.1', port: 0 });
-      return { api, port: Number(new URL(address).port) };
+      await api.listen({ host: '127.0.0.1', port });
+      return { api, port };
     };
     const request = async (port: number, target: string, host: string, htu: string) =>
       rawHttp(

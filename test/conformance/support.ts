@@ -10,6 +10,8 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { JWK } from 'jose';
 import { expect } from 'vitest';
+import { signAssertion } from '../helpers/assertions.js';
+import type { JwtClient } from '../helpers/tollgate.js';
 
 export interface RawResponse {
   readonly status: number;
@@ -87,6 +89,43 @@ export function rawRequest(base: string, ca: string, options: RawRequest): Promi
 }
 
 export const formType = 'application/x-www-form-urlencoded';
+
+/** RFC 7523 §2.2: the `client_assertion_type` of private_key_jwt. */
+export const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** What a conformance file sends to: read when a request is made (servers start in beforeAll). */
+export interface ConformanceServer {
+  /** https://127.0.0.1:<port> of the listener requests go to by default. */
+  readonly base: string;
+  /** The audience of client assertions by default. */
+  readonly issuer: string;
+}
+
+/**
+ * The request setup the token-endpoint conformance files share: raw requests over TLS to the
+ * server (any listener), form POSTs, and private_key_jwt client authentication parameters.
+ */
+export function tokenRequests(server: () => ConformanceServer, ca: () => string) {
+  const send = (options: RawRequest, base = server().base): Promise<RawResponse> =>
+    rawRequest(base, ca(), options);
+  return {
+    send,
+    /** POSTs `body`; `contentType: null` sends no Content-Type header at all. */
+    post: (body: string, contentType: string | null = formType, path = '/token') =>
+      send({ path, body, headers: contentType === null ? {} : { 'content-type': contentType } }),
+    /** A fresh assertion by `client` for `audience` (the issuer), as the two form parameters. */
+    clientAuth: async (
+      client: JwtClient,
+      audience = server().issuer,
+      claims: Record<string, unknown> = {},
+    ) => ({
+      client_assertion_type: assertionType,
+      client_assertion: await signAssertion(client.key.privateJwk, client.clientId, audience, {
+        claims,
+      }),
+    }),
+  };
+}
 
 /** Encodes form parameters; an array repeats the name; `[name, value]` pairs keep order. */
 export function encode(params: Record<string, string | string[] | undefined>): string {

@@ -9,17 +9,15 @@ import { signAssertion } from '../helpers/assertions.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import {
+  assertionType,
   descriptionCharset,
   encode,
   expectNoInternals,
   expectOAuthError,
   formType,
-  type RawRequest,
-  type RawResponse,
-  rawRequest,
+  tokenRequests,
 } from './support.js';
 
-const assertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const apiA = 'https://api-a.example.test';
 const apiB = 'https://api-b.example.test/v1';
 
@@ -29,21 +27,11 @@ describe('RFC 6749 token endpoint (conformance)', () => {
   let alice: JwtClient;
   let bob: JwtClient;
 
-  const send = (options: RawRequest): Promise<RawResponse> =>
-    rawRequest(server.base, ca.root.certPem, options);
-  const assertion = (client: JwtClient = alice, claims: Record<string, unknown> = {}) =>
-    signAssertion(client.key.privateJwk, client.clientId, server.issuer, { claims });
-  const authParams = async (client: JwtClient = alice) => ({
-    client_assertion_type: assertionType,
-    client_assertion: await assertion(client),
-  });
-  /** `contentType: null` sends no Content-Type header at all. */
-  const post = (body: string, contentType: string | null = formType, path = '/token') =>
-    send({
-      path,
-      body,
-      headers: contentType === null ? {} : { 'content-type': contentType },
-    });
+  const { send, post, clientAuth } = tokenRequests(
+    () => server,
+    () => ca.root.certPem,
+  );
+  const authParams = (client: JwtClient = alice) => clientAuth(client);
   const grant = async (extra: Record<string, string | string[] | undefined> = {}) =>
     post(encode({ grant_type: 'client_credentials', ...(await authParams()), ...extra }));
 

@@ -541,6 +541,7 @@ describe('tokens, keys, metadata and introspection (conformance)', () => {
         issuer: server.issuer,
         audience: api,
         jwks: createLocalJWKSet(jwks),
+        dpop: { publicOrigin: 'https://api.example.test' },
       });
       protectedApi.get(
         '/read',

@@ -156,6 +156,14 @@ describe('htu normalisation (RFC 3986 §6.2.2, §6.2.3)', () => {
     expect(htuMatches(htu, uri)).toBe(false);
   });
 
+  it('matches any URI of a list (a server under several names), and nothing for an empty list', () => {
+    const names = ['https://api.test/orders', 'https://orders.example.net:8443/orders'];
+    expect(htuMatches('https://ORDERS.example.net:8443/orders?x=1', names)).toBe(true);
+    expect(htuMatches('https://api.test/orders', names)).toBe(true);
+    expect(htuMatches('https://other.test/orders', names)).toBe(false);
+    expect(htuMatches('https://api.test/orders', [])).toBe(false);
+  });
+
   it('normalises an empty path to /', () => {
     expect(normalizeHtu('https://as.test')).toBe('https://as.test/');
   });

@@ -203,6 +203,32 @@ describe('availability under attack (issue 12)', () => {
     await expectVictimsServed(tg);
   });
 
+  it('attack 3d: access tokens offered as the credential at /introspect count as failed authentications', async () => {
+    const tg = await start(limits({}));
+    const attacker = loopbackSource(2);
+    // A real token: a valid one is refused like garbage, and counted like it.
+    const issued = await net.post(
+      victimSource,
+      `${tg.base}/token`,
+      await jwtForm(jwtClient, tg.issuer),
+    );
+    const token = String(issued.body.access_token);
+    const answers = await inBatches(30, 10, async (i) =>
+      net.post(
+        attacker,
+        `${tg.base}/introspect`,
+        { token },
+        { headers: { authorization: `Bearer ${i % 2 === 0 ? token : `guess-${i}`}` } },
+      ),
+    );
+    const refused = answers.slice(0, 10);
+    expect(refused.every((answer) => answer.status === 401)).toBe(true);
+    expect(refused.every((answer) => answer.body.error === 'invalid_token')).toBe(true);
+    // failedAuthPerAddress (20) is reached: the source is blocked as for any failed authentication.
+    expect(answers.at(-1)?.status).toBe(429);
+    await expectVictimsServed(tg);
+  });
+
   it('attack 3b: one authenticated client flooding /introspect holds at most its share of the replay store', async () => {
     // 400 live claims in all, at most 10% (40) for one client.
     const tg = await start({ ...limits({}), replay: { maxEntries: 400, maxClientShare: 0.1 } });

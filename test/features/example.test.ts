@@ -63,6 +63,7 @@ describe('example: client service -> Tollgate -> protected API', () => {
     api = await buildProtectedApi({
       issuer: tollgate.issuer,
       audience,
+      publicOrigin: `https://127.0.0.1:${apiPort}`,
       jwksUri: `${tollgate.base}/jwks`,
       caPem: ca.root.certPem,
       certPem: apiCert.chainPem,

@@ -23,11 +23,17 @@
  * - the victim's DNS name carried where a `tls_client_auth_san_dns` match does not look: in the
  *   commonName, or as the host of a URI SAN.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenResult } from '../../src/client/token-request.js';
-import { createDevCa, type DevCa, type IssueClientOptions } from '../../src/dev-ca/index.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { IssueClientOptions } from '../../src/dev-ca/index.js';
 import { generateDevKeyPair } from '../../src/dev-ca/keys.js';
-import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import {
+  describeIdentityCases,
+  expectClientRefused,
+  expectTokenFor,
+  type IdentityCase,
+  type IdentityTollgate,
+  startIdentityTollgate,
+} from '../helpers/identities.js';
 import { leafSignedBy } from '../pki/fixtures.js';
 
 const suffix = 'O=Tollgate Dev,C=US';
@@ -39,8 +45,7 @@ const registered = {
 } as const;
 type ClientId = keyof typeof registered;
 
-/** [what, the client it tries to be, the certificate it presents] */
-type Case = readonly [string, ClientId, IssueClientOptions];
+type Case = IdentityCase<ClientId>;
 
 const attacks: readonly Case[] = [
   ['GREEK CAPITAL THETA SYMBOL (U+03F4) for theta', 'greek', dn('\u03f4εόδωρος Παπαδόπουλος')],
@@ -56,141 +61,73 @@ const genuine: readonly Case[] = [
   ['Turkish with the other letters in upper case', 'turkish', dn('İSTANBUL ÖDEME')],
 ];
 
-describe('case mapping onto another letter in a subject DN (round 23)', () => {
-  let ca: DevCa;
-  let server: MtlsTollgate;
-  const presented = new Map<string, { cert: string; key: string }>();
-
-  beforeAll(async () => {
-    // No name constraints: the refusals below must come from identity matching alone.
-    ca = await createDevCa({ permittedSubtrees: [] });
-    for (const [name, , options] of [...attacks, ...genuine]) {
-      const issued = await ca.issueClient(options);
-      presented.set(name, { cert: issued.chainPem, key: issued.keyPem });
-    }
-    server = await startMtlsTollgate({
-      ca,
-      clients: Object.entries(registered).map(([clientId, subject]) => ({
-        client_id: clientId,
-        token_endpoint_auth_method: 'tls_client_auth',
-        tls_client_auth_subject_dn: subject,
-        scope: 'read',
-      })),
-    });
-  });
-  afterAll(async () => {
-    await server?.dispose();
-  });
-
-  const request = (name: string, clientId: ClientId): Promise<TokenResult> =>
-    server.token(
-      { grant_type: 'client_credentials', client_id: clientId },
-      presented.get(name) as { cert: string; key: string },
-    );
-
-  it.each(attacks)('refuses %s as %s', async (name, clientId) => {
-    const result = await request(name, clientId);
-    expect(result.ok, JSON.stringify(result)).toBe(false);
-    if (result.ok) return;
-    expect(result.status).toBe(401);
-    expect(result.error).toBe('invalid_client');
-    expect(result.errorDescription).toBe(
-      "the client certificate does not match the client's registered tls_client_auth_subject_dn",
-    );
-  });
-
-  it.each(genuine)('authenticates %s as %s', async (name, clientId) => {
-    const result = await request(name, clientId);
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    expect(claimsOf(result.accessToken).client_id).toBe(clientId);
-  });
+describeIdentityCases('case mapping onto another letter in a subject DN (round 23)', {
+  clients: {
+    greek: { tls_client_auth_subject_dn: registered.greek },
+    turkish: { tls_client_auth_subject_dn: registered.turkish },
+  },
+  attacks,
+  genuine,
+  refusal: () =>
+    "the client certificate does not match the client's registered tls_client_auth_subject_dn",
 });
 
 describe('identity attacks the server holds (round 23)', () => {
-  let ca: DevCa;
-  let server: MtlsTollgate;
-  const presented = new Map<string, { cert: string; key: string }>();
+  let tollgate: IdentityTollgate<'issuing-ca' | 'victim' | 'dns'>;
   const victimDn = `CN=victim,${suffix}`;
 
   beforeAll(async () => {
-    ca = await createDevCa({ permittedSubtrees: [] });
-    const now = new Date();
-    presented.set('intermediate', {
-      cert: ca.intermediate.certPem,
-      key: ca.intermediate.keyPem,
-    });
-    // The attacker's "intermediate": the trusted intermediate's name, the root as its issuer, the
-    // attacker's key; and below it a leaf with the victim's DN.
-    const attackerKey = await generateDevKeyPair('p256');
-    const fake = await leafSignedBy(
-      { subject: ca.root.subject, certPem: ca.root.certPem, keyPem: attackerKey.privateKeyPem },
-      now,
-      { subject: ca.intermediate.subject, ca: true, key: attackerKey },
-    );
-    const forged = await leafSignedBy(
-      { subject: ca.intermediate.subject, certPem: fake.pem, keyPem: attackerKey.privateKeyPem },
-      now,
-      { subject: victimDn },
-    );
-    presented.set('copied-name', { cert: `${forged.pem}${fake.pem}`, key: forged.keyPem });
-    for (const [name, options] of [
-      ['dns-in-cn', dn('admin.acme.test')],
-      ['dns-as-uri-host', { subject: `CN=x,${suffix}`, sanUri: ['https://admin.acme.test/'] }],
-      ['dns-genuine', { subject: `CN=x,${suffix}`, sanDns: ['admin.acme.test'] }],
-    ] as const) {
-      const issued = await ca.issueClient(options);
-      presented.set(name, { cert: issued.chainPem, key: issued.keyPem });
-    }
-    server = await startMtlsTollgate({
-      ca,
-      clients: [
-        {
-          client_id: 'issuing-ca',
-          token_endpoint_auth_method: 'tls_client_auth',
-          tls_client_auth_subject_dn: ca.intermediate.subject,
-        },
-        {
-          client_id: 'victim',
-          token_endpoint_auth_method: 'tls_client_auth',
-          tls_client_auth_subject_dn: victimDn,
-        },
-        {
-          client_id: 'dns',
-          token_endpoint_auth_method: 'tls_client_auth',
-          tls_client_auth_san_dns: 'admin.acme.test',
-        },
+    tollgate = await startIdentityTollgate({
+      clients: (ca) => ({
+        'issuing-ca': { tls_client_auth_subject_dn: ca.intermediate.subject },
+        victim: { tls_client_auth_subject_dn: victimDn },
+        dns: { tls_client_auth_san_dns: 'admin.acme.test' },
+      }),
+      certificates: [
+        ['dns-in-cn', dn('admin.acme.test')],
+        ['dns-as-uri-host', { subject: `CN=x,${suffix}`, sanUri: ['https://admin.acme.test/'] }],
+        ['dns-genuine', { subject: `CN=x,${suffix}`, sanDns: ['admin.acme.test'] }],
       ],
+      presented: async (ca) => {
+        const now = new Date();
+        // The attacker's "intermediate": the trusted intermediate's name, the root as its issuer,
+        // the attacker's key; and below it a leaf with the victim's DN.
+        const attackerKey = await generateDevKeyPair('p256');
+        const fake = await leafSignedBy(
+          { subject: ca.root.subject, certPem: ca.root.certPem, keyPem: attackerKey.privateKeyPem },
+          now,
+          { subject: ca.intermediate.subject, ca: true, key: attackerKey },
+        );
+        const forged = await leafSignedBy(
+          {
+            subject: ca.intermediate.subject,
+            certPem: fake.pem,
+            keyPem: attackerKey.privateKeyPem,
+          },
+          now,
+          { subject: victimDn },
+        );
+        return {
+          intermediate: { cert: ca.intermediate.certPem, key: ca.intermediate.keyPem },
+          'copied-name': { cert: `${forged.pem}${fake.pem}`, key: forged.keyPem },
+        };
+      },
     });
   });
   afterAll(async () => {
-    await server?.dispose();
+    await tollgate?.dispose();
   });
 
-  const request = (name: string, clientId: string): Promise<TokenResult> =>
-    server.token(
-      { grant_type: 'client_credentials', client_id: clientId },
-      presented.get(name) as { cert: string; key: string },
-    );
-
-  function expectRefused(result: TokenResult, description: string): void {
-    expect(result.ok, JSON.stringify(result)).toBe(false);
-    if (result.ok) return;
-    expect(result.status).toBe(401);
-    expect(result.error).toBe('invalid_client');
-    expect(result.errorDescription).toBe(description);
-  }
-
   it("refuses the trusted intermediate's own certificate as a client certificate", async () => {
-    expectRefused(
-      await request('intermediate', 'issuing-ca'),
+    expectClientRefused(
+      await tollgate.request('intermediate', 'issuing-ca'),
       'the client certificate does not chain to a trusted CA',
     );
   });
 
   it("refuses a chain that copies the trusted intermediate's name", async () => {
-    expectRefused(
-      await request('copied-name', 'victim'),
+    expectClientRefused(
+      await tollgate.request('copied-name', 'victim'),
       'the client certificate does not chain to a trusted CA',
     );
   });
@@ -199,15 +136,13 @@ describe('identity attacks the server holds (round 23)', () => {
     ['the commonName', 'dns-in-cn'],
     ['the host of a URI SAN', 'dns-as-uri-host'],
   ])('refuses the registered DNS name in %s', async (_where, name) => {
-    expectRefused(
-      await request(name, 'dns'),
+    expectClientRefused(
+      await tollgate.request(name, 'dns'),
       "the client certificate does not match the client's registered tls_client_auth_san_dns",
     );
   });
 
   it('authenticates the registered DNS name as a dNSName SAN', async () => {
-    const result = await request('dns-genuine', 'dns');
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (result.ok) expect(claimsOf(result.accessToken).client_id).toBe('dns');
+    expectTokenFor(await tollgate.request('dns-genuine', 'dns'), 'dns');
   });
 });

@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import { decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import {
@@ -22,7 +20,7 @@ import {
   waitForHttps,
 } from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
-import { makeJwtClient } from '../helpers/tollgate.js';
+import { assertionOf, makeJwtClient, postWithAssertion } from '../helpers/tollgate.js';
 
 const silent = { stdout: { write: () => true }, stderr: { write: () => true } };
 
@@ -60,19 +58,11 @@ describe('hand edits of the signing-key file on a running server', {
 
     /** The kid that signed a fresh token. */
     const signingKid = async () => {
-      const result = await postTokenRequest({
-        tokenEndpoint: `https://127.0.0.1:${port}/token`,
-        params: {
-          grant_type: 'client_credentials',
-          client_assertion_type: jwtBearerAssertionType,
-          client_assertion: await createClientAssertion({
-            clientId: client.clientId,
-            audience: issuer,
-            key: client.key.privateJwk,
-          }),
-        },
-        ca: ca.root.certPem,
-      });
+      const result = await postWithAssertion(
+        `https://127.0.0.1:${port}/token`,
+        ca.root.certPem,
+        await assertionOf(client, issuer),
+      );
       if (!result.ok) throw new Error(`no token: ${JSON.stringify(result.body)}`);
       return decodeProtectedHeader(result.accessToken).kid;
     };

@@ -10,10 +10,8 @@
  * an NFD spelling of a registered NFC name all authenticated as the victim.
  */
 import { domainToASCII } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenResult } from '../../src/client/token-request.js';
-import { createDevCa, type DevCa, type IssueClientOptions } from '../../src/dev-ca/index.js';
-import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import type { IssueClientOptions } from '../../src/dev-ca/index.js';
+import { describeIdentityCases, type IdentityCase } from '../helpers/identities.js';
 
 const suffix = 'O=Tollgate Dev,C=US';
 const registered = {
@@ -28,8 +26,7 @@ const registered = {
 } as const;
 type ClientId = keyof typeof registered;
 
-/** [what, the client it tries to be, the certificate it presents] */
-type Case = readonly [string, ClientId, IssueClientOptions];
+type Case = IdentityCase<ClientId>;
 const dn = (cn: string): IssueClientOptions => ({ subject: `CN=${cn},${suffix}` });
 
 const attacks: readonly Case[] = [
@@ -110,54 +107,12 @@ function fieldOf(clientId: ClientId): string {
   return Object.keys(registered[clientId])[0] as string;
 }
 
-describe('look-alike identities over mutual TLS (issue 13)', () => {
-  let ca: DevCa;
-  let server: MtlsTollgate;
-  const presented = new Map<string, { cert: string; key: string }>();
-
-  beforeAll(async () => {
-    // No name constraints: the refusals below must come from identity matching alone.
-    ca = await createDevCa({ permittedSubtrees: [] });
-    for (const [name, , options] of [...attacks, ...genuine]) {
-      const issued = await ca.issueClient(options);
-      presented.set(name, { cert: issued.chainPem, key: issued.keyPem });
-    }
-    server = await startMtlsTollgate({
-      ca,
-      clients: Object.entries(registered).map(([clientId, identity]) => ({
-        client_id: clientId,
-        token_endpoint_auth_method: 'tls_client_auth',
-        scope: 'read',
-        ...identity,
-      })),
-    });
-  });
-  afterAll(async () => {
-    await server?.dispose();
-  });
-
-  const request = (name: string, clientId: ClientId): Promise<TokenResult> =>
-    server.token(
-      { grant_type: 'client_credentials', client_id: clientId },
-      presented.get(name) as { cert: string; key: string },
-    );
-
-  it.each(attacks)('refuses %s as %s with the identity-mismatch error', async (name, clientId) => {
-    const result = await request(name, clientId);
-    expect(result.ok, JSON.stringify(result)).toBe(false);
-    if (result.ok) return;
-    expect(result.status).toBe(401);
-    expect(result.error).toBe('invalid_client');
-    // The chain itself is fine (same trusted CA): the refusal is the identity match.
-    expect(result.errorDescription).toBe(
-      `the client certificate does not match the client's registered ${fieldOf(clientId)}`,
-    );
-  });
-
-  it.each(genuine)('authenticates %s as %s', async (name, clientId) => {
-    const result = await request(name, clientId);
-    expect(result.ok, JSON.stringify(result)).toBe(true);
-    if (!result.ok) return;
-    expect(claimsOf(result.accessToken).client_id).toBe(clientId);
-  });
+// The chains themselves are fine (same trusted CA): every refusal is the identity match.
+describeIdentityCases('look-alike identities over mutual TLS (issue 13)', {
+  clients: registered,
+  attacks,
+  genuine,
+  attackTitle: 'refuses %s as %s with the identity-mismatch error',
+  refusal: (clientId) =>
+    `the client certificate does not match the client's registered ${fieldOf(clientId)}`,
 });

@@ -4,8 +4,6 @@
  * keeps the old one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import {
   processTestTimeoutMs,
@@ -14,7 +12,12 @@ import {
   waitForHttps,
 } from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
-import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
+import {
+  assertionOf,
+  type JwtClient,
+  makeJwtClient,
+  postWithAssertion,
+} from '../helpers/tollgate.js';
 
 describe('hot reload of a running process', { timeout: processTestTimeoutMs }, () => {
   let serve: ServeProcess | undefined;
@@ -36,19 +39,11 @@ describe('hot reload of a running process', { timeout: processTestTimeoutMs }, (
     await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, serve);
 
     const token = async (client: JwtClient) =>
-      postTokenRequest({
-        tokenEndpoint: `https://127.0.0.1:${port}/token`,
-        params: {
-          grant_type: 'client_credentials',
-          client_assertion_type: jwtBearerAssertionType,
-          client_assertion: await createClientAssertion({
-            clientId: client.clientId,
-            audience: issuer,
-            key: client.key.privateJwk,
-          }),
-        },
-        ca: ca.root.certPem,
-      });
+      postWithAssertion(
+        `https://127.0.0.1:${port}/token`,
+        ca.root.certPem,
+        await assertionOf(client, issuer),
+      );
     const eventually = async (client: JwtClient) => {
       for (let i = 0; i < 50; i++) {
         if ((await token(client)).ok) return true;

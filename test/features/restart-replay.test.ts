@@ -5,9 +5,7 @@
  * retries a replay rejection once with a fresh assertion (the SDK) carries on by itself.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { TokenClient } from '../../src/client/index.js';
-import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa } from '../../src/dev-ca/index.js';
 import { MemoryReplayStore } from '../../src/replay/index.js';
 import { startMtlsTollgate } from '../helpers/mtls.js';
@@ -18,7 +16,7 @@ import {
   waitForHttps,
 } from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
-import { makeJwtClient } from '../helpers/tollgate.js';
+import { assertionOf, makeJwtClient, postWithAssertion } from '../helpers/tollgate.js';
 
 async function stop(serve: ServeProcess): Promise<number | null> {
   serve.kill('SIGTERM');
@@ -56,22 +54,8 @@ describe('replay protection across a restart (memory store)', () => {
         return serve;
       };
       const token = (assertion: string) =>
-        postTokenRequest({
-          tokenEndpoint: `https://127.0.0.1:${port}/token`,
-          params: {
-            grant_type: 'client_credentials',
-            client_assertion_type: jwtBearerAssertionType,
-            client_assertion: assertion,
-          },
-          ca: ca.root.certPem,
-        });
-      const sign = () =>
-        createClientAssertion({
-          clientId: client.clientId,
-          audience: issuer,
-          key: client.key.privateJwk,
-          lifetimeSeconds: 300,
-        });
+        postWithAssertion(`https://127.0.0.1:${port}/token`, ca.root.certPem, assertion);
+      const sign = () => assertionOf(client, issuer, 300);
 
       const first = await start();
       const spent = await sign();

@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, generateSigningJwk } from '../../src/dev-ca/index.js';
 import { getJson } from '../helpers/instances.js';
@@ -25,6 +24,7 @@ import {
   waitForHttps,
 } from '../helpers/process.js';
 import { prepareServeDir } from '../helpers/serve-dir.js';
+import { assertionOf, postWithAssertion } from '../helpers/tollgate.js';
 
 /** The keep-alive test's drain window, in seconds (see its config). */
 const drainSeconds = 10;
@@ -97,21 +97,12 @@ describe('graceful shutdown', () => {
       serve = spawnServe(configFile, { NODE_EXTRA_CA_CERTS: join(dir, 'root.pem') });
       await waitForHttps(`https://127.0.0.1:${port}/healthz`, ca.root.certPem, undefined, serve);
 
-      const assertion = await createClientAssertion({
-        clientId: 'svc-slow',
-        audience: issuer,
-        key: clientKey.privateJwk,
-      });
-      const inFlight = postTokenRequest({
-        tokenEndpoint: `https://127.0.0.1:${port}/token`,
-        params: {
-          grant_type: 'client_credentials',
-          client_assertion_type: jwtBearerAssertionType,
-          client_assertion: assertion,
-        },
-        ca: ca.root.certPem,
-        timeoutMs: 120_000,
-      });
+      const inFlight = postWithAssertion(
+        `https://127.0.0.1:${port}/token`,
+        ca.root.certPem,
+        await assertionOf({ clientId: 'svc-slow', key: clientKey }, issuer),
+        120_000,
+      );
       // Wait until the request is inside Tollgate (it has asked for the client's keys), stop the
       // server, and let the keys come only once it says it is shutting down.
       await jwksAsked;

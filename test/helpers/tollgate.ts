@@ -9,6 +9,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { JWK } from 'jose';
 import { pino } from 'pino';
 import { inject } from 'vitest';
+import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
+import { postTokenRequest, type TokenResult } from '../../src/client/token-request.js';
 import { type Config, type ConfigInput, loadConfig } from '../../src/config/index.js';
 import {
   generateSigningJwk as generateClientJwk,
@@ -111,6 +113,42 @@ export async function makeJwtClient(
       ...extra,
     },
   };
+}
+
+/** A fresh client assertion (private_key_jwt) by `client` for `audience`, made by the SDK. */
+export function assertionOf(
+  client: { readonly clientId: string; readonly key: { readonly privateJwk: JWK } },
+  audience: string,
+  lifetimeSeconds?: number,
+): Promise<string> {
+  return createClientAssertion({
+    clientId: client.clientId,
+    audience,
+    key: client.key.privateJwk,
+    ...(lifetimeSeconds === undefined ? {} : { lifetimeSeconds }),
+  });
+}
+
+/**
+ * A client_credentials request authenticated with `clientAssertion`, as the SDK sends it, over
+ * TLS trusting `ca` (to a spawned `tollgate serve`, usually); `timeoutMs` as the SDK's option.
+ */
+export function postWithAssertion(
+  tokenEndpoint: string,
+  ca: string,
+  clientAssertion: string,
+  timeoutMs?: number,
+): Promise<TokenResult> {
+  return postTokenRequest({
+    tokenEndpoint,
+    params: {
+      grant_type: 'client_credentials',
+      client_assertion_type: jwtBearerAssertionType,
+      client_assertion: clientAssertion,
+    },
+    ca,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
 }
 
 /** Encodes form parameters (a value array repeats the parameter). */

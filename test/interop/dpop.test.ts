@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { tollgateResource } from '../../src/resource/index.js';
 import { type RunningTollgate, startTollgate } from '../client/harness.js';
+import { freePort } from '../helpers/net.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 import { call } from '../resource/http.js';
 
@@ -51,18 +52,20 @@ describe('interop: DPoP with oauth4webapi and openid-client', () => {
     api = Fastify({
       https: { cert: apiCert.chainPem, key: apiCert.keyPem },
     }) as unknown as FastifyInstance;
+    const apiPort = await freePort();
+    apiBase = `https://127.0.0.1:${apiPort}`;
     await api.register(tollgateResource, {
       issuer: server.issuer,
       audience: orders,
       jwksUri: `${server.issuer}/jwks`,
       jwksCa: ca.root.certPem,
-      dpop: { nonce: { secret: randomBytes(32) } },
+      dpop: { publicOrigin: apiBase, nonce: { secret: randomBytes(32) } },
     });
     api.get('/orders', { config: { tollgate: { requireBinding: true } } }, async (request) => ({
       client: request.accessToken?.clientId,
       jkt: request.accessToken?.dpopJkt,
     }));
-    apiBase = (await api.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    await api.listen({ host: '127.0.0.1', port: apiPort });
   });
   afterAll(async () => {
     await api?.close();

@@ -12,8 +12,6 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { postTokenRequest } from '../../src/client/token-request.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { generateSigningJwk, writeSigningKeyFile } from '../../src/tokens/index.js';
 import { freePort } from '../helpers/net.js';
@@ -23,7 +21,7 @@ import {
   spawnServe,
   waitForHttps,
 } from '../helpers/process.js';
-import { makeJwtClient } from '../helpers/tollgate.js';
+import { assertionOf, makeJwtClient, postWithAssertion } from '../helpers/tollgate.js';
 
 const ops = join(import.meta.dirname, '../../docs/ops');
 
@@ -167,22 +165,9 @@ describe('operators: dashboard, alerts, metric names, logs', () => {
       },
     );
 
-    const assertion = () =>
-      createClientAssertion({
-        clientId: client.clientId,
-        audience: issuer,
-        key: client.key.privateJwk,
-      });
+    const assertion = () => assertionOf(client, issuer);
     const post = (clientAssertion: string) =>
-      postTokenRequest({
-        tokenEndpoint: `${base}/token`,
-        params: {
-          grant_type: 'client_credentials',
-          client_assertion_type: jwtBearerAssertionType,
-          client_assertion: clientAssertion,
-        },
-        ca: ca.root.certPem,
-      });
+      postWithAssertion(`${base}/token`, ca.root.certPem, clientAssertion);
     const once = await assertion();
     expect((await post(once)).ok).toBe(true);
     expect((await post(once)).ok).toBe(false); // replayed: a failure with a reason

@@ -4,7 +4,7 @@
  * results shared between connections, a new store (CRL) re-validating. Stand-in sockets cover a
  * TLS 1.2 renegotiation that changes the certificate, which a Node client cannot perform.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { connect, createServer, type TLSSocket } from 'node:tls';
@@ -14,8 +14,11 @@ import {
   ChainCache,
   PeerCertificateCache,
   type PeerCertificateSocket,
+  sessionPeerCertificate,
   TrustStore,
 } from '../../src/pki/index.js';
+import { ctx, ctxPrimitive, int, octets, seq } from './der-builder.js';
+import { leafSignedBy } from './fixtures.js';
 
 /** An X509Certificate-shaped stand-in: `raw` and `issuerCertificate` links, as Node gives them. */
 function x509Of(leaf: Buffer, chain: readonly Buffer[]): X509Certificate {
@@ -358,6 +361,151 @@ describe('PeerCertificateCache', () => {
     expect(
       cache.peer(resumedOf(validated.certDer))?.chain.map((certificate) => certificate.x5tS256),
     ).toEqual([ca.intermediate.x5tS256]);
+  });
+
+  it('takes a known leaf on a new TLS 1.3 connection from its session, without reading the sent chain', async () => {
+    const ownCa = await createDevCa();
+    const client = await ownCa.issueClient({ clientId: 'reconnects-often' });
+    const now = new Date();
+    const withCrl = TrustStore.fromPem({
+      anchors: [ownCa.root.certPem],
+      intermediates: [ownCa.intermediate.certPem],
+      crls: [(await ownCa.crls({ now })).combinedPem],
+    });
+    const cache = new PeerCertificateCache();
+    const options = { cert: client.chainPem, key: client.keyPem };
+    const first = await connection(options);
+    const second = await connection(options);
+    const third = await connection(options);
+    try {
+      // A leaf never seen: the full read (the chain the client sent).
+      expect(cache.validate(first.serverSide, withCrl, { now })?.ok).toBe(true);
+      expect(first.reads()).toBe(1);
+      // Seen and validated: the leaf comes from the session, the chain is the one that
+      // validated, and the socket's certificates are never read.
+      const peer = cache.peer(second.serverSide);
+      expect(peer?.leaf.x5tS256).toBe(client.x5tS256);
+      expect(peer?.chain.map((certificate) => certificate.x5tS256)).toEqual([
+        ownCa.intermediate.x5tS256,
+      ]);
+      expect(cache.validate(second.serverSide, withCrl, { now })?.ok).toBe(true);
+      expect(second.reads()).toBe(0);
+      // Revocation is noticed on such a connection as on any: the path is validated again, and
+      // the chain the client sent is read (and refused) too.
+      ownCa.revoke({ certPem: client.certPem }, 'keyCompromise', now);
+      const revokedStore = withCrl.withCrls([(await ownCa.crls({ now })).combinedPem]);
+      const revoked = cache.validate(third.serverSide, revokedStore, { now });
+      expect(revoked?.ok === false && revoked.reason).toBe('revoked');
+      expect(third.reads()).toBe(1);
+    } finally {
+      first.close();
+      second.close();
+      third.close();
+    }
+  });
+
+  it('reads the sent chain when the remembered one does not validate (a cross-signed intermediate)', async () => {
+    // The client's intermediate key is certified by two roots; each store trusts one of them.
+    const otherCa = await createDevCa();
+    const now = new Date();
+    const crossSigned = await leafSignedBy(otherCa.root as Required<typeof otherCa.root>, now, {
+      subject: ca.intermediate.subject,
+      ca: true,
+      key: {
+        spkiDer: Buffer.from(
+          new X509Certificate(ca.intermediate.certPem).publicKey.export({
+            type: 'spki',
+            format: 'der',
+          }),
+        ),
+        privateKeyPem: ca.intermediate.keyPem as string,
+      },
+    });
+    const client = await ca.issueClient({ clientId: 'cross-signed' });
+    const cache = new PeerCertificateCache();
+    const viaOwnRoot = await connection({ cert: client.chainPem, key: client.keyPem });
+    const viaOtherRoot = await connection({
+      cert: client.certPem + crossSigned.pem,
+      key: client.keyPem,
+    });
+    try {
+      expect(cache.validate(viaOwnRoot.serverSide, store, { now })?.ok).toBe(true);
+      // The remembered chain (the intermediate under the first root) does not reach the other
+      // root: the shortcut gives way to what this connection sent, which does.
+      const otherStore = TrustStore.fromPem({ anchors: [otherCa.root.certPem] });
+      const result = cache.validate(viaOtherRoot.serverSide, otherStore, { now });
+      expect(result?.ok).toBe(true);
+      expect(viaOtherRoot.reads()).toBe(1);
+      expect(cache.peer(viaOtherRoot.serverSide)?.chain[0]?.der).toEqual(crossSigned.der);
+    } finally {
+      viaOwnRoot.close();
+      viaOtherRoot.close();
+    }
+  });
+
+  it('finds no certificate on a TLS 1.3 connection whose client sent none', async () => {
+    const cache = new PeerCertificateCache();
+    const conn = await connection();
+    try {
+      expect(conn.serverSide.getProtocol()).toBe('TLSv1.3');
+      expect(cache.peer(conn.serverSide)).toBeNull();
+      expect(cache.validate(conn.serverSide, store, { now: new Date() })).toBeNull();
+    } finally {
+      conn.close();
+    }
+  });
+
+  it('reads the peer leaf from a TLS 1.2 or 1.3 session, and nothing from a session without one', async () => {
+    const client = await ca.issueClient({ clientId: 'session' });
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const conn = await connection({ cert: client.chainPem, key: client.keyPem, maxVersion });
+      try {
+        const session = conn.serverSide.getSession();
+        const leaf = sessionPeerCertificate(session);
+        expect(leaf?.equals(client.certDer), maxVersion).toBe(true);
+        // The session (a TLS 1.2 master secret among it) does not outlive the read.
+        expect(session?.every((byte) => byte === 0)).toBe(true);
+      } finally {
+        conn.close();
+      }
+    }
+    const withoutPeer = Buffer.from(
+      seq(
+        int(1),
+        int(0x0304),
+        octets(Buffer.from([0x13, 0x01])),
+        octets(),
+        octets(),
+        ctx(4, octets()),
+      ),
+    );
+    expect(sessionPeerCertificate(withoutPeer)).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from([0x30, 0x05, 0x02]))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(ctx(3, int(1))))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(seq(ctx(3, int(1)))))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(seq(ctxPrimitive(3, int(1)))))).toBeUndefined();
+    expect(sessionPeerCertificate(Buffer.from(seq(int(1), int(2))))).toBeUndefined();
+    expect(sessionPeerCertificate(undefined)).toBeUndefined();
+  });
+
+  it('refuses, never serves either, when the session and the socket name different leaves', async () => {
+    // Cannot happen with OpenSSL (both read the session's peer); a stand-in shows it fails closed.
+    const known = await ca.issueClient({ clientId: 'in-session' });
+    const other = await ca.issueClient({ clientId: 'on-socket' });
+    const cache = new PeerCertificateCache();
+    const full = fakeSocket(known.certDer, [ca.intermediate.certDer], 'TLSv1.3');
+    expect(cache.validate(full, store, { now: new Date() })?.ok).toBe(true);
+    const mismatched = {
+      ...fakeSocket(other.certDer, [ca.intermediate.certDer], 'TLSv1.3'),
+      getSession: () => Buffer.from(seq(int(1), ctx(3, known.certDer))),
+    };
+    // The session's leaf is known: the shortcut. Under a store its remembered chain does not
+    // reach, the socket is read, names another leaf, and the connection is refused.
+    expect(cache.peer(mismatched)?.leaf.x5tS256).toBe(known.x5tS256);
+    const foreign = TrustStore.fromPem({ anchors: [(await createDevCa()).root.certPem] });
+    const result = cache.validate(mismatched, foreign, { now: new Date() });
+    expect(result?.ok === false && result.reason).toBe('malformed');
+    expect(() => cache.peer(mismatched)).toThrow(/changed/);
   });
 
   it('refuses a certificate that does not parse', async () => {

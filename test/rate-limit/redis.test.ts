@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRateLimitStore } from '../../src/rate-limit/index.js';
 import { createRedisClient, type RedisConnection } from '../../src/replay/index.js';
+import { isStuck } from '../../src/replay/redis.js';
 import { redisAvailable, redisForTests, startRedis, type TestRedis } from '../helpers/redis.js';
 import { rateLimitStoreContract } from './contract.js';
 
@@ -52,6 +53,35 @@ describe.skipIf(!enabled)('RedisRateLimitStore', () => {
     const keys = await client.keys(`${keyPrefix}*`);
     expect(keys).toHaveLength(2);
     for (const key of keys) expect(key).toMatch(/:#[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('a stall of this process past the command timeout does not mark a Redis that answered as stuck', async () => {
+    const quick = createRedisClient({
+      url: redis.url,
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 200,
+    });
+    try {
+      await waitReady(quick);
+      const store = new RedisRateLimitStore({
+        client: quick,
+        keyPrefix: `rl-stall:${randomUUID()}:`,
+      });
+      const hit = store.hit('addr:127.0.0.1', 10, 60_000).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      // The hit is on the wire one turn later (auto-pipelining); then this process blocks far
+      // past the timeout while redis-server answers at once, so the hit itself times out.
+      await new Promise((resolve) => setImmediate(resolve));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_000);
+      expect(String(await hit)).toMatch(/Command timed out/);
+      // Redis answered: the next hit goes to Redis (a stuck client would refuse it unsent).
+      expect(isStuck(quick)).toBe(false);
+      expect((await store.hit('addr:127.0.0.1', 10, 60_000)).count).toBe(2);
+    } finally {
+      quick.disconnect();
+    }
   });
 
   it('shares counts between instances with their own connections', async () => {

@@ -4,10 +4,16 @@
  * serializes), then what only this adapter promises: it fails closed when the primary is gone,
  * silent, or failing, and passes the primary's store errors on as they are.
  */
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { once } from 'node:events';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryReplayStore, type ReplayStore, ReplayStoreError } from '../../src/replay/index.js';
-import { type IpcChannel, IpcReplayStore, serveReplayClaims } from '../../src/replay/ipc.js';
+import {
+  claimTimeoutMs,
+  type IpcChannel,
+  IpcReplayStore,
+  serveReplayClaims,
+} from '../../src/replay/ipc.js';
 import { replayStoreContract } from './contract.js';
 
 function channelOf(port: MessagePort, open: () => boolean = () => true): IpcChannel {
@@ -98,6 +104,38 @@ describe('IpcReplayStore', () => {
     port1.postMessage({ type: 'tollgate:replay-answer', id: 1, claimed: true });
     await new Promise((resolve) => setTimeout(resolve, 20));
   }, 10_000);
+
+  it("takes the primary's answer that came while this process was stalled past the timeout", async () => {
+    // The primary runs on its own thread, so it answers while this thread is blocked. Before
+    // the fix the claim's timer fired first (timers phase) and the claim failed with a 503 although
+    // the primary had recorded the jti: the client's retry was then refused as a replay.
+    const { port1, port2 } = new MessageChannel();
+    const answered = new Int32Array(new SharedArrayBuffer(4));
+    // The primary's module is TypeScript: the thread registers tsx first (a data: URL entry).
+    const entry = new URL('./ipc-primary-thread.ts', import.meta.url).href;
+    const tsx = new URL('../../node_modules/tsx/dist/esm/api/index.mjs', import.meta.url).href;
+    const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry)});`;
+    const primary = new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), {
+      workerData: { port: port1, answered },
+      transferList: [port1],
+    });
+    closers.push(
+      () => void primary.terminate(),
+      () => port2.close(),
+    );
+    await once(primary, 'message');
+    const store = new IpcReplayStore(channelOf(port2));
+    const claim = store.claim('c', 'stalled', Date.now() + 60_000);
+    // Block this thread (a stall: starved CPU, long GC) until the primary has answered and
+    // past the claim's timeout; the guard only bounds a primary that never answers.
+    const stalledAt = Date.now();
+    Atomics.wait(answered, 0, 0, 60_000);
+    expect(Atomics.load(answered, 0), 'the primary answered').toBe(1);
+    const rest = claimTimeoutMs + 200 - (Date.now() - stalledAt);
+    if (rest > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, rest);
+    await expect(claim).resolves.toBe(true);
+    await expect(store.claim('c', 'stalled', Date.now() + 60_000)).resolves.toBe(false);
+  }, 90_000);
 
   it('rejects misuse and, once closed, every claim', async () => {
     const primary = new MemoryReplayStore({ maxEntries: 10 });

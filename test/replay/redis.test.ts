@@ -14,6 +14,7 @@ import {
   type RedisReplayStoreOptions,
   ReplayStoreError,
 } from '../../src/replay/index.js';
+import { isStuck } from '../../src/replay/redis.js';
 import { redisAvailable, redisForTests, startRedis, type TestRedis } from '../helpers/redis.js';
 import { replayStoreContract } from './contract.js';
 
@@ -38,6 +39,11 @@ function storeOptions(
 
 /** What a claim refused without being sent says (src/replay/redis.ts). */
 const notAvailable = 'Redis is not available for replay claims.';
+
+/** Blocks this thread (the event loop with it) for `ms`, as a long synchronous task would. */
+function blockEventLoop(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -204,6 +210,40 @@ describe.skipIf(!enabled)('RedisReplayStore on a shared redis-server', () => {
         client.disconnect();
       }
     });
+  });
+
+  it('a stall of this process past the command timeout is not blamed on Redis: the claim fails closed, Redis stays up', async () => {
+    const client = createRedisClient({
+      url: redis.url,
+      connectTimeoutMs: 500,
+      commandTimeoutMs: 200,
+    });
+    const states: boolean[] = [];
+    const store = new RedisReplayStore(
+      storeOptions(redis.url, { client, onStateChange: (ready) => states.push(ready) }),
+    );
+    try {
+      expect(await store.whenReady(readyTimeoutMs)).toBe(true);
+      const claim = errorOf(store.claim('c', 'stalled', Date.now() + 60_000));
+      // ioredis writes the claim in a setImmediate of its own (auto-pipelining): one turn later
+      // it is on the wire and its timeout runs. Then this process blocks, far past the timeout,
+      // while redis-server (another process) answers at once; after the block the timer fires
+      // before the reply is read, so the claim itself times out.
+      await new Promise((resolve) => setImmediate(resolve));
+      blockEventLoop(1_000);
+      const error = await claim;
+      expect(error).toBeInstanceOf(ReplayStoreError);
+      expect((error as ReplayStoreError).message).toMatch(/Command timed out/);
+      // Redis answered: it is neither marked down (no state change: what the server logs as an
+      // outage) nor skipped by the next claim or by the rate limits sharing the client.
+      expect(store.ready()).toBe(true);
+      expect(isStuck(client)).toBe(false);
+      expect(await store.claim('c', 'after-stall', Date.now() + 60_000)).toBe(true);
+      expect(states).toEqual([true]);
+    } finally {
+      await store.close();
+      client.disconnect();
+    }
   });
 
   it('rejects bad options with a TypeError', () => {

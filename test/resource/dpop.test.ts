@@ -10,10 +10,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientAssertion, jwtBearerAssertionType } from '../../src/client/assertion.js';
-import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
+import type { DevCa } from '../../src/dev-ca/index.js';
 import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
-import { encode, formType, rawRequest } from '../conformance/support.js';
 import {
   capturingLogger,
   makeProof,
@@ -21,8 +19,10 @@ import {
   type ProofKey,
   rawProof,
 } from '../helpers/dpop.js';
-import { claimsOf, type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
-import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
+import { startDpopIssuer, tokenFrom } from '../helpers/dpop-issuer.js';
+import { claimsOf, type MtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
+import type { JwtClient } from '../helpers/tollgate.js';
 import { call } from './http.js';
 
 const orders = 'https://api.test/orders';
@@ -37,11 +37,15 @@ describe('DPoP at the resource plugin over real TLS', () => {
   let proxied: { app: FastifyInstance; base: string };
   let nonced: { app: FastifyInstance; base: string };
   let strictKeys: { app: FastifyInstance; base: string };
+  let twoNames: { app: FastifyInstance; base: string };
   let dpopToken: string;
   const apiLog = capturingLogger();
 
+  /** An API on its own port; its `dpop.publicOrigin` is its own URL unless `options` set one. */
   async function startApi(options: Partial<TollgateResourceOptions>) {
     const apiServer = await ca.issueServer();
+    const port = await freePort();
+    const base = `https://127.0.0.1:${port}`;
     const app = Fastify({
       https: { cert: apiServer.chainPem, key: apiServer.keyPem },
       loggerInstance: apiLog.logger,
@@ -52,39 +56,19 @@ describe('DPoP at the resource plugin over real TLS', () => {
       jwksUri: `${server.base}/jwks`,
       jwksCa: ca.root.certPem,
       ...options,
+      dpop: { publicOrigin: base, ...options.dpop },
     });
     app.get('/orders', { config: { tollgate: { scopes: ['read'] } } }, async (request) => ({
       client: request.accessToken?.clientId,
       jkt: request.accessToken?.dpopJkt ?? null,
     }));
     app.post('/orders', { config: { tollgate: {} } }, async () => ({ created: true }));
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    return { app, base: address.replace('localhost', '127.0.0.1') };
+    await app.listen({ host: '127.0.0.1', port });
+    return { app, base };
   }
 
   /** A token from Tollgate, DPoP-bound to `proofKey` when given. */
-  async function tokenFor(proofKey?: ProofKey): Promise<{ token: string; type: unknown }> {
-    const res = await rawRequest(server.base, ca.root.certPem, {
-      path: '/token',
-      headers: {
-        'content-type': formType,
-        ...(proofKey === undefined
-          ? {}
-          : { dpop: await makeProof(proofKey, { htu: `${server.issuer}/token` }) }),
-      },
-      body: encode({
-        grant_type: 'client_credentials',
-        client_assertion_type: jwtBearerAssertionType,
-        client_assertion: await createClientAssertion({
-          clientId: client.clientId,
-          audience: server.issuer,
-          key: client.key.privateJwk,
-        }),
-      }),
-    });
-    if (res.status !== 200) throw new Error(res.text);
-    return { token: String(res.json?.access_token), type: res.json?.token_type };
-  }
+  const tokenFor = (proofKey?: ProofKey) => tokenFrom(server, ca, client, proofKey);
 
   const get = (base: string, headers: Record<string, string | string[]>, method = 'GET') =>
     call(`${base}/orders`, { ca: ca.root.certPem, headers, method });
@@ -97,25 +81,15 @@ describe('DPoP at the resource plugin over real TLS', () => {
   const challenges = (headers: IncomingHttpHeaders) => String(headers['www-authenticate']);
 
   beforeAll(async () => {
-    ca = await createDevCa();
-    client = await makeJwtClient('api-dpop', 'ES256', {
-      allowed_resources: [orders],
-      default_resource: orders,
-    });
-    key = await makeProofKey('ES256');
+    ({ ca, server, client, key, token: dpopToken } = await startDpopIssuer('api-dpop', orders));
     thiefKey = await makeProofKey('ES256');
-    server = await startMtlsTollgate({
-      ca,
-      clients: [client.metadata],
-      config: { rateLimits: { enabled: false } },
-    });
     api = await startApi({});
     proxied = await startApi({ dpop: { publicOrigin: 'https://api.example.com' } });
     nonced = await startApi({ dpop: { nonce: { windowSeconds: 60 } } });
     strictKeys = await startApi({ dpop: { minRsaBits: 3072 } });
-    const issued = await tokenFor(key);
-    expect(issued.type).toBe('DPoP');
-    dpopToken = issued.token;
+    twoNames = await startApi({
+      dpop: { publicOrigin: ['https://api.example.com', 'https://orders.example.net:8443/'] },
+    });
     expect(claimsOf(dpopToken).cnf).toEqual({ jkt: key.jkt });
   });
   afterAll(async () => {
@@ -123,6 +97,7 @@ describe('DPoP at the resource plugin over real TLS', () => {
     await proxied?.app.close();
     await nonced?.app.close();
     await strictKeys?.app.close();
+    await twoNames?.app.close();
     await server?.dispose();
   });
 
@@ -309,6 +284,27 @@ describe('DPoP at the resource plugin over real TLS', () => {
     });
     expect(internal.status).toBe(401);
     expect(lastReason()).toBe('dpop_htu_mismatch');
+  });
+
+  it('an API under two public names takes a proof for either, and none for its own address', async () => {
+    for (const htu of [
+      'https://api.example.com/orders',
+      'https://orders.example.net:8443/orders',
+    ]) {
+      const res = await get(twoNames.base, {
+        authorization: `DPoP ${dpopToken}`,
+        dpop: await proofFor({ htu }),
+      });
+      expect(res.status, `${htu}: ${res.text}`).toBe(200);
+    }
+    for (const htu of [`${twoNames.base}/orders`, 'https://orders.example.net/orders']) {
+      const res = await get(twoNames.base, {
+        authorization: `DPoP ${dpopToken}`,
+        dpop: await proofFor({ htu }),
+      });
+      expect(res.status, htu).toBe(401);
+      expect(lastReason()).toBe('dpop_htu_mismatch');
+    }
   });
 
   it('an API that wants nonces: use_dpop_nonce with DPoP-Nonce, then 200 with it (§9)', async () => {

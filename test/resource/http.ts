@@ -15,6 +15,11 @@ export interface CallOptions {
   readonly cert?: string;
   readonly key?: string;
   readonly localAddress?: string;
+  /**
+   * The request target as sent, instead of the URL's path: an absolute-form target
+   * (`https://api-a.test/orders`, RFC 9112 §3.2.2) to a server that is not the one it names.
+   */
+  readonly target?: string;
 }
 
 export interface CallResult {
@@ -35,6 +40,7 @@ export function call(url: string, options: CallOptions = {}): Promise<CallResult
         method: options.method ?? 'GET',
         headers: options.headers ?? {},
         agent: false,
+        ...(options.target === undefined ? {} : { path: options.target }),
         ...(options.ca === undefined ? {} : { ca: options.ca, servername: 'localhost' }),
         ...(options.cert === undefined ? {} : { cert: options.cert }),
         ...(options.key === undefined ? {} : { key: options.key }),

@@ -241,6 +241,7 @@ describe('tollgateResource start-up check', () => {
       await app.register(tollgateResource, {
         issuer: base,
         audience: 'https://api.test',
+        dpop: { enabled: false },
         ...options,
       });
       await app.ready();

@@ -8,12 +8,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createLocalJWKSet, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PkiError, type PresentedCertificate } from '../../src/pki/index.js';
-import { tollgateResource } from '../../src/resource/index.js';
+import { type TollgateResourceOptions, tollgateResource } from '../../src/resource/index.js';
 import { generateKeyPairSync } from '../helpers/keys.js';
 
 const issuer = 'https://tollgate.test';
 const audience = 'https://api.test/orders';
 const thumbprint = 'c'.repeat(43);
+/** DPoP stays on (the challenges name it); its public origin is required. */
+const dpop = { publicOrigin: 'https://api.test' };
 
 describe('tollgateResource (inject)', () => {
   let app: FastifyInstance;
@@ -54,6 +56,7 @@ describe('tollgateResource (inject)', () => {
       audience,
       jwks: createLocalJWKSet({ keys: [publicJwk] }),
       realm: 'orders',
+      dpop,
       certificateSource: {
         fromRequest: () => {
           if (certificateFails) throw new PkiError('duplicate', 'twice');
@@ -194,6 +197,7 @@ describe('tollgateResource (inject)', () => {
         throw new TypeError('fetch failed');
       },
       retryAfterSeconds: 7,
+      dpop,
     });
     failing.get('/x', { config: { tollgate: {} } }, async () => ({}));
     const res = await failing.inject({
@@ -208,15 +212,78 @@ describe('tollgateResource (inject)', () => {
     await failing.close();
   });
 
-  it.each([
-    ['no issuer', { issuer: '', audience }],
-    ['no audience', { issuer, audience: [] }],
-    ['alg none allowed', { issuer, audience, algorithms: ['none'] }],
-    ['an http jwks_uri', { issuer, audience, jwksUri: 'http://tollgate.test/jwks' }],
-    ['a bad proxy CIDR', { issuer, audience, trustedProxies: ['10.0.0.0/99'] }],
-  ])('refuses to start with %s', async (_name, options) => {
+  it.each<[string, unknown, RegExp]>([
+    ['no issuer', { issuer: '', audience, dpop }, /issuer is required/],
+    ['no audience', { issuer, audience: [], dpop }, /audience is required/],
+    ['alg none allowed', { issuer, audience, algorithms: ['none'], dpop }, /"none"/],
+    ['an http jwks_uri', { issuer, audience, jwksUri: 'http://tollgate.test/jwks', dpop }, /https/],
+    ['a bad proxy CIDR', { issuer, audience, trustedProxies: ['10.0.0.0/99'], dpop }, /10\.0/],
+    // RFC 9449 §4.3 check 9: no origin may come from the request, so DPoP without one stops.
+    [
+      'DPoP accepted (the default) and no dpop.publicOrigin',
+      { issuer, audience, jwks: createLocalJWKSet({ keys: [] }) },
+      /^tollgateResource: dpop\.publicOrigin is required while DPoP is accepted: set it to the origin clients call this API at \(https:\/\/api\.example\.com, or a list of them\), or set dpop\.enabled: false$/,
+    ],
+    [
+      'dpop.enabled: true and no dpop.publicOrigin',
+      { issuer, audience, jwks: createLocalJWKSet({ keys: [] }), dpop: { enabled: true } },
+      /dpop\.publicOrigin is required/,
+    ],
+    ...(
+      [
+        ['a path', 'https://api.test/orders'],
+        ['a query', 'https://api.test/?x=1'],
+        ['user information', 'https://user@api.test'],
+        ['another scheme', 'wss://api.test'],
+        ['no URL', 'api.test'],
+      ] as const
+    ).map(
+      ([what, origin]) =>
+        [
+          `a dpop.publicOrigin with ${what}`,
+          {
+            issuer,
+            audience,
+            jwks: createLocalJWKSet({ keys: [] }),
+            dpop: { publicOrigin: origin },
+          },
+          /dpop\.publicOrigin must be an origin like https:\/\/api\.example\.com/,
+        ] as [string, unknown, RegExp],
+    ),
+    [
+      'an empty dpop.publicOrigin list',
+      { issuer, audience, jwks: createLocalJWKSet({ keys: [] }), dpop: { publicOrigin: [] } },
+      /one origin or a list of 1 to 8/,
+    ],
+    [
+      'nine public origins',
+      {
+        issuer,
+        audience,
+        jwks: createLocalJWKSet({ keys: [] }),
+        dpop: { publicOrigin: Array.from({ length: 9 }, (_, i) => `https://api${i}.test`) },
+      },
+      /one origin or a list of 1 to 8/,
+    ],
+  ])('refuses to start with %s', async (_name, options, message) => {
     const broken = Fastify();
-    await expect(broken.register(tollgateResource, options).ready()).rejects.toThrow(TypeError);
+    const registering = broken.register(tollgateResource, options as TollgateResourceOptions);
+    await expect(registering.ready()).rejects.toThrow(TypeError);
+    await expect(registering.ready()).rejects.toThrow(message);
     await broken.close();
+  });
+
+  it('starts with DPoP off and no public origin, and then takes Bearer only', async () => {
+    const bearerOnly = Fastify();
+    await bearerOnly.register(tollgateResource, {
+      issuer,
+      audience,
+      jwks: createLocalJWKSet({ keys: [] }),
+      dpop: { enabled: false },
+    });
+    bearerOnly.get('/x', { config: { tollgate: {} } }, async () => ({}));
+    const res = await bearerOnly.inject({ method: 'GET', url: '/x' });
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    await bearerOnly.close();
   });
 });

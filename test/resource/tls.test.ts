@@ -136,6 +136,8 @@ describe('resource plugin over real TLS', () => {
       audience: orders,
       jwksUri: `${server.base}/jwks`,
       jwksCa: ca.root.certPem,
+      // DPoP stays on (its challenges are checked here); no proof is sent, any origin does.
+      dpop: { publicOrigin: 'https://api.test' },
     };
     direct = await startApi(common, { cert: apiServer.chainPem, key: apiServer.keyPem });
     proxied = await startApi({
@@ -255,6 +257,7 @@ describe('resource plugin over real TLS', () => {
         jwksUri: `${server.base}/jwks`,
         jwksCa: ca.root.certPem,
         now: () => Date.now() + 3600_000,
+        dpop: { publicOrigin: 'https://api.test' },
       });
       later.get('/orders', { config: { tollgate: {} } }, async () => ({}));
       const res = await later.inject({

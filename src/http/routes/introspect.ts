@@ -9,6 +9,15 @@
  * "is it live" oracle for other clients' tokens. Unauthenticated callers get 401
  * `invalid_client` and learn nothing, not even whether the token parameter was missing.
  *
+ * The 401s (RFC 7662 §2.3): a caller whose client authentication fails gets what the token
+ * endpoint answers (RFC 6749 §5.2 `invalid_client`; a `WWW-Authenticate` challenge only of the
+ * scheme it used in `Authorization`, e.g. `Basic`, as no HTTP scheme carries the methods Tollgate
+ * accepts). A caller that offers an access token as its credential (`Authorization: Bearer` or
+ * `DPoP` with a token) gets RFC 6750 §3's answer: `invalid_token`, in the body and in a challenge
+ * of that scheme, whatever the token is: a valid token and garbage get the same bytes, so the
+ * header is no oracle either. A bare `Bearer` with no token lacks any credential (RFC 6750 §3: no
+ * error code) and is an `invalid_client` like a `Basic` header.
+ *
  * A token is active only while its client is registered: a client removed from the registry (a
  * reload) has its unexpired tokens answered `{"active": false}` from then on.
  *
@@ -58,6 +67,25 @@ const introspectionResponseSchema = {
 /** What a caller learns of a token it may not introspect: the same as of an unknown one. */
 const inactive = Object.freeze({ active: false as const });
 
+/**
+ * The refusal of an access token offered as the caller's credential (`Bearer` or `DPoP`
+ * followed by a token; schemes are case-insensitive, RFC 9110 §11.1), or undefined for any
+ * other `Authorization` value. Tollgate takes client authentication only at /introspect
+ * (docs/security.md), so every token, valid or not, is "invalid for this request".
+ *
+ * @see RFC 7662 §2.1 and §2.3, RFC 6750 §3 and §3.1, RFC 9449 §7.1
+ */
+function accessTokenAsCredential(authorization: string | undefined): OAuthError | undefined {
+  const scheme = /^(bearer|dpop)[ \t]+\S/i.exec(authorization ?? '')?.[1]?.toLowerCase();
+  if (scheme === undefined) return undefined;
+  return new OAuthError(
+    'invalid_token',
+    'access_token_not_accepted',
+    'the introspection endpoint takes client authentication, not an access token: authenticate as a registered client with private_key_jwt, mutual TLS or a workload identity',
+    { challengeScheme: scheme === 'dpop' ? 'DPoP' : 'Bearer' },
+  );
+}
+
 export function introspectionRoutes(app: FastifyInstance, runtime: HttpRuntime): void {
   app.route({
     method: 'POST',
@@ -85,6 +113,8 @@ export function introspectionRoutes(app: FastifyInstance, runtime: HttpRuntime):
             const nowMs = runtime.now();
             const certificate = runtime.certificateOf(request);
             if (certificate !== undefined) audit.x5tS256 = certificate.x5tS256;
+            const refused = accessTokenAsCredential(request.headers.authorization);
+            if (refused !== undefined) throw refused;
             // Authenticate before reading `token`: the same dispatcher and rules as /token.
             const authenticated = await runtime.introspection.dispatcher.authenticate({
               params,
