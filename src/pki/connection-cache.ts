@@ -115,6 +115,12 @@ export interface PeerCertificateCacheOptions {
  */
 export class PeerCertificateCache {
   readonly #entries = new WeakMap<object, Entry>();
+  /**
+   * TLS 1.3 connections whose client sent no certificate: none can come later on them (no
+   * renegotiation, no post-handshake authentication), so their requests (every keep-alive
+   * private_key_jwt request) neither read the session nor the socket again.
+   */
+  readonly #withoutCertificate = new WeakSet<object>();
   readonly #maxChain: number;
   readonly #chains: ChainCache;
   /** Chains that validated, by leaf: only certificates chaining to an anchor get in. */
@@ -186,6 +192,7 @@ export class PeerCertificateCache {
   }
 
   #entry(socket: PeerCertificateSocket, shortcut = true): Entry | undefined {
+    if (this.#withoutCertificate.has(socket)) return undefined;
     const existing = this.#entries.get(socket);
     // TLS 1.3 cannot renegotiate: the handshake's certificate is the connection's for life.
     if (existing?.fixed === true) return existing;
@@ -202,6 +209,7 @@ export class PeerCertificateCache {
     const x509 = socket.getPeerX509Certificate();
     if (x509 === undefined) {
       if (existing !== undefined) this.#entries.delete(socket);
+      else if (socket.getProtocol() === 'TLSv1.3') this.#withoutCertificate.add(socket);
       return undefined;
     }
     const raw = x509.raw;
