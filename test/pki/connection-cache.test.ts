@@ -87,8 +87,16 @@ describe('PeerCertificateCache', () => {
     tlsServer.close();
   });
 
+  /** Receives the next connection's TLS session (ticket), when a test sets it. */
+  let ticketSink: ((session: Buffer) => void) | undefined;
+
   async function connection(
-    options: { cert?: string; key?: string; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {},
+    options: {
+      cert?: string;
+      key?: string;
+      maxVersion?: 'TLSv1.2' | 'TLSv1.3';
+      session?: Buffer;
+    } = {},
   ): Promise<Connection> {
     const accepted = once(tlsServer, 'secureConnection');
     const client = connect({
@@ -98,6 +106,9 @@ describe('PeerCertificateCache', () => {
       servername: 'localhost',
       ...options,
     });
+    const sink = ticketSink;
+    ticketSink = undefined;
+    if (sink !== undefined) client.once('session', sink);
     const [serverSide] = (await accepted) as [TLSSocket];
     const spy = vi.spyOn(serverSide, 'getPeerX509Certificate');
     return {
@@ -401,6 +412,71 @@ describe('PeerCertificateCache', () => {
       first.close();
       second.close();
       third.close();
+    }
+  });
+
+  it("takes a resumed TLS 1.3 connection's leaf from its session: each client its own, the socket unread", async () => {
+    const ownCa = await createDevCa();
+    const alice = await ownCa.issueClient({ clientId: 'alice' });
+    const bob = await ownCa.issueClient({ clientId: 'bob' });
+    const now = new Date();
+    // The intermediate is not configured: the resumed connections validate only with the chain
+    // their leaf came with on the full handshake.
+    const anchorOnly = TrustStore.fromPem({ anchors: [ownCa.root.certPem] });
+    const cache = new PeerCertificateCache();
+    const opened: { close(): void }[] = [];
+    /** A full handshake, then a connection resuming its session, for one client. */
+    async function fullThenResumed(client: typeof alice) {
+      const options = { cert: client.chainPem, key: client.keyPem };
+      const session = new Promise<Buffer>((resolve) => {
+        ticketSink = resolve;
+      });
+      const full = await connection(options);
+      opened.push(full);
+      expect(cache.validate(full.serverSide, anchorOnly, { now })?.ok).toBe(true);
+      const resumed = await connection({ ...options, session: await session });
+      opened.push(resumed);
+      expect(resumed.serverSide.isSessionReused()).toBe(true);
+      expect(resumed.serverSide.getProtocol()).toBe('TLSv1.3');
+      return resumed;
+    }
+    try {
+      const aliceResumed = await fullThenResumed(alice);
+      const bobResumed = await fullThenResumed(bob);
+      // Interleaved, so a cache keyed wrongly would hand one client the other's leaf.
+      for (const [conn, client] of [
+        [bobResumed, bob],
+        [aliceResumed, alice],
+      ] as const) {
+        const peer = cache.peer(conn.serverSide);
+        expect(peer?.leaf.der).toEqual(client.certDer);
+        expect(peer?.leaf.x5tS256).toBe(client.x5tS256);
+        expect(peer?.chain.map((certificate) => certificate.x5tS256)).toEqual([
+          ownCa.intermediate.x5tS256,
+        ]);
+        expect(cache.validate(conn.serverSide, anchorOnly, { now })?.ok).toBe(true);
+        // The leaf came from the session: getPeerX509Certificate() was never called.
+        expect(conn.reads()).toBe(0);
+        // It is the certificate Node's own read gives for that socket, byte for byte.
+        expect(conn.serverSide.getPeerX509Certificate()?.raw).toEqual(client.certDer);
+      }
+      // Revocation is noticed on the resumed connection: its path is validated again.
+      ownCa.revoke({ certPem: bob.certPem }, 'keyCompromise', now);
+      const revokedStore = TrustStore.fromPem({
+        anchors: [ownCa.root.certPem],
+        intermediates: [ownCa.intermediate.certPem],
+        crls: [(await ownCa.crls({ now })).combinedPem],
+      });
+      const revoked = cache.validate(bobResumed.serverSide, revokedStore, { now });
+      expect(revoked?.ok === false && revoked.reason).toBe('revoked');
+      expect(cache.validate(aliceResumed.serverSide, revokedStore, { now })?.ok).toBe(true);
+      // And expiry: the same path, checked at a time after the leaf's notAfter.
+      const later = new Date(new X509Certificate(alice.certPem).validTo);
+      later.setUTCDate(later.getUTCDate() + 1);
+      const expired = cache.validate(aliceResumed.serverSide, anchorOnly, { now: later });
+      expect(expired?.ok).toBe(false);
+    } finally {
+      for (const conn of opened) conn.close();
     }
   });
 
