@@ -27,6 +27,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  descendants,
   freePort,
   hasTaskset,
   jwtBearer,
@@ -201,21 +202,69 @@ async function startServer(name, nodeArgs, port, env = {}, core = serverCore) {
     pid: child.pid,
     spawnedAtMs,
     output: () => output,
-    stop: () =>
-      new Promise((resolvePromise) => {
-        if (exited) {
-          dropLog();
-          return resolvePromise();
-        }
+    stop: async () => {
+      // `serve --workers N` is a process tree: the next scenario starts only when every process
+      // of this one is gone, so none of them shares its cores (a worker killed with its primary,
+      // or exiting late, would).
+      const tree = exited ? [] : descendants(child.pid).map(processIdentity).filter(Boolean);
+      await new Promise((resolvePromise) => {
+        if (exited) return resolvePromise();
         const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
         child.once('exit', () => {
           clearTimeout(timer);
-          dropLog();
           resolvePromise();
         });
         child.kill('SIGTERM');
-      }),
+      });
+      await waitGone(tree, 15_000);
+      dropLog();
+    },
   };
+}
+
+/**
+ * Waits until every process in `processes` (from {@link processIdentity}) has exited (bounded),
+ * then SIGKILLs what is left: only a process with the same pid and start time, so a pid reused
+ * by another program meanwhile is never touched.
+ */
+async function waitGone(processes, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let alive = processes;
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    alive = alive.filter(isRunning);
+  }
+  for (const one of alive) {
+    if (!isRunning(one)) continue;
+    log(`  process ${one.pid} of the stopped server was still running: killed`);
+    try {
+      process.kill(one.pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/** A pid with its start time (field 22 of /proc/<pid>/stat), or undefined when gone. */
+function processIdentity(pid) {
+  const fields = procStatFields(pid);
+  return fields === undefined ? undefined : { pid, started: fields[19] };
+}
+
+/** Whether that very process still runs (a zombie, exited but not reaped, counts as gone). */
+function isRunning({ pid, started }) {
+  const fields = procStatFields(pid);
+  return fields !== undefined && fields[19] === started && fields[0] !== 'Z';
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state first), or undefined. */
+function procStatFields(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 function cleanEnv() {
