@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenClient, TokenClientError } from '../../src/client/index.js';
+import { TokenClient, TokenClientError, type TokenClientOptions } from '../../src/client/index.js';
 import { createDevCa, type DevCa, type IssuedClientCertificate } from '../../src/dev-ca/index.js';
 import {
   JwksFetchError,
@@ -48,6 +48,20 @@ describe('conditional GET from the SDK and the verifier against Tollgate', () =>
       );
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   };
+
+  /** The registered mTLS client, talking to this Tollgate. */
+  const sdk = (extra: Pick<TokenClientOptions, 'discoveryTtlSeconds' | 'now'>) =>
+    new TokenClient({
+      issuer: server.issuer,
+      auth: {
+        method: 'tls_client_auth',
+        clientId: 'svc-revalidate',
+        certFile: files.cert,
+        keyFile: files.key,
+      },
+      ca: ca.root.certPem,
+      ...extra,
+    });
 
   const rotate = async (): Promise<string> => {
     const keyFile = join(server.tg.dir, 'signing-keys.json');
@@ -94,18 +108,7 @@ describe('conditional GET from the SDK and the verifier against Tollgate', () =>
 
   it('the SDK revalidates its metadata: 304 the second time, and it keeps working', async () => {
     let nowMs = Date.now();
-    const client = new TokenClient({
-      issuer: server.issuer,
-      auth: {
-        method: 'tls_client_auth',
-        clientId: 'svc-revalidate',
-        certFile: files.cert,
-        keyFile: files.key,
-      },
-      ca: ca.root.certPem,
-      discoveryTtlSeconds: 60,
-      now: () => nowMs,
-    });
+    const client = sdk({ discoveryTtlSeconds: 60, now: () => nowMs });
     const fulls = await served(metadataRoute, 200);
     const revalidated = await served(metadataRoute, 304);
     const first = await client.getToken();
@@ -127,16 +130,7 @@ describe('conditional GET from the SDK and the verifier against Tollgate', () =>
   });
 
   it('the verifier revalidates the JWKS: 304 the second time, a rotation is a 200 with the new key', async () => {
-    const client = new TokenClient({
-      issuer: server.issuer,
-      auth: {
-        method: 'tls_client_auth',
-        clientId: 'svc-revalidate',
-        certFile: files.cert,
-        keyFile: files.key,
-      },
-      ca: ca.root.certPem,
-    });
+    const client = sdk({});
     const jwks = remoteJwks(`${server.base}/jwks`, { ca: ca.root.certPem, cooldownSeconds: 0 });
     const verify = async (token: string) =>
       verifyAccessToken(token, {
