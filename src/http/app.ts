@@ -95,7 +95,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     done();
   });
   app.addHook('preHandler', (request, reply, done) => {
-    connections.handlerStarted(request.raw.socket, (answered) => reply.raw.once('close', answered));
+    connections.handlerStarted(request.raw.socket, reply.raw);
     done();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {

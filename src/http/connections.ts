@@ -15,11 +15,19 @@
  *   further one closed at once; trusted proxies are exempt (every client arrives through them).
  * - Full listener: `maxConnections` bounds the listener as a whole, and when it is reached a new
  *   connection is taken in by closing the one that has been quiet longest among those with no
- *   request in a handler (idle keep-alive, a handshake, headers or body still trickling in), never by
- *   refusing the newcomer: refusing let anyone with `maxConnections / perAddress` addresses hold
- *   every slot with connections that never send a byte (each held until the handshake or request
- *   timeout, then simply reopened) and switch the listener off for everyone. A newcomer is refused
- *   only when every connection has a request in its handler.
+ *   request in a handler (idle keep-alive, a handshake, headers or body still trickling in, an
+ *   answer written and waiting for the peer to read it), never by refusing the newcomer: refusing
+ *   let anyone with `maxConnections / perAddress` addresses hold every slot with connections that
+ *   never send a byte (each held until the handshake or request timeout, then simply reopened)
+ *   and switch the listener off for everyone. A newcomer is refused only when every connection
+ *   has a request in its handler.
+ * - Slow readers: an answer the handler has written must reach the peer's socket within
+ *   `requestTimeoutMs`, or the connection is closed ({@link ConnectionLimits.requestTimeoutMs}).
+ *   Node applies no timeout to writing a response, and a request was "in its handler" until its
+ *   answer had left the process: a client that asks and never reads (a receive window of zero,
+ *   after a few dozen small answers have filled the kernel's buffers on the way) held its
+ *   connection as "serving" for good, never evicted and never timed out, so 16 such connections
+ *   from 4 addresses switched a listener of 16 off for everyone (round 25).
  * - Open files: each connection holds a file descriptor, and a process that runs out of them
  *   cannot accept, read a file or even sample its memory (Node throws EMFILE from timers, which
  *   ended the process). So `maxConnections` is lowered to what the open-file limit leaves
@@ -45,6 +53,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
+  type OutgoingMessage,
   type RequestListener,
   type Server,
   type ServerResponse,
@@ -65,6 +74,7 @@ const checkIntervalMs = 500;
 export const maxPipelinedRequests = 16;
 
 export interface ConnectionLimits {
+  /** Headers and body of a request must arrive within it, and its written answer leave within it. */
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly perAddress: number;
@@ -107,6 +117,11 @@ interface Connection {
   lastActivity: number;
   /** Requests that reached their handler and have not been answered yet. */
   busy: number;
+  /**
+   * Of those, answers the handler has written in full that have not yet left the process (the
+   * peer is not reading): the request is no longer in its handler, only waiting on the peer.
+   */
+  unread: number;
   /** A request of this connection is in the handler (from dispatch until its response closes). */
   serving: boolean;
   /** Pipelined requests parsed behind it, in order, each waiting for its turn. */
@@ -181,6 +196,7 @@ export class ListenerConnections {
       address,
       lastActivity: Date.now(),
       busy: 0,
+      unread: 0,
       serving: false,
       waiting: [],
     });
@@ -197,8 +213,9 @@ export class ListenerConnections {
     for (const entry of this.#open) {
       const connection = entry[1];
       // `busy`, not `serving`: a request whose headers came but whose body is still trickling
-      // holds its connection as much as a silent one, and is no more entitled to the slot.
-      if (connection.busy > 0) continue;
+      // holds its connection as much as a silent one, and is no more entitled to the slot. Nor
+      // is an answer written that the peer does not read (`unread`).
+      if (connection.busy > connection.unread) continue;
       if (quietest === undefined || connection.lastActivity < quietest[1].lastActivity)
         quietest = entry;
     }
@@ -257,13 +274,28 @@ export class ListenerConnections {
     if (connection !== undefined) connection.lastActivity = Date.now();
   }
 
-  /** A request reached its handler: it will be answered even during shutdown. */
-  handlerStarted(socket: Socket, answered: (done: () => void) => void): void {
+  /**
+   * A request reached its handler: it will be answered even during shutdown. Once `response` is
+   * written in full (`prefinish`), the peer has `requestTimeoutMs` to take it (`close`), or the
+   * connection is closed (see the header: slow readers).
+   */
+  handlerStarted(socket: Socket, response: OutgoingMessage): void {
     const connection = this.#open.get(tcpOf(socket));
     if (connection === undefined) return;
     connection.busy++;
     connection.lastActivity = Date.now();
-    answered(() => {
+    let unreadTimer: NodeJS.Timeout | undefined;
+    response.once('prefinish', () => {
+      connection.unread++;
+      connection.lastActivity = Date.now();
+      unreadTimer = setTimeout(() => tcpOf(socket).destroy(), this.#limits.requestTimeoutMs);
+      unreadTimer.unref();
+    });
+    response.once('close', () => {
+      if (unreadTimer !== undefined) {
+        clearTimeout(unreadTimer);
+        connection.unread--;
+      }
       connection.busy--;
       connection.lastActivity = Date.now();
     });

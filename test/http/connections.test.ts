@@ -33,7 +33,7 @@ async function listener() {
     slowStarted = resolve;
   });
   const server = connections.createServer((request, response) => {
-    connections.handlerStarted(request.socket as Socket, (done) => response.once('close', done));
+    connections.handlerStarted(request.socket as Socket, response);
     if (request.url === '/slow') {
       release = () => response.end('late');
       slowStarted();
@@ -150,7 +150,7 @@ describe('ListenerConnections.close', () => {
     });
     const held: Array<() => void> = [];
     const server = connections.createServer((request, response) => {
-      connections.handlerStarted(request.socket as Socket, (done) => response.once('close', done));
+      connections.handlerStarted(request.socket as Socket, response);
       held.push(() => response.end('late'));
     }, undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
