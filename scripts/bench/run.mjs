@@ -11,6 +11,7 @@
  * Environment: BENCH_SERVER_NODE_FLAGS / BENCH_GENERATOR_NODE_FLAGS add node flags to the Tollgate
  * server / the load generator (e.g. --trace-gc).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
@@ -88,6 +89,9 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
                        the copy inside the repo, e.g. bench-results/patched/dist, so that
                        node_modules resolves); fixtures still come from dist/
   --keep               keep the temporary fixture folder and the servers' audit logs
+  --ab DIR             run S1-S5, S7 and S8 against this build (A) and DIR's (B, as --dist)
+                       side by side, at the same time, and print B / A per CPU-s: a same-run
+                       comparison of a patch on a busy machine
   --open-loop-fraction F  L80's rate as a fraction of the same run's S1 rate (default 0.8, the
                        issue's target; other values explore latency against load)
   --leaf-only          mTLS clients send only their leaf certificate, not leaf + intermediate
@@ -115,6 +119,7 @@ const args = parseScriptArgs('bench', usage, {
   keep: { type: 'boolean', default: false },
   'leaf-only': { type: 'boolean', default: false },
   'open-loop-fraction': { type: 'string', default: '0.8' },
+  ab: { type: 'string' },
 });
 const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
 const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
@@ -279,11 +284,14 @@ const generatorFlags = (process.env.BENCH_GENERATOR_NODE_FLAGS ?? '').split(' ')
 let specCounter = 0;
 /** Runs the load generator (pinned to its core) with `spec`; returns its result line. */
 async function runLoad(spec) {
+  // --ab: both generators start together, once both pools are signed.
+  const gate = abGates.getStore();
+  if (gate !== undefined) await gate.arrive();
   const file = join(work, `load-${specCounter++}.json`);
   // The cores the generator and (unless it is a process tree, W2) the server are pinned to, so
   // that the generator can say what else ran on them during the window.
   const cores =
-    generatorCore === null
+    generatorCore === null || gate !== undefined
       ? {}
       : { generatorCore, ...(spec.serverTree === true ? {} : { serverCore }) };
   writeFileSync(file, JSON.stringify({ warmupMs, durationMs, connections, ...cores, ...spec }));
@@ -411,13 +419,13 @@ function tollgateConfig(port, extra = {}) {
  * Starts Tollgate (built) with a fresh port; `--profile` adds --cpu-prof. `workers` > 1 runs
  * `serve --workers N` unpinned (its workers need more than the server core).
  */
-async function startTollgate(name, extra = {}, workers = 1) {
+async function startTollgate(name, extra = {}, workers = 1, dist = serverDist) {
   const port = await freePort();
   const configFile = join(work, `tollgate-${name}.json`);
   writeFileSync(configFile, JSON.stringify(tollgateConfig(port, extra)));
   const nodeArgs = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   nodeArgs.push(...profileFlags(name));
-  nodeArgs.push(join(serverDist, 'cli/main.js'), 'serve', '--config', configFile);
+  nodeArgs.push(join(dist, 'cli/main.js'), 'serve', '--config', configFile);
   if (workers > 1) nodeArgs.push('--workers', String(workers));
   const server = await startServer(
     `Tollgate ${name}`,
@@ -454,6 +462,7 @@ function summarizeIfProfiled(name, server, result) {
   return result;
 }
 const serverDist = resolve(root, args.dist ?? 'dist');
+const abDist = args.ab === undefined ? undefined : resolve(root, args.ab);
 
 async function pool(privateJwk, clientId, audience, ratePerSecond, deadlineMs, dpop) {
   const count = Math.ceil(ratePerSecond * windowSeconds * 1.15) + connections * 4;
@@ -540,6 +549,7 @@ function disturbances(r) {
 
 /** Tollgate scenario: start, drive, stop (always), summarize the profile when asked. */
 async function withTollgate(name, extra, drive, workers = 1) {
+  if (abDist !== undefined && abScenarios.has(name)) return sideBySide(name, extra, drive);
   const server = await startTollgate(name, extra, workers);
   let result;
   try {
@@ -550,6 +560,59 @@ async function withTollgate(name, extra, drive, workers = 1) {
   summarizeIfProfiled(name, server, result);
   if (server.output().trim() !== '') result.serverOutput = server.output().slice(0, 20_000);
   return result;
+}
+
+/** Scenarios `--ab` runs side by side (one pinned server each; not W2, L80, S6's shared Redis). */
+const abScenarios = new Set(['S1', 'S2', 'S3', 'S4', 'S5', 'S7', 'S8']);
+/** The `--ab` start gate of the generator that runLoad is called for (see sideBySide). */
+const abGates = new AsyncLocalStorage();
+
+/**
+ * `--ab DIR`: the scenario against two Tollgate servers at once, this build (A) and DIR's (B),
+ * both pinned to the server core, each driven by its own generator on the generator core,
+ * started together after both pools are signed. Both see the same machine at the same moment,
+ * so B / A per CPU-second is a same-run comparison even on a busy machine (each gets about half
+ * of each core). The cores' other-work check is off (each server is the other's other work).
+ */
+async function sideBySide(name, extra, drive) {
+  const servers = await Promise.all([
+    startTollgate(name, extra, 1, serverDist),
+    startTollgate(`${name}-B`, extra, 1, abDist),
+  ]);
+  const gate = startGate(2);
+  let results;
+  try {
+    results = await Promise.all(servers.map((server) => abGates.run(gate, () => drive(server))));
+  } finally {
+    gate.open();
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+  const [a, b] = results;
+  summarizeIfProfiled(name, servers[0], a);
+  summarizeIfProfiled(`${name}-B`, servers[1], b);
+  a.ab = b;
+  a.abRatio = b.perCpuSecond / a.perCpuSecond;
+  log(
+    `  B (${abDist}): ${b.rate?.toFixed(0)}/s  ${b.perCpuSecond?.toFixed(0)}/CPU-s  ` +
+      `failures ${b.failures ?? 0}; B / A per CPU-s = ${a.abRatio.toFixed(3)}`,
+  );
+  return a;
+}
+
+/** A promise gate that opens when `parties` have arrived (or when opened). */
+function startGate(parties) {
+  let arrived = 0;
+  let open;
+  const opened = new Promise((resolvePromise) => {
+    open = resolvePromise;
+  });
+  return {
+    arrive() {
+      if (++arrived >= parties) open();
+      return opened;
+    },
+    open: () => open(),
+  };
 }
 
 const defaultPoolRate = 9000;
@@ -1178,6 +1241,12 @@ for (const [name, label] of Object.entries(labels)) {
   rows.push(
     `| ${label} | ${fmt(r.rate)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(100 * r.serverCpuUtilization)}% | ${fmt(r.perCpuSecond)} | ${extra.join(', ')} |`,
   );
+  if (r.ab !== undefined) {
+    const b = r.ab;
+    rows.push(
+      `| ${label}, B (--ab, side by side) | ${fmt(b.rate)} | ${fmt(b.p50Ms, 2)} | ${fmt(b.p99Ms, 2)} | ${fmt(100 * b.serverCpuUtilization)}% | ${fmt(b.perCpuSecond)} | B / A per CPU-s ${fmt(r.abRatio, 3)}${b.failures > 0 ? `, ${b.failures} failed` : ''} |`,
+    );
+  }
 }
 const lines = [
   `Machine: ${machine.nproc} x ${machine.cpu}, Node ${machine.node}, ${machine.platform}`,
