@@ -325,12 +325,10 @@ function coreTimes() {
     for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
       const match = /^cpu(\d+) (.*)$/.exec(line);
       if (match === null) continue;
-      // user nice system idle iowait irq softirq steal (guest time is inside user already).
-      // Interrupt time is left out: most of it is the loopback traffic of the measured pair
-      // itself (the kernel's receive path runs in softirq), not another tenant.
-      const [user, nice, system, , , , , steal] = match[2].split(' ').map(Number);
+      // user nice system idle iowait irq softirq steal (guest time is inside user already)
+      const [user, nice, system, , , irq, softirq, steal] = match[2].split(' ').map(Number);
       cores.set(Number(match[1]), {
-        busy: (user + nice + system) / clockTicks,
+        busy: (user + nice + system + irq + softirq) / clockTicks,
         steal: (steal ?? 0) / clockTicks,
       });
     }
