@@ -14,6 +14,7 @@ import {
   KeyRotationError,
   keyStatus,
   longestTokenLifetimeSeconds,
+  pruneForcedKids,
   type RotatingKeyFile,
   removeKey,
   retireKey,
@@ -107,6 +108,8 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
   }
   const file = resolve(values.file ?? devDefaults.signingKeys.file);
   const alg = (values.alg ?? defaults.accessToken.signingAlg) as AccessTokenAlg;
+  // Every rotation step also forgets the forced removals no server needs any more.
+  const save = (next: RotatingKeyFile) => writeSigningKeyFile(file, pruneForcedKids(next, now));
   const needKid = () => {
     if (kid === undefined)
       throw new KeyRotationError(`${action} needs a KID (see: tollgate keys list --file ${file})`);
@@ -134,7 +137,7 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       }
       case 'add': {
         const { file: next, kid: added } = await addKey(read(file), alg, now);
-        writeSigningKeyFile(file, next);
+        save(next);
         io.stdout.write(
           `added ${alg} key ${added} to ${file}: published at the next reload, not signing.\n` +
             `next: after ${jwksMaxAgeSeconds} s, tollgate keys activate ${added}\n`,
@@ -144,21 +147,20 @@ export async function keysCommand(argv: string[], io: Io): Promise<number> {
       case 'activate': {
         const current = read(file);
         const previous = current.active_kid;
-        writeSigningKeyFile(file, activateKey(current, needKid(), now, values.force === true));
+        save(activateKey(current, needKid(), now, values.force === true));
         io.stdout.write(
           `${kid} is the active signing key.\nnext: tollgate keys retire ${previous}\n`,
         );
         return exitCodes.ok;
       }
       case 'retire':
-        writeSigningKeyFile(file, retireKey(read(file), needKid(), now));
+        save(retireKey(read(file), needKid(), now));
         io.stdout.write(
           `${kid} retired: still published until removed.\nnext: once its tokens have expired, tollgate keys remove ${kid}\n`,
         );
         return exitCodes.ok;
       case 'remove':
-        writeSigningKeyFile(
-          file,
+        save(
           removeKey(
             read(file),
             needKid(),

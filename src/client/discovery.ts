@@ -5,6 +5,7 @@
  * @see RFC 8414 §3, §3.3; RFC 8705 §5 (mtls_endpoint_aliases)
  */
 import type { Dispatcher } from 'undici';
+import { entityTagOf, notModifiedRefusal } from './entity-tag.js';
 import { TokenClientError } from './errors.js';
 import { exchange } from './http.js';
 
@@ -48,28 +49,57 @@ export interface DiscoverOptions {
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
   readonly signal?: AbortSignal | undefined;
+  /** The document held from an earlier discovery, revalidated with its tag when it has one. */
+  readonly held?: HeldMetadata | undefined;
 }
 
-export interface DiscoveryAnswer {
+/** Validated metadata and the `ETag` it came with (RFC 9110 §8.8.3). */
+export interface HeldMetadata {
   readonly metadata: AuthorizationServerMetadata;
+  readonly etag: string | undefined;
+}
+
+export interface DiscoveryAnswer extends HeldMetadata {
   readonly serverDateMs: number | undefined;
+  /** True when the server answered 304 and `metadata` is the held document. */
+  readonly notModified: boolean;
 }
 
 /**
  * Fetches and validates the issuer's metadata. Network failures reject as they are (the caller
  * decides about retries); a wrong document is a {@link TokenClientError} `invalid_metadata`.
+ *
+ * With a held document that has a tag, the request carries `If-None-Match`; a 304 then keeps the
+ * held document (a fresh fetch), and a 304 the request did not ask for, with content, or naming
+ * another tag is `invalid_metadata`: it can never bring a document that was not validated.
+ *
+ * @see RFC 8414 §3; RFC 9110 §13.1.2, §15.4.5
  */
 export async function discover(options: DiscoverOptions): Promise<DiscoveryAnswer> {
   const url = metadataUrl(options.issuer);
+  const sentTag = options.held?.etag;
   const answer = await exchange({
     url,
     method: 'GET',
-    headers: { accept: 'application/json' },
+    headers: {
+      accept: 'application/json',
+      ...(sentTag === undefined ? {} : { 'if-none-match': sentTag }),
+    },
     dispatcher: options.dispatcher,
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
     signal: options.signal,
   });
+  if (answer.status === 304) {
+    const refusal = notModifiedRefusal(
+      sentTag,
+      answer.headers.etag,
+      Buffer.byteLength(answer.text),
+    );
+    // A tag is only sent with a held document, so no refusal means there is one.
+    if (refusal !== undefined || options.held === undefined) throw invalid(`${url}: ${refusal}`);
+    return { ...options.held, serverDateMs: answer.serverDateMs, notModified: true };
+  }
   if (answer.status !== 200) {
     throw new TokenClientError({
       error: answer.status >= 500 ? `http_${answer.status}` : 'invalid_metadata',
@@ -85,7 +115,9 @@ export async function discover(options: DiscoverOptions): Promise<DiscoveryAnswe
   }
   return {
     metadata: validateMetadata(document, options.issuer),
+    etag: entityTagOf(answer.headers.etag),
     serverDateMs: answer.serverDateMs,
+    notModified: false,
   };
 }
 

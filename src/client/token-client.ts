@@ -21,7 +21,12 @@ import {
   TlsMaterialSource,
   TokenFileSource,
 } from './credentials.js';
-import { type AuthorizationServerMetadata, assertHttpsUrl, discover } from './discovery.js';
+import {
+  type AuthorizationServerMetadata,
+  assertHttpsUrl,
+  discover,
+  type HeldMetadata,
+} from './discovery.js';
 import { TokenClientError } from './errors.js';
 import { ResponseTooLargeError } from './http.js';
 import {
@@ -271,7 +276,8 @@ export class TokenClient {
   readonly #inflight = new Map<string, Promise<CacheEntry>>();
   /** When fetch() last renewed a token because the API said invalid_token, per cache key. */
   readonly #rejectedAtMs = new Map<string, number>();
-  #metadata: { value: AuthorizationServerMetadata; fetchedAtMs: number } | undefined;
+  /** The validated metadata, its ETag (for If-None-Match), and when it was last fetched or revalidated. */
+  #metadata: (HeldMetadata & { fetchedAtMs: number }) | undefined;
   #discovering: Promise<AuthorizationServerMetadata> | undefined;
   #clockOffsetMs = 0;
   #requests = 0;
@@ -730,16 +736,18 @@ export class TokenClient {
   async #discover(material: TlsMaterial): Promise<AuthorizationServerMetadata> {
     const cached = this.#metadata;
     if (cached !== undefined && this.#now() - cached.fetchedAtMs < this.#discoveryTtlMs)
-      return cached.value;
+      return cached.metadata;
+    // RFC 9110 §13.1.2: revalidate what is held; a 304 keeps it and counts as a fresh fetch.
     this.#discovering ??= discover({
       issuer: this.#issuer as string,
       dispatcher: material.dispatcher,
       timeoutMs: this.#timeoutMs,
       maxResponseBytes: this.#maxResponseBytes,
+      held: cached,
     })
-      .then(({ metadata, serverDateMs }) => {
+      .then(({ metadata, etag, serverDateMs }) => {
         this.#learnClock(serverDateMs);
-        this.#metadata = { value: metadata, fetchedAtMs: this.#now() };
+        this.#metadata = { metadata, etag, fetchedAtMs: this.#now() };
         return metadata;
       })
       .finally(() => {
@@ -751,7 +759,7 @@ export class TokenClient {
       // Stale metadata beats none: endpoints rarely move, and the token request will tell.
       if (cached !== undefined) {
         this.#onWarning('metadata refresh failed; using the previous metadata', error);
-        return cached.value;
+        return cached.metadata;
       }
       throw error;
     }

@@ -17,6 +17,7 @@ import {
   spiffeSourceDefaults,
 } from './defaults.js';
 import { editDistance, readEnvOverrides } from './env.js';
+import { issuerProblem } from './issuer.js';
 import { configSchema } from './schema.js';
 import type { Config } from './types.js';
 
@@ -213,20 +214,8 @@ export const assertionAlgsByProfile = {
 } as const;
 
 const issuerIsHttpsWithoutQueryOrFragment: CrossCheck = (config) => {
-  const problem = (message: string) => [{ path: 'issuer', message }];
-  let url: URL;
-  try {
-    url = new URL(config.issuer);
-  } catch {
-    return problem('must be an absolute URL');
-  }
-  // RFC 8414 §2: "https" scheme, no query or fragment components.
-  if (url.protocol !== 'https:') return problem('must use the https scheme (RFC 8414 §2)');
-  if (url.search !== '' || config.issuer.includes('?')) return problem('must not have a query');
-  if (url.hash !== '' || config.issuer.includes('#')) return problem('must not have a fragment');
-  if (url.username !== '' || url.password !== '') return problem('must not have user information');
-  if (config.issuer.endsWith('/')) return problem('must not end with "/"');
-  return [];
+  const message = issuerProblem(config.issuer);
+  return message === undefined ? [] : [{ path: 'issuer', message }];
 };
 
 const assertionAlgsWithinProfile: CrossCheck = (config) => {

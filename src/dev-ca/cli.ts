@@ -3,6 +3,7 @@
  * call {@link runDevCaCli}. Parsing and printing live here; the commands are in commands.ts.
  */
 import { parseCommandLine, parseNowOption, UsageError } from '../cli/args.js';
+import { issuerProblem } from '../config/issuer.js';
 import { PkiError } from '../pki/index.js';
 import { type Command, commands, globalFlags, options, type Values } from './commands.js';
 import { devKeyTypes } from './keys.js';
@@ -162,15 +163,10 @@ function toJson(result: CommandResult): unknown {
   return { ...result, files };
 }
 
+/** Serve's own issuer rule (src/config/issuer.ts), after dropping one trailing "/". */
 function parseIssuer(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--issuer must be an https URL, got ${value}`);
-  }
-  if (url.protocol !== 'https:' || url.search !== '' || url.hash !== '') {
-    throw new UsageError('--issuer must be an https URL without query or fragment (RFC 8414 §2)');
-  }
-  return value.replace(/\/$/, '');
+  const issuer = value.replace(/\/$/, '');
+  const problem = issuerProblem(issuer);
+  if (problem !== undefined) throw new UsageError(`--issuer: ${problem}`);
+  return issuer;
 }

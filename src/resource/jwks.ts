@@ -16,11 +16,18 @@
  * cause and the fix (an untrusted certificate, a refused connection, a status), because that
  * message is all an operator sees when every request of an API answers 503.
  *
- * @see RFC 8414 §2 (`jwks_uri`), RFC 7517 §5, RFC 9068 §4
+ * Conditional GET: the verifier remembers the `ETag` of the set it holds and refreshes with
+ * `If-None-Match`, so an unchanged set costs a header exchange. A 304 keeps the held set and
+ * counts as a fresh fetch; a 304 when nothing is held (no condition was sent), with content, or
+ * naming another tag is a failed fetch like any other; a 200 replaces the set and its tag.
+ * Sizes, timeout and cooldowns are unchanged (a 304 is read under the same cap).
+ *
+ * @see RFC 8414 §2 (`jwks_uri`), RFC 7517 §5, RFC 9068 §4, RFC 9110 §13.1.2 and §15.4.5
  */
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, customFetch, type FetchImplementation } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { entityTagOf, notModifiedRefusal } from '../client/entity-tag.js';
 import type { AccessTokenKeyResolver } from './verify.js';
 
 /** Trust anchors for the issuer's TLS certificate, beside Node's defaults. */
@@ -138,15 +145,40 @@ export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {
     throw new TypeError('failureCooldownSeconds must be between 0 and 300');
   }
   const now = options.now ?? Date.now;
+  // The bytes of the JWK Set jose holds and its ETag: a refresh sends If-None-Match, and a 304
+  // hands jose the held bytes again (so it counts as a fresh fetch). Set only from a 200 that
+  // passed isJwkSet, i.e. exactly the document jose adopted.
+  let held: { readonly body: Uint8Array; readonly etag: string | undefined } | undefined;
   const fetchOnce: FetchImplementation = async (target, init) => {
+    const sentTag = held?.etag;
+    const headers = new Headers(init.headers);
+    if (sentTag !== undefined) headers.set('if-none-match', sentTag);
+    const sent: Record<string, string> = Object.fromEntries(headers);
     let response: Awaited<ReturnType<typeof undiciFetch>>;
     try {
       response = await undiciFetch(target, {
         ...(init as object),
+        headers: sent,
         ...(agent === undefined ? {} : { dispatcher: agent }),
       });
     } catch (error) {
       throw new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), { cause: error });
+    }
+    if (response.status === 304) {
+      // Fail closed: a 304 never brings keys, it only keeps the set validated before.
+      let content: Uint8Array;
+      try {
+        content = await readCapped(response.body, maxBytes);
+      } catch (error) {
+        throw new JwksFetchError(url.href, describeFetchFailure(error, timeoutMs), {
+          cause: error,
+        });
+      }
+      const refusal = notModifiedRefusal(sentTag, response.headers.get('etag'), content.length);
+      if (refusal !== undefined || held === undefined) {
+        throw new JwksFetchError(url.href, refusal ?? 'it answered 304 Not Modified');
+      }
+      return new Response(held.body, { status: 200 });
     }
     if (response.status !== 200) {
       await response.body?.cancel();
@@ -162,6 +194,7 @@ export function remoteJwks(jwksUri: string | URL, options: RemoteJwksOptions = {
     if (!isJwkSet(body)) {
       throw new JwksFetchError(url.href, 'it answered something else than a JSON JWK Set');
     }
+    held = { body, etag: entityTagOf(response.headers.get('etag')) };
     return new Response(body, { status: response.status, headers: response.headers });
   };
   let lastFailure: { readonly atMs: number; readonly error: JwksFetchError } | undefined;

@@ -25,6 +25,7 @@ export {
   type KeyStatus,
   keyStatus,
   longestTokenLifetimeSeconds,
+  pruneForcedKids,
   type RotatingKeyFile,
   removeKey,
   retireKey,

@@ -172,6 +172,31 @@ export function removeKey(
   };
 }
 
+/**
+ * Drops the `forced_kids` entries no server can need any more, so the member does not grow with
+ * every forced removal for ever. An entry goes once its kid names no key of the file and
+ * {@link longestTokenLifetimeSeconds} have passed since the force: the key stopped signing no
+ * later than that (only a retired key can be removed), so no token it signed can be valid, and a
+ * server that still publishes it drops it without the entry (its guard waits only for tokens,
+ * `retired_at` plus the longest lifetime, and every lifetime is bounded by that constant, whatever
+ * `--token-lifetime` said). A kid present again keeps its entry (it also covers a kid that names
+ * other key material); an unreadable time is kept for the server to report.
+ *
+ * The one server still helped by an older entry is one that has not reloaded the file for a
+ * whole day and still signs with the removed key; it keeps its keys and logs the refusal.
+ */
+export function pruneForcedKids(file: RotatingKeyFile, now: Date): RotatingKeyFile {
+  if (file.forced_kids === undefined) return file;
+  const present = new Set(file.keys.map((key) => key.kid));
+  const kept = Object.entries(file.forced_kids).filter(
+    ([kid, at]) =>
+      present.has(kid) || !(Date.parse(at) + longestTokenLifetimeSeconds * 1000 <= now.getTime()),
+  );
+  if (kept.length === Object.keys(file.forced_kids).length) return file;
+  const { forced_kids: _all, ...rest } = file;
+  return kept.length === 0 ? rest : { ...rest, forced_kids: Object.fromEntries(kept) };
+}
+
 function findKey(file: RotatingKeyFile, kid: string): JWK {
   const key = file.keys.find((candidate) => candidate.kid === kid);
   if (key === undefined) throw new KeyRotationError(`no key ${kid} in the key file`);

@@ -11,6 +11,7 @@ import {
   KeyRotationError,
   keyStatus,
   longestTokenLifetimeSeconds,
+  pruneForcedKids,
   type RotatingKeyFile,
   removeKey,
   retireKey,
@@ -128,5 +129,44 @@ describe('key rotation', () => {
     expect(() => activateKey(base, 'missing-kid', now)).toThrow(new KeyRotationError(message));
     expect(() => retireKey(base, 'missing-kid', now)).toThrow(new KeyRotationError(message));
     expect(() => removeKey(base, 'missing-kid', now, 600)).toThrow(new KeyRotationError(message));
+  });
+});
+
+describe('pruneForcedKids', () => {
+  const day = longestTokenLifetimeSeconds * 1000;
+  const forcedAt = new Date('2030-01-01T00:00:00Z');
+  const sinceForce = (ms: number) => new Date(forcedAt.getTime() + ms);
+  let file: RotatingKeyFile;
+  let kid: string;
+  beforeAll(async () => {
+    const jwk = await generateSigningJwk('ES256');
+    kid = jwk.kid as string;
+    file = {
+      active_kid: kid,
+      keys: [jwk],
+      forced_kids: { gone: forcedAt.toISOString(), [kid]: forcedAt.toISOString() },
+    };
+  });
+
+  it('keeps every entry while a token of the forced key may be valid', () => {
+    expect(pruneForcedKids(file, sinceForce(day - 1))).toBe(file);
+  });
+
+  it('drops an absent kid once the longest token lifetime has passed, never a present one', () => {
+    expect(pruneForcedKids(file, sinceForce(day)).forced_kids).toEqual({
+      [kid]: forcedAt.toISOString(),
+    });
+    // The last entry gone, the member goes too (the file looks as before any force).
+    const alone = { ...file, forced_kids: { gone: forcedAt.toISOString() } };
+    const pruned = pruneForcedKids(alone, sinceForce(day));
+    expect('forced_kids' in pruned).toBe(false);
+    expect(pruned.keys).toBe(file.keys);
+  });
+
+  it('leaves an unreadable time for the server to report, and a file without entries alone', () => {
+    const bad = { ...file, forced_kids: { gone: 'yesterday' } };
+    expect(pruneForcedKids(bad, sinceForce(10 * day))).toBe(bad);
+    const none = { active_kid: kid, keys: file.keys };
+    expect(pruneForcedKids(none, sinceForce(day))).toBe(none);
   });
 });
