@@ -71,7 +71,8 @@ export function spawnPinned(core, command, args, options) {
   return spawn(command, args, options);
 }
 
-const clockTicks = (() => {
+/** Clock ticks per second of /proc's CPU times. */
+export const clockTicks = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   } catch {
@@ -133,6 +134,25 @@ export function procTreeCpuTimes(pid) {
     }
   }
   return total;
+}
+
+/**
+ * A process's I/O syscall counts (all its threads) from /proc/<pid>/io: `syscw` counts write,
+ * writev and sendmsg calls (socket writes as well as the audit log's file writes); undefined
+ * when the file cannot be read.
+ */
+export function procIoCounts(pid) {
+  try {
+    const fields = Object.fromEntries(
+      readFileSync(`/proc/${pid}/io`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')),
+    );
+    return { syscr: Number(fields.syscr), syscw: Number(fields.syscw) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** user+system CPU seconds of a process (all its threads). */

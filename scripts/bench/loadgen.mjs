@@ -19,7 +19,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { Pool } from 'undici';
-import { percentile, procCpuTimes, procTreeCpuTimes } from './lib.mjs';
+import { clockTicks, percentile, procCpuTimes, procIoCounts, procTreeCpuTimes } from './lib.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const pem = (file) => (file === undefined ? undefined : readFileSync(file));
@@ -156,6 +156,12 @@ async function closedLoop(requestOnce, endMs) {
   await Promise.all(loops);
 }
 
+/**
+ * Issues requests until `endMs`; resolves then with a promise of the requests still in flight,
+ * so that the caller reads the server's CPU at the window's end and not after the drain (a
+ * server that fell behind keeps working after the window: counting that work over the window's
+ * length read as 111% of one pinned core in round 24).
+ */
 async function openLoop(pool, endMs) {
   // Requests are due at start + i/rate; each latency counts from when it was due.
   const start = now();
@@ -194,7 +200,7 @@ async function openLoop(pool, endMs) {
       }
     }, 1);
   });
-  await Promise.all(pending);
+  return Promise.all(pending);
 }
 
 // ---- one TLS connection per request ----
@@ -311,6 +317,54 @@ function verifySamples() {
   return { verified, problems: problems.slice(0, 5), problemCount: problems.length };
 }
 
+// ---- what else ran on the pinned cores during the window ----
+/** Per-core busy and steal seconds from /proc/stat (cpuN lines), or undefined off Linux. */
+function coreTimes() {
+  try {
+    const cores = new Map();
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const match = /^cpu(\d+) (.*)$/.exec(line);
+      if (match === null) continue;
+      // user nice system idle iowait irq softirq steal (guest time is inside user already)
+      const [user, nice, system, , , irq, softirq, steal] = match[2].split(' ').map(Number);
+      cores.set(Number(match[1]), {
+        busy: (user + nice + system + irq + softirq) / clockTicks,
+        steal: (steal ?? 0) / clockTicks,
+      });
+    }
+    return cores;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How much of the window the pinned cores spent on anything but the measured processes. Only
+ * meaningful when the server (`spec.serverCore`) and this generator (`spec.generatorCore`) are
+ * pinned, each alone on its core; undefined otherwise.
+ */
+function coreUse(start, end, seconds, serverCpuSeconds, generatorCpu) {
+  const other = (core, ownSeconds) => {
+    if (core === undefined || core === null || start === undefined || end === undefined) return;
+    const a = start.get(core);
+    const b = end.get(core);
+    if (a === undefined || b === undefined || !(seconds > 0)) return;
+    return Math.max(0, (b.busy - a.busy - ownSeconds) / seconds);
+  };
+  const steal = (core) => {
+    const a = start?.get(core);
+    const b = end?.get(core);
+    return a === undefined || b === undefined || !(seconds > 0)
+      ? undefined
+      : (b.steal - a.steal) / seconds;
+  };
+  return {
+    serverCoreOther: other(spec.serverCore, serverCpuSeconds),
+    generatorCoreOther: other(spec.generatorCore, (generatorCpu.user + generatorCpu.system) / 1e6),
+    serverCoreSteal: spec.serverCore === undefined ? undefined : steal(spec.serverCore),
+  };
+}
+
 // ---- run ----
 const pool = spec.mode === 'keepalive' ? makePool() : undefined;
 const requestOnce =
@@ -318,10 +372,16 @@ const requestOnce =
     ? (body, started) => keepAliveRequest(pool, body, started)
     : newConnectionRequest;
 
-const runPhase = (endMs) =>
-  spec.rate !== undefined ? openLoop(pool, endMs) : closedLoop(requestOnce, endMs);
+/** Runs until `endMs`; resolves with the in-flight drain (open loop) or nothing (closed loop). */
+async function runPhase(endMs) {
+  if (spec.rate === undefined) {
+    await closedLoop(requestOnce, endMs);
+    return { drained: Promise.resolve() };
+  }
+  return { drained: await openLoop(pool, endMs) };
+}
 
-await runPhase(now() + spec.warmupMs);
+await (await runPhase(now() + spec.warmupMs)).drained;
 const warmupFailures = failures;
 phase = 'measure';
 handshakes = 0;
@@ -330,13 +390,23 @@ resumed = 0;
 const serverCpu = () =>
   spec.serverTree ? procTreeCpuTimes(spec.serverPid) : procCpuTimes(spec.serverPid);
 const cpuStart = serverCpu();
+const ioStart = procIoCounts(spec.serverPid);
+const coresStart = coreTimes();
 const genCpuStart = process.cpuUsage();
 windowStart = now();
 windowEnd = windowStart + spec.durationMs;
-await runPhase(windowEnd);
-const elapsedMs = Math.min(now(), windowEnd) - windowStart;
+const { drained } = await runPhase(windowEnd);
+// CPU is read when the window ends (the closed loop's last requests complete within a few ms of
+// it; the open loop's backlog, if any, is drained after this read), over the time measured here.
+const cpuReadMs = now();
 const cpuEnd = serverCpu();
+const ioEnd = procIoCounts(spec.serverPid);
+const coresEnd = coreTimes();
 const genCpu = process.cpuUsage(genCpuStart);
+const elapsedMs = Math.min(cpuReadMs, windowEnd) - windowStart;
+const cpuSpanMs = cpuReadMs - windowStart;
+await drained;
+const drainMs = now() - cpuReadMs;
 const exhausted = next >= maxRequests;
 phase = 'done';
 await pool?.close();
@@ -345,6 +415,7 @@ const sorted = latencies.slice(0, Math.min(measured, latencies.length)).sort();
 const serverUserSeconds = cpuEnd.user - cpuStart.user;
 const serverSystemSeconds = cpuEnd.system - cpuStart.system;
 const serverCpuSeconds = serverUserSeconds + serverSystemSeconds;
+const cores = coreUse(coresStart, coresEnd, cpuSpanMs / 1000, serverCpuSeconds, genCpu);
 const check = spec.check.kind === 'token' ? verifySamples() : { verified: 0, problemCount: 0 };
 const result = {
   requests: measured,
@@ -356,7 +427,22 @@ const result = {
   maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
   serverCpuSeconds,
   serverSystemFraction: serverCpuSeconds > 0 ? serverSystemSeconds / serverCpuSeconds : undefined,
-  serverCpuUtilization: serverCpuSeconds / (elapsedMs / 1000),
+  serverCpuUtilization: serverCpuSeconds / (cpuSpanMs / 1000),
+  // Busy time of the pinned cores not spent by the server (server core) or this generator
+  // (generator core), as a fraction of the window: other processes, interrupts, the VM's steal.
+  serverCoreOtherUse: cores.serverCoreOther,
+  generatorCoreOtherUse: cores.generatorCoreOther,
+  serverCoreSteal: cores.serverCoreSteal,
+  drainMs,
+  // read and write syscalls of the server (its main process) per token in the window.
+  serverReadCallsPerToken:
+    ioStart === undefined || ioEnd === undefined || measured === 0
+      ? undefined
+      : (ioEnd.syscr - ioStart.syscr) / measured,
+  serverWriteCallsPerToken:
+    ioStart === undefined || ioEnd === undefined || measured === 0
+      ? undefined
+      : (ioEnd.syscw - ioStart.syscw) / measured,
   perCpuSecond: serverCpuSeconds > 0 ? measured / serverCpuSeconds : Number.NaN,
   generatorCpuUtilization: (genCpu.user + genCpu.system) / 1e6 / (elapsedMs / 1000),
   failures,

@@ -7,7 +7,10 @@
  * partly interpreted), the client sending leaf + intermediate (or only its leaf with
  * `--leaf-only`), dev CA certificates, 127.0.0.1 only.
  *
- * Usage: npm run build && node scripts/bench/peer-certificate.mjs [N] [--leaf-only]
+ * `--resumed`: every connection resumes the previous one's TLS 1.3 session (a ticket), as S5's
+ * do; the reads are then of a resumed socket, which carries the leaf alone (round 25).
+ *
+ * Usage: npm run build && node scripts/bench/peer-certificate.mjs [N] [--leaf-only] [--resumed]
  * Bounded: 2 x N connections per read (N default 500, at most 5,000), one at a time, 10 s each at
  * most.
  */
@@ -16,10 +19,13 @@ import { connect, createServer } from 'node:tls';
 
 const dist = (path) => new URL(`../../dist/${path}`, import.meta.url).href;
 const { createDevCa } = await import(dist('dev-ca/index.js'));
-const { ChainCache, PeerCertificateCache, TrustStore } = await import(dist('pki/index.js'));
+const { ChainCache, PeerCertificateCache, TrustStore, sessionPeerCertificate } = await import(
+  dist('pki/index.js')
+);
 
 const count = Math.min(5_000, Number(process.argv.find((arg) => /^\d+$/.test(arg)) ?? 500));
 const leafOnly = process.argv.includes('--leaf-only');
+const resume = process.argv.includes('--resumed');
 const ca = await createDevCa();
 const serverCert = await ca.issueServer();
 const client = await ca.issueClient({ clientId: 'peer-certificate-bench' });
@@ -57,6 +63,12 @@ const reads = {
   'getPeerCertificate(false)': (socket) => void socket.getPeerCertificate(false).raw,
   'getPeerCertificate(true)': (socket) => void socket.getPeerCertificate(true).raw,
   'getSession()': (socket) => void socket.getSession(),
+  ...(sessionPeerCertificate === undefined
+    ? {}
+    : {
+        'sessionPeerCertificate(getSession())': (socket) =>
+          void sessionPeerCertificate(socket.getSession()),
+      }),
   // A cache that has not seen the leaf reads the sent chain: what every new connection did
   // before round 24 (the parse and the result still come from the shared chain cache).
   'PeerCertificateCache, full read (chain-cache hit)': (socket) =>
@@ -75,15 +87,24 @@ const server = createServer(
     rejectUnauthorized: false,
   },
   (socket) => {
+    if (resume && socket.isSessionReused() !== true) {
+      // The first connection of each read (and any ticket that did not resume) is a full
+      // handshake: it gives the cache its validated chain, and is not timed.
+      read(socket);
+      socket.end('ok');
+      return;
+    }
     const started = performance.now();
     read(socket);
     times.push(performance.now() - started);
-    socket.end();
+    // A byte of application data, so that the TLS 1.3 session tickets go out before the close.
+    socket.end('ok');
   },
 );
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address();
 
+let lastSession;
 function oneConnection() {
   return new Promise((resolve, reject) => {
     const socket = connect({
@@ -92,7 +113,9 @@ function oneConnection() {
       rejectUnauthorized: false,
       cert: leafOnly ? client.certPem : client.chainPem,
       key: client.keyPem,
+      ...(resume && lastSession !== undefined ? { session: lastSession } : {}),
     });
+    if (resume) socket.on('session', (session) => (lastSession = session));
     socket.setTimeout(10_000, () => socket.destroy(new Error('timeout')));
     socket.on('error', reject);
     socket.on('close', resolve);
@@ -101,7 +124,7 @@ function oneConnection() {
 }
 
 console.log(
-  `median µs over ${count} new TLS 1.3 connections, client sends ${leafOnly ? 'its leaf only' : 'leaf + intermediate'}`,
+  `median µs over ${count} ${resume ? 'resumed' : 'new'} TLS 1.3 connections, client sends ${leafOnly ? 'its leaf only' : 'leaf + intermediate'}`,
 );
 for (const [name, fn] of Object.entries(reads)) {
   read = fn;
@@ -109,6 +132,8 @@ for (const [name, fn] of Object.entries(reads)) {
   times.length = 0;
   for (let index = 0; index < count; index++) await oneConnection();
   const sorted = times.sort((a, b) => a - b);
-  console.log(`${(sorted[sorted.length >> 1] * 1000).toFixed(1).padStart(8)}  ${name}`);
+  console.log(
+    `${(sorted[sorted.length >> 1] * 1000).toFixed(1).padStart(8)}  ${name}  (${sorted.length} timed)`,
+  );
 }
 server.close();

@@ -50,6 +50,13 @@
  * The leaf read from the session is the one the handshake authenticated (CertificateVerify); if
  * the session cannot be read or has no peer, the connection takes the full read.
  *
+ * A resumed TLS 1.3 connection (round 25) reads its leaf from the session as well: a resumed
+ * handshake sends no certificates, so the session's peer field is the connection's certificate
+ * and `getPeerX509Certificate()` would return the same field (about 16 µs for the session
+ * against about 33 µs for the object). Its chain is the remembered one, as for every resumed
+ * connection. A TLS 1.3 connection whose client sent no certificate is remembered as such (no
+ * certificate can come later), so keep-alive requests without one read nothing.
+ *
  * Renegotiation: TLS 1.3 has none (and Node exposes no post-handshake client authentication), so
  * a TLS 1.3 connection's certificate is fixed for its life and later requests reuse the entry
  * without touching the socket. On TLS 1.2 a renegotiation can replace the client certificate, so
@@ -57,7 +64,7 @@
  * listeners also call `disableRenegotiation()`, but this module serves other servers too (the
  * resource-server plugin runs on the application's), so it does not rely on that.
  */
-import { createHash, type X509Certificate } from 'node:crypto';
+import { hash, type X509Certificate } from 'node:crypto';
 import { defaultMaxChainCertificates } from './certificate.js';
 import { type CachedChain, ChainCache, type PeerCertificates } from './chain-cache.js';
 import type { ChainValidationResult } from './chain-result.js';
@@ -115,6 +122,12 @@ export interface PeerCertificateCacheOptions {
  */
 export class PeerCertificateCache {
   readonly #entries = new WeakMap<object, Entry>();
+  /**
+   * TLS 1.3 connections whose client sent no certificate: none can come later on them (no
+   * renegotiation, no post-handshake authentication), so their requests (every keep-alive
+   * private_key_jwt request) neither read the session nor the socket again.
+   */
+  readonly #withoutCertificate = new WeakSet<object>();
   readonly #maxChain: number;
   readonly #chains: ChainCache;
   /** Chains that validated, by leaf: only certificates chaining to an anchor get in. */
@@ -186,6 +199,7 @@ export class PeerCertificateCache {
   }
 
   #entry(socket: PeerCertificateSocket, shortcut = true): Entry | undefined {
+    if (this.#withoutCertificate.has(socket)) return undefined;
     const existing = this.#entries.get(socket);
     // TLS 1.3 cannot renegotiate: the handshake's certificate is the connection's for life.
     if (existing?.fixed === true) return existing;
@@ -202,6 +216,7 @@ export class PeerCertificateCache {
     const x509 = socket.getPeerX509Certificate();
     if (x509 === undefined) {
       if (existing !== undefined) this.#entries.delete(socket);
+      else if (socket.getProtocol() === 'TLSv1.3') this.#withoutCertificate.add(socket);
       return undefined;
     }
     const raw = x509.raw;
@@ -220,17 +235,30 @@ export class PeerCertificateCache {
   }
 
   /**
-   * A new, not resumed TLS 1.3 connection whose leaf (read from its session) has a chain that
-   * validated before: an entry with that chain, the sent one unread. Otherwise undefined, and the
-   * connection takes the full read.
+   * A TLS 1.3 connection's leaf from its session: on a resumed connection, an entry with the
+   * remembered chain (a resumed handshake sends no certificates); on a new one, when that leaf
+   * has a chain that validated before, an entry with that chain, the sent one unread. Otherwise
+   * undefined, and the connection takes the full read.
    */
   #knownLeaf(socket: PeerCertificateSocket): Entry | undefined {
     if (socket.getSession === undefined || socket.getProtocol() !== 'TLSv1.3') return undefined;
-    if (socket.isSessionReused?.() === true) return undefined;
     const raw = sessionPeerCertificate(socket.getSession());
     if (raw === undefined) return undefined;
     const leafKey = leafKeyOf(raw);
     const chain = this.#validatedChains.get(leafKey);
+    if (socket.isSessionReused?.() === true) {
+      // The session's leaf is the certificate the original handshake authenticated, and what
+      // getPeerX509Certificate() would return (both read the session's peer); the session holds
+      // no chain, so the remembered one is offered, as #read does for a resumed connection.
+      return {
+        raw,
+        fixed: true,
+        chain: this.#chains.get(raw, chain ?? this.#presentedChains.get(leafKey) ?? []),
+        leafKey,
+        remembered: false,
+        sentUnread: false,
+      };
+    }
     if (chain === undefined) return undefined;
     return {
       raw,
@@ -348,9 +376,9 @@ function peerChain(leaf: X509Certificate, max: number): Buffer[] {
   return chain;
 }
 
-/** The key of the remembered chains: SHA-256 of the leaf's DER. */
+/** The key of the remembered chains: SHA-256 of the leaf's DER (one-shot, no Hash object). */
 function leafKeyOf(raw: Uint8Array): string {
-  return createHash('sha256').update(raw).digest('base64');
+  return hash('sha256', raw, 'base64');
 }
 
 /**
