@@ -97,6 +97,12 @@ export const defaults = {
      * or RFC 7239 `forwarded`. The right-most hop that is not a trusted proxy is the client.
      */
     clientAddressHeader: 'x-forwarded-for',
+    /**
+     * TLS listeners behind a layer-4 balancer that connects from its own address: connections
+     * from `trustedCidrs` start with a PROXY header (HAProxy's v1 or v2), whose source address is
+     * the client's for every limit and log line. Other peers connect directly, without one.
+     */
+    proxyProtocol: false,
   },
   accessToken: {
     /** Lifetime of issued access tokens (a client may override with `access_token_lifetime`). */

@@ -142,6 +142,7 @@ export const configSchema = {
         'nginxHeader',
         'maxHeaderBytes',
         'clientAddressHeader',
+        'proxyProtocol',
       ],
       properties: {
         trustedCidrs: {
@@ -153,6 +154,7 @@ export const configSchema = {
         nginxHeader: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' },
         maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 262_144 },
         clientAddressHeader: { enum: ['x-forwarded-for', 'forwarded'] },
+        proxyProtocol: { type: 'boolean' },
       },
     },
     accessToken: {

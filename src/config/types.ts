@@ -56,6 +56,8 @@ export interface Config {
     readonly nginxHeader: string;
     readonly maxHeaderBytes: number;
     readonly clientAddressHeader: 'x-forwarded-for' | 'forwarded';
+    /** TLS listeners: connections from `trustedCidrs` start with a PROXY header (v1 or v2). */
+    readonly proxyProtocol: boolean;
   };
   readonly accessToken: {
     readonly lifetimeSeconds: number;

@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { OAuthError } from '../errors/index.js';
 import type { TollgateMetrics } from './metrics.js';
+import { proxiedAddressOf } from './proxy-protocol.js';
 import { isRepeatedRefusal } from './rate-limits.js';
 import type { TokenAudit } from './token-endpoint.js';
 import type { HttpRuntime } from './types.js';
@@ -51,7 +52,8 @@ export function createAuditor(
       audit: endpoint,
       outcome,
       reqId: request.id,
-      peer: request.socket.remoteAddress,
+      // The client's address as a trusted balancer's PROXY header named it, else the socket's.
+      peer: proxiedAddressOf(request.socket) ?? request.socket.remoteAddress,
       client_id: audit.clientId ?? loggedClaim(audit.claimedClientId),
       authenticated: audit.clientId !== undefined,
       method: audit.method,

@@ -9,6 +9,7 @@
  * @see RFC 7239 §5.2, §6
  */
 import { type BlockList, isIP } from 'node:net';
+import { proxiedAddressOf } from './proxy-protocol.js';
 
 export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
 
@@ -23,9 +24,13 @@ interface PeerSocket {
   readonly encrypted?: unknown;
 }
 
-/** The socket peer address, with IPv4-mapped IPv6 (`::ffff:10.0.0.1`) written as IPv4. */
+/**
+ * The socket peer address, with IPv4-mapped IPv6 (`::ffff:10.0.0.1`) written as IPv4; on a TLS
+ * listener with `proxy.proxyProtocol`, the client address the trusted balancer's PROXY header
+ * named (src/http/proxy-protocol.ts).
+ */
 export function peerAddress(socket: PeerSocket): string {
-  const address = socket.remoteAddress ?? 'unknown';
+  const address = proxiedAddressOf(socket) ?? socket.remoteAddress ?? 'unknown';
   return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
 }
 

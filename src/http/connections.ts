@@ -60,9 +60,12 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
+import { readProxyHeader } from './proxy-protocol.js';
 import { addressKey } from './rate-limits.js';
 import { answerExpectation } from './reply.js';
 
+/** A PROXY header must arrive within this (as a TLS handshake must, after it). */
+const proxyHeaderTimeoutMs = 10_000;
 /** After the listener closed, a connection that carried no request for this long is closed. */
 export const idleGraceMs = 1000;
 /** How often Node checks request timeouts, and the shutdown sweep runs. */
@@ -81,6 +84,11 @@ export interface ConnectionLimits {
   readonly maxConnections: number;
   /** Peers exempt from the per-address cap (trusted proxies, on the plain listener). */
   readonly exempt?: (address: string) => boolean;
+  /**
+   * TLS listeners with `proxy.proxyProtocol`: peers (trusted layer-4 balancers) whose connections
+   * start with a PROXY header; the address it names is the connection's (see proxy-protocol.ts).
+   */
+  readonly proxyProtocol?: (peer: string) => boolean;
   /** A connection over the per-address cap (or to a listener busy to the last slot) was closed. */
   readonly onRefused?: () => void;
   /** A quiet connection was closed to take in a new one (the listener was full). */
@@ -164,7 +172,30 @@ export class ListenerConnections {
     // Node closes idle connections itself on close(); the grace rule below does it instead, so a
     // request racing the close on a fresh connection is answered, not reset.
     server.closeIdleConnections = () => {};
-    server.on('connection', (socket: Socket) => this.#accept(socket));
+    const proxyProtocol = this.#limits.proxyProtocol;
+    if (https !== undefined && proxyProtocol !== undefined) {
+      // The TLS server's own listener reads the handshake: it must wait for the PROXY header.
+      const startTls = server.listeners('connection') as ((socket: Socket) => void)[];
+      server.removeAllListeners('connection');
+      server.on('connection', (socket: Socket) => {
+        const peer = socket.remoteAddress ?? 'unknown';
+        if (!proxyProtocol(peer)) {
+          for (const listener of startTls) listener.call(server, socket);
+          this.#accept(socket);
+          return;
+        }
+        socket.on('error', () => {});
+        readProxyHeader(socket, proxyHeaderTimeoutMs).then(
+          (client) => {
+            // A header of the balancer's own (LOCAL, UNKNOWN): counted as the exempt balancer.
+            this.#accept(socket, client ?? peer, client === undefined);
+            if (socket.destroyed) return;
+            for (const listener of startTls) listener.call(server, socket);
+          },
+          () => {},
+        );
+      });
+    } else server.on('connection', (socket: Socket) => this.#accept(socket));
     // Without a listener, an accept error (EMFILE) is an uncaught 'error' event: the process
     // ends. Listen errors (EADDRINUSE) come before `listening` and are the listen call's.
     server.on('error', (error: Error) => {
@@ -176,11 +207,11 @@ export class ListenerConnections {
     return server;
   }
 
-  #accept(socket: Socket): void {
-    const peer = socket.remoteAddress ?? 'unknown';
+  /** `peer`: the address a PROXY header named, else the socket's; `exempt`: a balancer's own. */
+  #accept(socket: Socket, peer = socket.remoteAddress ?? 'unknown', exempt = false): void {
     const address = addressKey(peer);
     const count = this.#perAddress.get(address) ?? 0;
-    if (count >= this.#limits.perAddress && this.#limits.exempt?.(peer) !== true) {
+    if (count >= this.#limits.perAddress && !exempt && this.#limits.exempt?.(peer) !== true) {
       this.#limits.onRefused?.();
       socket.destroy();
       return;

@@ -737,6 +737,10 @@ export async function createTollgate(config: Config, options: TollgateOptions): 
       ...(proxied
         ? { exempt: (address: string) => isTrustedAddress(trustedProxies, address) }
         : {}),
+      // Behind a layer-4 balancer, its PROXY header names the client (proxy-protocol.ts).
+      ...(https !== undefined && config.proxy.proxyProtocol
+        ? { proxyProtocol: (address: string) => isTrustedAddress(trustedProxies, address) }
+        : {}),
       onRefused: () => metrics?.connectionsRefused.inc(),
       onEvicted: () => metrics?.connectionsEvicted.inc(),
       onAcceptError: (error) => acceptState.down(error),

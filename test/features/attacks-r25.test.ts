@@ -12,15 +12,29 @@
  *   as they liked, with no traffic after the first requests. Now an answer written in full no
  *   longer keeps its connection from eviction, and must leave within
  *   `limits.requestTimeoutSeconds`, or the connection is closed.
+ * - Behind a layer-4 balancer that connects from its own address (the deployment docs/deployment.md
+ *   recommends for mutual TLS: pass-through; Kubernetes Services with `externalTrafficPolicy:
+ *   Cluster`, HAProxy or nginx `stream` in TCP mode), every client arrived from the balancer's
+ *   address, and every per-address limit was one limit shared by all: an outsider holding
+ *   `limits.connectionsPerAddress` idle connections through the balancer, or failing
+ *   `rateLimits.failedAuthPerAddress` times, switched Tollgate off for every client. Tollgate
+ *   had no way to learn the client's address. Now `proxy.proxyProtocol` reads the balancer's
+ *   PROXY header (HAProxy's v1 or v2) on the TLS listeners, from `proxy.trustedCidrs` peers
+ *   only, and every limit counts the client it names.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createDevCa, type DevCa } from '../../src/dev-ca/index.js';
 import { signAssertion } from '../helpers/assertions.js';
+import { capturingLogger } from '../helpers/dpop.js';
+import { findHaproxy, type RunningHaproxy, startHaproxy } from '../helpers/haproxy.js';
 import { type MtlsTollgate, startMtlsTollgate } from '../helpers/mtls.js';
+import { freePort } from '../helpers/net.js';
+import { sources } from '../helpers/sources.js';
 import { type JwtClient, makeJwtClient } from '../helpers/tollgate.js';
 
 const slowReader = fileURLToPath(new URL('../helpers/slow-reader.py', import.meta.url));
@@ -178,3 +192,134 @@ describe('a reader that never reads (round 25)', () => {
     });
   });
 });
+
+const haproxy = findHaproxy();
+if (haproxy === undefined && process.env.CI !== undefined) {
+  throw new Error('haproxy is required in CI (.ci/run installs it)');
+}
+if (haproxy === undefined)
+  console.warn('haproxy not installed: skipping its suite (apt-get install haproxy)');
+
+describe.skipIf(haproxy === undefined)('behind a layer-4 balancer (round 25)', () => {
+  let ca: DevCa;
+  let victim: JwtClient;
+  let server: MtlsTollgate;
+  let balancer: RunningHaproxy;
+  let log: ReturnType<typeof capturingLogger>;
+
+  beforeAll(async () => {
+    ca = await createDevCa();
+    victim = await makeJwtClient('svc-r25-behind-l4');
+    log = capturingLogger();
+    server = await startMtlsTollgate({
+      ca,
+      clients: [victim.metadata],
+      tollgate: { logger: log.logger },
+      config: {
+        proxy: { trustedCidrs: ['127.0.0.1/32'], proxyProtocol: true },
+        limits: { connectionsPerAddress: 4 },
+        rateLimits: { failedAuthPerAddress: 3, windowSeconds: 86_400 },
+      },
+    });
+    const port = await freePort();
+    // TCP pass-through, as for mutual TLS: haproxy connects to Tollgate from 127.0.0.1.
+    balancer = await startHaproxy(haproxy as string, port, () =>
+      [
+        'global',
+        '  maxconn 256',
+        'defaults',
+        '  mode tcp',
+        '  timeout connect 5s',
+        '  timeout client 30s',
+        '  timeout server 30s',
+        'frontend l4',
+        `  bind 127.0.0.1:${port}`,
+        '  default_backend tollgate',
+        'backend tollgate',
+        `  server t1 127.0.0.1:${new URL(server.base).port} send-proxy-v2`,
+        '',
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await balancer?.stop();
+    await server?.dispose();
+  });
+
+  const assertion = () => signAssertion(victim.key.privateJwk, victim.clientId, server.issuer);
+
+  it('counts each client by the address the PROXY header names, so no outsider exhausts a limit shared by all', async () => {
+    const through = `https://127.0.0.1:${balancer.port}/token`;
+    const from = sources(ca.root.certPem);
+    const idle: Socket[] = [];
+    try {
+      // Connections: more idle ones than connectionsPerAddress, through the balancer.
+      for (let i = 0; i < 6; i++) {
+        const socket = connect({
+          host: '127.0.0.1',
+          port: balancer.port,
+          localAddress: '127.0.25.20',
+        });
+        socket.on('error', () => {});
+        idle.push(socket);
+        await new Promise((resolve) => socket.once('connect', resolve));
+      }
+      // Failures: past failedAuthPerAddress, through the balancer.
+      const forged = {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: 'e30.e30.AA',
+      };
+      for (let i = 0; i < 4; i++)
+        expect((await from.post('127.0.25.22', through, forged)).status).toBe(401);
+      expect((await from.post('127.0.25.22', through, forged)).status).toBe(429);
+      // Before: the victim, through the same balancer, shared both limits with the attacker.
+      const answer = await from.post('127.0.25.21', through, {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await assertion(),
+      });
+      expect(answer.status).toBe(200);
+    } finally {
+      for (const socket of idle) socket.destroy();
+      from.close();
+    }
+    const peers = log.lines.filter((line) => line.audit === 'token').map((line) => line.peer);
+    expect(new Set(peers)).toEqual(new Set(['127.0.25.22', '127.0.25.21']));
+  });
+
+  it('takes no PROXY header from a peer it does not trust, and none but one from the balancer', async () => {
+    const port = Number(new URL(server.base).port);
+    // An untrusted peer that starts with a PROXY header naming someone else: TLS refuses it.
+    const spoofed = await rawExchange(
+      port,
+      '127.0.25.23',
+      'PROXY TCP4 127.0.25.21 127.0.0.1 5000 443\r\n',
+    );
+    expect(spoofed).toBe('closed');
+    // The trusted balancer's address without a header: closed at once (not a TLS handshake).
+    expect(await rawExchange(port, '127.0.0.1', 'GET / HTTP/1.1\r\n\r\n')).toBe('closed');
+    // Directly, from an untrusted peer, TLS works as before.
+    const from = sources(ca.root.certPem);
+    try {
+      const direct = await from.post('127.0.25.24', `${server.base}/token`, {
+        grant_type: 'client_credentials',
+        client_assertion_type: jwtBearerAssertionType,
+        client_assertion: await assertion(),
+      });
+      expect(direct.status).toBe(200);
+    } finally {
+      from.close();
+    }
+  });
+});
+
+/** Sends `bytes` from `localAddress` and reports whether the server closed the connection. */
+function rawExchange(port: number, localAddress: string, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress }, () => socket.write(bytes));
+    socket.on('error', () => {});
+    socket.on('data', () => {});
+    socket.once('close', () => resolve('closed'));
+  });
+}

@@ -11,10 +11,8 @@
  *
  * .ci/run installs nginx and haproxy; without them (outside CI) the suites skip with a notice.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,9 +25,10 @@ import {
   type NegativeFixtureSet,
 } from '../../src/dev-ca/index.js';
 import { fencedBlocks } from '../docs/markdown.js';
+import { findHaproxy, startHaproxy } from '../helpers/haproxy.js';
 import { claimsOf, type MtlsTollgate, startMtlsTollgate, thumbprintOf } from '../helpers/mtls.js';
 import { freePort } from '../helpers/net.js';
-import { findNginx, startNginxServer, waitForPort } from '../helpers/nginx.js';
+import { findNginx, startNginxServer } from '../helpers/nginx.js';
 
 const deployment = await readFile(
   fileURLToPath(new URL('../../docs/deployment.md', import.meta.url)),
@@ -55,71 +54,38 @@ function substitute(text: string, pairs: readonly (readonly [string, string])[])
   return out;
 }
 
-function findHaproxy(): string | undefined {
-  for (const candidate of ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy']) {
-    if (spawnSync(candidate, ['-v']).status === 0) return candidate;
-  }
-  return undefined;
-}
-
 interface RunningProxy {
   readonly port: number;
   stop(): Promise<void>;
 }
 
 /** Starts haproxy in the foreground with the documented frontend and backend. */
-async function startHaproxy(
+async function startDocumentedHaproxy(
   binary: string,
   ca: DevCa,
   server: { chainPem: string; keyPem: string },
   upstreamPort: number,
 ): Promise<RunningProxy> {
-  const dir = await mkdtemp(join(tmpdir(), 'tollgate-haproxy-'));
-  await writeFile(join(dir, 'server-with-key.pem'), `${server.chainPem}${server.keyPem}`, {
-    mode: 0o600,
-  });
-  await writeFile(join(dir, 'client-ca.pem'), ca.root.certPem);
   const port = await freePort();
-  const proxied = substitute(documented('haproxy'), [
-    ['bind :443 ', `bind 127.0.0.1:${port} `],
-    ['/etc/haproxy/tls/server-with-key.pem', join(dir, 'server-with-key.pem')],
-    ['/etc/haproxy/tls/client-ca.pem', join(dir, 'client-ca.pem')],
-    ['10.0.1.10:8080', `127.0.0.1:${upstreamPort}`],
-  ]);
-  const config = `global
+  return startHaproxy(binary, port, async (dir) => {
+    await writeFile(join(dir, 'server-with-key.pem'), `${server.chainPem}${server.keyPem}`, {
+      mode: 0o600,
+    });
+    await writeFile(join(dir, 'client-ca.pem'), ca.root.certPem);
+    const proxied = substitute(documented('haproxy'), [
+      ['bind :443 ', `bind 127.0.0.1:${port} `],
+      ['/etc/haproxy/tls/server-with-key.pem', join(dir, 'server-with-key.pem')],
+      ['/etc/haproxy/tls/client-ca.pem', join(dir, 'client-ca.pem')],
+      ['10.0.1.10:8080', `127.0.0.1:${upstreamPort}`],
+    ]);
+    return `global
   maxconn 64
 defaults
   timeout connect 5s
   timeout client 30s
   timeout server 30s
 ${proxied}`;
-  await writeFile(join(dir, 'haproxy.cfg'), config);
-  const child = spawn(binary, ['-db', '-f', join(dir, 'haproxy.cfg')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  await waitForPort(port, 10_000, () => child.exitCode !== null).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw new Error(`haproxy did not start: ${(error as Error).message}\n${output}`);
-  });
-  return {
-    port,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function startDocumentedNginx(
@@ -166,7 +132,7 @@ const proxies = [
     install: 'apt-get install haproxy',
     header: 'client-cert',
     config: { proxy: { certificateFormat: 'rfc9440' } } satisfies ConfigInput,
-    start: startHaproxy,
+    start: startDocumentedHaproxy,
   },
 ] as const;
 
