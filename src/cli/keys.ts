@@ -59,7 +59,7 @@ const actionHelp: Readonly<Record<string, string>> = {
   activate: `tollgate keys activate KID [--file FILE] [--force] [--now ISO]\n  Makes KID the signing key; refused until ${jwksMaxAgeSeconds} s after it was added (verifiers' JWKS caches), unless --force.`,
   retire:
     'tollgate keys retire KID [--file FILE] [--now ISO]\n  Stops KID from ever signing; it stays published so the tokens it signed still verify.',
-  remove: `tollgate keys remove KID [--file FILE] [--token-lifetime S] [--force] [--now ISO]\n  Stops publishing a retired key; refused until S seconds (default ${longestTokenLifetimeSeconds}) after it was retired, while tokens it signed may be valid, unless --force (recorded in the file's forced_kids, which running servers honour).`,
+  remove: `tollgate keys remove KID [--file FILE] [--token-lifetime S] [--force] [--now ISO]\n  Stops publishing a retired key; refused until S seconds (default ${longestTokenLifetimeSeconds}) after it was retired, while tokens it signed may be valid, unless --force (recorded in the file's forced_kids, which running servers honour; later steps drop the entry ${longestTokenLifetimeSeconds} s after).`,
   list: 'tollgate keys list [--file FILE]\n  Shows every key, its algorithm, status and when it was added.',
 };
 

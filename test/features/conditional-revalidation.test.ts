@@ -173,6 +173,22 @@ describe('a hostile endpoint answering 304', () => {
   /** What the endpoint answers next, by path. */
   let mode: 'not-modified' | 'full' | 'not-modified-with-keys' | 'not-modified-other-tag';
   const conditions: (string | undefined)[] = [];
+  const paths: string[] = [];
+  let dir: string;
+  /** An mTLS TokenClient of this issuer (the hostile endpoint checks no certificate). */
+  const sdk = (extra: Partial<TokenClientOptions> = {}) =>
+    new TokenClient({
+      issuer: base,
+      auth: {
+        method: 'tls_client_auth',
+        clientId: 'svc',
+        certFile: join(dir, 'chain.pem'),
+        keyFile: join(dir, 'key.pem'),
+      },
+      ca: ca.root.certPem,
+      retry: { maxAttempts: 1 },
+      ...extra,
+    });
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const held = { ...(publicKey.export({ format: 'jwk' }) as JWK), kid: 'held', alg: 'ES256' };
   const smuggled = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -196,17 +212,41 @@ describe('a hostile endpoint answering 304', () => {
 
   beforeAll(async () => {
     ca = await createDevCa();
+    dir = await mkdtemp(join(tmpdir(), 'tollgate-hostile-304-'));
+    const client = await ca.issueClient({ clientId: 'svc' });
+    await writeFile(join(dir, 'chain.pem'), client.chainPem);
+    await writeFile(join(dir, 'key.pem'), client.keyPem, { mode: 0o600 });
     const identity = await ca.issueServer();
+    const metadata = (tokenEndpoint: string) =>
+      JSON.stringify({ issuer: base, token_endpoint: tokenEndpoint });
     hostile = createServer({ cert: identity.chainPem, key: identity.keyPem }, (req, res) => {
+      const isMetadata = req.url === '/.well-known/oauth-authorization-server';
+      paths.push(req.url ?? '');
+      if (req.url === '/token') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            access_token: `t${paths.length}`,
+            token_type: 'Bearer',
+            expires_in: 60,
+          }),
+        );
+        return;
+      }
       conditions.push(req.headers['if-none-match']);
       if (mode === 'full') {
         res.setHeader('etag', '"held-tag"');
-        res.setHeader('content-type', 'application/jwk-set+json');
-        res.end(JSON.stringify({ keys: [held] }));
+        res.setHeader('content-type', 'application/json');
+        res.end(isMetadata ? metadata(`${base}/token`) : JSON.stringify({ keys: [held] }));
         return;
       }
-      // A 304 carrying a key set it hopes the client reads as the document.
-      const body = mode === 'not-modified-with-keys' ? JSON.stringify({ keys: [smuggledJwk] }) : '';
+      // A 304 carrying a document it hopes the client reads: other keys, another endpoint.
+      const body =
+        mode !== 'not-modified-with-keys'
+          ? ''
+          : isMetadata
+            ? metadata('https://127.0.0.1:1/stolen')
+            : JSON.stringify({ keys: [smuggledJwk] });
       const socket = req.socket;
       socket.write(
         `HTTP/1.1 304 Not Modified\r\netag: ${mode === 'not-modified-other-tag' ? '"other"' : '"held-tag"'}\r\n` +
@@ -217,7 +257,10 @@ describe('a hostile endpoint answering 304', () => {
     await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
     base = `https://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((resolve) => hostile.close(() => resolve())));
+  afterAll(async () => {
+    await new Promise<void>((resolve) => hostile.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('a 304 when nothing is held leaves the verifier without keys (503, never a key)', async () => {
     mode = 'not-modified';
@@ -238,21 +281,7 @@ describe('a hostile endpoint answering 304', () => {
 
   it('the SDK refuses a 304 to its first discovery (invalid_metadata)', async () => {
     mode = 'not-modified';
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-hostile-304-'));
-    const identity = await ca.issueClient({ clientId: 'svc' });
-    await writeFile(join(dir, 'chain.pem'), identity.chainPem);
-    await writeFile(join(dir, 'key.pem'), identity.keyPem, { mode: 0o600 });
-    const client = new TokenClient({
-      issuer: base,
-      auth: {
-        method: 'tls_client_auth',
-        clientId: 'svc',
-        certFile: join(dir, 'chain.pem'),
-        keyFile: join(dir, 'key.pem'),
-      },
-      ca: ca.root.certPem,
-      retry: { maxAttempts: 1 },
-    });
+    const client = sdk();
     const sent = conditions.length;
     const failure = await client.getToken().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(TokenClientError);
@@ -261,7 +290,35 @@ describe('a hostile endpoint answering 304', () => {
       /304 Not Modified to a request without If-None-Match/,
     );
     expect(conditions.slice(sent)).toEqual([undefined]);
-    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the SDK never takes a document from a 304: its validated metadata stays in use', async () => {
+    mode = 'full';
+    let nowMs = Date.now();
+    const warnings: unknown[] = [];
+    const client = sdk({
+      discoveryTtlSeconds: 60,
+      now: () => nowMs,
+      onWarning: (_message, error) => warnings.push(error),
+    });
+    await client.getToken();
+    for (const next of ['not-modified-other-tag', 'not-modified-with-keys'] as const) {
+      mode = next;
+      nowMs += 61_000;
+      const sent = conditions.length;
+      const from = paths.length;
+      expect((await client.getToken({ forceRefresh: true })).accessToken).toMatch(/^t\d+$/);
+      // Revalidated with the tag, refused, and the token asked of the validated endpoint.
+      expect(conditions[sent], next).toBe('"held-tag"');
+      expect(paths.slice(from), next).toEqual([
+        '/.well-known/oauth-authorization-server',
+        '/token',
+      ]);
+      expect(warnings, next).toHaveLength(next === 'not-modified-other-tag' ? 1 : 2);
+    }
+    expect((warnings[0] as TokenClientError).errorDescription).toMatch(/another entity tag/);
+    // The 304 with content never reaches the SDK's code: undici refuses the exchange.
+    expect(warnings[1]).toMatchObject({ code: 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' });
   });
 
   it('a 304 with keys in it or naming another tag never replaces the held set', async () => {
