@@ -161,7 +161,10 @@ export interface TokenClientOptions {
   readonly timeoutMs?: number;
   /** Certificate and CA files are checked at every token request and at most this often otherwise. Default 5 s. */
   readonly fileCheckIntervalMs?: number;
-  /** Metadata is re-fetched after this long. Default 1 hour. */
+  /**
+   * Metadata is revalidated after this long, with `If-None-Match` when it came with an `ETag`
+   * (a 304 keeps it for another period). Default 1 hour. @see RFC 9110 §13.1.2
+   */
   readonly discoveryTtlSeconds?: number;
   /** Token sets kept at most (one per scope and resource combination). Default 100. */
   readonly maxCacheEntries?: number;

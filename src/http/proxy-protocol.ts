@@ -106,6 +106,11 @@ function parseV2(data: Buffer): ProxyHeader | undefined {
     return { kind: 'proxied', address: [...data.subarray(16, 20)].join('.'), length };
   }
   if (family === 0x21 && length >= 16 + 36) {
+    // An IPv4 client of a dual-stack balancer (::ffff:a.b.c.d) is that IPv4 address: written
+    // out as IPv6 groups it would count every IPv4 client under one /64.
+    if (data.subarray(16, 26).every((octet) => octet === 0) && data.readUInt16BE(26) === 0xffff) {
+      return { kind: 'proxied', address: [...data.subarray(28, 32)].join('.'), length };
+    }
     const groups: string[] = [];
     for (let offset = 16; offset < 32; offset += 2) {
       groups.push(data.readUInt16BE(offset).toString(16));

@@ -43,7 +43,10 @@ export interface RemoteJwksOptions extends TrustMaterial {
   readonly timeoutMs?: number;
   /** Least time between two fetches (an unknown `kid` refetches after it); default 30 s. */
   readonly cooldownSeconds?: number;
-  /** Refetch anyway after this long; default 600 s (Tollgate serves its JWKS with max-age 300). */
+  /**
+   * Refetch anyway after this long, with `If-None-Match` (a 304 keeps the held set); default
+   * 600 s (Tollgate serves its JWKS with max-age 300).
+   */
   readonly cacheMaxAgeSeconds?: number;
   /** Largest JWKS accepted; default 64 KiB (a hostile or broken endpoint cannot fill memory). */
   readonly maxBytes?: number;

@@ -36,6 +36,23 @@ describe('parseProxyHeader', () => {
     ['v2 TCP over IPv4', v2(1, 0x11, ipv4Block), '10.1.2.3'],
     ['v2 TCP over IPv6', v2(1, 0x21, ipv6Block), '2001:db8:0:0:0:0:0:1'],
     [
+      'v2 TCP over IPv6 from an IPv4 client of a dual-stack balancer',
+      v2(
+        1,
+        0x21,
+        Buffer.concat([
+          Buffer.from('00000000000000000000ffffc0000207', 'hex'),
+          ipv6Block.subarray(16),
+        ]),
+      ),
+      '192.0.2.7',
+    ],
+    [
+      'v1 TCP6 from an IPv4 client of a dual-stack balancer',
+      Buffer.from('PROXY TCP6 ::ffff:192.0.2.7 ::ffff:198.51.100.1 56324 443\r\n'),
+      '::ffff:192.0.2.7',
+    ],
+    [
       'v2 with TLVs after the addresses (AWS, GCP)',
       v2(1, 0x11, Buffer.concat([ipv4Block, Buffer.from([0xea, 0x00, 0x03, 0x01, 0x02, 0x03])])),
       '10.1.2.3',
