@@ -3,13 +3,17 @@
  * /token parses the urlencoded form (one value per parameter) and answers a small JSON object
  * through a response schema. No authentication, no crypto beyond TLS.
  *
- * Usage: node floor-http.mjs PORT CERT_FILE KEY_FILE
+ * With SPIN_US, the handler busy-waits that long per request (LF1: a server as busy per request
+ * as Tollgate, with none of Tollgate's code).
+ *
+ * Usage: node floor-http.mjs PORT CERT_FILE KEY_FILE [SPIN_US]
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { serverTlsOptions } from './lib.mjs';
 
-const [port, certFile, keyFile] = process.argv.slice(2);
+const [port, certFile, keyFile, spinArg] = process.argv.slice(2);
+const spinMs = Number(spinArg ?? 0) / 1000;
 const app = Fastify({
   logger: false,
   requestIdHeader: false,
@@ -46,6 +50,10 @@ app.post(
     },
   },
   async (request, reply) => {
+    if (spinMs > 0) {
+      const until = performance.now() + spinMs;
+      while (performance.now() < until);
+    }
     reply.header('cache-control', 'no-store');
     return {
       access_token: request.body.get('grant_type') ?? '',

@@ -51,6 +51,9 @@ function takeBody() {
 
 // Results of the timed window only.
 const latencies = new Float64Array(Math.min(maxRequests, 4_000_000));
+// Open loop: how late each request of the window left the generator after it was due (ms).
+const sendLateness = new Float64Array(spec.rate === undefined ? 0 : latencies.length);
+let lateCount = 0;
 let measured = 0;
 let inWindowErrors = 0;
 let failures = 0;
@@ -130,7 +133,12 @@ async function keepAliveRequest(pool, line, startedMs) {
   // A pre-signed DPoP scenario line is `<proof>\t<body>` (see presign.mjs).
   const tab = line.indexOf('\t');
   const body = tab === -1 ? line : line.slice(tab + 1);
-  const requestHeaders = tab === -1 ? headers : { ...headers, dpop: line.slice(0, tab) };
+  let requestHeaders = tab === -1 ? headers : { ...headers, dpop: line.slice(0, tab) };
+  // BENCH_TRACE_DIR (scripts/bench/trace-preload.cjs): per-request timings, off otherwise; a
+  // traced request carries its id in a header so that the server's record joins the client's.
+  const trace = globalThis.__benchTrace;
+  const traced = trace?.begin(startedMs);
+  if (traced !== undefined) requestHeaders = { ...requestHeaders, 'x-bench-trace': traced.id };
   try {
     const response = await pool.request({
       method: 'POST',
@@ -140,6 +148,7 @@ async function keepAliveRequest(pool, line, startedMs) {
     });
     const text = await response.body.text();
     record(response.statusCode, text, startedMs, now());
+    trace?.end(traced, response.statusCode);
   } catch (error) {
     fail(`request error: ${error.code ?? error.message}`);
   }
@@ -177,10 +186,20 @@ async function openLoop(pool, endMs) {
         resolve();
         return;
       }
-      const due = Math.floor(((t - start) / 1000) * spec.rate);
+      // Request i is due at start + i/rate, so by t every i <= (t - start) * rate is due: one
+      // more than the floor (round 26: counting the floor sent each request one interval late,
+      // 0.3 ms at 3,000/s, and counted that in its latency).
+      const due = Math.floor(((t - start) / 1000) * spec.rate) + 1;
+      globalThis.__benchTrace?.tick(due - issued);
       while (issued < due) {
         const scheduled = start + (issued / spec.rate) * 1000;
         issued++;
+        // How late the generator itself sent it (its 1 ms timer, its own event loop): part of
+        // the latency measured from `scheduled`, reported apart so that it can be told from the
+        // server's share.
+        if (phase === 'measure' && lateCount < sendLateness.length) {
+          sendLateness[lateCount++] = t - scheduled;
+        }
         if (inflight >= maxInflight) {
           fail('open loop: too many in flight (server cannot keep up)');
           continue;
@@ -412,6 +431,7 @@ phase = 'done';
 await pool?.close();
 
 const sorted = latencies.slice(0, Math.min(measured, latencies.length)).sort();
+const lateSorted = sendLateness.slice(0, lateCount).sort();
 const serverUserSeconds = cpuEnd.user - cpuStart.user;
 const serverSystemSeconds = cpuEnd.system - cpuStart.system;
 const serverCpuSeconds = serverUserSeconds + serverSystemSeconds;
@@ -425,6 +445,9 @@ const result = {
   p99Ms: percentile(sorted, 99),
   p999Ms: percentile(sorted, 99.9),
   maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+  // Open loop: the generator's own share of the latency above (due -> sent), never subtracted.
+  sendLateP50Ms: lateCount > 0 ? percentile(lateSorted, 50) : undefined,
+  sendLateP99Ms: lateCount > 0 ? percentile(lateSorted, 99) : undefined,
   serverCpuSeconds,
   serverSystemFraction: serverCpuSeconds > 0 ? serverSystemSeconds / serverCpuSeconds : undefined,
   serverCpuUtilization: serverCpuSeconds / (cpuSpanMs / 1000),

@@ -57,6 +57,7 @@ const allScenarios = [
   'S8',
   'L80',
   'F1',
+  'LF1',
   'F2',
   'F3',
   'F4',
@@ -78,7 +79,7 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
   --quick              smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
   --connections N      keep-alive connections / concurrent loops (default 16)
   --only LIST          comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
-                       W2 or L80 do)
+                       W2, L80 or LF1 do)
   --profile            run the Tollgate and floor servers with --cpu-prof; summaries printed,
                        profiles kept in bench-results/profiles (profiled throughput is lower)
   --memory-entries N   replay-store entries for the memory measurement (default 1,000,000)
@@ -139,7 +140,7 @@ for (const name of selected) {
     usageError('bench', `unknown scenario ${name} (scenarios: ${allScenarios.join(', ')})`);
   }
 }
-if (['S2', 'S7', 'S8', 'L80', 'W2'].some((name) => selected.has(name))) selected.add('S1');
+if (['S2', 'S7', 'S8', 'L80', 'LF1', 'W2'].some((name) => selected.has(name))) selected.add('S1');
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
 const windowSeconds = (warmupMs + durationMs) / 1000;
@@ -423,7 +424,7 @@ async function startTollgate(name, extra = {}, workers = 1, dist = serverDist) {
   const port = await freePort();
   const configFile = join(work, `tollgate-${name}.json`);
   writeFileSync(configFile, JSON.stringify(tollgateConfig(port, extra)));
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = serverNodeFlags();
   nodeArgs.push(...profileFlags(name));
   nodeArgs.push(join(dist, 'cli/main.js'), 'serve', '--config', configFile);
   if (workers > 1) nodeArgs.push('--workers', String(workers));
@@ -436,6 +437,9 @@ async function startTollgate(name, extra = {}, workers = 1, dist = serverDist) {
   );
   return { ...server, port, issuer: `https://localhost:${port}` };
 }
+/** BENCH_SERVER_NODE_FLAGS: node flags for every server the bench starts (Tollgate, floors). */
+const serverNodeFlags = () =>
+  (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const profileDir = join(root, 'bench-results', 'profiles');
 
 /** `--profile`: node flags that write the server's CPU profile as `NAME.cpuprofile`. */
@@ -508,6 +512,12 @@ async function scenario(name, run) {
           `server CPU ${(100 * (r.serverCpuUtilization ?? 0)).toFixed(0)}%  ` +
           `${r.perCpuSecond?.toFixed(0)}/CPU-s  failures ${r.failures ?? 0}`,
       );
+      if (r.sendLateP99Ms !== undefined) {
+        log(
+          `  the generator sent late (part of the latency): p50 ${r.sendLateP50Ms.toFixed(2)} ms, ` +
+            `p99 ${r.sendLateP99Ms.toFixed(2)} ms`,
+        );
+      }
       if (r.failures > 0) log(`  failure kinds: ${JSON.stringify(r.failureKinds)}`);
       if (r.disturbances.length > 0) log(`  DISTURBED: ${r.disturbances.join('; ')}`);
       if (r.verifyProblems > 0) log(`  token problems: ${JSON.stringify(r.verifyExamples)}`);
@@ -916,7 +926,9 @@ async function withServer(label, script, scriptArgs, drive) {
   const port = await freePort();
   const server = await startServer(
     label,
-    [...profileFlags(label), join(here, script), ...scriptArgs(port)].map(String),
+    [...serverNodeFlags(), ...profileFlags(label), join(here, script), ...scriptArgs(port)].map(
+      String,
+    ),
     port,
   );
   let result;
@@ -958,6 +970,37 @@ await scenario('F1', () =>
       }),
   ),
 );
+
+// LF1: L80's open loop, same rate, against bare Fastify (F1's server) whose handler busy-waits
+// for Tollgate's CPU per token less Fastify's own (S1 and F1 of the same run): the server is as
+// busy as L80's, the generator does the same work, and nothing of Tollgate runs. Its tail is
+// what Node, TLS, Fastify, the generator and the queueing at that load make by themselves.
+await scenario('LF1', () => {
+  const rate = Math.max(100, Math.round(openLoopFraction * s1Rate));
+  const s1Us = results.S1?.perCpuSecond > 0 ? 1e6 / results.S1.perCpuSecond : 300;
+  const f1Us = results.F1?.perCpuSecond > 0 ? 1e6 / results.F1.perCpuSecond : 40;
+  const spinUs = Math.max(0, Math.round(s1Us - f1Us));
+  log(`  busy-wait ${spinUs} us per request (S1 ${s1Us.toFixed(0)} us, F1 ${f1Us.toFixed(0)} us)`);
+  return withServer(
+    'LF1',
+    'floor-http.mjs',
+    (port) => [port, files.cert, files.key, spinUs],
+    async (server) => ({
+      ...(await runLoad({
+        mode: 'keepalive',
+        rate,
+        port: server.port,
+        servername: 'localhost',
+        path: '/token',
+        body: sampleBody,
+        tls: { caFile: files.root },
+        serverPid: server.pid,
+        check: { kind: 'json' },
+      })),
+      spinUs,
+    }),
+  );
+});
 
 /**
  * Runs a one-shot measurement script pinned to the server core, bounded by `timeoutMs`, and
@@ -1209,6 +1252,7 @@ const labels = {
   S8: 'S8 federated_jwt Kubernetes SA token RS256, keep-alive',
   L80: `S1 open loop at ${openLoopFraction}x S1 peak`,
   F1: 'F1 bare Fastify HTTPS form -> JSON',
+  LF1: `LF1 L80's open loop on F1 + busy-wait of S1's CPU per token`,
   F3: 'F3 bare node:https mTLS, full handshakes',
   F4: 'F4 bare node:https mTLS, resumed handshakes',
   'P1-S1': 'P1 oidc-provider, S1',
@@ -1234,6 +1278,8 @@ for (const [name, label] of Object.entries(labels)) {
   if (r.generatorCpuUtilization > 0.9)
     extra.push(`generator ${(100 * r.generatorCpuUtilization).toFixed(0)}% busy`);
   if (r.targetRate !== undefined) extra.push(`target ${r.targetRate}/s`);
+  if (r.sendLateP99Ms !== undefined)
+    extra.push(`sent late p50 ${fmt(r.sendLateP50Ms, 2)} / p99 ${fmt(r.sendLateP99Ms, 2)} ms`);
   if (r.loadAverage1m !== undefined) extra.push(`load ${r.loadAverage1m.toFixed(1)}`);
   if (r.disturbances?.length > 0) extra.push(`DISTURBED: ${r.disturbances.join('; ')}`);
   if (r.redisCpuSeconds !== undefined)
@@ -1277,6 +1323,14 @@ if (results.L80?.p99Ms !== undefined) {
       ? `not measured (${l80.disturbances.join('; ')})`
       : `${fmt(l80.p99Ms, 2)} (server CPU ${fmt(100 * l80.serverCpuUtilization)}%)`;
   lines.push(`| p99 at ${openLoopFraction}x S1 peak (ms) | ${value} | < 10 |`);
+}
+if (results.LF1?.p99Ms !== undefined) {
+  const lf1 = results.LF1;
+  const value =
+    lf1.disturbances.length > 0
+      ? `not measured (${lf1.disturbances.join('; ')})`
+      : `${fmt(lf1.p99Ms, 2)} (server CPU ${fmt(100 * lf1.serverCpuUtilization)}%)`;
+  lines.push(`| LF1 p99, bare Fastify at L80's rate and CPU per request (ms) | ${value} | |`);
 }
 if (results.MEM?.heapBytesPerEntry !== undefined) {
   const m = results.MEM;
