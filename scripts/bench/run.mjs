@@ -79,7 +79,7 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
   --quick              smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
   --connections N      keep-alive connections / concurrent loops (default 16)
   --only LIST          comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
-                       W2, L80 or LF1 do)
+                       W2, L80 or LF1 do; F1 when LF1 does)
   --profile            run the Tollgate and floor servers with --cpu-prof; summaries printed,
                        profiles kept in bench-results/profiles (profiled throughput is lower)
   --memory-entries N   replay-store entries for the memory measurement (default 1,000,000)
@@ -95,6 +95,8 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
                        comparison of a patch on a busy machine
   --open-loop-fraction F  L80's rate as a fraction of the same run's S1 rate (default 0.8, the
                        issue's target; other values explore latency against load)
+  --cold-open-loop     L80 and LF1 drive a fresh server at their rate from its first request
+                       (start-up latency; by default a closed-loop warm-up comes first)
   --leaf-only          mTLS clients send only their leaf certificate, not leaf + intermediate
                        (Tollgate completes the chain from configured intermediates)
   -h, --help           this help
@@ -120,6 +122,7 @@ const args = parseScriptArgs('bench', usage, {
   keep: { type: 'boolean', default: false },
   'leaf-only': { type: 'boolean', default: false },
   'open-loop-fraction': { type: 'string', default: '0.8' },
+  'cold-open-loop': { type: 'boolean', default: false },
   ab: { type: 'string' },
 });
 const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
@@ -141,6 +144,8 @@ for (const name of selected) {
   }
 }
 if (['S2', 'S7', 'S8', 'L80', 'LF1', 'W2'].some((name) => selected.has(name))) selected.add('S1');
+// LF1's busy-wait is S1's CPU per token less F1's, both of the same run.
+if (selected.has('LF1')) selected.add('F1');
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
 const windowSeconds = (warmupMs + durationMs) / 1000;
@@ -902,6 +907,15 @@ await scenario('W2', () =>
   ),
 );
 
+/**
+ * L80 and LF1: a closed-loop warm-up of `warmupMs` before the open loop's own (see loadgen.mjs),
+ * unless --cold-open-loop; and the pre-signed bodies it takes, as an extra rate over the pool's
+ * window (the closed loop runs at up to S1's peak; 1.5x for a margin).
+ */
+const openLoopWarmup = () => (args['cold-open-loop'] ? {} : { closedWarmupMs: warmupMs });
+const openLoopWarmupRate = () =>
+  args['cold-open-loop'] ? 0 : (1.5 * s1Rate * (warmupMs / 1000)) / windowSeconds;
+
 await scenario('L80', () => {
   const rate = Math.max(100, Math.round(openLoopFraction * s1Rate));
   return withTollgate('L80', {}, async (server) =>
@@ -913,10 +927,16 @@ await scenario('L80', () => {
       port: server.port,
       servername: 'localhost',
       path: '/token',
-      bodiesFile: await pool(esKey.privateJwk, 'bench-es256', server.issuer, rate),
+      bodiesFile: await pool(
+        esKey.privateJwk,
+        'bench-es256',
+        server.issuer,
+        rate + openLoopWarmupRate(),
+      ),
       tls: { caFile: files.root },
       serverPid: server.pid,
       check: tokenCheck('bench-es256', serverJwks),
+      ...openLoopWarmup(),
     }),
   );
 });
@@ -996,6 +1016,7 @@ await scenario('LF1', () => {
         tls: { caFile: files.root },
         serverPid: server.pid,
         check: { kind: 'json' },
+        ...openLoopWarmup(),
       })),
       spinUs,
     }),
