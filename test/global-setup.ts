@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { machineTmpdirVariable } from './helpers/net.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,6 +33,8 @@ const forbidden: readonly { name: string; pattern: RegExp }[] = [
 ];
 
 export function setup(project: TestProject): () => void {
+  // The machine's own, kept for what must be shared across suites (test ports' locks: net.ts).
+  process.env[machineTmpdirVariable] ??= tmpdir();
   const scratch = mkdtempSync(join(tmpdir(), 'tollgate-suite-'));
   // Read by os.tmpdir() at every call, and inherited by the test workers forked after setup.
   process.env.TMPDIR = scratch;

@@ -6,7 +6,8 @@
  * linked, never copied or installed. The well-known ports the docs print (8443 Tollgate, 8444 its
  * mTLS alias, 9443 the demo API, 8080 the plain listener, 9464 the admin listener) are remapped
  * to free ones in the copy's sources, docs and examples alike, so several runs (other worktrees,
- * CI, other tests' servers) never collide: the commands stay exactly as printed but for those
+ * CI, other tests' servers) never collide (freePort claims them machine-wide, on 127.0.0.1 and ::1:
+ * test/docs/two-suites.test.ts): the commands stay exactly as printed but for those
  * five numbers.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,5 +1,13 @@
 /** Network helpers for tests: loopback only. */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,27 +22,66 @@ import { join } from 'node:path';
  * holding the taker's pid, is created exclusively first. So two test processes (two vitest
  * workers, or two suites run at once from two checkouts) never pick the same port, even one
  * that is checked free minutes before it is listened on (the docs sandbox's). A lock whose pid
- * is gone is taken over; ours are removed when this process exits.
+ * is gone is taken over; ours are removed when this process exits (vitest ends its workers with
+ * SIGTERM, which skips `exit`: theirs stay until a later taker finds their pid gone).
+ *
+ * The locks live in the machine's temporary folder, not in `os.tmpdir()`: every suite runs with a
+ * TMPDIR of its own (test/global-setup.ts), so locks kept there bound only that suite, and two
+ * suites at once both handed out the same port (the docs sandbox's API port was then served by
+ * the other suite: UNABLE_TO_GET_ISSUER_CERT_LOCALLY). The folder is world-writable and sticky,
+ * as /tmp is, so suites of two users share it too.
+ *
+ * A port is free only when nothing listens on it on 127.0.0.1 nor on ::1: a server on
+ * `localhost` (Fastify, `tollgate serve`) binds both where `localhost` names both, and a client
+ * calling `localhost` may reach either.
  */
 const firstPort = 20_000;
 const portCount = 12_000;
-const lockDir = join(tmpdir(), 'tollgate-test-ports');
+/**
+ * The environment variable through which test/global-setup.ts passes the machine's temporary
+ * folder (the one before it points TMPDIR at the suite's own) to the test processes.
+ */
+export const machineTmpdirVariable = 'TEST_MACHINE_TMPDIR';
+/** Read at each use: global-setup.ts imports this module before it sets the variable. */
+const lockDir = (): string =>
+  join(process.env[machineTmpdirVariable] ?? tmpdir(), 'tollgate-test-ports');
 const held: string[] = [];
 let next = Math.floor(Math.random() * portCount);
 
-/** A TCP port free on 127.0.0.1 right now, reserved for this process (see above). */
+/** A TCP port free on 127.0.0.1 and ::1 right now, reserved for this process (see above). */
 export async function freePort(): Promise<number> {
-  mkdirSync(lockDir, { recursive: true });
+  makeLockDir();
   for (let tried = 0; tried < portCount; tried++) {
     const port = firstPort + (next++ % portCount);
-    if (reserve(port) && (await canListen(port))) return port;
+    if (await claimPort(port)) return port;
   }
   throw new Error(`no free port in ${firstPort}-${firstPort + portCount - 1}`);
 }
 
+/**
+ * Claims `port` for this process: true when no live test process holds its lock (see above)
+ * and nothing listens on it right now. {@link freePort} is this over its range.
+ */
+export async function claimPort(port: number): Promise<boolean> {
+  makeLockDir();
+  if (!reserve(port)) return false;
+  if (await canListen(port)) return true;
+  unreserve(port);
+  return false;
+}
+
+function makeLockDir(): void {
+  // mkdir returns the folder's path only when it created it: then open it to every user.
+  if (mkdirSync(lockDir(), { recursive: true }) !== undefined) {
+    try {
+      chmodSync(lockDir(), 0o1777);
+    } catch {}
+  }
+}
+
 /** Takes `port`'s lock file, unless a live process holds it. */
 function reserve(port: number): boolean {
-  const path = join(lockDir, String(port));
+  const path = join(lockDir(), String(port));
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -72,6 +119,15 @@ function holderAlive(path: string): boolean {
   }
 }
 
+function unreserve(port: number): void {
+  const path = join(lockDir(), String(port));
+  const at = held.indexOf(path);
+  if (at >= 0) held.splice(at, 1);
+  try {
+    unlinkSync(path);
+  } catch {}
+}
+
 function release(): void {
   for (const path of held.splice(0)) {
     try {
@@ -80,11 +136,19 @@ function release(): void {
   }
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Nothing listens on `port` on either loopback address (a machine without ::1 has one). */
+async function canListen(port: number): Promise<boolean> {
+  return (await canListenOn(port, '127.0.0.1')) && (await canListenOn(port, '::1'));
+}
+
+function canListenOn(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      // No IPv6 on this machine: nothing can listen there either.
+      resolve(host === '::1' && (error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT')),
+    );
+    server.listen(port, host, () => {
       const { port: bound } = server.address() as AddressInfo;
       server.close(() => resolve(bound === port));
     });
