@@ -1,6 +1,8 @@
 /**
  * Summarizes a V8 .cpuprofile (from `node --cpu-prof`): self time per function and per area
- * (Tollgate's dist/ modules, each node_modules package, Node internals, GC, idle).
+ * (Tollgate's dist/ modules, each node_modules package, Node internals, GC, idle), and inclusive
+ * time (self plus everything called from it, each sample counted once per function) of
+ * Tollgate's own functions, which is where a cost spread over many small callees shows.
  *
  * Usage: node profile-summary.mjs FILE.cpuprofile [TOP] [FROM_MS] [TO_MS]
  */
@@ -13,6 +15,9 @@ import { readFileSync } from 'node:fs';
 export function summarizeProfile(file, top = 25, fromMs = 0, toMs = Number.POSITIVE_INFINITY) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parentOf.set(child, node.id);
   const selfUs = new Map();
   let atUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -24,6 +29,7 @@ export function summarizeProfile(file, top = 25, fromMs = 0, toMs = Number.POSIT
   }
   const functions = new Map();
   const areas = new Map();
+  const inclusive = new Map();
   let total = 0;
   let idle = 0;
   for (const [id, us] of selfUs) {
@@ -34,11 +40,20 @@ export function summarizeProfile(file, top = 25, fromMs = 0, toMs = Number.POSIT
       continue;
     }
     total += us;
-    const where = shortUrl(callFrame.url);
-    const key = `${name} ${where}${where === '' ? '' : `:${callFrame.lineNumber + 1}`}`;
+    const key = functionKey(callFrame);
     functions.set(key, (functions.get(key) ?? 0) + us);
     const area = areaOf(callFrame.url, name);
     areas.set(area, (areas.get(area) ?? 0) + us);
+    // Up the stack: every Tollgate function on it, once (recursion counts once).
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at).callFrame;
+      if (!areaOf(frame.url, frame.functionName).startsWith('tollgate:')) continue;
+      const own = functionKey(frame);
+      if (seen.has(own)) continue;
+      seen.add(own);
+      inclusive.set(own, (inclusive.get(own) ?? 0) + us);
+    }
   }
   const rank = (map) =>
     [...map]
@@ -49,7 +64,14 @@ export function summarizeProfile(file, top = 25, fromMs = 0, toMs = Number.POSIT
     idleMs: idle / 1000,
     functions: rank(functions).slice(0, top),
     areas: rank(areas).slice(0, top),
+    tollgateInclusive: rank(inclusive).slice(0, top),
   };
+}
+
+function functionKey(callFrame) {
+  const where = shortUrl(callFrame.url);
+  const name = callFrame.functionName || '(anonymous)';
+  return `${name} ${where}${where === '' ? '' : `:${callFrame.lineNumber + 1}`}`;
 }
 
 function shortUrl(url) {
@@ -83,6 +105,12 @@ export function formatSummary(summary) {
   lines.push('  top functions (self time):');
   for (const one of summary.functions) {
     lines.push(`    ${one.percent.toFixed(1).padStart(5)}%  ${one.name}`);
+  }
+  if (summary.tollgateInclusive !== undefined) {
+    lines.push("  Tollgate's functions (inclusive time):");
+    for (const one of summary.tollgateInclusive.slice(0, 15)) {
+      lines.push(`    ${one.percent.toFixed(1).padStart(5)}%  ${one.name}`);
+    }
   }
   return lines.join('\n');
 }

@@ -15,6 +15,7 @@ import { asOAuthError, OAuthError } from '../errors/index.js';
 import type { ListenerConnections } from './connections.js';
 import { parseForm } from './form.js';
 import { answerClientError, sendOAuthError } from './reply.js';
+import { lazyChildLoggers } from './request-logger.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectionRoutes } from './routes/introspect.js';
@@ -71,7 +72,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     frameworkErrors: (error, _request, reply) => {
       sendOAuthError(reply, fromFrameworkError(error));
     },
-    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
+    // Each request's `request.log` is created only if something logs through it.
+    ...(options.logger === false
+      ? { logger: false }
+      : { loggerInstance: lazyChildLoggers(options.logger) }),
   };
   const app = Fastify(serverOptions) as unknown as FastifyInstance;
 

@@ -66,27 +66,35 @@ export class TollgateMetrics {
       help: 'HTTP requests by route, method and status code.',
       labelNames: ['route', 'method', 'status'],
       registers,
+      collect: () => this.#requestCounts.flush(),
     });
     this.clientAuth = new Counter({
       name: 'tollgate_client_authentications_total',
       help: 'Client authentication outcomes by endpoint, method and reason code.',
       labelNames: ['endpoint', 'method', 'outcome', 'reason'],
       registers,
+      collect: () => this.#authCounts.flush(),
     });
+    this.#requestCounts = new CounterBatches(this.httpRequests);
+    this.#authCounts = new CounterBatches(this.clientAuth);
     this.tokenIssuance = new Histogram({
       name: 'tollgate_token_issuance_seconds',
       help: 'Time to handle a successful token request, by client authentication method.',
       labelNames: ['method'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: issuanceBuckets,
       registers,
+      collect: () => this.#issuanceObservations.flush(),
     });
     this.replayClaims = new Histogram({
       name: 'tollgate_replay_store_claim_seconds',
       help: 'Replay store claim latency, by outcome (claimed, replayed, error).',
       labelNames: ['outcome'],
-      buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      buckets: claimBuckets,
       registers,
+      collect: () => this.#claimObservations.flush(),
     });
+    this.#issuanceObservations = new HistogramBatches(this.tokenIssuance, issuanceBuckets);
+    this.#claimObservations = new HistogramBatches(this.replayClaims, claimBuckets);
     this.replayErrors = new Counter({
       name: 'tollgate_replay_store_errors_total',
       help: 'Replay store claims that could not be decided (assertions failed closed).',
@@ -206,40 +214,32 @@ export class TollgateMetrics {
     });
   }
 
-  // Hot-path recorders: labelled children are looked up once per label combination (all label
-  // values come from closed sets), not hashed on every request.
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #authChildren = new Map<string, { inc(): void }>();
-  readonly #issuanceChildren = new Map<string, { observe(value: number): void }>();
-  readonly #claimChildren = new Map<string, { observe(value: number): void }>();
+  // Hot-path recorders (four per token): counted in plain numbers per label combination (all
+  // label values come from closed sets), added to the prom-client metrics when they are read.
+  readonly #requestCounts: CounterBatches;
+  readonly #authCounts: CounterBatches;
+  readonly #issuanceObservations: HistogramBatches;
+  readonly #claimObservations: HistogramBatches;
 
   countRequest(route: string, method: string, status: number): void {
-    const key = `${route}\0${method}\0${status}`;
-    let child = this.#requestChildren.get(key);
-    if (child === undefined) {
-      child = this.httpRequests.labels(route, method, String(status));
-      this.#requestChildren.set(key, child);
-    }
-    child.inc();
+    this.#requestCounts.add(`${route}\0${method}\0${status}`, () => ({
+      route,
+      method,
+      status: String(status),
+    }));
   }
 
   countAuthentication(endpoint: string, method: string, outcome: string, reason: string): void {
-    const key = `${endpoint}\0${method}\0${outcome}\0${reason}`;
-    let child = this.#authChildren.get(key);
-    if (child === undefined) {
-      child = this.clientAuth.labels(endpoint, method, outcome, reason);
-      this.#authChildren.set(key, child);
-    }
-    child.inc();
+    this.#authCounts.add(`${endpoint}\0${method}\0${outcome}\0${reason}`, () => ({
+      endpoint,
+      method,
+      outcome,
+      reason,
+    }));
   }
 
   observeIssuance(method: string, seconds: number): void {
-    let child = this.#issuanceChildren.get(method);
-    if (child === undefined) {
-      child = this.tokenIssuance.labels(method);
-      this.#issuanceChildren.set(method, child);
-    }
-    child.observe(seconds);
+    this.#issuanceObservations.observe(method, () => ({ method }), seconds);
   }
 
   /**
@@ -253,12 +253,7 @@ export class TollgateMetrics {
   }
 
   observeClaim(outcome: 'claimed' | 'replayed' | 'error', seconds: number): void {
-    let child = this.#claimChildren.get(outcome);
-    if (child === undefined) {
-      child = this.replayClaims.labels(outcome);
-      this.#claimChildren.set(outcome, child);
-    }
-    child.observe(seconds);
+    this.#claimObservations.observe(outcome, () => ({ outcome }), seconds);
   }
 
   /** Remembers the certificate a client authenticated with, for the expiry gauge. */
@@ -271,6 +266,120 @@ export class TollgateMetrics {
     for (const clientId of this.#presented.keys())
       if (!isRegistered(clientId)) this.#presented.delete(clientId);
   }
+}
+
+const issuanceBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const claimBuckets = [0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5];
+
+type LabelValues = Record<string, string>;
+
+/**
+ * Increments of a labelled counter, held per label combination and added to it (`inc`, once per
+ * combination) when it is read: prom-client's own `inc` validates and hashes the labels on every
+ * call (about a microsecond, measured in one process).
+ */
+class CounterBatches {
+  readonly #counter: Counter;
+  readonly #batches = new Map<string, { readonly labels: LabelValues; pending: number }>();
+
+  constructor(counter: Counter) {
+    this.#counter = counter;
+  }
+
+  add(key: string, labels: () => LabelValues): void {
+    const batch = this.#batches.get(key);
+    if (batch !== undefined) batch.pending++;
+    else this.#batches.set(key, { labels: labels(), pending: 1 });
+  }
+
+  flush(): void {
+    for (const batch of this.#batches.values()) {
+      if (batch.pending === 0) continue;
+      this.#counter.inc(batch.labels, batch.pending);
+      batch.pending = 0;
+    }
+  }
+}
+
+/** prom-client's record of one label combination of a histogram (buckets not cumulative). */
+interface HistogramEntry {
+  readonly labels: LabelValues;
+  readonly bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * Observations of a labelled histogram, held per label combination as bucket counts, sum and
+ * count, and added to prom-client's record of that combination when the histogram is read.
+ * prom-client has no call that adds several observations at once, so this writes its record
+ * (`hashMap`: one entry per combination, `bucketValues` keyed by upper bound), which
+ * test/http/metrics.test.ts checks against prom-client's own `observe` text for text.
+ */
+class HistogramBatches {
+  readonly #histogram: Histogram;
+  readonly #bounds: readonly number[];
+  readonly #batches = new Map<
+    string,
+    { readonly labels: LabelValues; readonly buckets: number[]; sum: number; count: number }
+  >();
+
+  constructor(histogram: Histogram, bounds: readonly number[]) {
+    this.#histogram = histogram;
+    this.#bounds = bounds;
+  }
+
+  observe(key: string, labels: () => LabelValues, value: number): void {
+    if (!Number.isFinite(value)) return;
+    let batch = this.#batches.get(key);
+    if (batch === undefined) {
+      batch = { labels: labels(), buckets: this.#bounds.map(() => 0), sum: 0, count: 0 };
+      this.#batches.set(key, batch);
+    }
+    const bounds = this.#bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= (bounds[i] as number)) {
+        (batch.buckets[i] as number)++;
+        break;
+      }
+    }
+    batch.sum += value;
+    batch.count++;
+  }
+
+  flush(): void {
+    const histogram = this.#histogram as unknown as { hashMap: Record<string, HistogramEntry> };
+    for (const batch of this.#batches.values()) {
+      if (batch.count === 0) continue;
+      let entry = entryOf(histogram.hashMap, batch.labels);
+      if (entry === undefined) {
+        this.#histogram.zero(batch.labels);
+        entry = entryOf(histogram.hashMap, batch.labels);
+        if (entry === undefined) throw new TypeError('prom-client histogram record not found');
+      }
+      for (let i = 0; i < this.#bounds.length; i++) {
+        const bound = String(this.#bounds[i]);
+        entry.bucketValues[bound] = (entry.bucketValues[bound] ?? 0) + (batch.buckets[i] as number);
+        batch.buckets[i] = 0;
+      }
+      entry.sum += batch.sum;
+      entry.count += batch.count;
+      batch.sum = 0;
+      batch.count = 0;
+    }
+  }
+}
+
+function entryOf(
+  hashMap: Record<string, HistogramEntry>,
+  labels: LabelValues,
+): HistogramEntry | undefined {
+  const names = Object.keys(labels);
+  return Object.values(hashMap).find(
+    (entry) =>
+      Object.keys(entry.labels).length === names.length &&
+      names.every((name) => entry.labels[name] === labels[name]),
+  );
 }
 
 /** Wraps a replay store to time its claims and count its failures. */

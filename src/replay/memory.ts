@@ -17,7 +17,7 @@
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type ReplayStore, ReplayStoreError } from './types.js';
 
 /**
@@ -222,7 +222,10 @@ export class MemoryReplayStore implements ReplayStore {
  * length of the `jti` a client chose.
  */
 function replayKey(clientId: string, jti: string): string {
-  return createHash('sha256')
-    .update(`${clientId.length}:${clientId}${jti}`, 'utf16le')
-    .digest('base64url');
+  // One-shot hash: no Hash object per claim (the same digest as createHash().update().digest()).
+  return hash(
+    'sha256',
+    Buffer.from(`${clientId.length}:${clientId}${jti}`, 'utf16le'),
+    'base64url',
+  );
 }

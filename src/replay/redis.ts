@@ -25,7 +25,7 @@
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3 and §4
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { minimumRetentionMs } from './memory.js';
 import { type ReplayStore, ReplayStoreError } from './types.js';
@@ -866,7 +866,10 @@ function sliceOf(key: string, slices: number): number {
  * `('a', 'b:c')` differ, lone surrogates stay distinct, and a long `jti` costs Redis 43 bytes.
  */
 function replayKey(clientId: string, jti: string): string {
-  return createHash('sha256')
-    .update(`${clientId.length}:${clientId}${jti}`, 'utf16le')
-    .digest('base64url');
+  // One-shot hash: no Hash object per claim (the same digest as createHash().update().digest()).
+  return hash(
+    'sha256',
+    Buffer.from(`${clientId.length}:${clientId}${jti}`, 'utf16le'),
+    'base64url',
+  );
 }

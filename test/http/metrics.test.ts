@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jwtBearerAssertionType } from '../../src/client/assertion.js';
 import { createSelfSignedClient } from '../../src/dev-ca/index.js';
+import { TollgateMetrics } from '../../src/http/metrics.js';
 import { signAssertion } from '../helpers/assertions.js';
 import {
   form,
@@ -110,5 +111,74 @@ describe('metrics', () => {
     });
     expect(response.statusCode).toBe(404);
     expect(response.body).not.toMatch(/tollgate_/);
+  });
+});
+
+describe('hot-path recorders', () => {
+  // The four per-token recorders count in plain numbers and add them to prom-client's metrics
+  // when read; what a scrape shows must be what prom-client's own inc/observe would have made.
+  it('expose exactly what prom-client records for the same increments and observations', async () => {
+    const metrics = new TollgateMetrics({
+      source: () => ({ certificateExpiries: () => [], remoteJwksStatus: () => [] }),
+    });
+    const reference = new TollgateMetrics({
+      source: () => ({ certificateExpiries: () => [], remoteJwksStatus: () => [] }),
+    });
+    const names = [
+      'tollgate_http_requests_total',
+      'tollgate_client_authentications_total',
+      'tollgate_token_issuance_seconds',
+      'tollgate_replay_store_claim_seconds',
+    ];
+    const text = async (of: TollgateMetrics) =>
+      (await of.registry.metrics())
+        .split('\n')
+        .filter((line) => names.some((name) => line.startsWith(name)))
+        // A sum added up in another order may differ in its last bits.
+        .map((line) =>
+          line.replace(/(_sum\{[^}]*\}) (\S+)$/, (_all, name: string, value: string) => {
+            return `${name} ${Number(value).toPrecision(12)}`;
+          }),
+        )
+        .join('\n');
+    // Every bucket boundary, a value on each side of it, past the last bound, and zero.
+    const seconds = [0, 0.00004, 0.00005, 0.00006, 0.0005, 0.0007, 0.002, 0.3, 0.5, 1, 2.5, 40];
+    const record = () => {
+      seconds.forEach((value, i) => {
+        const status = i % 3 === 0 ? 401 : 200;
+        metrics.countRequest('/token', 'POST', status);
+        reference.httpRequests.labels('/token', 'POST', String(status)).inc();
+        const method = i % 2 === 0 ? 'private_key_jwt' : 'tls_client_auth';
+        metrics.countAuthentication('token', method, 'success', 'ok');
+        reference.clientAuth.labels('token', method, 'success', 'ok').inc();
+        metrics.observeIssuance(method, value);
+        reference.tokenIssuance.labels(method).observe(value);
+        const outcome = i % 4 === 0 ? 'replayed' : 'claimed';
+        metrics.observeClaim(outcome, value);
+        reference.replayClaims.labels(outcome).observe(value);
+      });
+    };
+    record();
+    const first = await text(metrics);
+    expect(first).toBe(await text(reference));
+    expect(first).toMatch(
+      /tollgate_token_issuance_seconds_bucket\{le="\+Inf",method="tls_client_auth"\} 6/,
+    );
+    // Read again with nothing new, then more after a read: nothing counted twice or lost.
+    expect(await text(metrics)).toBe(first);
+    record();
+    expect(await text(metrics)).toBe(await text(reference));
+    // Reset (prom-client's own) forgets what was read; what comes after counts from zero.
+    metrics.registry.resetMetrics();
+    reference.registry.resetMetrics();
+    record();
+    expect(await text(metrics)).toBe(await text(reference));
+    // What the primary of `serve --workers` collects from each worker: the same records.
+    const json = async (of: TollgateMetrics) =>
+      JSON.stringify(
+        (await of.registry.getMetricsAsJSON()).filter((metric) => names.includes(metric.name)),
+        (key, value) => (key === 'value' ? Number(Number(value).toPrecision(12)) : value),
+      );
+    expect(await json(metrics)).toBe(await json(reference));
   });
 });

@@ -26,6 +26,23 @@ describe('decodeCompactJws', () => {
     ).toThrow(JwsFormatError);
   });
 
+  it('counts members past escaped quotes and backslashes, and refuses a repeated __proto__', () => {
+    // A name that ends in an escaped backslash, and values holding quotes, commas and brackets.
+    expect(() =>
+      decodeCompactJws(`${b64('{"a\\\\":"x\\",{[","b":"\\\\","a\\\\":1}')}.${b64('{}')}.AA`),
+    ).toThrow(/duplicate member/);
+    const jws = decodeCompactJws(
+      `${b64('{"a\\\\":"x\\",{[","b":"\\\\"}')}.${b64('{ "c" : [1,{"d":2}] , "e":{} }')}.AA`,
+    );
+    expect(Object.keys(jws.header)).toEqual(['a\\', 'b']);
+    expect(jws.payload).toEqual({ c: [1, { d: 2 }], e: {} });
+    // JSON.parse keeps `__proto__` as an own member, so a second one is a duplicate too.
+    expect(() =>
+      decodeCompactJws(`${b64('{"alg":"ES256"}')}.${b64('{"__proto__":1,"__proto__":2}')}.AA`),
+    ).toThrow(/duplicate member/);
+    expect(decodeCompactJws(`${b64('{"alg":"ES256"}')}.${b64('{}')}.AA`).payload).toEqual({});
+  });
+
   it('accepts the same name at different depths and inside strings', () => {
     const jws = decodeCompactJws(
       `${b64('{"alg":"ES256","x":{"alg":1},"y":"\\"alg\\":"}')}.${b64('{"cnf":{"cnf":1}}')}.AA`,

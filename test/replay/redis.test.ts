@@ -4,7 +4,7 @@
  * closed and fast when Redis is down or frozen, recovering without a restart, and refusing
  * claims after a restart that lost data.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +133,12 @@ describe.skipIf(!enabled)('RedisReplayStore on a shared redis-server', () => {
         expect(keys).toHaveLength(1);
         // 43 characters: base64url of a SHA-256, however long the jti.
         expect(keys[0]).toMatch(new RegExp(`^${keyPrefix}jti:[A-Za-z0-9_-]{43}$`));
+        // The derivation is fixed (instances of different versions share the keys): SHA-256
+        // over `<length of client_id>:<client_id><jti>` in UTF-16 code units.
+        const expected = createHash('sha256')
+          .update(`6:client${'j'.repeat(4_000)}`, 'utf16le')
+          .digest('base64url');
+        expect(keys[0]).toBe(`${keyPrefix}jti:${expected}`);
         const pttl = await raw.pttl(keys[0] as string);
         expect(pttl).toBeGreaterThan(28_000);
         expect(pttl).toBeLessThanOrEqual(30_000);
