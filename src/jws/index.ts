@@ -208,7 +208,7 @@ function decodeJsonObject(part: string, what: string): Record<string, unknown> {
 /**
  * How many members a non-empty JSON object text (already known to parse) has at its top level:
  * one more than the commas at depth 1. A single pass over the character codes; strings are
- * skipped whole, so commas and brackets inside them do not count.
+ * skipped whole, so commas, quotes and brackets inside them do not count.
  */
 function topLevelMembers(text: string): number {
   let members = 1;
@@ -216,17 +216,10 @@ function topLevelMembers(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code === 0x22) {
-      // The closing quote: the next '"' not escaped by an odd run of backslashes.
-      let end = text.indexOf('"', i + 1);
-      for (;;) {
-        // Unreachable for text JSON.parse accepted; never loops on text it did not.
-        if (end === -1) return -1;
-        let backslashes = 0;
-        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
-        if (backslashes % 2 === 0) break;
-        end = text.indexOf('"', end + 1);
+      // Skip the string to its closing quote, stepping over each escaped character (`\"`, `\\`).
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) {
+        if (text.charCodeAt(i) === 0x5c) i++;
       }
-      i = end;
     } else if (code === 0x7b || code === 0x5b) depth++;
     else if (code === 0x7d || code === 0x5d) depth--;
     else if (code === 0x2c && depth === 1) members++;

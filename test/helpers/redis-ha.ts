@@ -152,9 +152,15 @@ export async function startCluster(): Promise<ClusterSetup> {
   const nodes: TestRedis[] = [];
   try {
     for (let i = 0; i < 9; i++) {
+      // The cluster bus listens on a second port, by default the node's port + 10000: a port
+      // nobody claimed (another test's server, an outgoing connection's local port: 30000-42000
+      // reaches into the ephemeral range) and seen taken in a full run. Claim it as any port.
+      const busPort = await freePort();
       nodes.push(
         await startRedis({
           extraArgs: [
+            '--cluster-port',
+            String(busPort),
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
