@@ -3,10 +3,10 @@
  * what the server and the generator were doing at that moment (round 26, the open-loop tail).
  * Off unless BENCH_TRACE_DIR is set; writes BENCH_TRACE_DIR/<role>-<pid>.json at exit.
  *
- *   BENCH_TRACE_DIR=/tmp/t BENCH_SERVER_NODE_FLAGS="--require $PWD/scripts/bench/trace-preload.cjs" \
+ *   BENCH_TRACE_DIR="$PWD/bench-results/trace" BENCH_SERVER_NODE_FLAGS="--require $PWD/scripts/bench/trace-preload.cjs" \
  *   BENCH_GENERATOR_NODE_FLAGS="--require $PWD/scripts/bench/trace-preload.cjs" \
  *   npm run bench -- --only L80
- *   node scripts/bench/trace-analyze.mjs /tmp/t
+ *   node scripts/bench/trace-analyze.mjs bench-results/trace
  *
  * Every time is process.hrtime (CLOCK_MONOTONIC, the same clock in every process of the machine)
  * in microseconds, so the server's and the generator's records line up.
