@@ -1,14 +1,28 @@
 /**
  * The in-memory replay store: the default for one instance (DESIGN.md §4).
  *
- * Layout, chosen for a small, bounded footprint per live claim:
- * - `#live`: a `Set` of fixed-size keys (base64url SHA-256 of the unambiguous `(clientId, jti)`
- *   encoding), so a long `jti` cannot make an entry large and lookups stay O(1);
- * - a binary min-heap of expiries in two parallel arrays (`#heapExpiry` holds unboxed doubles,
- *   `#heapKey` the same key strings), so sweeping pops exactly the expired claims in
- *   O(k log n) and the earliest expiry (for `Retry-After`) is O(1).
- * There is no per-entry object. Every claim first pops what has expired, so a key in `#live` is
- * always an unexpired claim and each key is in the heap exactly once.
+ * Layout, chosen for a small, bounded footprint per live claim and a short worst case per claim:
+ * - keys are fixed-size (base64url SHA-256 of the unambiguous `(clientId, jti)` encoding), so a
+ *   long `jti` cannot make an entry large;
+ * - the keys are spread over 64 shards by a secret function of their leading characters
+ *   ({@link shardTable}). Each shard has a `Set` of its live keys and a binary min-heap of their
+ *   expiries in two parallel arrays (unboxed doubles and the same key strings), so sweeping pops
+ *   exactly the expired claims. There is no per-entry object.
+ * Why shards (round 27, docs/benchmarks.md): a V8 `Set` copies its whole table when it grows
+ * or when deleted slots fill it, and under churn (new claims in, expired ones out) that happened
+ * every few hundred thousand claims: one claim took 60-110 ms at 800,000 live keys, and every
+ * request queued behind it waited as long. A shard rehashes and grows only its own 1/64 of the
+ * keys (1-3 ms at that size), and its heap arrays grow only their own 1/64 too. The
+ * secret shard function keeps a client from choosing `jti`s that pile its claims into one shard,
+ * and so keeps each `Set` far below V8's limit of 2^24 entries per `Set` (the configuration
+ * allows up to 100,000,000 entries: about 1.6 million per shard).
+ *
+ * A claim first pops what has expired from its own shard, so a key in the shard it looks in is
+ * always an unexpired claim, and each key is in its shard's heap exactly once. Expired claims of
+ * other shards wait for a claim in their shard, the sweep timer, or a full store (which sweeps
+ * every shard before it refuses); they count towards `maxEntries` until then.
+ *
+ * Bound: `maxEntries` live claims, about 110 bytes of heap each (docs/benchmarks.md, MEM).
  *
  * Restarts: the claims die with the process. The store records when it started
  * ({@link MemoryReplayStore.rememberedSinceMs}); the assertion check refuses anything issued
@@ -17,7 +31,7 @@
  *
  * @see RFC 7523 §3 (item 7), DESIGN.md §3
  */
-import { hash } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { type ReplayStore, ReplayStoreError } from './types.js';
 
 /**
@@ -43,6 +57,97 @@ export interface MemoryReplayStoreOptions {
   readonly startedAtMs?: number;
 }
 
+/** Shards of a memory store: a power of two, at most 256 (the shard tables hold bytes). */
+const shardCount = 64;
+/** How many leading characters of a key choose its shard. */
+const shardChars = 8;
+
+/**
+ * A store's secret shard function: one table of random shard numbers per leading character
+ * position (tabulation hashing; a key's characters are base64url, below 128). Keys are plain
+ * SHA-256 digests a client can compute for its own `jti`s; without the tables it cannot tell
+ * which shard a key goes to, and keys that share all eight leading characters (the only way to
+ * land together whatever the tables) cost about 2^48 hashes each to find.
+ */
+function shardTable(): Uint8Array {
+  const table = randomBytes(shardChars * 128);
+  for (let i = 0; i < table.length; i++) table[i] = (table[i] as number) & (shardCount - 1);
+  return table;
+}
+
+/**
+ * One shard: its live keys and a binary min-heap of their expiries (`expiry` holds unboxed
+ * doubles, `keys` the same key strings, in heap order).
+ */
+class Shard {
+  readonly live = new Set<string>();
+  readonly expiry: number[] = [];
+  readonly keys: string[] = [];
+
+  /** Frees this shard's claims that expire at or before `now`; returns how many. */
+  sweepUntil(now: number): number {
+    let removed = 0;
+    const expiry = this.expiry;
+    while (expiry.length > 0 && (expiry[0] as number) <= now) {
+      this.live.delete(this.#pop());
+      removed++;
+    }
+    return removed;
+  }
+
+  add(key: string, expiresAtMs: number): void {
+    this.live.add(key);
+    const expiry = this.expiry;
+    const keys = this.keys;
+    let i = expiry.length;
+    expiry.push(expiresAtMs);
+    keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const parentExpiry = expiry[parent] as number;
+      if (parentExpiry <= expiresAtMs) break;
+      expiry[i] = parentExpiry;
+      keys[i] = keys[parent] as string;
+      i = parent;
+    }
+    expiry[i] = expiresAtMs;
+    keys[i] = key;
+  }
+
+  clear(): void {
+    this.live.clear();
+    this.expiry.length = 0;
+    this.keys.length = 0;
+  }
+
+  /** Removes the root; the caller has checked the heap is not empty. */
+  #pop(): string {
+    const expiry = this.expiry;
+    const keys = this.keys;
+    const top = keys[0] as string;
+    const lastExpiry = expiry.pop() as number;
+    const lastKey = keys.pop() as string;
+    const n = expiry.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      let child = left;
+      if (right < n && (expiry[right] as number) < (expiry[left] as number)) child = right;
+      const childExpiry = expiry[child] as number;
+      if (lastExpiry <= childExpiry) break;
+      expiry[i] = childExpiry;
+      keys[i] = keys[child] as string;
+      i = child;
+    }
+    expiry[i] = lastExpiry;
+    keys[i] = lastKey;
+    return top;
+  }
+}
+
 /**
  * A {@link ReplayStore} in process memory, bounded by `maxEntries`.
  *
@@ -53,9 +158,10 @@ export interface MemoryReplayStoreOptions {
 export class MemoryReplayStore implements ReplayStore {
   readonly #maxEntries: number;
   readonly #clock: () => number;
-  readonly #live = new Set<string>();
-  readonly #heapExpiry: number[] = [];
-  readonly #heapKey: string[] = [];
+  readonly #shards: Shard[] = Array.from({ length: shardCount }, () => new Shard());
+  readonly #shardTable = shardTable();
+  /** Claims held over all shards: the live ones, and expired ones not freed yet. */
+  #count = 0;
   readonly #startedAtMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -79,9 +185,13 @@ export class MemoryReplayStore implements ReplayStore {
     this.#timer.unref();
   }
 
-  /** Number of live (unexpired, as of the last sweep) claims held. */
+  /**
+   * Number of claims held: the live ones, and expired ones that are not freed yet. A claim frees
+   * what expired in its own shard; {@link sweep} (on a timer, and before refusing a claim as
+   * full) frees it everywhere, so right after a sweep this is the number of live claims.
+   */
   get size(): number {
-    return this.#live.size;
+    return this.#count;
   }
 
   /**
@@ -106,24 +216,30 @@ export class MemoryReplayStore implements ReplayStore {
       throw new ReplayStoreError('unavailable', 'The replay store is closed.', 1);
     }
     const now = this.#clock();
-    this.#sweepUntil(now);
-
     const key = replayKey(clientId, jti);
-    if (this.#live.has(key)) return false;
+    const shard = this.#shardOf(key);
+    // Only this shard decides whether the key is live: free what expired in it first, so a key
+    // in it is always an unexpired claim. The other shards keep theirs until they are claimed in
+    // or swept: one shard's expiry check per claim instead of every shard's.
+    this.#count -= shard.sweepUntil(now);
+    if (shard.live.has(key)) return false;
 
-    if (this.#live.size >= this.#maxEntries) {
-      // Never evict a live claim: doing so would reopen a replay window. Refuse, fail closed.
-      const earliest = this.#heapExpiry[0] ?? now;
-      const retryAfterSeconds = Math.max(1, Math.ceil((earliest - now) / 1000));
-      throw new ReplayStoreError(
-        'full',
-        `The replay store holds its maximum of ${this.#maxEntries} live claims.`,
-        retryAfterSeconds,
-      );
+    if (this.#count >= this.#maxEntries) {
+      // The count includes expired claims of other shards: free those before refusing.
+      this.#sweepUntil(now);
+      if (this.#count >= this.#maxEntries) {
+        // Never evict a live claim: doing so would reopen a replay window. Refuse, fail closed.
+        const retryAfterSeconds = Math.max(1, Math.ceil((this.#earliestExpiry() - now) / 1000));
+        throw new ReplayStoreError(
+          'full',
+          `The replay store holds its maximum of ${this.#maxEntries} live claims.`,
+          retryAfterSeconds,
+        );
+      }
     }
 
-    this.#live.add(key);
-    this.#heapPush(Math.max(expiresAtMs, now + minimumRetentionMs), key);
+    shard.add(key, Math.max(expiresAtMs, now + minimumRetentionMs));
+    this.#count++;
     return true;
   }
 
@@ -151,65 +267,33 @@ export class MemoryReplayStore implements ReplayStore {
       clearInterval(this.#timer);
       this.#timer = undefined;
     }
-    this.#live.clear();
-    this.#heapExpiry.length = 0;
-    this.#heapKey.length = 0;
+    for (const shard of this.#shards) shard.clear();
+    this.#count = 0;
   }
 
+  #shardOf(key: string): Shard {
+    const table = this.#shardTable;
+    let index = 0;
+    for (let i = 0; i < shardChars; i++) index ^= table[(i << 7) | key.charCodeAt(i)] as number;
+    return this.#shards[index] as Shard;
+  }
+
+  /** Frees what expired by `now` in every shard; returns how many. */
   #sweepUntil(now: number): number {
     let removed = 0;
-    const expiry = this.#heapExpiry;
-    while (expiry.length > 0 && (expiry[0] as number) <= now) {
-      const key = this.#heapPop();
-      this.#live.delete(key);
-      removed++;
-    }
+    for (const shard of this.#shards) removed += shard.sweepUntil(now);
+    this.#count -= removed;
     return removed;
   }
 
-  #heapPush(expiresAtMs: number, key: string): void {
-    const expiry = this.#heapExpiry;
-    const keys = this.#heapKey;
-    let i = expiry.length;
-    expiry.push(expiresAtMs);
-    keys.push(key);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const parentExpiry = expiry[parent] as number;
-      if (parentExpiry <= expiresAtMs) break;
-      expiry[i] = parentExpiry;
-      keys[i] = keys[parent] as string;
-      i = parent;
+  /** The earliest expiry held in any shard (Infinity when empty). */
+  #earliestExpiry(): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const shard of this.#shards) {
+      const top = shard.expiry[0];
+      if (top !== undefined && top < earliest) earliest = top;
     }
-    expiry[i] = expiresAtMs;
-    keys[i] = key;
-  }
-
-  /** Removes the root; the caller has checked the heap is not empty. */
-  #heapPop(): string {
-    const expiry = this.#heapExpiry;
-    const keys = this.#heapKey;
-    const top = keys[0] as string;
-    const lastExpiry = expiry.pop() as number;
-    const lastKey = keys.pop() as string;
-    const n = expiry.length;
-    if (n === 0) return top;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      let child = left;
-      if (right < n && (expiry[right] as number) < (expiry[left] as number)) child = right;
-      const childExpiry = expiry[child] as number;
-      if (lastExpiry <= childExpiry) break;
-      expiry[i] = childExpiry;
-      keys[i] = keys[child] as string;
-      i = child;
-    }
-    expiry[i] = lastExpiry;
-    keys[i] = lastKey;
-    return top;
+    return earliest;
   }
 }
 

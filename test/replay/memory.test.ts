@@ -107,6 +107,71 @@ describe('MemoryReplayStore', () => {
     expect((later as ReplayStoreError).retryAfterSeconds).toBe(1);
   });
 
+  // The store spreads its keys over 64 shards by a secret per-store function (round 27): which
+  // claims share a shard is random, so each test below makes enough claims to span the shards
+  // and asserts what must hold wherever the claims landed.
+  it('counts, refuses when full and answers replays across all its shards', async () => {
+    // One store per position of the earliest claim: wherever it landed, Retry-After is its.
+    for (const earliestAt of [0, 137, 511, 999]) {
+      const store = open({ maxEntries: 1_000 });
+      for (let i = 0; i < 1_000; i++) {
+        const expiry = i === earliestAt ? now + 10_500 : now + 60_000 + i;
+        expect(await store.claim('c', `jti-${i}`, expiry)).toBe(true);
+      }
+      expect(store.size).toBe(1_000);
+      const full = await store.claim('c', 'one-more', now + 60_000).catch((e: unknown) => e);
+      expect(full).toBeInstanceOf(ReplayStoreError);
+      expect((full as ReplayStoreError).failure).toBe('full');
+      expect((full as ReplayStoreError).retryAfterSeconds).toBe(11);
+      // Deciding a replay needs no room: every shard still answers while full.
+      for (let i = 0; i < 1_000; i++)
+        expect(await store.claim('c', `jti-${i}`, now + 1)).toBe(false);
+      // The earliest claim expires: exactly one claim fits, in whichever shard it falls.
+      now += 10_500;
+      expect(await store.claim('c', 'one-more', now + 60_000)).toBe(true);
+      await expect(store.claim('c', 'two-more', now + 60_000)).rejects.toBeInstanceOf(
+        ReplayStoreError,
+      );
+      // The expired claim is forgotten: claiming it again is a new claim, with no room left.
+      await expect(store.claim('c', `jti-${earliestAt}`, now + 60_000)).rejects.toBeInstanceOf(
+        ReplayStoreError,
+      );
+      expect(store.size).toBe(1_000);
+      now = Date.UTC(2030, 0, 1);
+    }
+  });
+
+  it('frees the expired claims of every shard before it refuses as full', async () => {
+    const store = open({ maxEntries: 1_000 });
+    const start = now;
+    for (let i = 0; i < 1_000; i++) await store.claim('c', `old-${i}`, start + 1_000 + i);
+    // One old claim expires per millisecond, and one new claim takes its room: the new claim
+    // lands in a random shard, mostly not the one of the claim it replaces, so the store must
+    // find the expired claim wherever it is, and never refuse.
+    for (let i = 0; i < 1_000; i++) {
+      now = start + 1_000 + i;
+      expect(await store.claim('c', `new-${i}`, now + 60_000)).toBe(true);
+    }
+    expect(store.size).toBe(1_000);
+    // Full of the new claims; the old ones are forgotten (a new claim, refused for room).
+    await expect(store.claim('c', 'old-0', now + 60_000)).rejects.toBeInstanceOf(ReplayStoreError);
+    expect(await store.claim('c', 'new-0', now + 60_000)).toBe(false);
+  });
+
+  it('frees expired claims in the shard it claims in; sweep() frees them in every shard', async () => {
+    const store = open({ maxEntries: 10_000 });
+    for (let i = 0; i < 640; i++) await store.claim('c', `jti-${i}`, now + 1_000);
+    now += 1_000;
+    // One claim frees what expired in its own shard only (about 10 of the 640: one shard of 64),
+    // so the count may still include expired claims of other shards until a sweep.
+    expect(await store.claim('c', 'fresh', now + 1_000)).toBe(true);
+    expect(store.size).toBeGreaterThan(1);
+    const held = store.size;
+    expect(held).toBeLessThanOrEqual(641);
+    expect(store.sweep()).toBe(held - 1);
+    expect(store.size).toBe(1);
+  });
+
   it('holds a claim whose expiry is already past for the minimum retention', async () => {
     const store = open();
     expect(await store.claim('c', 'late', now - 60_000)).toBe(true);
