@@ -31,7 +31,7 @@ import { hasTaskset, parseScriptArgs, percentile, spawnPinned, usageError } from
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 
-const usage = `Usage: node scripts/bench/replay-churn.mjs [options]
+const usage = `Usage: npm run replay-churn -- [options]     (node scripts/bench/replay-churn.mjs [options])
 
 The memory replay store under churn: per-claim time at production size, GC pauses apart
 (docs/benchmarks.md, round 27).

@@ -66,6 +66,7 @@ const allScenarios = [
   'P1-S4',
   'MEM',
   'IPC',
+  'CHURN',
 ];
 
 /** `--help`: the options of this file's header comment, as the reader of README.md types them. */
@@ -76,13 +77,15 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
 
   --duration SEC       timed window per scenario (default 10)
   --warmup SEC         warm-up before each window (default 2)
-  --quick              smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries
+  --quick              smoke run: 2 s windows, 0.5 s warm-up, 100k replay entries (MEM, CHURN)
   --connections N      keep-alive connections / concurrent loops (default 16)
   --only LIST          comma-separated subset, e.g. S1,S3,F1 (S1 always runs when S2, S7, S8,
                        W2, L80 or LF1 do; F1 when LF1 does)
   --profile            run the Tollgate and floor servers with --cpu-prof; summaries printed,
                        profiles kept in bench-results/profiles (profiled throughput is lower)
   --memory-entries N   replay-store entries for the memory measurement (default 1,000,000)
+  --churn-entries N    live replay claims for CHURN, which then churns as many more
+                       (default 800,000)
   --f3-variant V       no-tickets | no-client-cert | with-ca (TLS experiments on the F3 floor)
   --json FILE          write all results as JSON
   --no-build           use the existing dist/ (default: npm run build first)
@@ -115,6 +118,7 @@ const args = parseScriptArgs('bench', usage, {
   only: { type: 'string' },
   profile: { type: 'boolean', default: false },
   'memory-entries': { type: 'string' },
+  'churn-entries': { type: 'string' },
   'f3-variant': { type: 'string' },
   json: { type: 'string' },
   'no-build': { type: 'boolean', default: false },
@@ -129,6 +133,10 @@ const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
 const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
 const connections = Number(args.connections);
 const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
+const churnEntries = Number(args['churn-entries'] ?? (args.quick ? 100_000 : 800_000));
+if (!(Number.isSafeInteger(churnEntries) && churnEntries >= 1_000 && churnEntries <= 20_000_000)) {
+  usageError('bench', '--churn-entries must be 1000..20000000');
+}
 if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
   usageError('bench', '--duration must be in (0, 600] s and --warmup in [0, 60] s');
 }
@@ -1190,6 +1198,32 @@ await scenario('IPC', async () => {
   return result;
 });
 
+// CHURN (round 27): each claim's time in the memory replay store at production size while old
+// claims expire (scripts/bench/replay-churn.mjs, the server's build, pinned to the server core):
+// the worst claim is what every request queued behind it waits.
+await scenario('CHURN', async () => {
+  const result = await runPinnedMeasurement(
+    'churn measurement',
+    [
+      join(here, 'replay-churn.mjs'),
+      '--in-process',
+      '--dist',
+      serverDist,
+      '--entries',
+      churnEntries,
+      '--churn',
+      churnEntries,
+    ],
+    300_000,
+  );
+  const c = result.churnPhase;
+  log(
+    `  worst claim ${c.all.maxMs} ms (the store's own ${c.own.maxMs} ms, overlapping GC ` +
+      `${c.overlappingGc.maxMs ?? '-'} ms, descheduled ${c.descheduled.maxMs ?? '-'} ms)`,
+  );
+  return result;
+});
+
 // ---- report ----
 function findOnPath(binary) {
   for (const dir of (process.env.PATH ?? '').split(':')) {
@@ -1226,7 +1260,7 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
   pinned: hasTaskset()
-    ? `server (and redis, F2, memory) on core ${serverCore}, load generator on core ${generatorCore} (taskset)`
+    ? `server (and redis, F2, memory, churn) on core ${serverCore}, load generator on core ${generatorCore} (taskset)`
     : 'not pinned (taskset unavailable)',
   durationSeconds: durationMs / 1000,
   warmupSeconds: warmupMs / 1000,
@@ -1353,6 +1387,12 @@ if (results.LF1?.p99Ms !== undefined) {
       : `${fmt(lf1.p99Ms, 2)} (server CPU ${fmt(100 * lf1.serverCpuUtilization)}%)`;
   lines.push(`| LF1 p99, bare Fastify at L80's rate and CPU per request (ms) | ${value} | |`);
 }
+if (results.CHURN?.churnPhase?.own.maxMs !== undefined) {
+  const c = results.CHURN.churnPhase;
+  lines.push(
+    `| worst replay claim under churn, the store's own (ms; all: ${fmt(c.all.maxMs, 1)}) | ${fmt(c.own.maxMs, 2)} | |`,
+  );
+}
 if (results.MEM?.heapBytesPerEntry !== undefined) {
   const m = results.MEM;
   lines.push(
@@ -1370,6 +1410,20 @@ if (results.IPC?.workerCpuUsPerClaim !== undefined) {
     `IPC replay claim (--workers): worker ${fmt(m.workerCpuUsPerClaim, 1)} us + primary ` +
       `${fmt(m.primaryCpuUsPerClaim, 1)} us CPU per claim, ${fmt(m.claimsPerSecond)} claims/s ` +
       `(${m.inFlight} in flight, one core)`,
+  );
+}
+if (results.CHURN?.churnPhase !== undefined) {
+  const m = results.CHURN;
+  const c = m.churnPhase;
+  const dash = (value) => (typeof value === 'number' ? fmt(value, 2) : '-');
+  lines.push(
+    '',
+    `Memory replay store under churn, ${m.entries} live claims, ${c.claims} churned: worst claim ` +
+      `${dash(c.all.maxMs)} ms; the store's own time: max ${dash(c.own.maxMs)} ms, p99.9 ` +
+      `${fmt(1000 * c.own.p999Ms, 0)} us, ${c.own.over1Ms} over 1 ms, ${c.own.over5Ms} over 5 ms; ` +
+      `overlapping GC: ${c.overlappingGc.count} claims, max ${dash(c.overlappingGc.maxMs)} ms ` +
+      `(${c.gc.count} GC pauses, max ${dash(c.gc.maxMs)} ms); descheduled: ` +
+      `${c.descheduled.count} claims, max ${dash(c.descheduled.maxMs)} ms`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);
