@@ -63,9 +63,12 @@ describe.skipIf(!enabled)('RedisRateLimitStore', () => {
     });
     try {
       await waitReady(quick);
+      // A fixed clock: on wall-clock time the 1 s block below could carry the second hit into
+      // the next 60 s window (counting 1 again) whenever the test ran across a minute boundary.
       const store = new RedisRateLimitStore({
         client: quick,
         keyPrefix: `rl-stall:${randomUUID()}:`,
+        clock: () => Date.UTC(2030, 0, 1),
       });
       const hit = store.hit('addr:127.0.0.1', 10, 60_000).then(
         () => undefined,
