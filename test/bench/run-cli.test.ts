@@ -28,7 +28,14 @@ describe('npm run bench: the command line', () => {
     const result = bench('--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: npm run bench -- \[options\]/);
-    for (const option of ['--quick', '--only LIST', '--json FILE', '--no-build', '--profile']) {
+    for (const option of [
+      '--quick',
+      '--only LIST',
+      '--json FILE',
+      '--no-build',
+      '--profile',
+      '--quiet-warmup-max SEC',
+    ]) {
       expect(result.stdout).toContain(option);
     }
     expect(result.stdout).toMatch(/Scenarios: S1 .* IPC\n/);
@@ -40,6 +47,8 @@ describe('npm run bench: the command line', () => {
     [['--only', 'S9'], 'unknown scenario S9 (scenarios: S1, '],
     [['--duration', '0'], '--duration must be in (0, 600] s'],
     [['--connections', '0'], '--connections must be 1..1024'],
+    [['--quiet-warmup-max', '121'], '--quiet-warmup-max must be in [0, 120] s'],
+    [['--quiet-warmup-max', 'soon'], '--quiet-warmup-max must be in [0, 120] s'],
   ])('%j: one line naming the mistake, exit 2, no stack trace', (args, message) => {
     const result = bench(...args);
     expect(result.code).toBe(2);
