@@ -137,6 +137,31 @@ export function procTreeCpuTimes(pid) {
 }
 
 /**
+ * CPU milliseconds a process's threads other than its main thread have run
+ * (`/proc/<pid>/task/<tid>/schedstat`, nanoseconds): V8's compiler and GC helper threads and
+ * libuv's pool. A thread that exits between two reads takes its time with it; callers clamp
+ * a negative difference to 0. NaN when the process is gone.
+ */
+export function procOtherThreadsMs(pid) {
+  let tasks;
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return Number.NaN;
+  }
+  let ns = 0;
+  for (const tid of tasks) {
+    if (tid === String(pid)) continue;
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // Exited between the listing and the read.
+    }
+  }
+  return ns / 1e6;
+}
+
+/**
  * A process's I/O syscall counts (all its threads) from /proc/<pid>/io: `syscw` counts write,
  * writev and sendmsg calls (socket writes as well as the audit log's file writes); undefined
  * when the file cannot be read.

@@ -16,10 +16,18 @@
  * Usage: node loadgen.mjs SPEC.json   (see run.mjs for the spec)
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { connect } from 'node:tls';
 import { Pool } from 'undici';
-import { clockTicks, percentile, procCpuTimes, procIoCounts, procTreeCpuTimes } from './lib.mjs';
+import {
+  clockTicks,
+  percentile,
+  procCpuTimes,
+  procIoCounts,
+  procOtherThreadsMs,
+  procTreeCpuTimes,
+} from './lib.mjs';
 
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const pem = (file) => (file === undefined ? undefined : readFileSync(file));
@@ -189,10 +197,10 @@ async function openLoop(pool, endMs) {
       // Request i is due at start + i/rate, so by t every i <= (t - start) * rate is due: one
       // more than the floor (round 26: counting the floor sent each request one interval late,
       // 0.3 ms at 3,000/s, and counted that in its latency).
-      const due = Math.floor(((t - start) / 1000) * spec.rate) + 1;
+      const due = Math.floor(((t - start) / 1000) * openRate) + 1;
       globalThis.__benchTrace?.tick(due - issued);
       while (issued < due) {
-        const scheduled = start + (issued / spec.rate) * 1000;
+        const scheduled = start + (issued / openRate) * 1000;
         issued++;
         // How late the generator itself sent it (its 1 ms timer, its own event loop): part of
         // the latency measured from `scheduled`, reported apart so that it can be told from the
@@ -385,7 +393,33 @@ function coreUse(start, end, seconds, serverCpuSeconds, generatorCpu) {
 }
 
 // ---- run ----
-const pool = spec.mode === 'keepalive' ? makePool() : undefined;
+/**
+ * The generator's own threads besides its main one (V8's GC and compiler helpers, libuv's pool)
+ * get the lowest priority (nice 19, per thread on Linux). They share the generator's pinned core
+ * with the main thread, which sends on schedule: round 27 found the generator's concurrent
+ * marking (a major GC of its heap of pre-signed bodies, every ~8 s) taking 35-60 ms of a 100 ms
+ * span from the main thread, sending a burst of requests 20-40 ms late, and that lateness is
+ * counted in the latency (from the due time, as it must be). Best effort: not on other systems.
+ */
+function deprioritizeHelperThreads() {
+  let tasks = [];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return;
+  }
+  for (const tid of tasks) {
+    if (tid === String(process.pid)) continue;
+    try {
+      setPriority(Number(tid), 19);
+    } catch {
+      // Exited, or not allowed: leave it.
+    }
+  }
+}
+deprioritizeHelperThreads();
+
+let pool = spec.mode === 'keepalive' ? makePool() : undefined;
 const requestOnce =
   spec.mode === 'keepalive'
     ? (body, started) => keepAliveRequest(pool, body, started)
@@ -406,11 +440,86 @@ async function runPhase(endMs) {
 // and at 0.8 of its peak such a backlog drains at a fifth of real time, into the window: the
 // window measured what was left of a start-up (round 26). Steady state is what the open loop's
 // p99 is about; `--cold-open-loop` keeps the start-up measurement.
+//
+// How long: V8 keeps compiling (and after a deoptimization, recompiling) the token path for many
+// thousands of requests, on threads pinned to the server's own core, so every compilation takes
+// the core from the main thread and shows in the open loop's tail. A fixed 2 s was too short on a
+// slow host (round 27: the server's other threads ran 180-335 ms a second for the first seconds
+// of the open loop, and the window's p99 was 20-26 ms where its quiet last 4 s gave 5.3 ms). So
+// with `quiet` the closed loop runs at least `closedWarmupMs` and then until the server's
+// threads other than its main one ran at most `quiet.fraction` of its CPU in two seconds in a
+// row, or `quiet.maxMs` passed, or the pool has no more to spare than the open loop needs.
+//
+// At what rate: `spec.rate` is planned from S1's peak, measured minutes earlier in another
+// process. This host's speed moved by a third between minutes (round 27: S1 1,341-2,042 tokens/s
+// in runs five minutes apart), so "0.8x" of it put L80's server at 72-95% of its core. With
+// `peakFraction` the rate is that fraction of the peak the warm-up's own closed loop (S1's load,
+// the same server, warm) reached in its last two seconds, at most 1.25x the planned rate (the
+// pool's bound).
+let closedWarmup;
+let openRate = spec.rate;
 if (spec.rate !== undefined && (spec.closedWarmupMs ?? 0) > 0) {
-  await closedLoop(requestOnce, now() + spec.closedWarmupMs);
+  closedWarmup = spec.quiet === undefined ? await fixedWarmup() : await quietWarmup(spec.quiet);
+  if (spec.peakFraction !== undefined && closedWarmup.peakRate > 0) {
+    openRate = Math.min(spec.peakFraction * closedWarmup.peakRate, 1.25 * spec.rate);
+  }
+  // The warm-up's connections are closed and the open loop starts a new pool: a server sees
+  // connections end all the time, and the first ends of its life (end of stream, destroy,
+  // close on a TLS socket) deoptimized Node's stream code and recompiled it for a second, in
+  // the window (round 27, `--trace-deopt`: "wrong map" in Readable.push, onEofChunk, destroy,
+  // emitCloseNT when the pool's idle connections timed out). Now that happens in the warm-up.
+  if (spec.recyclePool === true && pool !== undefined) {
+    await pool.close();
+    pool = makePool();
+  }
+}
+
+async function fixedWarmup() {
+  const started = now();
+  await closedLoop(requestOnce, started + spec.closedWarmupMs);
+  return { ms: now() - started };
+}
+
+async function quietWarmup(quiet) {
+  const started = now();
+  // What the open loop takes after the warm-up (its own warm-up and the window), with a margin.
+  const reserve = Math.ceil((1.25 * spec.rate * (spec.warmupMs + spec.durationMs) * 1.05) / 1000);
+  const othersPerSecond = [];
+  const ratePerSecond = [];
+  let quietSeconds = 0;
+  let others = procOtherThreadsMs(spec.serverPid);
+  let cpu = procCpuTimes(spec.serverPid);
+  for (;;) {
+    const stepStart = now();
+    const takenBefore = next;
+    await closedLoop(requestOnce, stepStart + 1000);
+    ratePerSecond.push(((next - takenBefore) * 1000) / (now() - stepStart));
+    const othersNow = procOtherThreadsMs(spec.serverPid);
+    const cpuNow = procCpuTimes(spec.serverPid);
+    const othersMs = Math.max(0, othersNow - others);
+    const cpuMs = (cpuNow.user + cpuNow.system - cpu.user - cpu.system) * 1000;
+    others = othersNow;
+    cpu = cpuNow;
+    othersPerSecond.push(Math.round((othersMs * 1000) / (now() - stepStart)));
+    // Clock ticks (10 ms) against schedstat's nanoseconds: over a second, close enough.
+    quietSeconds = cpuMs > 0 && othersMs <= quiet.fraction * cpuMs ? quietSeconds + 1 : 0;
+    const elapsed = now() - started;
+    const spare = maxRequests - next - reserve;
+    // The closed loop's rate over the last two seconds: the server's peak, now.
+    const peakRate =
+      ratePerSecond.slice(-2).reduce((a, b) => a + b, 0) / Math.min(2, ratePerSecond.length);
+    if (elapsed >= spec.closedWarmupMs && quietSeconds >= 2) {
+      return { ms: elapsed, quiet: true, othersPerSecond, peakRate };
+    }
+    if (elapsed >= quiet.maxMs || spare < spec.connections + spec.rate || Number.isNaN(othersNow)) {
+      return { ms: elapsed, quiet: false, othersPerSecond, peakRate };
+    }
+  }
 }
 await (await runPhase(now() + spec.warmupMs)).drained;
 const warmupFailures = failures;
+// Threads started since (libuv's pool starts lazily) get the same treatment.
+deprioritizeHelperThreads();
 phase = 'measure';
 handshakes = 0;
 resumed = 0;
@@ -487,7 +596,17 @@ const result = {
   verifiedTokens: check.verified,
   verifyProblems: check.problemCount,
   verifyExamples: check.problems,
-  targetRate: spec.rate,
+  targetRate: openRate === undefined ? undefined : Math.round(openRate),
+  // Open loop: the rate planned from S1, and the peak the warm-up's closed loop reached.
+  plannedRate: spec.rate,
+  rateFromWarmupPeak: spec.peakFraction !== undefined && closedWarmup?.peakRate > 0,
+  warmupPeakRate:
+    closedWarmup?.peakRate === undefined ? undefined : Math.round(closedWarmup.peakRate),
+  // Open loop: how long the closed-loop warm-up ran, whether it ended with the server's other
+  // threads quiet, and their CPU ms per second of it.
+  closedWarmupMs: closedWarmup?.ms,
+  closedWarmupQuiet: closedWarmup?.quiet,
+  closedWarmupOthersMsPerSecond: closedWarmup?.othersPerSecond,
   windowStartEpochMs: windowStart,
   windowEndEpochMs: Math.min(windowEnd, windowStart + elapsedMs),
 };

@@ -100,6 +100,9 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
                        issue's target; other values explore latency against load)
   --cold-open-loop     L80 and LF1 drive a fresh server at their rate from its first request
                        (start-up latency; by default a closed-loop warm-up comes first)
+  --quiet-warmup-max SEC  L80 and LF1: the closed-loop warm-up runs at least --warmup and then
+                       until V8's compiler threads in the server fall quiet, at most SEC
+                       (default 30, --quick 5; 0: exactly --warmup)
   --leaf-only          mTLS clients send only their leaf certificate, not leaf + intermediate
                        (Tollgate completes the chain from configured intermediates)
   -h, --help           this help
@@ -127,11 +130,13 @@ const args = parseScriptArgs('bench', usage, {
   'leaf-only': { type: 'boolean', default: false },
   'open-loop-fraction': { type: 'string', default: '0.8' },
   'cold-open-loop': { type: 'boolean', default: false },
+  'quiet-warmup-max': { type: 'string' },
   ab: { type: 'string' },
 });
 const durationMs = 1000 * Number(args.duration ?? (args.quick ? 2 : 10));
 const warmupMs = 1000 * Number(args.warmup ?? (args.quick ? 0.5 : 2));
 const connections = Number(args.connections);
+const quietWarmupMaxMs = 1000 * Number(args['quiet-warmup-max'] ?? (args.quick ? 5 : 30));
 const memoryEntries = Number(args['memory-entries'] ?? (args.quick ? 100_000 : 1_000_000));
 const churnEntries = Number(args['churn-entries'] ?? (args.quick ? 100_000 : 800_000));
 if (!(Number.isSafeInteger(churnEntries) && churnEntries >= 1_000 && churnEntries <= 20_000_000)) {
@@ -139,6 +144,9 @@ if (!(Number.isSafeInteger(churnEntries) && churnEntries >= 1_000 && churnEntrie
 }
 if (!(durationMs > 0 && durationMs <= 600_000) || !(warmupMs >= 0 && warmupMs <= 60_000)) {
   usageError('bench', '--duration must be in (0, 600] s and --warmup in [0, 60] s');
+}
+if (!(quietWarmupMaxMs >= 0 && quietWarmupMaxMs <= 120_000)) {
+  usageError('bench', '--quiet-warmup-max must be in [0, 120] s');
 }
 if (!(connections >= 1 && connections <= 1024))
   usageError('bench', '--connections must be 1..1024');
@@ -324,7 +332,10 @@ async function runLoad(spec) {
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), warmupMs + durationMs + 120_000);
+  const timer = setTimeout(
+    () => child.kill('SIGKILL'),
+    warmupMs + durationMs + (spec.quiet?.maxMs ?? 0) + 120_000,
+  );
   const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
   clearTimeout(timer);
   if (code !== 0) throw new Error(`load generator failed (${code}): ${stderr.slice(0, 2000)}`);
@@ -531,6 +542,7 @@ async function scenario(name, run) {
             `p99 ${r.sendLateP99Ms.toFixed(2)} ms`,
         );
       }
+      if (r.closedWarmupMs !== undefined) log(`  ${closedWarmupText(r)}`);
       if (r.failures > 0) log(`  failure kinds: ${JSON.stringify(r.failureKinds)}`);
       if (r.disturbances.length > 0) log(`  DISTURBED: ${r.disturbances.join('; ')}`);
       if (r.verifyProblems > 0) log(`  token problems: ${JSON.stringify(r.verifyExamples)}`);
@@ -915,14 +927,38 @@ await scenario('W2', () =>
   ),
 );
 
+/** How long the open loop's closed-loop warm-up ran, and whether the compiler fell quiet. */
+function closedWarmupText(r) {
+  const seconds = (r.closedWarmupMs / 1000).toFixed(1);
+  const peak = r.rateFromWarmupPeak
+    ? `, its peak ${r.warmupPeakRate}/s set the rate (S1's: ${Math.round(r.plannedRate / openLoopFraction)}/s)`
+    : '';
+  if (r.closedWarmupQuiet === undefined) return `closed-loop warm-up ${seconds} s${peak}`;
+  return r.closedWarmupQuiet
+    ? `closed-loop warm-up ${seconds} s, compiler quiet${peak}`
+    : `closed-loop warm-up ${seconds} s, compiler NOT quiet (the tail may include JIT)${peak}`;
+}
+
 /**
- * L80 and LF1: a closed-loop warm-up of `warmupMs` before the open loop's own (see loadgen.mjs),
- * unless --cold-open-loop; and the pre-signed bodies it takes, as an extra rate over the pool's
- * window (the closed loop runs at up to S1's peak; 1.5x for a margin).
+ * L80 and LF1: a closed-loop warm-up before the open loop's own (see loadgen.mjs), unless
+ * --cold-open-loop: at least `warmupMs`, then until the server's compiler threads are quiet
+ * (4% of its CPU or less in two seconds in a row), at most --quiet-warmup-max; and the
+ * pre-signed bodies it takes, as an extra rate over the pool's window (the closed loop runs at
+ * up to S1's peak; 1.5x for a margin).
  */
-const openLoopWarmup = () => (args['cold-open-loop'] ? {} : { closedWarmupMs: warmupMs });
+const closedWarmupMaxMs = () => Math.max(warmupMs, quietWarmupMaxMs);
+const openLoopWarmup = () => {
+  if (args['cold-open-loop'] || warmupMs === 0) return {};
+  return {
+    closedWarmupMs: warmupMs,
+    recyclePool: true,
+    ...(quietWarmupMaxMs > warmupMs
+      ? { quiet: { fraction: 0.04, maxMs: closedWarmupMaxMs() } }
+      : {}),
+  };
+};
 const openLoopWarmupRate = () =>
-  args['cold-open-loop'] ? 0 : (1.5 * s1Rate * (warmupMs / 1000)) / windowSeconds;
+  args['cold-open-loop'] ? 0 : (1.5 * s1Rate * (closedWarmupMaxMs() / 1000)) / windowSeconds;
 
 await scenario('L80', () => {
   const rate = Math.max(100, Math.round(openLoopFraction * s1Rate));
@@ -935,16 +971,18 @@ await scenario('L80', () => {
       port: server.port,
       servername: 'localhost',
       path: '/token',
+      // Up to 1.25x the planned rate when the warm-up's own peak sets it (loadgen.mjs).
       bodiesFile: await pool(
         esKey.privateJwk,
         'bench-es256',
         server.issuer,
-        rate + openLoopWarmupRate(),
+        1.25 * rate + openLoopWarmupRate(),
       ),
       tls: { caFile: files.root },
       serverPid: server.pid,
       check: tokenCheck('bench-es256', serverJwks),
       ...openLoopWarmup(),
+      ...(args['cold-open-loop'] ? {} : { peakFraction: openLoopFraction }),
     }),
   );
 });
@@ -1004,7 +1042,11 @@ await scenario('F1', () =>
 // busy as L80's, the generator does the same work, and nothing of Tollgate runs. Its tail is
 // what Node, TLS, Fastify, the generator and the queueing at that load make by themselves.
 await scenario('LF1', () => {
-  const rate = Math.max(100, Math.round(openLoopFraction * s1Rate));
+  // L80's rate as it ran (set from its warm-up's peak), else as planned from S1.
+  const rate =
+    results.L80?.targetRate > 0
+      ? results.L80.targetRate
+      : Math.max(100, Math.round(openLoopFraction * s1Rate));
   const s1Us = results.S1?.perCpuSecond > 0 ? 1e6 / results.S1.perCpuSecond : 300;
   const f1Us = results.F1?.perCpuSecond > 0 ? 1e6 / results.F1.perCpuSecond : 40;
   const spinUs = Math.max(0, Math.round(s1Us - f1Us));
@@ -1335,6 +1377,7 @@ for (const [name, label] of Object.entries(labels)) {
   if (r.targetRate !== undefined) extra.push(`target ${r.targetRate}/s`);
   if (r.sendLateP99Ms !== undefined)
     extra.push(`sent late p50 ${fmt(r.sendLateP50Ms, 2)} / p99 ${fmt(r.sendLateP99Ms, 2)} ms`);
+  if (r.closedWarmupMs !== undefined) extra.push(closedWarmupText(r));
   if (r.loadAverage1m !== undefined) extra.push(`load ${r.loadAverage1m.toFixed(1)}`);
   if (r.disturbances?.length > 0) extra.push(`DISTURBED: ${r.disturbances.join('; ')}`);
   if (r.redisCpuSeconds !== undefined)

@@ -36,6 +36,7 @@ describe('npm run bench: the command line', () => {
       '--no-build',
       '--profile',
       '--churn-entries N',
+      '--quiet-warmup-max SEC',
     ]) {
       expect(result.stdout).toContain(option);
     }
@@ -49,6 +50,8 @@ describe('npm run bench: the command line', () => {
     [['--duration', '0'], '--duration must be in (0, 600] s'],
     [['--connections', '0'], '--connections must be 1..1024'],
     [['--churn-entries', '999'], '--churn-entries must be 1000..20000000'],
+    [['--quiet-warmup-max', '121'], '--quiet-warmup-max must be in [0, 120] s'],
+    [['--quiet-warmup-max', 'soon'], '--quiet-warmup-max must be in [0, 120] s'],
   ])('%j: one line naming the mistake, exit 2, no stack trace', (args, message) => {
     const result = bench(...args);
     expect(result.code).toBe(2);
