@@ -2,11 +2,13 @@
  * `tollgate check-config [--config FILE] [--dev]`: the start-up verdict, without starting.
  * Same inputs as `serve`: without `--dev` nothing has a default to fall back on.
  */
+import { getHeapStatistics } from 'node:v8';
 import {
   type Config,
   ConfigError,
   describeProblem,
   loadConfig,
+  replayHeapProblems,
   servingMaterialProblems,
 } from '../config/index.js';
 import { deploymentProblems, loadConfiguredRegistry, loadTrustStore } from '../http/index.js';
@@ -69,7 +71,10 @@ export async function checkConfigCommand(
     if (!(error instanceof ConfigError)) throw error;
     return report(io, file, error.problems.map(describeProblem), []);
   }
-  const problems: string[] = servingMaterialProblems(config).map(describeProblem);
+  const problems: string[] = [
+    ...servingMaterialProblems(config),
+    ...replayHeapProblems(config, getHeapStatistics().heap_size_limit),
+  ].map(describeProblem);
   const notes: string[] = [];
   // Dev mode makes what is missing at start: a missing file is then a note, not a problem.
   const generated = dev;

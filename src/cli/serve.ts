@@ -8,12 +8,14 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { pino } from 'pino';
 import {
   type Config,
   ConfigError,
   describeProblem,
   loadConfig,
+  replayHeapProblems,
   servingMaterialProblems,
 } from '../config/index.js';
 import { ensureDevPki } from '../dev-ca/index.js';
@@ -116,6 +118,8 @@ export async function serveCommand(
     // Outside dev mode this is where a config that forgot its TLS files or signing key stops;
     // in dev mode they are checked after the dev PKI has been generated.
     if (!dev) throwIfAny(servingMaterialProblems(config));
+    // A memory replay store that could outgrow the heap would end in an out-of-memory crash.
+    throwIfAny(replayHeapProblems(config, getHeapStatistics().heap_size_limit));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     io.stderr.write(configProblemsReport(file, error.problems.map(describeProblem)));

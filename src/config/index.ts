@@ -13,6 +13,7 @@ export {
   describeProblem,
   type LoadConfigOptions,
   loadConfig,
+  replayHeapProblems,
   servingMaterialProblems,
   validateConfig,
 } from './load.js';

@@ -191,6 +191,40 @@ export function servingMaterialProblems(config: Config): ConfigProblem[] {
   return problems;
 }
 
+/**
+ * Heap bytes one live claim of the memory replay store may take, with room for growth: about
+ * 110 when full (docs/benchmarks.md, MEM) and up to half as much again while its tables and
+ * arrays grow.
+ */
+export const replayClaimHeapBytes = 165;
+/** Heap the rest of a serving process is given beside a full memory replay store. */
+export const serverHeapBytes = 64 * 1024 * 1024;
+
+/**
+ * Named check "a full memory replay store fits in the heap": `replay.maxEntries` live claims must
+ * fit in V8's heap limit (`heapLimitBytes`, from `v8.getHeapStatistics().heap_size_limit`) with
+ * room for the rest of the server. Otherwise the store would grow, under load or an attack, until
+ * the process dies of an out-of-memory error, taking every client's tokens with it; refused at
+ * start instead, where the operator can lower the bound or raise the limit.
+ */
+export function replayHeapProblems(config: Config, heapLimitBytes: number): ConfigProblem[] {
+  if (config.replay.store !== 'memory') return [];
+  const needed = config.replay.maxEntries * replayClaimHeapBytes + serverHeapBytes;
+  if (needed <= heapLimitBytes) return [];
+  const mib = (bytes: number) => Math.ceil(bytes / (1024 * 1024));
+  return [
+    {
+      path: 'replay.maxEntries',
+      message:
+        `${config.replay.maxEntries} live claims need about ${mib(needed)} MiB of heap when the ` +
+        `memory replay store is full (${replayClaimHeapBytes} bytes each with growth, plus ` +
+        `${mib(serverHeapBytes)} MiB for the rest of the server), more than this process may ` +
+        `use (V8's heap limit: ${mib(heapLimitBytes)} MiB): lower replay.maxEntries, or raise the ` +
+        `limit (NODE_OPTIONS=--max-old-space-size=${mib(needed) + 256})`,
+    },
+  ];
+}
+
 type CrossCheck = (config: Config) => ConfigProblem[];
 
 /** Named check "dev mode is a flag": the old setting may only say it is off. */

@@ -52,6 +52,19 @@ describe('tollgate check-config', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
+  it('refuses a memory replay store that could outgrow the heap, naming the setting and the fix', async () => {
+    const huge = { ...base, replay: { store: 'memory', maxEntries: 100_000_000 } };
+    const { code, err } = await run('--config', await config('huge-replay.json', huge));
+    expect(code).not.toBe(0);
+    expect(err).toMatch(
+      /replay\.maxEntries: 100000000 live claims need about 15800 MiB of heap when the memory replay store is full .* lower replay\.maxEntries, or raise the limit \(NODE_OPTIONS=--max-old-space-size=16056\)/,
+    );
+    // The default bound fits in any heap Node gives a process here.
+    const fits = { ...base, replay: { store: 'memory', maxEntries: 1_000_000 } };
+    const ok = await run('--config', await config('default-replay.json', fits));
+    expect(ok.err).not.toContain('replay.maxEntries');
+  });
+
   it('passes a configuration without clients, with a note that every request will be refused', async () => {
     const { registry: _registry, ...noRegistry } = base;
     const { code, out, err } = await run('--config', await config('no-clients.json', noRegistry));

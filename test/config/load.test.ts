@@ -6,6 +6,7 @@ import {
   ConfigError,
   defaults,
   loadConfig,
+  replayHeapProblems,
   servingMaterialProblems,
 } from '../../src/config/index.js';
 
@@ -278,5 +279,28 @@ describe('loadConfig', () => {
     expect(problemsOf(() => loadConfig({ env: {}, file }))).toEqual([
       expect.stringMatching(/not valid JSON/),
     ]);
+  });
+});
+
+describe('replayHeapProblems', () => {
+  const withReplay = (store: 'memory' | 'redis', maxEntries: number) => {
+    const config = loadConfig({ env: {}, cwd: '/srv/tollgate', dev: true });
+    return { ...config, replay: { ...config.replay, store, maxEntries } };
+  };
+  const mib = 1024 * 1024;
+
+  it('passes when a full store and the server fit in the heap limit, and refuses one byte less', () => {
+    // 1,000,000 claims x 165 bytes + 64 MiB = 232,108,864 bytes.
+    const needed = 1_000_000 * 165 + 64 * mib;
+    expect(replayHeapProblems(withReplay('memory', 1_000_000), needed)).toEqual([]);
+    const [problem, ...rest] = replayHeapProblems(withReplay('memory', 1_000_000), needed - 1);
+    expect(rest).toEqual([]);
+    expect(problem?.path).toBe('replay.maxEntries');
+    expect(problem?.message).toContain('1000000 live claims need about 222 MiB of heap');
+    expect(problem?.message).toContain("V8's heap limit: 222 MiB");
+  });
+
+  it('does not apply to the Redis store, whose claims live in Redis', () => {
+    expect(replayHeapProblems(withReplay('redis', 100_000_000), 256 * mib)).toEqual([]);
   });
 });
