@@ -1358,7 +1358,7 @@ const labels = {
   S8: 'S8 federated_jwt Kubernetes SA token RS256, keep-alive',
   L80: `S1 open loop at ${openLoopFraction}x S1 peak`,
   F1: 'F1 bare Fastify HTTPS form -> JSON',
-  LF1: `LF1 L80's open loop on F1 + busy-wait of S1's CPU per token`,
+  LF1: `LF1 L80's open loop on F1 + busy-wait of L80's CPU per token`,
   F3: 'F3 bare node:https mTLS, full handshakes',
   F4: 'F4 bare node:https mTLS, resumed handshakes',
   'P1-S1': 'P1 oidc-provider, S1',
