@@ -1018,27 +1018,31 @@ const sampleBody = readFileSync(
   'utf8',
 ).split('\n')[0];
 
+/** F1's keep-alive load (S1's request body) against a floor-http.mjs server, plus `extra`. */
+const floorHttpLoad = (server, extra = {}) =>
+  runLoad({
+    mode: 'keepalive',
+    port: server.port,
+    servername: 'localhost',
+    path: '/token',
+    body: sampleBody,
+    tls: { caFile: files.root },
+    serverPid: server.pid,
+    check: { kind: 'json' },
+    ...extra,
+  });
+
 await scenario('F1', () =>
   withServer(
     'F1',
     'floor-http.mjs',
     (port) => [port, files.cert, files.key],
-    (server) =>
-      runLoad({
-        mode: 'keepalive',
-        port: server.port,
-        servername: 'localhost',
-        path: '/token',
-        body: sampleBody,
-        tls: { caFile: files.root },
-        serverPid: server.pid,
-        check: { kind: 'json' },
-      }),
+    (server) => floorHttpLoad(server),
   ),
 );
 
 // LF1: L80's open loop, same rate, against bare Fastify (F1's server) whose handler busy-waits
-// for Tollgate's CPU per token less Fastify's own (S1 and F1 of the same run): the server is as
+// for Tollgate's CPU per token less Fastify's own (L80 and F1 of the same run): the server is as
 // busy as L80's, the generator does the same work, and nothing of Tollgate runs. Its tail is
 // what Node, TLS, Fastify, the generator and the queueing at that load make by themselves.
 await scenario('LF1', () => {
@@ -1065,18 +1069,7 @@ await scenario('LF1', () => {
     'floor-http.mjs',
     (port) => [port, files.cert, files.key, spinUs],
     async (server) => ({
-      ...(await runLoad({
-        mode: 'keepalive',
-        rate,
-        port: server.port,
-        servername: 'localhost',
-        path: '/token',
-        body: sampleBody,
-        tls: { caFile: files.root },
-        serverPid: server.pid,
-        check: { kind: 'json' },
-        ...openLoopWarmup(),
-      })),
+      ...(await floorHttpLoad(server, { rate, ...openLoopWarmup() })),
       spinUs,
     }),
   );
