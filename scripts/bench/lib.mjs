@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { setPriority } from 'node:os';
 import { connect } from 'node:tls';
 import { parseArgs } from 'node:util';
 
@@ -69,6 +70,46 @@ export function spawnPinned(core, command, args, options) {
     return spawn('taskset', ['-c', String(core), command, ...args], options);
   }
   return spawn(command, args, options);
+}
+
+/**
+ * Moves every thread of process `pid` onto `cores` (a taskset list: "1", "0-3"). Returns the
+ * list it had before, or undefined when taskset is missing or refused (nothing changed).
+ */
+export function pinProcessThreads(pid, cores) {
+  if (!hasTaskset()) return undefined;
+  try {
+    const before = execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8' })
+      .split(':')
+      .pop()
+      .trim();
+    execFileSync('taskset', ['-a', '-c', '-p', cores, String(pid)], { stdio: 'ignore' });
+    return before;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Gives this process's threads other than the main one (V8's GC and compiler helpers, libuv's
+ * pool, workers) the lowest priority: nice 19, per thread on Linux. Best effort: threads that
+ * exit meanwhile, and systems without /proc, are left as they are.
+ */
+export function niceHelperThreads() {
+  let tasks = [];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return;
+  }
+  for (const tid of tasks) {
+    if (tid === String(process.pid)) continue;
+    try {
+      setPriority(Number(tid), 19);
+    } catch {
+      // Exited, or not allowed: leave it.
+    }
+  }
 }
 
 /** Clock ticks per second of /proc's CPU times. */

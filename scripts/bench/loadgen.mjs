@@ -16,12 +16,13 @@
  * Usage: node loadgen.mjs SPEC.json   (see run.mjs for the spec)
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { connect } from 'node:tls';
 import { Pool } from 'undici';
 import {
   clockTicks,
+  niceHelperThreads,
   percentile,
   procCpuTimes,
   procIoCounts,
@@ -70,6 +71,20 @@ const samples = [];
 let resumed = 0;
 let handshakes = 0;
 let phase = 'warmup';
+// The generator's own GC pauses in the window (open loop: a pause delays sends and holds
+// responses, and both count in the latency): how many, their total and the longest, in ms.
+const generatorGc = { count: 0, totalMs: 0, maxMs: 0 };
+if (spec.rate !== undefined) {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const started = performance.timeOrigin + entry.startTime;
+      if (windowStart === 0 || started < windowStart || started >= windowEnd) continue;
+      generatorGc.count++;
+      generatorGc.totalMs += entry.duration;
+      generatorGc.maxMs = Math.max(generatorGc.maxMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 let windowStart = 0;
 let windowEnd = 0;
 
@@ -401,23 +416,7 @@ function coreUse(start, end, seconds, serverCpuSeconds, generatorCpu) {
  * span from the main thread, sending a burst of requests 20-40 ms late, and that lateness is
  * counted in the latency (from the due time, as it must be). Best effort: not on other systems.
  */
-function deprioritizeHelperThreads() {
-  let tasks = [];
-  try {
-    tasks = readdirSync('/proc/self/task');
-  } catch {
-    return;
-  }
-  for (const tid of tasks) {
-    if (tid === String(process.pid)) continue;
-    try {
-      setPriority(Number(tid), 19);
-    } catch {
-      // Exited, or not allowed: leave it.
-    }
-  }
-}
-deprioritizeHelperThreads();
+niceHelperThreads();
 
 let pool = spec.mode === 'keepalive' ? makePool() : undefined;
 const requestOnce =
@@ -480,46 +479,104 @@ async function fixedWarmup() {
   return { ms: now() - started };
 }
 
+/**
+ * Whether the server's threads other than its main one (V8's compiler and GC helpers) are quiet:
+ * each call reads how much of the server's CPU they took since the previous call, and counts the
+ * calls in a row where that was at most `fraction`. Clock ticks (10 ms) against schedstat's
+ * nanoseconds: over a second, close enough.
+ */
+function quietMeter(fraction) {
+  let others = procOtherThreadsMs(spec.serverPid);
+  let cpu = procCpuTimes(spec.serverPid);
+  let last = now();
+  let inARow = 0;
+  return () => {
+    const othersNow = procOtherThreadsMs(spec.serverPid);
+    const cpuNow = procCpuTimes(spec.serverPid);
+    const othersMs = Math.max(0, othersNow - others);
+    const cpuMs = (cpuNow.user + cpuNow.system - cpu.user - cpu.system) * 1000;
+    const spanMs = now() - last;
+    others = othersNow;
+    cpu = cpuNow;
+    last = now();
+    inARow = cpuMs > 0 && othersMs <= fraction * cpuMs ? inARow + 1 : 0;
+    return {
+      inARow,
+      othersPerSecond: Math.round((othersMs * 1000) / spanMs),
+      unreadable: Number.isNaN(othersNow),
+    };
+  };
+}
+
 async function quietWarmup(quiet) {
   const started = now();
   // What the open loop takes after the warm-up (its own warm-up and the window), with a margin.
   const reserve = Math.ceil((1.25 * spec.rate * (spec.warmupMs + spec.durationMs) * 1.05) / 1000);
   const othersPerSecond = [];
   const ratePerSecond = [];
-  let quietSeconds = 0;
-  let others = procOtherThreadsMs(spec.serverPid);
-  let cpu = procCpuTimes(spec.serverPid);
+  const meter = quietMeter(quiet.fraction);
   for (;;) {
     const stepStart = now();
     const takenBefore = next;
     await closedLoop(requestOnce, stepStart + 1000);
     ratePerSecond.push(((next - takenBefore) * 1000) / (now() - stepStart));
-    const othersNow = procOtherThreadsMs(spec.serverPid);
-    const cpuNow = procCpuTimes(spec.serverPid);
-    const othersMs = Math.max(0, othersNow - others);
-    const cpuMs = (cpuNow.user + cpuNow.system - cpu.user - cpu.system) * 1000;
-    others = othersNow;
-    cpu = cpuNow;
-    othersPerSecond.push(Math.round((othersMs * 1000) / (now() - stepStart)));
-    // Clock ticks (10 ms) against schedstat's nanoseconds: over a second, close enough.
-    quietSeconds = cpuMs > 0 && othersMs <= quiet.fraction * cpuMs ? quietSeconds + 1 : 0;
+    const reading = meter();
+    othersPerSecond.push(reading.othersPerSecond);
     const elapsed = now() - started;
     const spare = maxRequests - next - reserve;
     // The closed loop's rate over the last two seconds: the server's peak, now.
     const peakRate =
       ratePerSecond.slice(-2).reduce((a, b) => a + b, 0) / Math.min(2, ratePerSecond.length);
-    if (elapsed >= spec.closedWarmupMs && quietSeconds >= 2) {
+    if (elapsed >= spec.closedWarmupMs && reading.inARow >= 2) {
       return { ms: elapsed, quiet: true, othersPerSecond, peakRate };
     }
-    if (elapsed >= quiet.maxMs || spare < spec.connections + spec.rate || Number.isNaN(othersNow)) {
+    if (elapsed >= quiet.maxMs || spare < spec.connections + spec.rate || reading.unreadable) {
       return { ms: elapsed, quiet: false, othersPerSecond, peakRate };
     }
   }
 }
-await (await runPhase(now() + spec.warmupMs)).drained;
+
+/**
+ * The open loop's own warm-up before the window: `warmupMs`, and with `quiet` on, in one-second
+ * steps at the same rate, until the server's other threads are quiet two seconds in a row (at
+ * most `quiet.maxMs`). The switch from the closed loop's batches to one request at a time on a
+ * new pool sets V8 compiling again: round 28 (perf record -C 0) saw TurboFan threads take 22-53
+ * ms of every 500 ms on the server's core for the first 1.5-2 s of the open loop, after a
+ * closed-loop warm-up that had ended quiet. Every step's backlog is drained before the window.
+ */
+async function openWarmup(quiet) {
+  const started = now();
+  if (quiet === undefined || spec.rate === undefined) {
+    await (await runPhase(started + spec.warmupMs)).drained;
+    return undefined;
+  }
+  const reserve = Math.ceil((openRate * spec.durationMs * 1.05) / 1000);
+  const othersPerSecond = [];
+  const drains = [];
+  const meter = quietMeter(quiet.fraction);
+  let result;
+  while (result === undefined) {
+    drains.push((await runPhase(now() + 1000)).drained);
+    const reading = meter();
+    othersPerSecond.push(reading.othersPerSecond);
+    const elapsed = now() - started;
+    if (elapsed >= spec.warmupMs && reading.inARow >= 2) {
+      result = { ms: elapsed, quiet: true, othersPerSecond };
+    } else if (
+      elapsed >= (quiet.openMaxMs ?? quiet.maxMs) ||
+      maxRequests - next - reserve < spec.connections + openRate ||
+      reading.unreadable
+    ) {
+      result = { ms: elapsed, quiet: false, othersPerSecond };
+    }
+  }
+  await Promise.all(drains);
+  return result;
+}
+const openWarmupResult = await openWarmup(spec.quiet);
 const warmupFailures = failures;
 // Threads started since (libuv's pool starts lazily) get the same treatment.
-deprioritizeHelperThreads();
+niceHelperThreads();
 phase = 'measure';
 handshakes = 0;
 resumed = 0;
@@ -566,6 +623,9 @@ const result = {
   // Open loop: the generator's own share of the latency above (due -> sent), never subtracted.
   sendLateP50Ms: lateCount > 0 ? percentile(lateSorted, 50) : undefined,
   sendLateP99Ms: lateCount > 0 ? percentile(lateSorted, 99) : undefined,
+  generatorGcPauses: spec.rate === undefined ? undefined : generatorGc.count,
+  generatorGcMs: spec.rate === undefined ? undefined : generatorGc.totalMs,
+  generatorGcMaxMs: spec.rate === undefined ? undefined : generatorGc.maxMs,
   serverCpuSeconds,
   serverSystemFraction: serverCpuSeconds > 0 ? serverSystemSeconds / serverCpuSeconds : undefined,
   serverCpuUtilization: serverCpuSeconds / (cpuSpanMs / 1000),
@@ -607,6 +667,10 @@ const result = {
   closedWarmupMs: closedWarmup?.ms,
   closedWarmupQuiet: closedWarmup?.quiet,
   closedWarmupOthersMsPerSecond: closedWarmup?.othersPerSecond,
+  // The open loop's own warm-up (with `quiet`): how long, whether the compiler fell quiet in it.
+  openWarmupMs: openWarmupResult?.ms,
+  openWarmupQuiet: openWarmupResult?.quiet,
+  openWarmupOthersMsPerSecond: openWarmupResult?.othersPerSecond,
   windowStartEpochMs: windowStart,
   windowEndEpochMs: Math.min(windowEnd, windowStart + elapsedMs),
 };

@@ -32,7 +32,9 @@ import {
   freePort,
   hasTaskset,
   jwtBearer,
+  niceHelperThreads,
   parseScriptArgs,
+  pinProcessThreads,
   procCpuSeconds,
   sleep,
   spawnPinned,
@@ -102,7 +104,8 @@ Builds Tollgate, then measures every scenario against its floors and node-oidc-p
                        (start-up latency; by default a closed-loop warm-up comes first)
   --quiet-warmup-max SEC  L80 and LF1: the closed-loop warm-up runs at least --warmup and then
                        until V8's compiler threads in the server fall quiet, at most SEC
-                       (default 30, --quick 5; 0: exactly --warmup)
+                       (default 30, --quick 5; 0: exactly --warmup); the open loop's own
+                       warm-up likewise, at most the smaller of SEC and 10
   --leaf-only          mTLS clients send only their leaf certificate, not leaf + intermediate
                        (Tollgate completes the chain from configured intermediates)
   -h, --help           this help
@@ -165,6 +168,29 @@ if (selected.has('LF1')) selected.add('F1');
 const serverCore = hasTaskset() ? 0 : null;
 const generatorCore = hasTaskset() ? Math.min(1, availableParallelism() - 1) : null;
 const windowSeconds = (warmupMs + durationMs) / 1000;
+
+/**
+ * While a load runs, this process (the orchestrator) keeps off the server's core: all its threads
+ * move to the generator's core, its helper threads at nice 19. It is unpinned, and its V8 helper
+ * threads ran on the server's core in the window: round 28 (perf record -C 0) caught its
+ * concurrent marking (a major GC after pre-signing 84,000 bodies) taking 40 ms of a 500 ms span
+ * there, and L80's window p99 from 14.0 ms to 26.3 ms. Between loads it gets every core back
+ * (pre-signing uses them all). Counted, because --ab runs two loads at once.
+ */
+let offServerCore = 0;
+let affinityBefore;
+function keepOffServerCore() {
+  if (generatorCore === null || generatorCore === serverCore) return () => {};
+  if (offServerCore++ === 0) {
+    affinityBefore = pinProcessThreads(process.pid, String(generatorCore));
+    niceHelperThreads();
+  }
+  return () => {
+    if (--offServerCore === 0 && affinityBefore !== undefined) {
+      pinProcessThreads(process.pid, affinityBefore);
+    }
+  };
+}
 
 // ---- processes: every child is tracked and killed on the way out ----
 const children = new Set();
@@ -317,6 +343,16 @@ async function runLoad(spec) {
       ? {}
       : { generatorCore, ...(spec.serverTree === true ? {} : { serverCore }) };
   writeFileSync(file, JSON.stringify({ warmupMs, durationMs, connections, ...cores, ...spec }));
+  const release = keepOffServerCore();
+  try {
+    return await generate(file, spec);
+  } finally {
+    release();
+  }
+}
+
+/** Runs loadgen.mjs on `file`, pinned to the generator's core; returns its result line. */
+async function generate(file, spec) {
   const child = track(
     spawnPinned(
       generatorCore,
@@ -334,7 +370,7 @@ async function runLoad(spec) {
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const timer = setTimeout(
     () => child.kill('SIGKILL'),
-    warmupMs + durationMs + (spec.quiet?.maxMs ?? 0) + 120_000,
+    warmupMs + durationMs + (spec.quiet?.maxMs ?? 0) + (spec.quiet?.openMaxMs ?? 0) + 120_000,
   );
   const code = await new Promise((resolvePromise) => child.once('exit', resolvePromise));
   clearTimeout(timer);
@@ -539,7 +575,8 @@ async function scenario(name, run) {
       if (r.sendLateP99Ms !== undefined) {
         log(
           `  the generator sent late (part of the latency): p50 ${r.sendLateP50Ms.toFixed(2)} ms, ` +
-            `p99 ${r.sendLateP99Ms.toFixed(2)} ms`,
+            `p99 ${r.sendLateP99Ms.toFixed(2)} ms; its GC paused it ${r.generatorGcPauses} times, ` +
+            `${r.generatorGcMs.toFixed(0)} ms in all, the longest ${r.generatorGcMaxMs.toFixed(1)} ms`,
         );
       }
       if (r.closedWarmupMs !== undefined) log(`  ${closedWarmupText(r)}`);
@@ -927,16 +964,20 @@ await scenario('W2', () =>
   ),
 );
 
-/** How long the open loop's closed-loop warm-up ran, and whether the compiler fell quiet. */
+/** How long the open loop's two warm-ups ran, and whether the compiler fell quiet in each. */
 function closedWarmupText(r) {
   const seconds = (r.closedWarmupMs / 1000).toFixed(1);
   const peak = r.rateFromWarmupPeak
     ? `, its peak ${r.warmupPeakRate}/s set the rate (S1's: ${Math.round(r.plannedRate / openLoopFraction)}/s)`
     : '';
   if (r.closedWarmupQuiet === undefined) return `closed-loop warm-up ${seconds} s${peak}`;
+  const open =
+    r.openWarmupQuiet === undefined
+      ? ''
+      : `; open-loop warm-up ${(r.openWarmupMs / 1000).toFixed(1)} s, compiler ${r.openWarmupQuiet ? 'quiet' : 'NOT quiet (the tail may include JIT)'}`;
   return r.closedWarmupQuiet
-    ? `closed-loop warm-up ${seconds} s, compiler quiet${peak}`
-    : `closed-loop warm-up ${seconds} s, compiler NOT quiet (the tail may include JIT)${peak}`;
+    ? `closed-loop warm-up ${seconds} s, compiler quiet${peak}${open}`
+    : `closed-loop warm-up ${seconds} s, compiler NOT quiet (the tail may include JIT)${peak}${open}`;
 }
 
 /**
@@ -947,18 +988,24 @@ function closedWarmupText(r) {
  * up to S1's peak; 1.5x for a margin).
  */
 const closedWarmupMaxMs = () => Math.max(warmupMs, quietWarmupMaxMs);
+// The open loop's own warm-up, likewise until quiet (loadgen.mjs), at most 10 s of it.
+const openWarmupMaxMs = () => Math.max(warmupMs, Math.min(quietWarmupMaxMs, 10_000));
 const openLoopWarmup = () => {
   if (args['cold-open-loop'] || warmupMs === 0) return {};
   return {
     closedWarmupMs: warmupMs,
     recyclePool: true,
     ...(quietWarmupMaxMs > warmupMs
-      ? { quiet: { fraction: 0.04, maxMs: closedWarmupMaxMs() } }
+      ? { quiet: { fraction: 0.04, maxMs: closedWarmupMaxMs(), openMaxMs: openWarmupMaxMs() } }
       : {}),
   };
 };
 const openLoopWarmupRate = () =>
-  args['cold-open-loop'] ? 0 : (1.5 * s1Rate * (closedWarmupMaxMs() / 1000)) / windowSeconds;
+  args['cold-open-loop']
+    ? 0
+    : (1.5 * s1Rate * (closedWarmupMaxMs() / 1000) +
+        1.25 * openLoopFraction * s1Rate * (openWarmupMaxMs() / 1000)) /
+      windowSeconds;
 
 await scenario('L80', () => {
   const rate = Math.max(100, Math.round(openLoopFraction * s1Rate));
@@ -1080,6 +1127,15 @@ await scenario('LF1', () => {
  * returns the JSON line it prints; throws with `what` when it does not exit 0.
  */
 async function runPinnedMeasurement(what, nodeArgs, timeoutMs) {
+  const release = keepOffServerCore();
+  try {
+    return await measurePinned(what, nodeArgs, timeoutMs);
+  } finally {
+    release();
+  }
+}
+
+async function measurePinned(what, nodeArgs, timeoutMs) {
   const child = track(
     spawnPinned(serverCore, process.execPath, nodeArgs.map(String), {
       stdio: ['ignore', 'pipe', 'inherit'],
