@@ -71,6 +71,8 @@ const samples = [];
 let resumed = 0;
 let handshakes = 0;
 let phase = 'warmup';
+let windowStart = 0;
+let windowEnd = 0;
 // The generator's own GC pauses in the window (open loop: a pause delays sends and holds
 // responses, and both count in the latency): how many, their total and the longest, in ms.
 const generatorGc = { count: 0, totalMs: 0, maxMs: 0 };
@@ -85,8 +87,6 @@ if (spec.rate !== undefined) {
     }
   }).observe({ entryTypes: ['gc'] });
 }
-let windowStart = 0;
-let windowEnd = 0;
 
 function fail(kind) {
   failures++;
@@ -511,7 +511,8 @@ function quietMeter(fraction) {
 async function quietWarmup(quiet) {
   const started = now();
   // What the open loop takes after the warm-up (its own warm-up and the window), with a margin.
-  const reserve = Math.ceil((1.25 * spec.rate * (spec.warmupMs + spec.durationMs) * 1.05) / 1000);
+  const openWarmupMs = Math.max(spec.warmupMs, spec.quiet?.openMaxMs ?? 0);
+  const reserve = Math.ceil((1.25 * spec.rate * (openWarmupMs + spec.durationMs) * 1.05) / 1000);
   const othersPerSecond = [];
   const ratePerSecond = [];
   const meter = quietMeter(quiet.fraction);
@@ -539,7 +540,7 @@ async function quietWarmup(quiet) {
 /**
  * The open loop's own warm-up before the window: `warmupMs`, and with `quiet` on, in one-second
  * steps at the same rate, until the server's other threads are quiet two seconds in a row (at
- * most `quiet.maxMs`). The switch from the closed loop's batches to one request at a time on a
+ * most `quiet.openMaxMs`). The switch from the closed loop's batches to one request at a time on a
  * new pool sets V8 compiling again: round 28 (perf record -C 0) saw TurboFan threads take 22-53
  * ms of every 500 ms on the server's core for the first 1.5-2 s of the open loop, after a
  * closed-loop warm-up that had ended quiet. Every step's backlog is drained before the window.
