@@ -483,6 +483,9 @@ describe('PeerCertificateCache', () => {
   it('reads the sent chain when the remembered one does not validate (a cross-signed intermediate)', async () => {
     // The client's intermediate key is certified by two roots; each store trusts one of them.
     const otherCa = await createDevCa();
+    // Issued before `now` is read: a leaf's notBefore is its issue time, truncated to the second,
+    // and a leaf issued in the second after `now` is not yet valid at `now` (a flake).
+    const client = await ca.issueClient({ clientId: 'cross-signed' });
     const now = new Date();
     const crossSigned = await leafSignedBy(otherCa.root as Required<typeof otherCa.root>, now, {
       subject: ca.intermediate.subject,
@@ -497,7 +500,6 @@ describe('PeerCertificateCache', () => {
         privateKeyPem: ca.intermediate.keyPem as string,
       },
     });
-    const client = await ca.issueClient({ clientId: 'cross-signed' });
     const cache = new PeerCertificateCache();
     const viaOwnRoot = await connection({ cert: client.chainPem, key: client.keyPem });
     const viaOtherRoot = await connection({
