@@ -172,8 +172,8 @@ const windowSeconds = (warmupMs + durationMs) / 1000;
 
 /**
  * While a load runs, this process (the orchestrator) keeps off the server's core: all its threads
- * move to the generator's core, its helper threads at nice 19. It is unpinned, and its V8 helper
- * threads ran on the server's core in the window: round 28 (perf record -C 0) caught its
+ * move to the generator's core, its helper threads at nice 19. Unpinned, its V8 helper threads
+ * ran on the server's core in the window: round 28 (perf record -C 0) caught its
  * concurrent marking (a major GC after pre-signing 84,000 bodies) taking 40 ms of a 500 ms span
  * there, and L80's window p99 from 14.0 ms to 26.3 ms. Between loads it gets every core back
  * (pre-signing uses them all). Counted, because --ab runs two loads at once.
@@ -561,8 +561,8 @@ const notes = {};
 /**
  * The host's speed now: F2's loop (ES256 verify + sign per CPU-second) for 0.4 s on the server's
  * core. This VM's speed moves by half within a run (round 28: F2 5,178-6,109 in earlier runs and
- * 8,168 in one whose first scenarios ran at the earlier speed; oidc-provider's rows, at the end,
- * came out 1.9x their earlier figures while Tollgate's S1, at the start, did not move), so a
+ * 8,168 in one whose first scenarios ran at the earlier speed; oidc-provider's rows, run last,
+ * came out 1.5-2x their earlier figures while Tollgate's first rows moved by -13% to +27%), so a
  * ratio of two rows measured minutes apart mixes two speeds. Each scenario is gauged before and
  * after; the ratio table adds each ratio at equal host speed (each row divided by its gauge).
  * Undefined with --no-host-gauge or when the gauge fails.
@@ -1430,52 +1430,41 @@ const floorOf = (f1, f2) =>
   f1 !== undefined && f2 !== undefined ? 1 / (1 / f1 + 1 / f2) : undefined;
 const floor = floorOf(perCore('F1'), results.F2?.perCpuSecond);
 const floorAtGauge = floorOf(perGauge('F1'), perGauge('F2'));
-// [name, value, value at equal host speed, target]
+/** [label, a / b per CPU-second, the same at equal host speed, target]. */
+const perCpuRatio = (label, a, b, target) => [
+  label,
+  ratio(perCore(a), perCore(b)),
+  ratio(perGauge(a), perGauge(b)),
+  target,
+];
+/** [label, a / b in tokens per second (no gauge column), target]. */
+const rateRatio = (label, a, b) => [
+  label,
+  ratio(results[a]?.rate, results[b]?.rate),
+  undefined,
+  '',
+];
 const ratios = [
-  [
-    'S1 / P1-S1',
-    ratio(perCore('S1'), perCore('P1-S1')),
-    ratio(perGauge('S1'), perGauge('P1-S1')),
-    '>= 3',
-  ],
-  [
-    'S3 / P1-S3',
-    ratio(perCore('S3'), perCore('P1-S3')),
-    ratio(perGauge('S3'), perGauge('P1-S3')),
-    '>= 3',
-  ],
+  perCpuRatio('S1 / P1-S1', 'S1', 'P1-S1', '>= 3'),
+  perCpuRatio('S3 / P1-S3', 'S3', 'P1-S3', '>= 3'),
   [
     'S1 / floor 1/(1/F1+1/F2)',
     ratio(perCore('S1'), floor),
     ratio(perGauge('S1'), floorAtGauge),
     '>= 0.75',
   ],
-  ['S4 / F3', ratio(perCore('S4'), perCore('F3')), ratio(perGauge('S4'), perGauge('F3')), '>= 0.9'],
-  [
-    'S4 / P1-S4 (new connections)',
-    ratio(perCore('S4'), perCore('P1-S4')),
-    ratio(perGauge('S4'), perGauge('P1-S4')),
-    '>= 2',
-  ],
-  ['S5 / S4', ratio(perCore('S5'), perCore('S4')), ratio(perGauge('S5'), perGauge('S4')), '>= 3'],
-  ['S5 / F4', ratio(perCore('S5'), perCore('F4')), ratio(perGauge('S5'), perGauge('F4')), '>= 0.9'],
-  ['S6 / S1', ratio(perCore('S6'), perCore('S1')), ratio(perGauge('S6'), perGauge('S1')), '>= 0.9'],
+  perCpuRatio('S4 / F3', 'S4', 'F3', '>= 0.9'),
+  perCpuRatio('S4 / P1-S4 (new connections)', 'S4', 'P1-S4', '>= 2'),
+  perCpuRatio('S5 / S4', 'S5', 'S4', '>= 3'),
+  perCpuRatio('S5 / F4', 'S5', 'F4', '>= 0.9'),
+  perCpuRatio('S6 / S1', 'S6', 'S1', '>= 0.9'),
+  // W2 is a process tree over both cores: no one core's gauge stands for it.
   ['W2 / S1 (per CPU-s)', ratio(perCore('W2'), perCore('S1')), undefined, ''],
-  ['W2 / S1 (tokens/s)', ratio(results.W2?.rate, results.S1?.rate), undefined, ''],
-  [
-    'S7 (DPoP) / S1',
-    ratio(perCore('S7'), perCore('S1')),
-    ratio(perGauge('S7'), perGauge('S1')),
-    '',
-  ],
-  ['S7 (DPoP) / S1, tokens/s', ratio(results.S7?.rate, results.S1?.rate), undefined, ''],
-  [
-    'S8 (workload) / S1',
-    ratio(perCore('S8'), perCore('S1')),
-    ratio(perGauge('S8'), perGauge('S1')),
-    '',
-  ],
-  ['S8 (workload) / S1, tokens/s', ratio(results.S8?.rate, results.S1?.rate), undefined, ''],
+  rateRatio('W2 / S1 (tokens/s)', 'W2', 'S1'),
+  perCpuRatio('S7 (DPoP) / S1', 'S7', 'S1', ''),
+  rateRatio('S7 (DPoP) / S1, tokens/s', 'S7', 'S1'),
+  perCpuRatio('S8 (workload) / S1', 'S8', 'S1', ''),
+  rateRatio('S8 (workload) / S1, tokens/s', 'S8', 'S1'),
 ];
 notes.floorPerCore = floor;
 
